@@ -1,0 +1,58 @@
+# memlab — `make help` lists the targets.  Everything runs from a local venv (.venv).
+SHELL      := /bin/bash
+PYTHON     ?= python3
+VENV       ?= .venv
+PY         := $(VENV)/bin/python
+STAMP      := $(VENV)/.installed
+CC         ?= gcc
+CFLAGS     ?= -O1 -g -Wall -Wextra
+SAMPLE_DIR := c_samples
+BIN        := $(SAMPLE_DIR)/bin
+# sleeper is built four ways: the ELF loading lessons compare them.
+SLEEPER    := $(BIN)/sleeper $(BIN)/sleeper-nopie $(BIN)/sleeper-static $(BIN)/sleeper-static-pie
+OTHER_SRCS := $(filter-out $(SAMPLE_DIR)/sleeper.c,$(wildcard $(SAMPLE_DIR)/*.c))
+OTHERS     := $(patsubst $(SAMPLE_DIR)/%.c,$(BIN)/%,$(OTHER_SRCS))
+SAMPLES    := $(SLEEPER) $(OTHERS)
+PYTEST_ARGS ?=
+
+.PHONY: help setup samples run test bench clean
+.DEFAULT_GOAL := help
+
+help:  ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
+
+setup: $(STAMP)  ## create .venv and install memlab with its test tools
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[test]'
+	@touch $@
+
+samples: $(SAMPLES)  ## build the C samples into c_samples/bin
+
+$(BIN):
+	@mkdir -p $@
+
+$(BIN)/sleeper: $(SAMPLE_DIR)/sleeper.c | $(BIN)
+	$(CC) $(CFLAGS) -fPIE -pie -o $@ $<
+$(BIN)/sleeper-nopie: $(SAMPLE_DIR)/sleeper.c | $(BIN)
+	$(CC) $(CFLAGS) -fno-pie -no-pie -o $@ $<
+$(BIN)/sleeper-static: $(SAMPLE_DIR)/sleeper.c | $(BIN)
+	$(CC) $(CFLAGS) -fno-pie -static -o $@ $<
+$(BIN)/sleeper-static-pie: $(SAMPLE_DIR)/sleeper.c | $(BIN)
+	$(CC) $(CFLAGS) -fPIE -static-pie -o $@ $<
+$(BIN)/%: $(SAMPLE_DIR)/%.c | $(BIN)
+	$(CC) $(CFLAGS) -fPIE -pie -o $@ $<
+
+run: setup samples  ## set up, build the samples and open the TUI on the default sample
+	$(VENV)/bin/memlab tui
+
+test: setup samples  ## set up, build the samples and run the whole test suite
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+bench: setup samples  ## measure memlab against psutil, pmap, gdb and grep (prints a table)
+	$(PY) -m tests.bench
+
+clean:  ## remove the venv, built samples and caches
+	rm -rf $(VENV) $(BIN) .pytest_cache .hypothesis
