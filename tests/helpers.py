@@ -1,0 +1,51 @@
+"""Helpers shared by every test area."""
+
+from __future__ import annotations
+
+import os
+import pickle
+import traceback
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+SAMPLE_BIN = REPO / "c_samples" / "bin"
+NOBODY = 65534
+
+
+def sample(name: str) -> str:
+    path = SAMPLE_BIN / name
+    assert path.exists(), f"{path} not built: run `make samples`"
+    return str(path)
+
+
+def run_as(uid: int, fn, *args, **kwargs):
+    """Run fn(*args, **kwargs) in a forked child that dropped to uid (and gid) first;
+    return its result (or re-raise its exception).  Needs root; the drop is permanent for
+    the child only, so the test process keeps its privileges."""
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # child
+        os.close(r)
+        try:
+            os.setgroups([])
+            os.setresgid(uid, uid, uid)
+            os.setresuid(uid, uid, uid)
+            payload = ("ok", fn(*args, **kwargs))
+        except BaseException as err:  # shipped to the parent, which re-raises it
+            payload = ("err", (err, traceback.format_exc()))
+        try:
+            data = pickle.dumps(payload)
+        except Exception as err:  # unpicklable result: report it as such
+            data = pickle.dumps(("err", (RuntimeError(repr(err)), "")))
+        with os.fdopen(w, "wb") as f:
+            f.write(data)
+        os._exit(0)
+    os.close(w)
+    with os.fdopen(r, "rb") as f:
+        data = f.read()
+    os.waitpid(pid, 0)
+    status, value = pickle.loads(data)
+    if status == "err":
+        err, tb = value
+        raise err
+    return value
