@@ -1,0 +1,191 @@
+"""Opening and reading /proc: the one place OSErrors become memlab errors.
+
+The split follows psutil's ``_pslinux.wrap_exceptions``: the kernel answers ENOENT or
+ESRCH when the process is gone, EACCES/EPERM when the caller fails a ptrace access check
+(fs/proc/base.c ``proc_mem_open`` -> ``mm_access``), and for a zombie or a kernel thread
+it answers with an EMPTY file (environ, auxv, maps, cmdline, mem) rather than an error,
+because such a task has no ``mm``.  Kernels differ in how they say "no mm": maps and
+cmdline read empty, and on 6.x environ, auxv and mem fail to open with ESRCH
+(proc_mem_open, measured on 6.18).  read_proc_file turns both into the same answers:
+``b""`` for a kernel thread, ZombieProcess for a zombie.  Empty therefore does not mean
+denied: callers that get ``b""`` can ask :func:`explain_empty` why.
+
+``PROC_ROOT`` is read at call time, so tests (and the hidepid lesson) can point memlab
+at another proc mount.
+"""
+
+from __future__ import annotations
+
+import errno
+import operator
+import os
+
+from memlab.errors import (
+    AccessDenied,
+    MemlabError,
+    NoSuchProcess,
+    UsageError,
+    ZombieProcess,
+)
+
+PROC_ROOT = "/proc"
+
+# What the kernel checks before it lets another process read each file
+# (fs/proc/base.c: the mode passed to proc_mem_open / ptrace_may_access).
+_FSCREDS = ("ptrace read access (PTRACE_MODE_READ_FSCREDS: same uid and a dumpable "
+            "process, or CAP_SYS_PTRACE)")
+ACCESS_RULES: dict[str, str] = {
+    "environ": _FSCREDS,
+    "auxv": _FSCREDS,
+    "exe": _FSCREDS,
+    "cwd": _FSCREDS,
+    "root": _FSCREDS,
+    "fd": _FSCREDS,
+    "maps": ("ptrace read access (PTRACE_MODE_READ: same uid and a dumpable process, "
+             "or CAP_SYS_PTRACE)"),
+    "smaps": ("ptrace read access (PTRACE_MODE_READ: same uid and a dumpable process, "
+              "or CAP_SYS_PTRACE)"),
+    "mem": ("ptrace attach access (PTRACE_MODE_ATTACH: same uid, a dumpable process and "
+            "Yama ptrace_scope permitting, or CAP_SYS_PTRACE)"),
+}
+_DEFAULT_RULE = "access the kernel refused to this user"
+
+# Files whose content comes from the task's mm: empty (or ESRCH) without one.
+MM_FILES = frozenset({"environ", "auxv", "maps", "smaps", "smaps_rollup", "numa_maps",
+                      "cmdline", "mem", "pagemap"})
+
+
+def check_pid(pid: object) -> int:
+    """Return pid as an int, or raise: UsageError for a non-integer, NoSuchProcess for
+    0 or a negative number (no process has one)."""
+    if isinstance(pid, bool):
+        raise UsageError(f"pid must be an integer, not {pid!r}")
+    try:
+        value = operator.index(pid)  # type: ignore[arg-type]
+    except TypeError as err:
+        raise UsageError(f"pid must be an integer, not {pid!r}") from err
+    if value <= 0:
+        raise NoSuchProcess("no such process (a pid is a positive integer)", pid=value)
+    return value
+
+
+def proc_path(pid: int | str, name: str = "") -> str:
+    """``/proc/PID/name`` (``/proc/PID`` when name is empty; pid may be "self")."""
+    base = f"{PROC_ROOT}/{pid}"
+    return f"{base}/{name}" if name else base
+
+
+def access_rule(name: str) -> str:
+    return ACCESS_RULES.get(name.split("/", 1)[0], _DEFAULT_RULE)
+
+
+def process_exists(pid: int) -> bool:
+    return os.path.exists(proc_path(pid))
+
+
+def process_state(pid: int) -> str | None:
+    """The one-letter state from /proc/PID/stat, or None when the process is gone."""
+    try:
+        with open(proc_path(pid, "stat"), "rb") as f:
+            data = f.read()
+    except OSError:
+        return None
+    end = data.rfind(b")")  # comm may contain ')' (see stat.parse_stat)
+    rest = data[end + 1:].split(None, 1) if end >= 0 else []
+    return rest[0].decode("ascii", "replace") if rest else None
+
+
+def gone_error(pid: int, path: str) -> NoSuchProcess:
+    """The right error for a process whose file vanished or has no memory left:
+    ZombieProcess when it exited but was not reaped, NoSuchProcess otherwise."""
+    state = process_state(pid)
+    if state in ("Z", "X"):
+        return ZombieProcess("process is a zombie (exited, not yet reaped): "
+                             "its memory is gone", pid=pid, path=path)
+    return NoSuchProcess("no such process", pid=pid, path=path)
+
+
+def translate(err: OSError, pid: int, path: str, name: str) -> MemlabError:
+    """One OSError from /proc -> the memlab error a user should see."""
+    code = err.errno
+    if code in (errno.ENOENT, errno.ESRCH):
+        if not process_exists(pid) or process_state(pid) in ("Z", "X"):
+            return gone_error(pid, path)
+        # The process is there but this entry is not (e.g. readlink exe of a kernel
+        # thread answers ENOENT).
+        return MemlabError(f"{name} does not exist for this process "
+                           f"({os.strerror(code)})", pid=pid, path=path)
+    if code in (errno.EACCES, errno.EPERM):
+        return AccessDenied(f"permission denied: reading {name} needs {access_rule(name)}",
+                            pid=pid, path=path)
+    return MemlabError(f"cannot read {name}: {os.strerror(code or 0)}", pid=pid, path=path)
+
+
+def no_mm_reason(pid: int) -> str:
+    """Why a task has no mm: "zombie", "kernel thread" or "gone"."""
+    from memlab.procfs.stat import is_kernel_thread  # stat imports this module
+
+    if process_state(pid) in ("Z", "X", None):
+        return "zombie" if process_exists(pid) else "gone"
+    try:
+        return "kernel thread" if is_kernel_thread(pid) else "no mm"
+    except NoSuchProcess:
+        return "gone"
+
+
+def read_proc_file(pid: int, name: str) -> bytes:
+    """The whole content of /proc/PID/name.
+
+    Returns ``b""`` for the mm files of a kernel thread (empty, not denied); raises
+    ZombieProcess for those of a zombie, NoSuchProcess when the process is gone,
+    AccessDenied when the kernel refuses.
+    """
+    pid = check_pid(pid)
+    path = proc_path(pid, name)
+    try:
+        with open(path, "rb", buffering=0) as f:
+            data = f.readall()
+    except OSError as err:
+        if err.errno == errno.ESRCH and name in MM_FILES:
+            if no_mm_reason(pid) == "kernel thread":
+                return b""
+            raise gone_error(pid, path) from err
+        raise translate(err, pid, path, name) from err
+    if not data and name in MM_FILES and no_mm_reason(pid) in ("zombie", "gone"):
+        raise gone_error(pid, path)
+    return data
+
+
+def readlink_proc(pid: int, name: str, *, missing_ok: bool = False) -> str | None:
+    """readlink(/proc/PID/name), e.g. "exe".  With missing_ok, an entry the live process
+    does not have (a kernel thread's exe) gives None instead of MemlabError."""
+    pid = check_pid(pid)
+    path = proc_path(pid, name)
+    try:
+        return os.readlink(path)
+    except OSError as err:
+        translated = translate(err, pid, path, name)
+        if missing_ok and type(translated) is MemlabError and err.errno == errno.ENOENT:
+            return None
+        raise translated from err
+
+
+def explain_empty(pid: int) -> str:
+    """Why an mm file of a process read empty: a sentence for the UI."""
+    reason = no_mm_reason(pid)
+    if reason == "kernel thread":
+        return "kernel thread: it has no user memory (empty, not denied)"
+    if reason == "zombie":
+        return "zombie: it exited and its memory is gone (empty, not denied)"
+    if reason == "gone":
+        return "the process is gone"
+    return "the process has no memory mapped (exiting?)"
+
+
+def list_pids() -> list[int]:
+    """Every pid visible in PROC_ROOT, ascending (hidepid may hide some)."""
+    try:
+        names = os.listdir(PROC_ROOT)
+    except OSError as err:
+        raise MemlabError(f"cannot list processes: {err.strerror}", path=PROC_ROOT) from err
+    return sorted(int(n) for n in names if n.isdigit())

@@ -1,0 +1,77 @@
+"""/proc/PID/maps: one Region per line, in the kernel's order.
+
+Line format (fs/proc/task_mmu.c show_vma_header_prefix + show_map_vma):
+
+    start-end perms offset major:minor inode<padding>path
+
+The path field is what makes parsing tricky:
+- it may contain spaces (a file called "my lib.so"), so it is everything after the
+  padding, never a whitespace-split field;
+- it is empty for an anonymous mapping (the line ends after "inode ");
+- a file unlinked while mapped ends in " (deleted)" (d_path adds it): stripped, and
+  Region.deleted is set;
+- the kernel names some mappings itself: [heap], [stack], [vdso], [vvar],
+  [vvar_vclock] (6.13+), [vsyscall], [anon:NAME] (prctl PR_SET_VMA_ANON_NAME, 5.17+),
+  [anon_shmem:NAME] ... New names appear over kernel versions, so none is hard-coded here.
+- [vsyscall] lives at 0xffffffffff600000, above 2**63: addresses are unbounded ints.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+
+from memlab.errors import ParseError
+from memlab.model import Region
+from memlab.procfs._io import read_proc_file
+
+_DELETED = b" (deleted)"
+_LINE = re.compile(
+    rb"([0-9a-f]{1,16})-([0-9a-f]{1,16}) "  # start-end
+    rb"([r-][w-][x-][sp]) "  # perms (s = shared, p = private)
+    rb"([0-9a-f]{1,16}) "  # file offset
+    rb"([0-9a-f]{2,}:[0-9a-f]{2,}) "  # device major:minor
+    rb"([0-9]{1,20})"  # inode
+    rb"(?: +(.*))?",  # padding, then the path (may be empty or hold spaces)
+    re.DOTALL,
+)
+
+
+def parse_maps_line(line: bytes, lineno: int = 1) -> Region:
+    m = _LINE.fullmatch(line)
+    if m is None:
+        raise ParseError(f"maps line {lineno} is malformed: {line[:120]!r}")
+    start, end = int(m[1], 16), int(m[2], 16)
+    if end < start:
+        raise ParseError(f"maps line {lineno}: end 0x{end:x} below start 0x{start:x}")
+    raw_path = m[7] or b""
+    deleted = raw_path.endswith(_DELETED)
+    if deleted:
+        raw_path = raw_path[: -len(_DELETED)]
+    return Region(
+        start=start,
+        end=end,
+        perms=m[3].decode("ascii"),
+        offset=int(m[4], 16),
+        dev=m[5].decode("ascii"),
+        inode=int(m[6]),
+        # file names are bytes to the kernel: surrogateescape keeps odd ones round-trip
+        path=os.fsdecode(raw_path) if raw_path else None,
+        deleted=deleted,
+    )
+
+
+def parse_maps(data: bytes) -> list[Region]:
+    """Parse the bytes of /proc/PID/maps.  Empty input (a kernel thread) -> [].
+    Anything that is not a maps line raises ParseError."""
+    if not isinstance(data, (bytes, bytearray, memoryview)):
+        raise ParseError(f"maps data must be bytes, not {type(data).__name__}")
+    lines = bytes(data).split(b"\n")
+    if lines and lines[-1] == b"":
+        lines.pop()  # the final newline
+    return [parse_maps_line(line, i) for i, line in enumerate(lines, 1)]
+
+
+def read_maps(pid: int) -> list[Region]:
+    """The regions of a live process (AccessDenied, NoSuchProcess, ZombieProcess)."""
+    return parse_maps(read_proc_file(pid, "maps"))

@@ -1,0 +1,105 @@
+"""/proc/PID/stat: the memory-layout fields, and whether the kernel hid them.
+
+Format (fs/proc/array.c do_task_stat, proc_pid_stat(5)): ``pid (comm) state ppid ...``.
+comm is the task's name, up to 15 bytes, chosen by the program: it may contain spaces
+and ')' (e.g. "a) b"), so the line is split after the LAST ')', like psutil's
+_parse_stat_file does.
+
+Masking: do_task_stat computes ``permitted = ptrace_may_access(task,
+PTRACE_MODE_READ_FSCREDS | PTRACE_MODE_NOAUDIT)``.  When it is false the kernel still
+answers, but prints start_code=1, end_code=1, startstack=0, and 0 for fields 45-51
+(start_data .. env_end) and exit_code.  Those 1s and 0s are not addresses.
+Kernel threads and zombies have no mm: every address field is 0 (not masked).
+"""
+
+from __future__ import annotations
+
+import re
+
+from memlab.errors import ParseError
+from memlab.model import STAT_ADDRESS_FIELDS, ProcStat, text
+from memlab.procfs._io import read_proc_file
+
+# include/linux/sched.h
+PF_KTHREAD = 0x00200000
+
+FIELD_STATE = 3
+FIELD_PPID = 4
+FIELD_FLAGS = 9
+FIELD_EXIT_CODE = 52
+# the last field memlab needs; kernels since 3.5 print at least 52
+_MIN_FIELDS = STAT_ADDRESS_FIELDS["env_end"]
+
+_INT = re.compile(rb"-?[0-9]{1,20}")
+_STATE = re.compile(rb"[A-Za-z]")
+
+
+def split_stat(data: bytes) -> tuple[int, bytes, list[bytes]]:
+    """(pid, comm, fields) where fields[n] is proc_pid_stat(5) field n (1-based;
+    fields[0] and fields[1] are placeholders for pid and comm)."""
+    if not isinstance(data, (bytes, bytearray, memoryview)):
+        raise ParseError(f"stat data must be bytes, not {type(data).__name__}")
+    data = bytes(data)
+    open_paren = data.find(b" (")
+    close_paren = data.rfind(b")")  # the LAST ')': comm may contain ')'
+    if open_paren < 1 or close_paren < open_paren:
+        raise ParseError(f"stat is malformed (no 'pid (comm)'): {data[:80]!r}")
+    pid_field = data[:open_paren]
+    if not pid_field.isdigit():
+        raise ParseError(f"stat pid field is not a number: {pid_field[:20]!r}")
+    comm = data[open_paren + 2:close_paren]
+    rest = data[close_paren + 1:].split()
+    return int(pid_field), comm, [pid_field, comm, *rest]
+
+
+def _int_field(fields: list[bytes], n: int) -> int:
+    raw = fields[n - 1]
+    if not _INT.fullmatch(raw):
+        raise ParseError(f"stat field {n} is not a number: {raw[:24]!r}")
+    return int(raw)
+
+
+def _is_masked(values: dict[str, int]) -> bool:
+    # fs/proc/array.c do_task_stat with permitted == false (and an mm)
+    return (values["start_code"] == 1 and values["end_code"] == 1
+            and all(values[name] == 0 for name in STAT_ADDRESS_FIELDS
+                    if name not in ("start_code", "end_code")))
+
+
+def parse_stat(data: bytes) -> ProcStat:
+    pid, comm, fields = split_stat(data)
+    if len(fields) < _MIN_FIELDS:
+        raise ParseError(f"stat has {len(fields)} fields, memlab needs {_MIN_FIELDS}")
+    state = fields[FIELD_STATE - 1]
+    if not _STATE.fullmatch(state):
+        raise ParseError(f"stat state field is not a letter: {state[:8]!r}")
+    values = {name: _int_field(fields, n) for name, n in STAT_ADDRESS_FIELDS.items()}
+    exit_code = (_int_field(fields, FIELD_EXIT_CODE)
+                 if len(fields) >= FIELD_EXIT_CODE else None)
+    return ProcStat(
+        pid=pid,
+        comm=text(comm),
+        state=state.decode("ascii"),
+        ppid=_int_field(fields, FIELD_PPID),
+        exit_code=exit_code,
+        masked=_is_masked(values),
+        **values,
+    )
+
+
+def read_stat(pid: int) -> ProcStat:
+    return parse_stat(read_proc_file(pid, "stat"))
+
+
+def parse_flags(data: bytes) -> int:
+    """Field 9, the task's PF_* flags."""
+    _, _, fields = split_stat(data)
+    if len(fields) < FIELD_FLAGS:
+        raise ParseError(f"stat has {len(fields)} fields, no flags field")
+    return _int_field(fields, FIELD_FLAGS)
+
+
+def is_kernel_thread(pid: int) -> bool:
+    """True for kthreadd and its children (PF_KTHREAD): they have no user memory, so
+    environ/auxv/maps read empty for them."""
+    return bool(parse_flags(read_proc_file(pid, "stat")) & PF_KTHREAD)
