@@ -1,0 +1,602 @@
+"""Start a process with exactly the argv and environment you choose, and hold it.
+
+fork + execve, done by hand rather than with subprocess because memlab needs things
+subprocess cannot give:
+
+- an environment that is byte-exact and in order (entries without '=', non-UTF-8 bytes,
+  duplicates): os.execve takes a dict, so the child calls libc execve(2) through ctypes
+  with a char** built from the bytes;
+- personality(ADDR_NO_RANDOMIZE) in the child (`setarch -R`), for repeatable addresses;
+- hold="exec": PTRACE_TRACEME before execve, so the process stops with SIGTRAP right
+  after the kernel built its image (kernel-facts 9) - the pristine initial stack, before
+  ld.so or libc ran; works for any executable;
+- hold="ready": for the bundled samples, wait for their one-line JSON self-report.
+
+A failed execve (ENOENT, EACCES, ENOEXEC...) is sent back through a close-on-exec
+status pipe: the parent raises LaunchError with the errno text; the child never prints
+a traceback.
+
+Children never outlive memlab:
+1. PR_SET_PDEATHSIG(SIGKILL) in the child: the kernel kills it when its parent dies, even
+   by SIGKILL.  Caveat (prctl(2)): "the parent" is the *thread* that forked, so a child
+   launched from a short-lived worker thread is killed when that thread exits.  Launch
+   from the main thread (in Textual, the app's event-loop thread).  The setting is
+   cleared by an execve of a set-user-ID/set-group-ID/capability binary (prctl(2)); the
+   other two layers still apply to those.  After setting it the child checks getppid():
+   if the parent already died between fork and prctl, the signal will never come.
+2. Every Launched has a weakref.finalize that kills and reaps its child when the object
+   is garbage collected or the interpreter exits (finalize runs at exit).
+3. SIGTERM/SIGHUP handlers (installed once, from the main thread only) kill the live
+   children and then let the previous disposition act: re-raise with the default action,
+   or call the application's own handler (chained, never clobbered).  A signal that was
+   ignored stays ignored (no handler installed: memlab survives it, so do its children).
+A child is reaped only by the Launched that owns it (kill/wait), so its pid can never be
+reused while memlab still might signal it.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import errno as errno_mod
+import json
+import os
+import select
+import signal
+import struct
+import tempfile
+import threading
+import time
+import weakref
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from memlab.errors import LaunchError, UsageError
+from memlab.samples import resolve_target
+
+HOLD_MODES = ("ready", "exec", "none")
+
+# <sys/personality.h>, <sys/prctl.h>, <sys/ptrace.h> (x86_64 values).
+ADDR_NO_RANDOMIZE = 0x0040000
+PR_SET_PDEATHSIG = 1
+PTRACE_TRACEME = 0
+PTRACE_DETACH = 17
+
+# Stages the child reports through the status pipe when something fails before exec.
+_STAGES = {1: "prctl(PR_SET_PDEATHSIG)", 2: "personality(ADDR_NO_RANDOMIZE)",
+           3: "ptrace(PTRACE_TRACEME)", 4: "execve", 5: "child setup"}
+_STATUS = struct.Struct("ii")  # stage, errno
+
+_libc: ctypes.CDLL | None = None
+
+
+def _get_libc() -> ctypes.CDLL:
+    global _libc
+    if _libc is None:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.execve.argtypes = [ctypes.c_char_p, ctypes.POINTER(ctypes.c_char_p),
+                                ctypes.POINTER(ctypes.c_char_p)]
+        libc.execve.restype = ctypes.c_int
+        # prctl and ptrace are variadic in glibc; passing full-width integer args is the
+        # portable way to call them from ctypes on x86_64.
+        libc.prctl.argtypes = [ctypes.c_int, ctypes.c_ulong, ctypes.c_ulong,
+                               ctypes.c_ulong, ctypes.c_ulong]
+        libc.prctl.restype = ctypes.c_int
+        libc.ptrace.argtypes = [ctypes.c_long, ctypes.c_long, ctypes.c_void_p,
+                                ctypes.c_void_p]
+        libc.ptrace.restype = ctypes.c_long
+        libc.personality.argtypes = [ctypes.c_ulong]
+        libc.personality.restype = ctypes.c_int
+        libc.signal.argtypes = [ctypes.c_int, ctypes.c_void_p]
+        libc.signal.restype = ctypes.c_void_p
+        _libc = libc
+    return _libc
+
+
+# --------------------------------------------------------------------------- env
+def _entry_name(entry: bytes) -> bytes:
+    return entry.split(b"=", 1)[0]
+
+
+def _set_entry(env: list[bytes], entry: bytes) -> None:
+    """Replace the first entry with the same name in place, else append."""
+    name = _entry_name(entry)
+    for i, old in enumerate(env):
+        if _entry_name(old) == name:
+            env[i] = entry
+            return
+    env.append(entry)
+
+
+def _base_entries(base: Mapping | None) -> list[bytes]:
+    if base is None:
+        return [k + b"=" + v for k, v in os.environb.items()]
+    return [os.fsencode(k) + b"=" + os.fsencode(v) for k, v in base.items()]
+
+
+def _assignment(item: str | bytes, base: Mapping | None, where: str) -> bytes:
+    """`K=V` as bytes; a bare `K` takes K's value from the base environment (like
+    `docker run -e K`).  Unlike docker, a bare K that is not set there is an error,
+    not silently dropped: a lesson should not lose a variable without saying so."""
+    raw = os.fsencode(item)
+    if b"\0" in raw:
+        raise UsageError(f"{where}: an environment entry cannot contain a NUL byte")
+    if b"=" in raw:
+        if raw.startswith(b"="):
+            raise UsageError(f"{where}: {os.fsdecode(raw)!r} has an empty variable name")
+        return raw
+    if not raw:
+        raise UsageError(f"{where}: empty variable name")
+    src = os.environb if base is None else {os.fsencode(k): os.fsencode(v)
+                                            for k, v in base.items()}
+    if raw not in src:
+        raise UsageError(f"{where}: {os.fsdecode(raw)} has no value and is not set in "
+                         "memlab's environment (write NAME=VALUE)")
+    return raw + b"=" + src[raw]
+
+
+def read_env_file(path: str, base: Mapping | None = None) -> list[bytes]:
+    """The entries of a docker-style env file, byte-exact: one NAME=VALUE per line, the
+    value taken literally (no quotes removed, spaces kept), blank lines and lines whose
+    first non-blank character is '#' skipped, a bare NAME taken from the base env."""
+    try:
+        with open(path, "rb") as f:
+            data = f.read()
+    except OSError as err:
+        raise UsageError(f"cannot read env file: {err.strerror}", path=path) from err
+    out = []
+    for lineno, line in enumerate(data.split(b"\n"), 1):
+        if line.endswith(b"\r"):
+            line = line[:-1]
+        if not line.strip() or line.lstrip().startswith(b"#"):
+            continue
+        out.append(_assignment(line, base, f"{path}:{lineno}"))
+    return out
+
+
+def build_env(assignments: Iterable[str | bytes] = (), env_files: Iterable[str] = (),
+              clear: bool = False, base: Mapping | None = None) -> list[bytes]:
+    """The environment for launch(), as the list of `K=V` byte strings execve receives.
+
+    Starts empty with `clear` (-i), else from `base` (default: memlab's own environment,
+    in its order).  Then every --env-file in order, then every -e in order: a name
+    already present is replaced in place (its position kept), a new name is appended.
+    """
+    env = [] if clear else _base_entries(base)
+    for path in env_files:
+        for entry in read_env_file(path, base):
+            _set_entry(env, entry)
+    for item in assignments:
+        _set_entry(env, _assignment(item, base, f"-e {os.fsdecode(item)}"))
+    return env
+
+
+# --------------------------------------------------------------------------- registry
+_registry_lock = threading.Lock()
+_live: weakref.WeakValueDictionary[int, Launched] = weakref.WeakValueDictionary()
+_handlers_installed = False
+_previous_handlers: dict[int, Any] = {}
+
+
+def _kill_and_reap(pid: int) -> None:
+    """Kill and reap a child of ours that has not been reaped yet (its pid is then
+    still ours, even as a zombie: no risk of signalling a stranger)."""
+    try:
+        os.kill(pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    try:
+        os.waitpid(pid, 0)
+    except ChildProcessError:  # already reaped (e.g. by an application-wide reaper)
+        pass
+
+
+def kill_all() -> None:
+    """Kill and reap every live launched child (used by the signal handlers)."""
+    with _registry_lock:
+        children = list(_live.values())
+    for child in children:
+        child.kill()
+
+
+def _on_signal(signum: int, frame: Any) -> None:
+    prev = _previous_handlers.get(signum, signal.SIG_DFL)
+    if callable(prev):
+        # The application owns this signal: let it decide.  If it exits, the finalizers
+        # (and PDEATHSIG) still kill the children; if it carries on, they carry on too.
+        prev(signum, frame)
+        return
+    kill_all()
+    # Re-raise with the default action (terminate), as if we had never been here.
+    signal.signal(signum, signal.SIG_DFL)
+    os.kill(os.getpid(), signum)
+
+
+def _install_signal_handlers() -> None:
+    global _handlers_installed
+    if _handlers_installed or threading.current_thread() is not threading.main_thread():
+        return  # signal.signal only works in the main thread; PDEATHSIG still applies
+    for signum in (signal.SIGTERM, signal.SIGHUP):
+        prev = signal.getsignal(signum)
+        if prev == signal.SIG_IGN or prev is None:
+            continue  # ignored (or set outside Python): memlab survives it, leave it be
+        _previous_handlers[signum] = prev
+        signal.signal(signum, _on_signal)
+    _handlers_installed = True
+
+
+# --------------------------------------------------------------------------- child side
+def _char_array(items: Sequence[bytes]) -> ctypes.Array:
+    return (ctypes.c_char_p * (len(items) + 1))(*items, None)
+
+
+def _child(status_w: int, stdin_r: int, stdout_w: int, stderr_fd: int, parent: int,
+           path: bytes, argv_arr: ctypes.Array, envp_arr: ctypes.Array,
+           no_aslr: bool, hold: str) -> None:
+    """Runs in the forked child; never returns.  Everything it needs was built before
+    fork(); failures go to the status pipe as (stage, errno), never as a traceback."""
+    stage = 5
+    try:
+        libc = _get_libc()
+        stage = 1
+        if libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0) != 0:
+            raise OSError(ctypes.get_errno(), "prctl")
+        # prctl(2): if the parent died before prctl ran, the signal never comes.
+        if os.getppid() != parent:
+            os._exit(1)
+        stage = 5
+        os.dup2(stdin_r, 0)
+        os.dup2(stdout_w, 1)
+        os.dup2(stderr_fd, 2)
+        # Python ignores SIGPIPE/SIGXFSZ and ignored signals survive execve; the signal
+        # mask too.  Give the new program the defaults (as subprocess does).
+        for sig in (signal.SIGPIPE, signal.SIGXFSZ):
+            libc.signal(sig, None)  # SIG_DFL; libc, as signal.signal wants the main thread
+        signal.pthread_sigmask(signal.SIG_SETMASK, [])
+        if no_aslr:
+            stage = 2
+            current = libc.personality(0xFFFFFFFF)  # query
+            if current == -1 or libc.personality(current | ADDR_NO_RANDOMIZE) == -1:
+                raise OSError(ctypes.get_errno(), "personality")
+        if hold == "exec":
+            stage = 3
+            if libc.ptrace(PTRACE_TRACEME, 0, None, None) != 0:
+                raise OSError(ctypes.get_errno(), "ptrace")
+        stage = 4
+        libc.execve(path, argv_arr, envp_arr)
+        raise OSError(ctypes.get_errno(), "execve")
+    except BaseException as err:  # report, never print: this is a forked copy of memlab
+        code = err.errno if isinstance(err, OSError) and err.errno else errno_mod.EIO
+        try:
+            os.write(status_w, _STATUS.pack(stage, code))
+        finally:
+            os._exit(127)
+
+
+# --------------------------------------------------------------------------- parent side
+def _read_status(fd: int, timeout: float) -> bytes:
+    """Everything the child wrote before exec closed the pipe (b"" = exec succeeded)."""
+    data = b""
+    deadline = time.monotonic() + timeout
+    while True:
+        left = deadline - time.monotonic()
+        if left <= 0 or not select.select([fd], [], [], left)[0]:
+            raise LaunchError("the child neither exec'd nor failed in time")
+        chunk = os.read(fd, 64)
+        if not chunk:
+            return data
+        data += chunk
+
+
+def launch(target: str, args: Sequence[str | bytes] = (), env: Sequence[bytes] | None = None,
+           *, no_aslr: bool = False, hold: str = "ready", timeout: float = 5.0) -> Launched:
+    """fork + execve `target` (a sample name, a path, or a command on $PATH).
+
+    argv is [target as given, *args], like a shell.  `env` is the exact list of entries
+    (see build_env); None passes memlab's own environment.  hold: "ready" waits for a
+    sample's JSON self-report (-> .report), "exec" stops the process at its first
+    instruction (resume() to let it run), "none" just starts it.  The child's stdin and
+    stdout are pipes (for .command), its stderr a temporary file (for error messages).
+    """
+    if hold not in HOLD_MODES:
+        raise UsageError(f"hold must be one of {', '.join(HOLD_MODES)}, not {hold!r}")
+    exe = resolve_target(target)
+    argv = [os.fsencode(target), *(os.fsencode(a) for a in args)]
+    entries = _base_entries(None) if env is None else [bytes(e) for e in env]
+    for item in (*argv, *entries):
+        if b"\0" in item:
+            raise UsageError("argv and environment entries cannot contain NUL bytes")
+    # Build everything the child needs before fork: it must only call libc after it.
+    path_b = os.fsencode(exe)
+    argv_arr, envp_arr = _char_array(argv), _char_array(entries)
+    _get_libc()
+    _install_signal_handlers()
+
+    status_r, status_w = os.pipe()  # O_CLOEXEC (PEP 446): EOF in the parent = exec'd
+    stdin_r, stdin_w = os.pipe()
+    stdout_r, stdout_w = os.pipe()
+    stderr_file = tempfile.TemporaryFile(prefix="memlab-stderr-")
+    parent = os.getpid()
+    pid = os.fork()
+    if pid == 0:
+        _child(status_w, stdin_r, stdout_w, stderr_file.fileno(), parent, path_b,
+               argv_arr, envp_arr, no_aslr, hold)
+    for fd in (status_w, stdin_r, stdout_w):
+        os.close(fd)
+    child = Launched(pid, [os.fsdecode(a) for a in argv], entries, exe, stdin_w,
+                     stdout_r, stderr_file)
+    try:
+        try:
+            status = _read_status(status_r, timeout)
+        finally:
+            os.close(status_r)
+        if status:
+            stage, code = _STATUS.unpack(status[:_STATUS.size])
+            child.wait(timeout)
+            raise LaunchError(f"cannot launch: {_STAGES.get(stage, 'child')} failed: "
+                              f"{os.strerror(code)}", path=exe)
+        if hold == "exec":
+            child._wait_exec_stop(timeout)
+        elif hold == "ready":
+            child._wait_report(timeout)
+    except BaseException:
+        child.kill()
+        raise
+    return child
+
+
+class Launched:
+    """A process memlab started.  Use as a context manager (kills on exit) or call
+    kill().  All ptrace-related calls (resume) must come from the thread that launched
+    it: the kernel makes that thread the tracer."""
+
+    def __init__(self, pid: int, argv: list[str], env: list[bytes], exe: str,
+                 stdin_fd: int, stdout_fd: int, stderr_file: Any):
+        self.pid = pid
+        self.argv = argv
+        self.env = env
+        self.exe = exe
+        self.held_at_exec = False
+        self.report: dict | None = None
+        self.stdout_lines: list[str] = []
+        self.returncode: int | None = None  # exit code, or -signal, once reaped
+        self._gone = False  # reaped (by us, or by someone else: code unknown)
+        self._stdin = stdin_fd
+        self._stdout = stdout_fd
+        self._stderr = stderr_file
+        self._buf = b""
+        self._eof = False
+        self._thread = threading.get_ident()
+        self._finalizer = weakref.finalize(self, _finalize_child, pid, stdin_fd,
+                                           stdout_fd, stderr_file)
+        with _registry_lock:
+            _live[pid] = self
+
+    def __repr__(self) -> str:
+        state = "held at exec" if self.held_at_exec else (
+            "alive" if self.returncode is None else f"exited {self.returncode}")
+        return f"<Launched pid={self.pid} {self.exe} {state}>"
+
+    def __enter__(self) -> Launched:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.kill()
+
+    # ------------------------------------------------------------------ state
+    @property
+    def alive(self) -> bool:
+        """True until the process has exited (a zombie counts as exited).  Does not
+        reap and does not consume ptrace stops."""
+        if self._gone:
+            return False
+        try:
+            res = os.waitid(os.P_PID, self.pid, os.WEXITED | os.WNOHANG | os.WNOWAIT)
+        except ChildProcessError:
+            return False
+        return res is None
+
+    def stderr_tail(self, limit: int = 2000) -> str:
+        """The last `limit` bytes the process wrote to stderr, as text."""
+        try:
+            size = os.fstat(self._stderr.fileno()).st_size
+            data = os.pread(self._stderr.fileno(), limit, max(0, size - limit))
+        except (OSError, ValueError):  # closed after kill()
+            return ""
+        return data.decode("utf-8", "backslashreplace").strip()
+
+    def _error(self, msg: str) -> LaunchError:
+        tail = self.stderr_tail(500)
+        if tail:
+            msg += "; stderr: " + " | ".join(tail.splitlines()[-3:])
+        return LaunchError(msg, pid=self.pid, path=self.exe)
+
+    # ------------------------------------------------------------------ lifecycle
+    def _reap(self, status: int) -> None:
+        self.returncode = os.waitstatus_to_exitcode(status)
+        self._gone = True
+        self.held_at_exec = False
+        self._finalizer.detach()
+        with _registry_lock:
+            _live.pop(self.pid, None)
+        self._close()
+
+    def _close(self) -> None:
+        for fd in (self._stdin, self._stdout):
+            if fd >= 0:
+                try:
+                    os.close(fd)
+                except OSError:
+                    pass
+        self._stdin = self._stdout = -1
+        # stderr stays open until garbage collection so stderr_tail works after exit.
+
+    def wait(self, timeout: float | None = None) -> int | None:
+        """Reap the process if it exits within `timeout` (None: wait forever); return
+        its exit code (negative: killed by that signal), or None if still running."""
+        if self._gone:
+            return self.returncode
+        deadline = None if timeout is None else time.monotonic() + timeout
+        delay = 0.001
+        while True:
+            flags = 0 if deadline is None else os.WNOHANG
+            try:
+                res = os.waitid(os.P_PID, self.pid, os.WEXITED | flags | os.WNOWAIT)
+            except ChildProcessError:  # reaped behind our back: exit code unknown
+                self._reap_detached()
+                return None
+            if res is not None:
+                _, status = os.waitpid(self.pid, 0)
+                self._reap(status)
+                return self.returncode
+            if deadline is not None and time.monotonic() >= deadline:
+                return None
+            time.sleep(delay)
+            delay = min(delay * 2, 0.05)
+
+    def _reap_detached(self) -> None:
+        self._gone = True
+        self.held_at_exec = False
+        self._finalizer.detach()
+        with _registry_lock:
+            _live.pop(self.pid, None)
+        self._close()
+
+    def kill(self) -> None:
+        """SIGKILL and reap (works on a process held at exec too).  Idempotent."""
+        if self._gone:
+            return
+        try:
+            os.kill(self.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        self.wait()
+
+    def resume(self, wait_ready: bool = False, timeout: float = 5.0) -> None:
+        """Let a process held at exec run (PTRACE_DETACH).  With wait_ready, then wait
+        for a sample's self-report like hold="ready"."""
+        if not self.held_at_exec:
+            raise LaunchError("process is not held at exec", pid=self.pid)
+        if threading.get_ident() != self._thread:
+            raise LaunchError("resume() must be called from the thread that launched the "
+                              "process (it is the ptrace tracer)", pid=self.pid)
+        libc = _get_libc()
+        if libc.ptrace(PTRACE_DETACH, self.pid, None, None) != 0:
+            err = ctypes.get_errno()
+            raise LaunchError(f"PTRACE_DETACH failed: {os.strerror(err)}", pid=self.pid)
+        self.held_at_exec = False
+        if wait_ready:
+            self._wait_report(timeout)
+
+    def _wait_exec_stop(self, timeout: float) -> None:
+        """The SIGTRAP stop PTRACE_TRACEME + execve produces (kernel-facts 9)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            wpid, status = os.waitpid(self.pid, os.WNOHANG)
+            if wpid:
+                break
+            if time.monotonic() >= deadline:
+                raise self._error("the process did not stop at exec in time")
+            time.sleep(0.001)
+        if os.WIFSTOPPED(status) and os.WSTOPSIG(status) == signal.SIGTRAP:
+            self.held_at_exec = True
+            return
+        if os.WIFSTOPPED(status):
+            raise self._error(f"stopped by {signal.Signals(os.WSTOPSIG(status)).name}, "
+                              "not at exec")
+        self._reap(status)
+        raise self._error(f"exited before the exec stop ({self.returncode})")
+
+    # ------------------------------------------------------------------ stdio
+    def _read_line(self, timeout: float) -> bytes | None:
+        """One line from stdout (without '\\n'); None at EOF; LaunchError on timeout."""
+        deadline = time.monotonic() + timeout
+        while b"\n" not in self._buf:
+            if self._eof or self._stdout < 0:
+                if self._buf:
+                    line, self._buf = self._buf, b""
+                    return line
+                return None
+            left = deadline - time.monotonic()
+            if left <= 0 or not select.select([self._stdout], [], [], left)[0]:
+                raise self._error(f"no answer within {timeout:g} s")
+            chunk = os.read(self._stdout, 65536)
+            if not chunk:
+                self._eof = True
+            self._buf += chunk
+        line, self._buf = self._buf.split(b"\n", 1)
+        return line
+
+    def _read_json(self, timeout: float, first: bool) -> dict:
+        """The next stdout line that is a JSON object.  For the self-report (`first`)
+        the very first line must be one; later, other lines go to stdout_lines."""
+        deadline = time.monotonic() + timeout
+        while True:
+            line = self._read_line(max(0.0, deadline - time.monotonic()))
+            if line is None:
+                code = self.wait(1.0)
+                raise self._error("the process exited" + (
+                    f" with {code}" if code is not None else "") + " without answering")
+            text = line.decode("utf-8", "backslashreplace")
+            try:
+                obj = json.loads(text)
+            except ValueError:
+                obj = None
+            if isinstance(obj, dict):
+                if not first and self.report is None and obj.get("type") == "self-report":
+                    self.report = obj  # started with hold="none"/"exec": not read yet
+                    continue
+                return obj
+            if first:
+                raise self._error(f"expected a JSON self-report, got {text[:120]!r}")
+            self.stdout_lines.append(text)
+
+    def _wait_report(self, timeout: float) -> None:
+        self.report = self._read_json(timeout, first=True)
+
+    def read_stdout_line(self, timeout: float = 5.0) -> str | None:
+        """The next raw stdout line (None at EOF), for programs that are not samples."""
+        line = self._read_line(timeout)
+        return None if line is None else line.decode("utf-8", "backslashreplace")
+
+    def command(self, line: str, timeout: float = 5.0) -> dict:
+        """Send one command line to a sample and return its JSON answer."""
+        if "\n" in line:
+            raise UsageError("a sample command is one line")
+        if self.held_at_exec:
+            raise LaunchError("the process is held at exec: resume() it first",
+                              pid=self.pid)
+        if self._stdin < 0 or not self.alive:
+            raise self._error("the process has exited")
+        _write_nosigpipe(self._stdin, (line + "\n").encode(), self)
+        return self._read_json(timeout, first=False)
+
+
+def _write_nosigpipe(fd: int, data: bytes, child: Launched) -> None:
+    """Write to a child's stdin; a dead reader gives LaunchError, never SIGPIPE (the CLI
+    restores SIGPIPE's default action, which would kill memlab)."""
+    old = signal.pthread_sigmask(signal.SIG_BLOCK, [signal.SIGPIPE])
+    try:
+        view = memoryview(data)
+        while view:
+            try:
+                n = os.write(fd, view)
+            except BrokenPipeError as err:
+                if signal.SIGPIPE not in old and signal.SIGPIPE in signal.sigpending():
+                    signal.sigtimedwait([signal.SIGPIPE], 0)  # consume our own SIGPIPE
+                raise child._error("the process closed its stdin (exited?)") from err
+            view = view[n:]
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, old)
+
+
+def _finalize_child(pid: int, stdin_fd: int, stdout_fd: int, stderr_file: Any) -> None:
+    """weakref.finalize callback: the Launched was dropped or memlab is exiting."""
+    with _registry_lock:
+        _live.pop(pid, None)
+    _kill_and_reap(pid)
+    for fd in (stdin_fd, stdout_fd):
+        try:
+            os.close(fd)
+        except OSError:
+            pass
+    stderr_file.close()
