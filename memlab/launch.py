@@ -171,7 +171,7 @@ def build_env(assignments: Iterable[str | bytes] = (), env_files: Iterable[str] 
 
 
 # --------------------------------------------------------------------------- registry
-_registry_lock = threading.Lock()
+_registry_lock = threading.RLock()  # re-entered by the signal handler
 _live: weakref.WeakValueDictionary[int, Launched] = weakref.WeakValueDictionary()
 _handlers_installed = False
 _previous_handlers: dict[int, Any] = {}

@@ -7,6 +7,7 @@ tests check the launcher independently of the parsers.
 from __future__ import annotations
 
 import errno
+import gc
 import os
 import signal
 import subprocess
@@ -103,6 +104,26 @@ def wait_until(pred, timeout: float = 3.0) -> bool:
             return True
         time.sleep(0.02)
     return pred()
+
+
+def our_children() -> list[int]:
+    me, kids = os.getpid(), []
+    for name in os.listdir("/proc"):
+        if name.isdigit():
+            try:
+                if int(stat_field(int(name), 4)) == me:
+                    kids.append(int(name))
+            except (FileNotFoundError, ProcessLookupError):
+                continue
+    return kids
+
+
+@pytest.fixture(autouse=True)
+def no_leftover_children():
+    """Every test must leave no child behind: not running, not a zombie."""
+    yield
+    gc.collect()
+    assert our_children() == []
 
 
 def hexint(s: str | None) -> int:
@@ -585,8 +606,6 @@ def test_no_zombie_after_kill():
 
 def test_dropping_the_launched_object_kills_the_child():
     pid = launch("sleeper", env=[]).pid  # no reference kept
-    import gc
-
     gc.collect()
     assert wait_until(lambda: not Path(f"/proc/{pid}").exists())
 
@@ -651,3 +670,15 @@ def test_all_errors_are_memlab_errors():
     for target in ("", "/nonexistent"):
         with pytest.raises(MemlabError):
             launch(target)
+
+
+def test_pdeathsig_follows_the_launching_thread_not_the_process():
+    """prctl(2): the 'parent' is the thread that forked.  This is why memlab launches
+    from the main thread: a child started in a worker dies when the worker ends."""
+    box = {}
+    t = threading.Thread(target=lambda: box.setdefault("p", launch("sleeper", env=[])))
+    t.start()
+    t.join()
+    p = box["p"]
+    assert wait_until(lambda: not p.alive)
+    assert p.wait(1) == -signal.SIGKILL
