@@ -311,12 +311,22 @@ def launch(target: str, args: Sequence[str | bytes] = (), env: Sequence[bytes] |
     _get_libc()
     _install_signal_handlers()
 
-    status_r, status_w = os.pipe()  # O_CLOEXEC (PEP 446): EOF in the parent = exec'd
-    stdin_r, stdin_w = os.pipe()
-    stdout_r, stdout_w = os.pipe()
-    stderr_file = tempfile.TemporaryFile(prefix="memlab-stderr-")
-    parent = os.getpid()
-    pid = os.fork()
+    fds: list[int] = []
+    stderr_file = None
+    try:
+        for _ in range(3):
+            fds.extend(os.pipe())  # O_CLOEXEC (PEP 446)
+        stderr_file = tempfile.TemporaryFile(prefix="memlab-stderr-")
+        parent = os.getpid()
+        pid = os.fork()
+    except OSError as err:  # EMFILE, EAGAIN (RLIMIT_NPROC), ENOMEM...
+        for fd in fds:
+            os.close(fd)
+        if stderr_file is not None:
+            stderr_file.close()
+        raise LaunchError(f"cannot start a process: {err.strerror}", path=exe) from err
+    # status pipe: EOF in the parent means exec succeeded (close-on-exec).
+    status_r, status_w, stdin_r, stdin_w, stdout_r, stdout_w = fds
     if pid == 0:
         _child(status_w, stdin_r, stdout_w, stderr_file.fileno(), parent, path_b,
                argv_arr, envp_arr, no_aslr, hold)

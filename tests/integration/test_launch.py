@@ -682,3 +682,22 @@ def test_pdeathsig_follows_the_launching_thread_not_the_process():
     p = box["p"]
     assert wait_until(lambda: not p.alive)
     assert p.wait(1) == -signal.SIGKILL
+
+
+def test_out_of_file_descriptors_is_a_launch_error():
+    held = []
+    try:
+        try:
+            while True:
+                held.append(os.open("/dev/null", os.O_RDONLY))
+        except OSError as err:
+            assert err.errno == errno.EMFILE
+        for _ in range(3):  # room for some of the pipes, not all
+            os.close(held.pop())
+        before = len(os.listdir("/proc/self/fd"))
+        with pytest.raises(LaunchError, match="Too many open files"):
+            launch("sleeper", env=[])
+        assert len(os.listdir("/proc/self/fd")) == before  # nothing leaked
+    finally:
+        for fd in held:
+            os.close(fd)
