@@ -1,0 +1,285 @@
+"""memlab elf | layout | heap | aslr: the ELF file next to the memory it became."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from memlab.cli._output import add_json_flag, console, print_json
+
+ELF_EPILOG = """\
+examples:
+  memlab elf 1234                 ELF type, load bias (checked), PT_LOAD -> maps lines,
+                                  main/_end/etext... at run time
+  memlab elf 1234 --json          the same as JSON (the snapshot's "elf" section)
+  memlab elf /usr/bin/sleep       just the file: headers, segments, symbols
+
+A stripped binary (no .symtab) falls back to .dynsym and the section headers; what
+neither can tell (usually `main`) is listed as missing.
+"""
+
+LAYOUT_EPILOG = """\
+examples:
+  memlab layout 1234                   the address space, highest address first
+  memlab layout 1234 --svg layout.svg  the same picture as an SVG (slides, docs)
+  memlab layout 1234 --json            the blocks as JSON
+  memlab launch --keep sleeper         then: memlab layout PID
+
+Reading it: the kernel sits above 0xffff800000000000; user space ends at 0x7ffffffff000.
+[stack] holds the strings execve copied (executable path, env block, argv) at its top,
+then the argc/argv[]/envp[]/auxv[] table at the initial stack pointer.  Below a large
+unmapped gap: the mmap area (libraries, [vdso]), then [heap] (start_brk), then the
+executable's data/bss, read-only data and text.  Unmapped gaps are compressed to one
+line; the size column tells how big they are.  Colour on a terminal; plain when piped
+or NO_COLOR is set.
+"""
+
+HEAP_EPILOG = """\
+examples:
+  memlab heap 1234          &_end, start_brk, brk, gaps, and why they differ
+  memlab heap 1234 --json
+
+start_brk = PAGE_ALIGN(&_end) (+ up to 1 GiB of brk randomisation with ASLR on
+x86_64 6.x).  A static-PIE has its heap BELOW the binary.
+"""
+
+ASLR_EPILOG = """\
+examples:
+  memlab aslr sleeper --runs 5                 which bases move, and by how many bits
+  memlab aslr sleeper --runs 5 --no-aslr       every column constant
+  memlab aslr sleeper-static-pie               the heap lies below the binary
+  memlab aslr /usr/bin/sleep --json -- 60      any executable (held at exec)
+
+Samples are run until they report ("ready"); other programs are stopped at their first
+instruction, measured and killed.  Progress goes to stderr.
+"""
+
+
+def register(sub) -> None:
+    fmt = argparse.RawDescriptionHelpFormatter
+    p = sub.add_parser("elf", help="ELF file vs memory: load bias, segments, symbols",
+                       description="Correlate the executable's ELF file with the "
+                       "process's memory map.", epilog=ELF_EPILOG, formatter_class=fmt)
+    p.add_argument("target", metavar="PID|FILE", help="a process id, or an ELF file path")
+    add_json_flag(p)
+    p.set_defaults(func=cmd_elf)
+
+    p = sub.add_parser("layout", help="draw the address space (text or SVG)",
+                       description="Draw a process's address space from the highest "
+                       "address down.", epilog=LAYOUT_EPILOG, formatter_class=fmt)
+    p.add_argument("pid", type=int)
+    p.add_argument("--svg", metavar="FILE", help="also write the picture as SVG to FILE")
+    add_json_flag(p)
+    p.set_defaults(func=cmd_layout)
+
+    p = sub.add_parser("heap", help="where the heap starts, with the evidence",
+                       description="&_end, start_brk, brk and the first allocation.",
+                       epilog=HEAP_EPILOG, formatter_class=fmt)
+    p.add_argument("pid", type=int)
+    add_json_flag(p)
+    p.set_defaults(func=cmd_heap)
+
+    p = sub.add_parser("aslr", help="launch a program N times: which addresses move",
+                       description="The ASLR experiment: per run the bases of text, "
+                       "heap, mmap area, stack, vdso and env block; per column the bits "
+                       "that changed.", epilog=ASLR_EPILOG, formatter_class=fmt)
+    p.add_argument("target", metavar="TARGET", help="a sample name or an executable")
+    p.add_argument("args", nargs=argparse.REMAINDER, metavar="-- ARGS",
+                   help="arguments for the target")
+    p.add_argument("--runs", "-n", type=int, default=5, help="how many launches (5)")
+    p.add_argument("--no-aslr", action="store_true",
+                   help="launch with ADDR_NO_RANDOMIZE (like setarch -R)")
+    add_json_flag(p)
+    p.set_defaults(func=cmd_aslr)
+
+
+# ---------------------------------------------------------------------------- elf
+def cmd_elf(args) -> int:
+    from memlab.elf import analyse, load
+
+    if not args.target.isdigit():
+        info = load(args.target)
+        if args.json:
+            print_json(info.to_dict())
+        else:
+            console().print(_file_text(info, None), end="", markup=False)
+        return 0
+    from memlab.collect import snapshot
+
+    snap = snapshot(int(args.target))
+    view = analyse(snap)
+    if args.json:
+        print_json(view.to_dict(snap.regions))
+        return 0
+    console().print(elf_view_text(view, snap), end="", markup=False)
+    return 0
+
+
+def _file_text(info, bias: int | None) -> str:
+    from memlab.model import hexaddr
+
+    lines = [f"file      {info.path}",
+             f"type      {info.e_type} ({info.kind}), {info.machine}, entry "
+             f"{hexaddr(info.e_entry)}",
+             f"interp    {info.interp or '(none: static, the kernel jumps to the entry)'}",
+             f"symbols   {'.symtab' if info.has_symtab else 'stripped (no .symtab)'}"
+             f"{', .dynsym' if info.has_dynsym else ''}"]
+    lines.append("")
+    lines.append("program headers (PT_LOAD are mapped):")
+    for s in info.segments:
+        lines.append(f"  {s.type:<14} {s.perms} vaddr {s.vaddr:#10x}  filesz {s.filesz:#8x}"
+                     f"  memsz {s.memsz:#8x}")
+    lines.append("")
+    lines.append("symbols" + (" (value + bias = run-time address):" if bias is not None
+                              else ":"))
+    for s in info.symbols:
+        rt = f" -> {s.value + bias:#x}" if bias is not None else ""
+        lines.append(f"  {s.name:<12} {s.value:#10x}{rt}  ({s.source})")
+    if info.missing:
+        lines.append(f"  unknown: {', '.join(info.missing)} (not in .symtab/.dynsym, "
+                     "not derivable from the section headers)")
+    return "\n".join(lines) + "\n"
+
+
+def elf_view_text(view, snap) -> str:
+    from memlab.model import hexaddr
+
+    if not view.available:
+        lines = [f"pid {view.pid}: {view.reason}"]
+        st = snap.stat
+        if not st.masked:
+            lines.append(f"  stat: code {hexaddr(st.start_code)}-{hexaddr(st.end_code)}, "
+                         f"data {hexaddr(st.start_data)}-{hexaddr(st.end_data)}, "
+                         f"start_brk {hexaddr(st.start_brk)}")
+        for r in snap.regions:
+            if r.kind in ("text", "rodata", "data", "bss"):
+                lines.append(f"  {r.start:#x}-{r.end:#x} {r.perms} {r.kind:<6} {r.label}")
+        return "\n".join(lines) + "\n"
+    info, bias = view.info, view.bias
+    out = [f"pid {view.pid}" + (" (executable deleted since exec)" if view.deleted else "")]
+    out.append(_file_text(info, bias.value).rstrip("\n"))
+    out.append("")
+    check = {True: "consistent", False: "MISMATCH", None: "not cross-checked"}[bias.consistent]
+    out.append(f"load bias {hexaddr(bias.value)} from {bias.source}: AT_ENTRY - e_entry = "
+               f"{hexaddr(bias.from_entry)}, AT_PHDR - phdr = {hexaddr(bias.from_phdr)}, "
+               f"maps = {hexaddr(bias.from_maps)} -> {check}")
+    out.append("")
+    out.append("PT_LOAD -> maps lines  [PAGE_DOWN(vaddr+bias), PAGE_ALIGN(vaddr+memsz+bias))")
+    for m in view.segments:
+        out.append(f"  {m.segment.perms} {m.start:#x}-{m.end:#x}  {m.verdict}")
+        for r in m.regions:
+            out.append(f"      {r.start:#x}-{r.end:#x} {r.perms} {r.label}")
+        for n in m.notes:
+            out.append(f"      note: {n}")
+    if view.libc is not None and view.libc.environ is not None:
+        out.append("")
+        out.append(f"environ   {hexaddr(view.libc.environ)} in {view.libc.path}"
+                   + (f" -> {hexaddr(view.libc.environ_value)} (libc's current envp)"
+                      if view.libc.environ_value is not None else ""))
+        if view.libc.note:
+            out.append(f"          {view.libc.note}")
+    for w in view.warnings:
+        out.append(f"warning: {w}")
+    return "\n".join(out) + "\n"
+
+
+# ---------------------------------------------------------------------------- layout
+def cmd_layout(args) -> int:
+    from memlab.collect import snapshot
+    from memlab.render.layout import blocks_to_json, build_blocks, render_rich, render_svg
+
+    snap = snapshot(args.pid, with_elf=True)
+    blocks = build_blocks(snap)
+    if args.svg:
+        title = f"memlab layout: pid {snap.pid} {snap.exe or ''}"
+        try:
+            with open(args.svg, "w", encoding="utf-8") as f:
+                f.write(render_svg(blocks, title))
+        except OSError as err:
+            from memlab.errors import UsageError
+
+            raise UsageError(f"cannot write the SVG: {err.strerror}", path=args.svg) from err
+    if args.json:
+        print_json({"schema": "memlab.layout/1", "pid": snap.pid, "exe": snap.exe,
+                    "blocks": blocks_to_json(blocks), "warnings": list(snap.warnings)})
+        return 0
+    con = console()
+    con.print(f"pid {snap.pid}  {snap.exe or '(exe unknown)'}", highlight=False, markup=False)
+    con.print(render_rich(blocks), end="", markup=False)
+    for w in snap.warnings:
+        con.print(f"warning: {w}", style="yellow", highlight=False, markup=False)
+    if args.svg:
+        print(f"SVG written to {args.svg}", file=sys.stderr)
+    return 0
+
+
+# ---------------------------------------------------------------------------- heap
+def heap_text(ev) -> str:
+    from memlab.model import hexaddr
+    from memlab.render.layout import human_size
+
+    def sz(n):
+        return "?" if n is None else f"{n:#x} ({'-' if n < 0 else ''}{human_size(abs(n))})"
+
+    lines = [
+        f"&_end        {hexaddr(ev.end_symbol) or 'unknown'}"
+        + (f"   ({ev.end_source} + bias)" if ev.end_source else ""),
+        f"start_brk    {hexaddr(ev.start_brk) or 'hidden'}   (/proc/PID/stat field 47)",
+        f"brk now      {hexaddr(ev.brk) or '?'}   ({ev.brk_source or 'unknown'})",
+        f"first alloc  {hexaddr(ev.first_alloc) or 'unknown (only a sample reports it)'}",
+        "",
+        f"start_brk - &_end          {sz(ev.end_to_start_brk)}",
+        f"  page round-up            {sz(ev.page_round_up)}",
+        f"  randomisation            {sz(ev.randomisation)}",
+        f"first alloc - start_brk    {sz(ev.first_alloc_offset)}",
+        f"heap size (brk-start_brk)  {sz(ev.heap_size)}",
+    ]
+    if ev.heap_below_binary:
+        lines.append(f"the heap is BELOW the binary (binary at {hexaddr(ev.exe_low)})")
+    lines.append("")
+    lines.append(f"why: {ev.explanation}")
+    lines.extend(f"note: {n}" for n in ev.notes)
+    return "\n".join(lines) + "\n"
+
+
+def cmd_heap(args) -> int:
+    from memlab.collect import snapshot
+    from memlab.elf import analyse
+
+    snap = snapshot(args.pid)
+    view = analyse(snap)
+    ev = view.heap
+    if args.json:
+        d = ev.to_dict()
+        d.update(schema="memlab.heap/1", pid=snap.pid, elf_available=view.available,
+                 elf_reason=view.reason)
+        print_json(d)
+        return 0
+    con = console()
+    con.print(f"pid {snap.pid}  {snap.exe or ''}", highlight=False, markup=False)
+    if not view.available:
+        con.print(f"({view.reason})", highlight=False, markup=False)
+    con.print(heap_text(ev), end="", highlight=False, markup=False)
+    return 0
+
+
+# ---------------------------------------------------------------------------- aslr
+def cmd_aslr(args) -> int:
+    from memlab.aslr import render_text, run_experiment
+
+    extra = list(args.args)
+    if extra and extra[0] == "--":
+        extra = extra[1:]
+    show = sys.stderr.isatty() or args.runs >= 10
+
+    def progress(i: int, n: int) -> None:
+        if show:
+            print(f"\rrun {i}/{n}", end="" if i < n else "\n", file=sys.stderr, flush=True)
+
+    res = run_experiment(args.target, args.runs, no_aslr=args.no_aslr, args=tuple(extra),
+                         progress=progress)
+    if args.json:
+        print_json(res.to_dict())
+        return 0
+    console().print(render_text(res), end="", highlight=False, markup=False)
+    return 0

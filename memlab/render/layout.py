@@ -1,0 +1,506 @@
+"""The address-space picture: one block model, several renderers.
+
+`build_blocks(snapshot, elf)` turns a Snapshot (and the optional ELF section,
+snapshot.extra["elf"]) into a list of Blocks, HIGHEST address first, the way the classic
+diagram is drawn: kernel space and [vsyscall], the non-canonical hole, [stack] (with the
+strings execve copied to its top, then auxv/envp/argv and the stack pointer), the unmapped
+gap, the mmap area and libraries, [heap], the executable's bss/data/rodata/text, and the
+reserved low area.  Unmapped gaps become compressed blocks labelled with their size.
+
+The model (Block, Marker) is plain data: the CLI renders it with `render_text` (rich
+Text, 80 columns) or `render_svg` (hand-written SVG); the TUI draws its own tower from the
+same list.  Nothing here imports rich at module level.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Any, Iterator
+from xml.sax.saxutils import escape
+
+from memlab.model import PAGE_SIZE, Region, Snapshot, hexaddr
+
+# x86_64, 4-level paging (arch/x86/include/asm/page_64_types.h): user space ends at
+# TASK_SIZE_MAX = 2^47 - PAGE_SIZE; kernel space starts at 0xffff800000000000; the
+# addresses in between are non-canonical (the CPU faults on them).
+USER_TOP = (1 << 47) - PAGE_SIZE
+CANONICAL_USER_END = 1 << 47
+KERNEL_START = 0xFFFF800000000000
+ADDR_END = 1 << 64
+VSYSCALL = 0xFFFFFFFFFF600000
+
+# kind -> one-line "what it is" when nothing more specific is known
+WHAT = {
+    "text": "code (.text): the CPU executes here",
+    "rodata": "read-only data",
+    "data": "initialised globals (.data)",
+    "bss": ".bss beyond the last file page (zeroed, anonymous)",
+    "heap": "brk heap: malloc's small allocations",
+    "stack": "main thread stack: grows down",
+    "vdso": "kernel code mapped in: fast gettimeofday()",
+    "vvar": "kernel data for the vDSO (unreadable)",
+    "vsyscall": "legacy fixed-address syscall page",
+    "lib": "shared library",
+    "anon": "anonymous mapping (mmap)",
+    "file": "mapped file",
+}
+
+
+@dataclass(frozen=True)
+class Marker:
+    """A named address inside (or at the edge of) a block: sp, _end, start_brk, ..."""
+
+    address: int
+    label: str
+    note: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"address": hexaddr(self.address), "label": self.label, "note": self.note}
+
+
+@dataclass(frozen=True)
+class Block:
+    """[start, end) drawn as one box.  `kind` is a Region kind (text, heap, stack ...) or
+    one of: gap, kernel, noncanonical, reserved, part (a piece inside a parent block)."""
+
+    start: int
+    end: int
+    kind: str
+    label: str
+    what: str = ""
+    perms: str | None = None
+    markers: tuple[Marker, ...] = ()
+    children: tuple["Block", ...] = ()  # highest first, inside [start, end)
+    lines: int = 1  # how many maps lines it stands for
+
+    @property
+    def size(self) -> int:
+        return self.end - self.start
+
+    @property
+    def is_gap(self) -> bool:
+        return self.kind in ("gap", "noncanonical", "reserved")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"start": hexaddr(self.start), "end": hexaddr(self.end), "size": self.size,
+                "kind": self.kind, "label": self.label, "what": self.what,
+                "perms": self.perms, "maps_lines": self.lines,
+                "markers": [m.to_dict() for m in self.markers],
+                "children": [c.to_dict() for c in self.children]}
+
+
+def walk(blocks: list[Block], depth: int = 0) -> Iterator[tuple[int, Block]]:
+    """(depth, block) for every block and child, in drawing order (highest first)."""
+    for b in blocks:
+        yield depth, b
+        yield from walk(list(b.children), depth + 1)
+
+
+def human_size(n: int) -> str:
+    units = ("B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB")
+    v = float(n)
+    i = 0
+    while v >= 1024 and i < len(units) - 1:
+        v /= 1024
+        i += 1
+    if i == 0:
+        return f"{n} B"
+    return f"{v:.0f} {units[i]}" if v == int(v) or v >= 100 else f"{v:.1f} {units[i]}"
+
+
+# --------------------------------------------------------------------------- model
+def _hex(v: Any) -> int | None:
+    if isinstance(v, int):
+        return v
+    if isinstance(v, str) and v.startswith("0x"):
+        return int(v, 16)
+    return None
+
+
+class _ElfFacts:
+    """What the layout needs from the ELF section (JSON form, snapshot.extra["elf"])."""
+
+    def __init__(self, elf: dict | None):
+        self.ok = bool(elf and elf.get("available"))
+        self.symbols: dict[str, int] = {}
+        self.sections: list[tuple[int, int, str]] = []
+        self.heap = (elf or {}).get("heap") or {}
+        self.kind = None
+        if not self.ok:
+            return
+        for s in elf.get("symbols", []):
+            a = _hex(s.get("address"))
+            if a is not None:
+                self.symbols.setdefault(s["name"], a)
+        f = elf.get("file") or {}
+        self.kind = f.get("kind")
+        for s in f.get("sections", []):
+            a = _hex(s.get("address"))
+            if a is not None and s.get("size"):
+                self.sections.append((a, a + s["size"], s["name"]))
+
+    def sections_in(self, start: int, end: int) -> list[str]:
+        return [n for a, e, n in sorted(self.sections) if a < end and e > start]
+
+    def first(self, *names: str) -> int | None:
+        return next((self.symbols[n] for n in names if n in self.symbols), None)
+
+
+def _exe_label(r: Region, facts: _ElfFacts, exe_name: str) -> tuple[str, str]:
+    names = facts.sections_in(r.start, r.end)
+    shown = " ".join(names[:4]) + (" ..." if len(names) > 4 else "")
+    if r.kind == "text":
+        what = f"code: {shown}" if names else WHAT["text"]
+    elif r.kind == "rodata":
+        what = f"read-only: {shown}" if names else (
+            "ELF headers, symbols" if r.offset == 0 else "read-only data (.rodata)")
+    elif r.kind == "data" and not r.perms.startswith("rw"):
+        what = f"RELRO (read-only after relocation): {shown}" if names else \
+            "RELRO: .got, .dynamic, made read-only after relocation"
+    elif r.kind == "data":
+        what = f"writable: {shown}" if names else ".data (+ .bss within its last page)"
+    else:  # bss
+        what = f"zeroed, anonymous: {shown}" if names else WHAT["bss"]
+    return f"{r.kind} {exe_name}", what
+
+
+def _stack_children(snap: Snapshot, r: Region) -> tuple[Block, ...]:
+    """The pieces execve laid out at the top of the stack (fs/exec.c, fs/binfmt_elf.c
+    create_elf_tables), highest first, tiling [r.start, r.end)."""
+    st, stack, env = snap.stat, snap.stack, snap.env
+    if st.masked or not r.contains(st.start_stack):
+        return ()
+    parts: list[tuple[int, int, str, str]] = []
+    top = r.end
+    execfn = stack.execfn_address if stack else None
+    if env is not None and env.end <= top:
+        # fs/exec.c: bprm->p = vm_end - sizeof(void *): 8 zero bytes at the very top,
+        # below them the executable's path (AT_EXECFN), then env strings.
+        parts.append((env.end, top, "execfn + end marker",
+                      f"AT_EXECFN {stack.execfn!r}" if stack and stack.execfn else
+                      "path of the executable, 8 zero bytes"))
+        parts.append((env.start, env.end, "env strings (env block)",
+                      f"{len(env.entries)} NAME=value strings: /proc/PID/environ"))
+    if st.arg_start and st.arg_end and st.arg_end <= (env.start if env else top):
+        parts.append((st.arg_start, st.arg_end, "argv strings",
+                      f"{len(snap.argv)} argument strings: /proc/PID/cmdline"))
+    if stack is not None:
+        table_end = stack.auxv_address + (len(stack.auxv) + 1) * 16
+        lowest_str = st.arg_start or (env.start if env else None)
+        if lowest_str and table_end < lowest_str:
+            parts.append((table_end, lowest_str, "padding, AT_RANDOM, platform",
+                          "random padding, 16 random bytes, \"x86_64\""))
+        parts.append((stack.sp, table_end, "argc argv[] envp[] auxv[]",
+                      f"argc={stack.argc}, {len(stack.argv)}+{len(stack.envp)} pointers, "
+                      f"{len(stack.auxv)} auxv pairs"))
+    elif execfn is None:
+        parts.append((st.start_stack, st.arg_start or st.start_stack, "argc, pointers, auxv",
+                      "argc, argv[], envp[], auxv[] (memory not read)"))
+    parts = [p for p in parts if r.start <= p[0] < p[1] <= r.end]
+    parts.sort(key=lambda p: -p[0])
+    out: list[Block] = []
+    cursor = r.end
+    for s, e, label, what in parts:
+        if e > cursor:  # overlapping guesses: keep the higher one
+            continue
+        if e < cursor:
+            out.append(Block(e, cursor, "part", "alignment", "alignment / padding"))
+        out.append(Block(s, e, "part", label, what))
+        cursor = s
+    low = cursor
+    if low > r.start:
+        out.append(Block(r.start, low, "part", "free stack below sp",
+                     "used by calls after start-up; grows down"))
+    return tuple(out)
+
+
+def _markers(snap: Snapshot, facts: _ElfFacts) -> list[Marker]:
+    st = snap.stat
+    ms: list[Marker] = []
+    if not st.masked and st.start_stack:
+        ms.append(Marker(st.start_stack, "sp at exec", "startstack: argc"))
+    if snap.env is not None:
+        ms.append(Marker(snap.env.start, "env_start", "the env block starts here"))
+    main = facts.first("main")
+    if main is not None:
+        ms.append(Marker(main, "main", "ELF symbol + bias"))
+    end = facts.first("_end", "end")
+    if end is not None:
+        ms.append(Marker(end, "_end", "end of .bss (ELF symbol + bias)"))
+    if not st.masked and st.start_brk:
+        ms.append(Marker(st.start_brk, "start_brk", "where the kernel put the heap"))
+    return ms
+
+
+def _group_libs(regions: list[Region]) -> list[list[Region]]:
+    """Consecutive lines of the same shared library become one group (one block)."""
+    groups: list[list[Region]] = []
+    for r in regions:
+        prev = groups[-1][-1] if groups else None
+        if (prev is not None and r.kind == "lib" and prev.kind == "lib" and prev.path == r.path
+                and prev.end == r.start):
+            groups[-1].append(r)
+        else:
+            groups.append([r])
+    return groups
+
+
+def _gap(start: int, end: int, what: str = "") -> Block:
+    return Block(start, end, "gap", "unmapped", what)
+
+
+def build_blocks(snap: Snapshot, elf: dict | None = None) -> list[Block]:
+    """The picture's blocks, highest address first (see module doc)."""
+    if elf is None:
+        elf = snap.extra.get("elf")
+    facts = _ElfFacts(elf)
+    exe_name = os.path.basename((snap.exe or "exe").replace(" (deleted)", "")) or "exe"
+    regions = sorted(snap.regions, key=lambda r: r.start)
+    user = [r for r in regions if r.start < CANONICAL_USER_END]
+    high = [r for r in regions if r.start >= CANONICAL_USER_END]
+    markers = _markers(snap, facts)
+
+    blocks: list[Block] = []  # built lowest first, reversed at the end
+    lowest = user[0].start if user else USER_TOP
+    if lowest > 0:
+        blocks.append(Block(0, lowest, "reserved", "reserved low area",
+                            "never mapped: NULL guard (vm.mmap_min_addr), "
+                            "non-PIE text starts at 0x400000"))
+    cursor = lowest
+    for group in _group_libs(user):
+        first, last = group[0], group[-1]
+        if first.start > cursor:
+            blocks.append(_gap(cursor, first.start, _gap_what(cursor, first.start, snap)))
+        blocks.append(_region_block(snap, group, facts, exe_name))
+        cursor = last.end
+    top = max(cursor, USER_TOP)
+    if top > cursor:
+        blocks.append(_gap(cursor, top, "top of user space: the stack start is randomised"
+                           if any(r.kind == "stack" for r in user) else ""))
+    if top < CANONICAL_USER_END:
+        blocks.append(Block(top, CANONICAL_USER_END, "gap", "guard page",
+                            "last user page, never mapped"))
+    blocks.append(Block(CANONICAL_USER_END, KERNEL_START, "noncanonical",
+                        "non-canonical hole",
+                        "no address here: the CPU faults (x86_64 48-bit)"))
+    cursor = KERNEL_START
+    kernel_parts = []
+    for r in high:
+        if r.start > cursor:
+            kernel_parts.append(Block(cursor, r.start, "kernel", "kernel space",
+                                      "kernel memory: no access from user mode"))
+        kernel_parts.append(_region_block(snap, [r], facts, exe_name))
+        cursor = r.end
+    if cursor < ADDR_END:
+        kernel_parts.append(Block(cursor, ADDR_END, "kernel", "kernel space",
+                                  "kernel memory: no access from user mode"))
+    blocks.extend(kernel_parts)
+    blocks = [_with_markers(b, markers) for b in blocks]
+    return blocks[::-1]
+
+
+def _gap_what(lo: int, hi: int, snap: Snapshot) -> str:
+    below = snap.region_at(lo - 1) if lo else None
+    above = snap.region_at(hi)
+    if above is not None and above.kind == "heap":
+        return "between the binary and start_brk (brk randomisation)"
+    if below is not None and below.kind == "heap":
+        return "room for the heap to grow (brk)"
+    if above is not None and above.kind == "stack":
+        return "stack guard gap and room to grow (mmap_base below it)"
+    return ""
+
+
+def _region_block(snap: Snapshot, group: list[Region], facts: _ElfFacts,
+                  exe_name: str) -> Block:
+    r = group[0]
+    start, end = r.start, group[-1].end
+    if r.kind in ("text", "rodata", "data", "bss"):
+        label, what = _exe_label(r, facts, exe_name)
+        if r.deleted:
+            what += " (file deleted)"
+    elif r.kind == "lib":
+        label = os.path.basename(r.path or "") + (" (deleted)" if r.deleted else "")
+        what = WHAT["lib"]
+        if len(group) > 1:
+            what = f"shared library: {len(group)} maps lines " + \
+                " ".join(g.perms for g in group)
+    elif r.kind == "file":
+        label, what = os.path.basename(r.path or ""), f"mapped file {r.path}"
+    elif r.path and r.path.startswith("["):
+        label, what = r.path, WHAT.get(r.kind, "kernel-named mapping")
+    else:
+        label, what = "anonymous", WHAT.get(r.kind, "")
+    perms = r.perms if len(group) == 1 else None
+    children: tuple[Block, ...] = ()
+    if r.kind == "stack":
+        children = _stack_children(snap, r)
+    return Block(start, end, r.kind, label, what, perms, lines=len(group),
+                 children=children)
+
+
+def _with_markers(b: Block, markers: list[Marker]) -> Block:
+    """Attach the markers that fall in [start, end) -- or exactly at `end` for one-past
+    symbols like _end -- to the deepest block holding them."""
+    from dataclasses import replace
+
+    if b.children:
+        kids = tuple(_with_markers(c, markers) for c in b.children)
+        b = replace(b, children=kids)
+    mine = tuple(m for m in markers if b.start <= m.address < b.end and
+                 not any(c.start <= m.address < c.end for c in b.children))
+    if b.kind == "gap":
+        mine = tuple(m for m in markers if b.start <= m.address < b.end)
+    ends = tuple(m for m in markers if m.label == "_end" and m.address == b.end
+                 and b.kind in ("data", "bss"))
+    if mine or ends:
+        b = replace(b, markers=tuple(sorted(mine + ends, key=lambda m: -m.address)))
+    return b
+
+
+# --------------------------------------------------------------------------- text
+STYLE = {
+    "text": "bold red", "rodata": "yellow", "data": "green", "bss": "cyan",
+    "heap": "bold magenta", "stack": "bold blue", "lib": "bright_black",
+    "anon": "white", "file": "white", "vdso": "bright_cyan", "vvar": "bright_cyan",
+    "vsyscall": "bright_cyan", "kernel": "dim", "noncanonical": "dim", "gap": "dim",
+    "reserved": "dim", "part": "blue",
+}
+WIDTH = 80
+
+
+def _fit(s: str, n: int) -> str:
+    return s if len(s) <= n else s[: max(0, n - 1)] + "…"
+
+
+def fmt_addr(addr: int) -> str:
+    """Boundary address, 16 hex digits; the top of the address space (2^64, one past
+    the last byte) is written as its last byte."""
+    return f"{min(addr, ADDR_END - 1):#018x}"
+
+
+def text_lines(blocks: list[Block], width: int = WIDTH) -> list[tuple[str, str]]:
+    """The picture as (line, style) pairs: the plain text is the picture, the style is
+    what a terminal colours it with.  Every block boundary is one address line, then one
+    line per block, per piece inside it and per marker; gaps use a dotted bar."""
+    out: list[tuple[str, str]] = []
+    for i, b in enumerate(blocks):
+        corner = "┌" if i == 0 else "├"
+        out.append((f"  {corner}─ {fmt_addr(b.end)}", "dim"))
+        _block_lines(b, 0, width, out)
+    if blocks:
+        out.append((f"  └─ {fmt_addr(blocks[-1].start)}", "dim"))
+    return out
+
+
+def _block_lines(b: Block, depth: int, width: int, out: list) -> None:
+    bar = "┆" if b.is_gap else "│"
+    indent = "  " * depth
+    head = f"  {bar} {indent}"
+    label_w = 26 - len(indent)
+    left = f"{head}{_fit(b.label, label_w):<{label_w}} {b.perms or '':<4} " \
+           f"{human_size(b.size):>9}  "
+    out.append((left + _fit(b.what, max(0, width - len(left))), STYLE.get(b.kind, "")))
+    for c in b.children:
+        _block_lines(c, depth + 1, width, out)
+    for m in b.markers:
+        line = f"{head}{indent}  ◀ {m.label} {m.address:#x}"
+        if m.note:
+            line += f"  {m.note}"
+        out.append((_fit(line, width), "bold"))
+
+
+def render_plain(blocks: list[Block], width: int = WIDTH) -> str:
+    return "\n".join(l.rstrip() for l, _ in text_lines(blocks, width)) + "\n"
+
+
+def render_rich(blocks: list[Block], width: int = WIDTH):
+    """A rich Text of the picture (the console decides on colour: none when piped or
+    NO_COLOR)."""
+    from rich.text import Text
+
+    t = Text()
+    for line, style in text_lines(blocks, width):
+        t.append(line.rstrip() + "\n", style=style or None)
+    return t
+
+
+# --------------------------------------------------------------------------- SVG
+SVG_W = 760
+_FILL = {
+    "text": "#f4a6a6", "rodata": "#f7e3a1", "data": "#b9e4b0", "bss": "#a9dce6",
+    "heap": "#e2b0e8", "stack": "#a8c1f0", "lib": "#d9d9d9", "anon": "#eeeeee",
+    "file": "#eeeeee", "vdso": "#c4ecec", "vvar": "#c4ecec", "vsyscall": "#c4ecec",
+    "kernel": "#bbbbbb", "noncanonical": "#ffffff", "gap": "#ffffff",
+    "reserved": "#f3f3f3", "part": "#d3e0fa",
+}
+
+
+def render_svg(blocks: list[Block], title: str = "memlab layout") -> str:
+    """The same blocks as an SVG document (for slides and docs): one <g class="block">
+    per block in drawing order, each with a <text class="label">; gaps are short dashed
+    boxes, other heights grow with log2(size) so both a page and a GiB stay visible."""
+    import math
+
+    rows: list[str] = []
+    y = 40
+    x0, box_w = 170, 560
+
+    def height(b: Block) -> int:
+        if b.is_gap or b.kind == "kernel":
+            return 26
+        return int(22 + 3 * max(0, math.log2(max(b.size, 1)) - 12))
+
+    def draw(b: Block, depth: int) -> None:
+        nonlocal y
+        h = height(b)
+        x = x0 + 16 * depth
+        w = box_w - 32 * depth
+        dash = ' stroke-dasharray="4 3"' if b.is_gap else ""
+        rows.append(f'<g class="block" data-kind="{escape(b.kind)}" '
+                    f'data-start="{b.start:#x}" data-end="{b.end:#x}">')
+        rows.append(f'<rect x="{x}" y="{y}" width="{w}" height="{h}" '
+                    f'fill="{_FILL.get(b.kind, "#ffffff")}" stroke="#555"{dash}/>')
+        if depth == 0:
+            rows.append(f'<text class="addr" x="{x0 - 6}" y="{y + 10}" '
+                        f'text-anchor="end">{fmt_addr(b.end)}</text>')
+        rows.append(f'<text class="label" x="{x + 6}" y="{y + 15}">'
+                    f'{escape(b.label)}</text>')
+        info = " ".join(p for p in (b.perms or "", human_size(b.size)) if p)
+        rows.append(f'<text class="info" x="{x + w - 6}" y="{y + 15}" '
+                    f'text-anchor="end">{escape(info)}</text>')
+        if b.what and h >= 34:
+            rows.append(f'<text class="what" x="{x + 6}" y="{y + 29}">'
+                        f'{escape(_fit(b.what, 80))}</text>')
+        rows.append("</g>")
+        y += h
+        for c in b.children:
+            draw(c, depth + 1)
+        for m in b.markers:
+            rows.append(f'<g class="marker"><text class="marker" x="{x0 + box_w + 8}" '
+                        f'y="{y - 4}">◀ {escape(m.label)} {m.address:#x}</text></g>')
+
+    for b in blocks:
+        draw(b, 0)
+    if blocks:
+        rows.append(f'<text class="addr" x="{x0 - 6}" y="{y + 4}" '
+                    f'text-anchor="end">{fmt_addr(blocks[-1].start)}</text>')
+    total_h = y + 20
+    total_w = SVG_W + 260
+    head = (f'<svg xmlns="http://www.w3.org/2000/svg" width="{total_w}" '
+            f'height="{total_h}" viewBox="0 0 {total_w} {total_h}" '
+            'font-family="monospace" font-size="12">\n'
+            f'<title>{escape(title)}</title>\n'
+            '<style>.addr{fill:#333}.what{fill:#444;font-size:10px}'
+            '.info{fill:#222}.marker{fill:#b00;font-weight:bold}</style>\n'
+            f'<text x="10" y="22" font-size="15">{escape(title)}</text>\n')
+    return head + "\n".join(rows) + "\n</svg>\n"
+
+
+def blocks_to_json(blocks: list[Block]) -> list[dict[str, Any]]:
+    return [b.to_dict() for b in blocks]
+
+
+__all__ = ["Block", "Marker", "build_blocks", "walk", "human_size", "text_lines",
+           "render_plain", "render_rich", "render_svg", "blocks_to_json"]

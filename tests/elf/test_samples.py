@@ -1,0 +1,108 @@
+"""Acceptance on real processes: every sleeper variant, launched and self-reporting.
+
+ELF symbol + load bias must equal the address the sample printed about itself, and every
+PT_LOAD's union of maps lines must be exactly [PAGE_DOWN(vaddr+bias),
+PAGE_ALIGN(vaddr+memsz+bias)).
+"""
+
+from __future__ import annotations
+
+from memlab.collect import snapshot
+from memlab.elf import analyse, load, page_down, page_up
+
+REPORTED = (("main", ("main",)), ("etext", ("etext",)), ("edata", ("edata", "_edata")),
+            ("end", ("end", "_end")))
+
+
+def test_symbol_plus_bias_equals_self_report(running):
+    name, child = running
+    snap = snapshot(child.pid)
+    view = analyse(snap, report=child.report)
+    assert view.available, view.reason
+    assert view.bias.consistent is True, view.bias
+    for key, names in REPORTED:
+        assert view.symbol_address(*names) == int(child.report[key], 16), (name, key)
+    if name in ("sleeper-nopie", "sleeper-static"):
+        assert view.bias.value == 0  # ET_EXEC: linked where it runs
+    else:
+        assert view.bias.value % 4096 == 0 and view.bias.value > 0
+
+
+def test_every_pt_load_is_covered_exactly(running):
+    name, child = running
+    snap = snapshot(child.pid)
+    view = analyse(snap)
+    info, bias = view.info, view.bias.value
+    assert len(view.segments) == len(info.loads) == 4
+    for m, seg in zip(view.segments, info.loads):
+        lo, hi = page_down(seg.vaddr + bias), page_up(seg.vaddr + seg.memsz + bias)
+        assert (m.start, m.end) == (lo, hi)
+        # the union of the lines: contiguous, and exactly the expected range
+        assert m.regions[0].start == lo and m.regions[-1].end == hi, (name, m.to_dict())
+        for a, b in zip(m.regions, m.regions[1:]):
+            assert a.end == b.start
+        assert m.verdict == "exact"
+    rw = view.segments[-1]
+    # RELRO split (ld.so, or libc start-up when static): r--p then rw-p
+    assert [r.perms for r in rw.regions[:2]] == ["r--p", "rw-p"]
+    if name.startswith("sleeper-static"):
+        # the .bss tail beyond the last file page: a separate anonymous line
+        assert rw.regions[-1].path is None and len(rw.regions) == 3
+        assert any("anonymous" in n for n in rw.notes)
+
+
+def test_snapshot_with_elf_section(running):
+    name, child = running
+    snap = snapshot(child.pid, with_elf=True)
+    elf = snap.extra["elf"]
+    assert elf["available"] and elf["all_segments_exact"]
+    d = snap.to_dict()
+    assert d["elf"]["file"]["kind"] == load(child.exe).kind
+    syms = {s["name"]: s["address"] for s in d["elf"]["symbols"]}
+    assert syms["main"] == child.report["main"]
+    assert d["elf"]["bias"]["consistent"] is True
+
+
+def test_heap_evidence(running):
+    name, child = running
+    view = analyse(snapshot(child.pid), report=child.report)
+    ev = view.heap
+    end = int(child.report["end"], 16)
+    assert ev.end_symbol == end
+    assert ev.brk == int(child.report["sbrk"], 16)
+    first = int(child.report["malloc"], 16)
+    assert ev.first_alloc == first and ev.start_brk <= first < ev.brk
+    assert ev.heap_region is not None and ev.heap_region.start == ev.start_brk
+    if name == "sleeper-static-pie":
+        assert ev.heap_below_binary and ev.end_to_start_brk < 0
+        assert "BELOW" in ev.explanation
+    else:
+        assert not ev.heap_below_binary
+        # PAGE_ALIGN(&_end) + randomisation (ASLR is on here: kernel-facts 5)
+        assert ev.page_round_up == page_up(end) - end
+        assert 0 <= ev.randomisation <= (1 << 30) + 4096
+        assert "randomisation" in ev.explanation or "round-up" in ev.explanation
+    if name in ("sleeper", "sleeper-nopie"):
+        assert ev.first_alloc_offset == 0x2A0  # after glibc's tcache (kernel-facts 5)
+
+
+def test_no_aslr_heap_is_only_page_round_up(variant):
+    from memlab.launch import launch
+    from tests.helpers import sample
+
+    with launch(sample(variant), hold="ready", env=[b"A=1"], no_aslr=True) as child:
+        view = analyse(snapshot(child.pid), report=child.report)
+    ev = view.heap
+    if variant == "sleeper-static-pie":
+        assert ev.heap_below_binary
+    else:
+        # fs/binfmt_elf.c: start_brk = ELF_PAGEALIGN(elf_brk) and no randomisation
+        assert ev.randomisation == 0 and ev.start_brk == page_up(ev.end_symbol)
+        assert "only the page round-up" in ev.explanation
+
+
+def test_libc_environ_points_at_current_envp(running):
+    name, child = running
+    view = analyse(snapshot(child.pid))
+    assert view.libc is not None and view.libc.environ is not None
+    assert view.libc.environ_value == int(child.report["environ"], 16)
