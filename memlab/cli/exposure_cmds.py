@@ -1,0 +1,271 @@
+"""`memlab exposure`, `memlab search`, `memlab audit`: who can see a process's secrets."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from memlab.cli._output import add_json_flag, add_reveal_flag, console, print_json
+from memlab.errors import UsageError
+
+# Exit code of `memlab audit --fail-on-findings` when a secret is exposed (CI fails the
+# job).  Distinct from 1 (memlab failed) and 3/4 (no such process / access denied).
+EXIT_FINDINGS = 5
+# A process this large (readable bytes) gets a progress bar on a terminal.
+PROGRESS_THRESHOLD = 64 << 20
+
+EXPOSURE_EPILOG = """\
+TARGET is `demo`, `removal` or a PID.
+
+  demo      launch a sample with DB_PASSWORD in its environment (and the same secret in
+            a 0400 file), then read it from separate observer processes: same uid,
+            another uid (65534), root, and the same uid against a non-dumpable twin.
+            Each cell is what the kernel answered: SECRET (read, secret inside), read,
+            masked (stat with its addresses hidden), or the errno (EACCES, EPERM).
+            Rows memlab cannot run without root are listed as skipped, with the reason.
+  PID       the same matrix for an existing process (no non-dumpable row); the secret
+            looked for is --secret, else the values of its secret-looking variables.
+  removal   what removes a secret: unsetenv, setenv, an in-place scrub and a heap copy,
+            each shown three ways (execve's env, /proc/PID/environ, libc's environ
+            array read from memory) with every copy of the secret left in memory.
+
+examples:
+  memlab exposure demo
+  memlab exposure demo --json | jq '.rows[] | {key, cells: [.cells[] | .verdict]}'
+  memlab exposure 1234 --secret hunter2 --file /run/secrets/db_password
+  memlab exposure removal --reveal
+
+exit codes: 0 ok, 1 failure, 2 usage, 3 no such process, 4 access denied
+"""
+
+SEARCH_EPILOG = """\
+Every occurrence of TEXT in the readable memory of PID (stack, heap, libraries, anonymous
+mappings), with its address, region, kind and a little context.  The match is shown as
+[***] and secret-looking NAME=value strings around it are masked, unless --reveal.
+Reading needs ptrace-attach access (same uid and a dumpable process, or root).
+
+examples:
+  memlab search 1234 hunter2
+  memlab search 1234 hunter2 --json --reveal
+  memlab search 1234 'de ad be ef' --hex
+
+exit codes: 0 ok (hits or not: see "count"), 1 failure, 2 usage, 3 no such process,
+            4 access denied
+"""
+
+AUDIT_EPILOG = f"""\
+Reads /proc/PID/environ of every process you may read and reports each secret-looking
+variable (names with PASSWORD, SECRET, TOKEN, ending in KEY, AWS_* credentials; values
+shaped like JWTs, AWS key ids, GitHub/Slack tokens, private keys, URLs with a password),
+with who else can read it.  Values are always masked.  Processes that exit during the
+scan or refuse access are counted, never fatal.
+
+examples:
+  memlab audit
+  sudo memlab audit --json | jq '.findings[] | [.pid, .user, .variable]'
+  memlab audit --fail-on-findings      # in CI: exit {EXIT_FINDINGS} when a secret is exposed
+
+exit codes: 0 ok (findings are reported but do not fail without --fail-on-findings),
+            {EXIT_FINDINGS} findings with --fail-on-findings, 1 failure, 2 usage
+"""
+
+
+def register(sub) -> None:
+    p = sub.add_parser("exposure", help="who can read a process's secrets (access matrix)",
+                       description="Who can read a process's secret, channel by channel.",
+                       epilog=EXPOSURE_EPILOG,
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("target", metavar="TARGET", help="demo | removal | PID")
+    p.add_argument("--secret", help="the secret to look for (default: the values of the "
+                   "process's secret-looking variables; demo: a built-in one)")
+    p.add_argument("--file", help="PID only: a secret file to try as the `file` channel")
+    p.add_argument("--sample", default="sleeper",
+                   help="demo/removal: the bundled sample to launch (default: sleeper)")
+    add_json_flag(p)
+    add_reveal_flag(p)
+    p.set_defaults(func=cmd_exposure)
+
+    p = sub.add_parser("search", help="find every copy of a byte string in a process",
+                       description="Find every occurrence of TEXT in a process's memory.",
+                       epilog=SEARCH_EPILOG,
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("pid", type=int, metavar="PID")
+    p.add_argument("text", metavar="TEXT")
+    p.add_argument("--hex", action="store_true", help="TEXT is hex bytes ('deadbeef')")
+    p.add_argument("--max-hits", type=int, default=10_000, help="stop after N hits")
+    add_json_flag(p)
+    add_reveal_flag(p)
+    p.set_defaults(func=cmd_search)
+
+    p = sub.add_parser("audit", help="secret-looking env variables in running processes",
+                       description="Scan every readable process for secrets in its "
+                       "environment, and say who else can read them.",
+                       epilog=AUDIT_EPILOG,
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--fail-on-findings", action="store_true",
+                   help=f"exit {EXIT_FINDINGS} when anything is found (for CI)")
+    add_json_flag(p)
+    p.set_defaults(func=cmd_audit)
+
+
+# --------------------------------------------------------------------------- exposure
+_STYLE = {"SECRET": "bold red", "read": "green", "masked": "yellow", "empty": "dim"}
+
+
+def cmd_exposure(args) -> int:
+    from memlab.exposure import matrix, removal
+
+    secret = args.secret.encode() if args.secret else None
+    if args.target == "removal":
+        w = removal.walkthrough(args.sample, secret=secret or removal.DEMO_SECRET)
+        if args.json:
+            print_json(w.to_dict(args.reveal))
+        else:
+            _print_walkthrough(w, args.reveal)
+        return 0
+    if args.target == "demo":
+        if args.file:
+            raise UsageError("--file is for `exposure PID`: the demo makes its own file")
+        m = matrix.demo(secret or matrix.DEMO_SECRET, target=args.sample)
+    else:
+        try:
+            pid = int(args.target)
+        except ValueError:
+            raise UsageError(f"TARGET must be demo, removal or a PID, not {args.target!r}"
+                             ) from None
+        m = matrix.access_matrix(pid, secret=secret, file=args.file)
+    if args.json:
+        print_json(m.to_dict())
+    else:
+        _print_matrix(m)
+    return 0
+
+
+def _print_matrix(m) -> None:
+    from rich.table import Table
+    from rich.text import Text
+
+    con = console()
+    v = m.victim
+    dump = {True: "dumpable", False: "NOT dumpable", None: "dumpable: n/a (root)"}
+    con.print(Text(f"victim pid {v.pid} ({v.name}), uid {v.uid}, {dump[v.dumpable]}; "
+                   f"secret in: {', '.join(v.secret_names) or '-'}"
+                   + (f"; file {v.file}" if v.file else "")))
+    # One column per observer, one row per channel: fits an 80-column terminal.
+    t = Table("channel", *(r.label.replace(" vs ", "\nvs ").replace(" (", "\n(")
+                           for r in m.rows))
+    for channel in m.channels:
+        cells = []
+        for row in m.rows:
+            c = row.cell(channel)
+            if row.skipped or c is None:
+                cells.append(Text("skipped", style="dim"))
+            else:
+                cells.append(Text(c.verdict, style=_STYLE.get(c.verdict, "bold")))
+        t.add_row(Text(channel), *cells)
+    con.print(t)
+    for row in m.rows:
+        if row.skipped:
+            con.print(Text(f"skipped {row.label}: {row.skipped}", style="dim"))
+    con.print(Text("SECRET: read, and the secret was in it.  read: readable.  masked: "
+                   "stat with addresses hidden.  EACCES/EPERM: the kernel refused.",
+                   style="dim"))
+    for note in m.notes:
+        con.print(Text("note: " + note))
+
+
+def _print_walkthrough(w, reveal: bool) -> None:
+    from rich.table import Table
+    from rich.text import Text
+
+    con = console()
+    for step in w.steps:
+        v = step.view
+        title = f"process {step.victim} (pid {v.pid}): " + (step.command or "start")
+        t = Table("view", "state", "value", "where", title=title, title_justify="left")
+        for label, src in (("(a) execve env", v.execve),
+                           ("(b) /proc/PID/environ", v.proc_environ),
+                           ("(c) libc environ", v.libc_environ)):
+            d = src.to_dict(v.name, v.secret, reveal)
+            where = " ".join(x for x in (d["address"], d["region"]) if x) or "-"
+            t.add_row(Text(label), Text(d["state"]), Text("-" if d["value"] is None else d["value"]), Text(where))
+        con.print(t)
+        copies = v.to_dict(reveal)["copies"]
+        con.print(Text(f"copies of the secret in memory: {len(copies)}"))
+        for c in copies:
+            con.print(Text(f"  {c['address']}  {c['region']:<14} {c['context']}"))
+        con.print(Text(step.lesson, style="italic"))
+        con.print()
+
+
+# --------------------------------------------------------------------------- search
+def cmd_search(args) -> int:
+    from memlab.exposure.search import classified_regions, parse_needle, search, searchable
+
+    needle = parse_needle(args.text, hex_input=args.hex)
+    regions = classified_regions(args.pid)
+    total = sum(r.size for r in searchable(regions)[0])
+    if sys.stderr.isatty() and total >= PROGRESS_THRESHOLD:
+        from rich.console import Console
+        from rich.progress import BarColumn, DownloadColumn, Progress, TransferSpeedColumn
+
+        with Progress("searching", BarColumn(), DownloadColumn(), TransferSpeedColumn(),
+                      console=Console(stderr=True), transient=True) as bar:
+            task = bar.add_task("search", total=total)
+            result = search(args.pid, needle, regions=regions, max_hits=args.max_hits,
+                            progress=lambda done, _t: bar.update(task, completed=done))
+    else:
+        result = search(args.pid, needle, regions=regions, max_hits=args.max_hits)
+    if args.json:
+        print_json(result.to_dict(args.reveal))
+        return 0
+    from rich.table import Table
+    from rich.text import Text
+
+    con = console()
+    con.print(Text(f"{len(result.hits)} hit(s){' (truncated)' if result.truncated else ''}"
+                   f" in {result.bytes_scanned / (1 << 20):.1f} MiB of pid {result.pid} "
+                   f"({result.regions_scanned} regions, {result.elapsed * 1000:.0f} ms, "
+                   f"{result.throughput / 1e9:.2f} GB/s, {result.method})"))
+    if result.hits:
+        t = Table("address", "region", "kind", "context")
+        for h in result.hits:
+            t.add_row(Text(f"0x{h.address:x}"), Text(h.region), Text(h.kind),
+                      Text(h.context(needle, args.reveal)))
+        con.print(t)
+    for region, why in result.skipped:
+        con.print(Text(f"skipped {region}: {why}", style="dim"))
+    return 0
+
+
+# --------------------------------------------------------------------------- audit
+def cmd_audit(args) -> int:
+    from memlab.exposure.audit import audit
+
+    report = audit()
+    if args.json:
+        print_json(report.to_dict())
+    else:
+        from rich.table import Table
+        from rich.text import Text
+
+        con = console()
+        con.print(Text(
+            f"{len(report.findings)} finding(s) in {report.processes_with_findings} "
+            f"process(es); scanned {report.scanned} of {report.total} "
+            f"(denied {report.denied}, vanished {report.vanished}, kernel threads "
+            f"{report.empty}) in {report.elapsed * 1000:.0f} ms"))
+        if report.findings:
+            t = Table("pid", "user", "name", "variable", "value", "why", "who else can read")
+            for f in report.findings:
+                t.add_row(Text(str(f.pid)), Text(f.user), Text(f.name), Text(f.variable),
+                          Text("***"), Text(f.reason), Text(f.readers.summary))
+            con.print(t)
+        if report.denied:
+            con.print(Text(f"{report.denied} process(es) refused: run as root to audit "
+                           "them (memlab never escalates)", style="dim"))
+        for err in report.errors:
+            con.print(Text("error: " + err, style="dim"))
+    if args.fail_on_findings and report.findings:
+        return EXIT_FINDINGS
+    return 0

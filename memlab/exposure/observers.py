@@ -1,0 +1,318 @@
+"""Observers: separate processes that try to read a victim's secret, channel by channel.
+
+An observer is a fork of memlab that optionally drops to a uid first (os.setgroups([]),
+setresgid, setresuid: real, effective and saved ids all change, so the child can never
+get root back, and the kernel clears its capabilities -- kernel/cred.c cap_task_fix_setuid)
+and then tries each channel, reporting one result per channel to the parent through a
+pipe, as JSON.  It never execs anything: /root may be 0700, so another uid could not even
+start memlab's Python.  memlab never escalates: it only drops privileges it already has.
+
+Each channel goes through memlab.procfs (or plain open() for the secret file), so a
+refusal here is the same memlab error, with the same errno, as anywhere else in memlab.
+The errno shown is the kernel's own: the translated memlab error keeps the OSError as its
+__cause__ (and as `.errno` when procfs sets it), and process_vm_readv reports EPERM where
+/proc/PID/mem reports EACCES (mm/process_vm_access.c turns -EACCES into -EPERM).
+"""
+
+from __future__ import annotations
+
+import errno as _errno
+import json
+import os
+import select
+import signal
+import time
+from dataclasses import dataclass, field
+from typing import Any, Sequence
+
+from memlab.errors import MemlabError, UnreadableMemory
+from memlab.model import Region
+
+# The channels, in the order the matrix shows them.
+CHANNELS: tuple[str, ...] = (
+    "environ", "cmdline", "stat", "maps", "auxv", "mem", "process_vm_readv", "file",
+)
+
+# What each channel is and which kernel check guards it (fs/proc/base.c unless noted).
+CHANNEL_HELP: dict[str, str] = {
+    "environ": "/proc/PID/environ: the initial env block; PTRACE_MODE_READ_FSCREDS "
+               "(environ_open -> __mem_open)",
+    "cmdline": "/proc/PID/cmdline: argv; no access check, world-readable",
+    "stat": "/proc/PID/stat: always readable, but without PTRACE_MODE_READ the address "
+            "fields are printed as 1,1,0... (fs/proc/array.c do_task_stat)",
+    "maps": "/proc/PID/maps: the memory map; PTRACE_MODE_READ (proc_maps_open)",
+    "auxv": "/proc/PID/auxv: the ELF auxiliary vector; PTRACE_MODE_READ_FSCREDS",
+    "mem": "/proc/PID/mem: the process's memory; PTRACE_MODE_ATTACH (mem_open)",
+    "process_vm_readv": "process_vm_readv(2): the same memory without /proc; "
+                        "PTRACE_MODE_ATTACH, refused with EPERM (mm/process_vm_access.c)",
+    "file": "a 0400 file holding the same secret (the volume-mounted alternative); "
+            "plain file permissions",
+}
+
+# Channels whose bytes can contain the secret (stat/maps/auxv hold addresses only).
+SECRET_CHANNELS = frozenset({"environ", "cmdline", "mem", "process_vm_readv", "file"})
+
+
+def errno_of(err: BaseException) -> int | None:
+    """The kernel errno behind an error: `.errno` if set, else the first OSError in its
+    __cause__/__context__ chain (memlab.procfs translates with `raise X from oserror`)."""
+    seen: set[int] = set()
+    cur: BaseException | None = err
+    while cur is not None and id(cur) not in seen:
+        seen.add(id(cur))
+        value = getattr(cur, "errno", None)
+        if isinstance(value, int):
+            return value
+        cur = cur.__cause__ or cur.__context__
+    return None
+
+
+def errno_name(value: int | None) -> str | None:
+    return None if value is None else _errno.errorcode.get(value, str(value))
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One observer's attempt at one channel."""
+
+    channel: str
+    observer: str
+    ok: bool  # the read succeeded (even if what came back was masked or empty)
+    errno: int | None = None  # the kernel's errno when it did not
+    errno_name: str | None = None  # "EACCES"
+    secret_found: bool | None = None  # None: not applicable (no secret, or no bytes)
+    note: str = ""
+    masked: bool | None = None  # stat only: the kernel hid the address fields
+    size: int | None = None  # bytes read
+
+    @property
+    def verdict(self) -> str:
+        """A short word for a table cell: SECRET, read, masked, empty, EACCES ..."""
+        if not self.ok:
+            return self.errno_name or "error"
+        if self.secret_found:
+            return "SECRET"
+        if self.masked:
+            return "masked"
+        if self.size == 0:
+            return "empty"
+        return "read"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "channel": self.channel, "observer": self.observer, "ok": self.ok,
+            "errno": self.errno, "errno_name": self.errno_name,
+            "secret_found": self.secret_found, "masked": self.masked, "size": self.size,
+            "verdict": self.verdict, "note": self.note,
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "Cell":
+        return cls(channel=d["channel"], observer=d["observer"], ok=d["ok"],
+                   errno=d.get("errno"), errno_name=d.get("errno_name"),
+                   secret_found=d.get("secret_found"), note=d.get("note", ""),
+                   masked=d.get("masked"), size=d.get("size"))
+
+
+@dataclass(frozen=True)
+class Target:
+    """What an observer aims at.  env_start/env_end and regions come from memlab's own
+    (privileged) view, so the memory channels try the very bytes /proc/PID/environ shows
+    even when the observer itself may not read stat or maps."""
+
+    pid: int
+    secrets: tuple[bytes, ...] = ()
+    env_start: int | None = None
+    env_end: int | None = None
+    regions: tuple[Region, ...] | None = None
+    file: str | None = None
+
+
+# --------------------------------------------------------------------------- probes
+def _found(target: Target, data: bytes) -> bool | None:
+    if not target.secrets:
+        return None
+    return any(s in data for s in target.secrets)
+
+
+def _bytes_cell(channel: str, observer: str, target: Target, data: bytes,
+                note: str = "") -> Cell:
+    if not data and channel in ("environ", "cmdline", "mem", "process_vm_readv"):
+        note = note or "empty: no mm (kernel thread or zombie) -- empty is not a denial"
+    found = _found(target, data)  # None when there is no secret to look for
+    return Cell(channel, observer, True, secret_found=found, note=note, size=len(data))
+
+
+def _probe_proc_file(name: str):
+    def probe(target: Target, observer: str) -> Cell:
+        from memlab.procfs._io import read_proc_file
+
+        return _bytes_cell(name, observer, target, read_proc_file(target.pid, name))
+    return probe
+
+
+def _probe_stat(target: Target, observer: str) -> Cell:
+    from memlab.procfs.stat import read_stat
+
+    st = read_stat(target.pid)
+    note = ("addresses hidden by the kernel (1,1,0...): no PTRACE_MODE_READ"
+            if st.masked else "addresses visible")
+    return Cell("stat", observer, True, masked=st.masked, note=note)
+
+
+def _probe_maps(target: Target, observer: str) -> Cell:
+    from memlab.procfs.maps import read_maps
+
+    regions = read_maps(target.pid)
+    return Cell("maps", observer, True, size=len(regions),
+                note=f"{len(regions)} regions" if regions else
+                "empty: no mm (kernel thread or zombie)")
+
+
+def _probe_auxv(target: Target, observer: str) -> Cell:
+    from memlab.procfs.auxv import read_auxv
+
+    entries = read_auxv(target.pid)
+    return Cell("auxv", observer, True, size=len(entries),
+                note=f"{len(entries)} entries" if entries else
+                "empty: no mm (kernel thread or zombie)")
+
+
+def _mem_probe(channel: str, method: str):
+    def probe(target: Target, observer: str) -> Cell:
+        from memlab.procfs.mem import MemReader
+
+        if not target.env_start or not target.env_end or target.env_end <= target.env_start:
+            return Cell(channel, observer, False, note="no env block address to read "
+                        "(memlab could not read the victim's stat)")
+        size = target.env_end - target.env_start
+        with MemReader(target.pid, list(target.regions) if target.regions else None,
+                       method=method) as reader:
+            data = reader.read(target.env_start, size)
+        return _bytes_cell(channel, observer, target, data,
+                           note=f"read the env block at 0x{target.env_start:x} "
+                                f"({size} bytes) via {method}")
+    return probe
+
+
+def _probe_file(target: Target, observer: str) -> Cell:
+    if target.file is None:
+        return Cell("file", observer, False, note="no secret file given")
+    # Not /proc: a plain file.  Its errno is the open()'s (fs/namei.c may_open).
+    with open(target.file, "rb") as f:
+        data = f.read()
+    return _bytes_cell("file", observer, target, data, note=target.file)
+
+
+PROBES = {
+    "environ": _probe_proc_file("environ"),
+    "cmdline": _probe_proc_file("cmdline"),
+    "stat": _probe_stat,
+    "maps": _probe_maps,
+    "auxv": _probe_auxv,
+    "mem": _mem_probe("mem", "pread"),
+    "process_vm_readv": _mem_probe("process_vm_readv", "vm_readv"),
+    "file": _probe_file,
+}
+
+
+def probe(channel: str, target: Target, observer: str = "") -> Cell:
+    """Try one channel from this process, as whoever it is; never raises for a refusal."""
+    try:
+        return PROBES[channel](target, observer)
+    except (MemlabError, OSError) as err:
+        code = errno_of(err)
+        if isinstance(err, UnreadableMemory) and code is None:
+            note = f"unreadable: {err}"
+        else:
+            note = str(err)
+        return Cell(channel, observer, False, errno=code, errno_name=errno_name(code),
+                    note=note)
+
+
+# --------------------------------------------------------------------------- fork
+@dataclass(frozen=True)
+class Identity:
+    """Who an observer runs as.  uid None: as memlab itself (no switch)."""
+
+    uid: int | None = None
+    gid: int | None = None
+
+    def describe(self) -> str:
+        uid = os.geteuid() if self.uid is None else self.uid
+        return f"uid {uid}"
+
+
+def drop_to(uid: int, gid: int) -> None:
+    """Become uid/gid for good (this process only).  Order matters: groups and gid
+    first, while we still may (setgroups needs CAP_SETGID)."""
+    os.setgroups([])
+    os.setresgid(gid, gid, gid)
+    os.setresuid(uid, uid, uid)
+
+
+def can_switch_uid() -> bool:
+    """memlab may become another uid only if it already runs as root; it never asks
+    for more privilege than it has."""
+    return os.geteuid() == 0
+
+
+@dataclass
+class ObserverResult:
+    cells: list[Cell] = field(default_factory=list)
+    uid: int | None = None  # the uid the observer really ran as (reported by the child)
+    error: str | None = None
+
+
+def observe(target: Target, identity: Identity = Identity(), *, observer: str = "",
+            channels: Sequence[str] = CHANNELS, timeout: float = 10.0) -> ObserverResult:
+    """Fork an observer (dropping to identity.uid if given), try every channel, return
+    the cells.  Raises nothing for refusals; a crashed/hung observer becomes `error`."""
+    if identity.uid is not None and identity.uid != os.geteuid() and not can_switch_uid():
+        raise PermissionError(f"cannot become uid {identity.uid} without root")
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # ---------------------------------------------------------- child
+        code = 0
+        try:
+            os.close(r)
+            signal.alarm(max(1, int(timeout)))  # never outlive a hung read
+            if identity.uid is not None and os.geteuid() == 0:
+                gid = identity.gid if identity.gid is not None else identity.uid
+                drop_to(identity.uid, gid)
+            cells = [probe(ch, target, observer).to_dict() for ch in channels]
+            payload = {"uid": os.geteuid(), "cells": cells}
+        except BaseException as err:  # shipped to the parent, which reports it
+            payload = {"error": f"{type(err).__name__}: {err}"}
+            code = 1
+        try:
+            data = json.dumps(payload).encode()
+            view = memoryview(data)
+            while view:
+                view = view[os.write(w, view):]
+        finally:
+            os._exit(code)
+    # ---------------------------------------------------------------------- parent
+    os.close(w)
+    chunks: list[bytes] = []
+    deadline = time.monotonic() + timeout + 2
+    try:
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0 or not select.select([r], [], [], left)[0]:
+                os.kill(pid, signal.SIGKILL)
+                break
+            chunk = os.read(r, 65536)
+            if not chunk:
+                break
+            chunks.append(chunk)
+    finally:
+        os.close(r)
+        os.waitpid(pid, 0)
+    if not chunks:
+        return ObserverResult(error="observer exited without reporting (killed or hung)")
+    payload = json.loads(b"".join(chunks))
+    if "error" in payload:
+        return ObserverResult(error=payload["error"])
+    return ObserverResult(cells=[Cell.from_dict(c) for c in payload["cells"]],
+                          uid=payload["uid"])

@@ -1,0 +1,240 @@
+"""Secret search: every occurrence of a byte string in a process's readable memory.
+
+This is what an attacker with ptrace-attach access (same uid and a dumpable process, or
+root) can do, and what `unsetenv` cannot undo: a secret copied by the program (strdup,
+a config struct, a log buffer) stays in the heap whatever happens to the env block.
+
+Speed (kernel-facts section 8): one reused buffer of CHUNK + len(needle) - 1 bytes,
+filled by MemReader.read_into (process_vm_readv straight into it, no allocation), then
+bytearray.find over the filled part.  The last len(needle) - 1 bytes of each chunk are
+carried to the front of the buffer, so a match that straddles two chunks is found once.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable, Sequence
+
+from memlab.errors import MemlabError, UnreadableMemory, UsageError
+from memlab.model import Region, hexaddr
+from memlab.procfs.mem import ADDRESS_LIMIT, MemReader
+
+CHUNK = 1 << 20
+CONTEXT = 24  # bytes shown either side of a hit
+MAX_HITS = 10_000  # a one-byte needle must not exhaust memory
+
+SCHEMA = "memlab.search/1"
+
+
+@dataclass(frozen=True)
+class Hit:
+    address: int
+    region: str  # the region's label ("[heap]", "/usr/lib/...", "(anonymous)")
+    kind: str  # the region's kind (memlab.analysis.classify): stack, heap, anon ...
+    offset: int  # address - region start
+    before: bytes  # up to CONTEXT bytes before the hit (never crosses the region start)
+    after: bytes  # up to CONTEXT bytes after it
+
+    def context(self, needle: bytes, reveal: bool = False) -> str:
+        """One line of printable context; the needle (and any secret-looking NAME=value
+        around it) shown as *** unless reveal."""
+        return render_context(self.before, needle, self.after, reveal)
+
+    def to_dict(self, needle: bytes, reveal: bool = False) -> dict[str, Any]:
+        return {"address": hexaddr(self.address), "region": self.region,
+                "kind": self.kind, "offset": self.offset,
+                "context": self.context(needle, reveal)}
+
+
+@dataclass
+class SearchResult:
+    pid: int
+    needle: bytes
+    hits: list[Hit] = field(default_factory=list)
+    bytes_scanned: int = 0
+    regions_scanned: int = 0
+    skipped: list[tuple[str, str]] = field(default_factory=list)  # (region, why)
+    truncated: bool = False  # stopped at max_hits
+    elapsed: float = 0.0
+    method: str = ""
+
+    @property
+    def throughput(self) -> float:
+        """Bytes per second."""
+        return self.bytes_scanned / self.elapsed if self.elapsed > 0 else 0.0
+
+    def to_dict(self, reveal: bool = False) -> dict[str, Any]:
+        return {
+            "schema": SCHEMA, "pid": self.pid, "needle_length": len(self.needle),
+            "count": len(self.hits), "truncated": self.truncated,
+            "hits": [h.to_dict(self.needle, reveal) for h in self.hits],
+            "bytes_scanned": self.bytes_scanned, "regions_scanned": self.regions_scanned,
+            "skipped": [{"region": r, "why": w} for r, w in self.skipped],
+            "elapsed_ms": round(self.elapsed * 1000, 1),
+            "throughput_mb_s": round(self.throughput / 1e6, 1), "method": self.method,
+        }
+
+
+# --------------------------------------------------------------------------- context
+_NUL_RUN = re.compile(rb"\0{4,}")
+
+
+def _printable(raw: bytes) -> str:
+    """Bytes as one line: printable ASCII kept, NUL as `\\0` (a run of 4 or more as
+    `\\0*N`), other bytes as `.`."""
+    out = []
+    pos = 0
+    for m in _NUL_RUN.finditer(raw):
+        out.append(_plain(raw[pos:m.start()]))
+        out.append(f"\\0*{m.end() - m.start()}")
+        pos = m.end()
+    out.append(_plain(raw[pos:]))
+    return "".join(out)
+
+
+def _plain(raw: bytes) -> str:
+    return "".join(chr(b) if 0x20 <= b < 0x7f else ("\\0" if b == 0 else ".") for b in raw)
+
+
+def render_context(before: bytes, needle: bytes, after: bytes, reveal: bool) -> str:
+    if reveal:
+        return _printable(before) + "[" + _printable(needle) + "]" + _printable(after)
+    from memlab.secrets import MASK, looks_secret_entry
+
+    # The strings around the hit, NUL-separated like an env block: the one holding the
+    # hit is masked from its '=' on when it looks secret; the others like any env entry.
+    head, sep, last_before = before.rpartition(b"\0")
+    first_after, sep2, tail = after.partition(b"\0")
+    if b"=" in last_before and looks_secret_entry(last_before + needle + first_after):
+        last_before = last_before.split(b"=", 1)[0] + b"="
+        first_after = b""  # the rest of the value
+    return (_printable(_mask_strings(head) + sep + last_before) + "[" + MASK + "]"
+            + _printable(first_after + sep2 + _mask_strings(tail)))
+
+
+def _mask_strings(raw: bytes) -> bytes:
+    """NAME=value strings that look secret become NAME=***."""
+    from memlab.secrets import MASK, looks_secret_entry
+
+    return b"\0".join(s.split(b"=", 1)[0] + b"=" + MASK.encode() if looks_secret_entry(s)
+                      else s for s in raw.split(b"\0"))
+
+
+# --------------------------------------------------------------------------- search
+def parse_needle(text: str, *, hex_input: bool = False) -> bytes:
+    """The bytes to look for: TEXT as UTF-8, or with hex_input "de ad be ef"/"deadbeef"."""
+    if hex_input:
+        try:
+            needle = bytes.fromhex(text.replace(":", " "))
+        except ValueError as err:
+            raise UsageError(f"not a hex byte string: {text!r} ({err})") from err
+    else:
+        needle = text.encode("utf-8", "surrogateescape")
+    if not needle:
+        raise UsageError("the search text is empty")
+    return needle
+
+
+def searchable(regions: Sequence[Region]) -> tuple[list[Region], list[tuple[str, str]]]:
+    """Regions worth reading, and the others with the reason they are skipped."""
+    keep, skipped = [], []
+    for r in regions:
+        if not r.readable:
+            skipped.append((r.label, f"no read permission ({r.perms})"))
+        elif r.start >= ADDRESS_LIMIT:
+            skipped.append((r.label, "above 2**63 ([vsyscall]): not readable via /proc"))
+        else:
+            keep.append(r)
+    return keep, skipped
+
+
+def classified_regions(pid: int) -> list[Region]:
+    """The maps of pid with each region's kind (stack, heap, lib ...) filled in."""
+    from memlab.procfs.maps import read_maps
+
+    regions = read_maps(pid)
+    try:
+        from memlab.analysis.classify import classify
+        from memlab.procfs.stat import read_stat
+
+        return list(classify(regions, read_stat(pid), None))
+    except MemlabError:  # the kinds are a nicety: plain maps still search fine
+        return regions
+
+
+def search(pid: int, needle: bytes, *, regions: Sequence[Region] | None = None,
+           progress: Callable[[int, int], None] | None = None,
+           max_hits: int = MAX_HITS, chunk: int = CHUNK, method: str = "auto",
+           context: int = CONTEXT) -> SearchResult:
+    """Every occurrence of needle in pid's readable regions, in address order.
+
+    progress(done_bytes, total_bytes) is called after each chunk.  Regions that refuse
+    reads ([vvar], guard pages) are skipped and listed with the reason; AccessDenied /
+    NoSuchProcess are raised (nothing can be searched).
+    """
+    if not needle:
+        raise UsageError("the search text is empty")
+    t0 = time.perf_counter()
+    if regions is None:
+        regions = classified_regions(pid)
+    todo, skipped = searchable(regions)
+    total = sum(r.size for r in todo)
+    result = SearchResult(pid=pid, needle=needle, skipped=skipped)
+    overlap = len(needle) - 1
+    buf = bytearray(chunk + overlap)
+    mv = memoryview(buf)
+    done = 0
+    with MemReader(pid, regions, method=method) as reader:
+        for region in todo:
+            addr, carry, read_any = region.start, 0, False
+            while addr < region.end:
+                want = min(chunk, region.end - addr)
+                n = reader.read_into(addr, mv[carry:carry + want])
+                filled = carry + n
+                base = addr - carry  # the address of buf[0]
+                pos = buf.find(needle, 0, filled)
+                while pos >= 0:
+                    if len(result.hits) >= max_hits:
+                        result.truncated = True
+                        break
+                    result.hits.append(_hit(reader, region, base + pos, needle, context))
+                    pos = buf.find(needle, pos + 1, filled)
+                read_any = read_any or n > 0
+                result.bytes_scanned += n
+                done += n
+                if progress is not None:
+                    progress(done, total)
+                if n < want or result.truncated:
+                    if n < want:
+                        skipped.append((region.label, f"unreadable from "
+                                        f"{hexaddr(addr + n)} (the kernel refused the read)"))
+                    break
+                keep = min(overlap, filled)
+                if keep:
+                    buf[0:keep] = buf[filled - keep:filled]
+                carry = keep
+                addr += n
+            if read_any:
+                result.regions_scanned += 1
+            if result.truncated:
+                break
+        result.method = reader.method
+    del mv
+    result.elapsed = time.perf_counter() - t0
+    return result
+
+
+def _hit(reader: MemReader, region: Region, addr: int, needle: bytes,
+         context: int) -> Hit:
+    lo = max(region.start, addr - context)
+    try:
+        before = reader.read_partial(lo, addr - lo)
+        after_start = addr + len(needle)
+        after = reader.read_partial(after_start,
+                                    max(0, min(context, region.end - after_start)))
+    except UnreadableMemory:
+        before, after = b"", b""
+    return Hit(address=addr, region=region.label, kind=region.kind,
+               offset=addr - region.start, before=before, after=after)
