@@ -1,0 +1,89 @@
+"""locate_env_block on captured initial stacks (tests/data/initstack)."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+
+from memlab.analysis.envblock import locate_env_block
+from memlab.analysis.memview import BytesMemory
+from tests.data.initstack import CASES, load_case
+
+
+@pytest.mark.parametrize("name", CASES)
+def test_block_read_from_memory_matches_proc_environ(name):
+    case = load_case(name)
+    block, warnings = locate_env_block(case.stat, case.regions, case.memory(), case.environ)
+    assert warnings == []
+    assert block.matches_proc_environ is True
+    assert block.raw == case.environ
+    assert (block.start, block.end) == (case.stat.env_start, case.stat.env_end)
+    assert block.region == "[stack]"
+    # the env strings follow the argument strings directly (measured: env_start == arg_end)
+    assert block.distance_to_args == 0
+    # above them: the exec path (AT_EXECFN) and 8 zero bytes, then the end of [stack]
+    execfn = case.stack_bytes[block.end - case.base:].split(b"\0", 1)[0]
+    assert block.distance_to_stack_top == len(execfn) + 1 + 8
+    assert case.stack_region.end - block.end == block.distance_to_stack_top
+
+
+def test_entries_are_byte_exact_with_addresses():
+    case = load_case("sleep_exec")
+    block, _ = locate_env_block(case.stat, case.regions, case.memory(), case.environ)
+    start = case.stat.env_start
+    assert [(e.raw, e.address) for e in block.entries] == [
+        (b"A=1", start), (b"B=x y", start + 4), (b"DB_PASSWORD=hunter2", start + 10)]
+    for e in block.entries:  # each address really holds its string
+        off = e.address - case.base
+        assert case.stack_bytes[off:off + len(e.raw) + 1] == e.raw + b"\0"
+    d = block.to_dict()
+    assert [x["value"] for x in d["entries"]] == ["1", "x y", "***"]
+    assert block.to_dict(reveal=True)["entries"][2]["value"] == "hunter2"
+    assert d["start"] == hex(start)
+
+
+def test_mismatch_with_proc_environ_is_reported():
+    case = load_case("sleep_exec")
+    other = case.environ.replace(b"A=1", b"A=2")
+    block, warnings = locate_env_block(case.stat, case.regions, case.memory(), other)
+    assert block.matches_proc_environ is False
+    assert any("differs from /proc/PID/environ" in w for w in warnings)
+
+
+def test_unreadable_memory_falls_back_to_proc_environ():
+    case = load_case("sleep_exec")
+    for memory in (None, BytesMemory(0x1000, b"")):
+        block, warnings = locate_env_block(case.stat, case.regions, memory, case.environ)
+        assert block.matches_proc_environ is None
+        assert block.raw == case.environ
+        assert block.entries[0].address == case.stat.env_start
+        assert any("taken from /proc/PID/environ" in w for w in warnings)
+    block, warnings = locate_env_block(case.stat, case.regions, None, None)
+    assert block is None and "could not be read" in warnings[0]
+
+
+def test_environ_unreadable_is_not_checked():
+    case = load_case("sleep_exec")
+    block, warnings = locate_env_block(case.stat, case.regions, case.memory(), None)
+    assert block.matches_proc_environ is None
+    assert "not cross-checked" in warnings[0]
+
+
+def test_masked_and_empty_stat_give_no_block():
+    case = load_case("sleep_exec")
+    masked = replace(case.stat, masked=True)
+    block, warnings = locate_env_block(masked, case.regions, case.memory(), case.environ)
+    assert block is None and "hidden by the kernel" in warnings[0]
+    zero = replace(case.stat, env_start=0, env_end=0)
+    assert locate_env_block(zero, case.regions, case.memory(), b"")[0] is None
+    upside_down = replace(case.stat, env_start=case.stat.env_end, env_end=case.stat.env_start)
+    block, warnings = locate_env_block(upside_down, case.regions, case.memory(), b"")
+    assert block is None and "do not describe a block" in warnings[0]
+
+
+def test_block_outside_every_mapping():
+    case = load_case("sleep_exec")
+    block, warnings = locate_env_block(case.stat, [], case.memory(), case.environ)
+    assert block.region is None and block.distance_to_stack_top is None
+    assert any("in no mapping" in w for w in warnings)
