@@ -1,0 +1,304 @@
+"""`memlab lesson list|run`: the guided lessons on the command line, and in CI.
+
+Plain print(), not rich markup: lesson text is full of "[stack]" and "[heap]", which
+markup would swallow.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import textwrap
+from typing import Any
+
+from memlab.cli._output import add_json_flag, add_reveal_flag, print_json
+from memlab.errors import EXIT_FAILURE, EXIT_OK
+
+LIST_EPILOG = """\
+examples:
+  memlab lesson list                      the lessons, in order, and whether they can run here
+  memlab lesson list --json               the same for scripts
+  memlab lesson list --dir ./my-lessons   add a directory of your own lesson files
+"""
+
+RUN_EPILOG = """\
+examples:
+  memlab lesson run where-env-lives       walk one lesson, pausing between steps
+  memlab lesson run 3 --no-pause          by position, without pausing
+  memlab lesson run --all --check         CI: run every action and check, print a summary
+  memlab lesson run ./mine.toml --check   check a lesson file you are writing
+
+output of --check: one line per check (PASS/FAIL/SKIP, where, what, the measured value),
+then exactly `N passed, N failed` (plus `, N skipped` when some were skipped).
+Steps that need root are skipped with the reason when not root; a lesson whose building
+block is missing is skipped as unavailable; a lesson file that does not load is an ERROR
+(counted as failed) naming its file and line, and the other lessons still run.
+
+exit codes: 0 every check passed (or was skipped), 1 a check failed, 2 usage
+"""
+
+_COLOURS = {"pass": "32", "fail": "31", "skip": "33", "error": "31"}
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("lesson", help="guided lessons: the article, runnable, with checks",
+                       description="Guided lessons: each step runs memlab and checks what it "
+                       "measured.  Lesson files are TOML (memlab/lessons/FORMAT.md).",
+                       epilog=LIST_EPILOG + "\n" + RUN_EPILOG,
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    lsub = p.add_subparsers(dest="lesson_command", metavar="SUBCOMMAND")
+
+    lp = lsub.add_parser("list", help="list the lessons and whether they can run here",
+                         epilog=LIST_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_json_flag(lp)
+    _add_dir(lp)
+    lp.set_defaults(func=cmd_list)
+
+    rp = lsub.add_parser("run", help="run a lesson (or --all --check for CI)",
+                         epilog=RUN_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    rp.add_argument("name", nargs="?", help="lesson id, its number in `lesson list`, or a "
+                    ".toml file")
+    rp.add_argument("--all", action="store_true", help="run every lesson")
+    rp.add_argument("--check", action="store_true",
+                    help="non-interactive: run every action and check, no quiz prompts, "
+                    "print a summary line; exit 1 if a check failed")
+    rp.add_argument("--no-pause", action="store_true", help="do not wait between steps")
+    add_json_flag(rp)
+    add_reveal_flag(rp)
+    _add_dir(rp)
+    rp.set_defaults(func=cmd_run)
+    p.set_defaults(func=lambda args: (p.print_help(), 2)[1])
+
+
+def _add_dir(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--dir", action="append", default=[], metavar="DIR",
+                   help="also load the *.toml lessons in DIR (repeatable)")
+    p.add_argument("--no-builtin", action="store_true",
+                   help="only the lessons of --dir, not memlab's own")
+
+
+# --------------------------------------------------------------------------- output
+def _colour(status: str, text: str) -> str:
+    if not sys.stdout.isatty() or os.environ.get("NO_COLOR"):
+        return text
+    return f"\033[{_COLOURS.get(status, '0')}m{text}\033[0m"
+
+
+def _tag(status: str) -> str:
+    return _colour(status, f"{status.upper():<5}")
+
+
+def _para(text: str, indent: str = "  ") -> str:
+    text = textwrap.dedent(text).strip("\n")
+    out = []
+    for block in text.split("\n\n"):
+        lines = block.splitlines()
+        if any(line.startswith(("  ", "$ ", "- ", "|")) for line in lines):
+            out.append("\n".join(indent + line for line in lines))  # preformatted
+        else:
+            out.append(textwrap.fill(" ".join(line.strip() for line in lines), width=88,
+                                     initial_indent=indent, subsequent_indent=indent))
+    return "\n\n".join(out)
+
+
+def _result_line(r: Any) -> str:
+    v = r.verdict
+    line = f"{_tag(v.status)} {r.lesson} {r.where}: {r.label}"
+    detail = f"measured: {v.measured}" if v.status != "skip" else v.measured
+    if v.status == "fail" and v.expected:
+        detail += f" (expected {v.expected})"
+    return f"{line}\n        {detail}"
+
+
+# --------------------------------------------------------------------------- list
+def cmd_list(args: argparse.Namespace) -> int:
+    from memlab.lessons.engine import discover
+
+    cat = discover(args.dir, builtin=not args.no_builtin)
+    rows = []
+    for n, lesson in enumerate(cat.lessons, 1):
+        ok, why = lesson.availability()
+        rows.append({"number": n, "id": lesson.id, "title": lesson.title, "goal": lesson.goal,
+                     "minutes": lesson.minutes, "steps": len(lesson.steps),
+                     "checks": lesson.check_count, "chapters": list(lesson.chapters),
+                     "available": ok, "why_unavailable": why or None,
+                     "path": str(lesson.path)})
+    errors = [{"path": e.path, "line": e.line, "error": e.msg} for e in cat.errors]
+    if args.json:
+        print_json({"schema": "memlab.lessons/1", "lessons": rows, "errors": errors})
+        return EXIT_OK if not errors else EXIT_FAILURE
+    for row in rows:
+        state = "ready" if row["available"] else "unavailable"
+        print(f"{row['number']:>2}. {row['id']:<22} {row['title']}  "
+              f"(~{row['minutes']} min, {row['checks']} checks) [{state}]")
+        print(f"    goal: {row['goal']}")
+        if not row["available"]:
+            print(f"    why unavailable: {row['why_unavailable']}")
+    for err in cat.errors:
+        print(f"{_tag('error')} {err}", file=sys.stderr)
+    return EXIT_OK if not errors else EXIT_FAILURE
+
+
+# --------------------------------------------------------------------------- run
+def _select(args: argparse.Namespace):
+    from memlab.errors import UsageError
+    from memlab.lessons.engine import discover, load_lesson
+
+    if args.all:
+        if args.name:
+            raise UsageError("give a lesson NAME or --all, not both")
+        cat = discover(args.dir, builtin=not args.no_builtin)
+        return cat.lessons, cat.errors
+    if not args.name:
+        raise UsageError("which lesson? give a NAME (see `memlab lesson list`) or --all")
+    if args.name.endswith(".toml") or os.sep in args.name:
+        return [load_lesson(args.name)], []
+    cat = discover(args.dir, builtin=not args.no_builtin)
+    if args.name.isdigit() and 1 <= int(args.name) <= len(cat.lessons):
+        return [cat.lessons[int(args.name) - 1]], []
+    return [cat.get(args.name)], []
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from memlab.lessons import checks
+
+    checks.set_reveal(args.reveal)
+    lessons, errors = _select(args)
+    if args.check or args.all and not sys.stdin.isatty():
+        return _run_check(lessons, errors, args.json)
+    pause = sys.stdin.isatty() and not args.no_pause
+    status = EXIT_OK
+    for lesson in lessons:
+        status = max(status, _run_interactive(lesson, pause))
+    return status
+
+
+def _summary(counts: dict[str, int]) -> str:
+    line = f"{counts['pass']} passed, {counts['fail']} failed"
+    if counts["skip"]:
+        line += f", {counts['skip']} skipped"
+    return line
+
+
+def _run_check(lessons: list, errors: list, as_json: bool) -> int:
+    from memlab.lessons.engine import LessonRunner, unavailable_results
+
+    counts = {"pass": 0, "fail": 0, "skip": 0}
+    everything: list[dict[str, Any]] = []
+    for err in errors:  # a broken lesson file: named, counted, the others still run
+        counts["fail"] += 1
+        everything.append({"lesson": None, "status": "fail", "error": str(err),
+                           "path": err.path, "line": err.line})
+        if not as_json:
+            print(f"{_tag('error')} {err}")
+    for lesson in lessons:
+        ok, why = lesson.availability()
+        if not ok:
+            results = unavailable_results(lesson, why)
+            if not as_json:
+                print(f"{_tag('skip')} {lesson.id}: unavailable ({len(results)} checks "
+                      f"skipped): {why}")
+        else:
+            with LessonRunner(lesson) as runner:
+                results = []
+                for step in runner.steps:
+                    out = runner.run_step(step)
+                    results.extend(out.results)
+                    if not as_json:
+                        for r in out.results:
+                            print(_result_line(r))
+                        if out.skipped and not out.results:
+                            print(f"{_tag('skip')} {lesson.id} step {step.index + 1}: "
+                                  f"{out.skipped}")
+                for quiz in lesson.quizzes:
+                    r = runner.check_quiz(quiz)
+                    results.append(r)
+                    if not as_json:
+                        print(_result_line(r))
+        for r in results:
+            counts[r.status] += 1
+            everything.append(r.to_dict())
+    if as_json:
+        print_json({"schema": "memlab.lesson-check/1", "results": everything,
+                    "passed": counts["pass"], "failed": counts["fail"],
+                    "skipped": counts["skip"], "summary": _summary(counts)})
+    else:
+        print(_summary(counts))
+    return EXIT_FAILURE if counts["fail"] else EXIT_OK
+
+
+def _ask(prompt: str) -> str:
+    try:
+        return input(prompt)
+    except EOFError:
+        return "q"
+
+
+def _show_step(runner: Any, out: Any) -> None:
+    step = out.step
+    total = len(runner.steps)
+    print(f"\n── Step {step.index + 1}/{total}: {step.title}")
+    print(_para(runner.render(step.text)))
+    for note in out.notes:
+        print(f"  → {note}")
+    if out.skipped:
+        print(f"  {_tag('skip')} {out.skipped}")
+    for r in out.results:
+        print("  " + _result_line(r).replace("\n", "\n  "))
+    if out.after:
+        print(_para(out.after))
+
+
+def _run_interactive(lesson: Any, pause: bool) -> int:
+    from memlab.lessons.engine import LessonRunner
+
+    print(f"═══ {lesson.title}  (~{lesson.minutes} min)")
+    print(_para(f"Goal: {lesson.goal}"))
+    ok, why = lesson.availability()
+    if not ok:
+        print(f"{_tag('skip')} this lesson cannot run here: {why}")
+        return EXIT_OK
+    failed = False
+    with LessonRunner(lesson) as runner:
+        while not runner.at_quiz:
+            out = runner.outcomes.get(runner.index)
+            if out is None:
+                out = runner.run_step()
+                failed |= any(r.status == "fail" for r in out.results)
+            _show_step(runner, out)
+            if not pause:
+                runner.next()
+                continue
+            key = _ask("\n[Enter] next · b back · r run again · q quit > ").strip().lower()
+            if key == "q":
+                return EXIT_FAILURE if failed else EXIT_OK
+            if key == "b":
+                runner.back()
+            elif key == "r":
+                runner.outcomes.pop(runner.index, None)
+            else:
+                runner.next()
+        print("\n── Quiz")
+        for quiz in lesson.quizzes:
+            print(_para(quiz.question))
+            for i, choice in enumerate(quiz.choices):
+                print(f"    {chr(97 + i)}) {choice}")
+            if pause:
+                given = _ask("  your answer > ")
+                ans = runner.answer_quiz(quiz, given)
+                verdict = "right" if ans.correct else "not quite"
+                print(f"  {_colour('pass' if ans.correct else 'fail', verdict)}: "
+                      f"the answer is {ans.expected}")
+            else:
+                ans = runner.answer_quiz(quiz, "")
+                print(f"  answer: {ans.expected}")
+            if ans.evidence is not None:
+                print(f"  evidence: {_tag(ans.evidence.status)} {ans.evidence.verdict.measured}")
+                failed |= ans.evidence.status == "fail"
+            if quiz.explain:
+                print(_para(quiz.explain, "    "))
+    if lesson.summary:
+        print("\n── What you measured")
+        print(_para(lesson.summary))
+    return EXIT_FAILURE if failed else EXIT_OK

@@ -1,0 +1,332 @@
+"""The checks a lesson can ask for: named predicates over what memlab measured.
+
+A lesson file names a check and gives its parameters; a parameter written as
+"$name.path" is a measurement (resolved by the engine before the check runs), anything
+else is a literal.  Every check returns a Verdict that carries the MEASURED value, so a
+learner (and CI) sees not only "fail" but what memlab actually found.
+
+Adding a check: decorate a function `fn(a: Args) -> Verdict` with @check(name, params,
+optional).  tests/lessons/test_checks.py iterates over CHECKS and insists on a case that
+makes every check fail, so a check that cannot fail cannot ship.
+"""
+
+from __future__ import annotations
+
+import operator
+import re
+from dataclasses import dataclass
+from typing import Any, Callable, Iterable, Mapping
+
+from memlab.model import PAGE_SIZE
+from memlab.secrets import display_value, looks_secret_entry, mask_env_string
+
+PASS, FAIL, SKIP = "pass", "fail", "skip"
+
+
+@dataclass(frozen=True)
+class Verdict:
+    status: str  # PASS / FAIL / SKIP
+    measured: str  # what memlab found, as the learner should read it
+    expected: str = ""  # what the check wanted
+
+    @property
+    def passed(self) -> bool:
+        return self.status == PASS
+
+    def to_dict(self) -> dict[str, str]:
+        return {"status": self.status, "measured": self.measured, "expected": self.expected}
+
+
+def verdict(ok: bool, measured: str, expected: str = "") -> Verdict:
+    return Verdict(PASS if ok else FAIL, measured, expected)
+
+
+class Args:
+    """A check's parameters: resolved values by name, and the text the lesson wrote
+    for each (so `$p.env.start` can be shown next to its value)."""
+
+    def __init__(self, values: Mapping[str, Any], labels: Mapping[str, Any]):
+        self._values = dict(values)
+        self._labels = dict(labels)
+
+    def __getitem__(self, name: str) -> Any:
+        return self._values[name]
+
+    def get(self, name: str, default: Any = None) -> Any:
+        return self._values.get(name, default)
+
+    def has(self, name: str) -> bool:
+        return name in self._values
+
+    def label(self, name: str) -> str:
+        raw = self._labels.get(name, name)
+        return raw if isinstance(raw, str) else fmt(raw)
+
+    def show(self, name: str, value: Any = None) -> str:
+        """"$p.env.start = 0x7ff..." for a measurement, just the value for a literal."""
+        value = self._values.get(name) if value is None else value
+        raw = self._labels.get(name)
+        if isinstance(raw, str) and raw.startswith("$"):
+            return f"{raw} = {fmt(value)}"
+        return fmt(value)
+
+    def labels(self, name: str) -> list[str]:
+        raw = self._labels.get(name, [])
+        return [r if isinstance(r, str) else fmt(r) for r in raw]
+
+
+@dataclass(frozen=True)
+class CheckSpec:
+    name: str
+    fn: Callable[[Args], Verdict]
+    params: tuple[str, ...]  # required
+    optional: tuple[str, ...]
+    doc: str
+
+    @property
+    def all_params(self) -> tuple[str, ...]:
+        return self.params + self.optional
+
+
+CHECKS: dict[str, CheckSpec] = {}
+
+
+def check(name: str, params: Iterable[str], optional: Iterable[str] = ()):
+    def register(fn: Callable[[Args], Verdict]) -> Callable[[Args], Verdict]:
+        doc = (fn.__doc__ or "").strip().splitlines()[0] if fn.__doc__ else ""
+        CHECKS[name] = CheckSpec(name, fn, tuple(params), tuple(optional), doc)
+        return fn
+    return register
+
+
+# --------------------------------------------------------------------------- display
+_reveal = False
+
+
+def set_reveal(reveal: bool) -> None:
+    """Show secret-looking values in verdicts (the CLI's --reveal); masked by default."""
+    global _reveal
+    _reveal = bool(reveal)
+
+
+def _masked(s: str) -> str:
+    if _reveal:
+        return s
+    return "\0".join(mask_env_string(part) if looks_secret_entry(part) else part
+                      for part in s.split("\0"))
+
+
+def fmt(value: Any) -> str:
+    """A measured value as a learner reads it: big ints (addresses) in hex, values of
+    secret-looking variables masked (memlab.secrets) unless set_reveal(True)."""
+    if isinstance(value, bool) or value is None:
+        return {True: "true", False: "false", None: "none"}[value]
+    if isinstance(value, int):
+        return f"0x{value:x}" if abs(value) > 0xFFFF else str(value)
+    if isinstance(value, bytes):
+        return repr(value)
+    if isinstance(value, float):
+        return f"{value:g}"
+    if isinstance(value, (list, tuple)):
+        inner = ", ".join(fmt(v) for v in list(value)[:8])
+        more = f", ... ({len(value)} items)" if len(value) > 8 else ""
+        return f"[{inner}{more}]"
+    if isinstance(value, dict):
+        if "start" in value and "end" in value and "path" in value:
+            return f"{value.get('path') or '(anonymous)'} {fmt(value['start'])}-{fmt(value['end'])}"
+        keys = list(value)[:6]
+        shown = [f"{k}: " + (display_value(str(k), v, _reveal) if isinstance(v, str)
+                             else fmt(v)) for k, v in ((k, value[k]) for k in keys)]
+        return "{" + ", ".join(shown) + (", ..." if len(value) > 6 else "") + "}"
+    if isinstance(value, str):
+        return _masked(value).replace("\0", "\\0")
+    return str(value)
+
+
+def _num(value: Any) -> int | float:
+    """Ints stay ints; "0x.."/decimal strings become ints; anything else is an error."""
+    if isinstance(value, bool):
+        return int(value)
+    if isinstance(value, (int, float)):
+        return value
+    if isinstance(value, str):
+        return int(value, 0)
+    raise TypeError(f"not a number: {fmt(value)}")
+
+
+def _region_label(r: Mapping[str, Any]) -> str:
+    return f"{r.get('path') or '(anonymous)'} {fmt(r['start'])}-{fmt(r['end'])}"
+
+
+def _region_at(regions: Iterable[Mapping[str, Any]], addr: int) -> Mapping[str, Any] | None:
+    for r in regions:
+        if r["start"] <= addr < r["end"]:
+            return r
+    return None
+
+
+def _has(container: Any, item: Any) -> bool:
+    if isinstance(container, (bytes, bytearray)):
+        return (item.encode() if isinstance(item, str) else item) in container
+    if isinstance(container, str):
+        return str(item) in container
+    if isinstance(container, Mapping):
+        return item in container
+    return item in list(container)
+
+
+# --------------------------------------------------------------------------- checks
+@check("equals", ["value", "expected"])
+def _equals(a: Args) -> Verdict:
+    """value == expected (numbers compare by value: 0x10 equals 16)."""
+    v, e = a["value"], a["expected"]
+    try:
+        same = _num(v) == _num(e) if not isinstance(v, bool) and not isinstance(e, bool) \
+            else v == e
+    except (TypeError, ValueError):
+        same = v == e
+    shown = a.show("value") + (f"; {a.show('expected')}" if a.label("expected").startswith("$")
+                               else "")
+    return verdict(same, shown, fmt(e))
+
+
+@check("differs", ["value", "other"])
+def _differs(a: Args) -> Verdict:
+    """value != other: something changed (or two runs disagree)."""
+    v, o = a["value"], a["other"]
+    return verdict(v != o, f"{a.show('value')}; {a.show('other')}", "different values")
+
+
+_OPS: dict[str, Callable[[Any, Any], bool]] = {
+    "<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge,
+    "==": operator.eq, "!=": operator.ne,
+}
+
+
+@check("compare", ["left", "op", "right"])
+def _compare(a: Args) -> Verdict:
+    """left OP right, OP one of < <= > >= == != (numbers, addresses)."""
+    op = a["op"]
+    if op not in _OPS:
+        return verdict(False, f"unknown operator {op!r}", " ".join(_OPS))
+    left, right = _num(a["left"]), _num(a["right"])
+    return verdict(_OPS[op](left, right),
+                   f"{a.show('left', left)}; {a.show('right', right)}",
+                   f"{a.label('left')} {op} {a.label('right')}")
+
+
+@check("between", ["value", "low", "high"])
+def _between(a: Args) -> Verdict:
+    """low <= value < high."""
+    v, lo, hi = _num(a["value"]), _num(a["low"]), _num(a["high"])
+    return verdict(lo <= v < hi, f"{a.label('value')} = {fmt(v)}",
+                   f"in [{fmt(lo)}, {fmt(hi)})")
+
+
+@check("in_region", ["address", "regions", "region"])
+def _in_region(a: Args) -> Verdict:
+    """address lies inside the mapping whose path (or kind) is `region`, e.g. "[stack]"."""
+    addr, name = _num(a["address"]), a["region"]
+    r = _region_at(a["regions"], addr)
+    where = _region_label(r) if r else "no mapping (unmapped)"
+    ok = r is not None and name in (r.get("path"), r.get("kind"))
+    return verdict(ok, f"{a.label('address')} = {fmt(addr)} is in {where}", f"inside {name}")
+
+
+@check("same_region", ["a", "b", "regions"])
+def _same_region(a: Args) -> Verdict:
+    """Two addresses lie in the same mapping (one line of /proc/PID/maps)."""
+    x, y = _num(a["a"]), _num(a["b"])
+    rx, ry = _region_at(a["regions"], x), _region_at(a["regions"], y)
+    lx = _region_label(rx) if rx else "unmapped"
+    ly = _region_label(ry) if ry else "unmapped"
+    return verdict(rx is not None and rx is ry,
+                   f"{a.label('a')} = {fmt(x)} in {lx}; {a.label('b')} = {fmt(y)} in {ly}",
+                   "the same mapping")
+
+
+@check("contains", ["container", "item"])
+def _contains(a: Args) -> Verdict:
+    """item is in container (a list, a dict's keys, a string or bytes)."""
+    c, i = a["container"], a["item"]
+    return verdict(_has(c, i), _membership(a, c, i), f"contains {fmt(i)}")
+
+
+def _membership(a: Args, c: Any, i: Any) -> str:
+    found = _has(c, i)
+    if isinstance(c, (str, bytes, bytearray)):
+        hay = c if isinstance(c, str) else c.decode("latin-1")
+        where = f" at byte {hay.find(str(i))}" if found else ""
+        return (f"{a.label('container')} ({len(hay)} bytes) "
+                f"{'holds' if found else 'does not hold'} {str(i)!r}{where}")
+    if isinstance(c, (list, tuple, dict)) and len(c) > 8:
+        return (f"{a.label('container')} has {len(c)} items; {fmt(i)} "
+                f"{'is' if found else 'is not'} one of them")
+    return f"{a.show('container', c)}"
+
+
+@check("lacks", ["container", "item"])
+def _lacks(a: Args) -> Verdict:
+    """item is NOT in container."""
+    c, i = a["container"], a["item"]
+    return verdict(not _has(c, i), _membership(a, c, i), f"does not contain {fmt(i)}")
+
+
+@check("length", ["value", "expected"])
+def _length(a: Args) -> Verdict:
+    """len(value) == expected."""
+    v = a["value"]
+    n = len(v)
+    return verdict(n == _num(a["expected"]), f"len({a.label('value')}) = {n} ({fmt(v)})",
+                   str(a["expected"]))
+
+
+@check("ordered", ["values"])
+def _ordered(a: Args) -> Verdict:
+    """values strictly increase, in the order listed (addresses from low to high)."""
+    vals = [_num(v) for v in a["values"]]
+    labels = a.labels("values") or [str(i) for i in range(len(vals))]
+    pairs = list(zip(labels, vals))
+    bad = [f"{pairs[i][0]} >= {pairs[i + 1][0]}" for i in range(len(pairs) - 1)
+           if not pairs[i][1] < pairs[i + 1][1]]
+    shown = " < ".join(f"{lab}={fmt(v)}" for lab, v in pairs)
+    return verdict(not bad, shown if not bad else f"{shown}; out of order: {', '.join(bad)}",
+                   "strictly increasing")
+
+
+@check("distinct", ["values"], ["at_least", "at_most"])
+def _distinct(a: Args) -> Verdict:
+    """The number of distinct values is within [at_least, at_most] (ASLR varies bases)."""
+    vals = list(a["values"])
+    n = len(set(map(repr, vals)))
+    lo, hi = a.get("at_least"), a.get("at_most")
+    ok = (lo is None or n >= _num(lo)) and (hi is None or n <= _num(hi))
+    want = " and ".join(x for x in (f">= {lo}" if lo is not None else "",
+                                    f"<= {hi}" if hi is not None else "") if x)
+    return verdict(ok, f"{n} distinct of {len(vals)}: {fmt(vals)}", f"{want} distinct")
+
+
+@check("page_aligned", ["value"])
+def _page_aligned(a: Args) -> Verdict:
+    """value is a multiple of the page size (4096)."""
+    v = _num(a["value"])
+    return verdict(v % PAGE_SIZE == 0, f"{a.label('value')} = {fmt(v)} (mod 4096 = {v % PAGE_SIZE})",
+                   "a multiple of 4096")
+
+
+@check("page_align_of", ["value", "of"])
+def _page_align_of(a: Args) -> Verdict:
+    """value == PAGE_ALIGN(of): the next page boundary at or above `of`."""
+    v, o = _num(a["value"]), _num(a["of"])
+    aligned = (o + PAGE_SIZE - 1) & ~(PAGE_SIZE - 1)
+    return verdict(v == aligned, f"{a.label('value')} = {fmt(v)}, PAGE_ALIGN({a.label('of')}) "
+                   f"= {fmt(aligned)} (difference {fmt(v - aligned)})", fmt(aligned))
+
+
+@check("matches", ["value", "pattern"])
+def _matches(a: Args) -> Verdict:
+    """The value (as text) matches a regular expression."""
+    v = a["value"]
+    s = v.decode("latin-1") if isinstance(v, bytes) else str(v)
+    return verdict(re.search(a["pattern"], s) is not None, f"{a.label('value')} = {s!r}",
+                   f"matches /{a['pattern']}/")

@@ -1,0 +1,380 @@
+"""Lesson files: TOML (see FORMAT.md) -> Lesson objects, validated before anything runs.
+
+Every mistake a teacher can make is reported as one LessonFileError that names the file
+and the line: TOML syntax (tomllib's own line/column), an unknown action or check, a
+parameter the action/check does not take, a missing required one, a "$name" reference to
+nothing saved by an earlier step.  tomllib keeps no positions for values, so the line of
+a semantic error is found by searching the source from the header of the step it is in.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from memlab.errors import UsageError
+from memlab.lessons.actions import ACTIONS
+from memlab.lessons.checks import CHECKS
+
+CONTENT_DIR = Path(__file__).resolve().parent / "content"
+REF_RE = re.compile(r"^\$([A-Za-z_][\w-]*)((?:\.[^.\s]+)*)$")
+_LESSON_KEYS = {"id", "title", "goal", "minutes", "order", "chapters", "corrects", "summary"}
+_STEP_KEYS = {"title", "text", "after", "action", "check", "needs_root", "highlight"}
+_QUIZ_KEYS = {"question", "choices", "answer", "answer_from", "check", "explain"}
+_TOML_LINE_RE = re.compile(r"\(at line (\d+), column (\d+)\)")
+
+
+class LessonFileError(UsageError):
+    """A lesson file that cannot be used, with the file and line to fix."""
+
+    def __init__(self, msg: str, *, path: str, line: int | None = None):
+        super().__init__(msg, path=path)
+        self.line = line
+
+    def __str__(self) -> str:
+        where = f"{self.path}:{self.line}" if self.line else str(self.path)
+        return f"{where}: {self.msg}"
+
+
+@dataclass(frozen=True)
+class ActionCall:
+    do: str
+    params: dict[str, Any]
+    save: str | None
+    line: int
+
+
+@dataclass(frozen=True)
+class CheckCall:
+    name: str
+    params: dict[str, Any]
+    say: str | None  # what the check means, in the lesson's words
+    line: int
+
+    @property
+    def label(self) -> str:
+        if self.say:
+            return self.say
+        shown = ", ".join(f"{k}={v}" for k, v in self.params.items())
+        return f"{self.name}({shown})"
+
+
+@dataclass(frozen=True)
+class Step:
+    index: int
+    title: str
+    text: str
+    after: str
+    actions: tuple[ActionCall, ...]
+    checks: tuple[CheckCall, ...]
+    needs_root: str | None  # the reason root is needed, or None
+    highlight: str | None
+    line: int
+
+
+@dataclass(frozen=True)
+class Quiz:
+    index: int
+    question: str
+    choices: tuple[str, ...]
+    answer: Any  # the expected answer (None when answer_from alone decides)
+    answer_from: str | None  # "$name.path": the measured value IS the answer
+    check: CheckCall | None  # the evidence that makes `answer` right
+    explain: str
+    line: int
+
+
+@dataclass(frozen=True)
+class Lesson:
+    id: str
+    title: str
+    goal: str
+    minutes: int
+    order: int
+    chapters: tuple[int, ...]
+    corrects: tuple[str, ...]
+    summary: str
+    steps: tuple[Step, ...]
+    quizzes: tuple[Quiz, ...]
+    path: Path
+    requires: tuple[str, ...] = field(default=())
+
+    @property
+    def check_count(self) -> int:
+        return sum(len(s.checks) for s in self.steps) + len(self.quizzes)
+
+    def availability(self) -> tuple[bool, str]:
+        """(True, "") when every building block the lesson's actions call is present,
+        else (False, why)."""
+        from memlab.lessons.actions import missing_requirements
+
+        missing = missing_requirements(self.requires)
+        if missing:
+            return False, "needs " + "; ".join(missing)
+        return True, ""
+
+
+class _Locator:
+    """Line numbers for a TOML source: the header line of each [[step]] / [[quiz]], and
+    the first line after a header that contains a given text."""
+
+    def __init__(self, text: str):
+        self.lines = text.splitlines()
+        self.steps: list[int] = []
+        self.quizzes: list[int] = []
+        for n, line in enumerate(self.lines, 1):
+            s = line.strip()
+            if s.startswith("[[step]]"):
+                self.steps.append(n)
+            elif s.startswith("[[quiz]]"):
+                self.quizzes.append(n)
+
+    def find(self, start: int, *needles: str) -> int:
+        for needle in needles:
+            for n in range(max(start, 1), len(self.lines) + 1):
+                if needle in self.lines[n - 1]:
+                    return n
+        return start
+
+    def step(self, i: int) -> int:
+        return self.steps[i] if i < len(self.steps) else 1
+
+    def quiz(self, i: int) -> int:
+        return self.quizzes[i] if i < len(self.quizzes) else 1
+
+
+def _as_list(value: Any) -> list:
+    if value is None:
+        return []
+    return value if isinstance(value, list) else [value]
+
+
+def references(value: Any) -> list[str]:
+    """Every "$name.path" string inside a parameter value (lists and tables included)."""
+    if isinstance(value, str):
+        return [value] if REF_RE.match(value) else []
+    if isinstance(value, list):
+        return [r for v in value for r in references(v)]
+    if isinstance(value, dict):
+        return [r for v in value.values() for r in references(v)]
+    return []
+
+
+def load_lesson(path: str | Path) -> Lesson:
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as err:
+        raise LessonFileError(f"cannot read: {err.strerror}", path=str(path)) from err
+    except UnicodeDecodeError as err:
+        raise LessonFileError("not UTF-8 text", path=str(path)) from err
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as err:
+        m = _TOML_LINE_RE.search(str(err))
+        raise LessonFileError(f"TOML syntax error: {err}", path=str(path),
+                              line=int(m.group(1)) if m else None) from err
+    return _build(path, text, data)
+
+
+def _build(path: Path, text: str, data: dict) -> Lesson:
+    loc = _Locator(text)
+
+    def fail(msg: str, line: int | None) -> LessonFileError:
+        return LessonFileError(msg, path=str(path), line=line)
+
+    head = data.get("lesson")
+    if not isinstance(head, dict):
+        raise fail("missing the [lesson] table (title, goal, minutes)", 1)
+    head_line = loc.find(1, "[lesson]")
+    for key in head:
+        if key not in _LESSON_KEYS:
+            raise fail(f"unknown key {key!r} in [lesson] (known: {', '.join(sorted(_LESSON_KEYS))})",
+                       loc.find(head_line, f"{key}"))
+    for key in ("title", "goal"):
+        if not isinstance(head.get(key), str) or not head[key].strip():
+            raise fail(f"[lesson] needs a non-empty {key!r}", head_line)
+    for key in data:
+        if key not in ("lesson", "step", "quiz"):
+            raise fail(f"unknown table {key!r} (a lesson has [lesson], [[step]], [[quiz]])",
+                       loc.find(1, f"[{key}", f"{key} ="))
+    saved: set[str] = set()
+    requires: list[str] = []
+    steps: list[Step] = []
+    raw_steps = data.get("step", [])
+    if not isinstance(raw_steps, list) or not raw_steps:
+        raise fail("a lesson needs at least one [[step]]", head_line)
+
+    def build_check(raw: Any, start: int, where: str) -> CheckCall:
+        if not isinstance(raw, dict):
+            raise fail(f"{where}: a check is a table with name = ...", start)
+        name = raw.get("name")
+        params = {k: v for k, v in raw.items() if k not in ("name", "say")}
+        if not isinstance(name, str):
+            raise fail(f"{where}: check without a name", start)
+        line = loc.find(start, f'"{name}"', "name")
+        spec = CHECKS.get(name)
+        if spec is None:
+            raise fail(f"{where}: unknown check {name!r} (known: {', '.join(sorted(CHECKS))})",
+                       line)
+        for key in params:
+            if key not in spec.all_params:
+                raise fail(f"{where}: check {name!r} takes no parameter {key!r} "
+                           f"(it takes: {', '.join(spec.all_params)})", loc.find(line, key))
+        for key in spec.params:
+            if key not in params:
+                raise fail(f"{where}: check {name!r} needs parameter {key!r}", line)
+        check_refs(params, line, where)
+        return CheckCall(name, params, raw.get("say"), line)
+
+    def check_refs(params: dict, line: int, where: str) -> None:
+        for ref in references(params):
+            root = REF_RE.match(ref).group(1)
+            if root not in saved:
+                raise fail(f"{where}: {ref!r} refers to {root!r}, which no earlier action "
+                           f"saves (saved so far: {', '.join(sorted(saved)) or 'nothing'})",
+                           loc.find(line, ref))
+
+    for i, raw in enumerate(raw_steps):
+        start = loc.step(i)
+        where = f"step {i + 1}"
+        if not isinstance(raw, dict):
+            raise fail(f"{where}: a step is a table", start)
+        for key in raw:
+            if key not in _STEP_KEYS:
+                raise fail(f"{where}: unknown key {key!r} (known: {', '.join(sorted(_STEP_KEYS))})",
+                           loc.find(start, key))
+        if not isinstance(raw.get("text"), str):
+            raise fail(f"{where}: needs text = \"...\"", start)
+        actions: list[ActionCall] = []
+        for raw_action in _as_list(raw.get("action")):
+            if not isinstance(raw_action, dict) or not isinstance(raw_action.get("do"), str):
+                raise fail(f"{where}: an action is a table with do = \"<action>\"", start)
+            name = raw_action["do"]
+            line = loc.find(start, f'"{name}"')
+            spec = ACTIONS.get(name)
+            if spec is None:
+                raise fail(f"{where}: unknown action {name!r} (known: {', '.join(sorted(ACTIONS))})",
+                           line)
+            params = {k: v for k, v in raw_action.items() if k not in ("do", "save")}
+            for key in params:
+                if key not in spec.all_params:
+                    raise fail(f"{where}: action {name!r} takes no parameter {key!r} "
+                               f"(it takes: {', '.join(spec.all_params) or 'none'})",
+                               loc.find(line, key))
+            for key in spec.params:
+                if key not in params:
+                    raise fail(f"{where}: action {name!r} needs parameter {key!r}", line)
+            check_refs(params, line, where)
+            save = raw_action.get("save")
+            if save is not None and (not isinstance(save, str)
+                                     or not re.match(r"^[A-Za-z_][\w-]*$", save)):
+                raise fail(f"{where}: save must be a plain name like \"p\"", loc.find(line, "save"))
+            actions.append(ActionCall(name, params, save, line))
+            requires.extend(spec.requires)
+            if save:
+                saved.add(save)
+        checks = [build_check(c, start, where) for c in _as_list(raw.get("check"))]
+        needs_root = raw.get("needs_root")
+        if needs_root is True:
+            needs_root = "this step switches to another uid, which needs root"
+        elif needs_root is False:
+            needs_root = None
+        steps.append(Step(i, str(raw.get("title", f"Step {i + 1}")), raw["text"],
+                          str(raw.get("after", "")), tuple(actions), tuple(checks),
+                          needs_root, raw.get("highlight"), start))
+    quizzes: list[Quiz] = []
+    raw_quizzes = data.get("quiz", [])
+    if not isinstance(raw_quizzes, list) or not raw_quizzes:
+        raise fail("a lesson ends with at least one [[quiz]] that memlab can check", head_line)
+    for i, raw in enumerate(raw_quizzes):
+        start = loc.quiz(i)
+        where = f"quiz {i + 1}"
+        for key in raw:
+            if key not in _QUIZ_KEYS:
+                raise fail(f"{where}: unknown key {key!r} (known: {', '.join(sorted(_QUIZ_KEYS))})",
+                           loc.find(start, key))
+        if not isinstance(raw.get("question"), str):
+            raise fail(f"{where}: needs question = \"...\"", start)
+        answer_from = raw.get("answer_from")
+        if answer_from is not None:
+            if not isinstance(answer_from, str) or not REF_RE.match(answer_from):
+                raise fail(f"{where}: answer_from must be a \"$name.path\" reference",
+                           loc.find(start, "answer_from"))
+            check_refs({"answer_from": answer_from}, start, where)
+        check = build_check(raw["check"], loc.find(start, "check"), where) \
+            if "check" in raw else None
+        if "answer" not in raw and answer_from is None:
+            raise fail(f"{where}: needs answer = ... or answer_from = \"$...\"", start)
+        if check is None and answer_from is None:
+            raise fail(f"{where}: memlab must be able to check the answer: give check = {{...}} "
+                       "(the evidence) or answer_from = \"$...\"", start)
+        choices = raw.get("choices", [])
+        if "answer" in raw and choices and str(raw["answer"]) not in [str(c) for c in choices]:
+            raise fail(f"{where}: answer {raw['answer']!r} is not one of the choices",
+                       loc.find(start, "answer"))
+        quizzes.append(Quiz(i, raw["question"], tuple(str(c) for c in choices),
+                            raw.get("answer"), answer_from, check,
+                            str(raw.get("explain", "")), start))
+    minutes = head.get("minutes", 5)
+    if not isinstance(minutes, int) or not 1 <= minutes <= 5:
+        raise fail("minutes must be an integer from 1 to 5 (a lesson takes under ~5 minutes)",
+                   loc.find(head_line, "minutes"))
+    return Lesson(
+        id=str(head.get("id") or path.stem), title=head["title"].strip(),
+        goal=head["goal"].strip(), minutes=minutes, order=int(head.get("order", 100)),
+        chapters=tuple(int(c) for c in head.get("chapters", [])),
+        corrects=tuple(str(c) for c in head.get("corrects", [])),
+        summary=str(head.get("summary", "")).strip(), steps=tuple(steps),
+        quizzes=tuple(quizzes), path=path, requires=tuple(dict.fromkeys(requires)),
+    )
+
+
+@dataclass
+class Catalog:
+    """The lessons found in some directories, and the files that could not be loaded."""
+
+    lessons: list[Lesson]
+    errors: list[LessonFileError]
+
+    def get(self, name: str) -> Lesson:
+        for lesson in self.lessons:
+            if lesson.id == name or lesson.path.stem == name:
+                return lesson
+        for err in self.errors:
+            if Path(err.path).stem == name:
+                raise err
+        known = ", ".join(lesson.id for lesson in self.lessons)
+        raise UsageError(f"no lesson named {name!r} (known: {known})")
+
+
+def discover(extra_dirs: list[str | Path] = (), builtin: bool = True) -> Catalog:
+    """Load every *.toml in the built-in content directory and the extra directories.
+    A broken file becomes an entry in `errors`; the others still load."""
+    dirs = ([CONTENT_DIR] if builtin else []) + [Path(d) for d in extra_dirs]
+    lessons: list[Lesson] = []
+    errors: list[LessonFileError] = []
+    seen: dict[str, Path] = {}
+    for d in dirs:
+        files = [d] if d.is_file() else sorted(d.glob("*.toml"))
+        if not d.exists():
+            errors.append(LessonFileError("no such lesson file or directory", path=str(d)))
+            continue
+        for f in files:
+            try:
+                lesson = load_lesson(f)
+            except LessonFileError as err:
+                errors.append(err)
+                continue
+            if lesson.id in seen:
+                errors.append(LessonFileError(
+                    f"lesson id {lesson.id!r} already used by {seen[lesson.id]}", path=str(f),
+                    line=1))
+                continue
+            seen[lesson.id] = f
+            lessons.append(lesson)
+    lessons.sort(key=lambda x: (x.order, x.id))
+    return Catalog(lessons, errors)

@@ -1,0 +1,94 @@
+"""The LessonRunner the CLI and the TUI share: navigation, actions, verdicts, quiz,
+skipping (root, missing building blocks) and failing (a broken action) honestly."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from memlab.lessons import actions
+from memlab.lessons.engine import LessonRunner, answers_match, load_lesson
+from tests.helpers import NOBODY, run_as
+from tests.lessons.conftest import GOOD
+
+requires_root = pytest.mark.skipif(os.geteuid() != 0, reason="needs root to switch uid")
+
+
+def test_walk_a_lesson_step_by_step(lesson_dir):
+    lesson = load_lesson(lesson_dir("tiny.toml", GOOD))
+    with LessonRunner(lesson) as r:
+        assert r.available and r.index == 0 and not r.at_quiz
+        assert not r.back()
+        out = r.run_action()
+        assert out.error is None and "launched" in out.notes[0]
+        pid = r.measurements["p"]["pid"]
+        [res] = r.run_checks()
+        assert res.status == "pass" and "A=1" in res.verdict.measured
+        assert r.next() and r.at_quiz and r.current is None
+        quiz = lesson.quizzes[0]
+        assert r.answer_quiz(quiz, "1").correct
+        assert not r.answer_quiz(quiz, "2").correct
+        assert r.back() and r.current is lesson.steps[0]
+    assert not os.path.exists(f"/proc/{pid}/status") or "Z" in open(
+        f"/proc/{pid}/stat").read().split(")")[1][:3], "the launched sample outlived close()"
+
+
+def test_a_failing_check_reports_the_measured_value(lesson_dir):
+    lesson = load_lesson(lesson_dir("f.toml", GOOD.replace('expected = ["A=1"]',
+                                                          'expected = ["A=2"]')))
+    with LessonRunner(lesson) as r:
+        results = r.run_all()
+    bad = [x for x in results if x.status == "fail"]
+    assert len(bad) == 1 and "A=1" in bad[0].verdict.measured and "A=2" in bad[0].verdict.expected
+
+
+def test_a_failing_action_fails_its_checks(lesson_dir):
+    lesson = load_lesson(lesson_dir("a.toml", GOOD.replace('env = ["A=1"]',
+                                                          'target = "/nonexistent/x"')))
+    with LessonRunner(lesson) as r:
+        results = r.run_all()
+    assert results and all(x.status == "fail" for x in results)
+    assert any("/nonexistent/x" in x.verdict.measured for x in results)
+
+
+def test_a_missing_building_block_makes_the_lesson_unavailable(lesson_dir):
+    actions.action("needs-a-block", requires=("memlab_no_such_block:thing",))(
+        lambda ctx, p, save: actions.ActionResult(1))
+    try:
+        text = GOOD.replace('do = "launch"', 'do = "needs-a-block"').replace(
+            'env = ["A=1"]\n', "")
+        lesson = load_lesson(lesson_dir("u.toml", text))
+        ok, why = lesson.availability()
+        assert not ok and "memlab_no_such_block" in why
+        with LessonRunner(lesson) as r:
+            out = r.run_step()
+        assert out.skipped and all(x.status == "skip" for x in out.results)
+    finally:
+        del actions.ACTIONS["needs-a-block"]
+
+
+ROOT_STEP = GOOD.replace('[[step]]\ntext = "Launch."',
+                         '[[step]]\ntext = "Launch."\nneeds_root = "it reads as another uid"')
+
+
+@requires_root
+def test_root_steps_are_skipped_with_the_reason_when_not_root(lesson_dir):
+    lesson = load_lesson(lesson_dir("r.toml", ROOT_STEP))
+
+    def walk():
+        with LessonRunner(lesson) as r:
+            return [(x.status, x.verdict.measured) for x in r.run_all()]
+    results = run_as(NOBODY, walk)
+    assert [s for s, _ in results] == ["skip", "skip"]
+    assert all("needs root (it reads as another uid)" in m and "uid 65534" in m
+               for _, m in results)
+
+
+def test_answers_match_is_forgiving_but_not_wrong():
+    assert answers_match("B", "[stack]", ("[heap]", "[stack]"))
+    assert answers_match("2", "[stack]", ("[heap]", "[stack]"))
+    assert answers_match(" Yes ", True)
+    assert answers_match("0x10", 16)
+    assert not answers_match("a", "[stack]", ("[heap]", "[stack]"))
+    assert not answers_match("no", True)
