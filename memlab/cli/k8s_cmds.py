@@ -1,0 +1,365 @@
+"""memlab k8s validate|env|run|apply: Pod/ConfigMap/Secret manifests, run here as kubelet would.
+
+Exit codes: 0 ok; 2 a manifest is malformed or invalid (nothing is written); 1 the pod
+cannot start (FailedMount, CreateContainerConfigError) or the process failed to launch.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+
+from memlab.cli._output import add_json_flag, add_reveal_flag, print_json
+from memlab.errors import EXIT_OK, EXIT_USAGE, LaunchError, MemlabError, UsageError
+
+_RAW = argparse.RawDescriptionHelpFormatter
+
+K8S_EPILOG = """\
+examples:
+  memlab k8s validate pod.yaml cm.yaml          the API server's checks, its messages
+  memlab k8s env pod.yaml -f cm.yaml            the container's env, sorted, with sources
+  memlab k8s run pod.yaml -f cm.yaml            run it here; Ctrl-C stops it
+  memlab k8s apply cm-v2.yaml --pod DIR         update a ConfigMap under a running pod
+
+The bundled examples (the article's two manifests) are in memlab/k8s/examples/.
+"""
+
+VALIDATE_EPILOG = """\
+examples:
+  memlab k8s validate memlab/k8s/examples/volume-pod.yaml
+  memlab k8s validate secret.yaml --json
+
+Checks what memlab uses, with Kubernetes' own messages: key names, the 1 MiB limit,
+data/binaryData duplicates, base64, Secret types and their required keys (stringData is
+merged into data first, stringData wins), items paths and modes, env names, references
+from volumeMounts.  Also malformed YAML, unknown kinds/fields and wrong types (an
+unquoted `PORT: 80` under data:), with the line.  Exit 2 if anything is invalid.
+"""
+
+ENV_EPILOG = """\
+examples:
+  memlab k8s env memlab/k8s/examples/env-pod.yaml -f memlab/k8s/examples/my-configmap.yaml
+  memlab k8s env pod.yaml -f objects.yaml --container sidecar --json --reveal
+
+kubelet's order: envFrom sources (later win, prefix prepended), then env entries
+($(VAR) expanded in literal values only), then service variables for names not set.
+The runtime adds HOSTNAME and the image's PATH underneath (--no-runtime drops them).
+Output is sorted: the real order is a Go map's.  A missing object or key that is not
+optional prints kubelet's CreateContainerConfigError message and exits 1.
+"""
+
+RUN_EPILOG = """\
+examples:
+  memlab k8s run memlab/k8s/examples/volume-pod.yaml      busybox `sh -c "sleep 3600"`
+  memlab k8s run memlab/k8s/examples/env-pod.yaml -f memlab/k8s/examples/my-configmap.yaml
+                                                          redis image -> sample sleeper
+  memlab k8s run volume-pod.yaml --exec 'hotreload /etc/config/LOG_LEVEL HOSTNAME'
+  memlab k8s run pod.yaml -f cm.yaml --json               JSON lines (started/stdout/...)
+
+Validates everything, resolves volumes (FailedMount) and env
+(CreateContainerConfigError) before writing anything; then writes the pod directory
+(default $XDG_RUNTIME_DIR/memlab-pods/POD or /tmp/memlab-pods/POD): each
+configMap/secret volume as kubelet's AtomicWriter lays it out, and execve's the
+container's command with the computed env.  A command that does not exist here (an
+image's entrypoint) is replaced by a bundled sample (--exec, default sleeper).
+
+mountPath: memlab does not create mount namespaces.  rootfs/<mountPath> in the pod
+directory links to the volume; the container's command is NOT rewritten.  Arguments you
+give an --exec sample that start with a mountPath are mapped to the pod directory.
+
+Runs in the foreground until the process exits or Ctrl-C (the process is killed:
+children never outlive memlab).  From another terminal, `memlab k8s apply` updates a
+ConfigMap/Secret; the volume changes (printed here), the env does not.
+"""
+
+APPLY_EPILOG = """\
+examples:
+  memlab k8s apply memlab/k8s/examples/test-config-debug.yaml --pod /tmp/memlab-pods/test-pod-volume-only
+  memlab k8s apply cm.yaml --pod DIR --json
+
+Validates the update as the API server does (immutable objects, a Secret's type), stores
+it, and re-runs AtomicWriter for every volume that projects it, as kubelet's sync would
+(a real cluster takes up to 60-90 s).  Prints the ..data switch and, for each variable a
+restarted container would see differently, both values: the running process keeps its env.
+"""
+
+
+def register(sub) -> None:
+    p = sub.add_parser("k8s", help="Pod/ConfigMap/Secret manifests, run here as kubelet would",
+                       description=__doc__.splitlines()[0], epilog=K8S_EPILOG,
+                       formatter_class=_RAW)
+    ksub = p.add_subparsers(dest="k8s_command", metavar="SUBCOMMAND")
+    p.set_defaults(func=lambda args: (p.print_help(), EXIT_USAGE)[1])
+
+    v = ksub.add_parser("validate", help="validate manifests as the API server would",
+                        epilog=VALIDATE_EPILOG, formatter_class=_RAW)
+    v.add_argument("files", nargs="+", metavar="FILE")
+    add_json_flag(v)
+    v.set_defaults(func=cmd_validate)
+
+    e = ksub.add_parser("env", help="a container's environment as kubelet computes it",
+                        epilog=ENV_EPILOG, formatter_class=_RAW)
+    e.add_argument("pod", metavar="POD.yaml")
+    e.add_argument("-f", "--filename", dest="objects", action="append", default=[],
+                   metavar="OBJ.yaml", help="ConfigMaps/Secrets (repeatable)")
+    e.add_argument("--container", "-c", metavar="NAME", help="default: the first container")
+    e.add_argument("--no-runtime", action="store_true",
+                   help="leave out HOSTNAME and the image PATH the runtime adds")
+    e.add_argument("--no-services", action="store_true",
+                   help="leave out the KUBERNETES_* service variables")
+    add_json_flag(e)
+    add_reveal_flag(e)
+    e.set_defaults(func=cmd_env)
+
+    r = ksub.add_parser("run", help="run a pod's container here (env + volumes)",
+                        epilog=RUN_EPILOG, formatter_class=_RAW)
+    r.add_argument("pod", metavar="POD.yaml")
+    r.add_argument("-f", "--filename", dest="objects", action="append", default=[],
+                   metavar="OBJ.yaml", help="ConfigMaps/Secrets (repeatable)")
+    r.add_argument("--container", "-c", metavar="NAME")
+    r.add_argument("--exec", dest="exec_sample", metavar="'SAMPLE [ARGS]'",
+                   help="run this bundled sample (or program) instead of the command; "
+                        "one shell-quoted string")
+    r.add_argument("--pod-dir", metavar="DIR", help="where to lay out the pod")
+    r.add_argument("--timeout", type=float, default=5.0, help="seconds to wait for start")
+    add_json_flag(r)
+    add_reveal_flag(r)
+    r.set_defaults(func=cmd_run)
+
+    a = ksub.add_parser("apply", help="update a ConfigMap/Secret under a running pod",
+                        epilog=APPLY_EPILOG, formatter_class=_RAW)
+    a.add_argument("manifest", metavar="OBJ.yaml")
+    a.add_argument("--pod", required=True, metavar="DIR", help="the pod directory")
+    add_json_flag(a)
+    add_reveal_flag(a)
+    a.set_defaults(func=cmd_apply)
+
+
+# --- validate -----------------------------------------------------------------------------
+
+def cmd_validate(args) -> int:
+    from memlab.k8s import manifests, validation
+    report = []
+    ok = True
+    for path in args.files:
+        try:
+            objs = manifests.load_file(path)
+        except MemlabError as err:
+            ok = False
+            report.append({"file": path, "line": None, "kind": None, "name": None,
+                           "namespace": None, "valid": False,
+                           "errors": [{"message": str(err)}]})
+            continue
+        for obj in objs:
+            errs = validation.validate(obj)
+            ok = ok and not errs
+            report.append({
+                "file": obj.source, "line": obj.line, "kind": obj.kind, "name": obj.name,
+                "namespace": obj.namespace, "valid": not errs,
+                "errors": [{"field": e.field, "type": e.type, "detail": e.detail,
+                            "line": obj.line_of(e.path), "message": str(e)} for e in errs]})
+    if args.json:
+        print_json({"schema": "memlab.k8s.validate/1", "valid": ok, "objects": report})
+    else:
+        for r in report:
+            if r["kind"] is None:
+                print(f"invalid  {r['errors'][0]['message']}")
+                continue
+            head = f"{r['file']}:{r['line']}: {r['kind']} {r['namespace']}/{r['name']}"
+            if r["valid"]:
+                print(f"valid    {head}")
+            for e in r["errors"]:
+                print(f"invalid  {r['file']}:{e['line']}: The {r['kind']} \"{r['name']}\" "
+                      f"is invalid: {e['message']}")
+    return EXIT_OK if ok else EXIT_USAGE
+
+
+# --- env ----------------------------------------------------------------------------------
+
+def _load_pod(pod_path: str, object_paths: list[str]):
+    from memlab.k8s import manifests, validation
+    docs = manifests.load_file(pod_path)
+    for p in object_paths:
+        docs.extend(manifests.load_file(p))
+    pods = [d for d in docs if isinstance(d, manifests.Pod)]
+    if len(pods) != 1:
+        raise manifests.ManifestError(f"{pod_path}: expected exactly one Pod, found "
+                                      f"{len(pods)}")
+    for d in docs:
+        validation.check(d)
+    store = manifests.ObjectStore(d for d in docs if not isinstance(d, manifests.Pod))
+    return pods[0], store
+
+
+def cmd_env(args) -> int:
+    from memlab.k8s.envvars import container_environment
+    from memlab.secrets import display_value
+    pod, store = _load_pod(args.pod, args.objects)
+    c = pod.container(args.container)
+    env = container_environment(pod, c, store, runtime=not args.no_runtime,
+                                services=not args.no_services)
+    if args.json:
+        print_json({"schema": "memlab.k8s.env/1", "pod": pod.name,
+                    "namespace": pod.namespace, "container": c.get("name"),
+                    "env": [e.to_dict(args.reveal) for e in env]})
+        return EXIT_OK
+    width = max((len(e.name) for e in env), default=4)
+    vals = [display_value(e.name, e.value, args.reveal) for e in env]
+    vwidth = min(max((len(v) for v in vals), default=5), 40)
+    print(f"# pod {pod.namespace}/{pod.name} container {c.get('name')}: "
+          f"{len(env)} variables (sorted; the real order is unspecified)")
+    for e, v in zip(env, vals):
+        print(f"{e.name:<{width}}  {v:<{vwidth}}  {e.source}")
+    return EXIT_OK
+
+
+# --- run ----------------------------------------------------------------------------------
+
+def _emit(args, obj: dict) -> None:
+    """--json: one compact JSON object per line (a stream); flushed."""
+    sys.stdout.write(json.dumps(obj, ensure_ascii=False) + "\n")
+    sys.stdout.flush()
+
+
+def _print_started(pr, reveal: bool) -> None:
+    from memlab.secrets import display_value
+    print(f"pod {pr.pod.namespace}/{pr.pod.name} container {pr.container.get('name')}")
+    print(f"pod dir  {pr.pod_dir}")
+    print(f"process  pid {pr.pid}: {' '.join(pr.launched.argv)}")
+    print(f"note     {pr.note}")
+    for w in pr.warnings:
+        print(f"warning  {w}")
+    print(f"env ({len(pr.env)}, frozen at execve):")
+    for e in pr.env:
+        print(f"  {e.name}={display_value(e.name, e.value, reveal)}    [{e.source}]")
+    from memlab.k8s.pod import volume_tree
+    for vs in pr.volume_sources:
+        host = vs.host_dir(pr.pod_dir)
+        print(f"volume {vs.name} ({vs.kind} {vs.object_name}) at {host}:")
+        for ent in volume_tree(host):
+            extra = f" -> {ent['target']}" if ent["type"] == "symlink" else (
+                f" ({ent['size']} bytes)" if ent["type"] == "file" else "/")
+            print(f"  {ent['mode']}  {ent['path']}{extra}")
+    for m in pr.mounts:
+        print(f"mount    {m.mount_path} -> {m.mapped_path} (mapped under the pod dir; the "
+              "command is not rewritten)")
+    print("Ctrl-C stops the pod.  Update it from another terminal with:")
+    print(f"  memlab k8s apply CM.yaml --pod {pr.pod_dir}")
+    sys.stdout.flush()
+
+
+def cmd_run(args) -> int:
+    from memlab.k8s.pod import prepare
+    objects = list(args.objects)
+    pr = prepare(args.pod, objects, container=args.container, pod_dir=args.pod_dir)
+    sample, exec_args = None, []
+    if args.exec_sample:
+        import shlex
+        try:
+            words = shlex.split(args.exec_sample)
+        except ValueError as err:
+            raise UsageError(f"--exec: {err}") from err
+        if not words:
+            raise UsageError("--exec: empty command")
+        sample, exec_args = words[0], words[1:]
+    pr.start(sample, exec_args, timeout=args.timeout)
+    try:
+        if args.json:
+            _emit(args, {"event": "started", **pr.to_dict(args.reveal)})
+        else:
+            _print_started(pr, args.reveal)
+        if pr.launched.report is not None:
+            line = json.dumps(pr.launched.report, ensure_ascii=False)
+            _emit(args, {"event": "stdout", "line": line}) if args.json else \
+                print(f"[{pr.pid}] {line}", flush=True)
+        _follow(pr, args)
+    except KeyboardInterrupt:
+        code = pr.stop()
+        if args.json:
+            _emit(args, {"event": "stopped", "exit_code": code})
+        else:
+            print(f"\npod stopped (process killed, exit {code}); pod dir kept: {pr.pod_dir}")
+        return EXIT_OK
+    finally:
+        pr.stop()
+    code = pr.launched.returncode
+    if args.json:
+        _emit(args, {"event": "exited", "exit_code": code})
+    else:
+        print(f"process exited ({code}); pod dir kept: {pr.pod_dir}")
+    return EXIT_OK if code == 0 else 1
+
+
+def _follow(pr, args) -> None:
+    """Relay the process's stdout and report volume swaps until the process exits."""
+    targets = pr.data_targets()
+    while True:
+        try:
+            line = pr.launched.read_stdout_line(timeout=0.2)
+        except LaunchError:
+            line = ""  # nothing within the timeout
+        if line is None:  # EOF: the process closed stdout / exited
+            pr.launched.wait()
+            return
+        if line:
+            if args.json:
+                _emit(args, {"event": "stdout", "line": line})
+            else:
+                print(f"[{pr.pid}] {line}", flush=True)
+        now = pr.data_targets()
+        for vol, target in now.items():
+            if target != targets.get(vol):
+                msg = {"event": "volume", "volume": vol, "data_target": target,
+                       "previous": targets.get(vol)}
+                if args.json:
+                    _emit(args, msg)
+                else:
+                    print(f"volume {vol}: ..data -> {target} (was {targets.get(vol)}); "
+                          "env unchanged", flush=True)
+        targets = now
+        if not pr.launched.alive:
+            pr.launched.wait()
+            return
+        time.sleep(0.0 if line else 0.05)
+
+
+# --- apply --------------------------------------------------------------------------------
+
+def cmd_apply(args) -> int:
+    from memlab.k8s.pod import ENV_NOTE, apply_to_pod_dir
+    results = apply_to_pod_dir(args.pod, args.manifest)
+    if args.json:
+        print_json({"schema": "memlab.k8s.apply/1", "pod_dir": args.pod,
+                    "results": [r.to_dict(args.reveal) for r in results], "note": ENV_NOTE})
+        return EXIT_OK
+    from memlab.secrets import display_value
+    shown: set[str] = set()
+    for r in results:
+        head = f"{r.object} {r.action}"
+        if r.volume is None:
+            print(f"{head}; no volume of this pod projects it")
+        elif r.event:
+            print(f"{head}; volume {r.volume}: {r.event} (old content kept)")
+        elif r.write and r.write.written:
+            w = r.write
+            extra = ""
+            if w.links_created:
+                extra += f", new links {w.links_created}"
+            if w.removed:
+                extra += f", removed {w.removed}"
+            print(f"{head}; volume {r.volume}: ..data -> {w.ts_dir} (was {w.old_ts_dir}; "
+                  f"old dir deleted){extra}")
+        elif r.write:
+            extra = f", recreated links {r.write.links_created}" if r.write.links_created \
+                else ""
+            print(f"{head}; volume {r.volume}: content identical, nothing written{extra}")
+        if r.object not in shown:
+            shown.add(r.object)
+            for name, d in (r.env_drift or {}).items():
+                print(f"  env {name}: the running process keeps "
+                      f"{display_value(name, d['running'], args.reveal)!r}; a restarted "
+                      f"container would get {display_value(name, d['on_restart'], args.reveal)!r}")
+    print(f"note: {ENV_NOTE}")
+    return EXIT_OK

@@ -1,0 +1,253 @@
+"""The container environment, computed as kubelet's makeEnvironmentVariables does.
+
+pkg/kubelet/kubelet_pods.go, in order:
+  1. envFrom sources in list order into one map (later keys overwrite earlier ones;
+     `prefix` is prepended as is).  ConfigMap binaryData never feeds env.  Since v1.30
+     every key is passed through (no more InvalidEnvironmentVariableNames skipping).
+  2. env entries in order, each overwriting: a literal `value` is $(VAR)-expanded
+     against the map as it is so far, then the service variables; valueFrom refs are
+     not expanded.  An optional ref whose object or key is missing is skipped entirely
+     (`continue`), so an envFrom value of the same name survives.
+  3. service-link variables, only for names not set yet.
+A missing object or key that is not optional stops the container from starting:
+reason CreateContainerConfigError with the error's message.
+
+Beyond kubelet, the container runtime adds HOSTNAME (the pod name) and the image's
+ENV (PATH) first; kubelet's variables override them.  memlab simulates the one service
+every pod sees, default/kubernetes, at the conventional 10.96.0.1:443.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable, Mapping
+
+from memlab.errors import MemlabError
+from memlab.k8s.manifests import ObjectStore, Pod
+
+# What a plain image (busybox, debian, redis) puts in its config's Env.
+IMAGE_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+KUBERNETES_SERVICE_IP = "10.96.0.1"
+
+_OPERATOR = ord("$")
+_OPENER = ord("(")
+_CLOSER = ord(")")
+
+
+class CreateContainerConfigError(MemlabError):
+    """The container cannot start: kubelet's reason and message."""
+
+    reason = "CreateContainerConfigError"
+
+    def __init__(self, message: str, container: str = ""):
+        self.message = message
+        self.container = container
+        super().__init__(f"{self.reason}: {message}")
+
+
+@dataclass(frozen=True)
+class EnvVar:
+    name: str
+    value: str
+    source: str  # "envFrom configmap default/cm (prefix APP_)", "env", "service", ...
+
+    def to_dict(self, reveal: bool = True) -> dict:
+        from memlab.secrets import display_value
+        return {"name": self.name, "value": display_value(self.name, self.value, reveal),
+                "source": self.source}
+
+
+# --- third_party/forked/golang/expansion/expand.go -----------------------------------------
+
+def _try_read_variable_name(data: bytes) -> tuple[bytes, bool, int]:
+    """tryReadVariableName: (bytes read, is a variable name, bytes to advance)."""
+    c = data[0]
+    if c == _OPERATOR:  # `$$`: an escaped operator
+        return data[0:1], False, 1
+    if c == _OPENER:
+        for i in range(1, len(data)):
+            if data[i] == _CLOSER:
+                return data[1:i], True, i + 1
+        return b"$(", False, 1  # incomplete reference: keep "$(" and go on
+    # Not an expression: the operator and the first *byte*, which Go's string(byte)
+    # turns into a rune: a byte >= 0x80 becomes U+0080..U+00FF (so "$é" is mangled).
+    return b"$" + chr(c).encode("utf-8"), False, 1
+
+
+def expand_bytes(data: bytes, mapping: Callable[[bytes], bytes]) -> bytes:
+    """Expand: `$(NAME)` -> mapping(NAME); `$$` -> `$`; anything else kept."""
+    buf = bytearray()
+    checkpoint = 0
+    cursor = 0
+    n = len(data)
+    while cursor < n:
+        if data[cursor] == _OPERATOR and cursor + 1 < n:
+            buf += data[checkpoint:cursor]
+            read, is_var, advance = _try_read_variable_name(data[cursor + 1:])
+            buf += mapping(read) if is_var else read
+            cursor += advance
+            checkpoint = cursor + 1
+        cursor += 1
+    return bytes(buf) + data[checkpoint:]
+
+
+def mapping_func_for(*contexts: Mapping[str, str]) -> Callable[[str], str]:
+    """MappingFuncFor: the first context that has NAME wins; else `$(NAME)` stays."""
+    def mapping(name: str) -> str:
+        for ctx in contexts:
+            if name in ctx:
+                return ctx[name]
+        return f"$({name})"
+    return mapping
+
+
+def expand(value: str, mapping: Callable[[str], str]) -> str:
+    """expansion.Expand on a Go string (bytes; non-UTF-8 round-trips as surrogates)."""
+    def bmap(name: bytes) -> bytes:
+        return mapping(name.decode("utf-8", "surrogateescape")).encode(
+            "utf-8", "surrogateescape")
+    out = expand_bytes(value.encode("utf-8", "surrogateescape"), bmap)
+    return out.decode("utf-8", "surrogateescape")
+
+
+# --- makeEnvironmentVariables ----------------------------------------------------------------
+
+def service_env() -> dict[str, str]:
+    """The variables of default/kubernetes, which every pod gets (enableServiceLinks or not)."""
+    ip, port = KUBERNETES_SERVICE_IP, "443"
+    return {
+        "KUBERNETES_SERVICE_HOST": ip,
+        "KUBERNETES_SERVICE_PORT": port,
+        "KUBERNETES_SERVICE_PORT_HTTPS": port,
+        "KUBERNETES_PORT": f"tcp://{ip}:{port}",
+        "KUBERNETES_PORT_443_TCP": f"tcp://{ip}:{port}",
+        "KUBERNETES_PORT_443_TCP_PROTO": "tcp",
+        "KUBERNETES_PORT_443_TCP_PORT": port,
+        "KUBERNETES_PORT_443_TCP_ADDR": ip,
+    }
+
+
+def _not_found(kind: str, name: str) -> str:
+    # The watch-based manager's apierrors.NewNotFound(Resource("configmap"), name).
+    return f'{kind} "{name}" not found'
+
+
+def make_environment(pod: Pod, container: dict, store: ObjectStore, *,
+                     services: bool = True) -> list[EnvVar]:
+    """kubelet's variables for CONTAINER (envFrom, env, services), with their sources.
+
+    Raises CreateContainerConfigError like kubelet.  Order: as kubelet builds the map
+    (the real order is a Go map's, i.e. unspecified): callers sort for display."""
+    ns = pod.namespace
+    values: dict[str, str] = {}
+    sources: dict[str, str] = {}
+    cname = container.get("name", "")
+
+    def fetch(kind: str, name: str, optional: bool):
+        obj = store.configmap(ns, name) if kind == "configmap" else store.secret(ns, name)
+        if obj is None and not optional:
+            raise CreateContainerConfigError(_not_found(kind, name), cname)
+        return obj
+
+    for ef in container.get("envFrom") or []:
+        prefix = ef.get("prefix", "")
+        if "configMapRef" in ef:
+            ref = ef["configMapRef"]
+            cm = fetch("configmap", ref.get("name", ""), bool(ref.get("optional")))
+            if cm is None:
+                continue  # optional and missing: the whole source is skipped
+            for k, v in cm.data.items():  # data only: binaryData never feeds env
+                values[prefix + k] = v
+                sources[prefix + k] = f"envFrom configmap {ns}/{cm.name} key {k}"
+        elif "secretRef" in ef:
+            ref = ef["secretRef"]
+            sec = fetch("secret", ref.get("name", ""), bool(ref.get("optional")))
+            if sec is None:
+                continue
+            for k, b in sec.data.items():
+                values[prefix + k] = b.decode("utf-8", "surrogateescape")
+                sources[prefix + k] = f"envFrom secret {ns}/{sec.name} key {k}"
+
+    svc = service_env() if services else {}
+    mapping = mapping_func_for(values, svc)  # `values` grows: "defined so far"
+    for ev in container.get("env") or []:
+        name = ev["name"]
+        runtime_val = ev.get("value", "")
+        source = "env"
+        if runtime_val != "":
+            runtime_val = expand(runtime_val, mapping)
+            if runtime_val != ev.get("value"):
+                source = f"env (expanded from {ev.get('value')!r})"
+        elif ev.get("valueFrom") is not None:
+            vf = ev["valueFrom"]
+            if "configMapKeyRef" in vf:
+                ref = vf["configMapKeyRef"]
+                optional = bool(ref.get("optional"))
+                cm = fetch("configmap", ref.get("name", ""), optional)
+                if cm is None:
+                    continue
+                key = ref.get("key", "")
+                if key not in cm.data:
+                    if optional:
+                        continue
+                    raise CreateContainerConfigError(
+                        f"couldn't find key {key} in ConfigMap {ns}/{cm.name}", cname)
+                runtime_val = cm.data[key]
+                source = f"configMapKeyRef {ns}/{cm.name} key {key}"
+            elif "secretKeyRef" in vf:
+                ref = vf["secretKeyRef"]
+                optional = bool(ref.get("optional"))
+                sec = fetch("secret", ref.get("name", ""), optional)
+                if sec is None:
+                    continue
+                key = ref.get("key", "")
+                if key not in sec.data:
+                    if optional:
+                        continue
+                    raise CreateContainerConfigError(
+                        f"couldn't find key {key} in Secret {ns}/{sec.name}", cname)
+                runtime_val = sec.data[key].decode("utf-8", "surrogateescape")
+                source = f"secretKeyRef {ns}/{sec.name} key {key}"
+            elif "fieldRef" in vf:
+                runtime_val, source = _field_ref(pod, vf["fieldRef"])
+            else:
+                raise CreateContainerConfigError(
+                    f"memlab does not simulate valueFrom {sorted(vf)} (env {name})", cname)
+        values[name] = runtime_val
+        sources[name] = source
+
+    result = [EnvVar(k, v, sources[k]) for k, v in values.items()]
+    for k, v in svc.items():
+        if k not in values:
+            result.append(EnvVar(k, v, "service default/kubernetes (simulated)"))
+    return result
+
+
+def _field_ref(pod: Pod, ref: dict) -> tuple[str, str]:
+    """The downward-API fields memlab can answer without a cluster."""
+    path = ref.get("fieldPath", "")
+    known = {"metadata.name": pod.name, "metadata.namespace": pod.namespace,
+             "spec.nodeName": "memlab", "spec.serviceAccountName":
+             pod.spec.get("serviceAccountName", "default")}
+    if path not in known:
+        raise CreateContainerConfigError(f"memlab does not simulate fieldRef {path!r}")
+    return known[path], f"fieldRef {path}"
+
+
+def container_environment(pod: Pod, container: dict, store: ObjectStore, *,
+                          runtime: bool = True, services: bool = True) -> list[EnvVar]:
+    """What the container's process gets at execve: runtime + image env, then kubelet's.
+
+    Sorted by name (the real order is unspecified; compare as a set)."""
+    merged: dict[str, EnvVar] = {}
+    if runtime:
+        merged["HOSTNAME"] = EnvVar("HOSTNAME", pod.name, "runtime (pod name)")
+        merged["PATH"] = EnvVar("PATH", IMAGE_PATH, "image ENV (simulated)")
+    for ev in make_environment(pod, container, store, services=services):
+        merged[ev.name] = ev
+    return sorted(merged.values(), key=lambda e: e.name)
+
+
+def to_execve(env: list[EnvVar]) -> list[bytes]:
+    """`NAME=value` byte strings for execve, in the given order."""
+    return [f"{e.name}={e.value}".encode("utf-8", "surrogateescape") for e in env]
