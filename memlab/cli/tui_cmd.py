@@ -1,0 +1,95 @@
+"""`memlab tui`: the interactive inspector (Textual, imported only here, when run)."""
+
+from __future__ import annotations
+
+import argparse
+
+from memlab.errors import UsageError
+
+EPILOG = """\
+examples:
+  memlab tui                          launch the sleeper sample with a demo env
+                                      (DB_PASSWORD=hunter2, LOG_LEVEL=info, PATH, HOME, LANG)
+  memlab tui 1234                     attach to a running process (read-only)
+  memlab tui --launch sleeper -e API_TOKEN=abc --no-aslr
+  memlab tui --launch /usr/bin/sleep -i -e A=1 -- 600
+
+keys: m/e/s/x/d switch views (map, env, stack, hex, drive), l launch, p attach,
+: command line (setenv/unsetenv/scrub/copy/malloc), r refresh, a live refresh,
+v reveal secrets, ctrl+s screenshot (SVG), ? help, q quit.
+A process launched by the TUI is ended when the TUI exits (q, SIGTERM, SIGHUP).
+"""
+
+
+def _pid(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(f"not a pid: {text!r}") from err
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"not a pid: {text!r}")
+    return value
+
+
+def register(sub) -> None:
+    p = sub.add_parser("tui", help="the interactive inspector (Textual)",
+                       description="See a process's memory, drive it, and watch it change.",
+                       epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("pid", type=_pid, nargs="?", metavar="PID", help="attach to this process")
+    p.add_argument("--launch", metavar="TARGET",
+                   help="launch TARGET (a bundled sample name, a path or a $PATH command)")
+    p.add_argument("-e", "--env", action="append", default=[], metavar="K=V",
+                   help="with --launch: set K=V in the new process's environment")
+    p.add_argument("-i", "--clear-env", action="store_true",
+                   help="with --launch: start from an empty environment (env -i)")
+    p.add_argument("--no-aslr", action="store_true",
+                   help="with --launch: disable address randomisation (personality)")
+    p.add_argument("--live", action="store_true", help="start with live refresh on")
+    p.add_argument("--reveal", action="store_true",
+                   help="start with secret-looking values shown")
+    p.add_argument("args", nargs=argparse.REMAINDER, metavar="-- ARGS",
+                   help="with --launch: arguments for TARGET")
+    p.set_defaults(func=run)
+
+
+def request_from_args(args):
+    """The LaunchRequest `memlab tui [--launch ...]` starts with (None: attach)."""
+    from memlab.samples import DEFAULT_SAMPLE
+    from memlab.tui.source import LaunchRequest, demo_env
+
+    extra = [a for a in args.args if a != "--"]
+    if args.pid is not None:
+        if args.launch or args.env or args.clear_env or args.no_aslr or extra:
+            raise UsageError("PID attaches to a running process: --launch, -e, -i, "
+                             "--no-aslr and ARGS only apply when launching")
+        return None
+    if args.launch is None:
+        if args.env or args.clear_env or extra:
+            raise UsageError("-e, -i and ARGS need --launch TARGET")
+        return LaunchRequest(DEFAULT_SAMPLE, tuple(demo_env()), args.no_aslr)
+    from memlab.launch import build_env
+
+    env = build_env(args.env, (), args.clear_env)
+    return LaunchRequest(args.launch, tuple(env), args.no_aslr, tuple(extra))
+
+
+def run(args) -> int:
+    from memlab.tui.source import LiveSource
+
+    request = request_from_args(args)
+    source = LiveSource()
+    try:
+        if request is None:
+            from memlab.collect import snapshot
+
+            snapshot(args.pid)  # fail now, with the CLI's exit code, if it cannot be read
+            source.attach(args.pid)
+        else:
+            # The CLI's main thread is the app's event-loop thread: PDEATHSIG holds.
+            source.launch(request)
+        from memlab.tui.app import MemlabApp
+
+        MemlabApp(source, live=args.live, reveal=args.reveal).run()
+    finally:
+        source.stop()
+    return 0

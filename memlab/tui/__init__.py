@@ -1,0 +1,3 @@
+"""memlab's Textual front end.  Importing this package does not import textual:
+`memlab.tui.app` does.  The app reads everything through an injected
+`memlab.tui.source.DataSource` (LiveSource for real processes, FakeSource in tests)."""

@@ -1,0 +1,341 @@
+"""The memlab TUI: one main screen of views (from the registry), modal screens for
+launching, attaching and help, and a command line that drives the launched sample.
+
+Data flow (the memray TUI split): the app is handed a DataSource; thread workers call
+it and post SnapshotReady / SnapshotFailed / CommandDone messages; handlers update the
+views.  Only `launch` runs on the event-loop thread (PR_SET_PDEATHSIG is per thread).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+from pathlib import Path
+from typing import Iterable
+
+from rich.text import Text
+from textual import work
+from textual.app import App, ComposeResult, SystemCommand
+from textual.binding import Binding
+from textual.containers import Container, Horizontal
+from textual.reactive import reactive
+from textual.screen import Screen
+from textual.widgets import Footer, Input, Static, TabbedContent, TabPane
+
+from memlab.errors import MemlabError
+from memlab.model import Snapshot
+from memlab.tui.messages import CommandDone, SnapshotFailed, SnapshotReady
+from memlab.tui.source import DataSource, LaunchRequest, check_command
+from memlab.tui.views import load_views
+from memlab.tui.widgets.base import SnapshotView
+from memlab.tui.widgets.drive import DriveView
+from memlab.tui.widgets.hexview import HexView
+from memlab.tui.widgets.memmap import MemoryMapView
+
+VIEWS, UNAVAILABLE_VIEWS = load_views()
+
+
+class MemlabApp(App[None]):
+    CSS_PATH = "memlab.tcss"
+    TITLE = "memlab"
+    AUTO_FOCUS = "#regions"
+    BINDINGS = [
+        Binding("q", "quit", "Quit"),
+        Binding("question_mark", "help", "Help"),
+        Binding("l", "launch_panel", "Launch"),
+        Binding("p", "pick_process", "Attach"),
+        Binding("colon", "command_line", "Command"),
+        Binding("r", "refresh", "Refresh"),
+        Binding("a", "toggle_live", "Live"),
+        Binding("v", "toggle_reveal", "Reveal"),
+        Binding("ctrl+s", "save_svg", "Screenshot"),
+        *(Binding(v.key, f"show_view('{v.id}')", v.title, show=False) for v in VIEWS),
+    ]
+
+    reveal: reactive[bool] = reactive(False)
+    live: reactive[bool] = reactive(False)
+
+    def __init__(self, source: DataSource, *, live: bool = False, reveal: bool = False,
+                 refresh_interval: float = 1.0, screenshot_dir: str | None = None) -> None:
+        super().__init__()
+        self.set_reactive(MemlabApp.reveal, reveal)
+        self.source = source
+        self.views = VIEWS
+        self.unavailable_views = UNAVAILABLE_VIEWS
+        self.snapshot: Snapshot | None = None
+        self.previous: Snapshot | None = None
+        self.gone: MemlabError | None = None
+        self.refresh_interval = refresh_interval
+        self.screenshot_dir = screenshot_dir
+        self._live_at_start = live
+        self._timer = None
+        self._before_command: Snapshot | None = None
+        self.snapshots_shown = 0  # how many snapshots reached the views (tests, bench)
+
+    # -- layout -------------------------------------------------------------------
+    def compose(self) -> ComposeResult:
+        yield Static(id="status")
+        with Horizontal(id="body"):
+            with TabbedContent(id="views", initial=self.views[0].id):
+                for spec in self.views:
+                    with TabPane(f"{spec.title} ({spec.key})", id=spec.id):
+                        yield spec.factory(id=f"view-{spec.id}")
+            # The lesson pane (memlab.lessons) mounts here: see open_side_pane.
+            yield Container(id="side-pane")
+        yield Static(id="banner")
+        yield Input(placeholder=": setenv K V | unsetenv K | scrub K | copy K | malloc N",
+                    id="cmdline")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self._timer = self.set_interval(self.refresh_interval, self._tick, pause=True)
+        self.live = self._live_at_start
+        self.query_one("#banner").display = False
+        self.query_one("#side-pane").display = False
+        if not self.is_headless:
+            # SIGTERM/SIGHUP: leave like `q` (restore the terminal; the CLI's finally
+            # ends the launched child).  PR_SET_PDEATHSIG backs this up if we are killed.
+            loop = asyncio.get_running_loop()
+            for sig in (signal.SIGTERM, signal.SIGHUP):
+                loop.add_signal_handler(sig, self.exit)
+        self._update_status()
+        self.refresh_snapshot(forced=True)
+
+    def open_side_pane(self, widget) -> None:
+        """Show `widget` beside the views (the lesson pane).  One pane at a time."""
+        pane = self.query_one("#side-pane")
+        pane.remove_children()
+        pane.mount(widget)
+        pane.display = True
+
+    def close_side_pane(self) -> None:
+        pane = self.query_one("#side-pane")
+        pane.remove_children()
+        pane.display = False
+
+    def view(self, view_id: str) -> SnapshotView:
+        return self.query_one(f"#view-{view_id}", SnapshotView)
+
+    def all_views(self) -> list[SnapshotView]:
+        return list(self.query(SnapshotView))
+
+    # -- snapshots (workers) ------------------------------------------------------
+    @work(thread=True, exclusive=True, group="snapshot")
+    def refresh_snapshot(self, forced: bool = False) -> None:
+        pid = self.source.pid
+        try:
+            snap = self.source.snapshot()
+        except MemlabError as err:
+            self.post_message(SnapshotFailed(pid, err))
+            return
+        self.post_message(SnapshotReady(snap, forced))
+
+    def _tick(self) -> None:
+        self.refresh_snapshot(forced=False)
+
+    def on_snapshot_ready(self, message: SnapshotReady) -> None:
+        snap = message.snapshot
+        was_gone, self.gone = self.gone, None
+        if was_gone is not None:
+            self.query_one("#banner").display = False
+        if snap == self.snapshot and not message.forced and was_gone is None:
+            return  # live refresh with nothing new: no redraw (idle stays cheap)
+        self.previous = self.snapshot if (self.snapshot is not None and
+                                          self.snapshot.pid == snap.pid) else None
+        self.snapshot = snap
+        for view in self.all_views():
+            view.show(snap, self.previous)
+        if self._before_command is not None:
+            self.query_one(DriveView).log_changes(self._before_command, snap)
+            self._before_command = None
+        self.snapshots_shown += 1
+        self._update_status()
+
+    def on_snapshot_failed(self, message: SnapshotFailed) -> None:
+        self.gone = message.error
+        banner = self.query_one("#banner", Static)
+        what = f"process {message.pid}" if message.pid is not None else "no process"
+        banner.update(Text(f"{what}: {message.error} — the views show the last snapshot; "
+                           "l launches a new process, p attaches to another",
+                           style="bold white on dark_red"))
+        banner.display = True
+        self._update_status()
+
+    def _update_status(self) -> None:
+        status = self.query("#status")
+        if not status:
+            return  # reactive watchers can fire before compose
+        s = self.snapshot
+        t = Text()
+        if s is not None:
+            name = s.stat.comm or (s.exe or "?")
+            t.append(f" pid {s.pid} {name} ", style="bold reverse")
+            t.append(f"  {s.exe or ''}  ")
+        t.append("launched" if self.source.launched else "attached (read-only)",
+                 style="green" if self.source.launched else "yellow")
+        t.append("  live " + ("on" if self.live else "off"),
+                 style="bold green" if self.live else "dim")
+        t.append("  secrets " + ("REVEALED" if self.reveal else "masked"),
+                 style="bold red" if self.reveal else "dim")
+        if self.gone is not None:
+            t.append("  GONE", style="bold red")
+        status.first(Static).update(t)
+
+    # -- commands (workers) -------------------------------------------------------
+    def run_command(self, line: str) -> None:
+        try:
+            line = check_command(line)
+        except MemlabError as err:
+            self.query_one(DriveView).log_command(line, None, str(err))
+            self.notify(str(err), severity="error")
+            return
+        self._command_worker(line, self.snapshot)
+
+    @work(thread=True, group="command")
+    def _command_worker(self, line: str, before: Snapshot | None) -> None:
+        try:
+            answer = self.source.command(line)
+        except MemlabError as err:
+            self.post_message(CommandDone(line, None, err))
+            return
+        if isinstance(answer, dict) and answer.get("error"):
+            # the sample understood but refused (e.g. scrub of a variable it no longer has)
+            self.post_message(CommandDone(line, answer, MemlabError(
+                f"{line.split()[0]}: {answer['error']}")))
+            return
+        self.post_message(CommandDone(line, answer, None, before))
+
+    def on_command_done(self, message: CommandDone) -> None:
+        drive = self.query_one(DriveView)
+        drive.log_command(message.line, message.answer if message.error is None else None,
+                          str(message.error) if message.error else None)
+        if message.error is not None:
+            self.notify(str(message.error), severity="error")
+            return
+        self._before_command = message.before
+        self.refresh_snapshot(forced=True)
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        if event.input.id != "cmdline":
+            return
+        line = event.value.strip()
+        event.input.value = ""
+        if line:
+            self.run_command(line)
+
+    # -- launching / attaching (event-loop thread) --------------------------------
+    def launch(self, request: LaunchRequest) -> bool:
+        try:
+            self.source.launch(request)
+        except MemlabError as err:
+            self.notify(f"launch failed: {err}", severity="error", timeout=8)
+            return False
+        self.snapshot = self.previous = None
+        self.refresh_snapshot(forced=True)
+        self._update_status()
+        return True
+
+    def attach(self, pid: int) -> None:
+        self.source.attach(pid)
+        self.snapshot = self.previous = None
+        self.refresh_snapshot(forced=True)
+        self._update_status()
+
+    def action_launch_panel(self) -> None:
+        from memlab.tui.screens.launch import LaunchPanel
+
+        def done(request: LaunchRequest | None) -> None:
+            if request is not None:
+                self.launch(request)
+
+        self.push_screen(LaunchPanel(self.source.sample_names(), self.source.last_launch),
+                         done)
+
+    def action_pick_process(self) -> None:
+        from memlab.tui.screens.picker import ProcessPicker
+
+        self.push_screen(ProcessPicker(), lambda pid: pid is not None and self.attach(pid))
+
+    # -- other actions ------------------------------------------------------------
+    def action_show_view(self, view_id: str) -> None:
+        self.query_one("#views", TabbedContent).active = view_id
+        self.view(view_id).focus_main()
+
+    def on_key(self, event) -> None:
+        if event.key == "escape" and self.focused is self.query_one("#cmdline"):
+            self.view(self.query_one("#views", TabbedContent).active).focus_main()
+
+    def on_memory_map_view_open_hex(self, message: MemoryMapView.OpenHex) -> None:
+        self.query_one(HexView).open_region(message.region)
+        self.action_show_view("hex")
+        self.query_one("#hex-grid").focus()
+
+    def action_help(self) -> None:
+        from memlab.tui.screens.help import HelpScreen
+
+        self.push_screen(HelpScreen())
+
+    def action_command_line(self) -> None:
+        self.query_one("#cmdline", Input).focus()
+
+    def action_refresh(self) -> None:
+        self.refresh_snapshot(forced=True)
+
+    def action_toggle_live(self) -> None:
+        self.live = not self.live
+
+    def watch_live(self, live: bool) -> None:
+        if self._timer is not None:
+            self._timer.resume() if live else self._timer.pause()
+        self._update_status()
+
+    def action_toggle_reveal(self) -> None:
+        self.reveal = not self.reveal
+
+    def watch_reveal(self, reveal: bool) -> None:
+        if self.snapshot is not None:
+            for view in self.all_views():
+                view.show(self.snapshot, self.previous)
+        self._update_status()
+
+    def action_save_svg(self) -> None:
+        path = self.save_screenshot(path=self.screenshot_dir or str(Path.cwd()))
+        self.notify(f"screenshot saved: {path}")
+
+    async def action_quit(self) -> None:
+        self.source.stop()  # ends the launched process before the app goes
+        self.exit()
+
+    def key_help(self) -> list[tuple[str, str]]:
+        """(key, description) for the help screen."""
+        rows = [(b.key if b.key != "question_mark" else "?", b.description)
+                for b in self.BINDINGS if isinstance(b, Binding) and b.show]
+        rows += [("1st letter", "views: " + ", ".join(f"{v.key} {v.title}"
+                                                      for v in self.views)),
+                 ("ctrl+p", "command palette (also: unsetenv/scrub/copy per variable)"),
+                 ("escape", "leave the command line / close a panel"),
+                 ("up/down, enter", "move in tables; enter on a region opens its hex view")]
+        return rows
+
+    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        yield from super().get_system_commands(screen)
+        for v in self.views:
+            yield SystemCommand(f"View: {v.title}", v.teaches,
+                                lambda v=v: self.action_show_view(v.id))
+        yield SystemCommand("Launch…", "launch a sample or a program with an env you choose",
+                            self.action_launch_panel)
+        yield SystemCommand("Attach…", "pick a running process", self.action_pick_process)
+        yield SystemCommand("Refresh now", "read the process again", self.action_refresh)
+        yield SystemCommand("Toggle live refresh", "re-read every second",
+                            self.action_toggle_live)
+        yield SystemCommand("Reveal/mask secrets", "show secret-looking values",
+                            self.action_toggle_reveal)
+        yield SystemCommand("Screenshot (SVG)", "save the screen as SVG", self.action_save_svg)
+        if self.source.launched and self.snapshot is not None and self.snapshot.env:
+            for e in self.snapshot.env.entries:
+                for verb in ("unsetenv", "scrub", "copy"):
+                    yield SystemCommand(f"{verb} {e.name}", f"send `{verb} {e.name}` to the "
+                                        "sample", lambda c=f"{verb} {e.name}":
+                                        self.run_command(c))
+            yield SystemCommand("malloc 1048576", "allocate 1 MiB in the sample",
+                                lambda: self.run_command("malloc 1048576"))

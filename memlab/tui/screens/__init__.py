@@ -1,0 +1,1 @@
+"""Modal screens: launch panel, process picker, help."""

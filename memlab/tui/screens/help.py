@@ -1,0 +1,35 @@
+"""Help screen: every key, and what each view teaches (built from the bindings and the
+view registry, so a new view documents itself)."""
+
+from __future__ import annotations
+
+from rich.table import Table
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Static
+
+
+class HelpScreen(ModalScreen[None]):
+    BINDINGS = [Binding("escape,q,question_mark", "dismiss", "Close")]
+
+    def compose(self) -> ComposeResult:
+        app = self.app
+        keys = Table(title="keys", show_header=False, box=None, padding=(0, 2))
+        for key, description in app.key_help():
+            keys.add_row(Text(key, style="bold cyan"), Text(description))
+        views = Table(title="views", show_header=False, box=None, padding=(0, 2))
+        for spec in app.views:
+            views.add_row(Text(spec.key, style="bold cyan"), Text(spec.title, style="bold"),
+                          Text(spec.teaches))
+        for title, why in app.unavailable_views.items():
+            views.add_row(Text("-"), Text(title, style="dim"),
+                          Text(f"unavailable: {why}", style="dim"))
+        with VerticalScroll(id="help-body"):
+            yield Static(Text("memlab — see a process's memory, drive it, watch it change",
+                              style="bold"))
+            yield Static(keys)
+            yield Static(views)
+            yield Static(Text("escape closes this screen", style="dim"))

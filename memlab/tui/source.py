@@ -1,0 +1,280 @@
+"""Where the TUI gets its data: an injected source (the memray TUI split).
+
+The app never touches /proc, launch or collect itself: it is handed a `DataSource` and
+calls it from thread workers (snapshot, command, read_memory, list_processes) or, for
+`launch`, from the event-loop thread (PR_SET_PDEATHSIG is per forking *thread*: a child
+forked from a short-lived worker thread would be killed when that worker ends).
+
+`LiveSource` is the real thing (memlab.collect / memlab.launch / memlab.procfs.mem).
+`FakeSource` serves fixed Snapshot objects, for Pilot and snapshot tests.
+
+This module does not import textual: the CLI builds a source before starting the app.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from dataclasses import dataclass
+from typing import Iterable, Sequence
+
+from memlab.errors import LaunchError, NoSuchProcess, UnreadableMemory, UsageError
+from memlab.model import Snapshot
+
+# The demo environment `memlab tui` gives the default sample: one secret to find, one
+# harmless value, and the usual variables a shell would pass.
+DEMO_ENV_NAMES = ("DB_PASSWORD", "LOG_LEVEL", "PATH", "HOME", "LANG")
+
+
+def demo_env() -> list[bytes]:
+    return [
+        b"DB_PASSWORD=hunter2",
+        b"LOG_LEVEL=info",
+        b"PATH=" + os.environb.get(b"PATH", b"/usr/local/bin:/usr/bin:/bin"),
+        b"HOME=" + os.environb.get(b"HOME", b"/root"),
+        b"LANG=C.UTF-8",
+    ]
+
+
+# The commands a launched sample understands on stdin (c_samples/*.c, memlab.launch).
+SAMPLE_COMMANDS = ("setenv", "unsetenv", "scrub", "copy", "malloc")
+
+
+def check_command(line: str) -> str:
+    """Validate a drive-the-sample command line before it is sent: `setenv K V`,
+    `unsetenv K`, `scrub K`, `copy K`, `malloc N`.  Returns it stripped."""
+    words = line.split()
+    if not words:
+        raise UsageError("empty command")
+    verb, args = words[0], words[1:]
+    arity = {"setenv": 2, "unsetenv": 1, "scrub": 1, "copy": 1, "malloc": 1}
+    if verb not in arity:
+        raise UsageError(f"unknown command {verb!r}: use one of {', '.join(SAMPLE_COMMANDS)}")
+    if verb == "setenv" and len(args) >= 2:
+        return line.strip()  # the value may contain spaces
+    if len(args) != arity[verb]:
+        raise UsageError(f"{verb} takes {arity[verb]} argument(s)")
+    if verb == "malloc" and not args[0].isdigit():
+        raise UsageError("malloc takes a size in bytes")
+    return line.strip()
+
+
+@dataclass(frozen=True)
+class LaunchRequest:
+    """What the launch panel asks for: a target, an exact env (None: inherit), no-ASLR."""
+
+    target: str
+    env: tuple[bytes, ...] | None
+    no_aslr: bool = False
+    args: tuple[str, ...] = ()
+
+
+class DataSource:
+    """The interface the TUI is given.  Methods may block: call them from workers,
+    except `launch`, which must run on the event-loop thread."""
+
+    pid: int | None = None
+    # The process was started by this source: it can be driven (commands) and it is
+    # ended when replaced or when the source stops.
+    launched: bool = False
+    # Bytes returned by read_memory so far: the hex-view bench counts them.
+    bytes_read: int = 0
+    last_launch: LaunchRequest | None = None
+
+    def snapshot(self) -> Snapshot:
+        raise NotImplementedError
+
+    def launch(self, request: LaunchRequest) -> int:
+        raise NotImplementedError
+
+    def attach(self, pid: int) -> None:
+        raise NotImplementedError
+
+    def command(self, line: str) -> dict:
+        raise NotImplementedError
+
+    def read_memory(self, addr: int, size: int) -> bytes | None:
+        """The bytes at [addr, addr+size), or None when any of them cannot be read."""
+        raise NotImplementedError
+
+    def list_processes(self) -> list:
+        raise NotImplementedError
+
+    def sample_names(self) -> list[str]:
+        return []
+
+    def stop(self) -> None:
+        """End the launched process (if any) and release resources.  Idempotent."""
+
+
+class LiveSource(DataSource):
+    """Reads a real process through memlab.collect and memlab.procfs.mem."""
+
+    def __init__(self, *, launch_timeout: float = 3.0, command_timeout: float = 5.0):
+        self.launch_timeout = launch_timeout
+        self.command_timeout = command_timeout
+        self._launched = None  # memlab.launch.Launched
+        self._reader = None  # memlab.procfs.mem.MemReader for self.pid
+        self._lock = threading.Lock()
+        self.pid = None
+        self.bytes_read = 0
+
+    # -- process lifecycle (event-loop thread) --------------------------------------
+    @property
+    def launched(self) -> bool:  # type: ignore[override]
+        return self._launched is not None
+
+    def launch(self, request: LaunchRequest) -> int:
+        # PR_SET_PDEATHSIG fires when the forking thread exits (prctl(2)): launching
+        # from a worker thread would kill the child as soon as that worker finished.
+        if threading.current_thread() is not threading.main_thread():
+            raise LaunchError("launch must be called from the main (event-loop) thread")
+        from memlab.launch import launch
+
+        new = launch(request.target, request.args,
+                     list(request.env) if request.env is not None else None,
+                     no_aslr=request.no_aslr, hold="ready", timeout=self.launch_timeout)
+        self._end_launched()  # the new process replaces the old one
+        self._launched = new
+        self.last_launch = request
+        self._switch(new.pid)
+        return new.pid
+
+    def attach(self, pid: int) -> None:
+        self._end_launched()
+        self._switch(pid)
+
+    def stop(self) -> None:
+        self._end_launched()
+        self._switch(None)
+
+    def _end_launched(self) -> None:
+        old, self._launched = self._launched, None
+        if old is not None:
+            old.kill()
+
+    def _switch(self, pid: int | None) -> None:
+        with self._lock:
+            if self._reader is not None:
+                self._reader.close()
+            self._reader = None
+            self.pid = pid
+
+    # -- reads (worker threads) -----------------------------------------------------
+    def snapshot(self) -> Snapshot:
+        from memlab.collect import snapshot
+        from memlab.procfs.mem import MemReader
+
+        pid = self.pid
+        if pid is None:
+            raise NoSuchProcess("no process: launch one (l) or attach to one (p)")
+        snap = snapshot(pid)
+        # The hex view reads through a reader bounded by the regions just read, so a
+        # mapping that appeared since (malloc) is readable after the next refresh.
+        reader = MemReader(pid, list(snap.regions))
+        with self._lock:
+            if self.pid == pid:
+                old, self._reader = self._reader, reader
+            else:
+                old = reader
+        if old is not None:
+            old.close()
+        return snap
+
+    def read_memory(self, addr: int, size: int) -> bytes | None:
+        with self._lock:
+            reader = self._reader
+        if reader is None:
+            return None
+        try:
+            data = reader.read(addr, size)
+        except UnreadableMemory:
+            return None
+        self.bytes_read += len(data)
+        return data
+
+    def command(self, line: str) -> dict:
+        launched = self._launched
+        if launched is None:
+            raise UsageError("commands drive a process memlab launched; "
+                             "an attached process is read-only (launch one with l)")
+        return launched.command(check_command(line), timeout=self.command_timeout)
+
+    def list_processes(self) -> list:
+        from memlab.processes import list_processes
+
+        return list_processes()
+
+    def sample_names(self) -> list[str]:
+        from memlab.samples import list_samples
+
+        return [s.name for s in list_samples()]
+
+
+class FakeSource(DataSource):
+    """Serves fixed snapshots.  `snapshots` is a sequence: every command advances to
+    the next one (so a test scripts what `scrub` does); `memory` maps base addresses
+    to bytes for read_memory (anything else reads as unreadable)."""
+
+    def __init__(self, snapshots: Snapshot | Sequence[Snapshot], *,
+                 memory: dict[int, bytes] | None = None,
+                 processes: Iterable = (), samples: Iterable[str] = ("sleeper",),
+                 launched: bool = True, gone_after: int | None = None):
+        self.snapshots = [snapshots] if isinstance(snapshots, Snapshot) else list(snapshots)
+        self.index = 0
+        self.memory = dict(memory or {})
+        self.processes = list(processes)
+        self.samples = list(samples)
+        self.launched = launched
+        self.pid = self.snapshots[0].pid
+        self.commands: list[str] = []
+        self.launches: list[LaunchRequest] = []
+        self.attached: list[int] = []
+        self.stopped = False
+        self.bytes_read = 0
+        self.reads: list[tuple[int, int]] = []
+        # after this many snapshot() calls the process "vanishes" (NoSuchProcess)
+        self.gone_after = gone_after
+        self.snapshot_calls = 0
+
+    def snapshot(self) -> Snapshot:
+        self.snapshot_calls += 1
+        if self.gone_after is not None and self.snapshot_calls > self.gone_after:
+            raise NoSuchProcess("process exited", pid=self.pid)
+        return self.snapshots[self.index]
+
+    def launch(self, request: LaunchRequest) -> int:
+        self.launches.append(request)
+        self.last_launch = request
+        self.launched = True
+        return self.pid
+
+    def attach(self, pid: int) -> None:
+        self.attached.append(pid)
+        self.launched = False
+
+    def command(self, line: str) -> dict:
+        if not self.launched:
+            raise UsageError("commands drive a process memlab launched; "
+                             "an attached process is read-only (launch one with l)")
+        line = check_command(line)
+        self.commands.append(line)
+        self.index = min(self.index + 1, len(self.snapshots) - 1)
+        return {"ok": True, "cmd": line.split()[0]}
+
+    def read_memory(self, addr: int, size: int) -> bytes | None:
+        self.reads.append((addr, size))
+        for base, data in self.memory.items():
+            if base <= addr and addr + size <= base + len(data):
+                self.bytes_read += size
+                return data[addr - base:addr - base + size]
+        return None
+
+    def list_processes(self) -> list:
+        return list(self.processes)
+
+    def sample_names(self) -> list[str]:
+        return list(self.samples)
+
+    def stop(self) -> None:
+        self.stopped = True

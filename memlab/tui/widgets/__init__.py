@@ -1,0 +1,1 @@
+"""One module per view of the main screen; each exports VIEW (a views.ViewSpec)."""

@@ -1,0 +1,35 @@
+"""The base class of every view: it is handed snapshots, never reads them itself."""
+
+from __future__ import annotations
+
+from textual.containers import Vertical
+
+from memlab.model import Snapshot
+
+
+class SnapshotView(Vertical):
+    """A view of the current Snapshot.  The app calls `show(snapshot, previous)` after
+    each refresh that changed something (previous: the snapshot before it, for diffs)
+    and again when the reveal-secrets toggle flips.  Views read memory only through
+    `self.app.source` in thread workers."""
+
+    snapshot: Snapshot | None = None
+    previous: Snapshot | None = None
+
+    def show(self, snapshot: Snapshot, previous: Snapshot | None) -> None:
+        self.snapshot, self.previous = snapshot, previous
+        self.render_snapshot()
+
+    def render_snapshot(self) -> None:
+        raise NotImplementedError
+
+    @property
+    def reveal(self) -> bool:
+        return bool(getattr(self.app, "reveal", False))
+
+    def focus_main(self) -> None:
+        """Give the keyboard to this view's main widget (its first focusable one)."""
+        for widget in self.query("*"):
+            if widget.focusable and widget.display:
+                widget.focus()
+                return

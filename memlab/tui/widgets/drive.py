@@ -1,0 +1,71 @@
+"""Drive view: send the launched sample commands and read what changed.
+
+Teaches: setenv/unsetenv only change libc's view (the `environ` array and the heap);
+the env block bytes execve wrote stay — so /proc/PID/environ keeps showing a variable
+after unsetenv — until the program overwrites them (scrub).  copy puts a value on the
+heap, malloc grows the heap or adds an mmap.  Each command is followed by a refresh and
+one line per change (the Env and Map views highlight the same changes).
+"""
+
+from __future__ import annotations
+
+import json
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.widgets import RichLog, Static
+
+from memlab.model import Snapshot
+from memlab.tui.diff import summarize
+from memlab.tui.views import ViewSpec
+from memlab.tui.widgets.base import SnapshotView
+
+HELP = ("Type a command on the command line (:), or pick one in the command palette "
+        "(ctrl+p):\n"
+        "  setenv NAME VALUE   unsetenv NAME   scrub NAME (overwrite its bytes in the env "
+        "block)\n"
+        "  copy NAME (strdup the value to the heap)   malloc BYTES\n"
+        "Try: unsetenv LOG_LEVEL (its bytes stay), then scrub DB_PASSWORD (its bytes are "
+        "overwritten) — and watch the Env view.")
+
+
+class DriveView(SnapshotView):
+    def __init__(self, **kw) -> None:
+        super().__init__(**kw)
+        self.history: list[str] = []  # every line written to the log, as plain text
+
+    def _write(self, t: Text) -> None:
+        self.history.append(t.plain)
+        self.log_widget.write(t)
+
+    def compose(self) -> ComposeResult:
+        yield Static(Text(HELP), id="drive-help")
+        yield RichLog(id="drive-log", markup=False, highlight=False, wrap=True)
+
+    @property
+    def log_widget(self) -> RichLog:
+        return self.query_one("#drive-log", RichLog)
+
+    def render_snapshot(self) -> None:
+        """Nothing to redraw: the log is written by log_command / log_changes."""
+
+    def log_command(self, line: str, answer: dict | None, error: str | None) -> None:
+        t = Text("> ", style="bold")
+        t.append(line, style="bold cyan")
+        if error is not None:
+            t.append(f"  ✗ {error}", style="bold red")
+        else:
+            t.append("  → " + json.dumps(answer, sort_keys=True), style="green")
+        self._write(t)
+
+    def log_changes(self, before: Snapshot | None, after: Snapshot) -> list[str]:
+        lines = summarize(before, after)
+        for s in lines:
+            self._write(Text("  " + s, style="yellow"))
+        return lines
+
+
+VIEW = ViewSpec(
+    id="drive", title="Drive", key="d", factory=DriveView,
+    teaches="send the sample setenv/unsetenv/scrub/copy/malloc and see what changed "
+            "(unsetenv leaves the env block bytes; scrub does not)")

@@ -1,0 +1,164 @@
+"""Env block view: the bytes between env_start and env_end, as hex and text.
+
+Teaches: the environment is one run of `NAME=value\\0` strings that execve copied to
+the top of [stack], right above the argument strings; /proc/PID/environ reads exactly
+these bytes; unsetenv leaves them in place (libc edits only its pointer array) while
+scrub overwrites them — changed bytes are highlighted after each refresh.
+"""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.containers import VerticalScroll
+from textual.widgets import DataTable, Static
+
+from memlab.model import EnvBlock, Snapshot
+from memlab.secrets import display_value, looks_secret
+from memlab.tui.diff import env_changed_addresses, human_size
+from memlab.tui.views import ViewSpec
+from memlab.tui.widgets.base import SnapshotView
+from memlab.tui.widgets.hexfmt import bytes_per_row_for, hex_line
+
+NAME_STYLES = ("bold cyan", "bold green")
+VALUE_STYLES = ("cyan", "green")
+CHANGED = "bold white on red"
+
+
+def entry_spans(env: EnvBlock) -> list[tuple[int, int, int]]:
+    """(start, equals, end) absolute addresses of each entry's NAME=value string
+    (end excludes the NUL); equals == end when there is no '='."""
+    spans: list[tuple[int, int, int]] = []
+    pos = 0
+    for entry in env.entries:
+        if entry.address is not None:
+            pos = entry.address - env.start
+        start = env.start + pos
+        eq = entry.raw.find(b"=")
+        end = start + len(entry.raw)
+        spans.append((start, start + eq if eq >= 0 else end, end))
+        pos += len(entry.raw) + 1
+    return spans
+
+
+def verdict_text(ok: bool | None, yes: str, no: str, unknown: str) -> Text:
+    if ok is None:
+        return Text("? " + unknown, style="yellow")
+    return Text("✓ " + yes, style="green") if ok else Text("✗ " + no, style="bold red")
+
+
+def place_in_stack(snap: Snapshot) -> Text:
+    """A few lines: where the block sits between the top of [stack] and sp."""
+    env, st = snap.env, snap.stat
+    t = Text()
+    region = snap.region_at(env.start) if env else None
+    if region is None:
+        t.append("the env block is not inside any mapping read\n", style="red")
+        return t
+    rows = [
+        (f"top of {region.label}", f"0x{region.end:x}", ""),
+    ]
+    if env.distance_to_stack_top is not None:
+        rows.append(("", f"↕ {env.distance_to_stack_top} bytes",
+                     "exec path (AT_EXECFN) and the 8-byte end marker"))
+    rows.append(("env block", f"0x{env.start:x}–0x{env.end:x}",
+                 f"{env.end - env.start} bytes, {len(env.entries)} strings"))
+    if not st.masked:
+        gap = env.distance_to_args
+        rows.append(("argument strings", f"0x{st.arg_start:x}–0x{st.arg_end:x}",
+                     "adjacent to the env block" if gap == 0 else
+                     f"{gap} bytes below the env block" if gap is not None else ""))
+        rows.append(("sp (argc) …", f"0x{st.start_stack:x}",
+                     "then argv[], envp[], auxv pointers (Stack view)"))
+    for what, where, note in rows:
+        t.append(f"  {what:<17}", style="bold")
+        t.append(f"{where:<30}")
+        t.append(note + "\n", style="dim")
+    return t
+
+
+class EnvBlockView(SnapshotView):
+    def compose(self) -> ComposeResult:
+        yield Static(id="env-summary")
+        with VerticalScroll(id="env-hex-scroll"):
+            yield Static(id="env-hex")
+        table = DataTable(id="env-entries", cursor_type="row")
+        table.add_columns("address", "bytes", "name", "value")
+        yield table
+
+    def render_snapshot(self) -> None:
+        snap = self.snapshot
+        summary = self.query_one("#env-summary", Static)
+        hexdump = self.query_one("#env-hex", Static)
+        table = self.query_one("#env-entries", DataTable)
+        table.clear()
+        env = snap.env
+        if env is None:
+            summary.update(Text("no env block: " + ("; ".join(snap.warnings) or
+                                                   "it could not be read"), style="yellow"))
+            hexdump.update("")
+            return
+        self._changed = env_changed_addresses(self.previous, snap)
+        self._spans = entry_spans(env)
+        t = Text()
+        t.append(f"env block 0x{env.start:x}–0x{env.end:x}  "
+                 f"{human_size(env.end - env.start)} in {env.region or '?'}  ", style="bold")
+        t.append_text(verdict_text(env.matches_proc_environ,
+                                   "same bytes as /proc/PID/environ",
+                                   "differs from /proc/PID/environ",
+                                   "/proc/PID/environ not readable"))
+        if self._changed:
+            t.append(f"  {len(self._changed)} byte(s) changed since last refresh",
+                     style=CHANGED)
+        t.append("\n")
+        t.append_text(place_in_stack(snap))
+        summary.update(t)
+        self._render_hex()
+        for i, (entry, (start, _, end)) in enumerate(zip(env.entries, self._spans)):
+            changed = any(a in self._changed for a in range(start, end + 1))
+            style = CHANGED if changed else ""
+            value = (display_value(entry.name, entry.value, self.reveal)
+                     if entry.has_equals else "(no '=')")
+            table.add_row(Text(f"0x{start:x}", style=style),
+                          Text(str(len(entry.raw)), justify="right"),
+                          Text(entry.name, style=NAME_STYLES[i % 2]),
+                          Text(value, style=style), key=str(i))
+
+    def _render_hex(self) -> None:
+        env = self.snapshot.env
+        byte_style: dict[int, str] = {}
+        masked: set[int] = set()
+        for i, ((start, eq, end), entry) in enumerate(zip(self._spans, env.entries)):
+            for a in range(start, eq):
+                byte_style[a] = NAME_STYLES[i % 2]
+            for a in range(eq + 1, end):
+                byte_style[a] = VALUE_STYLES[i % 2]
+            if not self.reveal and entry.has_equals and looks_secret(entry.name, entry.value):
+                masked.update(range(eq + 1, end))
+        for a in self._changed:
+            byte_style[a] = CHANGED
+        width = self.size.width or 80
+        per_row = bytes_per_row_for(width - 2)
+        base = env.start - env.start % per_row
+        out = Text(no_wrap=True)
+        for addr in range(base, env.start + len(env.raw), per_row):
+            lo, hi = max(addr, env.start), min(addr + per_row, env.start + len(env.raw))
+            row = bytes(env.raw[lo - env.start:hi - env.start])
+            # pad the leading partial row so columns line up with their addresses
+            data = b"\0" * (lo - addr) + row
+            line = hex_line(addr, data, per_row, style_at=byte_style.get,
+                            masked_at=masked.__contains__, skip=lo - addr)
+            out.append_text(line)
+            out.append("\n")
+        out.rstrip()
+        self.query_one("#env-hex", Static).update(out)
+
+    def on_resize(self) -> None:
+        if self.snapshot is not None and self.snapshot.env is not None:
+            self._render_hex()
+
+
+VIEW = ViewSpec(
+    id="env", title="Env", key="e", factory=EnvBlockView,
+    teaches="the env block at the top of [stack]: each NAME=value string, its address, "
+            "the /proc/PID/environ cross-check, what setenv/unsetenv/scrub change")

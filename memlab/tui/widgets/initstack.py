@@ -1,0 +1,128 @@
+"""Initial stack view: what execve laid out at sp (fs/binfmt_elf.c create_elf_tables).
+
+Teaches: at startstack sits argc, then argv[] and envp[] (pointers, NULL-terminated,
+each pointing up into the strings at the top of [stack]), then the auxiliary vector
+(AT_* pairs the kernel hands ld.so and libc), AT_RANDOM's 16 bytes, the platform
+string and alignment padding.
+"""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.widgets import DataTable, Static
+
+from memlab.model import AuxvEntry, InitialStack, text
+from memlab.secrets import looks_secret_entry, mask_env_string
+from memlab.tui.views import ViewSpec
+from memlab.tui.widgets.base import SnapshotView
+from memlab.tui.widgets.envblock import verdict_text
+
+AUXV_NOTES: dict[str, str] = {
+    "AT_SYSINFO_EHDR": "where the vDSO is mapped",
+    "AT_HWCAP": "CPU feature bits",
+    "AT_PAGESZ": "page size",
+    "AT_CLKTCK": "clock ticks per second",
+    "AT_PHDR": "the program's ELF program headers in memory",
+    "AT_PHENT": "size of one program header",
+    "AT_PHNUM": "number of program headers",
+    "AT_BASE": "where the dynamic loader (ld.so) is mapped",
+    "AT_FLAGS": "flags",
+    "AT_ENTRY": "the program's entry point",
+    "AT_UID": "real uid",
+    "AT_EUID": "effective uid",
+    "AT_GID": "real gid",
+    "AT_EGID": "effective gid",
+    "AT_SECURE": "1 for setuid/setcap programs: libc then ignores LD_* variables",
+    "AT_RANDOM": "16 random bytes (stack canary, pointer guard)",
+    "AT_HWCAP2": "more CPU feature bits",
+    "AT_EXECFN": "the path given to execve",
+    "AT_PLATFORM": "the platform string",
+    "AT_MINSIGSTKSZ": "minimal signal stack size",
+}
+DECIMAL = {"AT_PAGESZ", "AT_CLKTCK", "AT_PHENT", "AT_PHNUM", "AT_UID", "AT_EUID",
+           "AT_GID", "AT_EGID", "AT_SECURE", "AT_FLAGS", "AT_MINSIGSTKSZ"}
+
+
+def auxv_meaning(a: AuxvEntry, stack: InitialStack) -> Text:
+    note = AUXV_NOTES.get(a.name, "")
+    t = Text(note, style="dim")
+    if a.name == "AT_RANDOM" and stack.at_random is not None:
+        t.append(f"  {stack.at_random.hex()}", style="magenta")
+    elif a.name == "AT_PLATFORM" and stack.platform is not None:
+        t.append(f"  {stack.platform!r}", style="magenta")
+    elif a.name == "AT_EXECFN" and stack.execfn is not None:
+        t.append(f"  {stack.execfn!r}", style="magenta")
+    return t
+
+
+def stack_rows(stack: InitialStack, reveal: bool) -> list[tuple[Text, Text, Text, Text]]:
+    """(slot address, field, value, meaning) for every word execve wrote at sp."""
+    rows = []
+
+    def row(slot: int | None, field: str, value: str, meaning: Text | str = "",
+            style: str = "") -> None:
+        rows.append((Text("" if slot is None else f"0x{slot:x}", style="dim"),
+                     Text(field, style=style or "bold"), Text(value),
+                     meaning if isinstance(meaning, Text) else Text(meaning)))
+
+    row(stack.sp, "argc", str(stack.argc), "number of argv pointers")
+    for i, s in enumerate(stack.argv):
+        row(s.slot, f"argv[{i}]", f"0x{s.address:x}", Text(text(s.string)))
+    end = stack.sp + 8 * (1 + len(stack.argv))
+    row(end, f"argv[{len(stack.argv)}]", "NULL", "end of argv", style="dim")
+    for i, s in enumerate(stack.envp):
+        shown = text(s.string)
+        if not reveal and looks_secret_entry(s.string):
+            shown = mask_env_string(shown)
+        row(s.slot, f"envp[{i}]", f"0x{s.address:x}", Text(shown, style="cyan"))
+    end += 8 * (1 + len(stack.envp))
+    row(end, f"envp[{len(stack.envp)}]", "NULL", "end of envp", style="dim")
+    for i, a in enumerate(stack.auxv):
+        value = str(a.value) if a.name in DECIMAL else f"0x{a.value:x}"
+        row(stack.auxv_address + 16 * i, a.name, value, auxv_meaning(a, stack),
+            style="yellow")
+    row(stack.auxv_address + 16 * len(stack.auxv), "AT_NULL", "0", "end of auxv",
+        style="dim")
+    if stack.padding is not None:
+        row(None, "padding", f"{stack.padding} bytes",
+            "alignment between the lowest string (AT_RANDOM/platform) and the args")
+    return rows
+
+
+class InitialStackView(SnapshotView):
+    def compose(self) -> ComposeResult:
+        yield Static(id="stack-summary")
+        table = DataTable(id="stack-table", cursor_type="row")
+        table.add_columns("slot", "field", "value", "points to / meaning")
+        yield table
+
+    def render_snapshot(self) -> None:
+        snap = self.snapshot
+        summary = self.query_one("#stack-summary", Static)
+        table = self.query_one("#stack-table", DataTable)
+        table.clear()
+        stack = snap.stack
+        if stack is None:
+            summary.update(Text("initial stack not decoded: " + ("; ".join(snap.warnings)
+                                                              or "not readable"),
+                                style="yellow"))
+            return
+        t = Text()
+        t.append(f"sp = 0x{stack.sp:x} (startstack in /proc/PID/stat)  argc {stack.argc}"
+                 f"  {len(stack.envp)} env pointers  {len(stack.auxv)} auxv pairs  ",
+                 style="bold")
+        t.append_text(verdict_text(stack.auxv_matches_proc, "auxv matches /proc/PID/auxv",
+                                   "auxv differs from /proc/PID/auxv",
+                                   "/proc/PID/auxv not readable"))
+        if not stack.complete:
+            t.append("  (best effort: the program changed its stack)", style="yellow")
+        summary.update(t)
+        for cells in stack_rows(stack, self.reveal):
+            table.add_row(*cells)
+
+
+VIEW = ViewSpec(
+    id="stack", title="Stack", key="s", factory=InitialStackView,
+    teaches="the initial stack at sp: argc, argv[], envp[], auxv (AT_RANDOM, AT_EXECFN, "
+            "AT_PLATFORM), each pointer with the string it points to")

@@ -1,0 +1,127 @@
+"""Pure pieces of the TUI: diffs, command checking, the view registry, hex lines,
+import hygiene, and the process verdicts."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import psutil
+import pytest
+
+from memlab.errors import UsageError
+from memlab.processes import list_processes, verdict
+from memlab.tui.diff import env_changed_addresses, region_changes, summarize
+from memlab.tui.source import check_command
+from tests.helpers import NOBODY, run_as
+from tests.tui import fakes
+
+from tests.conftest import requires_root
+
+
+def test_scrub_changes_exactly_the_value_bytes():
+    before, _ = fakes.build()
+    after, _ = fakes.build(env=fakes.scrubbed())
+    changed = env_changed_addresses(before, after)
+    entry = before.env.entries[0]  # DB_PASSWORD=hunter2
+    value_start = entry.address + len(b"DB_PASSWORD=")
+    assert changed == frozenset(range(value_start, value_start + len(b"hunter2")))
+    assert "7 byte(s) changed" in summarize(before, after)[0]
+
+
+def test_unsetenv_changes_no_byte_and_says_so():
+    before, _ = fakes.build()
+    lines = summarize(before, before)
+    assert env_changed_addresses(before, before) == frozenset()
+    assert lines[0].startswith("env block: no byte changed")
+
+
+def test_heap_growth_is_reported():
+    before, _ = fakes.build()
+    after = fakes.after_malloc(before)
+    changes = list(region_changes(before, after).values())
+    assert [(c.region.path, c.change, c.delta) for c in changes] == [("[heap]", "grew", 0x21000)]
+    assert any("[heap] grew by 132 KiB" in s for s in summarize(before, after))
+
+
+def test_other_process_is_not_compared():
+    before, _ = fakes.build()
+    from dataclasses import replace
+    other = replace(before, pid=before.pid + 1)
+    assert env_changed_addresses(before, other) == frozenset()
+    assert summarize(before, other) == ["a new process: nothing to compare with"]
+
+
+@pytest.mark.parametrize("line", ["setenv A b c", "unsetenv A", "scrub A", "copy A",
+                                  "malloc 4096"])
+def test_valid_commands(line):
+    assert check_command(line) == line
+
+
+@pytest.mark.parametrize("line", ["", "rm -rf /", "unsetenv", "malloc lots", "scrub A B"])
+def test_invalid_commands(line):
+    with pytest.raises(UsageError):
+        check_command(line)
+
+
+def test_view_registry_keys_are_unique_and_reserved_keys_free():
+    from memlab.tui.views import load_views
+    views, _ = load_views()
+    keys = [v.key for v in views]
+    assert len(keys) == len(set(keys))
+    assert not set(keys) & {"q", "l", "p", "r", "a", "v", "g"}
+    assert [v.id for v in views][:5] == ["map", "env", "stack", "hex", "drive"]
+
+
+def test_hex_line_marks_unreadable_and_masks():
+    from memlab.tui.widgets.hexfmt import hex_line
+    assert "unreadable" in hex_line(0x1000, None, 16).plain
+    line = hex_line(0x1000, b"AB[heap]", 8, masked_at=lambda a: a == 0x1001)
+    assert line.plain == "000000001000  41 ** 5b 68 65 61 70 5d  A*[heap]"
+
+
+def test_headless_modules_do_not_import_textual():
+    code = ("import sys, memlab.tui.source, memlab.tui.diff, memlab.processes, "
+            "memlab.cli.tui_cmd, memlab.cli; memlab.cli.build_parser(); "
+            "print('textual' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True)
+    assert out.stdout.strip() == "False"
+
+
+def test_verdict_rules():
+    kw = dict(my_uid=1000, privileged=False)
+    assert verdict(2, 0, (0, 0, 0), "sleeping", **kw)[1].startswith("kernel thread")
+    assert verdict(50, 2, (0, 0, 0), "idle", **kw)[1].startswith("kernel thread")
+    assert verdict(50, 1, (1000,) * 3, "zombie", **kw)[1].startswith("zombie")
+    assert verdict(50, 1, (1000,) * 3, "sleeping", **kw) == (True, None)
+    ok, why = verdict(50, 1, (1000, 0, 0), "sleeping", **kw)  # setuid: saved uid 0
+    assert not ok and "uid 0" in why
+    assert verdict(50, 1, (0, 0, 0), "sleeping", my_uid=1000, privileged=True) == (True, None)
+
+
+def test_list_processes_marks_kernel_threads_zombies_and_self():
+    child = subprocess.Popen(["true"])
+    psutil.Process(child.pid)  # exists
+    try:
+        deadline = 50
+        while psutil.Process(child.pid).status() != psutil.STATUS_ZOMBIE and deadline:
+            import time
+            time.sleep(0.02)
+            deadline -= 1
+        rows = {r.pid: r for r in list_processes()}
+        assert rows[os.getpid()].readable and rows[os.getpid()].why is None
+        assert rows[child.pid].why.startswith("zombie")
+        if 2 in rows:  # kthreadd is visible outside pid namespaces
+            assert not rows[2].readable and "kernel thread" in rows[2].why
+    finally:
+        child.wait()
+
+
+@requires_root
+def test_other_uid_sees_roots_processes_as_unreadable():
+    rows = run_as(NOBODY, lambda: [tuple(r) for r in list_processes()])
+    mine = {r[0]: r for r in rows}
+    me = mine[os.getpid()]  # this test process runs as root
+    assert me[4] is False and "owned by uid 0" in me[5] and "CAP_SYS_PTRACE" in me[5]
