@@ -1,0 +1,207 @@
+"""rich renderables for the core commands (inspect, env, stack, launch, samples).
+
+Imported only on the text path: `--json` never loads rich.  Every string that comes from
+the process (paths, argv, env entries, comm) is wrapped in rich.text.Text, so `[heap]` or
+`[bold]` in a value is shown as typed, never parsed as markup.
+"""
+
+from __future__ import annotations
+
+from typing import Iterable
+
+from rich import box
+from rich.console import Group
+from rich.table import Table
+from rich.text import Text
+
+from memlab.model import EnvBlock, InitialStack, ProcStat, Region, Snapshot, hexaddr, text
+from memlab.secrets import display_value, looks_secret_entry, mask_env_string
+
+KIND_STYLE = {
+    "text": "bold red", "rodata": "magenta", "data": "yellow", "bss": "yellow3",
+    "heap": "green", "stack": "cyan", "vdso": "blue", "vvar": "blue", "vsyscall": "blue",
+    "lib": "white", "file": "grey70", "anon": "grey50",
+}
+
+
+def verdict(value: bool | None, what: str = "") -> Text:
+    if value is None:
+        return Text("not checked" + (f" ({what})" if what else ""), style="yellow")
+    if value:
+        return Text("✓ match" + (f" ({what})" if what else ""), style="green")
+    return Text("✗ DIFFERS" + (f" ({what})" if what else ""), style="bold red")
+
+
+def human_size(n: int) -> str:
+    """4096 -> "4K", 1536 -> "1.5K", 132 MiB -> "132M" (pmap style, binary units)."""
+    value = float(n)
+    for unit in ("", "K", "M", "G", "T"):
+        if value < 1024 or unit == "T":
+            return f"{int(value)}{unit}" if value == int(value) else f"{value:.1f}{unit}"
+        value /= 1024
+    return str(n)
+
+
+def _table(title: str | None = None, **kw) -> Table:
+    return Table(title=title, box=box.SIMPLE_HEAD, title_justify="left",
+                 title_style="bold", pad_edge=False, **kw)
+
+
+def header(snap: Snapshot) -> Text:
+    t = Text()
+    t.append(f"pid {snap.pid}", style="bold")
+    t.append("  ")
+    t.append(snap.exe or "(exe unknown)")
+    t.append(f"  comm={snap.stat.comm!r} state={snap.stat.state} "
+             f"uid={'?' if snap.uid is None else snap.uid}")
+    if snap.argv:
+        t.append("\nargv: ")
+        t.append(" ".join(repr(a) if (" " in a or not a) else a for a in snap.argv))
+    return t
+
+
+def regions_table(regions: Iterable[Region]) -> Table:
+    t = _table("memory map (/proc/PID/maps, kinds by memlab)")
+    for col, just in (("start", "right"), ("end", "right"), ("size", "right"),
+                      ("perms", "left"), ("kind", "left")):
+        t.add_column(col, justify=just, no_wrap=True)
+    t.add_column("path", overflow="fold", min_width=12)
+    for r in regions:
+        t.add_row(hexaddr(r.start), hexaddr(r.end), human_size(r.size), r.perms,
+                  Text(r.kind, style=KIND_STYLE.get(r.kind, "")), Text(r.label))
+    return t
+
+
+def stat_table(stat: ProcStat) -> Table:
+    from memlab.model import STAT_ADDRESS_FIELDS
+
+    t = _table("layout fields of /proc/PID/stat")
+    t.add_column("field")
+    t.add_column("no.", justify="right")
+    t.add_column("value", justify="right")
+    for name, number in STAT_ADDRESS_FIELDS.items():
+        if stat.masked:
+            value = Text("hidden by the kernel", style="yellow")
+        else:
+            value = Text(hexaddr(getattr(stat, name)) or "")
+        t.add_row(name, str(number), value)
+    return t
+
+
+def env_summary(env: EnvBlock) -> Text:
+    t = Text()
+    t.append("env block ", style="bold")
+    t.append(f"{hexaddr(env.start)}..{hexaddr(env.end)} ({env.end - env.start} bytes, "
+             f"{len(env.entries)} entries) in ")
+    t.append(env.region or "no mapping")
+    if env.distance_to_stack_top is not None:
+        t.append(f"; {env.distance_to_stack_top} bytes below the top of the region")
+    if env.distance_to_args is not None:
+        t.append(f"; {env.distance_to_args} bytes above the argument strings")
+    t.append("\nmemory vs /proc/PID/environ: ")
+    t.append_text(verdict(env.matches_proc_environ))
+    return t
+
+
+def env_table(env: EnvBlock, reveal: bool) -> Table:
+    t = _table("environment strings, as execve copied them")
+    t.add_column("address", justify="right", no_wrap=True)
+    t.add_column("+off", justify="right")
+    t.add_column("len", justify="right")
+    t.add_column("name")
+    t.add_column("value")
+    for e in env.entries:
+        if e.has_equals:
+            value = Text(display_value(e.name, e.value, reveal))
+        else:
+            value = Text("(no '=')", style="italic")
+        t.add_row(hexaddr(e.address), str((e.address or 0) - env.start), str(len(e.raw)),
+                  Text(e.name), value)
+    return t
+
+
+def _string_rows(t: Table, label: str, items, reveal: bool, mask: bool) -> None:
+    for i, s in enumerate(items):
+        shown = text(s.string)
+        if mask and not reveal and looks_secret_entry(s.string):
+            shown = mask_env_string(shown)
+        t.add_row(f"{label}[{i}]", hexaddr(s.slot), hexaddr(s.address), Text(shown))
+
+
+def stack_tables(st: InitialStack, reveal: bool) -> Group:
+    from memlab.procfs.auxv import STRING_TYPES
+
+    ptrs = _table(f"initial stack at startstack {hexaddr(st.sp)}: argc = {st.argc}")
+    ptrs.add_column("pointer")
+    ptrs.add_column("slot", justify="right", no_wrap=True)
+    ptrs.add_column("points to", justify="right", no_wrap=True)
+    ptrs.add_column("string")
+    _string_rows(ptrs, "argv", st.argv, reveal, mask=False)
+    _string_rows(ptrs, "envp", st.envp, reveal, mask=True)
+
+    aux = _table(f"auxv on the stack at {hexaddr(st.auxv_address)}")
+    aux.add_column("type")
+    aux.add_column("value", justify="right")
+    aux.add_column("note")
+    for a in st.auxv:
+        note = ""
+        if a.type == 25 and st.at_random is not None:
+            note = "16 random bytes: " + st.at_random.hex()
+        elif a.type == 15:
+            note = repr(st.platform)
+        elif a.type == 31:
+            note = repr(st.execfn)
+        elif a.type in STRING_TYPES:
+            note = "string"
+        aux.add_row(a.name, hexaddr(a.value), Text(note))
+
+    info = Text()
+    info.append("auxv on the stack vs /proc/PID/auxv: ")
+    info.append_text(verdict(st.auxv_matches_proc))
+    info.append(f"\nAT_EXECFN {hexaddr(st.execfn_address)} -> {st.execfn!r}")
+    info.append(f"\nAT_PLATFORM {st.platform!r}; AT_RANDOM "
+                f"{st.at_random.hex() if st.at_random else None}")
+    if st.padding is not None:
+        info.append(f"\nrandom padding below the argument strings: {st.padding} bytes "
+                    "(arch_align_stack, includes 16-byte alignment)")
+    if not st.complete:
+        info.append("\nthe program changed its initial stack since execve: decode is "
+                    "best effort (see warnings)", style="yellow")
+    return Group(ptrs, aux, info)
+
+
+def warnings_text(warnings: Iterable[str]) -> Text | None:
+    warnings = list(warnings)
+    if not warnings:
+        return None
+    t = Text()
+    for w in warnings:
+        t.append("! ", style="bold yellow")
+        t.append(w + "\n")
+    return t
+
+
+def checks_table(checks) -> Table:
+    t = _table("the sample's own report vs what memlab derived from /proc")
+    t.add_column("what")
+    t.add_column("sample says", justify="right", no_wrap=True)
+    t.add_column("memlab", justify="right", no_wrap=True)
+    t.add_column("from")
+    t.add_column("")
+    for c in checks:
+        derived = c.derived if isinstance(c.derived, str) or c.derived is None \
+            else hexaddr(c.derived)
+        t.add_row(c.what, hexaddr(c.reported), Text(str(derived)), Text(c.source),
+                  verdict(c.ok))
+    return t
+
+
+def samples_table(samples) -> Table:
+    t = _table("bundled C samples (make samples builds them)")
+    t.add_column("name")
+    t.add_column("built")
+    t.add_column("what it shows")
+    for s in samples:
+        t.add_row(s.name, Text("yes", style="green") if s.built else Text("no", style="red"),
+                  Text(s.description))
+    return t

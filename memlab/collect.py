@@ -1,0 +1,216 @@
+"""snapshot(pid) -> Snapshot: the one entry point every front end calls.
+
+It reads /proc/PID/{stat,maps,exe,cmdline,status,auxv,environ} once each, then the top
+of [stack] (startstack .. stack end) with ONE process_vm_readv, and hands those bytes to
+the pure analysis functions (classify, envblock, initstack).  Cost: about 0.1 ms of /proc
+reading for a small process (tests/bench/bench_core.py); no psutil, no heavy imports.
+
+Errors: what stops everything raises (NoSuchProcess, ZombieProcess, AccessDenied for
+maps, UnreadableMemory for a kernel thread); everything else that cannot be read or
+verified becomes a one-line sentence in Snapshot.warnings.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from memlab.analysis.classify import classify
+from memlab.analysis.envblock import locate_env_block, region_of
+from memlab.analysis.initstack import decode_initial_stack
+from memlab.analysis.memview import BytesMemory
+from memlab.errors import (
+    AccessDenied,
+    MemlabError,
+    ParseError,
+    UnreadableMemory,
+    ZombieProcess,
+)
+from memlab.model import ProcStat, Region, Snapshot, text
+from memlab.procfs._io import check_pid, read_proc_file, readlink_proc
+from memlab.procfs.auxv import parse_auxv
+from memlab.procfs.environ import parse_cmdline, parse_environ
+from memlab.procfs.maps import parse_maps
+from memlab.procfs.mem import MemReader
+from memlab.procfs.stat import PF_KTHREAD, parse_flags, parse_stat
+from memlab.procfs.status import parse_ids
+
+HIDDEN = ("the address fields of /proc/PID/stat are hidden by the kernel "
+          "(no ptrace read access): they are not addresses")
+# The most memlab reads of the stack top in one go: argc .. the exec path.  The strings
+# are bounded by ARG_MAX (a quarter of the stack rlimit); past this the analysis asks the
+# reader for each piece instead.
+STACK_WINDOW_MAX = 8 << 20
+
+
+def _optional(pid: int, name: str, warnings: list[str], denied: list[str]) -> bytes | None:
+    """Bytes of /proc/PID/name, or None with a warning when the kernel refuses."""
+    try:
+        return read_proc_file(pid, name)
+    except AccessDenied as err:
+        denied.append(name)
+        warnings.append(str(err))
+        return None
+
+
+def _real_uid(status: bytes, warnings: list[str]) -> int | None:
+    """The Uid: line of /proc/PID/status (real uid), without parsing the other 50 lines."""
+    start = status.find(b"\nUid:")
+    if start < 0:
+        warnings.append("status has no Uid: line")
+        return None
+    end = status.find(b"\n", start + 1)
+    line = status[start + 5:end if end > 0 else None].decode("ascii", "replace")
+    try:
+        return parse_ids(line)[0]
+    except ParseError as err:
+        warnings.append(f"status: {err}")
+        return None
+
+
+def _stack_memory(reader: MemReader, stat: ProcStat, stack: Region | None,
+                  warnings: list[str]):
+    """A BytesMemory over startstack .. end of its mapping (falling back to `reader`
+    for anything outside), or None when memory cannot be read at all."""
+    if stack is None:
+        warnings.append(f"startstack 0x{stat.start_stack:x} is in no mapping")
+        return None
+    base = stat.start_stack & ~0xF
+    size = min(stack.end - base, STACK_WINDOW_MAX)
+    try:
+        data = reader.read_partial(base, size)
+    except AccessDenied as err:
+        warnings.append(f"memory not readable: {err}")
+        return None
+    if not data:
+        warnings.append(f"memory not readable at startstack 0x{base:x}")
+        return None
+    return BytesMemory(base, data, fallback=reader)
+
+
+def snapshot(pid: int, *, with_elf: bool = False, partial: bool = False) -> Snapshot:
+    """Read and analyse one process.
+
+    partial=True returns what is visible even when the kernel refuses the memory layout
+    (another user's process): regions empty, stat masked, `extra["denied"]` naming the
+    refused files; front ends show that and then report the refusal (exit 4).
+    """
+    pid = check_pid(pid)
+    warnings: list[str] = []
+    denied: list[str] = []
+
+    stat_bytes = read_proc_file(pid, "stat")  # NoSuchProcess for a wrong pid
+    stat = parse_stat(stat_bytes)
+    if stat.is_zombie:
+        raise ZombieProcess("process is a zombie (exited, not yet reaped): its memory "
+                            "is gone", pid=pid)
+    if stat.masked:
+        warnings.append(HIDDEN)
+
+    try:
+        maps_bytes = read_proc_file(pid, "maps")
+    except AccessDenied as err:
+        if not partial:
+            raise
+        denied.append("maps")
+        warnings.append(str(err))
+        maps_bytes = b""
+    if not maps_bytes and not denied and not stat.masked and not stat.start_code:
+        if parse_flags(stat_bytes) & PF_KTHREAD:
+            raise UnreadableMemory("kernel thread: it has no user memory to inspect "
+                                   "(its maps, environ and auxv are empty, not denied)",
+                                   pid=pid)
+        raise UnreadableMemory("the process has no memory mapped (exiting?)", pid=pid)
+    regions = parse_maps(maps_bytes)
+
+    try:
+        exe = readlink_proc(pid, "exe", missing_ok=True)
+    except AccessDenied as err:
+        denied.append("exe")
+        warnings.append(str(err))
+        exe = None
+    argv = tuple(text(a) for a in parse_cmdline(read_proc_file(pid, "cmdline")))
+    uid = _real_uid(read_proc_file(pid, "status"), warnings)
+
+    auxv: tuple = ()
+    auxv_bytes = _optional(pid, "auxv", warnings, denied)
+    if auxv_bytes is not None:
+        try:
+            auxv = tuple(parse_auxv(auxv_bytes))
+        except ParseError as err:
+            warnings.append(f"auxv: {err}")
+            auxv_bytes = None
+    environ_bytes = _optional(pid, "environ", warnings, denied)
+
+    regions_t = classify(regions, stat, exe)
+    env = stack = None
+    if regions_t and not stat.masked:
+        env, stack = _analyse_memory(pid, stat, regions_t, auxv if auxv_bytes is not None
+                                     else None, environ_bytes, warnings, denied)
+    proc_environ = None
+    if env is not None and env.matches_proc_environ:
+        proc_environ = env.entries  # the same bytes from the same addresses
+    elif environ_bytes is not None:
+        proc_environ = tuple(parse_environ(environ_bytes))
+    snap = Snapshot(pid=pid, exe=exe, argv=argv, stat=stat, regions=regions_t, auxv=auxv,
+                    proc_environ=proc_environ, env=env, stack=stack, uid=uid,
+                    warnings=tuple(warnings))
+    if denied:
+        snap.extra["denied"] = denied
+    if with_elf and regions_t:
+        elf, problem = _elf_section(snap)
+        if problem:
+            snap = replace(snap, warnings=snap.warnings + (problem,))
+        snap.extra["elf"] = elf
+    return snap
+
+
+def _analyse_memory(pid, stat, regions, proc_auxv, environ_bytes, warnings, denied):
+    with MemReader(pid, regions) as reader:
+        stack_region = region_of(regions, stat.start_stack)
+        try:
+            memory = _stack_memory(reader, stat, stack_region, warnings)
+        except (UnreadableMemory, ZombieProcess) as err:
+            warnings.append(f"memory not readable: {err}")
+            memory = None
+        if memory is None:
+            denied.append("mem")
+        env, w = locate_env_block(stat, regions, memory, environ_bytes)
+        warnings.extend(w)
+        stack = None
+        if memory is None:
+            warnings.append("initial stack not decoded: memory not readable")
+        else:
+            stack, w = decode_initial_stack(
+                memory, stat.start_stack,
+                stack_end=stack_region.end if stack_region else None,
+                arg_start=stat.arg_start, arg_end=stat.arg_end,
+                env_start=stat.env_start, env_end=stat.env_end,
+                env_count=len(env.entries) if env is not None else None,
+                env_strings=_terminated_strings(env),
+                proc_auxv=proc_auxv)
+            warnings.extend(w)
+    return env, stack
+
+
+def _terminated_strings(env) -> dict[int, bytes] | None:
+    """{address: string} of the env block's entries that end in a NUL inside the block
+    (a last entry whose NUL was overwritten runs on past env_end in memory)."""
+    if env is None:
+        return None
+    entries = env.entries
+    if entries and not env.raw.endswith(b"\0"):
+        entries = entries[:-1]
+    return {e.address: e.raw for e in entries}
+
+
+def _elf_section(snap: Snapshot) -> tuple[dict | None, str | None]:
+    """extra["elf"]: the ELF area's correlation (file + load bias vs maps), or None and
+    the reason."""
+    try:
+        from memlab.elf import snapshot_section
+    except ImportError as err:
+        return None, f"ELF analysis unavailable: {err}"
+    try:
+        return snapshot_section(snap), None
+    except MemlabError as err:
+        return None, f"ELF analysis failed: {err}"

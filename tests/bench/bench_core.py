@@ -1,0 +1,103 @@
+"""Core engine cost: snapshot(pid) in-process vs psutil, and `memlab inspect --json` as a
+whole process vs pmap, gdb and a bare Python start.
+
+Targets (issue 2): snapshot() >= 3x faster than psutil.Process.memory_maps(grouped=False)
+on the same process while returning more (env block, initial stack, auxv, kinds);
+`memlab inspect --json PID` >= 4x faster than gdb -batch and within 4x of `python -c pass`.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+
+ENV = [b"A=1", b"B=x y", b"HOME=/root", b"PATH=/usr/bin:/bin", b"LANG=C.UTF-8",
+       b"DB_PASSWORD=hunter2"]
+
+
+def _median_ms(fn, n: int) -> float:
+    fn()  # warm: imports, page cache, dentries
+    times = []
+    for _ in range(n):
+        t = time.perf_counter()
+        fn()
+        times.append((time.perf_counter() - t) * 1e3)
+    return statistics.median(times)
+
+
+def _run(cmd: list[str]):
+    return lambda: subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                  check=True)
+
+
+def _row(name, value, compare_to=None, other=None, note=""):
+    ratio = round(other / value, 2) if other else None
+    return {"name": name, "value": round(value, 3), "unit": "ms",
+            "compare_to": compare_to, "ratio": ratio, "note": note}
+
+
+def bench_snapshot_vs_psutil():
+    import psutil
+
+    from memlab.collect import snapshot
+    from memlab.launch import launch
+
+    rows = []
+    targets = [("sleeper", [], ENV, "ready"),
+               (os.path.realpath(sys.executable), ["-c", "import json, decimal, ssl, "
+                "time; print(flush=True); time.sleep(60)"], ENV, "none")]
+    for target, args, env, hold in targets:
+        with launch(target, args, env, hold=hold) as child:
+            if hold == "none":
+                child.read_stdout_line(10)  # the imports are done
+            pid = child.pid
+            snap = snapshot(pid)
+            proc = psutil.Process(pid)
+            n_maps = len(snap.regions)
+            mine = _median_ms(lambda: snapshot(pid), 300)
+            theirs = _median_ms(lambda: proc.memory_maps(grouped=False), 300)
+            label = os.path.basename(target)
+            rows.append(_row(f"snapshot(pid) [{label}, {n_maps} maps lines]", mine,
+                             "psutil memory_maps(grouped=False)", theirs,
+                             f"psutil {theirs:.3f} ms; ratio = psutil / memlab "
+                             f"(target >= 3); memlab also decodes env block, "
+                             f"{len(snap.stack.envp)} envp, {len(snap.auxv)} auxv"))
+    return rows
+
+
+def bench_inspect_process():
+    from memlab.launch import launch
+
+    memlab = os.path.join(os.path.dirname(sys.executable), "memlab")
+    rows = []
+    with launch("sleeper", [], ENV, hold="ready") as child:
+        pid = str(child.pid)
+        base = _median_ms(_run([sys.executable, "-c", "pass"]), 30)
+        inspect = _median_ms(_run([memlab, "inspect", "--json", pid]), 30)
+        rows.append(_row("python -c pass", base, note="interpreter + site (venv)"))
+        rows.append(_row("memlab inspect --json PID", inspect, "python -c pass", base,
+                         f"{inspect / base:.2f}x python -c pass (target <= 4x)"))
+        rows[-1]["ratio"] = round(inspect / base, 2)
+        if shutil.which("pmap"):
+            pmap = _median_ms(_run(["pmap", "-X", pid]), 30)
+            rows.append(_row("pmap -X PID", pmap, "memlab inspect --json", inspect,
+                             "ratio = memlab / pmap (pmap is C, reads smaps only)"))
+            rows[-1]["ratio"] = round(inspect / pmap, 2)
+        if shutil.which("gdb"):
+            gdb = _median_ms(_run(["gdb", "-nx", "-batch", "-p", pid, "-ex",
+                                   "info proc mappings", "-ex", "info auxv"]), 5)
+            rows.append(_row("gdb -batch info proc mappings + info auxv", gdb,
+                             "memlab inspect --json", inspect,
+                             f"gdb is {gdb / inspect:.1f}x slower (target >= 4x)"))
+            rows[-1]["ratio"] = round(gdb / inspect, 2)
+    return rows
+
+
+if __name__ == "__main__":
+    for fn in (bench_snapshot_vs_psutil, bench_inspect_process):
+        for row in fn():
+            print(row)
