@@ -195,7 +195,6 @@ def _load_pod(pod_path: str, object_paths: list[str]):
 
 def cmd_env(args) -> int:
     from memlab.k8s.envvars import container_environment
-    from memlab.secrets import display_value
     pod, store = _load_pod(args.pod, args.objects)
     c = pod.container(args.container)
     env = container_environment(pod, c, store, runtime=not args.no_runtime,
@@ -206,7 +205,7 @@ def cmd_env(args) -> int:
                     "env": [e.to_dict(args.reveal) for e in env]})
         return EXIT_OK
     width = max((len(e.name) for e in env), default=4)
-    vals = [display_value(e.name, e.value, args.reveal) for e in env]
+    vals = [e.display(args.reveal) for e in env]
     vwidth = min(max((len(v) for v in vals), default=5), 40)
     print(f"# pod {pod.namespace}/{pod.name} container {c.get('name')}: "
           f"{len(env)} variables (sorted; the real order is unspecified)")
@@ -224,7 +223,6 @@ def _emit(args, obj: dict) -> None:
 
 
 def _print_started(pr, reveal: bool) -> None:
-    from memlab.secrets import display_value
     print(f"pod {pr.pod.namespace}/{pr.pod.name} container {pr.container.get('name')}")
     print(f"pod dir  {pr.pod_dir}")
     print(f"process  pid {pr.pid}: {' '.join(pr.launched.argv)}")
@@ -233,7 +231,7 @@ def _print_started(pr, reveal: bool) -> None:
         print(f"warning  {w}")
     print(f"env ({len(pr.env)}, frozen at execve):")
     for e in pr.env:
-        print(f"  {e.name}={display_value(e.name, e.value, reveal)}    [{e.source}]")
+        print(f"  {e.name}={e.display(reveal)}    [{e.source}]")
     from memlab.k8s.pod import volume_tree
     for vs in pr.volume_sources:
         host = vs.host_dir(pr.pod_dir)
@@ -334,7 +332,6 @@ def cmd_apply(args) -> int:
         print_json({"schema": "memlab.k8s.apply/1", "pod_dir": args.pod,
                     "results": [r.to_dict(args.reveal) for r in results], "note": ENV_NOTE})
         return EXIT_OK
-    from memlab.secrets import display_value
     shown: set[str] = set()
     for r in results:
         head = f"{r.object} {r.action}"
@@ -357,9 +354,8 @@ def cmd_apply(args) -> int:
             print(f"{head}; volume {r.volume}: content identical, nothing written{extra}")
         if r.object not in shown:
             shown.add(r.object)
-            for name, d in (r.env_drift or {}).items():
-                print(f"  env {name}: the running process keeps "
-                      f"{display_value(name, d['running'], args.reveal)!r}; a restarted "
-                      f"container would get {display_value(name, d['on_restart'], args.reveal)!r}")
+            for name, d in (r.to_dict(args.reveal)["env_drift"] or {}).items():
+                print(f"  env {name}: the running process keeps {d['running']!r}; "
+                      f"a restarted container would get {d['on_restart']!r}")
     print(f"note: {ENV_NOTE}")
     return EXIT_OK

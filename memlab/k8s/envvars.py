@@ -49,12 +49,19 @@ class CreateContainerConfigError(MemlabError):
 class EnvVar:
     name: str
     value: str
-    source: str  # "envFrom configmap default/cm (prefix APP_)", "env", "service", ...
+    source: str  # "envFrom secret default/db key K", "env", "service ...", ...
+    from_secret: bool = False  # from a Secret, or expanded from such a variable
+
+    def display(self, reveal: bool = False) -> str:
+        """The value to print: masked when it came from a Secret or looks secret."""
+        from memlab.secrets import display_value, mask
+        if self.from_secret and not reveal:
+            return mask(self.value)
+        return display_value(self.name, self.value, reveal)
 
     def to_dict(self, reveal: bool = True) -> dict:
-        from memlab.secrets import display_value
-        return {"name": self.name, "value": display_value(self.name, self.value, reveal),
-                "source": self.source}
+        return {"name": self.name, "value": self.display(reveal), "source": self.source,
+                "from_secret": self.from_secret}
 
 
 # --- third_party/forked/golang/expansion/expand.go -----------------------------------------
@@ -141,6 +148,7 @@ def make_environment(pod: Pod, container: dict, store: ObjectStore, *,
     ns = pod.namespace
     values: dict[str, str] = {}
     sources: dict[str, str] = {}
+    secret_names: set[str] = set()  # for masking only: kubelet has no such notion
     cname = container.get("name", "")
 
     def fetch(kind: str, name: str, optional: bool):
@@ -167,15 +175,25 @@ def make_environment(pod: Pod, container: dict, store: ObjectStore, *,
             for k, b in sec.data.items():
                 values[prefix + k] = b.decode("utf-8", "surrogateescape")
                 sources[prefix + k] = f"envFrom secret {ns}/{sec.name} key {k}"
+                secret_names.add(prefix + k)
 
     svc = service_env() if services else {}
-    mapping = mapping_func_for(values, svc)  # `values` grows: "defined so far"
+    lookup = mapping_func_for(values, svc)  # `values` grows: "defined so far"
+    used: set[str] = set()
+
+    def mapping(ref: str) -> str:
+        used.add(ref)
+        return lookup(ref)
+
     for ev in container.get("env") or []:
         name = ev["name"]
         runtime_val = ev.get("value", "")
         source = "env"
+        secret = False
+        used.clear()
         if runtime_val != "":
             runtime_val = expand(runtime_val, mapping)
+            secret = bool(used & secret_names)
             if runtime_val != ev.get("value"):
                 source = f"env (expanded from {ev.get('value')!r})"
         elif ev.get("valueFrom") is not None:
@@ -208,6 +226,7 @@ def make_environment(pod: Pod, container: dict, store: ObjectStore, *,
                         f"couldn't find key {key} in Secret {ns}/{sec.name}", cname)
                 runtime_val = sec.data[key].decode("utf-8", "surrogateescape")
                 source = f"secretKeyRef {ns}/{sec.name} key {key}"
+                secret = True
             elif "fieldRef" in vf:
                 runtime_val, source = _field_ref(pod, vf["fieldRef"])
             else:
@@ -215,8 +234,12 @@ def make_environment(pod: Pod, container: dict, store: ObjectStore, *,
                     f"memlab does not simulate valueFrom {sorted(vf)} (env {name})", cname)
         values[name] = runtime_val
         sources[name] = source
+        if secret:
+            secret_names.add(name)
+        else:
+            secret_names.discard(name)
 
-    result = [EnvVar(k, v, sources[k]) for k, v in values.items()]
+    result = [EnvVar(k, v, sources[k], k in secret_names) for k, v in values.items()]
     for k, v in svc.items():
         if k not in values:
             result.append(EnvVar(k, v, "service default/kubernetes (simulated)"))

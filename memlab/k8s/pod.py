@@ -86,15 +86,21 @@ class ApplyResult:
     env_drift: dict | None = None  # name -> {"running": v, "on_restart": v}
 
     def to_dict(self, reveal: bool = True) -> dict:
-        from memlab.secrets import display_value
         drift = None
         if self.env_drift is not None:
-            drift = {k: {"running": display_value(k, v["running"], reveal),
-                         "on_restart": display_value(k, v["on_restart"], reveal)}
+            drift = {k: {"running": _show(k, v["running"], v.get("secret"), reveal),
+                         "on_restart": _show(k, v["on_restart"], v.get("secret"), reveal)}
                      for k, v in self.env_drift.items()}
         return {"object": self.object, "action": self.action, "volume": self.volume,
                 "write": self.write.to_dict() if self.write else None,
                 "event": self.event, "env_drift": drift}
+
+
+def _show(name: str, value: str, secret: bool | None, reveal: bool) -> str:
+    from memlab.secrets import display_value, mask
+    if secret and not reveal:
+        return mask(value)
+    return display_value(name, value, reveal)
 
 
 # --- command resolution ----------------------------------------------------------------------
@@ -344,8 +350,8 @@ class PodRun:
             "running": bool(launched and launched.alive),
             "exit_code": launched.returncode if launched else None,
             "note": self.note,
-            "env": [{"name": e.name, "value": e.value, "source": e.source}
-                    for e in self.env],
+            "env": [{"name": e.name, "value": e.value, "source": e.source,
+                     "from_secret": e.from_secret} for e in self.env],
             "volumes": [{"name": vs.name, "kind": vs.kind, "object": vs.object_name,
                          "items": list(vs.items), "default_mode": vs.default_mode,
                          "optional": vs.optional, "host_dir": vs.host_dir(self.pod_dir)}
@@ -526,7 +532,8 @@ def apply_to_pod_dir(pod_dir: str | os.PathLike, manifest) -> list[ApplyResult]:
             validation.check(obj, store.get(obj.kind, obj.namespace, obj.name))
         pod = build_object(state["pod"], {}, 1, str(d / STATE_FILE))
         container = pod.container(state["container"])
-        frozen = {e["name"]: e["value"] for e in state["env"]}
+        frozen = {e["name"]: (e["value"], e.get("from_secret", False))
+                  for e in state["env"]}
         for obj in docs:
             old = store.get(obj.kind, obj.namespace, obj.name)
             same = old is not None and object_to_api(old) == object_to_api(obj)
@@ -551,18 +558,23 @@ def apply_to_pod_dir(pod_dir: str | os.PathLike, manifest) -> list[ApplyResult]:
 
 
 def _env_drift(pod: Pod, container: dict, store: ObjectStore,
-               frozen: dict[str, str]) -> dict:
-    """Variables whose value a restarted container would see differently."""
+               frozen: dict[str, tuple[str, bool]]) -> dict:
+    """Variables whose value a restarted container would see differently:
+    name -> {"running", "on_restart", "secret"}."""
     try:
-        fresh = {e.name: e.value for e in make_environment(pod, container, store)}
-    except MemlabError as err:
-        return {"(restart)": {"running": "", "on_restart": str(err)}}
+        fresh = {e.name: e for e in make_environment(pod, container, store)}
+    except MemlabError as err:  # the restarted container would not even start
+        return {"(restart)": {"running": "", "on_restart": str(err), "secret": False}}
     drift = {}
     for name in sorted(set(fresh) | {k for k in frozen if k not in ("HOSTNAME", "PATH")}):
-        old, new = frozen.get(name), fresh.get(name)
-        if old != new:
-            drift[name] = {"running": old if old is not None else "(unset)",
-                           "on_restart": new if new is not None else "(unset)"}
+        old = frozen.get(name)
+        new = fresh.get(name)
+        old_v = old[0] if old else None
+        new_v = new.value if new else None
+        if old_v != new_v:
+            drift[name] = {"running": old_v if old_v is not None else "(unset)",
+                           "on_restart": new_v if new_v is not None else "(unset)",
+                           "secret": bool((old and old[1]) or (new and new.from_secret))}
     return drift
 
 

@@ -62,9 +62,9 @@ class FieldError:
         return out
 
     def body(self) -> str:
-        # field.Error.ErrorBody: the value is shown only for Invalid / Duplicate / ...
+        # field.Error.ErrorBody: every type but these four shows the bad value.
         s = self.type
-        if self.type in ("Invalid value", "Duplicate value", "Unsupported value"):
+        if self.type not in ("Required value", "Forbidden", "Too long", "Internal error"):
             s += f": {_go_value(self.value)}"
         if self.detail:
             s += f": {self.detail}"
