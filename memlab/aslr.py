@@ -211,10 +211,12 @@ def _notes(rows, columns, kind, no_aslr, hold) -> list[str]:
 def render_text(res: AslrResult) -> str:
     """Plain text, 80 columns: one row per run (hex without 0x), then per column the
     changed bits, then start_brk - _end per run."""
-    lines = [f"ASLR experiment: {len(res.rows)} run(s) of {res.exe}"
-             f" ({res.kind or 'unknown kind'}), "
-             f"{'ASLR off (ADDR_NO_RANDOMIZE)' if res.no_aslr else 'ASLR on'}",
-             "addresses in hex"]
+    import textwrap
+
+    lines = [f"ASLR experiment: {len(res.rows)} run(s) of {res.exe}",
+             f"{res.kind or 'unknown kind'}, "
+             f"{'ASLR off (ADDR_NO_RANDOMIZE)' if res.no_aslr else 'ASLR on'}, "
+             f"held at {res.hold}; addresses in hex"]
     head = " #" + "".join(f" {h:<12}" for _, h, _ in COLUMNS)
     lines.append(head.rstrip())
     for r in res.rows:
@@ -248,5 +250,6 @@ def render_text(res: AslrResult) -> str:
         lines.append(f"  run {r.run:>2}: {txt}")
     if res.notes:
         lines.append("")
-        lines.extend(f"note: {n}" for n in res.notes)
+        for n in res.notes:
+            lines.extend(textwrap.wrap(f"note: {n}", 79, subsequent_indent="      "))
     return "\n".join(lines) + "\n"

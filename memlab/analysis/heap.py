@@ -131,10 +131,15 @@ def heap_evidence(regions: tuple[Region, ...] | list[Region], start_brk: int | N
     """Gather the evidence.  `end_symbol` is &_end at run time (ELF symbol + bias);
     `reported_brk` / `first_alloc` are what the process said about itself (the sleeper
     sample's self-report: "sbrk", "malloc")."""
-    heap = next((r for r in regions if r.path == "[heap]"), None)
-    exe_regs = [r for r in regions if exe_path is not None and r.path == exe_path]
-    exe_low = min((r.start for r in exe_regs), default=None)
-    exe_high = max((r.end for r in exe_regs), default=None)
+    heap = None
+    exe_low = exe_high = None
+    for r in regions:  # one pass: this runs on every refresh
+        path = r.path
+        if path == "[heap]":
+            heap = heap or r
+        elif path is not None and path == exe_path:
+            exe_low = r.start if exe_low is None else min(exe_low, r.start)
+            exe_high = r.end if exe_high is None else max(exe_high, r.end)
     if reported_brk is not None:
         brk, brk_source = reported_brk, "sbrk(0) reported by the process"
     elif heap is not None:

@@ -85,12 +85,39 @@ def register(sub) -> None:
                        "that changed.", epilog=ASLR_EPILOG, formatter_class=fmt)
     p.add_argument("target", metavar="TARGET", help="a sample name or an executable")
     p.add_argument("args", nargs=argparse.REMAINDER, metavar="-- ARGS",
-                   help="arguments for the target")
+                   help="arguments for the target (after --)")
+    _aslr_options(p)
+    p.set_defaults(func=cmd_aslr)
+
+
+def _aslr_options(p) -> None:
     p.add_argument("--runs", "-n", type=int, default=5, help="how many launches (5)")
     p.add_argument("--no-aslr", action="store_true",
                    help="launch with ADDR_NO_RANDOMIZE (like setarch -R)")
     add_json_flag(p)
-    p.set_defaults(func=cmd_aslr)
+
+
+def _split_aslr_args(args) -> list[str]:
+    """Options may follow TARGET (`memlab aslr sleeper --runs 5`): argparse's REMAINDER
+    keeps them in args.args, so parse what comes before `--` here; what follows `--` is
+    the target's argv."""
+    from memlab.errors import UsageError
+
+    rest = list(args.args)
+    extra: list[str] = []
+    if "--" in rest:
+        i = rest.index("--")
+        rest, extra = rest[:i], rest[i + 1:]
+    if rest:
+        mini = argparse.ArgumentParser(prog="memlab aslr", add_help=False)
+        _aslr_options(mini)
+        ns, unknown = mini.parse_known_args(rest, namespace=argparse.Namespace(
+            runs=args.runs, no_aslr=args.no_aslr, json=args.json))
+        if unknown:
+            raise UsageError(f"aslr: unexpected {' '.join(unknown)!r} (target arguments "
+                             "go after --)")
+        args.runs, args.no_aslr, args.json = ns.runs, ns.no_aslr, ns.json
+    return extra
 
 
 # ---------------------------------------------------------------------------- elf
@@ -237,8 +264,11 @@ def heap_text(ev) -> str:
     if ev.heap_below_binary:
         lines.append(f"the heap is BELOW the binary (binary at {hexaddr(ev.exe_low)})")
     lines.append("")
-    lines.append(f"why: {ev.explanation}")
-    lines.extend(f"note: {n}" for n in ev.notes)
+    import textwrap
+
+    lines.extend(textwrap.wrap(f"why: {ev.explanation}", 79, subsequent_indent="     "))
+    for n in ev.notes:
+        lines.extend(textwrap.wrap(f"note: {n}", 79, subsequent_indent="      "))
     return "\n".join(lines) + "\n"
 
 
@@ -267,9 +297,7 @@ def cmd_heap(args) -> int:
 def cmd_aslr(args) -> int:
     from memlab.aslr import render_text, run_experiment
 
-    extra = list(args.args)
-    if extra and extra[0] == "--":
-        extra = extra[1:]
+    extra = _split_aslr_args(args)
     show = sys.stderr.isatty() or args.runs >= 10
 
     def progress(i: int, n: int) -> None:

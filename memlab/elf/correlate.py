@@ -65,10 +65,11 @@ def bias_from_maps(info: ElfInfo, regions: Iterable[Region], match) -> int | Non
     loads = info.loads
     if not loads:
         return None
-    starts = [r.start for r in regions if match(r) and r.offset == 0]
-    if not starts:
+    # maps lines come in address order: the first match is the lowest
+    first = next((r for r in regions if r.offset == 0 and match(r)), None)
+    if first is None:
         return None
-    return min(starts) - page_down(loads[0].vaddr)
+    return first.start - page_down(loads[0].vaddr)
 
 
 def load_bias(info: ElfInfo, auxv, regions: Iterable[Region] = (), match=None) -> Bias:
@@ -96,6 +97,14 @@ def load_bias(info: ElfInfo, auxv, regions: Iterable[Region] = (), match=None) -
     elif source == "none":
         note = "neither auxv nor a mapping of the file: runtime addresses unknown"
     return Bias(value, from_entry, from_phdr, from_maps, source, consistent, note)
+
+
+def _in_order(regions: Iterable[Region]) -> list[Region]:
+    """The lines in address order (maps already is: only sort when it is not)."""
+    regs = list(regions)
+    if any(a.start > b.start for a, b in zip(regs, regs[1:])):
+        regs.sort(key=lambda r: r.start)
+    return regs
 
 
 # ------------------------------------------------------------------ segments -> maps
@@ -137,14 +146,22 @@ def segment_map(info: ElfInfo, regions: Iterable[Region], bias: int,
     exact    - the lines' union is exactly [PAGE_DOWN(vaddr+bias), PAGE_ALIGN(end+bias))
     covers   - covered without holes, but a line reaches beyond (merged with a neighbour)
     partial  - holes (e.g. a page unmapped since), unmapped - nothing there."""
-    regs = sorted(regions, key=lambda r: r.start)
+    import bisect
+
+    regs = _in_order(regions)
+    ends = [r.end for r in regs]
     relro = relro if relro is not None else info.relro
     out = []
     for seg in info.loads:
         start = page_down(seg.vaddr + bias)
         end = page_up(seg.vaddr + seg.memsz + bias)
         file_end = page_up(seg.vaddr + seg.filesz + bias)
-        hit = tuple(r for r in regs if r.start < end and r.end > start)
+        i = bisect.bisect_right(ends, start)  # first line ending above `start`
+        hit = []
+        while i < len(regs) and regs[i].start < end:
+            hit.append(regs[i])
+            i += 1
+        hit = tuple(hit)
         holes = False
         cursor = start
         for r in hit:
@@ -188,13 +205,17 @@ def runtime_symbols(info: ElfInfo, bias: int | None,
                     regions: Iterable[Region] = ()) -> list[dict[str, Any]]:
     """JSON rows: each symbol of interest with its runtime address and the maps line
     holding it ("end" symbols point one past their section, maybe into the next page)."""
-    regs = list(regions)
+    import bisect
+
+    regs = _in_order(regions)
+    starts = [r.start for r in regs]
     rows = []
     for sym in info.symbols:
         d = sym.to_dict(bias)
         if bias is not None:
             addr = sym.value + bias
-            reg = next((r for r in regs if r.contains(addr)), None)
+            i = bisect.bisect_right(starts, addr) - 1
+            reg = regs[i] if i >= 0 and regs[i].contains(addr) else None
             d["region"] = reg.label if reg else None
         rows.append(d)
     return rows

@@ -44,6 +44,15 @@ def load(path: str) -> ElfInfo:
         raise UsageError("is a directory, not an ELF file", path=path) from err
 
 
+def cached(path: str, st: os.stat_result) -> ElfInfo | None:
+    """The cached ElfInfo for this file identity, or None (no parse)."""
+    with _LOCK:
+        hit = _CACHE.get(cache_key(path, st))
+        if hit is not None:
+            stats["hits"] += 1
+        return hit
+
+
 def load_stream(f: BinaryIO, path: str, st: os.stat_result) -> ElfInfo:
     """ElfInfo for an already opened file (e.g. /proc/PID/exe of a deleted binary),
     cached under `path` and the identity in `st`."""

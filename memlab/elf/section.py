@@ -8,8 +8,9 @@ what maps + stat still tell (`fallback`).
 
 from __future__ import annotations
 
+import operator
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from memlab.analysis.classify import strip_deleted
@@ -17,7 +18,7 @@ from memlab.analysis.heap import HeapEvidence, heap_evidence
 from memlab.elf.correlate import (Bias, SegmentMapping, bias_from_maps, load_bias,
                                   runtime_symbols, segment_map)
 from memlab.elf.model import ElfInfo
-from memlab.elf.reader import load_stream
+from memlab.elf.reader import cached, load_stream
 from memlab.errors import MemlabError
 from memlab.model import Region, Snapshot, hexaddr
 
@@ -68,7 +69,7 @@ class ElfView:
                              "deleted": self.deleted, "warnings": list(self.warnings)}
         if self.info is not None:
             b = self.bias.value if self.bias else None
-            d["file"] = self.info.to_dict(b)
+            d["file"] = _file_dict(self.info, b)
             d["bias"] = self.bias.to_dict() if self.bias else None
             d["segments"] = [m.to_dict() for m in self.segments]
             d["symbols"] = runtime_symbols(self.info, b, regions)
@@ -78,6 +79,22 @@ class ElfView:
         return d
 
 
+_FILE_DICTS: dict[tuple[int, int | None], tuple[ElfInfo, dict[str, Any]]] = {}
+
+
+def _file_dict(info: ElfInfo, bias: int | None) -> dict[str, Any]:
+    """info.to_dict(bias), memoised: the same parsed file at the same bias gives the same
+    JSON (a refresh of one process).  Keyed by identity; the entry keeps `info` alive so
+    the id cannot be reused while cached."""
+    key = (id(info), bias)
+    hit = _FILE_DICTS.get(key)
+    if hit is None or hit[0] is not info:
+        if len(_FILE_DICTS) > 64:
+            _FILE_DICTS.clear()
+        hit = _FILE_DICTS[key] = (info, info.to_dict(bias))
+    return dict(hit[1])
+
+
 def _exe_path(snap: Snapshot) -> tuple[str | None, bool]:
     exe = strip_deleted(snap.exe)
     deleted = bool(snap.exe and snap.exe != exe)
@@ -85,16 +102,50 @@ def _exe_path(snap: Snapshot) -> tuple[str | None, bool]:
 
 
 def _open_exe_info(pid: int, exe: str | None) -> ElfInfo:
-    from memlab.procfs.exe import open_exe
+    """The executable's ElfInfo: a stat of /proc/PID/exe finds a cached parse (a
+    refresh costs one stat), else the file is opened through the magic link."""
+    from memlab.procfs.exe import open_exe, stat_exe
 
+    key_path = exe or f"/proc/{pid}/exe"
+    hit = cached(key_path, stat_exe(pid))
+    if hit is not None:
+        return hit
     f, st = open_exe(pid)
     with f:
-        return load_stream(f, exe or f"/proc/{pid}/exe", st)
+        return load_stream(f, key_path, st)
 
 
-def analyse(snap: Snapshot, *, report: dict | None = None) -> ElfView:
-    """The ELF view of `snap`.  `report` is a sample's self-report (adds the reported
-    sbrk(0) and first malloc to the heap evidence)."""
+# Refresh memo: the same process with the same maps, auxv, brk and parsed file gives the
+# same view, so a TUI refresh (or a repeated `inspect`) reuses it and only re-reads the
+# live value (libc's environ pointer).  Small and bounded: one entry per watched process.
+# The maps part is compared, not hashed (CPython does not cache tuple hashes, and
+# hashing ~100 lines on every refresh would cost more than the comparison).
+@dataclass
+class _Memo:
+    regions: tuple
+    view: ElfView
+    json: dict[str, Any] | None = None
+
+
+_MEMO: dict[tuple, _Memo] = {}
+_MEMO_MAX = 32
+# start, end, perms, inode identify a line for this purpose: a remap changes one of them;
+# a deleted exe changes snap.exe (" (deleted)"), which is in the key.
+_REGION_KEY = operator.attrgetter("start", "end", "perms", "inode")
+
+
+def _memo_key(snap: Snapshot, info: ElfInfo, reported_brk, first_alloc, start_brk) -> tuple:
+    entry = phdr = None
+    for a in snap.auxv:
+        if a.type == 9:  # AT_ENTRY
+            entry = a.value
+        elif a.type == 3:  # AT_PHDR
+            phdr = a.value
+    return (snap.pid, snap.exe, id(info), entry, phdr, start_brk, reported_brk, first_alloc)
+
+
+def _analyse(snap: Snapshot, report: dict | None,
+             live: bool = True) -> tuple[ElfView, _Memo | None]:
     exe, deleted = _exe_path(snap)
     rep = report or {}
     reported_brk = _addr(rep.get("sbrk"))
@@ -108,36 +159,68 @@ def analyse(snap: Snapshot, *, report: dict | None = None) -> ElfView:
                              end_source=None)
         return ElfView(snap.pid, exe, deleted, None,
                        f"executable not readable: {err}; showing maps + stat only",
-                       heap=heap)
+                       heap=heap), None
+    key = _memo_key(snap, info, reported_brk, first_alloc, start_brk)
+    regions_key = tuple(map(_REGION_KEY, snap.regions))
+    memo = _MEMO.get(key)
+    if memo is not None and memo.view.info is info and memo.regions == regions_key:
+        view = memo.view
+        if view.libc is not None and view.libc.environ is not None:
+            value = _read_ptr(snap, view.libc.environ) if live else None
+            if value != view.libc.environ_value:
+                view = replace(view, libc=replace(view.libc, environ_value=value))
+        return view, memo
     warnings = []
 
     def is_exe(r: Region) -> bool:
         return exe is not None and r.path == exe
 
-    bias = load_bias(info, snap.auxv, snap.regions, is_exe)
+    regions = snap.regions  # maps order is address order (fs/proc/task_mmu.c)
+    bias = load_bias(info, snap.auxv, regions, is_exe)
     if bias.note:
         warnings.append(bias.note)
     mappings: tuple[SegmentMapping, ...] = ()
     if bias.value is not None:
-        mappings = tuple(segment_map(info, snap.regions, bias.value))
+        mappings = tuple(segment_map(info, regions, bias.value))
         for m in mappings:
             if m.verdict not in ("exact",):
                 warnings.append(f"PT_LOAD {m.segment.perms} at {hexaddr(m.start)}: "
                                 f"{m.verdict} ({'; '.join(m.notes) or 'see segments'})")
     end_sym = info.first("_end", "end")
     end_addr = end_sym.value + bias.value if end_sym and bias.value is not None else None
-    heap = heap_evidence(snap.regions, start_brk, end_symbol=end_addr,
+    heap = heap_evidence(regions, start_brk, end_symbol=end_addr,
                          end_source=f"{end_sym.name} ({end_sym.source})" if end_sym else None,
                          exe_path=exe, static_pie=info.kind == "static-pie",
                          reported_brk=reported_brk, first_alloc=first_alloc)
-    libc = _libc_view(snap, info, bias)
-    return ElfView(snap.pid, exe, deleted, info, None, bias, mappings, heap, libc,
+    libc = _libc_view(snap, info, bias, live)
+    view = ElfView(snap.pid, exe, deleted, info, None, bias, mappings, heap, libc,
                    tuple(warnings))
+    if key not in _MEMO and len(_MEMO) >= _MEMO_MAX:
+        _MEMO.pop(next(iter(_MEMO)))
+    memo = _MEMO[key] = _Memo(regions_key, view)
+    return view, memo
 
 
-def snapshot_section(snap: Snapshot, *, report: dict | None = None) -> dict[str, Any]:
-    """JSON-ready "elf" section for a snapshot (collect.snapshot(pid, with_elf=True))."""
-    return analyse(snap, report=report).to_dict(snap.regions)
+def analyse(snap: Snapshot, *, report: dict | None = None) -> ElfView:
+    """The ELF view of `snap`.  `report` is a sample's self-report (adds the reported
+    sbrk(0) and first malloc to the heap evidence)."""
+    return _analyse(snap, report)[0]
+
+
+def snapshot_section(snap: Snapshot, *, report: dict | None = None,
+                     live: bool = False) -> dict[str, Any]:
+    """JSON-ready "elf" section for a snapshot (collect.snapshot(pid, with_elf=True)).
+    A fresh dict each call (top level); nested values may be shared with the memo: do
+    not mutate them.  live=False (the default, cheap on every refresh) leaves out the
+    one value that needs a memory read: libc.environ_value (`memlab elf` shows it)."""
+    view, memo = _analyse(snap, report, live)
+    if memo is None:
+        return view.to_dict(snap.regions)
+    if memo.json is None:
+        memo.json = view.to_dict(snap.regions)
+    d = dict(memo.json)
+    d["libc"] = view.libc.to_dict() if view.libc else None
+    return d
 
 
 def _addr(v: Any) -> int | None:
@@ -146,7 +229,8 @@ def _addr(v: Any) -> int | None:
     return v if isinstance(v, int) else None
 
 
-def _libc_view(snap: Snapshot, exe_info: ElfInfo, exe_bias: Bias) -> LibcView | None:
+def _libc_view(snap: Snapshot, exe_info: ElfInfo, exe_bias: Bias,
+               live: bool = True) -> LibcView | None:
     """Where libc's `environ` lives.  A static executable carries its own libc; a non-PIE
     executable that references `environ` gets a copy relocation: the executable's
     definition (in its .bss) is then the one every caller uses."""
@@ -156,7 +240,8 @@ def _libc_view(snap: Snapshot, exe_info: ElfInfo, exe_bias: Bias) -> LibcView | 
         note = ("static executable: its own libc's environ" if exe_info.is_static else
                 f"environ defined in the executable ({own.source}): a copy relocation, "
                 "libc uses this one")
-        return LibcView(snap.exe or "", exe_bias.value, addr, _read_ptr(snap, addr), note)
+        return LibcView(snap.exe or "", exe_bias.value, addr,
+                        _read_ptr(snap, addr) if live else None, note)
     libc_regs = [r for r in snap.regions if r.path and _LIBC.search(r.path)]
     if not libc_regs:
         return None
@@ -174,7 +259,7 @@ def _libc_view(snap: Snapshot, exe_info: ElfInfo, exe_bias: Bias) -> LibcView | 
     if sym is None or bias is None:
         return LibcView(first.path, bias, None, None, "no environ symbol in libc")
     addr = sym.value + bias
-    return LibcView(first.path, bias, addr, _read_ptr(snap, addr), None)
+    return LibcView(first.path, bias, addr, _read_ptr(snap, addr) if live else None, None)
 
 
 def _read_ptr(snap: Snapshot, addr: int) -> int | None:
@@ -185,7 +270,8 @@ def _read_ptr(snap: Snapshot, addr: int) -> int | None:
     except ImportError:  # procfs.mem is built by another engineer in parallel
         return None
     try:
-        with MemReader(snap.pid, list(snap.regions)) as mem:
+        # no regions: the address is an ELF symbol inside a mapping we just matched
+        with MemReader(snap.pid) as mem:
             return mem.read_u64(addr)
     except MemlabError:
         return None

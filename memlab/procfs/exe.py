@@ -31,6 +31,18 @@ def open_exe(pid: int) -> tuple[BinaryIO, os.stat_result]:
     return f, os.fstat(f.fileno())
 
 
+def stat_exe(pid: int) -> os.stat_result:
+    """stat() of the running executable through /proc/PID/exe (follows the magic link:
+    the identity of the very file, deleted or not) -- cheaper than opening it, enough to
+    look a parsed copy up in a cache."""
+    pid = check_pid(pid)
+    path = proc_path(pid, "exe")
+    try:
+        return os.stat(path)
+    except OSError as err:
+        raise translate(err, pid, path, "exe") from err
+
+
 def open_mapped_file(pid: int, start: int, end: int, path: str) -> tuple[BinaryIO, os.stat_result]:
     """(binary file, its stat) of the file mapped at [start, end) under the name `path`
     (a maps path, without " (deleted)")."""

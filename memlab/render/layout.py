@@ -319,7 +319,7 @@ def _region_block(snap: Snapshot, group: list[Region], facts: _ElfFacts,
     if r.kind in ("text", "rodata", "data", "bss"):
         label, what = _exe_label(r, facts, exe_name)
         if r.deleted:
-            what += " (file deleted)"
+            what = "(file deleted) " + what
     elif r.kind == "lib":
         label = os.path.basename(r.path or "") + (" (deleted)" if r.deleted else "")
         what = WHAT["lib"]

@@ -106,3 +106,23 @@ def test_libc_environ_points_at_current_envp(running):
     view = analyse(snapshot(child.pid))
     assert view.libc is not None and view.libc.environ is not None
     assert view.libc.environ_value == int(child.report["environ"], 16)
+
+
+def test_refresh_memo_follows_changes():
+    """The section is memoised per (process, maps, brk ...): a refresh after the heap
+    grew must show the new brk, not the remembered one."""
+    from memlab.elf import snapshot_section
+    from memlab.launch import launch
+    from tests.helpers import sample
+
+    with launch(sample("sleeper"), hold="ready", env=[b"A=1"]) as child:
+        first = snapshot_section(snapshot(child.pid))
+        again = snapshot_section(snapshot(child.pid))
+        assert again == first and again is not first
+        child.command("malloc 1000000")  # > 128 KiB: an mmap, the maps change
+        for _ in range(3):  # 300 kB in brk-sized pieces: past the first 132 KiB
+            child.command("malloc 100000")
+        later = snapshot_section(snapshot(child.pid))
+    assert later["heap"]["brk"] != first["heap"]["brk"]
+    assert later["heap"]["gaps"]["heap_size"] > first["heap"]["gaps"]["heap_size"]
+    assert first["libc"]["environ_value"] is None  # live values only with live=True
