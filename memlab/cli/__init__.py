@@ -19,6 +19,7 @@ from memlab.errors import EXIT_FAILURE, EXIT_USAGE, MemlabError
 
 COMMAND_MODULES = (
     "memlab.cli.core",  # launch inspect env stack samples
+    "memlab.cli.elf_cmds",  # elf layout heap aslr
     "memlab.cli.lesson_cmds",  # lesson list|run
     "memlab.cli.exposure_cmds",  # exposure search audit
 )
