@@ -14,6 +14,7 @@ links, removes stale top-level links and deletes the old ts dir.
 from __future__ import annotations
 
 import datetime as _dt
+import errno
 import os
 import posixpath
 import secrets
@@ -217,9 +218,11 @@ class AtomicWriter:
             except FileNotFoundError:
                 os.symlink(posixpath.join(DATA_DIR_NAME, link), visible)
                 made.append(link)
-            except OSError:
-                # exists but is not a link (EINVAL): kubelet leaves it alone
-                pass
+            except OSError as err:
+                # kubelet creates the link only when Readlink says IsNotExist; anything
+                # else there (EINVAL: a real file/dir) is left alone, as it does.
+                if err.errno != errno.EINVAL:
+                    raise
         return sorted(set(made))
 
     def _remove_user_visible_paths(self, paths: set[str]) -> list[str]:

@@ -30,6 +30,7 @@ import json
 import os
 import posixpath
 import shutil
+import stat as _stat
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -137,8 +138,9 @@ def resolve_command(container: dict, env: list[EnvVar], exec_sample: str | None,
         return first, argv[1:], f"running the container's command {argv!r} here"
     local = _on_path(posixpath.basename(first))
     if local is None:
-        raise UsageError(f"the container's command {first!r} does not exist on this machine: "
-                         f"use --exec SAMPLE to run a bundled sample instead")
+        return DEFAULT_SAMPLE, [], (f"the container's command {first!r} (image {image!r}) "
+                                    f"does not exist on this machine: running bundled sample "
+                                    f"{DEFAULT_SAMPLE!r} instead (choose one with --exec)")
     note = f"running the container's command {argv!r} here"
     if "/" in first and local != first:
         note += f" ({first} is not here: using {local})"
@@ -296,10 +298,11 @@ class PodRun:
         exec_args = list(exec_args or [])
         target, args, note = resolve_command(self.container, list(self.env), exec_sample,
                                              exec_args, self.mounts)
+        exe = resolve_target(target)  # UsageError before anything is written
+        sample = is_sample_path(exe)
+        self._write_pod_dir()
         if target == "hotreload" and not args:
             args = _hotreload_default_args(self.mounts, list(self.env))
-        self._write_pod_dir()
-        sample = is_sample_path(resolve_target(target))
         self.launched = launch(target, args, to_execve(list(self.env)),
                                hold="ready" if sample else "none", timeout=timeout)
         self.target, self.args, self.note = target, args, note
@@ -590,7 +593,6 @@ def volume_tree(host_dir: str) -> list[dict]:
             full = os.path.join(root, name)
             rel = os.path.relpath(full, host_dir)
             st = os.lstat(full)
-            import stat as _stat
             entry = {"path": rel, "mode": f"{_stat.S_IMODE(st.st_mode):04o}"}
             if _stat.S_ISLNK(st.st_mode):
                 entry.update(type="symlink", target=os.readlink(full))
@@ -600,4 +602,4 @@ def volume_tree(host_dir: str) -> list[dict]:
                 entry.update(type="file", size=st.st_size)
             out.append(entry)
         dirs[:] = [x for x in dirs if not os.path.islink(os.path.join(root, x))]
-    return out
+    return sorted(out, key=lambda e: e["path"])
