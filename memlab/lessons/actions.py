@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
-from memlab.errors import MemlabError, UsageError
+from memlab.errors import LaunchError, MemlabError, UsageError
 
 
 @dataclass(frozen=True)
@@ -250,3 +250,219 @@ def _region_facts(snap) -> list[dict[str, Any]]:
     from memlab.lessons.measure import region_fact
 
     return [region_fact(r) for r in snap.regions]
+
+
+# --------------------------------------------------------------------------- exposure
+@action("exposure", optional=("secret", "name"),
+        requires=("memlab.exposure.matrix:demo", "memlab.exposure.matrix:demo_victims"))
+def _exposure(ctx: RunContext, p: dict[str, Any], save: str | None) -> ActionResult:
+    """The access matrix: a victim with a secret in its env and in a 0400 file, read by
+    observers as the same uid, another uid, root, and the same uid vs a non-dumpable
+    victim.  Rows memlab cannot run (not root) are Skipped with exposure's reason."""
+    from memlab.exposure.matrix import DEMO_NAME, DEMO_SECRET, demo
+
+    secret = str(p["secret"]).encode() if "secret" in p else DEMO_SECRET
+    matrix = demo(secret, str(p.get("name", DEMO_NAME)))
+    rows: dict[str, Any] = {}
+    for row in matrix.rows:
+        if row.skipped:
+            rows[row.key] = Skipped(row.skipped)
+            continue
+        rows[row.key] = {"uid": row.uid, **{c.channel: {
+            "ok": c.ok, "errno": c.errno_name, "verdict": c.verdict,
+            "secret_found": c.secret_found, "masked": c.masked} for c in row.cells}}
+    facts = {"victim_uid": matrix.victim.uid, "file": matrix.victim.file,
+             "memlab_uid": matrix.memlab_uid, "rows": rows, "notes": list(matrix.notes)}
+    ran = [k for k, v in rows.items() if not isinstance(v, Skipped)]
+    return ActionResult(facts, f"victim uid {matrix.victim.uid}; observers run: "
+                               f"{', '.join(ran)}; skipped: "
+                               f"{', '.join(k for k, _ in matrix.skipped) or 'none'}")
+
+
+@action("search", params=("process", "text"), requires=("memlab.exposure.search:search",))
+def _search(ctx: RunContext, p: dict[str, Any], save: str | None) -> ActionResult:
+    """Find every copy of a byte string in the process's readable memory."""
+    from memlab.exposure.search import search
+
+    proc = ctx.process(str(p["process"]))
+    result = search(proc.pid, str(p["text"]).encode())
+    kinds = [h.kind for h in result.hits]
+    facts = {"count": len(result.hits), "kinds": kinds,
+             "regions": [h.region for h in result.hits],
+             "addresses": [h.address for h in result.hits]}
+    where = ", ".join(f"{h.region} 0x{h.address:x}" for h in result.hits[:4]) or "nowhere"
+    return ActionResult(facts, f"found {len(result.hits)} copies: {where}")
+
+
+# --------------------------------------------------------------------------- Kubernetes
+def _manifest(ctx: RunContext, p: dict[str, Any], key: str = "manifest") -> str:
+    """Inline YAML (`manifest = '''...'''`) or a file (`file = "x.yaml"`), looked up next
+    to the lesson, then in memlab's k8s examples (the article's manifests)."""
+    if key in p:
+        return str(p[key])
+    name = str(p.get("file", ""))
+    for base in (ctx.lesson_dir, Path(__file__).resolve().parent.parent / "k8s" / "examples"):
+        if (base / name).is_file():
+            return (base / name).read_text(encoding="utf-8")
+    raise UsageError(f"no manifest file {name!r} next to the lesson or in memlab's examples")
+
+
+@action("k8s_validate", optional=("manifest", "file", "fill"),
+        requires=("memlab.k8s.manifests:load_text", "memlab.k8s.validation:validate"))
+def _k8s_validate(ctx: RunContext, p: dict[str, Any], save: str | None) -> ActionResult:
+    """Validate manifests as the API server would; measure each object (Secret data
+    decoded, as stored) and the errors, in Kubernetes' own words.  `fill = {key, bytes}`
+    adds a value of that many bytes to the first object's data (size limits)."""
+    import base64
+
+    from memlab.k8s import validation
+    from memlab.k8s.manifests import load_text
+
+    text = _manifest(ctx, p)
+    try:
+        objs = load_text(text, "<lesson manifest>")
+    except MemlabError as err:  # malformed YAML / structure: that is the measurement
+        return ActionResult({"ok": False, "errors": [str(err)], "error": str(err),
+                             "objects": {}}, f"rejected: {err}")
+    fill = p.get("fill")
+    if fill and objs:
+        objs[0].data[str(fill["key"])] = (b"x" if objs[0].kind == "Secret" else "x") \
+            * int(fill["bytes"])
+    objects: dict[str, Any] = {}
+    errors: list[str] = []
+    for obj in objs:
+        errs = [str(e) for e in validation.validate(obj)]
+        errors.extend(errs)
+        data = getattr(obj, "data", {}) or {}
+        raw = {k: v if isinstance(v, bytes) else str(v).encode() for k, v in data.items()}
+        objects[obj.name] = {
+            "kind": obj.kind, "type": getattr(obj, "type", None), "errors": errs,
+            "valid": not errs, "keys": sorted(raw),
+            "data": {k: v.decode("latin-1") for k, v in raw.items()},
+            "data_hex": {k: v.hex() for k, v in raw.items()},
+            "data_base64": {k: base64.b64encode(v).decode() for k, v in raw.items()},
+            "size": sum(len(v) for v in raw.values()),
+        }
+    facts = {"ok": not errors, "errors": errors, "error": "; ".join(errors) or None,
+             "objects": objects}
+    return ActionResult(facts, "; ".join(errors) if errors else
+                        "valid: " + ", ".join(f"{o['kind']} {n}" for n, o in objects.items()))
+
+
+def _pod_facts(run: Any) -> dict[str, Any]:
+    from memlab.lessons.measure import env_facts
+    from memlab.model import EnvEntry
+
+    try:
+        environ = env_facts(EnvEntry(e) for e in run.proc_environ())
+    except MemlabError as err:
+        environ = Skipped(f"/proc/PID/environ not readable: {err}")
+    trees = {}
+    from memlab.k8s.pod import volume_tree
+
+    for vs in run.volume_sources:
+        trees[vs.name] = volume_tree(vs.host_dir(run.pod_dir))
+    mounts = {}
+    for m in run.mounts:
+        try:
+            listing = sorted(os.listdir(m.mapped_path))
+        except OSError as err:
+            listing = [f"({err.strerror})"]
+        mounts[m.mount_path] = {"mapped_path": m.mapped_path, "host_dir": m.host_dir,
+                                "listing": listing}
+    return {
+        "pid": run.pid, "pod_dir": str(run.pod_dir), "note": run.note,
+        "env": run.env_dict(), "env_names": sorted(run.env_dict()),
+        "env_sources": {e.name: e.source for e in run.env},
+        "proc_environ": environ,
+        "files": {k: v.decode("utf-8", "backslashreplace") for k, v in run.volume_files().items()},
+        "data_targets": run.data_targets(),
+        "tree": {name: [e["path"] for e in t] for name, t in trees.items()},
+        "links": {name: {e["path"]: e["target"] for e in t if e.get("type") == "symlink"}
+                  for name, t in trees.items()},
+        "mounts": mounts, "warnings": list(run.warnings),
+    }
+
+
+@action("k8s_run", optional=("manifest", "file", "objects", "exec", "exec_args"),
+        requires=("memlab.k8s.pod:run", "memlab.k8s.pod:PodRun"))
+def _k8s_run(ctx: RunContext, p: dict[str, Any], save: str | None) -> ActionResult:
+    """Run a Pod here as kubelet would: validate, lay out its configMap/secret volumes
+    (AtomicWriter), compute its env, execve its process with it.  `objects` are more
+    manifests (inline YAML or file names)."""
+    from memlab.k8s.pod import run
+
+    objects = [_manifest(ctx, {"file": o} if "\n" not in str(o) else {"manifest": o})
+               for o in p.get("objects", [])]
+    name = save or "pod"
+    pod = run(_manifest(ctx, p), objects, pod_dir=ctx.workdir / f"pod-{name}",
+              exec_sample=p.get("exec"), exec_args=[str(a) for a in p.get("exec_args", [])])
+    ctx.exits.callback(pod.stop)
+    ctx.objects[name] = pod
+    if pod.launched is not None:
+        ctx.processes[name] = pod.launched
+    facts = _pod_facts(pod)
+    facts["report"] = pod.launched.report if pod.launched is not None else None
+    return ActionResult(facts, f"pod {pod.name}: pid {pod.pid}; {pod.note}")
+
+
+@action("k8s_apply", params=("pod",), optional=("manifest", "file"),
+        requires=("memlab.k8s.pod:run",))
+def _k8s_apply(ctx: RunContext, p: dict[str, Any], save: str | None) -> ActionResult:
+    """`kubectl apply` + the kubelet sync that rewrites the pod's volumes (at once here;
+    60-90 s in a cluster).  Measures the pod again afterwards."""
+    pod = ctx.objects.get(str(p["pod"]))
+    if pod is None:
+        raise UsageError(f"no pod saved as {p['pod']!r}")
+    results = pod.apply(_manifest(ctx, p))
+    facts = _pod_facts(pod)
+    facts["results"] = [{"object": r.object, "action": r.action, "volume": r.volume,
+                         "event": r.event, "env_drift": r.env_drift or {}} for r in results]
+    facts["actions"] = [r.action for r in results]
+    return ActionResult(facts, "; ".join(f"{r.object} {r.action}"
+                                         + (f" (volume {r.volume})" if r.volume else "")
+                                         for r in results))
+
+
+@action("k8s_state", params=("pod",), requires=("memlab.k8s.pod:run",))
+def _k8s_state(ctx: RunContext, p: dict[str, Any], save: str | None) -> ActionResult:
+    """Measure a running pod again: env (frozen), /proc/PID/environ, files, ..data."""
+    pod = ctx.objects.get(str(p["pod"]))
+    if pod is None:
+        raise UsageError(f"no pod saved as {p['pod']!r}")
+    return ActionResult(_pod_facts(pod), f"pod {pod.name}: pid {pod.pid}")
+
+
+@action("wait_output", params=("process", "event"), optional=("timeout",),
+        requires=("memlab.launch:launch",))
+def _wait_output(ctx: RunContext, p: dict[str, Any], save: str | None) -> ActionResult:
+    """Read the process's JSON output lines until one has "event" == event (or the
+    timeout passes: then `seen` says what came instead); measures that line, `elapsed`
+    seconds and `seen` (every event read, and the flags of inotify events)."""
+    import json
+    import time
+
+    proc = ctx.process(str(p["process"]))
+    timeout = float(p.get("timeout", 2.0))
+    start = time.monotonic()
+    seen: list[str] = []
+    while (left := timeout - (time.monotonic() - start)) > 0:
+        try:
+            line = proc.read_stdout_line(timeout=left)
+        except LaunchError:  # nothing more within the timeout: that is the measurement
+            break
+        if line is None:  # EOF: the process exited
+            break
+        try:
+            obj = json.loads(line)
+        except ValueError:
+            continue
+        seen.append(str(obj.get("event")))
+        if isinstance(obj.get("mask"), list):  # an inotify event: record its flags too
+            seen.extend(str(m) for m in obj["mask"])
+        if obj.get("event") == p["event"]:
+            return ActionResult({**obj, "found": True, "seen": seen,
+                                 "elapsed": round(time.monotonic() - start, 3)},
+                                f"{p['event']} after {time.monotonic() - start:.2f} s")
+    return ActionResult({"found": False, "seen": seen, "elapsed": timeout},
+                        f"no {p['event']!r} within {timeout} s (saw: {', '.join(seen) or 'nothing'})")

@@ -18,7 +18,8 @@ from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Mapping
 
 from memlab.model import PAGE_SIZE
-from memlab.secrets import display_value, looks_secret_entry, mask_env_string
+from memlab.secrets import (display_value, looks_secret_entry, looks_secret_name,
+                            mask_env_string)
 
 PASS, FAIL, SKIP = "pass", "fail", "skip"
 
@@ -67,6 +68,9 @@ class Args:
         value = self._values.get(name) if value is None else value
         raw = self._labels.get(name)
         if isinstance(raw, str) and raw.startswith("$"):
+            last = raw.rsplit(".", 1)[-1]
+            if isinstance(value, str) and not _reveal and looks_secret_name(last):
+                return f"{raw} = {display_value(last, value, False)}"
             return f"{raw} = {fmt(value)}"
         return fmt(value)
 

@@ -160,12 +160,20 @@ class LessonRunner:
                                             f"(run the step that saves it first)"))
         cur = self.measurements[root]
         walked = [root]
-        for part in path:
+        i = 0
+        while i < len(path):
             if isinstance(cur, (Skipped, ActionFailed)):
                 break
-            if isinstance(cur, dict) and part in cur:
-                cur = cur[part]
-            elif isinstance(cur, (list, tuple)) and re.fullmatch(r"-?\d+", part) \
+            part = path[i]
+            # A key may itself contain dots ("key.p12"): take the longest one that exists.
+            key = next((".".join(path[i:j]) for j in range(len(path), i, -1)
+                        if isinstance(cur, dict) and ".".join(path[i:j]) in cur), None)
+            if key is not None:
+                cur = cur[key]
+                i += key.count(".") + 1
+                walked.append(key)
+                continue
+            if isinstance(cur, (list, tuple)) and re.fullmatch(r"-?\d+", part) \
                     and -len(cur) <= int(part) < len(cur):
                 cur = cur[int(part)]
             else:
@@ -173,6 +181,7 @@ class LessonRunner:
                 raise _Unresolved(Verdict(
                     FAIL, f"{'.'.join(walked)} has no {part!r} (it has: {have[:200]})"))
             walked.append(part)
+            i += 1
         if isinstance(cur, Skipped):
             raise _Unresolved(Verdict(SKIP, cur.reason))
         if isinstance(cur, ActionFailed):
