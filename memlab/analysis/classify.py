@@ -133,22 +133,27 @@ def classify(regions: Iterable[Region], stat: ProcStat | None,
         kinds.update(_bss_tail(regions, last, stat))
 
     out = []
+    by_path: dict[str | None, str] = {None: "anon"}  # a library has 4-5 lines
     for i, r in enumerate(regions):
         kind = kinds.get(i)
         if kind is None:
             path = r.path
-            if path is None:
-                kind = "anon"
-            elif path[0] == "[" and path[-1] == "]":
-                kind = special_kind(path)
-            elif is_shared_library(path):
-                kind = "lib"
-            elif path[0] == "/":
-                kind = "file"  # locale archives, gconv cache, /memfd:..., fonts
-            else:
-                kind = "anon"  # e.g. an unknown non-bracketed kernel name
+            kind = by_path.get(path)
+            if kind is None:
+                kind = by_path[path] = path_kind(path)
         out.append(r if r.kind == kind else with_kind(r, kind))
     return tuple(out)
+
+
+def path_kind(path: str) -> str:
+    """Kind of a mapping that is not part of the executable, from its maps path."""
+    if path[:1] == "[" and path[-1:] == "]":
+        return special_kind(path)
+    if is_shared_library(path):
+        return "lib"
+    if path[:1] == "/":
+        return "file"  # locale archives, gconv cache, /memfd:..., fonts
+    return "anon"  # e.g. an unknown non-bracketed kernel name
 
 
 def with_kind(r: Region, kind: str) -> Region:

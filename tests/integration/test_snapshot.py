@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import signal
+import time
 
 import pytest
 
@@ -145,7 +146,7 @@ def test_zombie():
     if pid == 0:
         os._exit(7)
     try:
-        while True:  # wait until it is a zombie, without reaping it
+        for _ in range(10000):  # wait until it is a zombie, without reaping it
             with open(f"/proc/{pid}/stat", "rb") as f:
                 if f.read().rsplit(b")", 1)[1].split()[0] == b"Z":
                     break
@@ -179,6 +180,29 @@ def test_self_snapshot_never_raises():
 def test_stopped_process():
     with launch("sleeper", [], [b"A=1"], hold="ready") as child:
         os.kill(child.pid, signal.SIGSTOP)
-        snap = snapshot(child.pid)
+        for _ in range(1000):  # the stop is delivered asynchronously
+            snap = snapshot(child.pid)
+            if snap.stat.state == "T":
+                break
+            time.sleep(0.005)
         assert snap.stat.state == "T" and snap.env.matches_proc_environ
         os.kill(child.pid, signal.SIGCONT)
+
+
+@pytest.mark.root
+def test_unprivileged_user_sees_its_own_process_fully():
+    """No privilege needed for your own processes: uid 65534 launches and inspects one."""
+    from tests.helpers import NOBODY, run_as
+
+    if os.geteuid() != 0:
+        pytest.skip("needs root to switch uid")
+
+    def as_nobody():
+        with launch("sleeper", [], [b"A=1"], hold="ready") as child:
+            snap = snapshot(child.pid)
+            return (snap.uid, snap.warnings, snap.stat.masked, snap.env.matches_proc_environ,
+                    snap.stack.complete, [c.ok for c in compare(snap, child.report)])
+
+    uid, warnings, masked, env_ok, complete, checks = run_as(NOBODY, as_nobody)
+    assert uid == NOBODY and warnings == () and not masked
+    assert env_ok and complete and checks and all(checks)
