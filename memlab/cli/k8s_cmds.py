@@ -243,8 +243,9 @@ def _print_started(pr, reveal: bool) -> None:
     for m in pr.mounts:
         print(f"mount    {m.mount_path} -> {m.mapped_path} (mapped under the pod dir; the "
               "command is not rewritten)")
-    print("Ctrl-C stops the pod.  Update it from another terminal with:")
-    print(f"  memlab k8s apply CM.yaml --pod {pr.pod_dir}")
+    print("Ctrl-C stops the pod.  From another terminal:")
+    print(f"  memlab k8s apply CM.yaml --pod {pr.pod_dir}    update a ConfigMap/Secret")
+    print(f"  memlab env {pr.pid}    the env block execve wrote at the top of the stack")
     sys.stdout.flush()
 
 

@@ -185,3 +185,28 @@ def test_pod_state_lets_another_process_apply(tmp_path):
     # once stopped, the directory can be reused
     with k8spod.run(f"{ex}/volume-pod.yaml", pod_dir=tmp_path / "p") as pr2:
         assert pr2.alive
+
+
+def test_hotreload_directory_watch_event_order(tmp_path):
+    """The same §5 order, seen by the C sample's directory watch (--events)."""
+    with k8spod.run(POD % "pod-e", [CM % "info"], pod_dir=tmp_path / "p",
+                    exec_sample="hotreload",
+                    exec_args=["--events", "/etc/config/LOG_LEVEL", "LOG_LEVEL"]) as pr:
+        old_ts = pr.data_targets()["config"]
+        [res] = pr.apply(CM % "debug")
+        seen, reload_ = lines_until(pr.launched, lambda o: o.get("event") == "reload", 1.0)
+        assert reload_ is not None and reload_["file_value"] == "debug"
+        seen += lines_until(pr.launched, lambda o: o.get("name") == old_ts, 1.0)[0]
+        events = [(tuple(o["mask"]), o["name"]) for o in seen if o["event"] == "inotify"]
+        new_ts = res.write.ts_dir
+        assert events == [
+            (("CREATE", "ISDIR"), new_ts),
+            (("ATTRIB", "ISDIR"), new_ts),
+            (("CREATE",), "..data_tmp"),
+            (("MOVED_FROM",), "..data_tmp"),
+            (("MOVED_TO",), "..data"),
+            (("DELETE", "ISDIR"), old_ts),
+        ]
+        # the reload line comes right after MOVED_TO ..data
+        kinds = [o["event"] if o["event"] != "inotify" else o["name"] for o in seen]
+        assert kinds.index("reload") == kinds.index("..data") + 1
