@@ -71,6 +71,9 @@ class MemlabApp(App[None]):
         self._timer = None
         self._before_command: Snapshot | None = None
         self.snapshots_shown = 0  # how many snapshots reached the views (tests, bench)
+        # [start, end) of secret values the sample copied to its heap (`copy K`): the
+        # hex view masks them like the env block's own.
+        self.secret_copies: list[tuple[int, int]] = []
 
     # -- layout -------------------------------------------------------------------
     def compose(self) -> ComposeResult:
@@ -213,7 +216,20 @@ class MemlabApp(App[None]):
             self.notify(str(message.error), severity="error")
             return
         self._before_command = message.before
+        self._note_secret_copy(message.answer)
         self.refresh_snapshot(forced=True)
+
+    def _note_secret_copy(self, answer: dict | None) -> None:
+        from memlab.secrets import looks_secret_name
+
+        if not answer or answer.get("cmd") != "copy" or not looks_secret_name(
+                str(answer.get("name", ""))):
+            return
+        try:
+            start, length = int(str(answer["address"]), 16), int(answer["length"])
+        except (KeyError, ValueError):
+            return  # an answer without an address: nothing to mask
+        self.secret_copies.append((start, start + length))
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         if event.input.id != "cmdline":
@@ -230,6 +246,7 @@ class MemlabApp(App[None]):
         except MemlabError as err:
             self.notify(f"launch failed: {err}", severity="error", timeout=8)
             return False
+        self.secret_copies = []
         self.snapshot = self.previous = None
         self.refresh_snapshot(forced=True)
         self._update_status()
@@ -237,6 +254,7 @@ class MemlabApp(App[None]):
 
     def attach(self, pid: int) -> None:
         self.source.attach(pid)
+        self.secret_copies = []
         self.snapshot = self.previous = None
         self.refresh_snapshot(forced=True)
         self._update_status()
@@ -308,7 +326,8 @@ class MemlabApp(App[None]):
 
     def key_help(self) -> list[tuple[str, str]]:
         """(key, description) for the help screen."""
-        rows = [(b.key if b.key != "question_mark" else "?", b.description)
+        shown = {"question_mark": "?", "colon": ":"}
+        rows = [(shown.get(b.key, b.key), b.description)
                 for b in self.BINDINGS if isinstance(b, Binding) and b.show]
         rows += [("1st letter", "views: " + ", ".join(f"{v.key} {v.title}"
                                                       for v in self.views)),

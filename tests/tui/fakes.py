@@ -11,7 +11,7 @@ from dataclasses import replace
 from memlab.model import (AuxvEntry, EnvBlock, EnvEntry, InitialStack, ProcStat, Region,
                           Snapshot, StackString)
 from memlab.processes import ProcessInfo
-from memlab.tui.source import FakeSource
+from memlab.tui.source import FakeSource, LaunchRequest
 
 PID = 4242
 EXE = "/opt/memlab/c_samples/bin/sleeper"
@@ -135,5 +135,8 @@ def fake_source(**kw) -> FakeSource:
     base, memory = build()
     after_unset = base  # unsetenv: same bytes, same /proc/PID/environ
     after_scrub, _ = build(env=scrubbed())
-    return FakeSource([base, after_unset, after_scrub], memory=memory,
-                      processes=PROCESSES, samples=["sleeper", "sleeper-nopie"], **kw)
+    source = FakeSource([base, after_unset, after_scrub], memory=memory,
+                        processes=PROCESSES, samples=["sleeper", "sleeper-nopie"], **kw)
+    # what the launch panel starts from: this env, not the test machine's PATH
+    source.last_launch = LaunchRequest("sleeper", ENV)
+    return source

@@ -78,7 +78,7 @@ def test_hex_line_marks_unreadable_and_masks():
     from memlab.tui.widgets.hexfmt import hex_line
     assert "unreadable" in hex_line(0x1000, None, 16).plain
     line = hex_line(0x1000, b"AB[heap]", 8, masked_at=lambda a: a == 0x1001)
-    assert line.plain == "000000001000  41 ** 5b 68 65 61 70 5d  A*[heap]"
+    assert line.plain == "000000001000 41 ** 5b 68 65 61 70 5d A*[heap]"
 
 
 def test_headless_modules_do_not_import_textual():

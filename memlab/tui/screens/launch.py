@@ -94,7 +94,11 @@ class LaunchPanel(ModalScreen[LaunchRequest | None]):
         if index < len(self.env):
             name, _, value = text(self.env[index]).partition("=")
             self.query_one("#env-name", Input).value = name
-            self.query_one("#env-value", Input).value = value
+            box = self.query_one("#env-value", Input)
+            # a secret stays masked here too: the box is left empty for a new value
+            hidden = display_value(name, value, bool(getattr(self.app, "reveal", False)))
+            box.value = value if hidden == value else ""
+            box.placeholder = "value" if hidden == value else "(secret: type a new value)"
 
     def request(self) -> LaunchRequest | None:
         path = self.query_one("#launch-path", Input).value.strip()

@@ -60,7 +60,7 @@ def place_in_stack(snap: Snapshot) -> Text:
     ]
     if env.distance_to_stack_top is not None:
         rows.append(("", f"↕ {env.distance_to_stack_top} bytes",
-                     "exec path (AT_EXECFN) and the 8-byte end marker"))
+                     "AT_EXECFN path + end marker"))
     rows.append(("env block", f"0x{env.start:x}–0x{env.end:x}",
                  f"{env.end - env.start} bytes, {len(env.entries)} strings"))
     if not st.masked:
@@ -69,10 +69,10 @@ def place_in_stack(snap: Snapshot) -> Text:
                      "adjacent to the env block" if gap == 0 else
                      f"{gap} bytes below the env block" if gap is not None else ""))
         rows.append(("sp (argc) …", f"0x{st.start_stack:x}",
-                     "then argv[], envp[], auxv pointers (Stack view)"))
+                     "then argv[] envp[] auxv"))
     for what, where, note in rows:
         t.append(f"  {what:<17}", style="bold")
-        t.append(f"{where:<30}")
+        t.append(f"{where:<31}")
         t.append(note + "\n", style="dim")
     return t
 
@@ -101,10 +101,10 @@ class EnvBlockView(SnapshotView):
         self._changed = env_changed_addresses(self.previous, snap)
         self._spans = entry_spans(env)
         t = Text()
-        t.append(f"env block 0x{env.start:x}–0x{env.end:x}  "
-                 f"{human_size(env.end - env.start)} in {env.region or '?'}  ", style="bold")
+        t.append(f"env block {human_size(env.end - env.start)} in {env.region or '?'}  ",
+                 style="bold")
         t.append_text(verdict_text(env.matches_proc_environ,
-                                   "same bytes as /proc/PID/environ",
+                                   "matches /proc/PID/environ",
                                    "differs from /proc/PID/environ",
                                    "/proc/PID/environ not readable"))
         if self._changed:

@@ -17,7 +17,7 @@ def printable(b: int) -> str:
 
 
 def row_width(bytes_per_row: int, addr_digits: int = 12) -> int:
-    return addr_digits + 2 + 3 * bytes_per_row + 1 + bytes_per_row
+    return addr_digits + 1 + 3 * bytes_per_row + bytes_per_row
 
 
 def bytes_per_row_for(width: int, addr_digits: int = 12) -> int:
@@ -30,11 +30,11 @@ def hex_line(addr: int, data: bytes | None, bytes_per_row: int, *,
              style_at: Callable[[int], str | None] | None = None,
              masked_at: Callable[[int], bool] | None = None,
              skip: int = 0) -> Text:
-    """`addr  hh hh ...  text` for the bytes at addr.  style_at(address) gives a style
+    """`addr hh hh ... text` for the bytes at addr.  style_at(address) gives a style
     per byte; masked_at(address) hides a byte (secret values) as `**` / `*`.
     data None: the row could not be read, and says so.  The first `skip` bytes of the
     row are left blank (a block that starts mid-row)."""
-    line = Text(f"{addr:0{addr_digits}x}  ", style="dim")
+    line = Text(f"{addr:0{addr_digits}x} ", style="dim")
     if data is None:
         line.append("?? " * 2 + UNREADABLE, style="red")
         return line
@@ -53,6 +53,5 @@ def hex_line(addr: int, data: bytes | None, bytes_per_row: int, *,
             line.append(f"{data[i]:02x}", style=style or "")
             text.append(printable(data[i]), style=style or "")
         line.append(" ")
-    line.append(" ")
     line.append_text(text)
     return line

@@ -29,6 +29,19 @@ CHANGED = "bold white on red"
 MAX_CACHED_ROWS = 8192
 
 
+def secret_spans(snap) -> list[tuple[int, int]]:
+    """[start, end) of every secret-looking value in the env block (masked in the dump
+    as in every other view, until the user reveals)."""
+    from memlab.secrets import looks_secret
+    from memlab.tui.widgets.envblock import entry_spans
+
+    if snap.env is None:
+        return []
+    return [(eq + 1, end) for (start, eq, end), e in zip(entry_spans(snap.env),
+                                                          snap.env.entries)
+            if e.has_equals and looks_secret(e.name, e.value)]
+
+
 class HexGrid(ScrollView, can_focus=True):
     """The scrolling rows.  `rows` caches {row address: bytes | None (unreadable)}."""
 
@@ -47,6 +60,7 @@ class HexGrid(ScrollView, can_focus=True):
         self.generation = 0
         self._pending: tuple[int, int, int] | None = None
         self._goto: int | None = None  # an address to show once the grid has a size
+        self.secret_spans: list[tuple[int, int]] = []  # masked unless the app reveals
 
     @property
     def addr_digits(self) -> int:
@@ -83,7 +97,7 @@ class HexGrid(ScrollView, can_focus=True):
         self.virtual_size = Size(row_width(self.per_row, self.addr_digits), self.row_count)
 
     def on_resize(self) -> None:
-        per_row = bytes_per_row_for(self.size.width, self.addr_digits)
+        per_row = bytes_per_row_for(self.scrollable_content_region.width, self.addr_digits)
         if per_row != self.per_row:
             self.per_row = per_row
             self.rows, self.before = {}, {}
@@ -111,10 +125,19 @@ class HexGrid(ScrollView, can_focus=True):
                         if old[i] != data[i]}
                 style_at = lambda a: CHANGED if a in diff else None  # noqa: E731
             line = hex_line(addr, data, self.per_row, addr_digits=self.addr_digits,
-                            style_at=style_at)
+                            style_at=style_at, masked_at=self._masked_at(addr))
         segments = list(line.render(self.app.console))
         strip = Strip(segments).crop(int(self.scroll_offset.x), int(self.scroll_offset.x) + width)
         return strip.extend_cell_length(width, self.rich_style)
+
+    def _masked_at(self, addr: int):
+        if getattr(self.app, "reveal", False):
+            return None
+        end = addr + self.per_row
+        spans = [(s, e) for s, e in self.secret_spans if s < end and e > addr]
+        if not spans:
+            return None
+        return lambda a: any(s <= a < e for s, e in spans)
 
     # -- reading (worker) ---------------------------------------------------------
     def _window(self) -> tuple[int, int]:
@@ -177,6 +200,7 @@ class HexView(SnapshotView):
 
     def render_snapshot(self) -> None:
         snap = self.snapshot
+        self.grid.secret_spans = secret_spans(snap) + list(getattr(self.app, "secret_copies", []))
         current = self.grid.hex_region
         match = None
         if current is not None:

@@ -75,7 +75,8 @@ class MemoryMapView(SnapshotView):
                 yield Tower(id="tower")
             with Vertical(id="map-right"):
                 table = DataTable(id="regions", cursor_type="row", zebra_stripes=True)
-                table.add_columns("start", "end", "size", "perms", "kind", "path")
+                # path before end: on 80 columns the name matters more than the end
+                table.add_columns("start", "size", "perms", "kind", "path", "end")
                 yield table
                 yield Static(id="region-details")
 
@@ -97,11 +98,11 @@ class MemoryMapView(SnapshotView):
         for i, r in enumerate(snap.regions):
             style = "bold yellow" if i in marks else ""
             self.table.add_row(
-                Text(f"{r.start:x}", style=style), Text(f"{r.end:x}", style=style),
+                Text(f"{r.start:x}", style=style),
                 Text(human_size(r.size), justify="right"), Text(r.perms),
                 Text(r.kind, style=kind_style(r.kind)),
                 Text(r.label, style=style),  # Text: "[heap]" must not be read as markup
-                key=str(i))
+                Text(f"{r.end:x}", style=style), key=str(i))
         if snap.regions:
             row = keep if keep is not None and keep < len(snap.regions) else self._default_row()
             self.table.move_cursor(row=row)

@@ -70,7 +70,7 @@ class Tower(Widget, can_focus=True):
     """Draws the blocks; click (or up/down when focused) selects one."""
 
     BINDINGS = [("up", "move(-1)", "Up"), ("down", "move(1)", "Down")]
-    CELL = 22  # width of the coloured column
+    CELL = 20  # width of the coloured column
 
     class Selected(Message):
         def __init__(self, index: int) -> None:

@@ -1,0 +1,164 @@
+"""Pilot tests against a real sleeper sample (launched from the test's main thread)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import threading
+
+import psutil
+import pytest
+
+from textual.widgets import DataTable, Input
+
+from memlab.errors import LaunchError
+from memlab.tui.app import MemlabApp
+from memlab.tui.source import LaunchRequest, LiveSource
+from memlab.tui.widgets.drive import DriveView
+from memlab.tui.widgets.hexview import HexGrid
+from tests.tui.conftest import settle
+
+
+def cells(table: DataTable, column: int) -> list[str]:
+    return [table.get_row_at(i)[column].plain for i in range(table.row_count)]
+
+
+def history(app) -> str:
+    return "\n".join(app.query_one(DriveView).history)
+
+
+def gone(pid: int) -> bool:
+    try:
+        return psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return True
+
+
+async def test_real_sample_in_every_view(live_source):
+    app = MemlabApp(live_source)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(app, pilot)
+        snap = app.snapshot
+        assert snap.pid == live_source.pid
+        paths = cells(app.query_one("#regions", DataTable), 4)
+        assert "[heap]" in paths and "[stack]" in paths
+        assert len(paths) == len(snap.regions)
+        await pilot.press("e")
+        entries = app.query_one("#env-entries", DataTable)
+        assert cells(entries, 2) == ["DB_PASSWORD", "LOG_LEVEL", "PATH", "HOME", "LANG"]
+        assert cells(entries, 3)[:2] == ["***", "info"]
+        assert "matches /proc/PID/environ" in app.query_one("#env-summary").render().plain
+        await pilot.press("s")
+        fields = cells(app.query_one("#stack-table", DataTable), 1)
+        assert fields[0] == "argc" and "AT_RANDOM" in fields and "AT_EXECFN" in fields
+        await pilot.press("x")
+        await settle(app, pilot)
+        grid = app.query_one(HexGrid)
+        assert grid.hex_region.path == "[stack]"
+        # the rows on screen hold the env block, read from the live process
+        dump = b"".join(v for v in grid.rows.values() if v)
+        assert b"LOG_LEVEL=info" in dump
+        assert live_source.bytes_read <= grid.size.height * 16 * 2
+
+
+async def test_unsetenv_keeps_bytes_scrub_overwrites_them(live_source):
+    app = MemlabApp(live_source)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(app, pilot)
+        app.run_command("unsetenv LOG_LEVEL")
+        await settle(app, pilot, rounds=5)
+        assert "env block: no byte changed" in history(app)
+        # /proc/PID/environ still shows it: the bytes execve wrote are untouched
+        assert any(e.name == "LOG_LEVEL" for e in app.snapshot.proc_environ)
+        app.run_command("scrub DB_PASSWORD")
+        await settle(app, pilot, rounds=5)
+        assert "7 byte(s) changed" in history(app)
+        env = app.snapshot.env
+        assert b"DB_PASSWORD=XXXXXXX" in env.raw
+        entry = next(e for e in env.entries if e.name == "DB_PASSWORD")
+        start = entry.address + len("DB_PASSWORD=")
+        assert app.view("env")._changed == frozenset(range(start, start + 7))
+
+
+async def test_malloc_shows_a_new_mapping_or_heap_growth(live_source):
+    app = MemlabApp(live_source)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(app, pilot)
+        before = len(app.snapshot.regions)
+        app.run_command(f"malloc {64 << 20}")  # above the mmap threshold: a new mapping
+        await settle(app, pilot, rounds=5)
+        text = history(app)
+        assert "new mapping" in text or "grew by" in text, text
+        assert len(app.snapshot.regions) >= before
+        marks = app.view("map")._marks
+        assert marks and set(marks.values()) <= {"new", "grew"}
+
+
+async def test_launch_panel_replaces_the_process(live_source):
+    app = MemlabApp(live_source)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(app, pilot)
+        old = live_source.pid
+        await pilot.press("l")
+        await pilot.pause()
+        panel = app.screen
+        panel.query_one("#env-name", Input).value = "NEW_VAR"
+        panel.query_one("#env-value", Input).value = "42"
+        await pilot.click("#env-set")
+        await pilot.click("#launch-go")  # dismiss -> launch on the event-loop thread
+        await settle(app, pilot, rounds=5)
+        assert live_source.pid != old and gone(old)
+        assert app.snapshot.pid == live_source.pid
+        assert any(e.raw == b"NEW_VAR=42" for e in app.snapshot.env.entries)
+
+
+async def test_attach_from_picker_ends_the_launched_process(live_source):
+    other = subprocess.Popen(["sleep", "60"])
+    try:
+        app = MemlabApp(live_source)
+        async with app.run_test(size=(120, 40)) as pilot:
+            await settle(app, pilot)
+            launched = live_source.pid
+            await pilot.press("p")
+            await settle(app, pilot)
+            await pilot.press(*str(other.pid))
+            await pilot.pause()
+            table = app.screen.query_one("#picker-table", DataTable)
+            assert str(other.pid) in cells(table, 0)
+            await pilot.press("enter")
+            await settle(app, pilot, rounds=5)
+            assert app.snapshot.pid == other.pid and gone(launched)
+            assert "attached (read-only)" in app.query_one("#status").render().plain
+    finally:
+        other.kill()
+        other.wait()
+
+
+async def test_process_that_dies_is_reported_in_place(live_source):
+    app = MemlabApp(live_source)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(app, pilot)
+        os.kill(live_source.pid, signal.SIGKILL)
+        await pilot.press("r")
+        await settle(app, pilot, rounds=5)
+        banner = app.query_one("#banner")
+        assert banner.display
+        assert str(live_source.pid) in banner.render().plain
+        assert app.snapshot is not None  # the last snapshot is still shown
+
+
+def test_launch_refuses_a_worker_thread():
+    source = LiveSource()
+    errors = []
+
+    def worker():
+        try:
+            source.launch(LaunchRequest("sleeper", ()))
+        except LaunchError as err:
+            errors.append(err)
+
+    t = threading.Thread(target=worker)
+    t.start()
+    t.join()
+    assert errors and "main" in str(errors[0]) and source.pid is None
