@@ -44,6 +44,46 @@ def _size(n: int | None) -> str | None:
 
 
 @dataclass(frozen=True)
+class Chunk:
+    """One glibc malloc chunk header found by walking the brk heap from start_brk
+    (malloc/malloc.c: prev_size, size|flags; the user pointer is 16 bytes in)."""
+
+    address: int
+    size: int
+    flags: int  # PREV_INUSE=1 IS_MMAPPED=2 NON_MAIN_ARENA=4 (of THIS chunk's header)
+    is_top: bool  # the last chunk, reaching brk: free space malloc carves from
+
+    @property
+    def user(self) -> int:
+        return self.address + 16
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"address": hexaddr(self.address), "user": hexaddr(self.user),
+                "size": self.size, "flags": self.flags, "top": self.is_top}
+
+
+TCACHE_CHUNK = 0x290  # sizeof(tcache_perthread_struct) + header, glibc >= 2.30 x86_64
+
+
+def walk_chunks(read_u64, start: int, end: int, limit: int = 8) -> tuple[Chunk, ...]:
+    """Follow chunk sizes from `start` (start_brk) while they stay sane and below `end`
+    (brk).  `read_u64(addr)` reads the process's memory.  A heap that is not glibc's
+    (another allocator) stops the walk at the first implausible header."""
+    out = []
+    p = start
+    while p + 16 <= end and len(out) < limit:
+        word = read_u64(p + 8)
+        size = word & ~7
+        if size < 0x20 or size % 16 or p + size > end:
+            break
+        out.append(Chunk(p, size, word & 7, p + size == end))
+        if p + size == end:
+            break
+        p += size
+    return tuple(out)
+
+
+@dataclass(frozen=True)
 class HeapEvidence:
     end_symbol: int | None  # &_end at run time (ELF + bias); None when unknown
     end_source: str | None  # "_end (.symtab)", "section .bss end", "stat end_data" ...
@@ -56,6 +96,8 @@ class HeapEvidence:
     heap_region: Region | None
     explanation: str
     notes: tuple[str, ...] = ()
+    chunks: tuple[Chunk, ...] = ()  # the first malloc chunks, when memory was read
+    first_alloc_source: str | None = None
 
     # ------------------------------------------------------------ the gaps
     @property
@@ -105,6 +147,8 @@ class HeapEvidence:
             "brk": hexaddr(self.brk),
             "brk_source": self.brk_source,
             "first_alloc": hexaddr(self.first_alloc),
+            "first_alloc_source": self.first_alloc_source,
+            "chunks": [c.to_dict() for c in self.chunks],
             "exe_low": hexaddr(self.exe_low),
             "exe_high": hexaddr(self.exe_high),
             "heap_region": ({"start": hexaddr(self.heap_region.start),
@@ -127,7 +171,8 @@ def heap_evidence(regions: tuple[Region, ...] | list[Region], start_brk: int | N
                   end_symbol: int | None = None, end_source: str | None = None,
                   exe_path: str | None = None, static_pie: bool = False,
                   reported_brk: int | None = None,
-                  first_alloc: int | None = None) -> HeapEvidence:
+                  first_alloc: int | None = None,
+                  chunks: tuple[Chunk, ...] = ()) -> HeapEvidence:
     """Gather the evidence.  `end_symbol` is &_end at run time (ELF symbol + bias);
     `reported_brk` / `first_alloc` are what the process said about itself (the sleeper
     sample's self-report: "sbrk", "malloc")."""
@@ -148,8 +193,13 @@ def heap_evidence(regions: tuple[Region, ...] | list[Region], start_brk: int | N
         brk, brk_source = start_brk, "no [heap] line: nothing allocated with brk yet"
     else:
         brk, brk_source = None, None
+    source = "reported by the process" if first_alloc is not None else None
+    if first_alloc is None and len(chunks) >= 2 and chunks[0].size == TCACHE_CHUNK \
+            and not chunks[1].is_top:
+        # glibc's first chunk is its tcache; the next one is the first malloc() result
+        first_alloc, source = chunks[1].user, "heap walk: the chunk after glibc's tcache"
     ev = HeapEvidence(end_symbol, end_source, start_brk, brk, brk_source, first_alloc,
-                      exe_low, exe_high, heap, "")
+                      exe_low, exe_high, heap, "", (), chunks, source)
     explanation, notes = _explain(ev, static_pie)
     return HeapEvidence(**{**ev.__dict__, "explanation": explanation, "notes": tuple(notes)})
 
@@ -161,10 +211,13 @@ def _explain(ev: HeapEvidence, static_pie: bool) -> tuple[str, list[str]]:
                 "without ptrace read access)", notes)
     if ev.first_alloc_offset is not None:
         off = ev.first_alloc_offset
-        if 0 <= off < (ev.heap_size or 0) or (0 <= off and ev.heap_size is None):
+        if off == TCACHE_CHUNK + 0x10:
             notes.append(f"first allocation at start_brk + {hexaddr(off)}: glibc's first "
-                         "chunk is its tcache bookkeeping (0x290 bytes), a static glibc "
-                         "also used the heap during start-up")
+                         "chunk is its tcache bookkeeping (0x290 bytes)")
+        elif 0 <= off < (ev.heap_size or 0) or (0 <= off and ev.heap_size is None):
+            notes.append(f"first allocation at start_brk + {hexaddr(off)}: the heap "
+                         "already held other chunks (a static glibc uses it during "
+                         "start-up, e.g. for TLS)")
         else:
             notes.append("the first allocation is not in the brk heap (mmap'd: large, "
                          "or brk failed)")

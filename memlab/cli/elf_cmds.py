@@ -253,7 +253,8 @@ def heap_text(ev) -> str:
         + (f"   ({ev.end_source} + bias)" if ev.end_source else ""),
         f"start_brk    {hexaddr(ev.start_brk) or 'hidden'}   (/proc/PID/stat field 47)",
         f"brk now      {hexaddr(ev.brk) or '?'}   ({ev.brk_source or 'unknown'})",
-        f"first alloc  {hexaddr(ev.first_alloc) or 'unknown (only a sample reports it)'}",
+        f"first alloc  {hexaddr(ev.first_alloc) or 'unknown'}"
+        + (f"   ({ev.first_alloc_source})" if ev.first_alloc_source else ""),
         "",
         f"start_brk - &_end          {sz(ev.end_to_start_brk)}",
         f"  page round-up            {sz(ev.page_round_up)}",
@@ -261,6 +262,14 @@ def heap_text(ev) -> str:
         f"first alloc - start_brk    {sz(ev.first_alloc_offset)}",
         f"heap size (brk-start_brk)  {sz(ev.heap_size)}",
     ]
+    if ev.chunks:
+        lines.append("")
+        lines.append("first malloc chunks from start_brk (glibc headers read from memory):")
+        for c in ev.chunks:
+            what = ("top: free space up to brk" if c.is_top else
+                    "glibc's tcache" if c.address == ev.start_brk
+                    and c.size == 0x290 else "chunk")
+            lines.append(f"  {c.address:#x}  size {c.size:#8x}  user {c.user:#x}  {what}")
     if ev.heap_below_binary:
         lines.append(f"the heap is BELOW the binary (binary at {hexaddr(ev.exe_low)})")
     lines.append("")
@@ -277,7 +286,7 @@ def cmd_heap(args) -> int:
     from memlab.elf import analyse
 
     snap = snapshot(args.pid)
-    view = analyse(snap)
+    view = analyse(snap, walk_heap=True)
     ev = view.heap
     if args.json:
         d = ev.to_dict()

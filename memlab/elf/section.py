@@ -201,10 +201,49 @@ def _analyse(snap: Snapshot, report: dict | None,
     return view, memo
 
 
-def analyse(snap: Snapshot, *, report: dict | None = None) -> ElfView:
+def analyse(snap: Snapshot, *, report: dict | None = None,
+            walk_heap: bool = False) -> ElfView:
     """The ELF view of `snap`.  `report` is a sample's self-report (adds the reported
-    sbrk(0) and first malloc to the heap evidence)."""
-    return _analyse(snap, report)[0]
+    sbrk(0) and first malloc to the heap evidence).  walk_heap reads the first malloc
+    chunk headers at start_brk (memory access needed; `memlab heap` does)."""
+    view = _analyse(snap, report)[0]
+    if walk_heap and view.heap is not None:
+        chunks = _heap_chunks(snap, view.heap)
+        if chunks is None:
+            pass  # nothing to walk, or memory not readable
+        elif not chunks:
+            view = replace(view, heap=replace(view.heap, notes=view.heap.notes + (
+                "no malloc chunk header at start_brk: something used sbrk before malloc "
+                "(a static glibc puts its TLS block there, csu/libc-tls.c)",)))
+        else:
+            ev = view.heap
+            heap = heap_evidence(snap.regions, ev.start_brk, end_symbol=ev.end_symbol,
+                                 end_source=ev.end_source, exe_path=view.exe,
+                                 static_pie=view.info is not None
+                                 and view.info.kind == "static-pie",
+                                 reported_brk=_addr((report or {}).get("sbrk")),
+                                 first_alloc=ev.first_alloc if ev.first_alloc_source
+                                 else None, chunks=chunks)
+            view = replace(view, heap=heap)
+    return view
+
+
+def _heap_chunks(snap: Snapshot, ev) -> tuple | None:
+    """The first glibc chunks of the [heap]: None when there is no [heap] or its memory
+    cannot be read, () when start_brk holds no chunk header."""
+    from memlab.analysis.heap import walk_chunks
+
+    if ev.heap_region is None or ev.start_brk is None:
+        return None
+    try:
+        from memlab.procfs.mem import MemReader
+    except ImportError:  # procfs.mem is another engineer's; absent in old trees
+        return None
+    try:
+        with MemReader(snap.pid, list(snap.regions)) as mem:
+            return walk_chunks(mem.read_u64, ev.start_brk, ev.heap_region.end)
+    except (MemlabError, OSError):
+        return None
 
 
 def snapshot_section(snap: Snapshot, *, report: dict | None = None,

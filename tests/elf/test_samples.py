@@ -126,3 +126,22 @@ def test_refresh_memo_follows_changes():
     assert later["heap"]["brk"] != first["heap"]["brk"]
     assert later["heap"]["gaps"]["heap_size"] > first["heap"]["gaps"]["heap_size"]
     assert first["libc"]["environ_value"] is None  # live values only with live=True
+
+
+def test_heap_walk_finds_first_malloc(running):
+    """Without the self-report, the first malloc is found by walking glibc's chunk
+    headers from start_brk: the chunk after the tcache (dynamic glibc)."""
+    name, child = running
+    ev = analyse(snapshot(child.pid), walk_heap=True).heap
+    if name.startswith("sleeper-static"):
+        # static glibc sbrk'd its TLS block first: zeros, not a chunk header, at start_brk
+        assert ev.chunks == () and any("TLS" in n for n in ev.notes)
+        assert ev.first_alloc is None
+        return
+    assert ev.chunks and ev.chunks[0].address == ev.start_brk
+    for a, b in zip(ev.chunks, ev.chunks[1:]):
+        assert a.address + a.size == b.address
+    if name in ("sleeper", "sleeper-nopie"):
+        assert ev.chunks[0].size == 0x290
+        assert ev.first_alloc == int(child.report["malloc"], 16)
+        assert ev.first_alloc_source.startswith("heap walk")
