@@ -247,6 +247,7 @@ class PodRun:
 
       .pid, .env (frozen list of EnvVar, sorted), .mounts, .pod_dir, .note
       .volume_files() -> {"/etc/config/KEY": bytes}   what the container reads now
+      .volume_contents() -> {volume: {"KEY": bytes}}   per volume, mounted or not
       .data_targets() -> {volume: "..2026_..."}        where each ..data points now
       .proc_environ() -> list[bytes]                   /proc/PID/environ, live
       .apply(yaml_text_or_path) -> list[ApplyResult]
@@ -372,6 +373,11 @@ class PodRun:
             for rel, data in read_volume(m.host_dir).items():
                 out[posixpath.join(m.mount_path, rel)] = data
         return out
+
+    def volume_contents(self) -> dict[str, dict[str, bytes]]:
+        """volume name -> {user-visible path: bytes}, mounted or not (live)."""
+        return {vs.name: read_volume(vs.host_dir(self.pod_dir))
+                for vs in self._payload_sources}
 
     def data_targets(self) -> dict[str, str | None]:
         return {vs.name: AtomicWriter(vs.host_dir(self.pod_dir)).current_ts_dir()

@@ -209,13 +209,33 @@ def test_apply_to_a_non_pod_dir(tmp_path, capsys):
     assert code == 2 and "not a memlab pod directory" in err
 
 
+class Lines:
+    """JSON lines from a child's stdout, with a timeout (a hung child fails, not hangs)."""
+
+    def __init__(self, fd: int):
+        self.fd, self.buf = fd, b""
+
+    def next(self, timeout: float = 10.0) -> dict:
+        import select
+        deadline = time.monotonic() + timeout
+        while b"\n" not in self.buf:
+            left = deadline - time.monotonic()
+            assert left > 0 and select.select([self.fd], [], [], left)[0], "no line in time"
+            chunk = os.read(self.fd, 65536)
+            assert chunk, "EOF"
+            self.buf += chunk
+        line, self.buf = self.buf.split(b"\n", 1)
+        return json.loads(line)
+
+
 def test_cli_run_foreground_then_apply_from_another_process(tmp_path):
     pod_dir = tmp_path / "pod"
     proc = subprocess.Popen(MEMLAB + ["k8s", "run", str(EX / "volume-pod.yaml"), "--json",
                                       "--pod-dir", str(pod_dir)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    out = Lines(proc.stdout.fileno())
     try:
-        started = json.loads(proc.stdout.readline())
+        started = out.next()
         assert started["event"] == "started" and started["pod_dir"] == str(pod_dir)
         assert set(started) >= {"pid", "argv", "env", "volumes", "mounts", "note"}
         pid = started["pid"]
@@ -227,11 +247,11 @@ def test_cli_run_foreground_then_apply_from_another_process(tmp_path):
                             capture_output=True, text=True, timeout=30)
         assert ap.returncode == 0, ap.stderr
         assert "..data ->" in ap.stdout
-        event = json.loads(proc.stdout.readline())
+        event = out.next()
         assert event["event"] == "volume" and event["previous"] == vol["data_target"]
         assert read_proc_file(pid, "environ") == env_before
         proc.send_signal(signal.SIGINT)
-        stopped = json.loads(proc.stdout.readline())
+        stopped = out.next()
         assert stopped["event"] == "stopped"
         assert proc.wait(10) == 0
         time.sleep(0.05)

@@ -170,6 +170,7 @@ def test_article_volume_example_runs_its_command(tmp_path):
         assert res[0].write.written
         assert pr.volume_files()["/etc/config/LOG_LEVEL"] == b"DEBUG"
         assert list(pr.data_targets()) == ["config-volume"]
+        assert pr.volume_contents()["config-volume"]["LOG_LEVEL"] == b"DEBUG"
 
 
 def test_pod_state_lets_another_process_apply(tmp_path):
