@@ -449,8 +449,10 @@ def render_svg(blocks: list[Block], title: str = "memlab layout") -> str:
 
     def height(b: Block) -> int:
         if b.is_gap or b.kind == "kernel":
-            return 26
-        return int(22 + 3 * max(0, math.log2(max(b.size, 1)) - 12))
+            h = 26
+        else:
+            h = int(22 + 3 * max(0, math.log2(max(b.size, 1)) - 12))
+        return max(h, 22 + 12 * len(b.markers))
 
     def draw(b: Block, depth: int) -> None:
         nonlocal y
@@ -470,16 +472,19 @@ def render_svg(blocks: list[Block], title: str = "memlab layout") -> str:
         info = " ".join(p for p in (b.perms or "", human_size(b.size)) if p)
         rows.append(f'<text class="info" x="{x + w - 6}" y="{y + 15}" '
                     f'text-anchor="end">{escape(info)}</text>')
-        if b.what and h >= 34:
-            rows.append(f'<text class="what" x="{x + 6}" y="{y + 29}">'
-                        f'{escape(_fit(b.what, 80))}</text>')
+        if b.what:  # to the right of the tower
+            rows.append(f'<text class="what" x="{x0 + box_w + 10}" y="{y + 14}">'
+                        f'{escape(_fit(b.what, 48))}</text>')
+        for i, m in enumerate(b.markers):
+            my = y + 26 + 12 * i
+            rows.append(f'<line class="marker" x1="{x}" y1="{my - 4}" x2="{x + w}" '
+                        f'y2="{my - 4}" stroke="#b00" stroke-dasharray="2 2"/>')
+            rows.append(f'<text class="marker" x="{x0 + box_w + 10}" y="{my}">'
+                        f'◀ {escape(m.label)} {m.address:#x}</text>')
         rows.append("</g>")
         y += h
         for c in b.children:
             draw(c, depth + 1)
-        for m in b.markers:
-            rows.append(f'<g class="marker"><text class="marker" x="{x0 + box_w + 8}" '
-                        f'y="{y - 4}">◀ {escape(m.label)} {m.address:#x}</text></g>')
 
     for b in blocks:
         draw(b, 0)
@@ -493,7 +498,7 @@ def render_svg(blocks: list[Block], title: str = "memlab layout") -> str:
             'font-family="monospace" font-size="12">\n'
             f'<title>{escape(title)}</title>\n'
             '<style>.addr{fill:#333}.what{fill:#444;font-size:10px}'
-            '.info{fill:#222}.marker{fill:#b00;font-weight:bold}</style>\n'
+            '.info{fill:#222}text.marker{fill:#b00;font-size:10px}</style>\n'
             f'<text x="10" y="22" font-size="15">{escape(title)}</text>\n')
     return head + "\n".join(rows) + "\n</svg>\n"
 

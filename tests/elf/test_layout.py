@@ -190,6 +190,11 @@ def test_svg_matches_text_picture(tmp_path):
         found = text.find(label[:20], pos)
         assert found >= 0, label
         pos = found
+    root = ET.fromstring(svg)
+    marks = [t.text for t in root.iter(f"{SVG_NS}text") if t.get("class") == "marker"]
+    assert any(m.startswith("◀ _end ") for m in marks)
+    assert any(m.startswith("◀ start_brk ") for m in marks)
+    assert root.find(f"{SVG_NS}title").text == "t & <test>"
     tops = [s for (l, s, e), (d, _) in zip(rows, walk(blocks)) if d == 0]
     assert tops == sorted(tops, reverse=True)
 
@@ -247,3 +252,28 @@ def test_golden_no_aslr_picture():
         if not REGEN:
             pytest.skip("golden file created; run again to compare")
     assert text == path.read_text(encoding="utf-8")
+
+
+def _reason_as_other_user(snap):
+    from memlab.elf import analyse, clear_cache
+
+    clear_cache()  # this child must really try to open /proc/PID/exe
+    from memlab.elf import section
+
+    section._MEMO.clear()
+    view = analyse(snap)
+    return view.available, view.reason, view.heap.start_brk
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root to switch uid")
+def test_exe_denied_to_another_user_degrades():
+    """/proc/PID/exe of a root process, opened as uid 65534: EACCES (fs/proc/base.c
+    proc_exe_link needs PTRACE_MODE_READ_FSCREDS) -> maps + stat only, with the reason."""
+    from tests.helpers import NOBODY, run_as
+
+    with launch(sample("sleeper"), hold="ready", env=[b"A=1"]) as child:
+        snap = snapshot(child.pid)  # read as root
+        available, reason, start_brk = run_as(NOBODY, _reason_as_other_user, snap)
+    assert available is False
+    assert "permission denied" in reason and "maps + stat" in reason
+    assert start_brk == snap.stat.start_brk
