@@ -152,3 +152,46 @@ def test_headless_imports_stay_light():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True)
     assert out.stdout.strip() == "[]"
+
+
+OPTIONAL_POD = """apiVersion: v1
+kind: ConfigMap
+metadata: {name: cm}
+data: {a: "1"}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: p}
+spec:
+  containers: [{name: c, image: x, command: [sh, -c, "sleep 60"]}]
+  volumes:
+  - name: s
+    secret: {secretName: later, optional: true}
+  - name: w
+    configMap: {name: cm, items: [{key: a, path: conf/a}]}
+"""
+
+
+def test_optional_missing_secret_is_an_empty_volume_filled_by_apply(tmp_path):
+    with k8spod.run(OPTIONAL_POD, pod_dir=tmp_path / "p") as pr:
+        root = pr.volume_sources[0].host_dir(pr.pod_dir)
+        ts = os.readlink(os.path.join(root, "..data"))
+        assert sorted(os.listdir(root)) == sorted([ts, "..data"]) and not os.listdir(
+            os.path.join(root, ts))
+        [r] = pr.apply("apiVersion: v1\nkind: Secret\nmetadata: {name: later}\n"
+                       "stringData: {token: abc}\n")
+        assert r.action == "created" and r.volume == "s" and r.write.written
+        assert pr.volume_contents()["s"] == {"token": b"abc"}
+        assert root.endswith("volumes/kubernetes.io~secret/s")
+
+
+def test_update_dropping_an_item_key_is_failed_mount_and_keeps_old_content(tmp_path):
+    with k8spod.run(OPTIONAL_POD, pod_dir=tmp_path / "p") as pr:
+        before = pr.data_targets()["w"]
+        [r] = pr.apply("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: cm}\n"
+                       "data: {b: '2'}\n")
+        assert r.action == "updated" and r.write is None
+        assert r.event == ('FailedMount: MountVolume.SetUp failed for volume "w" : '
+                           "configmap references non-existent config key: a")
+        assert pr.data_targets()["w"] == before
+        assert pr.volume_contents()["w"] == {"conf/a": b"1"}
