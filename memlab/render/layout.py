@@ -32,17 +32,17 @@ VSYSCALL = 0xFFFFFFFFFF600000
 
 # kind -> one-line "what it is" when nothing more specific is known
 WHAT = {
-    "text": "code (.text): the CPU executes here",
+    "text": "code (.text)",
     "rodata": "read-only data",
     "data": "initialised globals (.data)",
-    "bss": ".bss beyond the last file page (zeroed, anonymous)",
-    "heap": "brk heap: malloc's small allocations",
+    "bss": ".bss past the file (zeroed)",
+    "heap": "brk heap: malloc's small blocks",
     "stack": "main thread stack: grows down",
-    "vdso": "kernel code mapped in: fast gettimeofday()",
-    "vvar": "kernel data for the vDSO (unreadable)",
-    "vsyscall": "legacy fixed-address syscall page",
+    "vdso": "kernel code: fast gettimeofday",
+    "vvar": "vDSO data (unreadable)",
+    "vsyscall": "legacy fixed syscall page",
     "lib": "shared library",
-    "anon": "anonymous mapping (mmap)",
+    "anon": "anonymous mmap",
     "file": "mapped file",
 }
 
@@ -153,15 +153,14 @@ def _exe_label(r: Region, facts: _ElfFacts, exe_name: str) -> tuple[str, str]:
     if r.kind == "text":
         what = f"code: {shown}" if names else WHAT["text"]
     elif r.kind == "rodata":
-        what = f"read-only: {shown}" if names else (
+        what = f"ro: {shown}" if names else (
             "ELF headers, symbols" if r.offset == 0 else "read-only data (.rodata)")
     elif r.kind == "data" and not r.perms.startswith("rw"):
-        what = f"RELRO (read-only after relocation): {shown}" if names else \
-            "RELRO: .got, .dynamic, made read-only after relocation"
+        what = f"RELRO: {shown}" if names else "RELRO: .got .dynamic (now r/o)"
     elif r.kind == "data":
-        what = f"writable: {shown}" if names else ".data (+ .bss within its last page)"
+        what = f"rw: {shown}" if names else ".data (+ .bss in its last page)"
     else:  # bss
-        what = f"zeroed, anonymous: {shown}" if names else WHAT["bss"]
+        what = f"anonymous: {shown}" if names else WHAT["bss"]
     return f"{r.kind} {exe_name}", what
 
 
@@ -181,22 +180,22 @@ def _stack_children(snap: Snapshot, r: Region) -> tuple[Block, ...]:
                       f"AT_EXECFN {stack.execfn!r}" if stack and stack.execfn else
                       "path of the executable, 8 zero bytes"))
         parts.append((env.start, env.end, "env strings (env block)",
-                      f"{len(env.entries)} NAME=value strings: /proc/PID/environ"))
+                      f"/proc/PID/environ: {len(env.entries)} vars"))
     if st.arg_start and st.arg_end and st.arg_end <= (env.start if env else top):
         parts.append((st.arg_start, st.arg_end, "argv strings",
-                      f"{len(snap.argv)} argument strings: /proc/PID/cmdline"))
+                      f"/proc/PID/cmdline: {len(snap.argv)} args"))
     if stack is not None:
         table_end = stack.auxv_address + (len(stack.auxv) + 1) * 16
         lowest_str = st.arg_start or (env.start if env else None)
         if lowest_str and table_end < lowest_str:
-            parts.append((table_end, lowest_str, "padding, AT_RANDOM, platform",
-                          "random padding, 16 random bytes, \"x86_64\""))
-        parts.append((stack.sp, table_end, "argc argv[] envp[] auxv[]",
-                      f"argc={stack.argc}, {len(stack.argv)}+{len(stack.envp)} pointers, "
+            parts.append((table_end, lowest_str, "random pad + AT_RANDOM",
+                          "padding, 16 random bytes, platform"))
+        parts.append((stack.sp, table_end, "argc, argv, envp, auxv",
+                      f"{len(stack.argv)}+{len(stack.envp)} pointers, "
                       f"{len(stack.auxv)} auxv pairs"))
     elif execfn is None:
-        parts.append((st.start_stack, st.arg_start or st.start_stack, "argc, pointers, auxv",
-                      "argc, argv[], envp[], auxv[] (memory not read)"))
+        parts.append((st.start_stack, st.arg_start or st.start_stack, "argc, argv, envp, auxv",
+                      "pointer table (memory not read)"))
     parts = [p for p in parts if r.start <= p[0] < p[1] <= r.end]
     parts.sort(key=lambda p: -p[0])
     out: list[Block] = []
@@ -211,7 +210,7 @@ def _stack_children(snap: Snapshot, r: Region) -> tuple[Block, ...]:
     low = cursor
     if low > r.start:
         out.append(Block(r.start, low, "part", "free stack below sp",
-                     "used by calls after start-up; grows down"))
+                         "used after start-up; grows down"))
     return tuple(out)
 
 
@@ -265,8 +264,7 @@ def build_blocks(snap: Snapshot, elf: dict | None = None) -> list[Block]:
     lowest = user[0].start if user else USER_TOP
     if lowest > 0:
         blocks.append(Block(0, lowest, "reserved", "reserved low area",
-                            "never mapped: NULL guard (vm.mmap_min_addr), "
-                            "non-PIE text starts at 0x400000"))
+                            "never mapped: NULL guard"))
     cursor = lowest
     for group in _group_libs(user):
         first, last = group[0], group[-1]
@@ -276,25 +274,25 @@ def build_blocks(snap: Snapshot, elf: dict | None = None) -> list[Block]:
         cursor = last.end
     top = max(cursor, USER_TOP)
     if top > cursor:
-        blocks.append(_gap(cursor, top, "top of user space: the stack start is randomised"
+        blocks.append(_gap(cursor, top, "random gap above the stack"
                            if any(r.kind == "stack" for r in user) else ""))
     if top < CANONICAL_USER_END:
         blocks.append(Block(top, CANONICAL_USER_END, "gap", "guard page",
                             "last user page, never mapped"))
     blocks.append(Block(CANONICAL_USER_END, KERNEL_START, "noncanonical",
                         "non-canonical hole",
-                        "no address here: the CPU faults (x86_64 48-bit)"))
+                        "not addresses: the CPU faults"))
     cursor = KERNEL_START
     kernel_parts = []
     for r in high:
         if r.start > cursor:
             kernel_parts.append(Block(cursor, r.start, "kernel", "kernel space",
-                                      "kernel memory: no access from user mode"))
+                                      "kernel memory: no user access"))
         kernel_parts.append(_region_block(snap, [r], facts, exe_name))
         cursor = r.end
     if cursor < ADDR_END:
         kernel_parts.append(Block(cursor, ADDR_END, "kernel", "kernel space",
-                                  "kernel memory: no access from user mode"))
+                                  "kernel memory: no user access"))
     blocks.extend(kernel_parts)
     blocks = [_with_markers(b, markers) for b in blocks]
     return blocks[::-1]
@@ -304,11 +302,11 @@ def _gap_what(lo: int, hi: int, snap: Snapshot) -> str:
     below = snap.region_at(lo - 1) if lo else None
     above = snap.region_at(hi)
     if above is not None and above.kind == "heap":
-        return "between the binary and start_brk (brk randomisation)"
+        return "brk randomisation gap"
     if below is not None and below.kind == "heap":
         return "room for the heap to grow (brk)"
     if above is not None and above.kind == "stack":
-        return "stack guard gap and room to grow (mmap_base below it)"
+        return "stack gap; mmap_base below it"
     return ""
 
 
@@ -324,8 +322,7 @@ def _region_block(snap: Snapshot, group: list[Region], facts: _ElfFacts,
         label = os.path.basename(r.path or "") + (" (deleted)" if r.deleted else "")
         what = WHAT["lib"]
         if len(group) > 1:
-            what = f"shared library: {len(group)} maps lines " + \
-                " ".join(g.perms for g in group)
+            what = f"shared library, {len(group)} maps lines"
     elif r.kind == "file":
         label, what = os.path.basename(r.path or ""), f"mapped file {r.path}"
     elif r.path and r.path.startswith("["):

@@ -160,7 +160,7 @@ def test_markers_and_stack_pieces():
     # fs/exec.c: execfn at the very top, then env strings, then argv strings; the
     # pointer table at sp lower down
     order = ["execfn + end marker", "env strings (env block)", "argv strings",
-             "argc argv[] envp[] auxv[]"]
+             "argc, argv, envp, auxv"]
     assert [x for x in labels if x in order] == order
     env = next(c for c in stack.children if c.label.startswith("env strings"))
     assert (env.start, env.end) == (snap.stat.env_start, snap.stat.env_end)
