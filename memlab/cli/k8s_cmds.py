@@ -109,6 +109,9 @@ def register(sub) -> None:
                    help="leave out HOSTNAME and the image PATH the runtime adds")
     e.add_argument("--no-services", action="store_true",
                    help="leave out the KUBERNETES_* service variables")
+    e.add_argument("--kubelet-version", default="1.34", metavar="1.N",
+                   help="before 1.30 envFrom keys that are not valid env names were skipped "
+                        "with a Warning event (default 1.34)")
     add_json_flag(e)
     add_reveal_flag(e)
     e.set_defaults(func=cmd_env)
@@ -193,17 +196,29 @@ def _load_pod(pod_path: str, object_paths: list[str]):
     return pods[0], store
 
 
+def _kubelet_minor(version: str) -> int:
+    major, _, minor = version.lstrip("v").partition(".")
+    if major != "1" or not minor.split(".")[0].isdigit():
+        raise UsageError(f"--kubelet-version: expected 1.N, not {version!r}")
+    return int(minor.split(".")[0])
+
+
 def cmd_env(args) -> int:
     from memlab.k8s.envvars import container_environment
     pod, store = _load_pod(args.pod, args.objects)
     c = pod.container(args.container)
+    minor = _kubelet_minor(args.kubelet_version)
+    events: list[str] = []
     env = container_environment(pod, c, store, runtime=not args.no_runtime,
-                                services=not args.no_services)
+                                services=not args.no_services, kubelet_minor=minor,
+                                events=events)
     if args.json:
         print_json({"schema": "memlab.k8s.env/1", "pod": pod.name,
                     "namespace": pod.namespace, "container": c.get("name"),
-                    "env": [e.to_dict(args.reveal) for e in env]})
+                    "env": [e.to_dict(args.reveal) for e in env], "events": events})
         return EXIT_OK
+    for ev in events:
+        print(f"# event: {ev}")
     width = max((len(e.name) for e in env), default=4)
     vals = [e.display(args.reveal) for e in env]
     vwidth = min(max((len(v) for v in vals), default=5), 40)

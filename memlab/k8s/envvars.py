@@ -19,6 +19,7 @@ every pod sees, default/kubernetes, at the conventional 10.96.0.1:443.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Callable, Mapping
 
@@ -134,17 +135,34 @@ def service_env() -> dict[str, str]:
     }
 
 
+# kubelet up to v1.29 skipped envFrom keys failing validation.IsEnvVarName (strict).
+LATEST_MINOR = 34
+_ENV_NAME_RE = re.compile(r"^[-._a-zA-Z][-._a-zA-Z0-9]*$")
+
+
+def _invalid_event(events: list[str] | None, keys: list[str], what: str, ns: str,
+                   name: str) -> None:
+    if keys and events is not None:
+        events.append(f"Warning InvalidEnvironmentVariableNames: Keys [{', '.join(sorted(keys))}]"
+                      f" from the EnvFrom {what} {ns}/{name} were skipped since they are "
+                      "considered invalid environment variable names.")
+
+
 def _not_found(kind: str, name: str) -> str:
     # The watch-based manager's apierrors.NewNotFound(Resource("configmap"), name).
     return f'{kind} "{name}" not found'
 
 
 def make_environment(pod: Pod, container: dict, store: ObjectStore, *,
-                     services: bool = True) -> list[EnvVar]:
+                     services: bool = True, kubelet_minor: int = LATEST_MINOR,
+                     events: list[str] | None = None) -> list[EnvVar]:
     """kubelet's variables for CONTAINER (envFrom, env, services), with their sources.
 
     Raises CreateContainerConfigError like kubelet.  Order: as kubelet builds the map
-    (the real order is a Go map's, i.e. unspecified): callers sort for display."""
+    (the real order is a Go map's, i.e. unspecified): callers sort for display.
+    kubelet_minor < 30 reproduces the old envFrom filter: keys that are not valid env
+    names are skipped and a Warning event InvalidEnvironmentVariableNames is appended to
+    EVENTS."""
     ns = pod.namespace
     values: dict[str, str] = {}
     sources: dict[str, str] = {}
@@ -164,18 +182,28 @@ def make_environment(pod: Pod, container: dict, store: ObjectStore, *,
             cm = fetch("configmap", ref.get("name", ""), bool(ref.get("optional")))
             if cm is None:
                 continue  # optional and missing: the whole source is skipped
+            invalid = []
             for k, v in cm.data.items():  # data only: binaryData never feeds env
+                if kubelet_minor < 30 and not _ENV_NAME_RE.match(prefix + k):
+                    invalid.append(prefix + k)
+                    continue
                 values[prefix + k] = v
                 sources[prefix + k] = f"envFrom configmap {ns}/{cm.name} key {k}"
+            _invalid_event(events, invalid, "configMap", ns, cm.name)
         elif "secretRef" in ef:
             ref = ef["secretRef"]
             sec = fetch("secret", ref.get("name", ""), bool(ref.get("optional")))
             if sec is None:
                 continue
+            invalid = []
             for k, b in sec.data.items():
+                if kubelet_minor < 30 and not _ENV_NAME_RE.match(prefix + k):
+                    invalid.append(prefix + k)
+                    continue
                 values[prefix + k] = b.decode("utf-8", "surrogateescape")
                 sources[prefix + k] = f"envFrom secret {ns}/{sec.name} key {k}"
                 secret_names.add(prefix + k)
+            _invalid_event(events, invalid, "secret", ns, sec.name)
 
     svc = service_env() if services else {}
     lookup = mapping_func_for(values, svc)  # `values` grows: "defined so far"
@@ -258,7 +286,9 @@ def _field_ref(pod: Pod, ref: dict) -> tuple[str, str]:
 
 
 def container_environment(pod: Pod, container: dict, store: ObjectStore, *,
-                          runtime: bool = True, services: bool = True) -> list[EnvVar]:
+                          runtime: bool = True, services: bool = True,
+                          kubelet_minor: int = LATEST_MINOR,
+                          events: list[str] | None = None) -> list[EnvVar]:
     """What the container's process gets at execve: runtime + image env, then kubelet's.
 
     Sorted by name (the real order is unspecified; compare as a set)."""
@@ -266,7 +296,8 @@ def container_environment(pod: Pod, container: dict, store: ObjectStore, *,
     if runtime:
         merged["HOSTNAME"] = EnvVar("HOSTNAME", pod.name, "runtime (pod name)")
         merged["PATH"] = EnvVar("PATH", IMAGE_PATH, "image ENV (simulated)")
-    for ev in make_environment(pod, container, store, services=services):
+    for ev in make_environment(pod, container, store, services=services,
+                               kubelet_minor=kubelet_minor, events=events):
         merged[ev.name] = ev
     return sorted(merged.values(), key=lambda e: e.name)
 

@@ -241,3 +241,21 @@ def test_non_ascii_after_operator_is_go_byte_quirk():
     # Go's string(input[0]) turns the first byte of "é" (0xc3) into U+00C3.
     out = expand("$é", mapping_func_for({}))
     assert out.encode("utf-8", "surrogateescape") == b"$\xc3\x83\xa9"
+
+
+def test_case4_before_1_30_invalid_names_skipped_with_event():
+    objs = load("""
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: cm}
+data: {1badkey: a, app.conf: b, GOOD: c, 2x: d}
+---
+""" + POD_HEAD + "  - name: c\n    image: x\n    envFrom: [{configMapRef: {name: cm}}]\n")
+    pod, store = objs[1], ObjectStore([objs[0]])
+    events: list[str] = []
+    env = make_environment(pod, pod.container(), store, services=False, kubelet_minor=29,
+                           events=events)
+    assert {e.name: e.value for e in env} == {"app.conf": "b", "GOOD": "c"}
+    assert events == ["Warning InvalidEnvironmentVariableNames: Keys [1badkey, 2x] from the "
+                      "EnvFrom configMap default/cm were skipped since they are considered "
+                      "invalid environment variable names."]
