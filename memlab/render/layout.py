@@ -325,6 +325,8 @@ def _region_block(snap: Snapshot, group: list[Region], facts: _ElfFacts,
             what = f"shared library, {len(group)} maps lines"
     elif r.kind == "file":
         label, what = os.path.basename(r.path or ""), f"mapped file {r.path}"
+    elif r.kind == "heap" and facts.heap.get("heap_below_binary"):
+        label, what = r.path or "[heap]", "brk heap BELOW the binary (static-PIE)"
     elif r.path and r.path.startswith("["):
         label, what = r.path, WHAT.get(r.kind, "kernel-named mapping")
     else:

@@ -81,6 +81,14 @@ def test_sleep_running():
     assert snap.extra["elf"]["all_segments_exact"]
 
 
+def test_static_pie_heap_below_binary():
+    with launch(sample("sleeper-static-pie"), hold="ready", env=[b"A=1"]) as child:
+        snap, blocks, text = picture(child.pid)
+    kinds = [b.kind for b in blocks]
+    assert kinds.index("text") < kinds.index("heap")  # drawn higher = higher address
+    assert "BELOW the binary" in text
+
+
 def test_static_sample():
     with launch(sample("sleeper-static"), hold="ready", env=[b"A=1"]) as child:
         snap, blocks, text = picture(child.pid)
