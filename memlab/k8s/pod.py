@@ -416,6 +416,18 @@ class PodRun:
         }
 
 
+def _check_own_dir(root: Path) -> None:
+    """The shared default root (/tmp/memlab-pods) must be ours and not a symlink: another
+    user could otherwise plant a pod.json or a link where memlab writes (and deletes)."""
+    try:
+        st = os.lstat(root)
+    except FileNotFoundError:
+        return  # created 0700 by _claim_pod_dir, once everything is valid
+    if _stat.S_ISLNK(st.st_mode) or not _stat.S_ISDIR(st.st_mode) or st.st_uid != os.geteuid():
+        raise UsageError(f"refusing to use {root}: not a directory owned by uid "
+                         f"{os.geteuid()} (pass --pod-dir DIR)", path=str(root))
+
+
 def _claim_pod_dir(d: Path) -> None:
     """Create D (0700), or reuse it if it is a memlab pod dir whose process is gone."""
     if d.exists():
@@ -434,11 +446,15 @@ def _claim_pod_dir(d: Path) -> None:
             raise UsageError(f"pod {state.get('name')!r} is already running here "
                              f"(pid {state.get('pid')})", path=str(d))
         for sub in ("volumes", "objects", "rootfs"):
+            if (d / sub).is_symlink():
+                raise UsageError(f"{sub} is a symlink: refusing to reuse this pod "
+                                 "directory", path=str(d))
             if (d / sub).exists():
                 shutil.rmtree(d / sub)
         state_path.unlink()
         return
-    d.mkdir(mode=0o700, parents=True)
+    d.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    d.mkdir(mode=0o700)
 
 
 def prepare(pod_manifest: str | os.PathLike | Pod, objects=(), *,
@@ -469,8 +485,11 @@ def prepare(pod_manifest: str | os.PathLike | Pod, objects=(), *,
     for name in unsupported_volumes(pod):
         warnings.append(f"volume {name!r}: only configMap and secret volumes are simulated; "
                         "it is skipped")
-    pod_dir = Path(pod_dir) if pod_dir else default_pod_root() / pod.name
-    pod_dir = pod_dir.absolute()
+    if pod_dir is None:
+        root = default_pod_root()
+        _check_own_dir(root)
+        pod_dir = root / pod.name
+    pod_dir = Path(pod_dir).absolute()
     # Volumes first (kubelet mounts before it builds the container config).
     sources = volume_sources(pod)
     for vs in sources:
