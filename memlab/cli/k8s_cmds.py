@@ -76,7 +76,8 @@ ConfigMap/Secret; the volume changes (printed here), the env does not.
 
 APPLY_EPILOG = """\
 examples:
-  memlab k8s apply memlab/k8s/examples/test-config-debug.yaml --pod /tmp/memlab-pods/test-pod-volume-only
+  memlab k8s apply memlab/k8s/examples/test-config-debug.yaml \
+      --pod /tmp/memlab-pods/test-pod-volume-only
   memlab k8s apply cm.yaml --pod DIR --json
 
 Validates the update as the API server does (immutable objects, a Secret's type), stores

@@ -99,7 +99,10 @@ spec:
   containers: [{name: c, image: x, command: [sh, -c, "sleep 60"]}]
   volumes:
   - name: v
-    configMap: {name: cm, defaultMode: 0400, items: [{key: a, path: a}, {key: b, path: d/b, mode: 0600}]}
+    configMap:
+      name: cm
+      defaultMode: 0400
+      items: [{key: a, path: a}, {key: b, path: d/b, mode: 0600}]
 """
     with k8spod.run(text, pod_dir=tmp_path / "p") as pr:
         root = pr.volume_sources[0].host_dir(pr.pod_dir)
@@ -207,7 +210,8 @@ def test_default_pod_root_must_be_ours(tmp_path, monkeypatch):
         k8spod.prepare("apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n"
                        "  containers: [{name: c, image: x}]\n")
     (runtime / "memlab-pods").unlink()
-    pod = "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n  containers: [{name: c, image: x}]\n"
+    pod = ("apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n"
+           "  containers: [{name: c, image: x}]\n")
     pr = k8spod.prepare(pod)
     assert pr.pod_dir == runtime / "memlab-pods" / "p"
     assert not (runtime / "memlab-pods").exists()  # prepare() writes nothing
