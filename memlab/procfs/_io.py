@@ -4,11 +4,14 @@ The split follows psutil's ``_pslinux.wrap_exceptions``: the kernel answers ENOE
 ESRCH when the process is gone, EACCES/EPERM when the caller fails a ptrace access check
 (fs/proc/base.c ``proc_mem_open`` -> ``mm_access``), and for a zombie or a kernel thread
 it answers with an EMPTY file (environ, auxv, maps, cmdline, mem) rather than an error,
-because such a task has no ``mm``.  Kernels differ in how they say "no mm": maps and
-cmdline read empty, and on 6.x environ, auxv and mem fail to open with ESRCH
-(proc_mem_open, measured on 6.18).  read_proc_file turns both into the same answers:
-``b""`` for a kernel thread, ZombieProcess for a zombie.  Empty therefore does not mean
-denied: callers that get ``b""`` can ask :func:`explain_empty` why.
+because such a task has no ``mm``.  Kernels differ in how they say "no mm" (measured on
+6.18): maps and cmdline read empty for everyone; environ, auxv and mem fail to open,
+with ESRCH for root and EACCES for other users (even for the user's own zombie: the
+ptrace check runs first and a task without an mm counts as not dumpable).
+read_proc_file turns all of these into the same answers: ``b""`` for a kernel thread
+(it has no user memory: there is nothing to deny), ZombieProcess for a zombie.  Empty
+therefore does not mean denied: callers that get ``b""`` can ask :func:`explain_empty`
+why.
 
 ``PROC_ROOT`` is read at call time, so tests (and the hidepid lesson) can point memlab
 at another proc mount.
@@ -53,6 +56,8 @@ _DEFAULT_RULE = "access the kernel refused to this user"
 # Files whose content comes from the task's mm: empty (or ESRCH) without one.
 MM_FILES = frozenset({"environ", "auxv", "maps", "smaps", "smaps_rollup", "numa_maps",
                       "cmdline", "mem", "pagemap"})
+# How opening one of those fails for a task without an mm (see the module docstring).
+NO_MM_ERRNOS = frozenset({errno.ESRCH, errno.EACCES, errno.EPERM})
 
 
 def check_pid(pid: object) -> int:
@@ -143,13 +148,23 @@ def read_proc_file(pid: int, name: str) -> bytes:
     pid = check_pid(pid)
     path = proc_path(pid, name)
     try:
-        with open(path, "rb", buffering=0) as f:
-            data = f.readall()
+        # os.open/os.read rather than open().readall(): half the cost per file (measured:
+        # 1,000 environ files in 6.8 ms vs 14.5 ms), what `memlab audit` pays per process.
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+        try:
+            chunks = [os.read(fd, 1 << 16)]
+            while chunks[-1]:
+                chunks.append(os.read(fd, 1 << 16))
+        finally:
+            os.close(fd)
+        data = b"".join(chunks)
     except OSError as err:
-        if err.errno == errno.ESRCH and name in MM_FILES:
-            if no_mm_reason(pid) == "kernel thread":
+        if name in MM_FILES and err.errno in NO_MM_ERRNOS:
+            reason = no_mm_reason(pid)
+            if reason == "kernel thread":
                 return b""
-            raise gone_error(pid, path) from err
+            if reason in ("zombie", "gone"):
+                raise gone_error(pid, path) from err
         raise translate(err, pid, path, name) from err
     if not data and name in MM_FILES and no_mm_reason(pid) in ("zombie", "gone"):
         raise gone_error(pid, path)

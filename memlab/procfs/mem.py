@@ -35,7 +35,14 @@ from memlab.errors import (
     UsageError,
 )
 from memlab.model import PAGE_SIZE, Region
-from memlab.procfs._io import check_pid, gone_error, no_mm_reason, proc_path, translate
+from memlab.procfs._io import (
+    NO_MM_ERRNOS,
+    check_pid,
+    gone_error,
+    no_mm_reason,
+    proc_path,
+    translate,
+)
 
 # No user address reaches 2**63; /proc/PID/mem offsets are signed (loff_t).
 ADDRESS_LIMIT = 1 << 63
@@ -193,7 +200,9 @@ class MemReader:
             try:
                 self._fd = os.open(self.path, os.O_RDONLY | os.O_CLOEXEC)
             except OSError as err:
-                if err.errno == errno.ESRCH:  # no mm (6.x proc_mem_open) or gone
+                # no mm (a zombie or kernel thread) answers ESRCH, or EACCES to a
+                # non-root reader (_io module docstring); gone answers ESRCH/ENOENT
+                if err.errno in NO_MM_ERRNOS and no_mm_reason(self.pid) != "no mm":
                     raise self._no_mm() from err
                 raise translate(err, self.pid, self.path, "mem") from err
         return self._fd

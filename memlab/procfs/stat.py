@@ -73,7 +73,9 @@ def parse_stat(data: bytes) -> ProcStat:
     state = fields[FIELD_STATE - 1]
     if not _STATE.fullmatch(state):
         raise ParseError(f"stat state field is not a letter: {state[:8]!r}")
-    values = {name: _int_field(fields, n) for name, n in STAT_ADDRESS_FIELDS.items()}
+    for n in range(FIELD_PPID, len(fields) + 1):  # after state, the kernel prints numbers
+        _int_field(fields, n)
+    values = {name: int(fields[n - 1]) for name, n in STAT_ADDRESS_FIELDS.items()}
     exit_code = (_int_field(fields, FIELD_EXIT_CODE)
                  if len(fields) >= FIELD_EXIT_CODE else None)
     return ProcStat(

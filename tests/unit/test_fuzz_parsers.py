@@ -1,0 +1,136 @@
+"""Hypothesis: the /proc parsers raise nothing but ParseError on any bytes, and
+round-trip what the kernel would print."""
+
+from __future__ import annotations
+
+import os
+import struct
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from memlab.errors import ParseError
+from memlab.model import Region
+from memlab.procfs.auxv import parse_auxv
+from memlab.procfs.environ import parse_cmdline, parse_environ
+from memlab.procfs.maps import parse_maps
+from memlab.procfs.stat import parse_stat
+from memlab.procfs.status import parse_status
+from tests.helpers import REPO
+
+DATA = REPO / "tests" / "data"
+PARSERS = [parse_maps, parse_stat, parse_auxv, parse_environ, parse_cmdline, parse_status]
+CAPTURED = sorted(p.read_bytes() for p in DATA.iterdir() if p.suffix in (".txt", ".bin"))
+FUZZ = settings(max_examples=300, deadline=None,
+                suppress_health_check=[HealthCheck.too_slow])
+
+
+def only_parse_error(parser, data: bytes) -> None:
+    try:
+        parser(data)
+    except ParseError:
+        pass  # the one exception a parser may raise
+
+
+@FUZZ
+@given(st.binary(max_size=600))
+def test_random_bytes_only_parse_error(data):
+    for parser in PARSERS:
+        only_parse_error(parser, data)
+
+
+@FUZZ
+@given(st.sampled_from(CAPTURED), st.data())
+def test_mutated_captures_only_parse_error(original, data):
+    buf = bytearray(original)
+    for _ in range(data.draw(st.integers(1, 8))):
+        if not buf:
+            break
+        i = data.draw(st.integers(0, len(buf) - 1))
+        op = data.draw(st.sampled_from(["set", "delete", "insert"]))
+        byte = data.draw(st.sampled_from([0, 10, 32, 40, 41, 45, 58, 91, 93, 255, 48]))
+        if op == "set":
+            buf[i] = byte
+        elif op == "delete":
+            del buf[i]
+        else:
+            buf.insert(i, byte)
+    for parser in PARSERS:
+        only_parse_error(parser, bytes(buf))
+
+
+# ---------------------------------------------------------------- round trips
+_u64 = st.integers(0, 2**64 - 1)
+_path = st.one_of(
+    st.none(),
+    st.binary(min_size=1, max_size=40).filter(lambda b: b"\n" not in b and b"\0" not in b)
+    .map(lambda b: b"/" + b),
+    st.sampled_from([b"[heap]", b"[stack]", b"[vvar]", b"[anon:x y]", b"[future]"]),
+)
+
+
+@st.composite
+def regions(draw):
+    start = draw(_u64)
+    end = draw(st.integers(start, 2**64 - 1))
+    path = draw(_path)
+    deleted = path is not None and path.startswith(b"/") and draw(st.booleans())
+    return dict(start=start, end=end, perms=draw(st.sampled_from(["r--p", "rw-s", "---p", "r-xp"])),
+                offset=draw(_u64), dev=f"{draw(st.integers(0, 4095)):02x}:{draw(st.integers(0, 255)):02x}",
+                inode=draw(st.integers(0, 2**64 - 1)), path=path, deleted=deleted)
+
+
+def kernel_line(r: dict) -> bytes:
+    """As fs/proc/task_mmu.c prints it: %08lx fields, pad to column 73, then the name."""
+    prefix = (f"{r['start']:08x}-{r['end']:08x} {r['perms']} {r['offset']:08x} "
+              f"{r['dev']} {r['inode']} ").encode()
+    if r["path"] is None:
+        return prefix
+    return prefix.ljust(73) + r["path"] + (b" (deleted)" if r["deleted"] else b"")
+
+
+@FUZZ
+@given(st.lists(regions(), max_size=8))
+def test_maps_round_trip(rs):
+    data = b"".join(kernel_line(r) + b"\n" for r in rs)
+    parsed = parse_maps(data)
+    assert len(parsed) == len(rs)
+    for got, want in zip(parsed, rs):
+        path = want.pop("path")
+        assert got == Region(path=None if path is None else os.fsdecode(path), **want)
+
+
+_comm = st.binary(min_size=0, max_size=15).filter(lambda b: b"\0" not in b and b"\n" not in b)
+
+
+@FUZZ
+@given(_comm, st.sampled_from("RSDZTtXIP"), st.lists(st.integers(-2**63, 2**64 - 1),
+                                                      min_size=49, max_size=49))
+def test_stat_round_trip(comm, state, numbers):
+    line = b"4242 (" + comm + b") " + state.encode() + b" " + \
+        b" ".join(str(n).encode() for n in numbers) + b"\n"
+    s = parse_stat(line)
+    assert s.pid == 4242 and s.state == state
+    assert s.comm == comm.decode("utf-8", "backslashreplace")
+    assert s.ppid == numbers[0]  # field 4
+    assert s.start_code == numbers[26 - 4] and s.start_stack == numbers[28 - 4]
+    assert s.env_end == numbers[51 - 4] and s.exit_code == numbers[52 - 4]
+
+
+@FUZZ
+@given(st.lists(st.tuples(st.integers(1, 2**64 - 1), _u64), max_size=30))
+def test_auxv_round_trip(pairs):
+    data = b"".join(struct.pack("=QQ", t, v) for t, v in pairs) + b"\0" * 16
+    assert [(e.type, e.value) for e in parse_auxv(data)] == pairs
+
+
+@FUZZ
+@given(st.lists(st.binary(max_size=30).filter(lambda b: b"\0" not in b), max_size=20),
+       st.integers(0, 2**47))
+def test_environ_round_trip(strings, base):
+    data = b"".join(s + b"\0" for s in strings)
+    entries = parse_environ(data, base)
+    assert [e.raw for e in entries] == strings
+    assert parse_cmdline(data) == strings
+    for e in entries:
+        assert data[e.address - base:].startswith(e.raw + b"\0")
