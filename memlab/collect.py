@@ -21,6 +21,7 @@ from memlab.analysis.memview import BytesMemory
 from memlab.errors import (
     AccessDenied,
     MemlabError,
+    NoSuchProcess,
     ParseError,
     UnreadableMemory,
     ZombieProcess,
@@ -119,7 +120,8 @@ def snapshot(pid: int, *, with_elf: bool = False, partial: bool = False) -> Snap
             raise UnreadableMemory("kernel thread: it has no user memory to inspect "
                                    "(its maps, environ and auxv are empty, not denied)",
                                    pid=pid)
-        raise UnreadableMemory("the process has no memory mapped (exiting?)", pid=pid)
+        # exit_mm() already ran: the task is on its way out (do_exit, kernel/exit.c)
+        raise NoSuchProcess("process is exiting: its memory is gone", pid=pid)
     regions = parse_maps(maps_bytes)
 
     try:
@@ -169,7 +171,7 @@ def _analyse_memory(pid, stat, regions, proc_auxv, environ_bytes, warnings, deni
         stack_region = region_of(regions, stat.start_stack)
         try:
             memory = _stack_memory(reader, stat, stack_region, warnings)
-        except (UnreadableMemory, ZombieProcess) as err:
+        except UnreadableMemory as err:
             warnings.append(f"memory not readable: {err}")
             memory = None
         if memory is None:

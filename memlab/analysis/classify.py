@@ -133,15 +133,16 @@ def classify(regions: Iterable[Region], stat: ProcStat | None,
         kinds.update(_bss_tail(regions, last, stat))
 
     out = []
+    append = out.append
     by_path: dict[str | None, str] = {None: "anon"}  # a library has 4-5 lines
     for i, r in enumerate(regions):
-        kind = kinds.get(i)
+        kind = kinds.get(i) if kinds else None
         if kind is None:
             path = r.path
             kind = by_path.get(path)
             if kind is None:
                 kind = by_path[path] = path_kind(path)
-        out.append(r if r.kind == kind else with_kind(r, kind))
+        append(r if r.kind == kind else with_kind(r, kind))
     return tuple(out)
 
 
@@ -163,10 +164,14 @@ def with_kind(r: Region, kind: str) -> Region:
         fields = r.__dict__
     except AttributeError:  # a slotted Region: no shortcut
         return replace(r, kind=kind)
-    new = object.__new__(Region)
-    new.__dict__.update(fields)
-    new.__dict__["kind"] = kind
+    new = _new(Region)
+    d = new.__dict__
+    d.update(fields)
+    d["kind"] = kind
     return new
+
+
+_new = object.__new__
 
 
 def _bss_tail(regions: list[Region], last_exe: Region,

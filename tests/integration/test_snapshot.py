@@ -206,3 +206,20 @@ def test_unprivileged_user_sees_its_own_process_fully():
     uid, warnings, masked, env_ok, complete, checks = run_as(NOBODY, as_nobody)
     assert uid == NOBODY and warnings == () and not masked
     assert env_ok and complete and checks and all(checks)
+
+
+def test_process_exiting_under_memlab_only_raises_no_such_process():
+    """Snapshots racing a process's exit: whatever stage it is in (exit_mm done, zombie,
+    reaped), snapshot() either succeeds or raises NoSuchProcess (exit code 3)."""
+    outcomes = set()
+    for _ in range(20):
+        with launch("/usr/bin/true", [], [b"A=1"], hold="none") as child:
+            for _ in range(200):
+                try:
+                    snapshot(child.pid)
+                    outcomes.add("ok")
+                except NoSuchProcess as err:  # ZombieProcess is one too
+                    outcomes.add(type(err).__name__)
+                    break
+    assert outcomes <= {"ok", "NoSuchProcess", "ZombieProcess"}
+    assert outcomes & {"NoSuchProcess", "ZombieProcess"}
