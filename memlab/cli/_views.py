@@ -17,6 +17,9 @@ from rich.text import Text
 from memlab.model import EnvBlock, InitialStack, ProcStat, Region, Snapshot, hexaddr, text
 from memlab.secrets import display_value, looks_secret_entry, mask_env_string
 
+# auxv types whose value is an address or a bit mask: shown in hex; the rest in decimal.
+HEX_AUXV = frozenset({3, 7, 9, 15, 16, 24, 25, 26, 31, 33})
+
 KIND_STYLE = {
     "text": "bold red", "rodata": "magenta", "data": "yellow", "bss": "yellow3",
     "heap": "green", "stack": "cyan", "vdso": "blue", "vvar": "blue", "vsyscall": "blue",
@@ -125,7 +128,7 @@ def _string_rows(t: Table, label: str, items, reveal: bool, mask: bool) -> None:
         shown = text(s.string)
         if mask and not reveal and looks_secret_entry(s.string):
             shown = mask_env_string(shown)
-        t.add_row(f"{label}[{i}]", hexaddr(s.slot), hexaddr(s.address), Text(shown))
+        t.add_row(Text(f"{label}[{i}]"), hexaddr(s.slot), hexaddr(s.address), Text(shown))
 
 
 def stack_tables(st: InitialStack, reveal: bool) -> Group:
@@ -144,6 +147,7 @@ def stack_tables(st: InitialStack, reveal: bool) -> Group:
     aux.add_column("value", justify="right")
     aux.add_column("note")
     for a in st.auxv:
+        value = hexaddr(a.value) if a.type in HEX_AUXV else str(a.value)
         note = ""
         if a.type == 25 and st.at_random is not None:
             note = "16 random bytes: " + st.at_random.hex()
@@ -153,7 +157,7 @@ def stack_tables(st: InitialStack, reveal: bool) -> Group:
             note = repr(st.execfn)
         elif a.type in STRING_TYPES:
             note = "string"
-        aux.add_row(a.name, hexaddr(a.value), Text(note))
+        aux.add_row(a.name, value, Text(note))
 
     info = Text()
     info.append("auxv on the stack vs /proc/PID/auxv: ")
@@ -168,6 +172,49 @@ def stack_tables(st: InitialStack, reveal: bool) -> Group:
         info.append("\nthe program changed its initial stack since execve: decode is "
                     "best effort (see warnings)", style="yellow")
     return Group(ptrs, aux, info)
+
+
+def stack_layout(snap: Snapshot) -> Table | None:
+    """The top of [stack] from high to low addresses, as execve built it (kernel-facts 1:
+    fs/exec.c copy_strings, fs/binfmt_elf.c create_elf_tables)."""
+    st, stat, env = snap.stack, snap.stat, snap.env
+    if st is None or stat.masked:
+        return None
+    region = snap.region_at(st.sp)
+    rows: list[tuple[int | None, int | None, str]] = []
+    if region is not None:
+        rows.append((region.end, None, f"end of {region.label}"))
+        rows.append((region.end - 8, 8, "8 zero bytes (bprm->p starts below them)"))
+    if st.execfn_address:
+        rows.append((st.execfn_address, len(st.execfn or "") + 1,
+                     "executable path string (AT_EXECFN)"))
+    rows.append((stat.env_start, stat.env_end - stat.env_start,
+                 f"environment strings ({len(env.entries) if env else '?'}): "
+                 "env_start..env_end"))
+    rows.append((stat.arg_start, stat.arg_end - stat.arg_start,
+                 f"argument strings ({st.argc}): arg_start..arg_end"))
+    if st.padding is not None:
+        rows.append((stat.arg_start - st.padding, st.padding,
+                     "random padding (arch_align_stack) + alignment"))
+    values = {a.type: a.value for a in st.auxv}
+    if st.platform is not None and 15 in values:
+        rows.append((values[15], len(st.platform) + 1, f"platform string {st.platform!r}"))
+    if st.at_random is not None and 25 in values:
+        rows.append((values[25], 16, "16 random bytes (AT_RANDOM: stack protector, "
+                     "pointer guard)"))
+    rows.append((st.auxv_address, 16 * (len(st.auxv) + 1),
+                 f"auxv: {len(st.auxv)} (type, value) pairs + AT_NULL"))
+    envp_base = st.sp + 8 * (st.argc + 2)
+    rows.append((envp_base, 8 * (len(st.envp) + 1), f"envp[{len(st.envp)}] + NULL"))
+    rows.append((st.sp + 8, 8 * (st.argc + 1), f"argv[{st.argc}] + NULL"))
+    rows.append((st.sp, 8, f"argc = {st.argc}  <- startstack (stat field 28)"))
+    t = _table("top of the stack, high to low addresses")
+    t.add_column("address", justify="right", no_wrap=True)
+    t.add_column("bytes", justify="right")
+    t.add_column("what")
+    for address, size, what in sorted(rows, key=lambda r: -(r[0] or 0)):
+        t.add_row(hexaddr(address), "" if size is None else str(size), Text(what))
+    return t
 
 
 def warnings_text(warnings: Iterable[str]) -> Text | None:
@@ -191,7 +238,7 @@ def checks_table(checks) -> Table:
     for c in checks:
         derived = c.derived if isinstance(c.derived, str) or c.derived is None \
             else hexaddr(c.derived)
-        t.add_row(c.what, hexaddr(c.reported), Text(str(derived)), Text(c.source),
+        t.add_row(Text(c.what), hexaddr(c.reported), Text(str(derived)), Text(c.source),
                   verdict(c.ok))
     return t
 
@@ -202,6 +249,7 @@ def samples_table(samples) -> Table:
     t.add_column("built")
     t.add_column("what it shows")
     for s in samples:
-        t.add_row(s.name, Text("yes", style="green") if s.built else Text("no", style="red"),
+        t.add_row(Text(s.name),
+                  Text("yes", style="green") if s.built else Text("no", style="red"),
                   Text(s.description))
     return t

@@ -265,6 +265,7 @@ def cmd_stack(args) -> int:
 
         items = [v.header(snap)]
         if snap.stack is not None:
+            items.append(v.stack_layout(snap))
             items.append(v.stack_tables(snap.stack, args.reveal))
         elif snap.stat.masked:
             items.append(v.Text("startstack: hidden by the kernel", style="yellow"))

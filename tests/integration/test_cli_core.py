@@ -61,10 +61,11 @@ def test_launch_env_exactly_two_entries_inside_stack_above_args():
 
 def test_launch_sample_text_shows_self_check_and_masks_secrets():
     p = memlab("launch", "-e", "DB_PASSWORD=hunter2", "-e", "X=[bold]y[/bold]",
-               "sleeper-static")
+               "-e", "[red]N=v", "sleeper-static")
     assert p.returncode == 0, p.stderr
     assert "hunter2" not in p.stdout and "***" in p.stdout
-    assert "[bold]y[/bold]" in p.stdout  # process strings are never parsed as markup
+    # process strings are never parsed as rich markup
+    assert "[bold]y[/bold]" in p.stdout and "env [red]N" in p.stdout
     assert "✓ match" in p.stdout and "✗" not in p.stdout
     assert "[heap]" in p.stdout and "[stack]" in p.stdout
     p = memlab("launch", "--reveal", "--json", "-i", "-e", "DB_PASSWORD=hunter2", "sleeper")
@@ -131,7 +132,9 @@ def test_text_outputs(sleeper):
         assert p.returncode == 0 and p.stderr == "", (cmd, p.stderr)
         assert "hunter2" not in p.stdout
     assert "✓ match" in memlab("env", str(sleeper.pid)).stdout
-    assert "AT_RANDOM" in memlab("stack", str(sleeper.pid)).stdout
+    stack = memlab("stack", str(sleeper.pid)).stdout
+    assert "AT_RANDOM" in stack and "end of [stack]" in stack
+    assert "argc = 2  <- startstack" in stack
     assert memlab("inspect", str(sleeper.pid), "--elf").returncode == 0
 
 

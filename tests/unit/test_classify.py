@@ -6,8 +6,11 @@ from __future__ import annotations
 from dataclasses import replace
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from memlab.analysis.classify import KINDS, classify
+from memlab.model import Region
 from memlab.procfs.maps import parse_maps
 from tests.data.initstack import CASES, load_case
 
@@ -162,3 +165,25 @@ def test_anon_after_exe_above_start_brk_is_not_bss():
 
 def test_empty_maps():
     assert classify([], None, None) == ()
+
+
+_paths = st.sampled_from([None, "/opt/app/bin/app", "[heap]", "[stack]", "[vdso]", "[x y]",
+                          "[anon:a]", "/lib/libc.so.6", "/etc/x", "", "weird", "[", "]"])
+_regions = st.lists(st.builds(
+    lambda start, size, perms, path: Region(start, start + size, perms, 0, "00:00", 0,
+                                            path or None),
+    st.integers(0, 1 << 64), st.integers(0, 1 << 20),
+    st.sampled_from(["r--p", "r-xp", "rw-p", "---p", "rwxs"]), _paths), max_size=30)
+
+
+@settings(max_examples=300)
+@given(regions=_regions, start_code=st.integers(0, 1 << 48),
+       start_data=st.integers(0, 1 << 48), start_brk=st.integers(0, 1 << 48),
+       exe=st.sampled_from([None, "", "/opt/app/bin/app", "/opt/app/bin/app (deleted)"]))
+def test_random_maps_never_raise(regions, start_code, start_data, start_brk, exe):
+    stat = replace(load_case("sleep_exec").stat, start_code=start_code,
+                   start_data=start_data, start_brk=start_brk)
+    out = classify(regions, stat, exe)
+    assert [(r.start, r.end, r.path) for r in out] == [(r.start, r.end, r.path)
+                                                       for r in regions]
+    assert all(r.kind in KINDS for r in out)

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import replace
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from memlab.analysis.envblock import locate_env_block
 from memlab.analysis.memview import BytesMemory
@@ -87,3 +89,15 @@ def test_block_outside_every_mapping():
     block, warnings = locate_env_block(case.stat, [], case.memory(), case.environ)
     assert block.region is None and block.distance_to_stack_top is None
     assert any("in no mapping" in w for w in warnings)
+
+
+@settings(max_examples=200)
+@given(data=st.binary(max_size=512), start=st.integers(0, 600), size=st.integers(-8, 600),
+       proc=st.none() | st.binary(max_size=64))
+def test_random_ranges_never_raise(data, start, size, proc):
+    case = load_case("sleep_exec")
+    base = 0x7ffd00000000
+    stat = replace(case.stat, env_start=base + start, env_end=base + start + size)
+    block, warnings = locate_env_block(stat, case.regions, BytesMemory(base, data), proc)
+    assert block is None or block.end - block.start == size
+    assert all(isinstance(w, str) for w in warnings)
