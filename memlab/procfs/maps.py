@@ -18,7 +18,6 @@ The path field is what makes parsing tricky:
 
 from __future__ import annotations
 
-import os
 import re
 
 from memlab.errors import ParseError
@@ -41,22 +40,23 @@ def parse_maps_line(line: bytes, lineno: int = 1) -> Region:
     m = _LINE.fullmatch(line)
     if m is None:
         raise ParseError(f"maps line {lineno} is malformed: {line[:120]!r}")
-    start, end = int(m[1], 16), int(m[2], 16)
+    start_hex, end_hex, perms, offset, dev, inode, raw_path = m.groups()
+    start, end = int(start_hex, 16), int(end_hex, 16)
     if end < start:
         raise ParseError(f"maps line {lineno}: end 0x{end:x} below start 0x{start:x}")
-    raw_path = m[7] or b""
-    deleted = raw_path.endswith(_DELETED)
+    deleted = raw_path is not None and raw_path.endswith(_DELETED)
     if deleted:
         raw_path = raw_path[: -len(_DELETED)]
     return Region(
         start=start,
         end=end,
-        perms=m[3].decode("ascii"),
-        offset=int(m[4], 16),
-        dev=m[5].decode("ascii"),
-        inode=int(m[6]),
-        # file names are bytes to the kernel: surrogateescape keeps odd ones round-trip
-        path=os.fsdecode(raw_path) if raw_path else None,
+        perms=perms.decode("ascii"),
+        offset=int(offset, 16),
+        dev=dev.decode("ascii"),
+        inode=int(inode),
+        # file names are bytes to the kernel: surrogateescape (os.fsdecode) keeps odd
+        # ones round-trip
+        path=raw_path.decode("utf-8", "surrogateescape") if raw_path else None,
         deleted=deleted,
     )
 
