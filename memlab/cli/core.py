@@ -207,9 +207,17 @@ def show_snapshot(snap, reveal: bool) -> None:
 
 
 def _elf_line(section: dict) -> str:
-    keys = ("kind", "load_bias", "bias", "verdict", "note")
-    parts = [f"{k}={section[k]}" for k in keys if section.get(k) not in (None, "", [])]
-    return ", ".join(parts) or "see --json"
+    """One line from the ELF area's section (memlab.elf.section); `memlab elf PID` and
+    `--json` show all of it."""
+    if not section.get("available"):
+        return f"not available ({section.get('reason')})"
+    file, bias = section.get("file") or {}, section.get("bias") or {}
+    parts = [f"{file.get('kind', '?')} executable"]
+    if bias.get("value") is not None:
+        parts.append(f"load bias {bias['value']} ({bias.get('source')})")
+    parts.append("every PT_LOAD matches its maps lines" if section.get("all_segments_exact")
+                 else "some PT_LOADs differ from maps (see `memlab elf PID`)")
+    return "; ".join(parts)
 
 
 def cmd_inspect(args) -> int:

@@ -135,7 +135,10 @@ def test_text_outputs(sleeper):
     stack = memlab("stack", str(sleeper.pid)).stdout
     assert "AT_RANDOM" in stack and "end of [stack]" in stack
     assert "argc = 2  <- startstack" in stack
-    assert memlab("inspect", str(sleeper.pid), "--elf").returncode == 0
+    p = memlab("inspect", str(sleeper.pid), "--elf")
+    assert p.returncode == 0 and "elf: pie executable; load bias 0x" in p.stdout, p.stderr
+    d = json.loads(memlab("inspect", str(sleeper.pid), "--elf", "--json").stdout)
+    assert d["elf"]["available"] is True
 
 
 def test_samples():
