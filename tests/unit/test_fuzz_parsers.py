@@ -63,8 +63,10 @@ def test_mutated_captures_only_parse_error(original, data):
 _u64 = st.integers(0, 2**64 - 1)
 _path = st.one_of(
     st.none(),
-    st.binary(min_size=1, max_size=40).filter(lambda b: b"\n" not in b and b"\0" not in b)
-    .map(lambda b: b"/" + b),
+    # a file really named "x (deleted)" is ambiguous in maps (d_path appends the same
+    # suffix): the kernel's format cannot round-trip it, so it is left out here
+    st.binary(min_size=0, max_size=40).map(lambda b: b"/" + b)
+    .filter(lambda b: b"\n" not in b and b"\0" not in b and not b.endswith(b" (deleted)")),
     st.sampled_from([b"[heap]", b"[stack]", b"[vvar]", b"[anon:x y]", b"[future]"]),
 )
 

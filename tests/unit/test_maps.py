@@ -131,3 +131,11 @@ def test_non_utf8_path_round_trips():
 def test_malformed_raises_parse_error(bad):
     with pytest.raises(ParseError):
         parse_maps(bad)
+
+
+def test_deleted_suffix_is_ambiguous_by_design():
+    """d_path appends " (deleted)" to an unlinked file's name, so a file really named
+    "x (deleted)" looks the same: memlab reads it as deleted (the kernel gives no way
+    to tell; the inode could be stat'ed via /proc/PID/map_files)."""
+    (r,) = parse_maps(_line(0x1000, 0x2000, "r--p", b"/tmp/x (deleted)"))
+    assert r.path == "/tmp/x" and r.deleted
