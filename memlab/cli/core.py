@@ -178,9 +178,8 @@ def _print(*renderables) -> None:
 
 
 def _snapshot_json(snap, reveal: bool) -> dict:
-    d = snap.to_dict(reveal)
-    d.pop("denied", None)
-    d["denied"] = list(snap.extra.get("denied", []))
+    d = snap.to_dict(reveal)  # extra["denied"] (files the kernel refused) is merged in
+    d.setdefault("denied", [])
     return d
 
 
