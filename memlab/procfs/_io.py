@@ -2,16 +2,15 @@
 
 The split follows psutil's ``_pslinux.wrap_exceptions``: the kernel answers ENOENT or
 ESRCH when the process is gone, EACCES/EPERM when the caller fails a ptrace access check
-(fs/proc/base.c ``proc_mem_open`` -> ``mm_access``), and for a zombie or a kernel thread
-it answers with an EMPTY file (environ, auxv, maps, cmdline, mem) rather than an error,
-because such a task has no ``mm``.  Kernels differ in how they say "no mm" (measured on
-6.18): maps and cmdline read empty for everyone; environ, auxv and mem fail to open,
-with ESRCH for root and EACCES for other users (even for the user's own zombie: the
-ptrace check runs first and a task without an mm counts as not dumpable).
-read_proc_file turns all of these into the same answers: ``b""`` for a kernel thread
-(it has no user memory: there is nothing to deny), ZombieProcess for a zombie.  Empty
-therefore does not mean denied: callers that get ``b""`` can ask :func:`explain_empty`
-why.
+(fs/proc/base.c ``proc_mem_open`` -> ``mm_access``).
+
+A zombie or a kernel thread has no ``mm``, and the kernel says so in several ways
+(measured on 6.18): maps and cmdline read EMPTY for everyone; environ, auxv and mem fail
+to open, with ESRCH for root and EACCES for any other user (even for that user's own
+zombie).  Older kernels read those empty too.  read_proc_file gives one answer for all of
+them: ``b""`` for a kernel thread (it has no user memory: there is nothing to deny) and
+ZombieProcess for a zombie.  Empty therefore does not mean denied: a caller that gets
+``b""`` can ask :func:`explain_empty` why.
 
 ``PROC_ROOT`` is read at call time, so tests (and the hidepid lesson) can point memlab
 at another proc mount.

@@ -16,7 +16,11 @@ Edge cases the kernel hands back:
 - [vvar] / [vvar_vclock] are VM_IO|VM_PFNMAP pages: they fail the same way;
 - [vsyscall] at 0xffffffffff600000 is above 2**63: it does not fit a signed off_t
   (os.pread raises OverflowError), so nothing at or above 2**63 is ever attempted;
-- a zombie or kernel thread has no mm: ESRCH from process_vm_readv, 0 bytes from mem.
+- a zombie or kernel thread has no mm: ESRCH from process_vm_readv, 0 bytes from mem
+  (or, on 6.x, ESRCH/EACCES when opening /proc/PID/mem: see _io);
+- PROT_NONE pages: process_vm_readv refuses them (EFAULT) but /proc/PID/mem reads them,
+  because mem_rw passes FOLL_FORCE (measured).  Give MemReader the regions and both
+  paths stop at any region without 'r'.
 """
 
 from __future__ import annotations

@@ -217,7 +217,7 @@ def test_unmapped_address(sleeper, method):
 
 def test_regions_stop_reads_at_prot_none():
     """A PROT_NONE page: with regions, reads stop there without asking the kernel
-    (/proc/PID/mem would read it anyway: it uses FOLL_FORCE)."""
+    (/proc/PID/mem would read it anyway: mem_rw uses FOLL_FORCE)."""
     r, w = os.pipe()
     pid = os.fork()
     if pid == 0:  # the child never returns into pytest
@@ -242,6 +242,12 @@ def test_regions_stop_reads_at_prot_none():
             assert len(mem.read_partial(base, 8192)) == 4096
             with pytest.raises(UnreadableMemory, match="no read permission"):
                 mem.read(base + 4096, 8)
+        # without regions the kernel decides, and the two paths disagree (measured):
+        # process_vm_readv honours the protection, /proc/PID/mem forces the read
+        with MemReader(pid, method="vm_readv") as mem:
+            assert len(mem.read_partial(base, 8192)) == 4096
+        with MemReader(pid, method="pread") as mem:
+            assert len(mem.read_partial(base, 8192)) == 8192
     finally:
         os.kill(pid, signal.SIGKILL)
         os.waitpid(pid, 0)
