@@ -1,0 +1,261 @@
+"""Lessons view: pick a guided lesson; it opens in the pane beside the live views.
+
+Teaches: the whole course, step by step, next to the views it talks about.  The pane
+drives one memlab.lessons.engine.LessonRunner (the same engine as `memlab lesson run`):
+n/b move between steps, enter runs the step's actions and checks and shows each verdict
+with the value memlab measured, then the app attaches to the process the step launched
+and switches to the view the step is about (its `highlight`).  The quiz page takes
+answers in an input and checks them against the measurement.  Actions launch processes,
+so they run on the event-loop thread (PR_SET_PDEATHSIG is tied to the forking thread).
+"""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical, VerticalScroll
+from textual.css.query import NoMatches
+from textual.widgets import DataTable, Input, Static
+
+from memlab.tui.views import ViewSpec
+from memlab.tui.widgets.base import SnapshotView
+
+HELP = ("Lessons walk you through the article, running memlab and checking what it "
+        "measured.  Enter opens the selected lesson beside the views: n next, b back, "
+        "enter run the step, escape close.")
+
+# A step's `highlight` prefix -> the view that shows that part of the process.
+HIGHLIGHT_VIEWS = {"env": "env", "stack": "stack", "map": "map", "hex": "hex"}
+
+STATUS_STYLE = {"pass": "bold green", "fail": "bold red", "skip": "bold yellow"}
+
+
+def _verdict_text(status: str, label: str, measured: str, expected: str = "") -> Text:
+    t = Text(f"{status.upper():<5}", style=STATUS_STYLE.get(status, "bold"))
+    t.append(f" {label}\n")
+    t.append(f"      {measured}", style="dim" if status != "fail" else "red")
+    if status == "fail" and expected:
+        t.append(f" (expected {expected})", style="red")
+    return t
+
+
+class LessonPane(Vertical, can_focus=True):
+    """One lesson, step by step.  Lives in the app's #side-pane."""
+
+    DEFAULT_CSS = """
+    LessonPane { height: 1fr; padding: 0 1; }
+    LessonPane #lesson-head { height: auto; }
+    LessonPane #lesson-body { height: 1fr; }
+    LessonPane #lesson-answer { display: none; }
+    """
+    BINDINGS = [
+        Binding("n", "next_step", "Next step"),
+        Binding("b", "back_step", "Back"),
+        Binding("enter", "run_step", "Run step"),
+        Binding("escape", "close_lesson", "Close lesson"),
+    ]
+
+    def __init__(self, lesson, **kw) -> None:
+        super().__init__(**kw)
+        from memlab.lessons.engine import LessonRunner
+
+        self.lesson = lesson
+        self.runner = LessonRunner(lesson)
+        self.quiz_index = 0
+        self.transcript: list[str] = []  # what the pane showed, as plain text (tests)
+
+    def compose(self) -> ComposeResult:
+        yield Static(id="lesson-head")
+        with VerticalScroll(id="lesson-body"):
+            yield Static(id="lesson-step")
+            yield Static(id="lesson-verdicts")
+        yield Input(placeholder="your answer, then enter", id="lesson-answer")
+
+    def on_mount(self) -> None:
+        self.show_current()
+        self.focus()
+
+    def on_unmount(self) -> None:
+        self.runner.close()  # ends the processes the lesson launched
+
+    # -- drawing ----------------------------------------------------------------
+    def _put(self, widget_id: str, text: Text) -> None:
+        self.query_one(f"#{widget_id}", Static).update(text)
+        self.transcript.append(text.plain)
+
+    def show_current(self) -> None:
+        r = self.runner
+        head = Text(self.lesson.title, style="bold")
+        where = "quiz" if r.at_quiz else f"step {r.index + 1}/{len(r.steps)}"
+        head.append(f"  ({where}, ~{self.lesson.minutes} min)\n", style="dim")
+        head.append(f"Goal: {self.lesson.goal}", style="italic")
+        if not r.available:
+            head.append(f"\nunavailable here: {r.why_unavailable}", style="bold yellow")
+        self._put("lesson-head", head)
+        answer = self.query_one("#lesson-answer", Input)
+        if r.at_quiz:
+            self._show_quiz()
+            answer.display = True
+            return
+        answer.display = False
+        step = r.current
+        body = Text(step.title + "\n", style="bold")
+        body.append(" ".join(r.render(step.text).split()))
+        out = r.outcomes.get(r.index)
+        if out is None and step.actions:
+            body.append("\n\n[enter] runs this step", style="dim")
+        self._put("lesson-step", body)
+        self._show_outcome()
+
+    def _show_outcome(self) -> None:
+        out = self.runner.outcomes.get(self.runner.index)
+        t = Text()
+        if out is not None:
+            for note in out.notes:
+                t.append(f"→ {note}\n", style="cyan")
+            if out.skipped:
+                t.append(f"SKIP  {out.skipped}\n", style="bold yellow")
+            for res in out.results:
+                t.append_text(_verdict_text(res.status, res.label, res.verdict.measured,
+                                            res.verdict.expected))
+                t.append("\n")
+            if out.after:
+                t.append(" ".join(out.after.split()), style="italic")
+        self._put("lesson-verdicts", t)
+
+    def _show_quiz(self) -> None:
+        quizzes = self.lesson.quizzes
+        if self.quiz_index >= len(quizzes):
+            t = Text("Lesson complete.\n", style="bold green")
+            t.append(" ".join(self.lesson.summary.split()))
+            self._put("lesson-step", t)
+            self._put("lesson-verdicts", Text())
+            self.query_one("#lesson-answer", Input).display = False
+            return
+        q = quizzes[self.quiz_index]
+        t = Text(f"Quiz {self.quiz_index + 1}/{len(quizzes)}\n", style="bold")
+        t.append(q.question)
+        for i, choice in enumerate(q.choices):
+            t.append(f"\n  {chr(97 + i)}) {choice}")
+        self._put("lesson-step", t)
+        self._put("lesson-verdicts", Text())
+
+    # -- actions ----------------------------------------------------------------
+    def action_next_step(self) -> None:
+        if self.runner.at_quiz:
+            self.quiz_index += 1
+        else:
+            self.runner.next()
+        self.show_current()
+        if self.runner.at_quiz:
+            self.query_one("#lesson-answer", Input).focus()
+
+    def action_back_step(self) -> None:
+        if self.runner.at_quiz and self.quiz_index > 0:
+            self.quiz_index -= 1
+        else:
+            self.runner.back()
+        self.show_current()
+        self.focus()
+
+    def action_run_step(self) -> None:
+        """Run the current step's actions and checks (event-loop thread: they may
+        launch processes), then point the views at what the step talks about."""
+        if self.runner.at_quiz:
+            return
+        before = set(self.runner.ctx.processes.values())
+        self.runner.run_step()
+        self._show_outcome()
+        self._follow(before)
+
+    def action_close_lesson(self) -> None:
+        self.app.close_side_pane()
+
+    def _follow(self, before: set) -> None:
+        """Attach the app to the process this step launched (if any) and show the view
+        named by the step's `highlight`."""
+        app = self.app
+        launched = [p for p in self.runner.ctx.processes.values() if p not in before]
+        if launched and hasattr(app, "attach"):
+            app.attach(launched[-1].pid)
+        step = self.runner.current
+        hint = (step.highlight or "") if step else ""
+        view_id = HIGHLIGHT_VIEWS.get(hint.split(":", 1)[0])
+        if view_id and hasattr(app, "action_show_view"):
+            try:
+                app.query_one("#views").active = view_id
+            except (NoMatches, ValueError) as err:  # a view this app lacks: say so, go on
+                app.notify(f"lesson: no {view_id!r} view ({err})", severity="warning")
+            self.focus()
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        if event.input.id != "lesson-answer" or not self.runner.at_quiz:
+            return
+        event.stop()
+        quizzes = self.lesson.quizzes
+        if self.quiz_index >= len(quizzes):
+            return
+        q = quizzes[self.quiz_index]
+        ans = self.runner.answer_quiz(q, event.value)
+        event.input.value = ""
+        t = Text("right" if ans.correct else "not quite",
+                 style="bold green" if ans.correct else "bold red")
+        t.append(f": the answer is {ans.expected}\n")
+        if ans.evidence is not None:
+            t.append_text(_verdict_text(ans.evidence.status, "evidence",
+                                        ans.evidence.verdict.measured))
+        if q.explain:
+            t.append("\n" + " ".join(q.explain.split()), style="italic")
+        t.append("\n[n] next question", style="dim")
+        self._put("lesson-verdicts", t)
+        self.focus()
+
+
+class LessonsView(SnapshotView):
+    """The list of lessons (tab); enter opens one in the side pane."""
+
+    DEFAULT_CSS = """
+    LessonsView #lessons-help { height: auto; color: $text-muted; }
+    LessonsView #lessons-table { height: 1fr; }
+    """
+
+    def compose(self) -> ComposeResult:
+        yield Static(Text(HELP), id="lessons-help")
+        table = DataTable(id="lessons-table", cursor_type="row")
+        table.add_columns("#", "lesson", "min", "here")
+        yield table
+
+    def on_mount(self) -> None:
+        from memlab.lessons.engine import discover
+
+        self.catalog = discover()
+        table = self.query_one("#lessons-table", DataTable)
+        for n, lesson in enumerate(self.catalog.lessons, 1):
+            ok, why = lesson.availability()
+            table.add_row(str(n), Text(lesson.title), str(lesson.minutes),
+                          Text("ready" if ok else f"unavailable: {why}",
+                               style="green" if ok else "yellow"), key=lesson.id)
+        for err in self.catalog.errors:
+            table.add_row("!", Text(str(err), style="red"), "", "")
+
+    def render_snapshot(self) -> None:
+        """The lesson list does not depend on the process on screen."""
+
+    def open_lesson(self, lesson_id: str) -> LessonPane:
+        lesson = next(x for x in self.catalog.lessons if x.id == lesson_id)
+        pane = LessonPane(lesson, id="lesson-pane")
+        self.app.open_side_pane(pane)
+        return pane
+
+    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+        key = event.row_key.value
+        if key and any(x.id == key for x in self.catalog.lessons):
+            self.open_lesson(key)
+
+
+VIEW = ViewSpec(
+    id="lessons", title="Lessons", key="g", factory=LessonsView,
+    teaches="guided lessons: the article, runnable, each step checked against what "
+            "memlab measures, in a pane beside the live views",
+    requires=("memlab.lessons.engine",))

@@ -1,0 +1,92 @@
+"""A Pilot test walks one lesson end to end in the TUI lesson pane: open it from the
+Lessons view, run every step (real processes, real checks), follow the highlighted
+view, answer the quiz, close it, and no process the lesson launched survives."""
+
+from __future__ import annotations
+
+import asyncio
+
+import psutil
+from textual.widgets import DataTable, Input, TabbedContent
+
+from memlab.tui.app import MemlabApp
+from memlab.tui.source import LaunchRequest, LiveSource, demo_env
+from memlab.tui.widgets.lessons import LessonPane
+
+
+def gone(pid: int) -> bool:
+    try:
+        return psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return True
+
+
+async def settle(app, pilot, rounds: int = 3) -> None:
+    for _ in range(rounds):
+        await pilot.pause()
+        await app.workers.wait_for_complete()
+    await pilot.pause()
+
+
+async def walk_where_env_lives() -> None:
+    source = LiveSource()
+    source.launch(LaunchRequest("sleeper", tuple(demo_env()), no_aslr=True))
+    app = MemlabApp(source)
+    try:
+        async with app.run_test(size=(160, 48)) as pilot:
+            await settle(app, pilot)
+            await pilot.press("g")  # the Lessons view
+            assert app.query_one("#views", TabbedContent).active == "lessons"
+            table = app.query_one("#lessons-table", DataTable)
+            table.focus()
+            table.move_cursor(row=table.get_row_index("where-env-lives"))
+            await pilot.press("enter")
+            await settle(app, pilot)
+            pane = app.query_one(LessonPane)
+            assert app.query_one("#side-pane").display and pane.has_focus
+            runner = pane.runner
+            assert "step 1/4" in pane.transcript[-3] or "step 1/4" in "".join(pane.transcript)
+
+            verdicts = []
+            for i, step in enumerate(runner.steps):
+                assert runner.index == i
+                await pilot.press("enter")  # run the step
+                await settle(app, pilot)
+                out = runner.outcomes[i]
+                assert out.error is None, out.error
+                verdicts += [r.status for r in out.results]
+                shown = app.query_one("#lesson-verdicts").render().plain
+                assert "PASS" in shown and "FAIL" not in shown, shown
+                if step.highlight:  # the view the step talks about is on screen
+                    want = step.highlight.split(":")[0]
+                    assert app.query_one("#views", TabbedContent).active == want
+                await pilot.press("n")
+                await settle(app, pilot)
+            assert verdicts and set(verdicts) == {"pass"}
+            # the app followed the lesson's process: its views show it
+            lesson_pid = runner.measurements["p"]["pid"]
+            assert app.snapshot.pid == lesson_pid
+            assert runner.at_quiz
+
+            answer = app.query_one("#lesson-answer", Input)
+            assert answer.display and answer.has_focus
+            for given in ("b", "8"):  # [stack] is choice b; 8 bytes above the path
+                await pilot.press(*given, "enter")
+                await settle(app, pilot)
+                shown = app.query_one("#lesson-verdicts").render().plain
+                assert shown.startswith("right"), shown
+                assert "PASS" in shown  # the evidence memlab measured
+                await pilot.press("n")
+                await settle(app, pilot)
+            assert "Lesson complete" in app.query_one("#lesson-step").render().plain
+
+            await pilot.press("escape")
+            await settle(app, pilot)
+            assert not app.query("#lesson-pane") and not app.query_one("#side-pane").display
+            assert gone(lesson_pid), "the lesson's process outlived its pane"
+    finally:
+        source.stop()
+
+
+def test_walk_a_lesson_end_to_end_in_the_tui():
+    asyncio.run(walk_where_env_lives())
