@@ -61,7 +61,7 @@ def bench_snapshot_vs_psutil():
             mine = _median_ms(lambda: snapshot(pid), 300)
             theirs = _median_ms(lambda: proc.memory_maps(grouped=False), 300)
             label = os.path.basename(target)
-            rows.append(_row(f"snapshot(pid) [{label}, {n_maps} maps lines]", mine,
+            rows.append(_row(f"snapshot(pid): {label}, {n_maps} maps lines", mine,
                              "psutil memory_maps(grouped=False)", theirs,
                              f"psutil {theirs:.3f} ms; ratio = psutil / memlab "
                              f"(target >= 3); memlab also decodes env block, "
