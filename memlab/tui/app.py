@@ -56,11 +56,13 @@ class MemlabApp(App[None]):
     live: reactive[bool] = reactive(False)
 
     def __init__(self, source: DataSource, *, live: bool = False, reveal: bool = False,
-                 refresh_interval: float = 1.0, screenshot_dir: str | None = None) -> None:
+                 refresh_interval: float = 1.0, screenshot_dir: str | None = None,
+                 views: list | None = None) -> None:
+        """`views`: the registry's views to show (default: all available ones)."""
         super().__init__()
         self.set_reactive(MemlabApp.reveal, reveal)
         self.source = source
-        self.views = VIEWS
+        self.views = list(views) if views is not None else VIEWS
         self.unavailable_views = UNAVAILABLE_VIEWS
         self.snapshot: Snapshot | None = None
         self.previous: Snapshot | None = None
@@ -276,6 +278,8 @@ class MemlabApp(App[None]):
 
     # -- other actions ------------------------------------------------------------
     def action_show_view(self, view_id: str) -> None:
+        if view_id not in {v.id for v in self.views}:
+            return  # a view this app was built without
         self.query_one("#views", TabbedContent).active = view_id
         self.view(view_id).focus_main()
 

@@ -159,7 +159,7 @@ async def test_hex_view_reads_only_visible_rows_and_marks_unreadable():
         assert "unreadable" in grid.render_line(0).text
         # one window read, then row by row (to find which rows fail): never beyond it
         assert all(first <= a < first + height * 16 for a, _ in src.reads)
-        await pilot.press("g")
+        await pilot.press("j")
         await pilot.press(*hex(fakes.STACK_TOP - 16), "enter")
         await settle(app, pilot)
         row = (fakes.STACK_TOP - 16 - first) // grid.per_row  # the last row: clamped

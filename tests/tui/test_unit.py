@@ -70,7 +70,7 @@ def test_view_registry_keys_are_unique_and_reserved_keys_free():
     views, _ = load_views()
     keys = [v.key for v in views]
     assert len(keys) == len(set(keys))
-    assert not set(keys) & {"q", "l", "p", "r", "a", "v", "g"}
+    assert not set(keys) & {"q", "l", "p", "r", "a", "v", "j"}
     assert [v.id for v in views][:5] == ["map", "env", "stack", "hex", "drive"]
 
 

@@ -13,6 +13,7 @@ from textual.widgets import Static
 
 
 class HelpScreen(ModalScreen[None]):
+    AUTO_FOCUS = "#help-body"
     BINDINGS = [Binding("escape,q,question_mark", "dismiss", "Close")]
 
     def compose(self) -> ComposeResult:

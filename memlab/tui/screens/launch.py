@@ -18,6 +18,7 @@ from memlab.tui.source import LaunchRequest, demo_env
 
 
 class LaunchPanel(ModalScreen[LaunchRequest | None]):
+    AUTO_FOCUS = "#launch-path"  # type a path (or leave it empty) and press enter
     BINDINGS = [Binding("escape", "dismiss(None)", "Cancel")]
 
     def __init__(self, samples: list[str], current: LaunchRequest | None) -> None:

@@ -14,6 +14,7 @@ from textual.widgets import DataTable, Input, Static
 
 
 class ProcessPicker(ModalScreen[int | None]):
+    AUTO_FOCUS = "#picker-filter"
     BINDINGS = [Binding("escape", "dismiss(None)", "Cancel")]
 
     class Listed(Message):

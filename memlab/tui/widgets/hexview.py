@@ -183,7 +183,7 @@ class HexGrid(ScrollView, can_focus=True):
 
 
 class HexView(SnapshotView):
-    BINDINGS = [Binding("g", "goto", "Go to address")]
+    BINDINGS = [Binding("j", "goto", "Jump to address")]
 
     class Opened(Message):
         pass
@@ -230,7 +230,7 @@ class HexView(SnapshotView):
         t = Text()
         t.append(f"{r.label}", style="bold")
         t.append(f"  0x{r.start:x}–0x{r.end:x}  {human_size(r.size)}  {r.perms}  ")
-        t.append("only the rows on screen are read; g: go to address",
+        t.append("only the rows on screen are read; j: jump to address",
                  style="dim")
         self.query_one("#hex-header", Static).update(t)
 

@@ -1,0 +1,142 @@
+"""The real `memlab tui` in a real terminal (tmux): what a learner sees, and that no
+launched process outlives it (q, SIGTERM, SIGHUP)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import psutil
+import pytest
+
+pytestmark = pytest.mark.skipif(shutil.which("tmux") is None, reason="needs tmux")
+
+MEMLAB = str(Path(sys.executable).with_name("memlab"))
+
+
+class Tmux:
+    """One private tmux server (its own socket) running one command in a 120x40 pane."""
+
+    def __init__(self, command: str) -> None:
+        self.socket = f"memlab-test-{os.getpid()}-{time.monotonic_ns()}"
+        self.run("new-session", "-d", "-s", "t", "-x", "120", "-y", "40", command)
+
+    def run(self, *args: str) -> str:
+        # COLUMNS/LINES (set by pytest's terminal) would override the pane size in
+        # Textual: the new tmux server inherits this environment
+        env = {k: v for k, v in os.environ.items() if k not in ("COLUMNS", "LINES")}
+        env.setdefault("TERM", "xterm-256color")
+        out = subprocess.run(["tmux", "-L", self.socket, "-f", "/dev/null", *args],
+                             capture_output=True, text=True, timeout=10, env=env)
+        return out.stdout
+
+    def capture(self) -> str:
+        return self.run("capture-pane", "-p", "-t", "t")
+
+    def keys(self, *keys: str) -> None:
+        self.run("send-keys", "-t", "t", *keys)
+
+    def wait_for(self, *needles: str, timeout: float = 15.0) -> str:
+        deadline = time.monotonic() + timeout
+        screen = ""
+        while time.monotonic() < deadline:
+            screen = self.capture()
+            if all(n in screen for n in needles):
+                return screen
+            time.sleep(0.1)
+        raise AssertionError(f"{needles} not on screen:\n{screen}")
+
+    def memlab_process(self) -> psutil.Process:
+        pane = int(self.run("list-panes", "-t", "t", "-F", "#{pane_pid}").split()[0])
+        root = psutil.Process(pane)
+        for p in [root, *root.children(recursive=True)]:
+            if any("memlab" in part for part in p.cmdline()):
+                return p
+        raise AssertionError("memlab not found in the pane")
+
+    def kill(self) -> None:
+        subprocess.run(["tmux", "-L", self.socket, "kill-server"], capture_output=True)
+
+
+def is_gone(pid: int, timeout: float = 5.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if psutil.Process(pid).status() == psutil.STATUS_ZOMBIE:
+                return True
+        except psutil.NoSuchProcess:
+            return True
+        time.sleep(0.05)
+    return False
+
+
+@pytest.fixture
+def tui():
+    t = Tmux(f"{MEMLAB} tui")
+    yield t
+    t.kill()
+
+
+def launched_sample(memlab: psutil.Process) -> psutil.Process:
+    children = [c for c in memlab.children() if c.name().startswith("sleeper")]
+    assert len(children) == 1, children
+    return children[0]
+
+
+def test_memlab_tui_in_tmux_shows_map_and_quits_cleanly(tui):
+    screen = tui.wait_for("[stack]", "[heap]", "Map (m)")
+    assert "env strings" in screen  # the pieces at the top of [stack], in the tower
+    memlab = tui.memlab_process()
+    sample = launched_sample(memlab)
+    assert f"pid {sample.pid} sleeper" in screen
+    tui.keys("e")
+    screen = tui.wait_for("DB_PASSWORD", "matches /proc/PID/environ")
+    assert "hunter2" not in screen and "***" in screen  # masked until v
+    tui.keys("v")
+    tui.wait_for("hunter2")
+    tui.keys("q")
+    assert is_gone(sample.pid), "the launched sample outlived `q`"
+    assert is_gone(memlab.pid)
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGHUP], ids=["SIGTERM", "SIGHUP"])
+def test_signal_ends_tui_and_its_sample(tui, sig):
+    tui.wait_for("[stack]")
+    memlab = tui.memlab_process()
+    sample = launched_sample(memlab)
+    memlab.send_signal(sig)
+    assert is_gone(sample.pid), f"the launched sample outlived {sig.name}"
+    assert is_gone(memlab.pid)
+
+
+def test_sigkill_still_ends_the_sample_via_pdeathsig(tui):
+    tui.wait_for("[stack]")
+    memlab = tui.memlab_process()
+    sample = launched_sample(memlab)
+    memlab.kill()  # no handler runs: PR_SET_PDEATHSIG is the last line of defence
+    assert is_gone(sample.pid)
+
+
+def test_launch_from_tui_replaces_and_quit_ends_the_new_one(tui):
+    tui.wait_for("[stack]")
+    memlab = tui.memlab_process()
+    first = launched_sample(memlab)
+    tui.keys("l")
+    tui.wait_for("Launch a process")
+    # the path box has the focus: a path (or sample name) + enter launches
+    tui.keys("-l", "sleeper-nopie")
+    tui.keys("Enter")
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and not is_gone(first.pid, timeout=0.1):
+        pass
+    assert is_gone(first.pid), "the replaced process is still running:\n" + tui.capture()
+    second = launched_sample(memlab)
+    assert second.pid != first.pid
+    tui.wait_for(f"pid {second.pid}")
+    tui.keys("q")
+    assert is_gone(second.pid)
