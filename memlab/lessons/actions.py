@@ -466,3 +466,26 @@ def _wait_output(ctx: RunContext, p: dict[str, Any], save: str | None) -> Action
                                 f"{p['event']} after {time.monotonic() - start:.2f} s")
     return ActionResult({"found": False, "seen": seen, "elapsed": timeout},
                         f"no {p['event']!r} within {timeout} s (saw: {', '.join(seen) or 'nothing'})")
+
+
+# --------------------------------------------------------------------------- ASLR
+@action("aslr", optional=("target", "runs", "no_aslr"),
+        requires=("memlab.aslr:run_experiment",))
+def _aslr(ctx: RunContext, p: dict[str, Any], save: str | None) -> ActionResult:
+    """Launch the target N times (default 3) and record per column (text, start_brk,
+    mmap, stack_top, vdso, env_start) the value of each run and how many bits moved."""
+    from memlab.aslr import COLUMNS, run_experiment
+
+    res = run_experiment(str(p.get("target", "sleeper")), int(p.get("runs", 3)),
+                         no_aslr=bool(p.get("no_aslr", False)))
+    facts = {
+        "kind": res.kind, "runs": len(res.rows), "notes": list(res.notes),
+        "values": {key: [r.values.get(key) for r in res.rows] for key, _, _ in COLUMNS},
+        "distinct": {k: c.distinct for k, c in res.columns.items()},
+        "changed_bits": {k: c.changed_bits for k, c in res.columns.items()},
+        "constant": {k: c.constant for k, c in res.columns.items()},
+        "brk_minus_end": [r.brk_minus_end for r in res.rows],
+        "heap_below_binary": [r.heap_below_binary for r in res.rows],
+    }
+    moved = ", ".join(f"{k} {c.changed_bits} bits" for k, c in res.columns.items())
+    return ActionResult(facts, f"{len(res.rows)} runs of {res.target}: {moved}")

@@ -1,0 +1,94 @@
+"""`memlab lesson run NAME` on a terminal: it pauses between steps (enter, b back, q
+quit) and asks the quiz, checking each answer against what memlab measured."""
+
+from __future__ import annotations
+
+import os
+import re
+import pty
+import select
+import subprocess
+import sys
+import time
+
+from tests.helpers import REPO
+
+
+class Terminal:
+    def __init__(self, *argv: str):
+        self.master, slave = pty.openpty()
+        self.proc = subprocess.Popen([sys.executable, "-m", "memlab", *argv], cwd=REPO,
+                                     stdin=slave, stdout=slave, stderr=slave,
+                                     env={**os.environ, "NO_COLOR": "1"}, close_fds=True)
+        os.close(slave)
+        self.seen = ""
+
+    def expect(self, text: str, timeout: float = 20.0) -> str:
+        deadline = time.monotonic() + timeout
+        while text not in self.seen:
+            left = deadline - time.monotonic()
+            assert left > 0, f"{text!r} not shown; screen so far:\n{self.seen[-2000:]}"
+            if select.select([self.master], [], [], left)[0]:
+                try:
+                    chunk = os.read(self.master, 65536)
+                except OSError:  # EIO: the child closed the terminal
+                    chunk = b""
+                if not chunk:
+                    assert text in self.seen, f"{text!r} never shown:\n{self.seen[-2000:]}"
+                self.seen += chunk.decode("utf-8", "replace")
+        return self.seen
+
+    def send(self, line: str) -> None:
+        os.write(self.master, line.encode() + b"\r")
+
+    def close(self) -> int:
+        code = self.proc.wait(timeout=20)
+        os.close(self.master)
+        return code
+
+
+PROMPT = "[Enter] next · b back · r run again · q quit >"
+
+
+def test_interactive_lesson_pauses_goes_back_and_checks_quiz_answers():
+    t = Terminal("lesson", "run", "where-env-lives")
+    try:
+        t.expect("── Step 1/4")
+        t.expect(PROMPT)
+        t.send("")  # next
+        t.expect("── Step 2/4")
+        t.expect(PROMPT)
+        t.send("b")  # back: step 1 shown again (with its result), not re-run
+        t.expect(PROMPT)
+        t.send("")
+        t.expect(PROMPT)
+        for _ in range(3):
+            t.send("")
+            time.sleep(0.05)
+        t.expect("your answer >")
+        pids = set(re.findall(r"launched sleeper as pid (\d+)", t.seen))
+        assert t.seen.count("── Step 1/4") == 2 and len(pids) == 1, pids  # not re-run
+        t.send("a")  # wrong: [heap]
+        t.expect("not quite: the answer is [stack]")
+        t.expect("your answer >")
+        t.send("8")
+        t.expect("right: the answer is 8")
+        out = t.expect("── What you measured")
+        assert "FAIL" not in out
+    finally:
+        code = t.close()
+    assert code == 0
+
+
+def test_q_quits_and_ends_the_lesson_processes():
+    t = Terminal("lesson", "run", "immutable-env")
+    try:
+        out = t.expect(PROMPT)
+        pid = int(out.split("launched sleeper as pid ")[1].split()[0])
+        t.send("q")
+    finally:
+        code = t.close()
+    assert code == 0
+    time.sleep(0.1)
+    assert not os.path.exists(f"/proc/{pid}") or open(f"/proc/{pid}/stat").read().split(
+        ")")[1].split()[0] == "Z"
