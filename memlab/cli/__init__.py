@@ -22,6 +22,8 @@ COMMAND_MODULES = (
     "memlab.cli.elf_cmds",  # elf layout heap aslr
     "memlab.cli.lesson_cmds",  # lesson list|run
     "memlab.cli.exposure_cmds",  # exposure search audit
+    "memlab.cli.tui_cmd",  # tui
+    "memlab.cli.k8s_cmds",  # k8s validate|env|run|apply
 )
 
 EPILOG = """\
@@ -37,7 +39,9 @@ exit codes: 0 ok, 1 failure, 2 usage, 3 no such process, 4 access denied
 """
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
+    """The full parser; given the command line, only the modules up to the one that
+    registers its command are imported (`memlab inspect` does not pay for the others)."""
     parser = argparse.ArgumentParser(
         prog="memlab",
         description="Educational Linux process-memory inspector: see what execve, "
@@ -47,15 +51,19 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"memlab {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    wanted = next((a for a in argv if not a.startswith("-")), None) if argv else None
     for name in COMMAND_MODULES:
         importlib.import_module(name).register(sub)
+        if wanted is not None and wanted in sub.choices:
+            break
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     # Piping into `head` must not print a BrokenPipeError traceback.
     signal.signal(signal.SIGPIPE, signal.SIG_DFL)
-    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else argv
+    parser = build_parser(argv)
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
         parser.print_help()
