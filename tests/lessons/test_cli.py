@@ -41,6 +41,24 @@ def test_list_shows_every_lesson_with_its_availability():
     assert "where-env-lives" in out and "[ready]" in out
 
 
+def test_list_json_has_availability_and_broken_files(lesson_dir):
+    import json
+
+    lesson_dir("good.toml", GOOD)
+    lesson_dir("broken.toml", GOOD.replace("minutes = 1", "minutes = 9"))
+    rc, out, _ = run_cli("lesson", "list", "--json", "--dir", str(lesson_dir.dir))
+    data = json.loads(out)
+    assert rc == 1  # a broken lesson file is a failure for CI
+    ids = [x["id"] for x in data["lessons"]]
+    assert ids[:9] == ["configmap-vs-secret", "how-env-gets-in", "where-env-lives",
+                       "initial-stack", "heap-and-end", "immutable-env", "who-can-read",
+                       "volumes-hot-reload", "env-or-volume"]
+    assert "good" in ids and all(x["available"] for x in data["lessons"])
+    [err] = data["errors"]
+    assert err["path"].endswith("broken.toml") and err["line"] == 4
+    assert "minutes must be an integer from 1 to 5" in err["error"]
+
+
 def test_run_all_check_passes_as_root_or_current_user():
     rc, out, err = run_cli("lesson", "run", "--all", "--check")
     passed, failed, skipped = summary(out)

@@ -58,8 +58,14 @@ async def walk_where_env_lives() -> None:
                 shown = app.query_one("#lesson-verdicts").render().plain
                 assert "PASS" in shown and "FAIL" not in shown, shown
                 if step.highlight:  # the view the step talks about is on screen
-                    want = step.highlight.split(":")[0]
+                    want, _, target = step.highlight.partition(":")
                     assert app.query_one("#views", TabbedContent).active == want
+                    if want == "map" and target:  # ... with its row under the cursor
+                        await pilot.pause(0.5)
+                        regions = app.query_one("#regions", DataTable)
+                        assert pane.highlighted and pane.highlighted[1] == target
+                        row = regions.get_row_at(regions.cursor_row)
+                        assert row[4].plain == target, row
                 await pilot.press("n")
                 await settle(app, pilot)
             assert verdicts and set(verdicts) == {"pass"}

@@ -25,8 +25,11 @@ HELP = ("Lessons walk you through the article, running memlab and checking what 
         "measured.  Enter opens the selected lesson beside the views: n next, b back, "
         "enter run the step, escape close.")
 
-# A step's `highlight` prefix -> the view that shows that part of the process.
+# A step's `highlight` ("view" or "view:target") -> the view that shows that part of the
+# process, and the table (and columns) in it where `target` names a row.
 HIGHLIGHT_VIEWS = {"env": "env", "stack": "stack", "map": "map", "hex": "hex"}
+HIGHLIGHT_ROWS = {"map": ("#regions", (4, 3)), "stack": ("#stack-table", (1,)),
+                  "env": ("#env-entries", (2,))}
 
 STATUS_STYLE = {"pass": "bold green", "fail": "bold red", "skip": "bold yellow"}
 
@@ -63,6 +66,9 @@ class LessonPane(Vertical, can_focus=True):
         self.lesson = lesson
         self.runner = LessonRunner(lesson)
         self.quiz_index = 0
+        self.highlighted: tuple[str, str, int] | None = None  # (view, target, row) shown
+        self._highlight_timer = None
+        self._highlight_tries = 0
         self.transcript: list[str] = []  # what the pane showed, as plain text (tests)
 
     def compose(self) -> ComposeResult:
@@ -181,13 +187,50 @@ class LessonPane(Vertical, can_focus=True):
             app.attach(launched[-1].pid)
         step = self.runner.current
         hint = (step.highlight or "") if step else ""
-        view_id = HIGHLIGHT_VIEWS.get(hint.split(":", 1)[0])
+        view, _, target = hint.partition(":")
+        view_id = HIGHLIGHT_VIEWS.get(view)
         if view_id and hasattr(app, "action_show_view"):
             try:
                 app.query_one("#views").active = view_id
             except (NoMatches, ValueError) as err:  # a view this app lacks: say so, go on
                 app.notify(f"lesson: no {view_id!r} view ({err})", severity="warning")
+                return
             self.focus()
+            if target and view in HIGHLIGHT_ROWS:
+                pid = launched[-1].pid if launched else None
+                self._highlight_tries = 30
+                self._highlight_timer = self.set_interval(
+                    0.1, lambda: self._highlight_row(view, target, pid))
+
+    def _highlight_row(self, view: str, target: str, pid: int | None) -> None:
+        """Once the view shows the lesson's process, put the table cursor on the row the
+        step talks about ("[stack]", "heap", "argc", "DB_PASSWORD")."""
+        self._highlight_tries -= 1
+        snap = getattr(self.app, "snapshot", None)
+        ready = snap is not None and (pid is None or snap.pid == pid)
+        row = self._find_row(view, target) if ready else None
+        if row is not None or self._highlight_tries <= 0:
+            self._highlight_timer.stop()
+        if row is not None:
+            table_id, _ = HIGHLIGHT_ROWS[view]
+            self.app.query_one(table_id, DataTable).move_cursor(row=row)
+            self.highlighted = (view, target, row)
+
+    def _find_row(self, view: str, target: str) -> int | None:
+        table_id, columns = HIGHLIGHT_ROWS[view]
+        try:
+            table = self.app.query_one(table_id, DataTable)
+        except NoMatches:
+            return None
+        want = target.casefold()
+        for col in columns:  # exact match first ("[stack]", "heap"), then a substring
+            for exact in (True, False):
+                for i in range(table.row_count):
+                    cell = table.get_row_at(i)[col]
+                    text = (cell.plain if isinstance(cell, Text) else str(cell)).casefold()
+                    if text == want or (not exact and want in text):
+                        return i
+        return None
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         if event.input.id != "lesson-answer" or not self.runner.at_quiz:
