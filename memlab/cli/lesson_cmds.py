@@ -45,7 +45,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("lesson", help="guided lessons: the article, runnable, with checks",
                        description="Guided lessons: each step runs memlab and checks what it "
                        "measured.  Lesson files are TOML (memlab/lessons/FORMAT.md).",
-                       epilog=LIST_EPILOG + "\n" + RUN_EPILOG,
+                       epilog=LIST_EPILOG + RUN_EPILOG.replace("examples:\n", "", 1),
                        formatter_class=argparse.RawDescriptionHelpFormatter)
     lsub = p.add_subparsers(dest="lesson_command", metavar="SUBCOMMAND")
 
@@ -132,7 +132,8 @@ def cmd_list(args: argparse.Namespace) -> int:
         state = "ready" if row["available"] else "unavailable"
         print(f"{row['number']:>2}. {row['id']:<22} {row['title']}  "
               f"(~{row['minutes']} min, {row['checks']} checks) [{state}]")
-        print(f"    goal: {row['goal']}")
+        print(textwrap.fill(f"goal: {row['goal']}", width=88, initial_indent="    ",
+                            subsequent_indent="          "))
         if not row["available"]:
             print(f"    why unavailable: {row['why_unavailable']}")
     for err in cat.errors:

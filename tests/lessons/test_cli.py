@@ -142,3 +142,23 @@ def test_ci_style_run_of_the_real_command():
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr
     assert summary(proc.stdout)[1] == 0
     assert "Traceback" not in proc.stderr
+
+
+def test_unavailable_lesson_is_skipped_with_why_not_failed(lesson_dir):
+    from memlab.lessons import actions
+
+    actions.action("needs-a-block", requires=("memlab_no_such_block",))(
+        lambda ctx, p, save: actions.ActionResult(1))
+    try:
+        lesson_dir("u.toml", GOOD.replace('do = "launch"', 'do = "needs-a-block"')
+                   .replace('env = ["A=1"]\n', ""))
+        rc, out, _ = run_cli("lesson", "run", "--all", "--check", "--no-builtin",
+                             "--dir", str(lesson_dir.dir))
+        assert rc == 0
+        assert re.search(r"^SKIP  u: unavailable \(2 checks skipped\): needs "
+                         r"memlab_no_such_block \(not importable", out, re.M), out
+        assert summary(out) == (0, 0, 2)
+        rc, out, _ = run_cli("lesson", "list", "--no-builtin", "--dir", str(lesson_dir.dir))
+        assert "[unavailable]" in out and "why unavailable: needs memlab_no_such_block" in out
+    finally:
+        del actions.ACTIONS["needs-a-block"]
