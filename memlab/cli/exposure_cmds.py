@@ -262,8 +262,9 @@ def cmd_audit(args) -> int:
                           Text("***"), Text(f.reason), Text(f.readers.summary))
             con.print(t)
         if report.denied:
-            con.print(Text(f"{report.denied} process(es) refused: run as root to audit "
-                           "them (memlab never escalates)", style="dim"))
+            why = ("even to root (another security context)" if report.uid == 0 else
+                   "run as root to audit them (memlab never escalates)")
+            con.print(Text(f"{report.denied} process(es) refused: {why}", style="dim"))
         for err in report.errors:
             con.print(Text("error: " + err, style="dim"))
     if args.fail_on_findings and report.findings:

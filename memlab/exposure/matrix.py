@@ -201,16 +201,18 @@ def plan_rows(victim_uid: int, *, nodump: bool = False,
 
 def access_matrix(pid: int, *, secret: bytes | str | None = None, file: str | None = None,
                   nodump_pid: int | None = None, rows: Sequence[str] | None = None,
-                  channels: Sequence[str] = CHANNELS, notes: Sequence[str] = (),
+                  channels: Sequence[str] | None = None, notes: Sequence[str] = (),
                   timeout: float = 10.0) -> Matrix:
     """Run every observer row against `pid` (and `nodump_pid` for the non-dumpable row).
 
     secret: the bytes whose presence each cell reports (default: the values of the
     victim's secret-looking variables, as memlab reads them).  file: a secret file to try
-    as the `file` channel.  rows: a subset of ROW_KEYS (the TUI runs "same_uid" and
-    "other_uid" first, then the rest)."""
+    as the `file` channel (left out without one).  rows: a subset of ROW_KEYS (the TUI
+    runs "same_uid" and "other_uid" first, then the rest)."""
     if isinstance(secret, str):
         secret = secret.encode()
+    if channels is None:  # every channel; `file` only when there is a file to try
+        channels = [c for c in CHANNELS if c != "file" or file is not None]
     unknown = set(rows or ()) - set(ROW_KEYS) or set(channels) - set(CHANNELS)
     if unknown:
         raise UsageError(f"unknown row/channel: {', '.join(sorted(unknown))}")
@@ -313,7 +315,8 @@ def demo_victims(secret: bytes = DEMO_SECRET, name: str = DEMO_NAME,
             argv_prefix = [f"--reuid={uid}", f"--regid={uid}", "--clear-groups",
                            "--pdeathsig=KILL", exe]
             notes.append(f"the victims run as uid {uid} (started with setpriv --reuid "
-                         f"{uid} --regid {uid}); memlab is root")
+                         f"{uid} --regid {uid}, from a copy of the sample in that "
+                         "directory so the uid can execute it); memlab is root")
         notes.append(f"the secret file is mode 0400, owner uid {uid}, in a 0711 "
                      "directory: any uid may traverse it, so a refusal comes from the "
                      "file's own mode")

@@ -224,6 +224,10 @@ def probe(channel: str, target: Target, observer: str = "") -> Cell:
         code = errno_of(err)
         if isinstance(err, UnreadableMemory) and code is None:
             note = f"unreadable: {err}"
+        elif channel == "process_vm_readv" and code is not None:
+            # MemReader names /proc/PID/mem in its message; this was the syscall.
+            note = (f"process_vm_readv(2) failed with {errno_name(code)} "
+                    f"({os.strerror(code)}): {CHANNEL_HELP[channel]}")
         else:
             note = str(err)
         return Cell(channel, observer, False, errno=code, errno_name=errno_name(code),
@@ -257,6 +261,15 @@ def can_switch_uid() -> bool:
     return os.geteuid() == 0
 
 
+def _preload() -> None:
+    """Import what the probes use before forking: the child then imports nothing, so a
+    lock another thread held at fork time (a TUI worker) cannot block it."""
+    import memlab.procfs.auxv  # noqa: F401
+    import memlab.procfs.maps  # noqa: F401
+    import memlab.procfs.mem  # noqa: F401
+    import memlab.procfs.stat  # noqa: F401
+
+
 @dataclass
 class ObserverResult:
     cells: list[Cell] = field(default_factory=list)
@@ -270,6 +283,7 @@ def observe(target: Target, identity: Identity = Identity(), *, observer: str = 
     the cells.  Raises nothing for refusals; a crashed/hung observer becomes `error`."""
     if identity.uid is not None and identity.uid != os.geteuid() and not can_switch_uid():
         raise PermissionError(f"cannot become uid {identity.uid} without root")
+    _preload()
     r, w = os.pipe()
     pid = os.fork()
     if pid == 0:  # ---------------------------------------------------------- child

@@ -95,7 +95,8 @@ def test_existing_root_process_matrix_says_same_uid_is_root():
         assert m.cell("same_uid", "environ").verdict == "SECRET"
         assert m.cell("other_uid", "environ").errno == errno.EACCES
         assert m.cell("root", "mem").secret_found is True
-        assert m.cell("same_uid", "file").ok is False  # no file given
+        assert m.cell("same_uid", "file") is None  # no file given: no file channel
+        assert "file" not in m.channels
         assert m.row("same_uid_nodump") is None
         assert any("victim runs as root" in n for n in m.notes)
 
@@ -174,3 +175,44 @@ def _try_switch():
     except PermissionError:
         return "PermissionError"
     return "switched"
+
+
+@requires_root
+def test_demo_as_an_unprivileged_user_runs_its_rows_and_skips_the_rest():
+    """`memlab exposure demo` run by a normal user (here: a child dropped to nobody):
+    victims run as that user; same-uid rows run, other-uid and root rows are skipped."""
+    from memlab.errors import LaunchError
+
+    def as_nobody():
+        m = matrix.demo()
+        return ({r.key: r.skipped for r in m.rows},
+                {r.key: {c.channel: c.verdict for c in r.cells} for r in m.rows},
+                m.victim.uid)
+
+    try:
+        skipped, verdicts, uid = run_as(NOBODY, as_nobody)
+    except LaunchError as err:  # the repo is not executable by nobody (under /root)
+        pytest.skip(f"sample not executable as nobody: {err}")
+    assert uid == NOBODY
+    assert skipped["same_uid"] is None and skipped["same_uid_nodump"] is None
+    assert "needs root" in skipped["other_uid"] and "not root" in skipped["root"]
+    assert verdicts["same_uid"]["environ"] == "SECRET"
+    assert verdicts["same_uid_nodump"]["environ"] == "EACCES"
+    assert verdicts["same_uid_nodump"]["file"] == "SECRET"
+
+
+def test_matrix_from_a_worker_thread_like_the_tui():
+    """The TUI calls access_matrix from a thread worker: observers fork from that
+    thread (nothing imported in the child) and report back the same way."""
+    import threading
+
+    from memlab.launch import launch
+
+    with launch("sleeper", env=[b"DB_PASSWORD=thread-pw"], hold="ready") as p:
+        out = {}
+        t = threading.Thread(target=lambda: out.update(
+            m=access_matrix(p.pid, rows=["same_uid"], channels=["environ", "mem"])))
+        t.start()
+        t.join(30)
+        cells = {c.channel: c.verdict for c in out["m"].row("same_uid").cells}
+        assert cells == {"environ": "SECRET", "mem": "SECRET"}
