@@ -242,10 +242,6 @@ class Identity:
     uid: int | None = None
     gid: int | None = None
 
-    def describe(self) -> str:
-        uid = os.geteuid() if self.uid is None else self.uid
-        return f"uid {uid}"
-
 
 def drop_to(uid: int, gid: int) -> None:
     """Become uid/gid for good (this process only).  Order matters: groups and gid

@@ -8,6 +8,7 @@ import json
 import pytest
 
 from memlab.cli import main
+from memlab.errors import MemlabError
 from memlab.exposure.removal import read_libc_environ, three_way, walkthrough
 from memlab.launch import launch
 from tests.helpers import sample
@@ -115,3 +116,29 @@ def test_view_json_masks_unless_reveal(steps):
     masked = json.dumps(v.to_dict())
     assert SECRET.decode() not in masked
     assert SECRET.decode() in json.dumps(v.to_dict(reveal=True))
+
+
+def test_environ_found_in_libc_when_the_program_does_not_name_it():
+    """/bin/sleep never mentions `environ`: no copy relocation, so the variable is
+    libc's own (.dynsym of libc.so.6, bias from where libc is mapped).  Untouched env:
+    the array must point at exactly the strings /proc/PID/environ shows, in order."""
+    import time
+
+    from memlab.procfs.stat import read_stat
+
+    with launch("/bin/sleep", ["30"], env=[b"A=1", b"DB_PASSWORD=x"], hold="none") as p:
+        sym, entries = None, []
+        deadline = time.monotonic() + 5
+        while not entries and time.monotonic() < deadline:  # until libc set environ up
+            try:
+                sym, entries = read_libc_environ(p.pid)
+            except MemlabError:  # ld.so has not mapped libc yet
+                entries = []
+            if not entries:
+                time.sleep(0.01)
+        assert sym is not None
+        assert "libc.so" in sym.file
+        assert [s for _, _, s in entries] == [b"A=1", b"DB_PASSWORD=x"]
+        env_start = read_stat(p.pid).env_start
+        assert [a for _, a, _ in entries] == [env_start, env_start + 4]
+        assert sym.array_region == "[stack]"
