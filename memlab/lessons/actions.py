@@ -99,8 +99,32 @@ def action(name: str, params: Iterable[str] = (), optional: Iterable[str] = (),
 _REQ_CACHE: dict[str, str | None] = {}
 
 
+# Action parameters that name a program to run: a bundled sample or a command on $PATH.
+PROGRAM_PARAMS = ("target", "exec")
+
+
+def program_requirement(name: str) -> str:
+    return f"program:{name}"
+
+
+def _program_missing(name: str) -> str | None:
+    """None when `name` can be launched here (a built sample, a path, a command)."""
+    try:
+        from memlab.samples import resolve_target
+    except ImportError as err:
+        return f"memlab.samples (not importable: {err})"
+    try:
+        resolve_target(name)
+    except MemlabError as err:
+        return f"program {name!r} ({err})"
+    return None
+
+
 def requirement_missing(req: str) -> str | None:
-    """None when `module[:attr]` imports (and has attr), else why not, in a few words."""
+    """None when `module[:attr]` imports (and has attr) -- or, for "program:NAME", when
+    that program can be launched -- else why not, in a few words."""
+    if req.startswith("program:"):
+        return _program_missing(req.split(":", 1)[1])  # not cached: `make samples` fixes it
     if req in _REQ_CACHE:
         return _REQ_CACHE[req]
     module, _, attr = req.partition(":")
@@ -254,7 +278,8 @@ def _region_facts(snap) -> list[dict[str, Any]]:
 
 # --------------------------------------------------------------------------- exposure
 @action("exposure", optional=("secret", "name"),
-        requires=("memlab.exposure.matrix:demo", "memlab.exposure.matrix:demo_victims"))
+        requires=("memlab.exposure.matrix:demo", "memlab.exposure.matrix:demo_victims",
+                  "program:sleeper"))  # the demo's victims are sleeper samples
 def _exposure(ctx: RunContext, p: dict[str, Any], save: str | None) -> ActionResult:
     """The access matrix: a victim with a secret in its env and in a 0400 file, read by
     observers as the same uid, another uid, root, and the same uid vs a non-dumpable

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from memlab.errors import UsageError
-from memlab.lessons.actions import ACTIONS
+from memlab.lessons.actions import ACTIONS, PROGRAM_PARAMS, program_requirement
 from memlab.lessons.checks import CHECKS
 
 CONTENT_DIR = Path(__file__).resolve().parent / "content"
@@ -275,6 +275,11 @@ def _build(path: Path, text: str, data: dict) -> Lesson:
                 raise fail(f"{where}: save must be a plain name like \"p\"", loc.find(line, "save"))
             actions.append(ActionCall(name, params, save, line))
             requires.extend(spec.requires)
+            for key in PROGRAM_PARAMS:  # a sample not built yet: unavailable, say why
+                if isinstance(params.get(key), str):
+                    requires.append(program_requirement(params[key]))
+            if name == "launch" and "target" not in params:
+                requires.append(program_requirement("sleeper"))
             if save:
                 saved.add(save)
         checks = [build_check(c, start, where) for c in _as_list(raw.get("check"))]

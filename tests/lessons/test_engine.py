@@ -44,12 +44,22 @@ def test_a_failing_check_reports_the_measured_value(lesson_dir):
 
 
 def test_a_failing_action_fails_its_checks(lesson_dir):
+    # /bin/false exists (so the lesson is available) but exits without a self-report
     lesson = load_lesson(lesson_dir("a.toml", GOOD.replace('env = ["A=1"]',
-                                                          'target = "/nonexistent/x"')))
+                                                          'target = "/bin/false"')))
     with LessonRunner(lesson) as r:
+        assert r.available
         results = r.run_all()
     assert results and all(x.status == "fail" for x in results)
-    assert any("/nonexistent/x" in x.verdict.measured for x in results)
+    assert any("launch: " in x.verdict.measured and "/bin/false" in x.verdict.measured
+               for x in results), results
+
+
+def test_a_program_that_is_not_there_makes_the_lesson_unavailable(lesson_dir):
+    lesson = load_lesson(lesson_dir("n.toml", GOOD.replace('env = ["A=1"]',
+                                                          'target = "/nonexistent/x"')))
+    ok, why = lesson.availability()
+    assert not ok and "program '/nonexistent/x'" in why
 
 
 def test_a_missing_building_block_makes_the_lesson_unavailable(lesson_dir):
