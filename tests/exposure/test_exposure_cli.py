@@ -117,3 +117,64 @@ def test_headless_imports_stay_light():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True).stdout
     assert out.strip() == "[]"
+
+
+def _big_child(size: int) -> int:
+    """A child holding `size` bytes of touched memory (large enough for a progress bar)."""
+    import mmap
+    import os
+    import signal
+
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        try:
+            area = mmap.mmap(-1, size)
+            area.write(b"\x01" * size)
+            os.write(w, b"k")
+            signal.pause()
+        finally:
+            os._exit(0)
+    os.close(w)
+    os.read(r, 1)
+    os.close(r)
+    return pid
+
+
+@pytest.mark.parametrize("tty", [True, False])
+def test_search_progress_bar_on_a_terminal_only(tty):
+    """Large process + stderr a terminal: a progress bar on stderr (never on stdout)."""
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    pid = _big_child(256 << 20)
+    needle = os.urandom(12).hex()  # made after the fork: not in the child's memory
+    master, slave = os.openpty()
+    try:
+        proc = subprocess.run(
+            [sys.executable, "-m", "memlab", "search", str(pid), needle, "--json"],
+            stdout=subprocess.PIPE, stderr=slave if tty else subprocess.PIPE,
+            env={**os.environ, "COLUMNS": "100", "TERM": "xterm"}, timeout=60)
+        os.close(slave)
+        slave = -1
+        err = b""
+        if tty:
+            os.set_blocking(master, False)
+            try:
+                while chunk := os.read(master, 65536):
+                    err += chunk
+            except (BlockingIOError, OSError):
+                pass
+        else:
+            err = proc.stderr
+        assert proc.returncode == 0
+        assert json.loads(proc.stdout)["count"] == 0
+        assert (b"searching" in err) is tty
+    finally:
+        if slave >= 0:
+            os.close(slave)
+        os.close(master)
+        os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
