@@ -64,7 +64,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                     help="non-interactive: run every action and check, no quiz prompts, "
                     "print a summary line; exit 1 if a check failed")
     rp.add_argument("--no-pause", action="store_true", help="do not wait between steps")
-    add_json_flag(rp)
+    rp.add_argument("--json", action="store_true",
+                    help="with --check: print the verdicts as JSON (implies --check)")
     add_reveal_flag(rp)
     _add_dir(rp)
     rp.set_defaults(func=cmd_run)
@@ -166,7 +167,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     checks.set_reveal(args.reveal)
     lessons, errors = _select(args)
-    if args.check or args.all and not sys.stdin.isatty():
+    if args.check or args.json or (args.all and not sys.stdin.isatty()):
         return _run_check(lessons, errors, args.json)
     pause = sys.stdin.isatty() and not args.no_pause
     status = EXIT_OK

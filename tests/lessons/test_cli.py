@@ -162,3 +162,14 @@ def test_unavailable_lesson_is_skipped_with_why_not_failed(lesson_dir):
         assert "[unavailable]" in out and "why unavailable: needs memlab_no_such_block" in out
     finally:
         del actions.ACTIONS["needs-a-block"]
+
+
+def test_run_json_gives_every_verdict_with_its_measured_value(lesson_dir):
+    import json
+
+    path = lesson_dir("j.toml", GOOD)
+    rc, out, _ = run_cli("lesson", "run", str(path), "--json")
+    data = json.loads(out)
+    assert rc == 0 and data["summary"] == "2 passed, 0 failed"
+    assert [r["status"] for r in data["results"]] == ["pass", "pass"]
+    assert data["results"][1]["measured"] == "$p.env.count = 1"
