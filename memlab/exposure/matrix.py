@@ -26,7 +26,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Iterator, Sequence
 
-from memlab.errors import MemlabError, UsageError
+from memlab.errors import MemlabError, UsageError, ZombieProcess
 from memlab.exposure.observers import (CHANNEL_HELP, CHANNELS, Cell, Identity, Target,
                                        can_switch_uid, observe)
 
@@ -122,12 +122,18 @@ def describe_victim(pid: int, *, secret: bytes | None = None,
     _r, egid, _s, _f = parse_ids(status.get("Gid", ""), "Gid")
     dumpable = is_dumpable(pid, euid)
     env_start = env_end = None
-    try:
-        st = read_stat(pid)
-        if not st.masked:
-            env_start, env_end = st.env_start, st.env_end
-    except MemlabError as err:
-        notes.append(f"memlab could not read the victim's stat: {err}")
+    st = read_stat(pid)  # readable by every uid
+    if st.is_zombie:
+        raise ZombieProcess("process is a zombie (exited, not yet reaped): there is "
+                            "nothing left to observe", pid=pid)
+    if st.masked:
+        notes.append("memlab itself may not read the victim's memory layout (stat is "
+                     "masked): the memory channels have no address to try")
+    elif not st.has_mm:
+        notes.append("a kernel thread: no user memory, so its files read empty -- "
+                     "empty is not a denial")
+    else:
+        env_start, env_end = st.env_start, st.env_end
     names: list[str] = []
     secrets: list[bytes] = []
     if secret is not None:

@@ -84,10 +84,13 @@ class Cell:
     note: str = ""
     masked: bool | None = None  # stat only: the kernel hid the address fields
     size: int | None = None  # bytes read
+    applicable: bool = True  # False: nothing to try (no file given, no env block)
 
     @property
     def verdict(self) -> str:
-        """A short word for a table cell: SECRET, read, masked, empty, EACCES ..."""
+        """A short word for a table cell: SECRET, read, masked, empty, EACCES, n/a ..."""
+        if not self.applicable:
+            return "n/a"
         if not self.ok:
             return self.errno_name or "error"
         if self.secret_found:
@@ -103,7 +106,7 @@ class Cell:
             "channel": self.channel, "observer": self.observer, "ok": self.ok,
             "errno": self.errno, "errno_name": self.errno_name,
             "secret_found": self.secret_found, "masked": self.masked, "size": self.size,
-            "verdict": self.verdict, "note": self.note,
+            "applicable": self.applicable, "verdict": self.verdict, "note": self.note,
         }
 
     @classmethod
@@ -111,7 +114,8 @@ class Cell:
         return cls(channel=d["channel"], observer=d["observer"], ok=d["ok"],
                    errno=d.get("errno"), errno_name=d.get("errno_name"),
                    secret_found=d.get("secret_found"), note=d.get("note", ""),
-                   masked=d.get("masked"), size=d.get("size"))
+                   masked=d.get("masked"), size=d.get("size"),
+                   applicable=d.get("applicable", True))
 
 
 @dataclass(frozen=True)
@@ -183,8 +187,9 @@ def _mem_probe(channel: str, method: str):
         from memlab.procfs.mem import MemReader
 
         if not target.env_start or not target.env_end or target.env_end <= target.env_start:
-            return Cell(channel, observer, False, note="no env block address to read "
-                        "(memlab could not read the victim's stat)")
+            return Cell(channel, observer, False, applicable=False,
+                        note="no env block to read (memlab could not read the victim's "
+                        "stat, or it has no user memory)")
         size = target.env_end - target.env_start
         with MemReader(target.pid, list(target.regions) if target.regions else None,
                        method=method) as reader:
@@ -197,7 +202,7 @@ def _mem_probe(channel: str, method: str):
 
 def _probe_file(target: Target, observer: str) -> Cell:
     if target.file is None:
-        return Cell("file", observer, False, note="no secret file given")
+        return Cell("file", observer, False, applicable=False, note="no secret file given")
     # Not /proc: a plain file.  Its errno is the open()'s (fs/namei.c may_open).
     with open(target.file, "rb") as f:
         data = f.read()

@@ -216,3 +216,35 @@ def test_matrix_from_a_worker_thread_like_the_tui():
         t.join(30)
         cells = {c.channel: c.verdict for c in out["m"].row("same_uid").cells}
         assert cells == {"environ": "SECRET", "mem": "SECRET"}
+
+
+def test_kernel_thread_reads_empty_not_denied():
+    m = access_matrix(2, rows=["same_uid"])  # kthreadd
+    row = m.row("same_uid")
+    if row.skipped:
+        pytest.skip(row.skipped)  # not root: kthreadd is root's
+    verdicts = {c.channel: c.verdict for c in row.cells}
+    assert verdicts["environ"] == "empty" and verdicts["maps"] == "empty"
+    assert verdicts["mem"] == "n/a"
+    assert any("kernel thread" in n for n in m.notes)
+
+
+def test_zombie_has_nothing_to_observe():
+    import time
+
+    from memlab.errors import ZombieProcess
+
+    pid = os.fork()
+    if pid == 0:
+        os._exit(0)
+    try:
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline:
+            with open(f"/proc/{pid}/stat") as f:
+                if f.read().rsplit(")", 1)[1].split()[0] == "Z":
+                    break
+            time.sleep(0.01)
+        with pytest.raises(ZombieProcess):
+            access_matrix(pid)
+    finally:
+        os.waitpid(pid, 0)
