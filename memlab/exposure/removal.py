@@ -18,7 +18,10 @@ Then `copies` lists every place the secret's bytes still are (memlab.exposure.se
 which is the point of the lesson: unsetenv only unlinks the pointer (the string stays in
 the block, and /proc still shows it); setenv points environ at a new heap string (same);
 an in-place scrub really overwrites the block (so /proc stops showing it) but not a copy
-the program made earlier (strdup: still in the heap, found by search).
+the program made earlier (strdup: still in the heap, found by search).  Measured: the
+dynamically linked sleeper also holds one stale copy of the NAME=value string lower on
+its stack once running (not at the exec stop, not in the static build: left by start-up
+code in ld.so/libc), which a scrub of the block does not touch either.
 """
 
 from __future__ import annotations
@@ -298,8 +301,9 @@ SCRIPT: tuple[tuple[str, str, str], ...] = (
     ("B", "copy {name}", "The program copied the value (strdup): now it lives twice, "
               "in the env block and in the heap."),
     ("B", "scrub {name}", "Overwriting the string in place removes it from the env block: "
-              "/proc/PID/environ no longer shows it.  The heap copy is still there: "
-              "memlab search finds it."),
+              "/proc/PID/environ no longer shows it.  The heap copy is still there, and "
+              "so is any stale copy start-up code left lower on the stack: memlab "
+              "search finds them."),
 )
 
 
