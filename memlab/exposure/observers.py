@@ -6,6 +6,8 @@ get root back, and the kernel clears its capabilities -- kernel/cred.c cap_task_
 and then tries each channel, reporting one result per channel to the parent through a
 pipe, as JSON.  It never execs anything: /root may be 0700, so another uid could not even
 start memlab's Python.  memlab never escalates: it only drops privileges it already has.
+An observer never outlives memlab (PR_SET_PDEATHSIG, armed after the uid change that
+would clear it) nor its timeout (alarm).
 
 Each channel goes through memlab.procfs (or plain open() for the secret file), so a
 refusal here is the same memlab error, with the same errno, as anywhere else in memlab.
@@ -262,13 +264,24 @@ def can_switch_uid() -> bool:
     return os.geteuid() == 0
 
 
-def _preload() -> None:
-    """Import what the probes use before forking: the child then imports nothing, so a
-    lock another thread held at fork time (a TUI worker) cannot block it."""
+PR_SET_PDEATHSIG = 1  # <sys/prctl.h>
+
+
+def _preload():
+    """Import (and dlopen) what the child uses before forking: the child then loads
+    nothing, so a lock another thread held at fork time (a TUI worker) cannot block it.
+    Returns libc's prctl."""
+    import ctypes
+
     import memlab.procfs.auxv  # noqa: F401
     import memlab.procfs.maps  # noqa: F401
     import memlab.procfs.mem  # noqa: F401
     import memlab.procfs.stat  # noqa: F401
+
+    prctl = ctypes.CDLL(None, use_errno=True).prctl
+    prctl.argtypes = [ctypes.c_int, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong,
+                      ctypes.c_ulong]
+    return prctl
 
 
 @dataclass
@@ -284,7 +297,8 @@ def observe(target: Target, identity: Identity = Identity(), *, observer: str = 
     the cells.  Raises nothing for refusals; a crashed/hung observer becomes `error`."""
     if identity.uid is not None and identity.uid != os.geteuid() and not can_switch_uid():
         raise PermissionError(f"cannot become uid {identity.uid} without root")
-    _preload()
+    prctl = _preload()
+    parent = os.getpid()
     r, w = os.pipe()
     pid = os.fork()
     if pid == 0:  # ---------------------------------------------------------- child
@@ -295,6 +309,10 @@ def observe(target: Target, identity: Identity = Identity(), *, observer: str = 
             if identity.uid is not None and os.geteuid() == 0:
                 gid = identity.gid if identity.gid is not None else identity.uid
                 drop_to(identity.uid, gid)
+            # Die with memlab.  Armed after the uid change, which clears it (prctl(2)).
+            prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+            if os.getppid() != parent:
+                os._exit(1)  # memlab already died before the signal was armed
             cells = [probe(ch, target, observer).to_dict() for ch in channels]
             payload = {"uid": os.geteuid(), "cells": cells}
         except BaseException as err:  # shipped to the parent, which reports it
