@@ -248,3 +248,19 @@ def test_zombie_has_nothing_to_observe():
             access_matrix(pid)
     finally:
         os.waitpid(pid, 0)
+
+
+def test_demo_leaves_nothing_behind(demo_matrix):
+    """The victims are killed and the private directory with the 0400 file removed."""
+    import glob
+
+    from memlab.exposure.matrix import demo_victims
+
+    with demo_victims() as v:
+        pids, directory = (v.main.pid, v.nodump.pid), v.directory
+        assert oct(os.stat(directory).st_mode & 0o777) == "0o711"
+        assert oct(os.stat(v.file).st_mode & 0o777) == "0o400"
+    assert not os.path.exists(directory)
+    for pid in pids:
+        assert not os.path.exists(f"/proc/{pid}")
+    assert demo_matrix.victim.file not in glob.glob("/tmp/memlab-exposure-*/*")
