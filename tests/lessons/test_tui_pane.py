@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 
 import psutil
+import pytest
 from textual.widgets import DataTable, Input, TabbedContent
 
 from memlab.tui.app import MemlabApp
@@ -96,3 +97,39 @@ async def walk_where_env_lives() -> None:
 
 def test_walk_a_lesson_end_to_end_in_the_tui():
     asyncio.run(walk_where_env_lives())
+
+
+async def run_every_lesson_in_the_pane() -> dict[str, list[str]]:
+    from memlab.lessons.engine import discover
+
+    source = LiveSource()
+    source.launch(LaunchRequest("sleeper", tuple(demo_env()), no_aslr=True))
+    app = MemlabApp(source)
+    statuses: dict[str, list[str]] = {}
+    try:
+        async with app.run_test(size=(120, 40)) as pilot:
+            await settle(app, pilot)
+            await pilot.press("g")
+            view = app.query_one("#view-lessons")
+            for lesson in discover().lessons:
+                pane = view.open_lesson(lesson.id)
+                await settle(app, pilot)
+                for _ in pane.runner.steps:
+                    await pilot.press("enter", "n")
+                    await settle(app, pilot, rounds=1)
+                assert pane.runner.at_quiz
+                statuses[lesson.id] = [r.status for o in pane.runner.outcomes.values()
+                                       for r in o.results]
+                await pilot.press("escape")
+                await settle(app, pilot, rounds=1)
+    finally:
+        source.stop()
+    return statuses
+
+
+@pytest.mark.slow
+def test_every_lesson_runs_in_the_tui_pane_without_a_failure():
+    statuses = asyncio.run(run_every_lesson_in_the_pane())
+    assert len(statuses) >= 9
+    for lesson, got in statuses.items():
+        assert got and "fail" not in got, (lesson, got)

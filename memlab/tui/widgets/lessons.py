@@ -188,12 +188,13 @@ class LessonPane(Vertical, can_focus=True):
         step = self.runner.current
         hint = (step.highlight or "") if step else ""
         view, _, target = hint.partition(":")
-        view_id = HIGHLIGHT_VIEWS.get(view)
-        if view_id and hasattr(app, "action_show_view"):
+        view_id = HIGHLIGHT_VIEWS.get(view, view)  # "exposure", "pod": their own views
+        if view_id and view_id in {v.id for v in getattr(app, "views", ())}:
             try:
                 app.query_one("#views").active = view_id
-            except (NoMatches, ValueError) as err:  # a view this app lacks: say so, go on
-                app.notify(f"lesson: no {view_id!r} view ({err})", severity="warning")
+            except (NoMatches, ValueError) as err:  # registered but not mounted: say so
+                app.notify(f"lesson: cannot show the {view_id!r} view ({err})",
+                           severity="warning")
                 return
             self.focus()
             if target and view in HIGHLIGHT_ROWS:
