@@ -301,7 +301,11 @@ class PodRun:
                                              exec_args, self.mounts)
         exe = resolve_target(target)  # UsageError before anything is written
         sample = is_sample_path(exe)
-        self._write_pod_dir()
+        try:
+            self._write_pod_dir()
+        except OSError as err:
+            raise MemlabError(f"cannot write the pod directory: {err.strerror or err}",
+                              path=err.filename or str(self.pod_dir)) from err
         if target == "hotreload" and not args:
             args = _hotreload_default_args(self.mounts, list(self.env))
         self.launched = launch(target, args, to_execve(list(self.env)),
@@ -430,7 +434,10 @@ def _check_own_dir(root: Path) -> None:
 
 def _claim_pod_dir(d: Path) -> None:
     """Create D (0700), or reuse it if it is a memlab pod dir whose process is gone."""
-    if d.exists():
+    if d.exists() or d.is_symlink():
+        if d.is_symlink() or not d.is_dir():
+            raise UsageError("not a directory (a pod directory must be a real directory)",
+                             path=str(d))
         state_path = d / STATE_FILE
         if not state_path.exists():
             if any(d.iterdir()):

@@ -261,3 +261,11 @@ def test_cli_run_foreground_then_apply_from_another_process(tmp_path):
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+def test_pod_dir_that_is_a_file_is_a_usage_error(tmp_path, capsys):
+    f = tmp_path / "file"
+    f.write_text("")
+    code, _, err = run_cli(capsys, "k8s", "run", str(EX / "volume-pod.yaml"),
+                           "--pod-dir", str(f))
+    assert code == 2 and "not a directory" in err and err.count("\n") == 1
