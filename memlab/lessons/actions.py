@@ -420,6 +420,9 @@ def _k8s_run(ctx: RunContext, p: dict[str, Any], save: str | None) -> ActionResu
     objects = [_manifest(ctx, {"file": o} if "\n" not in str(o) else {"manifest": o})
                for o in p.get("objects", [])]
     name = save or "pod"
+    old = ctx.objects.pop(name, None)
+    if old is not None:  # the step is run again: the old pod makes way, as on restart
+        old.stop()
     pod = run(_manifest(ctx, p), objects, pod_dir=ctx.workdir / f"pod-{name}",
               exec_sample=p.get("exec"), exec_args=[str(a) for a in p.get("exec_args", [])])
     ctx.exits.callback(pod.stop)

@@ -102,3 +102,17 @@ def test_answers_match_is_forgiving_but_not_wrong():
     assert answers_match("0x10", 16)
     assert not answers_match("a", "[stack]", ("[heap]", "[stack]"))
     assert not answers_match("no", True)
+
+
+def test_a_step_can_be_run_again():
+    """`r` in the CLI / enter twice in the TUI: the old process or pod makes way."""
+    from memlab.lessons.engine import discover
+
+    for lesson_id in ("where-env-lives", "volumes-hot-reload"):
+        with LessonRunner(discover().get(lesson_id)) as r:
+            first = r.run_step(0)
+            pids = {p.pid for p in r.ctx.processes.values()}
+            again = r.run_step(0)
+            assert first.error is None and again.error is None, again.error
+            assert {x.status for x in again.results} == {"pass"}
+            assert not pids & {p.pid for p in r.ctx.processes.values() if p.alive}
