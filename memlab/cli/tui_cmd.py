@@ -80,16 +80,16 @@ def run(args) -> int:
     source = LiveSource()
     try:
         if request is None:
-            from memlab.collect import snapshot
-
-            snapshot(args.pid)  # fail now, with the CLI's exit code, if it cannot be read
             source.attach(args.pid)
         else:
             # The CLI's main thread is the app's event-loop thread: PDEATHSIG holds.
             source.launch(request)
+        # The first snapshot: it fails now, with the CLI's exit code, if the process
+        # cannot be read, and the first screen shows it without a worker round trip.
+        initial = source.snapshot()
         from memlab.tui.app import MemlabApp
 
-        MemlabApp(source, live=args.live, reveal=args.reveal).run()
+        MemlabApp(source, live=args.live, reveal=args.reveal, initial=initial).run()
     finally:
         source.stop()
     return 0

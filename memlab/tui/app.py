@@ -36,7 +36,7 @@ VIEWS, UNAVAILABLE_VIEWS = load_views()
 
 
 class MemlabApp(App[None]):
-    CSS_PATH = "memlab.tcss"
+    CSS_PATH = str(Path(__file__).with_name("memlab.tcss"))  # absolute: subclasses too
     TITLE = "memlab"
     AUTO_FOCUS = "#regions"
     BINDINGS = [
@@ -57,8 +57,10 @@ class MemlabApp(App[None]):
 
     def __init__(self, source: DataSource, *, live: bool = False, reveal: bool = False,
                  refresh_interval: float = 1.0, screenshot_dir: str | None = None,
-                 views: list | None = None) -> None:
-        """`views`: the registry's views to show (default: all available ones)."""
+                 views: list | None = None, initial: Snapshot | None = None) -> None:
+        """`views`: the registry's views to show (default: all available ones).
+        `initial`: a snapshot already taken (the CLI takes one while textual imports),
+        shown on mount without waiting for a worker."""
         super().__init__()
         self.set_reactive(MemlabApp.reveal, reveal)
         self.source = source
@@ -73,6 +75,7 @@ class MemlabApp(App[None]):
         self._timer = None
         self._before_command: Snapshot | None = None
         self.snapshots_shown = 0  # how many snapshots reached the views (tests, bench)
+        self._initial = initial
         # [start, end) of secret values the sample copied to its heap (`copy K`): the
         # hex view masks them like the env block's own.
         self.secret_copies: list[tuple[int, int]] = []
@@ -104,7 +107,10 @@ class MemlabApp(App[None]):
             for sig in (signal.SIGTERM, signal.SIGHUP):
                 loop.add_signal_handler(sig, self.exit)
         self._update_status()
-        self.refresh_snapshot(forced=True)
+        if self._initial is not None and self._initial.pid == self.source.pid:
+            self.on_snapshot_ready(SnapshotReady(self._initial, True))
+        else:
+            self.refresh_snapshot(forced=True)
 
     def open_side_pane(self, widget) -> None:
         """Show `widget` beside the views (the lesson pane).  One pane at a time."""

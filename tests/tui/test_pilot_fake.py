@@ -336,3 +336,14 @@ async def test_side_pane_slot_for_lessons():
         app.close_side_pane()
         await pilot.pause()
         assert not pane.display and not app.query("#lesson")
+
+
+async def test_initial_snapshot_is_shown_without_a_worker():
+    src = fakes.fake_source()
+    first = src.snapshot()
+    calls = src.snapshot_calls
+    app = MemlabApp(src, initial=first)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        assert app.snapshots_shown == 1 and app.snapshot is first
+        assert src.snapshot_calls == calls  # no read needed for the first screen

@@ -106,6 +106,20 @@ class HexGrid(ScrollView, can_focus=True):
         if self._goto is not None:
             self.call_after_refresh(self.goto, self._goto)
 
+    # Jumps without animation: an animated page-down would read every row it
+    # passes on the way (each frame is a window), instead of just the destination.
+    def action_page_down(self) -> None:
+        self.scroll_page_down(animate=False)
+
+    def action_page_up(self) -> None:
+        self.scroll_page_up(animate=False)
+
+    def action_scroll_home(self) -> None:
+        self.scroll_home(animate=False)
+
+    def action_scroll_end(self) -> None:
+        self.scroll_end(animate=False)
+
     # -- drawing ------------------------------------------------------------------
     def render_line(self, y: int) -> Strip:
         width = self.size.width
