@@ -103,6 +103,17 @@ class DataSource:
     def sample_names(self) -> list[str]:
         return []
 
+    # -- optional panels (memlab.exposure): worker threads --------------------------
+    def access_matrix(self, rows: tuple[str, ...] | None = None,
+                      channels: tuple[str, ...] | None = None):
+        """memlab.exposure.matrix.access_matrix for the process on screen."""
+        raise UsageError("this source has no exposure data")
+
+    def env_three_way(self, name: str):
+        """memlab.exposure.removal.view_of: NAME as execve, /proc/PID/environ and libc's
+        environ see it, plus every copy of its value in memory."""
+        raise UsageError("this source has no exposure data")
+
     def stop(self) -> None:
         """End the launched process (if any) and release resources.  Idempotent."""
 
@@ -210,6 +221,21 @@ class LiveSource(DataSource):
 
         return [s.name for s in list_samples()]
 
+    def access_matrix(self, rows=None, channels=None):
+        from memlab.exposure.matrix import access_matrix
+
+        if self.pid is None:
+            raise NoSuchProcess("no process on screen")
+        return access_matrix(self.pid, rows=rows, channels=channels)
+
+    def env_three_way(self, name: str):
+        from memlab.exposure.removal import view_of
+
+        if self.pid is None:
+            raise NoSuchProcess("no process on screen")
+        launched = self._launched
+        return view_of(self.pid, name, list(launched.env) if launched else None)
+
 
 class FakeSource(DataSource):
     """Serves fixed snapshots.  `snapshots` is a sequence: every command advances to
@@ -219,7 +245,8 @@ class FakeSource(DataSource):
     def __init__(self, snapshots: Snapshot | Sequence[Snapshot], *,
                  memory: dict[int, bytes] | None = None,
                  processes: Iterable = (), samples: Iterable[str] = ("sleeper",),
-                 launched: bool = True, gone_after: int | None = None):
+                 launched: bool = True, gone_after: int | None = None,
+                 matrices: Sequence = (), three_way=None):
         self.snapshots = [snapshots] if isinstance(snapshots, Snapshot) else list(snapshots)
         self.index = 0
         self.memory = dict(memory or {})
@@ -236,6 +263,10 @@ class FakeSource(DataSource):
         # after this many snapshot() calls the process "vanishes" (NoSuchProcess)
         self.gone_after = gone_after
         self.snapshot_calls = 0
+        # exposure panel: access_matrix() answers these in turn (the last one repeats)
+        self.matrices = list(matrices)
+        self.matrix_calls: list[tuple] = []
+        self.three_way_view = three_way
 
     def snapshot(self) -> Snapshot:
         self.snapshot_calls += 1
@@ -275,6 +306,17 @@ class FakeSource(DataSource):
 
     def sample_names(self) -> list[str]:
         return list(self.samples)
+
+    def access_matrix(self, rows=None, channels=None):
+        if not self.matrices:
+            return super().access_matrix(rows, channels)
+        self.matrix_calls.append((rows, channels))
+        return self.matrices[min(len(self.matrix_calls), len(self.matrices)) - 1]
+
+    def env_three_way(self, name: str):
+        if self.three_way_view is None:
+            return super().env_three_way(name)
+        return self.three_way_view
 
     def stop(self) -> None:
         self.stopped = True

@@ -18,6 +18,7 @@ VIEW_MODULES = (
     "memlab.tui.widgets.initstack",
     "memlab.tui.widgets.hexview",
     "memlab.tui.widgets.drive",
+    "memlab.tui.widgets.exposure",
     "memlab.tui.widgets.lessons",
 )
 

@@ -1,0 +1,204 @@
+"""Exposure view: who can read this process's secret, shown live (memlab.exposure).
+
+Teaches: the article's claim, demonstrated — an observer with the SAME uid reads the
+secret straight out of /proc/PID/environ, while an observer with ANOTHER uid is refused
+(EACCES: the kernel's ptrace access check, fs/proc/base.c environ_open) — then the full
+matrix of observers x channels (environ, cmdline, stat, maps, auxv, mem,
+process_vm_readv), and the variable three ways: what execve got, what
+/proc/PID/environ shows, what libc's environ holds, with every copy of the value.
+`o` runs the observers (each is a forked child that drops to its uid).
+"""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import VerticalScroll
+from textual.message import Message
+from textual.widgets import DataTable, Static
+
+from memlab.errors import MemlabError
+from memlab.model import text
+from memlab.secrets import display_value, looks_secret
+from memlab.tui.views import ViewSpec
+from memlab.tui.widgets.base import SnapshotView
+
+VERDICT_STYLES = {"SECRET": "bold white on red", "EACCES": "bold green",
+                  "EPERM": "bold green", "masked": "yellow", "n/a": "dim", "empty": "dim"}
+HELP = ("o: run the observers — first the article's claim (same uid vs another uid on "
+        "/proc/PID/environ), then the full matrix.  Each observer is a child process that "
+        "drops to its uid; memlab never escalates.")
+
+
+def secret_variable(snapshot) -> tuple[str, str] | None:
+    """(name, value) of the first secret-looking variable in the env block."""
+    if snapshot is None or snapshot.env is None:
+        return None
+    for e in snapshot.env.entries:
+        if e.has_equals and looks_secret(e.name, e.value):
+            return e.name, e.value
+    return None
+
+
+class ExposureView(SnapshotView):
+    BINDINGS = [Binding("o", "observe", "Run observers")]
+
+    class Result(Message):
+        def __init__(self, pid: int, stage: str, value=None, error: str | None = None):
+            super().__init__()
+            self.pid, self.stage, self.value, self.error = pid, stage, value, error
+
+    def __init__(self, **kw) -> None:
+        super().__init__(**kw)
+        self.claim = None  # Matrix with the two rows of the article's claim
+        self.matrix = None  # the full Matrix
+        self.three_way = None  # removal.EnvView
+        self.errors: list[str] = []
+        self._pid: int | None = None
+
+    def compose(self) -> ComposeResult:
+        with VerticalScroll(id="expo-scroll"):
+            yield Static(Text(HELP), id="expo-help")
+            yield Static(id="expo-claim")
+            table = DataTable(id="expo-matrix", cursor_type="row", show_cursor=False)
+            yield table
+            yield Static(id="expo-3way-head")
+            three = DataTable(id="expo-3way", cursor_type="row", show_cursor=False)
+            three.add_columns("where", "state", "value", "address", "region")
+            yield three
+            yield Static(id="expo-notes")
+
+    def focus_main(self) -> None:
+        self.query_one("#expo-scroll").focus()
+
+    def render_snapshot(self) -> None:
+        if self.snapshot.pid != self._pid:  # another process: old results do not apply
+            self._pid = self.snapshot.pid
+            self.claim = self.matrix = self.three_way = None
+            self.errors = []
+        self._redraw()
+
+    # -- running (workers) ----------------------------------------------------------
+    def action_observe(self) -> None:
+        if self.snapshot is None:
+            return
+        self.errors = []
+        self.query_one("#expo-claim", Static).update(Text("running observers…", style="dim"))
+        variable = secret_variable(self.snapshot)
+        self.run_observers(self.snapshot.pid, variable[0] if variable else None)
+
+    @work(thread=True, exclusive=True, group="exposure")
+    def run_observers(self, pid: int, name: str | None) -> None:
+        source = self.app.source
+        stages = [("claim", lambda: source.access_matrix(rows=("same_uid", "other_uid"),
+                                                         channels=("environ",))),
+                  ("matrix", lambda: source.access_matrix())]
+        if name is not None:
+            stages.append(("three_way", lambda: source.env_three_way(name)))
+        for stage, call in stages:
+            try:
+                self.post_message(self.Result(pid, stage, call()))
+            except (MemlabError, PermissionError) as err:
+                self.post_message(self.Result(pid, stage, error=str(err)))
+
+    def on_exposure_view_result(self, message: Result) -> None:
+        message.stop()
+        if message.pid != self._pid:
+            return
+        if message.error is not None:
+            self.errors.append(f"{message.stage}: {message.error}")
+        else:
+            setattr(self, message.stage, message.value)
+        self._redraw()
+
+    # -- drawing --------------------------------------------------------------------
+    def _redraw(self) -> None:
+        self._draw_claim()
+        self._draw_matrix()
+        self._draw_three_way()
+        notes = Text()
+        for line in (self.matrix.notes if self.matrix else ()):
+            notes.append(f"note: {line}\n", style="dim")
+        for line in self.errors:
+            notes.append(f"✗ {line}\n", style="bold red")
+        self.query_one("#expo-notes", Static).update(notes)
+
+    def _draw_claim(self) -> None:
+        t = Text()
+        m = self.claim
+        if m is None:
+            self.query_one("#expo-claim", Static).update(
+                t if self.errors else Text("press o to run the observers", style="dim"))
+            return
+        variable = secret_variable(self.snapshot)
+        shown = (f"{variable[0]}={display_value(variable[0], variable[1], self.reveal)}"
+                 if variable else "the secret")
+        for row in m.rows:
+            cell = row.cell("environ")
+            t.append(f"{row.label:<22}", style="bold")
+            if row.skipped or cell is None:
+                t.append(f"skipped: {row.skipped}\n", style="yellow")
+            elif cell.secret_found:
+                t.append(f"read /proc/{row.victim_pid}/environ → {shown}  ", style="")
+                t.append("SECRET", style=VERDICT_STYLES["SECRET"])
+                t.append("  (the article's claim, live)\n", style="dim")
+            elif not cell.ok:
+                t.append(f"open /proc/{row.victim_pid}/environ → ")
+                t.append(cell.errno_name or "error", style=VERDICT_STYLES.get(
+                    cell.errno_name or "", "bold red"))
+                t.append("  (refused by the kernel's ptrace access check)\n", style="dim")
+            else:
+                t.append(f"read /proc/{row.victim_pid}/environ → {cell.verdict}\n")
+        self.query_one("#expo-claim", Static).update(t)
+
+    def _draw_matrix(self) -> None:
+        table = self.query_one("#expo-matrix", DataTable)
+        table.clear(columns=True)
+        m = self.matrix
+        if m is None:
+            return
+        table.add_columns("observer", *m.channels)
+        for row in m.rows:
+            if row.skipped:
+                table.add_row(Text(row.label, style="dim"),
+                              Text(f"skipped: {row.skipped}", style="dim"),
+                              *[Text("") for _ in m.channels[1:]])
+                continue
+            cells = []
+            for channel in m.channels:
+                cell = row.cell(channel)
+                verdict = cell.verdict if cell else "-"
+                cells.append(Text(verdict, style=VERDICT_STYLES.get(verdict, "")))
+            table.add_row(Text(row.label, style="bold"), *cells)
+
+    def _draw_three_way(self) -> None:
+        head = self.query_one("#expo-3way-head", Static)
+        table = self.query_one("#expo-3way", DataTable)
+        table.clear()
+        view = self.three_way
+        if view is None:
+            head.update("")
+            return
+        head.update(Text(f"{view.name} three ways (execve / kernel / libc), and every copy "
+                         f"of its value in memory: {len(view.copies)}", style="bold"))
+        for where, src in (("execve (what memlab passed)", view.execve),
+                           ("/proc/PID/environ (env block)", view.proc_environ),
+                           ("libc environ (getenv)", view.libc_environ)):
+            value = "" if src.value is None else display_value(view.name, text(src.value),
+                                                               self.reveal)
+            table.add_row(Text(where, style="bold"), Text(src.state(view.secret)),
+                          Text(value), Text("" if src.address is None else
+                                            f"0x{src.address:x}"),
+                          Text(src.region or ""))
+        for hit in view.copies:
+            table.add_row(Text("copy in memory", style="dim"), Text("secret"), Text(""),
+                          Text(f"0x{hit.address:x}"), Text(hit.region or ""))
+
+
+VIEW = ViewSpec(
+    id="exposure", title="Exposure", key="o", factory=ExposureView,
+    teaches="who can read the secret: same uid reads /proc/PID/environ, another uid gets "
+            "EACCES; the full observer x channel matrix; the variable three ways",
+    requires=("memlab.exposure.matrix", "memlab.exposure.removal"))
