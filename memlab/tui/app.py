@@ -260,6 +260,16 @@ class MemlabApp(App[None]):
         self._update_status()
         return True
 
+    def run_pod(self, manifest: str):
+        """Run a pod (the Pod view); its process becomes the one on screen.  Raises
+        MemlabError for the view to show.  Event-loop thread (PR_SET_PDEATHSIG)."""
+        pod = self.source.run_pod(manifest)
+        self.secret_copies = []
+        self.snapshot = self.previous = None
+        self.refresh_snapshot(forced=True)
+        self._update_status()
+        return pod
+
     def attach(self, pid: int) -> None:
         self.source.attach(pid)
         self.secret_copies = []

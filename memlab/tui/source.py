@@ -114,6 +114,21 @@ class DataSource:
         environ see it, plus every copy of its value in memory."""
         raise UsageError("this source has no exposure data")
 
+    # -- optional panels (memlab.k8s) ------------------------------------------------
+    def run_pod(self, manifest: str, exec_sample: str | None = "sleeper"):
+        """Run a pod (memlab.k8s.pod.run) and make its process the one on screen.
+        Event-loop thread only, like launch.  Returns the PodRun."""
+        raise UsageError("this source cannot run pods")
+
+    def pod_state(self) -> dict:
+        """The running pod, live: {"env": [EnvVar], "proc_environ": {name: value},
+        "files": {path: bytes}, "data_targets": {volume: dir}, "pid", "name"}."""
+        raise UsageError("no pod is running")
+
+    def apply_pod(self, yaml_text: str) -> list:
+        """Apply ConfigMap/Secret YAML to the running pod (memlab.k8s.pod.PodRun.apply)."""
+        raise UsageError("no pod is running")
+
     def stop(self) -> None:
         """End the launched process (if any) and release resources.  Idempotent."""
 
@@ -121,8 +136,11 @@ class DataSource:
 class LiveSource(DataSource):
     """Reads a real process through memlab.collect and memlab.procfs.mem."""
 
-    def __init__(self, *, launch_timeout: float = 3.0, command_timeout: float = 5.0):
+    def __init__(self, *, launch_timeout: float = 3.0, command_timeout: float = 5.0,
+                 pod_root: str | None = None):
         self.launch_timeout = launch_timeout
+        self.pod_root = pod_root  # where pod directories go (None: memlab.k8s default)
+        self.pod = None  # memlab.k8s.pod.PodRun on screen
         self.command_timeout = command_timeout
         self._launched = None  # memlab.launch.Launched
         self._reader = None  # memlab.procfs.mem.MemReader for self.pid
@@ -161,6 +179,9 @@ class LiveSource(DataSource):
 
     def _end_launched(self) -> None:
         old, self._launched = self._launched, None
+        pod, self.pod = self.pod, None
+        if pod is not None:
+            pod.stop()  # kills its process (the same Launched) and records it
         if old is not None:
             old.kill()
 
@@ -227,6 +248,42 @@ class LiveSource(DataSource):
         if self.pid is None:
             raise NoSuchProcess("no process on screen")
         return access_matrix(self.pid, rows=rows, channels=channels)
+
+    def run_pod(self, manifest: str, exec_sample: str | None = "sleeper"):
+        if threading.current_thread() is not threading.main_thread():
+            raise LaunchError("a pod must be run from the main (event-loop) thread")
+        from pathlib import Path
+
+        from memlab.k8s.pod import prepare
+
+        prepared = prepare(manifest)
+        if self.pod_root is not None:
+            prepared = prepare(manifest, pod_dir=Path(self.pod_root) / prepared.name)
+        self._end_launched()
+        pod = prepared.start(exec_sample, timeout=self.launch_timeout)
+        self.pod, self._launched = pod, pod.launched
+        self.last_launch = None
+        self._switch(pod.pid)
+        return pod
+
+    def pod_state(self) -> dict:
+        pod = self.pod
+        if pod is None:
+            raise UsageError("no pod is running: run one in the Pod view")
+        environ = {}
+        for raw in pod.proc_environ():
+            name, _, value = raw.partition(b"=")
+            environ[name.decode(errors="replace")] = value.decode(errors="replace")
+        return {"name": pod.name, "pid": pod.pid, "pod_dir": str(pod.pod_dir),
+                "env": list(pod.env), "proc_environ": environ,
+                "files": pod.volume_files(), "data_targets": pod.data_targets(),
+                "note": pod.note, "warnings": list(pod.warnings)}
+
+    def apply_pod(self, yaml_text: str) -> list:
+        pod = self.pod
+        if pod is None:
+            raise UsageError("no pod is running: run one in the Pod view")
+        return pod.apply(yaml_text)
 
     def env_three_way(self, name: str):
         from memlab.exposure.removal import view_of

@@ -19,6 +19,7 @@ VIEW_MODULES = (
     "memlab.tui.widgets.hexview",
     "memlab.tui.widgets.drive",
     "memlab.tui.widgets.exposure",
+    "memlab.tui.widgets.pod",
     "memlab.tui.widgets.lessons",
 )
 

@@ -66,3 +66,64 @@ async def test_exposure_panel_without_data_says_so():
         view = app.query_one("ExposureView")
         assert view.errors and "no exposure data" in view.errors[0]
         assert "no exposure data" in view.query_one("#expo-notes").render().plain
+
+
+async def test_pod_panel_apply_changes_file_not_env(tmp_path):
+    from memlab.tui.source import LiveSource
+
+    source = LiveSource(pod_root=str(tmp_path))
+    try:
+        app = MemlabApp(source)
+        async with app.run_test(size=(120, 40)) as pilot:
+            await pilot.press("k")
+            assert app.query_one("#views").active == "pod"
+            view = app.query_one("PodView")
+            await pilot.click("#pod-run")  # runs on the event-loop thread
+            await wait_until(app, pilot, lambda: view.state is not None)
+            st = view.state
+            pid = st["pid"]
+            assert source.pid == pid and source.launched
+            assert st["files"]["/etc/config/LOG_LEVEL"] == b"INFO"
+            assert st["proc_environ"]["LOG_LEVEL"] == "INFO"
+            target_before = st["data_targets"]["config"]
+            editor = view.query_one("#pod-yaml")
+            assert "LOG_LEVEL: DEBUG" in editor.text  # the edit the panel proposes
+            await wait_until(app, pilot, lambda: app.snapshot is not None
+                             and app.snapshot.pid == pid)
+            await pilot.click("#pod-apply")
+            await wait_until(app, pilot, lambda: view.applied)
+            st = view.state
+            assert [r.action for r in view.applied] == ["updated"]
+            assert st["files"]["/etc/config/LOG_LEVEL"] == b"DEBUG"  # the volume changed
+            assert st["data_targets"]["config"] != target_before  # ..data swapped
+            assert st["proc_environ"]["LOG_LEVEL"] == "INFO"  # the env did not
+            env_table = view.query_one("#pod-env", DataTable)
+            rows = {r[0]: r for r in zip(cells(env_table, 0), cells(env_table, 1),
+                                         cells(env_table, 2))}
+            assert rows["LOG_LEVEL"][1] == "INFO" and rows["LOG_LEVEL"][2] == "INFO ✓ same"
+            assert rows["DB_PASSWORD"][1] == "***"  # from a Secret: masked
+            files = dict(zip(cells(view.query_one("#pod-files", DataTable), 0),
+                             cells(view.query_one("#pod-files", DataTable), 1)))
+            assert files["/etc/config/LOG_LEVEL"] == "DEBUG"
+            head = view.query_one("#pod-vol-head").render().plain
+            assert f"(was {target_before})" in head
+            # the pod's process is the one on screen: the other views show it
+            assert any(e.name == "LOG_LEVEL" for e in app.snapshot.env.entries)
+    finally:
+        source.stop()
+    import psutil
+    assert not psutil.pid_exists(pid) or psutil.Process(pid).status() == "zombie"
+
+
+async def test_pod_panel_reports_a_source_without_pods():
+    app = MemlabApp(fakes.fake_source())
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(app, pilot)
+        await pilot.press("k")
+        await pilot.click("#pod-run")
+        await settle(app, pilot)
+        view = app.query_one("PodView")
+        assert view.state is None and "cannot run pods" in view.errors[0]
+        assert "cannot run pods" in view.query_one("#pod-status").render().plain
+        await pilot.press("ctrl+t")  # apply before running: said, not crashed
+        assert "run a pod first" in view.query_one("#pod-status").render().plain
