@@ -26,7 +26,8 @@ setup: $(STAMP)  ## create .venv and install memlab with its test tools
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[test]'
+	$(PY) -m pip install --quiet -e '.[test]' --config-settings editable_mode=compat
+	$(PY) -m compileall -q memlab
 	@touch $@
 
 samples: $(SAMPLES)  ## build the C samples into c_samples/bin

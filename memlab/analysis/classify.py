@@ -22,8 +22,7 @@ When stat is masked or zero the split falls back to the order of the lines.
 
 from __future__ import annotations
 
-from dataclasses import replace
-from typing import Iterable
+from collections.abc import Iterable
 
 from memlab.model import PAGE_SIZE, ProcStat, Region
 
@@ -160,13 +159,9 @@ def path_kind(path: str) -> str:
 def with_kind(r: Region, kind: str) -> Region:
     """dataclasses.replace(r, kind=kind), six times cheaper (0.3 us instead of 2 us a
     region; snapshot() classifies every maps line).  The copy is as frozen as r."""
-    try:
-        fields = r.__dict__
-    except AttributeError:  # a slotted Region: no shortcut
-        return replace(r, kind=kind)
     new = _new(Region)
     d = new.__dict__
-    d.update(fields)
+    d.update(r.__dict__)
     d["kind"] = kind
     return new
 

@@ -9,7 +9,7 @@ through the process's memory and compares the two: they must be byte-identical.
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 from memlab.errors import UnreadableMemory
 from memlab.model import EnvBlock, ProcStat, Region

@@ -15,7 +15,7 @@ warning and marks the result `complete=False` instead of failing.
 
 from __future__ import annotations
 
-from typing import Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 from memlab.errors import UnreadableMemory
 from memlab.model import AuxvEntry, InitialStack, StackString

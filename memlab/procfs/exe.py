@@ -14,9 +14,13 @@ which works for a process in a container).
 from __future__ import annotations
 
 import os
-from typing import BinaryIO
 
 from memlab.procfs._io import check_pid, proc_path, translate
+
+# typing costs 2 ms of every `memlab` start; the names are only for annotations
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import BinaryIO
 
 
 def open_exe(pid: int) -> tuple[BinaryIO, os.stat_result]:

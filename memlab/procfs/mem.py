@@ -29,6 +29,7 @@ import bisect
 import ctypes
 import errno
 import functools
+import operator
 import os
 import struct
 from collections.abc import Iterable
@@ -51,6 +52,7 @@ from memlab.procfs._io import (
 # No user address reaches 2**63; /proc/PID/mem offsets are signed (loff_t).
 ADDRESS_LIMIT = 1 << 63
 _U64 = struct.Struct("=Q")
+_START = operator.attrgetter("start")
 
 
 class _IOVec(ctypes.Structure):
@@ -95,7 +97,7 @@ class MemReader:
             raise UsageError(f"unknown read method {method!r}")
         self.pid = check_pid(pid)
         self.path = proc_path(self.pid, "mem")
-        self.regions = sorted(regions, key=lambda r: r.start) if regions is not None else None
+        self.regions = sorted(regions, key=_START) if regions is not None else None
         self._starts = [r.start for r in self.regions] if self.regions is not None else None
         self._fd: int | None = None
         self._vm = _process_vm_readv() if method != "pread" else None

@@ -32,6 +32,9 @@ _MIN_FIELDS = STAT_ADDRESS_FIELDS["env_end"]
 
 _INT = re.compile(rb"-?[0-9]{1,20}")
 _STATE = re.compile(rb"[A-Za-z]")
+# Every field after state, joined by single spaces: one regex instead of one per field
+# (fields come from split(): none holds whitespace, so this matches iff each one does).
+_NUMBERS = re.compile(rb"-?[0-9]{1,20}(?: -?[0-9]{1,20})*")
 
 
 def split_stat(data: bytes) -> tuple[int, bytes, list[bytes]]:
@@ -73,16 +76,17 @@ def parse_stat(data: bytes) -> ProcStat:
     state = fields[FIELD_STATE - 1]
     if not _STATE.fullmatch(state):
         raise ParseError(f"stat state field is not a letter: {state[:8]!r}")
-    for n in range(FIELD_PPID, len(fields) + 1):  # after state, the kernel prints numbers
-        _int_field(fields, n)
+    if not _NUMBERS.fullmatch(b" ".join(fields[FIELD_PPID - 1:])):
+        # after state, the kernel prints numbers: name the first field that is not one
+        for n in range(FIELD_PPID, len(fields) + 1):
+            _int_field(fields, n)
     values = {name: int(fields[n - 1]) for name, n in STAT_ADDRESS_FIELDS.items()}
-    exit_code = (_int_field(fields, FIELD_EXIT_CODE)
-                 if len(fields) >= FIELD_EXIT_CODE else None)
+    exit_code = int(fields[FIELD_EXIT_CODE - 1]) if len(fields) >= FIELD_EXIT_CODE else None
     return ProcStat(
         pid=pid,
         comm=text(comm),
         state=state.decode("ascii"),
-        ppid=_int_field(fields, FIELD_PPID),
+        ppid=int(fields[FIELD_PPID - 1]),
         exit_code=exit_code,
         masked=_is_masked(values),
         **values,

@@ -90,8 +90,8 @@ def bench_inspect_process():
         pid = str(child.pid)
         base = _median_ms(_run([sys.executable, "-c", "pass"]), 30)
         inspect = _median_ms(_run([memlab, "inspect", "--json", pid]), 30)
-        rows.append(_row("python -c pass", base, note="interpreter + site (venv, "
-                         "editable-install finder included)"))
+        rows.append(_row("python -c pass", base, note="interpreter + site (venv; make setup "
+                         "installs memlab editable_mode=compat: a .pth, no import finder)"))
         imports = _median_ms(_run([sys.executable, "-c", "import memlab.cli.core, "
                                    "memlab.collect"]), 30)
         rows.append(_row("python -c 'import memlab.cli.core, memlab.collect'", imports,

@@ -93,6 +93,29 @@ def test_cmdline(sleeper):
     assert argv[0].endswith(b"sleeper")
 
 
+@pytest.mark.parametrize("size", [10, 65535, 65536, 65537, 200_000])
+def test_one_read_files_whole_at_any_size(size):
+    """read_proc_file stops after one short read for environ/cmdline/stat/status/auxv
+    (_io.ONE_READ_FILES); around and above its 64 KiB buffer it must still return every
+    byte, as a plain read to EOF does."""
+    env, left = [], size  # strings under MAX_ARG_STRLEN (32 pages), `size` bytes in all
+    while left:
+        n = min(left, 60_000)
+        name = b"V%d=" % len(env)
+        env.append(name + b"e" * (n - len(name) - 1))  # + its NUL: n bytes
+        left -= n
+    args = [v.decode().replace("=", "_") for v in env]
+    with launch("sleeper", args, env=env) as child:
+        for name in ("environ", "cmdline", "stat", "status", "auxv"):
+            with open(f"/proc/{child.pid}/{name}", "rb") as f:
+                want = f.read()
+            got = read_proc_file(child.pid, name)
+            if name in ("stat", "status"):  # times and counters move: compare the start
+                got, want = got.split()[:3], want.split()[:3]
+            assert got == want, name
+        assert len(read_proc_file(child.pid, "environ")) == size
+
+
 def test_stat_matches_the_sample_self_report(sleeper):
     s = read_stat(sleeper.pid)
     rep = sleeper.report

@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import struct
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -136,3 +137,43 @@ def test_environ_round_trip(strings, base):
     assert parse_cmdline(data) == strings
     for e in entries:
         assert data[e.address - base:].startswith(e.raw + b"\0")
+
+
+def _line_by_line(data: bytes) -> list[Region]:
+    """parse_maps's reference path: one regex per line (what the fast path must equal)."""
+    from memlab.procfs.maps import parse_maps_line
+
+    lines = data.split(b"\n")
+    if lines and lines[-1] == b"":
+        lines.pop()
+    return [parse_maps_line(line, i) for i, line in enumerate(lines, 1)]
+
+
+def _outcome(fn, data: bytes):
+    try:
+        return fn(data)
+    except ParseError:
+        return ParseError
+
+
+@FUZZ
+@given(st.lists(regions(), max_size=8), st.sampled_from([b"", b"\r", b" ", b"\n", b"x"]),
+       st.integers(0, 400), st.booleans())
+def test_maps_whole_text_parse_equals_line_by_line(rs, junk, where, final_newline):
+    """The findall fast path of parse_maps gives the same Regions as the line-by-line
+    parser, and raises where it raises (junk spliced anywhere, with or without the final
+    newline)."""
+    data = b"\n".join(kernel_line(r) for r in rs) + (b"\n" if final_newline else b"")
+    data = data[:where] + junk + data[where:]
+    assert _outcome(parse_maps, data) == _outcome(_line_by_line, data)
+
+
+@pytest.mark.parametrize("data", CAPTURED)
+def test_captured_whole_text_parse_equals_line_by_line(data):
+    assert _outcome(parse_maps, data) == _outcome(_line_by_line, data)
+
+
+@FUZZ
+@given(st.binary(max_size=300))
+def test_maps_random_bytes_same_outcome_both_paths(data):
+    assert _outcome(parse_maps, data) == _outcome(_line_by_line, data)
