@@ -25,9 +25,9 @@ def _pid(text: str) -> int:
     try:
         value = int(text)
     except ValueError as err:
-        raise argparse.ArgumentTypeError(f"not a pid: {text!r}") from err
+        raise UsageError(f"not a pid: {text!r}") from err
     if value <= 0:
-        raise argparse.ArgumentTypeError(f"not a pid: {text!r}")
+        raise UsageError(f"not a pid: {text!r}")
     return value
 
 
@@ -35,7 +35,8 @@ def register(sub) -> None:
     p = sub.add_parser("tui", help="the interactive inspector (Textual)",
                        description="See a process's memory, drive it, and watch it change.",
                        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("pid", type=_pid, nargs="?", metavar="PID", help="attach to this process")
+    # PID is a string here: with --launch, argparse hands the first ARG to it
+    p.add_argument("pid", nargs="?", metavar="PID", help="attach to this process")
     p.add_argument("--launch", metavar="TARGET",
                    help="launch TARGET (a bundled sample name, a path or a $PATH command)")
     p.add_argument("-e", "--env", action="append", default=[], metavar="K=V",
@@ -58,10 +59,14 @@ def request_from_args(args):
     from memlab.tui.source import LaunchRequest, demo_env
 
     extra = [a for a in args.args if a != "--"]
+    if args.launch is not None and args.pid is not None:
+        extra.insert(0, args.pid)  # `--launch T -- 600`: 600 is an argument, not a pid
+        args.pid = None
     if args.pid is not None:
-        if args.launch or args.env or args.clear_env or args.no_aslr or extra:
-            raise UsageError("PID attaches to a running process: --launch, -e, -i, "
-                             "--no-aslr and ARGS only apply when launching")
+        args.pid = _pid(args.pid)
+        if args.env or args.clear_env or args.no_aslr or extra:
+            raise UsageError("PID attaches to a running process: -e, -i, --no-aslr and "
+                             "ARGS only apply with --launch")
         return None
     if args.launch is None:
         if args.env or args.clear_env or extra:

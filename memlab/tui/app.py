@@ -17,6 +17,7 @@ from rich.text import Text
 from textual import work
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
+from textual.lazy import Lazy
 from textual.containers import Container, Horizontal
 from textual.reactive import reactive
 from textual.screen import Screen
@@ -85,9 +86,12 @@ class MemlabApp(App[None]):
         yield Static(id="status")
         with Horizontal(id="body"):
             with TabbedContent(id="views", initial=self.views[0].id):
-                for spec in self.views:
+                for n, spec in enumerate(self.views):
                     with TabPane(f"{spec.title} ({spec.key})", id=spec.id):
-                        yield spec.factory(id=f"view-{spec.id}")
+                        view = spec.factory(id=f"view-{spec.id}")
+                        # the hidden tabs mount after the first paint (faster first
+                        # screen); a view mounted late catches up in SnapshotView.on_mount
+                        yield view if n == 0 else Lazy(view)
             # The lesson pane (memlab.lessons) mounts here: see open_side_pane.
             yield Container(id="side-pane")
         yield Static(id="banner")
@@ -157,7 +161,8 @@ class MemlabApp(App[None]):
         for view in self.all_views():
             view.show(snap, self.previous)
         if self._before_command is not None:
-            self.query_one(DriveView).log_changes(self._before_command, snap)
+            for drive in self.query(DriveView):
+                drive.log_changes(self._before_command, snap)
             self._before_command = None
         self.snapshots_shown += 1
         self._update_status()
@@ -197,7 +202,8 @@ class MemlabApp(App[None]):
         try:
             line = check_command(line)
         except MemlabError as err:
-            self.query_one(DriveView).log_command(line, None, str(err))
+            for drive in self.query(DriveView):
+                drive.log_command(line, None, str(err))
             self.notify(str(err), severity="error")
             return
         self._command_worker(line, self.snapshot)
@@ -217,9 +223,10 @@ class MemlabApp(App[None]):
         self.post_message(CommandDone(line, answer, None, before))
 
     def on_command_done(self, message: CommandDone) -> None:
-        drive = self.query_one(DriveView)
-        drive.log_command(message.line, message.answer if message.error is None else None,
-                          str(message.error) if message.error else None)
+        for drive in self.query(DriveView):
+            drive.log_command(message.line,
+                              message.answer if message.error is None else None,
+                              str(message.error) if message.error else None)
         if message.error is not None:
             self.notify(str(message.error), severity="error")
             return
@@ -297,11 +304,18 @@ class MemlabApp(App[None]):
         if view_id not in {v.id for v in self.views}:
             return  # a view this app was built without
         self.query_one("#views", TabbedContent).active = view_id
-        self.view(view_id).focus_main()
+        self._focus_view(view_id)
+
+    def _focus_view(self, view_id: str, tries: int = 20) -> None:
+        found = self.query(f"#view-{view_id}")
+        if found:
+            found.first(SnapshotView).focus_main()
+        elif tries:  # a lazy tab not mounted yet
+            self.call_after_refresh(self._focus_view, view_id, tries - 1)
 
     def on_key(self, event) -> None:
         if event.key == "escape" and self.focused is self.query_one("#cmdline"):
-            self.view(self.query_one("#views", TabbedContent).active).focus_main()
+            self._focus_view(self.query_one("#views", TabbedContent).active)
 
     def on_memory_map_view_open_hex(self, message: MemoryMapView.OpenHex) -> None:
         self.query_one(HexView).open_region(message.region)

@@ -143,6 +143,7 @@ class LiveSource(DataSource):
         self.pod = None  # memlab.k8s.pod.PodRun on screen
         self.command_timeout = command_timeout
         self._launched = None  # memlab.launch.Launched
+        self._is_sample = False  # it speaks the samples' command protocol
         self._reader = None  # memlab.procfs.mem.MemReader for self.pid
         self._lock = threading.Lock()
         self.pid = None
@@ -159,12 +160,17 @@ class LiveSource(DataSource):
         if threading.current_thread() is not threading.main_thread():
             raise LaunchError("launch must be called from the main (event-loop) thread")
         from memlab.launch import launch
+        from memlab.samples import is_sample_path, resolve_target
 
+        # A bundled sample says when it is ready (its JSON report); any other program
+        # just starts (hold="ready" would wait for a report that never comes).
+        hold = "ready" if is_sample_path(resolve_target(request.target)) else "none"
         new = launch(request.target, request.args,
                      list(request.env) if request.env is not None else None,
-                     no_aslr=request.no_aslr, hold="ready", timeout=self.launch_timeout)
+                     no_aslr=request.no_aslr, hold=hold, timeout=self.launch_timeout)
         self._end_launched()  # the new process replaces the old one
         self._launched = new
+        self._is_sample = hold == "ready"
         self.last_launch = request
         self._switch(new.pid)
         return new.pid
@@ -230,7 +236,11 @@ class LiveSource(DataSource):
         if launched is None:
             raise UsageError("commands drive a process memlab launched; "
                              "an attached process is read-only (launch one with l)")
-        return launched.command(check_command(line), timeout=self.command_timeout)
+        line = check_command(line)
+        if not self._is_sample:
+            raise UsageError("only the bundled samples understand commands "
+                             f"({os.path.basename(launched.exe)} is not one)")
+        return launched.command(line, timeout=self.command_timeout)
 
     def list_processes(self) -> list:
         from memlab.processes import list_processes
@@ -262,6 +272,9 @@ class LiveSource(DataSource):
         self._end_launched()
         pod = prepared.start(exec_sample, timeout=self.launch_timeout)
         self.pod, self._launched = pod, pod.launched
+        from memlab.samples import is_sample_path
+
+        self._is_sample = is_sample_path(pod.launched.exe)
         self.last_launch = None
         self._switch(pod.pid)
         return pod

@@ -9,6 +9,7 @@ yet (`requires`) is left out, and the help screen says why.
 from __future__ import annotations
 
 import importlib
+import importlib.util
 from dataclasses import dataclass
 from typing import Callable
 
@@ -35,11 +36,16 @@ class ViewSpec:
 
 
 def missing_requirement(spec: ViewSpec) -> str | None:
+    """Why the view cannot work here (a library missing), or None.  Looks the modules
+    up without importing them: the view imports them when it is used, and start-up
+    stays fast."""
     for name in spec.requires:
         try:
-            importlib.import_module(name)
-        except ImportError as err:
+            found = importlib.util.find_spec(name)
+        except ImportError as err:  # a parent package is missing
             return f"needs {name} ({err})"
+        if found is None:
+            return f"needs {name} (not installed)"
     return None
 
 

@@ -162,3 +162,47 @@ def test_launch_refuses_a_worker_thread():
     t.start()
     t.join()
     assert errors and "main" in str(errors[0]) and source.pid is None
+
+
+async def test_any_program_launches_but_only_samples_take_commands():
+    source = LiveSource()
+    source.launch(LaunchRequest("/usr/bin/sleep", (b"A=1",), args=("600",)))
+    try:
+        app = MemlabApp(source)
+        async with app.run_test(size=(120, 40)) as pilot:
+            await settle(app, pilot)
+            assert app.snapshot.exe == "/usr/bin/sleep"
+            assert [e.raw for e in app.snapshot.env.entries] == [b"A=1"]
+            app.run_command("unsetenv A")
+            await settle(app, pilot)
+            assert "only the bundled samples understand commands" in history(app)
+    finally:
+        source.stop()
+
+
+async def test_hex_view_marks_an_unreadable_region(live_source):
+    app = MemlabApp(live_source)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(app, pilot)
+        vvar = next(r for r in app.snapshot.regions if r.path == "[vvar]")
+        app.query_one("HexView").open_region(vvar)
+        app.action_show_view("hex")
+        await settle(app, pilot, rounds=5)
+        grid = app.query_one(HexGrid)
+        assert grid.rows and all(v is None for v in grid.rows.values())
+        assert "unreadable" in grid.render_line(0).text
+
+
+async def test_live_refresh_follows_a_change_made_elsewhere(live_source):
+    app = MemlabApp(live_source, refresh_interval=0.2)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(app, pilot)
+        await pilot.press("a")
+        # the sample changes without the TUI asking: scrub through the launcher
+        live_source._launched.command("scrub DB_PASSWORD")
+        for _ in range(30):
+            await pilot.pause(0.1)
+            if b"DB_PASSWORD=XXXXXXX" in app.snapshot.env.raw:
+                break
+        assert b"DB_PASSWORD=XXXXXXX" in app.snapshot.env.raw
+        assert len(app.view("env")._changed) == 7

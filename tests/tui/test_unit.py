@@ -125,3 +125,40 @@ def test_other_uid_sees_roots_processes_as_unreadable():
     mine = {r[0]: r for r in rows}
     me = mine[os.getpid()]  # this test process runs as root
     assert me[4] is False and "owned by uid 0" in me[5] and "CAP_SYS_PTRACE" in me[5]
+
+
+def _tui_args(*argv):
+    from memlab.cli import build_parser
+    from memlab.cli.tui_cmd import request_from_args
+    return request_from_args(build_parser().parse_args(["tui", *argv]))
+
+
+def test_tui_cli_arguments():
+    default = _tui_args()
+    assert default.target == "sleeper" and default.env[0] == b"DB_PASSWORD=hunter2"
+    assert any(e.startswith(b"LOG_LEVEL=") for e in default.env)
+    assert _tui_args("1234") is None  # attach
+    req = _tui_args("--launch", "/usr/bin/sleep", "-i", "-e", "A=1", "--no-aslr", "--", "600")
+    assert (req.target, req.env, req.no_aslr, req.args) == ("/usr/bin/sleep", (b"A=1",),
+                                                           True, ("600",))
+    for bad in (["abc"], ["12", "-e", "A=1"], ["-e", "A=1"]):
+        with pytest.raises(UsageError):
+            _tui_args(*bad)
+
+
+def test_tui_cli_errors_are_one_line_with_exit_codes():
+    from memlab.cli import main
+    out = subprocess.run([sys.executable, "-m", "memlab", "tui", "999999999"],
+                         capture_output=True, text=True)
+    assert out.returncode == 3 and out.stderr.startswith("memlab: no such process")
+    assert "Traceback" not in out.stderr
+    assert main(["tui", "--launch", "no-such-program-xyz"]) == 2
+
+
+def test_a_view_whose_library_is_missing_is_left_out_with_why():
+    from memlab.tui.views import ViewSpec, missing_requirement
+    spec = lambda *req: ViewSpec("x", "X", "z", "", object, req)  # noqa: E731
+    assert missing_requirement(spec("memlab.no_such_module")) == \
+        "needs memlab.no_such_module (not installed)"
+    assert "No module named 'nopkg'" in missing_requirement(spec("nopkg.mod"))
+    assert missing_requirement(spec("memlab.k8s.pod", "yaml")) is None

@@ -16,6 +16,12 @@ class SnapshotView(Vertical):
     snapshot: Snapshot | None = None
     previous: Snapshot | None = None
 
+    def on_mount(self) -> None:
+        # mounted after the app already has a snapshot (a lazily mounted tab): catch up
+        snap = getattr(self.app, "snapshot", None)
+        if snap is not None and self.snapshot is None:
+            self.call_after_refresh(self.show, snap, getattr(self.app, "previous", None))
+
     def show(self, snapshot: Snapshot, previous: Snapshot | None) -> None:
         self.snapshot, self.previous = snapshot, previous
         self.render_snapshot()
