@@ -75,7 +75,8 @@ _DELETED_STR = _DELETED.decode()
 
 def _parse_maps_fast(data: bytes) -> list[Region] | None:
     """All lines with one findall and one decode; None when any line is not well formed
-    (parse_maps then goes line by line to name it).  5x cheaper than line by line."""
+    (parse_maps then goes line by line to name it).  A third cheaper than line by line
+    (0.5 us a line: one regex call and one decode instead of one each per line)."""
     text = data.decode("utf-8", "surrogateescape")
     rows = _LINES.findall(text)
     # One match at most per line (anchored at ^ and $): as many matches as lines means
