@@ -7,12 +7,8 @@ guaranteed UTF-8.  JSON shows them decoded with backslash escapes for bad bytes.
 
 from __future__ import annotations
 
-import operator
-
-# typing costs 2 ms of every `memlab` start; the names are only for annotations
-TYPE_CHECKING = False
-if TYPE_CHECKING:
-    from typing import Any, Callable
+from dataclasses import dataclass, field
+from typing import Any
 
 SCHEMA = "memlab.snapshot/1"
 PAGE_SIZE = 4096
@@ -27,134 +23,9 @@ def text(raw: bytes) -> str:
     return raw.decode("utf-8", "backslashreplace")
 
 
-# ------------------------------------------------------------------ frozen records
-# The classes below behave as @dataclass(frozen=True) classes (same __init__ signature,
-# repr, ==, hash, match_args, FrozenInstanceError on assignment) and dataclasses.replace,
-# fields, asdict and is_dataclass work on them.  They are not built by @dataclass because
-# `import dataclasses` pulls in `inspect`, and generating eight classes' methods costs as
-# much again: about 10 ms of every `memlab` start (python -X importtime), a quarter of
-# `memlab inspect --json`.  dataclasses is imported the first time something asks for
-# __dataclass_fields__ (replace(), fields() ...), which builds the real Field objects.
-_NO_DEFAULT = object()
-
-
-class _Factory:
-    """field(default_factory=..., compare=...) for a Record."""
-
-    def __init__(self, default_factory: Callable[[], Any], *, compare: bool = True):
-        self.default_factory = default_factory
-        self.compare = compare
-
-
-class _DataclassFields:
-    """__dataclass_fields__ / __dataclass_params__ of a Record, built on first access by
-    running @dataclass(frozen=True) over a twin class with the same annotations and
-    defaults; the results then replace this descriptor on the class."""
-
-    def __init__(self, name: str):
-        self.name = name
-
-    def __get__(self, obj: object, cls: type) -> Any:
-        import dataclasses
-
-        ns: dict[str, Any] = {"__annotations__": dict(cls.__annotations__),
-                              "__module__": cls.__module__, "__qualname__": cls.__qualname__}
-        ns.update(cls._defaults)
-        for name, factory in cls._factories.items():
-            ns[name] = dataclasses.field(default_factory=factory,
-                                         compare=name in cls._compared)
-        twin = dataclasses.dataclass(frozen=True)(type(cls.__name__, (), ns))
-        for attr in ("__dataclass_fields__", "__dataclass_params__"):
-            type.__setattr__(cls, attr, getattr(twin, attr))
-        return getattr(cls, self.name)
-
-
-class Record:
-    """Base of memlab's immutable records (see the comment above)."""
-
-    _fields: tuple[str, ...] = ()
-    _defaults: dict[str, Any] = {}
-    _factories: dict[str, Callable[[], Any]] = {}
-    _compared: tuple[str, ...] = ()
-
-    def __init_subclass__(cls, **kwargs: Any) -> None:
-        super().__init_subclass__(**kwargs)
-        names = tuple(cls.__dict__.get("__annotations__", {}))
-        cls._fields = cls.__match_args__ = names
-        cls._defaults, cls._factories = {}, {}
-        compared = []
-        for name in names:
-            value = cls.__dict__.get(name, _NO_DEFAULT)
-            if isinstance(value, _Factory):
-                cls._factories[name] = value.default_factory
-                delattr(cls, name)  # as @dataclass does for a default_factory
-                if value.compare:
-                    compared.append(name)
-                continue
-            if value is not _NO_DEFAULT:
-                cls._defaults[name] = value  # stays a class attribute, as with @dataclass
-            compared.append(name)
-        cls._compared = tuple(compared)
-        getter = operator.attrgetter(*compared)
-        # the key is always a tuple, as @dataclass compares and hashes tuples
-        cls._key = staticmethod(getter if len(compared) > 1 else lambda obj: (getter(obj),))
-        cls.__init__ = _make_init(cls)
-        cls.__dataclass_fields__ = _DataclassFields("__dataclass_fields__")
-        cls.__dataclass_params__ = _DataclassFields("__dataclass_params__")
-
-    def __repr__(self) -> str:
-        inner = ", ".join(f"{name}={getattr(self, name)!r}" for name in self._fields)
-        return f"{type(self).__qualname__}({inner})"
-
-    def __eq__(self, other: object) -> bool:
-        if other.__class__ is self.__class__:
-            return self._key(self) == self._key(other)
-        return NotImplemented
-
-    def __hash__(self) -> int:
-        return hash(self._key(self))
-
-    def __setattr__(self, name: str, value: Any) -> None:
-        from dataclasses import FrozenInstanceError
-
-        raise FrozenInstanceError(f"cannot assign to field {name!r}")
-
-    def __delattr__(self, name: str) -> None:
-        from dataclasses import FrozenInstanceError
-
-        raise FrozenInstanceError(f"cannot delete field {name!r}")
-
-
-def _make_init(cls: type) -> Callable[..., None]:
-    """__init__(self, field1, field2=default, ...) filling the instance dict in one go."""
-    params = []
-    ns: dict[str, Any] = {"_NO_DEFAULT": _NO_DEFAULT}
-    for name in cls._fields:
-        if name in cls._defaults:
-            ns[f"_d_{name}"] = cls._defaults[name]
-            params.append(f"{name}=_d_{name}")
-        elif name in cls._factories:
-            ns[f"_f_{name}"] = cls._factories[name]
-            params.append(f"{name}=_NO_DEFAULT")
-        else:
-            params.append(name)
-    body = "".join(f"    if {name} is _NO_DEFAULT:\n        {name} = _f_{name}()\n"
-                   for name in cls._factories)
-    items = ", ".join(f"{name}={name}" for name in cls._fields)
-    src = (f"def __init__(self, {', '.join(params)}):\n{body}"
-           f"    self.__dict__.update({items})\n")
-    exec(src, ns)  # fixed text built from the class's own field names, as @dataclass does
-    init = ns["__init__"]
-    init.__qualname__ = f"{cls.__qualname__}.__init__"
-    init.__module__ = cls.__module__
-    init.__annotations__ = {**{name: cls.__annotations__[name] for name in cls._fields},
-                            "return": None}
-    return init
-
-
-
 # --------------------------------------------------------------------------- maps
-class Region(Record):
+@dataclass(frozen=True)
+class Region:
     """One line of /proc/PID/maps.  `kind` is filled in by analysis.classify."""
 
     start: int
@@ -220,9 +91,8 @@ STAT_ADDRESS_FIELDS: dict[str, int] = {
 }
 
 
-class ProcStat(Record):
-    """The memory-layout fields of /proc/PID/stat, and whether the kernel masked them."""
-
+@dataclass(frozen=True)
+class ProcStat:
     pid: int
     comm: str
     state: str  # "R", "S", "Z", ...
@@ -261,9 +131,8 @@ class ProcStat(Record):
 
 
 # --------------------------------------------------------------------------- auxv
-class AuxvEntry(Record):
-    """One (type, value) pair of the auxiliary vector."""
-
+@dataclass(frozen=True)
+class AuxvEntry:
     type: int
     value: int
 
@@ -279,7 +148,8 @@ class AuxvEntry(Record):
 
 
 # --------------------------------------------------------------------------- env
-class EnvEntry(Record):
+@dataclass(frozen=True)
+class EnvEntry:
     """One `NAME=value` string of an environment block, byte-exact."""
 
     raw: bytes
@@ -329,7 +199,8 @@ class EnvEntry(Record):
         return d
 
 
-class EnvBlock(Record):
+@dataclass(frozen=True)
+class EnvBlock:
     """The environment strings execve copied to the top of the stack."""
 
     start: int  # env_start from /proc/PID/stat
@@ -355,7 +226,8 @@ class EnvBlock(Record):
 
 
 # --------------------------------------------------------------------------- stack
-class StackString(Record):
+@dataclass(frozen=True)
+class StackString:
     """A pointer on the initial stack (argv[i] / envp[i]) and the string it targets."""
 
     slot: int  # where the pointer is stored
@@ -370,7 +242,8 @@ class StackString(Record):
                 "string": s if reveal or not masked_name else mask_env_string(s)}
 
 
-class InitialStack(Record):
+@dataclass(frozen=True)
+class InitialStack:
     """What execve laid out at startstack (fs/binfmt_elf.c create_elf_tables)."""
 
     sp: int  # startstack: the address of argc
@@ -411,7 +284,8 @@ class InitialStack(Record):
 
 
 # --------------------------------------------------------------------------- snapshot
-class Snapshot(Record):
+@dataclass(frozen=True)
+class Snapshot:
     """Everything memlab read about one process at one moment.  Build it with
     memlab.collect.snapshot(pid); every front end renders one of these."""
 
@@ -428,7 +302,7 @@ class Snapshot(Record):
     # Everything memlab could not read or verify, as one-line human sentences.
     warnings: tuple[str, ...] = ()
     # Extra sections added by other modules (e.g. "elf"), already JSON-ready.
-    extra: dict[str, Any] = _Factory(dict, compare=False)
+    extra: dict[str, Any] = field(default_factory=dict, compare=False)
 
     def region_at(self, addr: int) -> Region | None:
         for r in self.regions:

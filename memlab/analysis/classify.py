@@ -23,6 +23,7 @@ When stat is masked or zero the split falls back to the order of the lines.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import replace
 
 from memlab.model import PAGE_SIZE, ProcStat, Region
 
@@ -157,16 +158,7 @@ def path_kind(path: str) -> str:
 
 
 def with_kind(r: Region, kind: str) -> Region:
-    """dataclasses.replace(r, kind=kind), six times cheaper (0.3 us instead of 2 us a
-    region; snapshot() classifies every maps line).  The copy is as frozen as r."""
-    new = _new(Region)
-    d = new.__dict__
-    d.update(r.__dict__)
-    d["kind"] = kind
-    return new
-
-
-_new = object.__new__
+    return replace(r, kind=kind)
 
 
 def _bss_tail(regions: list[Region], last_exe: Region,
