@@ -366,8 +366,18 @@ class MemlabApp(App[None]):
         rows += [("1st letter", "views: " + ", ".join(f"{v.key} {v.title}"
                                                       for v in self.views)),
                  ("ctrl+p", "command palette (also: unsetenv/scrub/copy per variable)"),
+                 *self._view_keys(),
                  ("escape", "leave the command line / close a panel"),
                  ("up/down, enter", "move in tables; enter on a region opens its hex view")]
+        return rows
+
+    def _view_keys(self) -> list[tuple[str, str]]:
+        """Keys a view adds while it has the focus (x in Map, j in Hex, o in Exposure)."""
+        rows = []
+        for v in self.views:
+            for b in getattr(v.factory, "BINDINGS", ()):
+                if isinstance(b, Binding) and b.show:
+                    rows.append((b.key, f"{b.description} (in {v.title})"))
         return rows
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:

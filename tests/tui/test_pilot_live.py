@@ -206,3 +206,34 @@ async def test_live_refresh_follows_a_change_made_elsewhere(live_source):
                 break
         assert b"DB_PASSWORD=XXXXXXX" in app.snapshot.env.raw
         assert len(app.view("env")._changed) == 7
+
+
+async def test_secret_setenv_and_heap_copy_stay_masked(live_source):
+    app = MemlabApp(live_source)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(app, pilot)
+        app.run_command("setenv API_TOKEN tok-123456")
+        await settle(app, pilot, rounds=4)
+        assert "setenv API_TOKEN ***" in history(app) and "tok-123456" not in history(app)
+        app.run_command("copy DB_PASSWORD")
+        await settle(app, pilot, rounds=4)
+        (start, end), = app.secret_copies
+        assert end - start == len("hunter2")
+        heap = app.snapshot.region_at(start)
+        app.query_one("HexView").open_region(heap)
+        app.action_show_view("hex")
+        grid = app.query_one(HexGrid)
+        grid.goto(start)
+        await settle(app, pilot, rounds=4)
+        row = start - (start - heap.start) % grid.per_row
+        assert grid.rows[row] is not None and b"hunter2" in grid.rows[row] + \
+            (grid.rows.get(row + grid.per_row) or b"")  # the bytes are really there
+        def text_columns() -> str:  # the ASCII column of the row and the next one
+            y = int((row - heap.start) // grid.per_row - grid.scroll_offset.y)
+            return "".join(grid.render_line(y + i).text.rstrip()[-grid.per_row:]
+                           for i in (0, 1))
+
+        assert "hunter2" not in text_columns() and "*******" in text_columns()
+        await pilot.press("v")  # reveal
+        await settle(app, pilot, rounds=4)
+        assert "hunter2" in text_columns()

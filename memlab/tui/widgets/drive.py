@@ -51,12 +51,21 @@ class DriveView(SnapshotView):
 
     def log_command(self, line: str, answer: dict | None, error: str | None) -> None:
         t = Text("> ", style="bold")
-        t.append(line, style="bold cyan")
+        t.append(self.masked_line(line), style="bold cyan")
         if error is not None:
             t.append(f"  ✗ {error}", style="bold red")
         else:
             t.append("  → " + json.dumps(answer, sort_keys=True), style="green")
         self._write(t)
+
+    def masked_line(self, line: str) -> str:
+        """`setenv DB_PASSWORD s3cret` is logged as `setenv DB_PASSWORD ***`."""
+        from memlab.secrets import display_value
+
+        words = line.split(None, 2)
+        if len(words) == 3 and words[0] == "setenv":
+            return f"setenv {words[1]} {display_value(words[1], words[2], self.reveal)}"
+        return line
 
     def log_changes(self, before: Snapshot | None, after: Snapshot) -> list[str]:
         lines = summarize(before, after)
