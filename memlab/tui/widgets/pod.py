@@ -202,9 +202,9 @@ class PodView(SnapshotView):
             shown_now = "(absent)" if now is None else (
                 "***" if e.from_secret and not self.reveal else
                 display_value(e.name, now, self.reveal))
-            table.add_row(Text(e.name, style="bold cyan"),
-                          Text(short(e.display(self.reveal))),
-                          Text(short(shown_now) + (" ✓ same" if same else " ✗ differs"),
+            table.add_row(Text(short(e.name), style="bold cyan"),
+                          Text(short(e.display(self.reveal), 12)),
+                          Text(short(shown_now, 12) + (" ✓ same" if same else " ✗ differs"),
                                style=SAME if same else "bold red"))
 
     def _draw_files(self) -> None:
