@@ -347,3 +347,42 @@ async def test_initial_snapshot_is_shown_without_a_worker():
         await pilot.pause()
         assert app.snapshots_shown == 1 and app.snapshot is first
         assert src.snapshot_calls == calls  # no read needed for the first screen
+
+
+async def test_launch_panel_edits_a_row_in_place_and_keeps_secrets_out_of_the_box():
+    src = fakes.fake_source()
+    app = MemlabApp(src)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(app, pilot)
+        await pilot.press("l")
+        await pilot.pause()
+        panel = app.screen
+        table = panel.query_one("#launch-env", DataTable)
+        table.focus()
+        table.move_cursor(row=0)  # DB_PASSWORD: a secret
+        await pilot.pause()
+        assert panel.query_one("#env-name", Input).value == "DB_PASSWORD"
+        assert panel.query_one("#env-value", Input).value == ""  # not copied out
+        table.move_cursor(row=1)  # LOG_LEVEL=info
+        await pilot.pause()
+        assert panel.query_one("#env-value", Input).value == "info"
+        panel.query_one("#env-value", Input).value = "debug"
+        await pilot.click("#env-set")
+        assert panel.env[1] == b"LOG_LEVEL=debug" and len(panel.env) == len(fakes.ENV)
+
+
+async def test_tower_keyboard_selection_follows_address_order():
+    app = MemlabApp(fakes.fake_source())
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(app, pilot)
+        tower = app.query_one("#tower")
+        tower.focus()
+        regions = app.snapshot.regions
+        start = regions[tower.selected].start
+        await pilot.press("down")  # down the tower = lower addresses
+        await pilot.pause()
+        assert regions[tower.selected].start < start
+        assert app.query_one("#regions", DataTable).cursor_row == tower.selected
+        await pilot.press("up", "up")
+        await pilot.pause()
+        assert regions[tower.selected].start > start
