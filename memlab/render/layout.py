@@ -17,7 +17,6 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from typing import Any, Iterator
-from xml.sax.saxutils import escape
 
 from memlab.model import PAGE_SIZE, Region, Snapshot, hexaddr
 
@@ -441,6 +440,7 @@ def render_svg(blocks: list[Block], title: str = "memlab layout") -> str:
     per block in drawing order, each with a <text class="label">; gaps are short dashed
     boxes, other heights grow with log2(size) so both a page and a GiB stay visible."""
     import math
+    from xml.sax.saxutils import escape  # pulls in urllib: only the SVG path pays
 
     rows: list[str] = []
     y = 40
