@@ -31,7 +31,9 @@ Children never outlive memlab:
    or call the application's own handler (chained, never clobbered).  A signal that was
    ignored stays ignored (no handler installed: memlab survives it, so do its children).
 A child is reaped only by the Launched that owns it (kill/wait), so its pid can never be
-reused while memlab still might signal it.
+reused while memlab still might signal it.  Each child leads its own process group, and
+kill() signals the whole group: `sh -c "sleep 3600"` forks sleep, which PDEATHSIG does
+not cover (it is not inherited across fork), and killing only sh left sleep running.
 """
 
 from __future__ import annotations
@@ -97,13 +99,16 @@ def _entry_name(entry: bytes) -> bytes:
     return entry.split(b"=", 1)[0]
 
 
-def _set_entry(env: list[bytes], entry: bytes) -> None:
-    """Replace the first entry with the same name in place, else append."""
+def _set_entry(env: list[bytes], entry: bytes, index: dict[bytes, int]) -> None:
+    """Replace the first entry with the same name in place, else append.  `index` maps
+    a name to the position of its first entry in `env` (kept up to date here), so a
+    100,000-line env file costs O(n), not O(n^2)."""
     name = _entry_name(entry)
-    for i, old in enumerate(env):
-        if _entry_name(old) == name:
-            env[i] = entry
-            return
+    i = index.get(name)
+    if i is not None:
+        env[i] = entry
+        return
+    index[name] = len(env)
     env.append(entry)
 
 
@@ -111,6 +116,15 @@ def _base_entries(base: Mapping | None) -> list[bytes]:
     if base is None:
         return [k + b"=" + v for k, v in os.environb.items()]
     return [os.fsencode(k) + b"=" + os.fsencode(v) for k, v in base.items()]
+
+
+def _shown(raw: bytes, limit: int = 60) -> str:
+    """An entry for an error message: non-UTF-8 bytes as \\xNN, control characters
+    escaped, cut to `limit` characters (a binary file given as --env-file must not
+    flood the terminal)."""
+    text = raw[:limit].decode("utf-8", "backslashreplace")
+    text = "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+    return text + ("..." if len(raw) > limit else "")
 
 
 def _assignment(item: str | bytes, base: Mapping | None, where: str) -> bytes:
@@ -122,14 +136,14 @@ def _assignment(item: str | bytes, base: Mapping | None, where: str) -> bytes:
         raise UsageError(f"{where}: an environment entry cannot contain a NUL byte")
     if b"=" in raw:
         if raw.startswith(b"="):
-            raise UsageError(f"{where}: {os.fsdecode(raw)!r} has an empty variable name")
+            raise UsageError(f"{where}: {_shown(raw)!r} has an empty variable name")
         return raw
     if not raw:
         raise UsageError(f"{where}: empty variable name")
     src = os.environb if base is None else {os.fsencode(k): os.fsencode(v)
                                             for k, v in base.items()}
     if raw not in src:
-        raise UsageError(f"{where}: {os.fsdecode(raw)} has no value and is not set in "
+        raise UsageError(f"{where}: {_shown(raw)} has no value and is not set in "
                          "memlab's environment (write NAME=VALUE)")
     return raw + b"=" + src[raw]
 
@@ -162,11 +176,14 @@ def build_env(assignments: Iterable[str | bytes] = (), env_files: Iterable[str] 
     already present is replaced in place (its position kept), a new name is appended.
     """
     env = [] if clear else _base_entries(base)
+    index: dict[bytes, int] = {}
+    for i, entry in enumerate(env):
+        index.setdefault(_entry_name(entry), i)
     for path in env_files:
         for entry in read_env_file(path, base):
-            _set_entry(env, entry)
+            _set_entry(env, entry, index)
     for item in assignments:
-        _set_entry(env, _assignment(item, base, f"-e {os.fsdecode(item)}"))
+        _set_entry(env, _assignment(item, base, f"-e {_shown(os.fsencode(item))}"), index)
     return env
 
 
@@ -180,13 +197,24 @@ _previous_handlers: dict[int, Any] = {}
 def _kill_and_reap(pid: int) -> None:
     """Kill and reap a child of ours that has not been reaped yet (its pid is then
     still ours, even as a zombie: no risk of signalling a stranger)."""
-    try:
-        os.kill(pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
+    _kill_group(pid)
     try:
         os.waitpid(pid, 0)
     except ChildProcessError:  # already reaped (e.g. by an application-wide reaper)
+        pass
+
+
+def _kill_group(pid: int) -> None:
+    """SIGKILL a child we have not reaped and everything in its process group: what
+    it started (`sh -c "sleep 3600"` forks sleep) must not outlive it either.  The
+    group id is the child's pid, which stays ours until we reap it."""
+    try:
+        os.killpg(pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+    try:  # the child itself, should it have left its group (setsid, setpgid)
+        os.kill(pid, signal.SIGKILL)
+    except ProcessLookupError:
         pass
 
 
@@ -224,6 +252,29 @@ def _install_signal_handlers() -> None:
     _handlers_installed = True
 
 
+# include/uapi/linux/binfmts.h: one argv/env string may be at most 32 pages.
+MAX_ARG_STRLEN = 32 * 4096
+
+
+def _e2big_hint(code: int, argv: Sequence[bytes], env: Sequence[bytes]) -> str:
+    """Why execve said E2BIG, in numbers: a string longer than MAX_ARG_STRLEN, or all
+    strings + pointers over the limit fs/exec.c derives from RLIMIT_STACK (1/4 of it)."""
+    if code != errno_mod.E2BIG:
+        return ""
+    import resource
+
+    strings = sum(len(a) + 1 for a in (*argv, *env))
+    total = strings + 8 * (len(argv) + len(env) + 2)
+    longest = max((*argv, *env), key=len, default=b"")
+    if len(longest) + 1 > MAX_ARG_STRLEN:
+        return (f" (one string is {len(longest) + 1:,} bytes: {_shown(longest, 30)!r}; "
+                f"the kernel allows {MAX_ARG_STRLEN:,} per string, MAX_ARG_STRLEN)")
+    soft = resource.getrlimit(resource.RLIMIT_STACK)[0]
+    limit = "" if soft == resource.RLIM_INFINITY else f" of the {soft // 4:,} allowed"
+    return (f" ({len(env):,} env strings + {len(argv):,} args take {total:,} bytes"
+            f"{limit}: execve may use 1/4 of the stack limit, ulimit -s)")
+
+
 # --------------------------------------------------------------------------- child side
 def _char_array(items: Sequence[bytes]) -> ctypes.Array:
     return (ctypes.c_char_p * (len(items) + 1))(*items, None)
@@ -244,6 +295,7 @@ def _child(status_w: int, stdin_r: int, stdout_w: int, stderr_fd: int, parent: i
         if os.getppid() != parent:
             os._exit(1)
         stage = 5
+        os.setpgid(0, 0)  # its own process group: kill() takes its children too
         os.dup2(stdin_r, 0)
         os.dup2(stdout_w, 1)
         os.dup2(stderr_fd, 2)
@@ -330,6 +382,10 @@ def launch(target: str, args: Sequence[str | bytes] = (), env: Sequence[bytes] |
     if pid == 0:
         _child(status_w, stdin_r, stdout_w, stderr_file.fileno(), parent, path_b,
                argv_arr, envp_arr, no_aslr, hold)
+    try:  # also here, so that a kill() right after fork already has the group
+        os.setpgid(pid, pid)
+    except OSError:  # EACCES: the child already exec'd (and set it itself)
+        pass
     for fd in (status_w, stdin_r, stdout_w):
         os.close(fd)
     child = Launched(pid, [os.fsdecode(a) for a in argv], entries, exe, stdin_w,
@@ -343,7 +399,8 @@ def launch(target: str, args: Sequence[str | bytes] = (), env: Sequence[bytes] |
             stage, code = _STATUS.unpack(status[:_STATUS.size])
             child.wait(timeout)
             raise LaunchError(f"cannot launch: {_STAGES.get(stage, 'child')} failed: "
-                              f"{os.strerror(code)}", path=exe)
+                              f"{os.strerror(code)}{_e2big_hint(code, argv, entries)}",
+                              path=exe)
         if hold == "exec":
             child._wait_exec_stop(timeout)
         elif hold == "ready":
@@ -475,10 +532,7 @@ class Launched:
         """SIGKILL and reap (works on a process held at exec too).  Idempotent."""
         if self._gone:
             return
-        try:
-            os.kill(self.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
+        _kill_group(self.pid)
         self.wait()
 
     def resume(self, wait_ready: bool = False, timeout: float = 5.0) -> None:

@@ -701,3 +701,47 @@ def test_out_of_file_descriptors_is_a_launch_error():
     finally:
         for fd in held:
             os.close(fd)
+
+
+# --------------------------------------------------------------------------- QA regressions
+def test_kill_takes_the_childs_own_children_too(tmp_path):
+    """`sh -c "sleep 3600; :"` forks sleep: killing only sh used to leave sleep running
+    (reparented to init) after every `memlab k8s run volume-pod.yaml`."""
+    marker = tmp_path / "sleep-pid"
+    p = launch("/bin/sh", ["-c", f"sleep 3600 & echo $! > {marker}; wait"], env=[],
+               hold="none")
+    assert wait_until(lambda: marker.exists() and marker.read_text().strip())
+    grandchild = int(marker.read_text())
+    assert not gone(grandchild)
+    assert os.getpgid(p.pid) == p.pid and os.getpgid(grandchild) == p.pid
+    p.kill()
+    assert wait_until(lambda: gone(grandchild), 3.0), "sleep outlived its launcher"
+
+
+def test_build_env_is_linear_in_the_number_of_entries(tmp_path):
+    """100,000 env-file lines used to take minutes (a linear scan per entry)."""
+    f = tmp_path / "big.env"
+    f.write_text("".join(f"V{i}=x\n" for i in range(100_000)) + "V7=y\n")
+    t0 = time.monotonic()
+    env = build_env(env_files=[str(f)], clear=True)
+    assert time.monotonic() - t0 < 5.0
+    assert len(env) == 100_000 and env[7] == b"V7=y" and env[-1] == b"V99999=x"
+
+
+def test_e2big_says_which_limit():
+    with pytest.raises(LaunchError, match=r"Argument list too long \(one string is "
+                       r"1,048,581 bytes.*131,072 per string, MAX_ARG_STRLEN\)"):
+        launch(SLEEP, env=[b"BIG=" + b"x" * (1 << 20)], hold="exec")
+    many = [b"V%d=%s" % (i, b"x" * 1000) for i in range(20_000)]  # 20 MB > stack/4
+    with pytest.raises(LaunchError, match=r"20,000 env strings \+ 1 args take .* bytes"):
+        launch(SLEEP, env=many, hold="exec")
+
+
+def test_binary_env_file_line_is_shown_short_and_escaped(tmp_path):
+    f = tmp_path / "bin.env"
+    f.write_bytes(bytes(range(1, 256)).replace(b"\n", b"").replace(b"=", b"") * 4)
+    with pytest.raises(UsageError) as info:
+        build_env(env_files=[str(f)], clear=True)
+    msg = str(info.value)
+    assert len(msg) < 300 and "\\x" in msg and "..." in msg
+    assert all(c.isprintable() for c in msg)
