@@ -46,8 +46,12 @@ def human_size(n: int) -> str:
 
 
 def _table(title: str | None = None, **kw) -> Table:
+    # Two spaces between columns (collapse_padding): at 80 columns the maps table (two
+    # 18-digit addresses) leaves the path 15 columns, where it used to overflow by one
+    # column and rich cropped a character off every folded path line.
     return Table(title=title, box=box.SIMPLE_HEAD, title_justify="left",
-                 title_style="bold", pad_edge=False, **kw)
+                 title_style="bold", pad_edge=False,
+                 collapse_padding=True, **kw)
 
 
 def header(snap: Snapshot) -> Text:
@@ -68,7 +72,7 @@ def regions_table(regions: Iterable[Region]) -> Table:
     for col, just in (("start", "right"), ("end", "right"), ("size", "right"),
                       ("perms", "left"), ("kind", "left")):
         t.add_column(col, justify=just, no_wrap=True)
-    t.add_column("path", overflow="fold", min_width=12)
+    t.add_column("path", overflow="fold")  # a min_width here made rich crop the row
     for r in regions:
         t.add_row(hexaddr(r.start), hexaddr(r.end), human_size(r.size), r.perms,
                   Text(r.kind, style=KIND_STYLE.get(r.kind, "")), Text(r.label))
