@@ -517,3 +517,36 @@ def _aslr(ctx: RunContext, p: dict[str, Any], save: str | None) -> ActionResult:
     }
     moved = ", ".join(f"{k} {c.changed_bits} bits" for k, c in res.columns.items())
     return ActionResult(facts, f"{len(res.rows)} runs of {res.target}: {moved}")
+
+
+@action("observe", params=("process",), optional=("uid", "channels", "secret"),
+        requires=("memlab.exposure.observers:observe", "memlab.exposure.observers:Target"))
+def _observe(ctx: RunContext, p: dict[str, Any], save: str | None) -> ActionResult:
+    """One observer process (memlab forks; as `uid` if given, which needs root) tries
+    the channels (default environ, maps, mem) on a launched process: per channel
+    {ok, errno, verdict, secret_found}.  Without root, another uid is Skipped."""
+    from memlab.collect import snapshot
+    from memlab.exposure.observers import Identity, Target, can_switch_uid, observe
+
+    proc = ctx.process(str(p["process"]))
+    uid = p.get("uid")
+    if uid is not None and int(uid) != os.geteuid() and not can_switch_uid():
+        why = (f"an observer as uid {uid} needs root to switch uid; memlab runs as uid "
+               f"{os.geteuid()} and never escalates")
+        return ActionResult(Skipped(why), why)
+    snap = snapshot(proc.pid)
+    secret = p.get("secret")
+    target = Target(pid=proc.pid, secrets=(str(secret).encode(),) if secret else (),
+                    env_start=snap.stat.env_start, env_end=snap.stat.env_end,
+                    regions=snap.regions)
+    identity = Identity(int(uid), int(uid)) if uid is not None else Identity()
+    channels = tuple(p.get("channels", ("environ", "maps", "mem")))
+    result = observe(target, identity, observer=f"uid {uid}" if uid is not None else "memlab",
+                     channels=channels)
+    if result.error:
+        raise MemlabError(f"the observer failed: {result.error}")
+    cells = {c.channel: {"ok": c.ok, "errno": c.errno_name, "verdict": c.verdict,
+                         "secret_found": c.secret_found} for c in result.cells}
+    return ActionResult({"uid": result.uid, **cells},
+                        f"observer as uid {result.uid}: " + ", ".join(
+                            f"{k} {v['verdict']}" for k, v in cells.items()))
