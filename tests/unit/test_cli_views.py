@@ -36,3 +36,21 @@ def test_maps_table_never_crops_a_path(width):
     folded = "".join(line[col:].strip() for line in lines[start:]
                      if line[:col].strip() in ("", lines[start][:col].strip()))
     assert folded == LIBC
+
+
+def test_matching_env_checks_are_one_row_and_a_mismatch_keeps_its_own():
+    """`memlab launch sleeper` listed one self-check row per env string (41 in a plain
+    shell, 100,000 rows and minutes of rendering for a big env file)."""
+    from memlab.analysis.selfreport import Check
+    from memlab.cli._views import checks_table
+
+    src = "env block (stat env_start + offset)"
+    checks = [Check("argv", 0x7ffd0000, 0x7ffd0000, "startstack + 8", True)]
+    checks += [Check(f"env V{i}", 0x7ffe0000 + 4 * i, 0x7ffe0000 + 4 * i, src, True)
+               for i in range(1000)]
+    checks.append(Check("env BAD", 0x7fff0000, 0x7fff0010, src, False))
+    text = "\n".join(render(checks_table(checks), 120))
+    assert "env strings (1000)" in text and "0x7ffe0000" in text and "..0x7ffe0f9c" in text
+    assert "env V1 " not in text and "env V999" not in text
+    assert "env BAD" in text and "DIFFERS" in text
+    assert text.index("argv") < text.index("env strings") < text.index("env BAD")
