@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import sys
@@ -32,3 +33,26 @@ def add_json_flag(p) -> None:
 def add_reveal_flag(p) -> None:
     p.add_argument("--reveal", action="store_true",
                    help="show values of secret-looking variables (masked by default)")
+
+
+def pid_arg(value: str) -> int:
+    """argparse type for a PID: a positive decimal integer, else a usage error (exit 2)
+    that every command words the same way."""
+    try:
+        pid = int(value, 10)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a process id: {value!r}") from None
+    if pid <= 0:
+        raise argparse.ArgumentTypeError(f"not a process id: {value!r}")
+    return pid
+
+
+def positive_int(value: str) -> int:
+    """argparse type for a count that must be at least 1 (--runs, --max-hits)."""
+    try:
+        n = int(value, 10)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {value!r}") from None
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {n}")
+    return n

@@ -139,13 +139,9 @@ def register(sub) -> None:
 
 
 def _pid(value: str) -> int:
-    try:
-        pid = int(value, 10)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a process id: {value!r}") from None
-    if pid <= 0:
-        raise argparse.ArgumentTypeError(f"not a process id: {value!r}")
-    return pid
+    from memlab.cli._output import pid_arg
+
+    return pid_arg(value)
 
 
 # --------------------------------------------------------------------------- helpers

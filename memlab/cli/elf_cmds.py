@@ -5,7 +5,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-from memlab.cli._output import add_json_flag, console, print_json
+from memlab.cli._output import add_json_flag, console, pid_arg, print_json
+from memlab.errors import UsageError
 
 ELF_EPILOG = """\
 examples:
@@ -67,7 +68,7 @@ def register(sub) -> None:
     p = sub.add_parser("layout", help="draw the address space (text or SVG)",
                        description="Draw a process's address space from the highest "
                        "address down.", epilog=LAYOUT_EPILOG, formatter_class=fmt)
-    p.add_argument("pid", type=int)
+    p.add_argument("pid", type=pid_arg, metavar="PID")
     p.add_argument("--svg", metavar="FILE", help="also write the picture as SVG to FILE")
     add_json_flag(p)
     p.set_defaults(func=cmd_layout)
@@ -75,7 +76,7 @@ def register(sub) -> None:
     p = sub.add_parser("heap", help="where the heap starts, with the evidence",
                        description="&_end, start_brk, brk and the first allocation.",
                        epilog=HEAP_EPILOG, formatter_class=fmt)
-    p.add_argument("pid", type=int)
+    p.add_argument("pid", type=pid_arg, metavar="PID")
     add_json_flag(p)
     p.set_defaults(func=cmd_heap)
 
@@ -124,7 +125,7 @@ def _split_aslr_args(args) -> list[str]:
 def cmd_elf(args) -> int:
     from memlab.elf import analyse, load
 
-    if not args.target.isdigit():
+    if not args.target.isdigit():  # digits: a PID (0 is a usage error, below)
         info = load(args.target)
         if args.json:
             print_json(info.to_dict())
@@ -133,7 +134,11 @@ def cmd_elf(args) -> int:
         return 0
     from memlab.collect import snapshot
 
-    snap = snapshot(int(args.target))
+    try:
+        pid = pid_arg(args.target)
+    except argparse.ArgumentTypeError as err:
+        raise UsageError(str(err)) from None
+    snap = snapshot(pid)
     view = analyse(snap)
     if args.json:
         print_json(view.to_dict(snap.regions))
@@ -307,7 +312,7 @@ def cmd_aslr(args) -> int:
     from memlab.aslr import render_text, run_experiment
 
     extra = _split_aslr_args(args)
-    show = sys.stderr.isatty() or args.runs >= 10
+    show = sys.stderr.isatty()  # "\rrun i/n" piped into a log is one unreadable line
 
     def progress(i: int, n: int) -> None:
         if show:

@@ -5,7 +5,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-from memlab.cli._output import add_json_flag, add_reveal_flag, console, print_json
+from memlab.cli._output import (add_json_flag, add_reveal_flag, console, pid_arg,
+                                positive_int, print_json)
 from memlab.errors import UsageError
 
 # Exit code of `memlab audit --fail-on-findings` when a secret is exposed (CI fails the
@@ -89,10 +90,11 @@ def register(sub) -> None:
                        description="Find every occurrence of TEXT in a process's memory.",
                        epilog=SEARCH_EPILOG,
                        formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("pid", type=int, metavar="PID")
+    p.add_argument("pid", type=pid_arg, metavar="PID")
     p.add_argument("text", metavar="TEXT")
     p.add_argument("--hex", action="store_true", help="TEXT is hex bytes ('deadbeef')")
-    p.add_argument("--max-hits", type=int, default=10_000, help="stop after N hits")
+    p.add_argument("--max-hits", type=positive_int, default=10_000,
+                   help="stop after N hits")
     add_json_flag(p)
     add_reveal_flag(p)
     p.set_defaults(func=cmd_search)
@@ -129,8 +131,8 @@ def cmd_exposure(args) -> int:
         m = matrix.demo(secret or matrix.DEMO_SECRET, target=args.sample)
     else:
         try:
-            pid = int(args.target)
-        except ValueError:
+            pid = pid_arg(args.target)
+        except argparse.ArgumentTypeError:
             raise UsageError(f"TARGET must be demo, removal or a PID, not {args.target!r}"
                              ) from None
         m = matrix.access_matrix(pid, secret=secret, file=args.file)

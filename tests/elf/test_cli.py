@@ -124,3 +124,30 @@ def test_headless_imports_stay_light():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          cwd=REPO, check=True).stdout
     assert out.strip() == "[]"
+
+
+@pytest.mark.parametrize("bad", ["0", "-1", "abc"])
+def test_bad_pid_is_a_usage_error_like_inspect(capsys, bad):
+    """layout/heap said `no such process` (exit 3) for 0 and -1, and `invalid int value`
+    for abc, where inspect, env and stack say `not a process id` (exit 2)."""
+    for cmd in ("inspect", "layout", "heap"):
+        with pytest.raises(SystemExit) as info:  # argparse's usage exit
+            run(capsys, cmd, "--", bad)
+        assert info.value.code == 2
+        assert "not a process id" in capsys.readouterr().err
+    if bad != "abc":  # elf takes PID|FILE: digits are a PID
+        rc, _, err = run(capsys, "elf", bad)
+        assert rc == 2 and ("not a process id" in err or "no such file" in err)
+
+
+def test_aslr_runs_must_be_positive_and_progress_stays_off_pipes(capsys):
+    for bad in ("0", "-5"):
+        try:
+            rc = run(capsys, "aslr", "sleeper", "--runs", bad)[0]
+        except SystemExit as e:
+            rc = e.code
+        assert rc == 2
+    capsys.readouterr()
+    rc, out, err = run(capsys, "aslr", "sleeper", "--runs", "10", "--json")
+    assert rc == 0 and json.loads(out)["runs"] == 10
+    assert "run 1/10" not in err  # stderr is not a terminal here

@@ -178,3 +178,19 @@ def test_search_progress_bar_on_a_terminal_only(tty):
         os.close(master)
         os.kill(pid, signal.SIGKILL)
         os.waitpid(pid, 0)
+
+
+def test_bad_pids_and_counts_are_usage_errors(capsys):
+    """exposure/search said `no such process` (exit 3) for PID 0 and -1 where inspect
+    says `not a process id` (exit 2); --max-hits 0 or -3 was accepted."""
+    for bad in ("0", "-1"):
+        code, _, err = run(capsys, "exposure", bad)
+        assert code == 2 and err.startswith("memlab: TARGET must be")
+    for argv in (("search", "--", "0", "x"), ("search", "--", "-1", "x"),
+                 ("search", "1", "x", "--max-hits", "0"),
+                 ("search", "1", "x", "--max-hits", "-3")):
+        with pytest.raises(SystemExit) as info:
+            run(capsys, *argv)
+        assert info.value.code == 2
+        err = capsys.readouterr().err
+        assert "not a process id" in err or "must be at least 1" in err
