@@ -28,23 +28,34 @@ COMMAND_MODULES = (
 
 EPILOG = """\
 examples:
-  memlab samples                                   list the bundled C samples
+  memlab samples                                list the bundled C samples
   memlab launch --json -i -e A=1 -e 'B=x y' /usr/bin/env
-  memlab launch -e DB_PASSWORD=hunter2 sleeper     start a sample, show its memory
-  memlab inspect $$ --json                         inspect your shell
-  memlab env PID --reveal                          the env block, secrets unmasked
-  memlab tui                                       the interactive inspector
+  memlab launch -e DB_PASSWORD=hunter2 sleeper  start a sample, show its memory
+  memlab inspect $$ --json                      inspect your shell
+  memlab env PID --reveal                       the env block, secrets unmasked
+  memlab tui                                    the interactive inspector
 
-exit codes: 0 ok, 1 failure, 2 usage, 3 no such process, 4 access denied
+exit codes: 0 ok, 1 failure, 2 usage, 3 no such process, 4 access denied,
+            5 `memlab audit --fail-on-findings` found an exposed secret
 """
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse with memlab's error style: one line on stderr, `memlab: ...`, exit 2
+    (argparse prints the whole usage block first; --help still shows it)."""
+
+    def error(self, message: str):
+        cmd = self.prog.partition(" ")[2]
+        where = f"{cmd}: " if cmd else ""
+        self.exit(EXIT_USAGE, f"memlab: {where}{message} (see `{self.prog} --help`)\n")
 
 
 def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     """The full parser; given the command line, only the modules up to the one that
     registers its command are imported (`memlab inspect` does not pay for the others)."""
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="memlab",
-        description="Educational Linux process-memory inspector: see what execve, "
+        description="Educational Linux process-memory inspector: see what execve,\n"
         "the kernel and kubelet do to a process.",
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,

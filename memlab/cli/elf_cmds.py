@@ -110,7 +110,9 @@ def _split_aslr_args(args) -> list[str]:
         i = rest.index("--")
         rest, extra = rest[:i], rest[i + 1:]
     if rest:
-        mini = argparse.ArgumentParser(prog="memlab aslr", add_help=False)
+        from memlab.cli import Parser
+
+        mini = Parser(prog="memlab aslr", add_help=False)
         _aslr_options(mini)
         ns, unknown = mini.parse_known_args(rest, namespace=argparse.Namespace(
             runs=args.runs, no_aslr=args.no_aslr, json=args.json))

@@ -231,3 +231,21 @@ def test_another_users_process_is_denied_and_stat_hidden(sleeper):
     for cmd in ("env", "stack"):
         rc, out, err = _cli_as_nobody([cmd, pid])
         assert rc == 4 and err.count("\n") == 1 and "hidden" in out
+
+
+@pytest.mark.parametrize("argv", [("inspect", "abc"), ("launch", "--hold", "x", "sleeper"),
+                                  ("k8s", "run"), ("bogus",), ("search", "1"),
+                                  ("aslr", "sleeper", "--runs", "x")])
+def test_argparse_usage_errors_are_one_memlab_line(argv):
+    """argparse printed its usage block and `memlab inspect: error: ...` (two or more
+    lines, not the documented `memlab: ...` line)."""
+    p = memlab(*argv)
+    assert p.returncode == 2
+    line = one_line_error(p)
+    assert line.startswith("memlab: ") and "--help`)" in line
+
+
+def test_top_level_help_fits_80_columns_and_lists_exit_code_5():
+    p = memlab("--help")
+    assert all(len(line) <= 80 for line in p.stdout.splitlines())
+    assert "5 `memlab audit --fail-on-findings`" in p.stdout
