@@ -44,6 +44,69 @@ class Parser(argparse.ArgumentParser):
     """argparse with memlab's error style: one line on stderr, `memlab: ...`, exit 2
     (argparse prints the whole usage block first; --help still shows it)."""
 
+    def format_help(self) -> str:
+        """Raw descriptions and epilogs (RawDescriptionHelpFormatter) are not wrapped by
+        argparse: wrap their prose lines to the terminal (COLUMNS), keeping each line's
+        indent; command examples (`memlab ...`) stay whole, to copy and paste."""
+        import re
+        import shutil
+        import textwrap
+
+        width = max(shutil.get_terminal_size().columns, 40)
+
+        def wrap(text: str, indent: str) -> list[str]:
+            return textwrap.wrap(text, width, initial_indent=indent,
+                                 subsequent_indent=indent, break_long_words=False,
+                                 break_on_hyphens=False) or [indent + text]
+
+        def is_example(line: str) -> bool:
+            return line.startswith(" ") and line.lstrip().startswith("memlab ")
+
+        def cont_indent(line: str) -> int:
+            """Where continuation lines start: after a `  term    ` hanging head."""
+            m = re.match(r"(\s+[\w-]+\s{2,})\S", line)
+            return len(m.group(1)) if m else len(line) - len(line.lstrip())
+
+        # Paragraphs: a line joins the previous one when it continues it (its indent is
+        # the previous paragraph's continuation indent) and one of them is too long; a
+        # list item, an example or a heading ("...:") ends the paragraph.
+        paras: list[list] = []  # [text, continuation indent]
+        for line in super().format_help().splitlines():
+            body = line.lstrip()
+            prev = paras[-1][0] if paras else ""
+            if (paras and body and prev.strip() and not is_example(prev)
+                    and not is_example(line) and not prev.lstrip().startswith("usage:")
+                    and len(line) - len(body) == paras[-1][1]
+                    and not body.startswith(("-", "*", "memlab"))
+                    and (len(prev) > width or len(line) > width)
+                    and not prev.rstrip().endswith(":")):
+                paras[-1][0] = prev.rstrip() + " " + body
+            else:
+                paras.append([line, cont_indent(line)])
+        out: list[str] = []
+        for line, cont in paras:
+            body = line.lstrip()
+            indent = line[:len(line) - len(body)]
+            if len(line) <= width or body.startswith("usage:"):
+                out.append(line)
+            elif is_example(line):
+                # an example: the command whole, its comment wrapped below it
+                m = re.match(r"(\s*memlab .*?\S)(\s{2,})(\S.*)$", line)
+                if not m:
+                    out.append(line)
+                    continue
+                out.append(m.group(1))
+                col = len(m.group(1)) + len(m.group(2))
+                if col + len(m.group(3)) > width:
+                    col = len(indent) + 4
+                out.extend(wrap(m.group(3), " " * col))
+            else:
+                out.extend(textwrap.wrap(body, width, initial_indent=indent,
+                                         subsequent_indent=" " * cont,
+                                         break_long_words=False,
+                                         break_on_hyphens=False) or [line])
+        return "\n".join(out) + "\n"
+
     def error(self, message: str):
         cmd = self.prog.partition(" ")[2]
         where = f"{cmd}: " if cmd else ""

@@ -249,3 +249,32 @@ def test_top_level_help_fits_80_columns_and_lists_exit_code_5():
     p = memlab("--help")
     assert all(len(line) <= 80 for line in p.stdout.splitlines())
     assert "5 `memlab audit --fail-on-findings`" in p.stdout
+
+
+HELP_COMMANDS = ("launch", "inspect", "env", "stack", "samples", "elf", "layout", "heap",
+                 "aslr", "exposure", "search", "audit", "tui", "lesson list", "lesson run",
+                 "k8s validate", "k8s env", "k8s run", "k8s apply")
+
+
+def test_every_help_has_examples_and_its_prose_fits_80_columns():
+    """Raw descriptions/epilogs were not wrapped: 3-12 lines over 80 columns in every
+    --help.  Only whole example commands (kept for copy and paste) may be longer."""
+    script = ("import sys, os, contextlib, io\n"
+              "from memlab.cli import build_parser\n"
+              "for cmd in sys.argv[1:]:\n"
+              "    argv = cmd.split() + ['--help']\n"
+              "    buf = io.StringIO()\n"
+              "    with contextlib.redirect_stdout(buf):\n"
+              "        try: build_parser(argv).parse_args(argv)\n"
+              "        except SystemExit: pass\n"
+              "    print('=====', cmd); print(buf.getvalue())\n")
+    p = subprocess.run([sys.executable, "-c", script, *HELP_COMMANDS], cwd=REPO,
+                       capture_output=True, text=True, timeout=60,
+                       env={**os.environ, "COLUMNS": "80"})
+    assert p.returncode == 0, p.stderr
+    for block in p.stdout.split("===== ")[1:]:
+        cmd, _, text = block.partition("\n")
+        assert "examples:" in text and "  memlab " in text, cmd
+        long = [line for line in text.splitlines() if len(line) > 80
+                and not line.lstrip().startswith("memlab ")]
+        assert not long, (cmd, long)
