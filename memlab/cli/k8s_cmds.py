@@ -156,6 +156,13 @@ def cmd_validate(args) -> int:
                            "namespace": None, "valid": False,
                            "errors": [{"message": str(err)}]})
             continue
+        if not objs:  # like `kubectl apply -f empty.yaml`: "no objects passed to apply"
+            ok = False
+            report.append({"file": path, "line": None, "kind": None, "name": None,
+                           "namespace": None, "valid": False,
+                           "errors": [{"message": f"{path}: no objects (the file is empty "
+                                       "or only comments)"}]})
+            continue
         for obj in objs:
             errs = validation.validate(obj)
             ok = ok and not errs

@@ -269,3 +269,14 @@ def test_pod_dir_that_is_a_file_is_a_usage_error(tmp_path, capsys):
     code, _, err = run_cli(capsys, "k8s", "run", str(EX / "volume-pod.yaml"),
                            "--pod-dir", str(f))
     assert code == 2 and "not a directory" in err and err.count("\n") == 1
+
+
+def test_validate_an_empty_file_is_not_silently_valid(tmp_path, capsys):
+    """`memlab k8s validate empty.yaml` printed nothing and exited 0."""
+    empty = tmp_path / "empty.yaml"
+    empty.write_text("# nothing here\n---\n")
+    rc, out, _ = run_cli(capsys, "k8s", "validate", str(empty))
+    assert rc == 2 and "no objects" in out and str(empty) in out
+    rc, out, _ = run_cli(capsys, "k8s", "validate", str(empty), "--json")
+    d = json.loads(out)
+    assert rc == 2 and d["valid"] is False and "no objects" in d["objects"][0]["errors"][0]["message"]
