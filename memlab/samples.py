@@ -66,6 +66,14 @@ def describe(source: Path) -> str:
 
 # sleeper.c is built four ways (see the Makefile); every other foo.c once, as bin/foo.
 _VARIANTS = {"sleeper": ("sleeper", "sleeper-nopie", "sleeper-static", "sleeper-static-pie")}
+# What tells the four builds apart (`memlab samples` showed four identical lines).
+_BUILD_NOTES = {
+    "sleeper": "Built as a PIE (-fPIE -pie): the kernel loads it at a random base.",
+    "sleeper-nopie": "Built -no-pie: text/data at fixed addresses (0x400000).",
+    "sleeper-static": "Built -static: no ld.so, no shared libraries, fixed addresses.",
+    "sleeper-static-pie": "Built -static-pie: no ld.so; relocates itself at a random "
+                          "base (its heap lies below the binary).",
+}
 
 
 def list_samples() -> list[Sample]:
@@ -76,7 +84,9 @@ def list_samples() -> list[Sample]:
         desc = describe(source)
         for name in _VARIANTS.get(source.stem, (source.stem,)):
             path = root / "bin" / name
-            out.append(Sample(name, path, source, desc, _is_executable_file(path)))
+            note = _BUILD_NOTES.get(name)
+            out.append(Sample(name, path, source, f"{desc} {note}" if note else desc,
+                              _is_executable_file(path)))
     return out
 
 

@@ -89,3 +89,12 @@ def test_relative_path_stays_relative(tmp_path, monkeypatch):
 def test_bad_targets(target, match):
     with pytest.raises(UsageError, match=match):
         samples.resolve_target(target)
+
+
+def test_the_four_sleeper_builds_say_how_they_differ():
+    """`memlab samples` printed the same description four times."""
+    got = {s.name: s.description for s in samples.list_samples()
+           if s.name.startswith("sleeper")}
+    assert len(set(got.values())) == 4
+    assert "PIE" in got["sleeper"] and "-no-pie" in got["sleeper-nopie"]
+    assert "-static:" in got["sleeper-static"] and "below the binary" in got["sleeper-static-pie"]
