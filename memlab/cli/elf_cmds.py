@@ -224,7 +224,7 @@ def cmd_layout(args) -> int:
 
     snap = snapshot(args.pid, with_elf=True)
     blocks = build_blocks(snap)
-    if args.svg:
+    if args.svg is not None:  # --svg '' is an error (open fails), not "no SVG"
         title = f"memlab layout: pid {snap.pid} {snap.exe or ''}"
         try:
             with open(args.svg, "w", encoding="utf-8") as f:

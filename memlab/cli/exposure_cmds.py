@@ -117,6 +117,9 @@ _STYLE = {"SECRET": "bold red", "read": "green", "masked": "yellow", "empty": "d
 def cmd_exposure(args) -> int:
     from memlab.exposure import matrix, removal
 
+    if args.secret == "":
+        raise UsageError("--secret is empty: give the text to look for, or leave the "
+                         "option out")
     secret = args.secret.encode() if args.secret else None
     if args.target == "removal":
         w = removal.walkthrough(args.sample, secret=secret or removal.DEMO_SECRET)

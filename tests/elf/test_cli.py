@@ -151,3 +151,8 @@ def test_aslr_runs_must_be_positive_and_progress_stays_off_pipes(capsys):
     rc, out, err = run(capsys, "aslr", "sleeper", "--runs", "10", "--json")
     assert rc == 0 and json.loads(out)["runs"] == 10
     assert "run 1/10" not in err  # stderr is not a terminal here
+
+
+def test_layout_svg_empty_path_is_an_error_not_ignored(capsys, sleeper):
+    rc, _, err = run(capsys, "layout", sleeper.pid, "--svg", "")
+    assert rc == 2 and err.startswith("memlab: cannot write the SVG")

@@ -194,3 +194,9 @@ def test_bad_pids_and_counts_are_usage_errors(capsys):
         assert info.value.code == 2
         err = capsys.readouterr().err
         assert "not a process id" in err or "must be at least 1" in err
+
+
+def test_empty_secret_is_a_usage_error_not_the_demo_default(capsys):
+    """`exposure demo --secret ''` silently searched for the built-in demo secret."""
+    code, out, err = run(capsys, "exposure", "demo", "--secret", "")
+    assert code == 2 and out == "" and err.startswith("memlab: --secret is empty")
