@@ -127,7 +127,8 @@ def register(sub) -> None:
                    help="run this bundled sample (or program) instead of the command; "
                         "one shell-quoted string")
     r.add_argument("--pod-dir", metavar="DIR", help="where to lay out the pod")
-    r.add_argument("--timeout", type=float, default=5.0, help="seconds to wait for start")
+    r.add_argument("--timeout", type=_seconds, default=5.0,
+                   help="seconds to wait for start")
     add_json_flag(r)
     add_reveal_flag(r)
     r.set_defaults(func=cmd_run)
@@ -142,6 +143,18 @@ def register(sub) -> None:
 
 
 # --- validate -----------------------------------------------------------------------------
+
+def _seconds(value: str) -> float:
+    """argparse type: a positive number of seconds (--timeout -1 used to fail as
+    "the child neither exec'd nor failed in time", exit 1)."""
+    try:
+        n = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {value!r}") from None
+    if not n > 0 or n == float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a positive number of seconds, not {value}")
+    return n
+
 
 def cmd_validate(args) -> int:
     from memlab.k8s import manifests, validation

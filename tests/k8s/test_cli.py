@@ -280,3 +280,11 @@ def test_validate_an_empty_file_is_not_silently_valid(tmp_path, capsys):
     rc, out, _ = run_cli(capsys, "k8s", "validate", str(empty), "--json")
     d = json.loads(out)
     assert rc == 2 and d["valid"] is False and "no objects" in d["objects"][0]["errors"][0]["message"]
+
+
+@pytest.mark.parametrize("bad", ["-1", "0", "nan", "x"])
+def test_run_timeout_must_be_positive(capsys, bad):
+    with pytest.raises(SystemExit) as info:
+        run_cli(capsys, "k8s", "run", str(EX / "volume-pod.yaml"), "--timeout", bad)
+    assert info.value.code == 2
+    assert "seconds" in capsys.readouterr().err
