@@ -129,11 +129,16 @@ def cmd_list(args: argparse.Namespace) -> int:
     if args.json:
         print_json({"schema": "memlab.lessons/1", "lessons": rows, "errors": errors})
         return EXIT_OK if not errors else EXIT_FAILURE
+    import shutil
+
+    width = max(shutil.get_terminal_size().columns, 60)  # COLUMNS, else 80
     for row in rows:
         state = "ready" if row["available"] else "unavailable"
-        print(f"{row['number']:>2}. {row['id']:<22} {row['title']}  "
-              f"(~{row['minutes']} min, {row['checks']} checks) [{state}]")
-        print(textwrap.fill(f"goal: {row['goal']}", width=88, initial_indent="    ",
+        print(f"{row['number']:>2}. {row['id']:<22} [{state}] ~{row['minutes']} min, "
+              f"{row['checks']} checks")
+        print(textwrap.fill(row["title"], width=width, initial_indent="    ",
+                            subsequent_indent="    "))
+        print(textwrap.fill(f"goal: {row['goal']}", width=width, initial_indent="    ",
                             subsequent_indent="          "))
         if not row["available"]:
             print(f"    why unavailable: {row['why_unavailable']}")

@@ -173,3 +173,12 @@ def test_run_json_gives_every_verdict_with_its_measured_value(lesson_dir):
     assert rc == 0 and data["summary"] == "2 passed, 0 failed"
     assert [r["status"] for r in data["results"]] == ["pass", "pass"]
     assert data["results"][1]["measured"] == "$p.env.count = 1"
+
+
+def test_list_fits_80_columns(monkeypatch):
+    """Each lesson's heading line (id, title, minutes, checks) ran to 100+ columns and
+    the goal was filled to 88."""
+    monkeypatch.setenv("COLUMNS", "80")
+    rc, out, _ = run_cli("lesson", "list")
+    assert rc == 0 and "[ready]" in out
+    assert [line for line in out.splitlines() if len(line) > 80] == []
