@@ -242,11 +242,22 @@ def cmd_env(args) -> int:
         print(f"# event: {ev}")
     width = max((len(e.name) for e in env), default=4)
     vals = [e.display(args.reveal) for e in env]
-    vwidth = min(max((len(v) for v in vals), default=5), 40)
+    import shutil
+
+    cols = shutil.get_terminal_size().columns  # COLUMNS, else 80
+    longest_source = max((len(e.source) for e in env), default=0)
+    vwidth = min(max((len(v) for v in vals), default=5), 40,
+                 max(cols - width - longest_source - 4, 12))
     print(f"# pod {pod.namespace}/{pod.name} container {c.get('name')}: "
-          f"{len(env)} variables (sorted; the real order is unspecified)")
+          f"{len(env)} variables")
+    print("# (sorted by name; the order the container sees is unspecified)")
     for e, v in zip(env, vals):
-        print(f"{e.name:<{width}}  {v:<{vwidth}}  {e.source}")
+        line = f"{e.name:<{width}}  {v:<{vwidth}}  {e.source}"
+        if len(line) <= cols:
+            print(line)
+        else:  # too wide for the terminal: the source on its own line, below
+            print(f"{e.name:<{width}}  {v}")
+            print(f"{'':<{width}}  <- {e.source}")
     return EXIT_OK
 
 

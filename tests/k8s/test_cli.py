@@ -288,3 +288,13 @@ def test_run_timeout_must_be_positive(capsys, bad):
         run_cli(capsys, "k8s", "run", str(EX / "volume-pod.yaml"), "--timeout", bad)
     assert info.value.code == 2
     assert "seconds" in capsys.readouterr().err
+
+
+def test_env_text_fits_80_columns_apart_from_long_values(capsys, monkeypatch):
+    """Each line was NAME + value padded to 40 + source: 90-120 columns."""
+    monkeypatch.setenv("COLUMNS", "80")
+    rc, out, _ = run_cli(capsys, "k8s", "env", str(EX / "env-pod.yaml"), "-f",
+                         str(EX / "my-configmap.yaml"))
+    assert rc == 0 and "MY_ENV_VARIABLE" in out and "configMapKeyRef" in out
+    long = [line for line in out.splitlines() if len(line) > 80]
+    assert [line.split()[0] for line in long] == ["PATH"]  # the value alone is 60 chars
