@@ -257,7 +257,8 @@ def cmd_env(args) -> int:
             print(line)
         else:  # too wide for the terminal: the source on its own line, below
             print(f"{e.name:<{width}}  {v}")
-            print(f"{'':<{width}}  <- {e.source}")
+            pad = width + 2 if width + 5 + len(e.source) <= cols else 4
+            print(f"{'':<{pad}}<- {e.source}")
     return EXIT_OK
 
 
