@@ -155,6 +155,12 @@ def classified_regions(pid: int) -> list[Region]:
     from memlab.procfs.maps import read_maps
 
     regions = read_maps(pid)
+    if not regions:
+        from memlab.procfs._io import no_mm_reason
+
+        if no_mm_reason(pid) == "kernel thread":  # empty maps, not denied (fs/proc/base.c)
+            raise UnreadableMemory("kernel thread: it has no user memory to search "
+                                   "(its maps are empty, not denied)", pid=pid)
     try:
         from memlab.analysis.classify import classify
         from memlab.procfs.stat import read_stat

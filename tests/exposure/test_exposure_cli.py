@@ -200,3 +200,10 @@ def test_empty_secret_is_a_usage_error_not_the_demo_default(capsys):
     """`exposure demo --secret ''` silently searched for the built-in demo secret."""
     code, out, err = run(capsys, "exposure", "demo", "--secret", "")
     assert code == 2 and out == "" and err.startswith("memlab: --secret is empty")
+
+
+def test_search_in_a_kernel_thread_says_so_and_exits_1(capsys):
+    """`memlab search 2 X` printed `0 hit(s) in 0.0 MiB` and exited 0, where every other
+    command says a kernel thread has no user memory (exit 1)."""
+    code, out, err = run(capsys, "search", "2", "x")
+    assert code == 1 and out == "" and "kernel thread" in err
