@@ -162,8 +162,11 @@ def _select(args: argparse.Namespace):
     if args.name.endswith(".toml") or os.sep in args.name:
         return [load_lesson(args.name)], []
     cat = discover(args.dir, builtin=not args.no_builtin)
-    if args.name.isdigit() and 1 <= int(args.name) <= len(cat.lessons):
-        return [cat.lessons[int(args.name) - 1]], []
+    if args.name.isdigit():
+        if 1 <= int(args.name) <= len(cat.lessons):
+            return [cat.lessons[int(args.name) - 1]], []
+        raise UsageError(f"no lesson number {args.name}: they are numbered 1 to "
+                         f"{len(cat.lessons)} (see `memlab lesson list`)")
     return [cat.get(args.name)], []
 
 

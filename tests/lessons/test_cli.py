@@ -182,3 +182,8 @@ def test_list_fits_80_columns(monkeypatch):
     rc, out, _ = run_cli("lesson", "list")
     assert rc == 0 and "[ready]" in out
     assert [line for line in out.splitlines() if len(line) > 80] == []
+
+
+def test_run_by_a_number_out_of_range_names_the_range():
+    rc, _, err = run_cli("lesson", "run", "99")
+    assert rc == 2 and "no lesson number 99: they are numbered 1 to" in err
