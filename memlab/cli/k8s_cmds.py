@@ -375,10 +375,12 @@ def _follow(pr, args) -> None:
 # --- apply --------------------------------------------------------------------------------
 
 def cmd_apply(args) -> int:
-    from memlab.k8s.pod import ENV_NOTE, apply_to_pod_dir
+    from memlab.k8s.pod import ENV_NOTE, apply_to_pod_dir, pod_dir_running
     results = apply_to_pod_dir(args.pod, args.manifest)
+    running = pod_dir_running(args.pod)
     if args.json:
         print_json({"schema": "memlab.k8s.apply/1", "pod_dir": args.pod,
+                    "running_pid": running,
                     "results": [r.to_dict(args.reveal) for r in results], "note": ENV_NOTE})
         return EXIT_OK
     shown: set[str] = set()
@@ -406,5 +408,9 @@ def cmd_apply(args) -> int:
             for name, d in (r.to_dict(args.reveal)["env_drift"] or {}).items():
                 print(f"  env {name}: the running process keeps {d['running']!r}; "
                       f"a restarted container would get {d['on_restart']!r}")
-    print(f"note: {ENV_NOTE}")
+    if running is None:
+        print("note: the pod is not running (its process was stopped): the files were "
+              "updated, but no process sees them until `memlab k8s run` starts it again")
+    else:
+        print(f"note: {ENV_NOTE}")
     return EXIT_OK

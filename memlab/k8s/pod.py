@@ -544,6 +544,14 @@ def load_state(pod_dir: str | os.PathLike) -> dict:
     return state
 
 
+def pod_dir_running(pod_dir: str | os.PathLike) -> int | None:
+    """The pid of the pod directory's process if it still runs, else None (the pod was
+    stopped: an apply still updates the files, but no process sees them)."""
+    state = load_state(Path(pod_dir).absolute())
+    return state.get("pid") if _process_alive(state.get("pid"),
+                                              (state.get("argv") or [None])[0]) else None
+
+
 def apply_to_pod_dir(pod_dir: str | os.PathLike, manifest) -> list[ApplyResult]:
     """`memlab k8s apply OBJ.yaml --pod DIR`: works from any process.
 

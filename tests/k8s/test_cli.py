@@ -298,3 +298,19 @@ def test_env_text_fits_80_columns_apart_from_long_values(capsys, monkeypatch):
     assert rc == 0 and "MY_ENV_VARIABLE" in out and "configMapKeyRef" in out
     long = [line for line in out.splitlines() if len(line) > 80]
     assert [line.split()[0] for line in long] == ["PATH"]  # the value alone is 60 chars
+
+
+def test_apply_to_a_stopped_pod_says_it_is_not_running(tmp_path, capsys):
+    """After Ctrl-C, `k8s apply --pod DIR` still said "the environment of a running
+    process never changes", as if a process were there to see the update."""
+    with k8spod.run(str(EX / "volume-pod.yaml"), pod_dir=tmp_path / "p") as pr:
+        code, out, _ = run_cli(capsys, "k8s", "apply", str(EX / "test-config-debug.yaml"),
+                               "--pod", str(pr.pod_dir), "--json")
+        assert code == 0 and json.loads(out)["running_pid"] == pr.pid
+        pod_dir = pr.pod_dir
+    code, out, _ = run_cli(capsys, "k8s", "apply", str(EX / "my-configmap.yaml"),
+                           "--pod", str(pod_dir))
+    assert code == 0 and "the pod is not running" in out and "running process" not in out
+    code, out, _ = run_cli(capsys, "k8s", "apply", str(EX / "my-configmap.yaml"),
+                           "--pod", str(pod_dir), "--json")
+    assert json.loads(out)["running_pid"] is None
