@@ -480,6 +480,10 @@ class Launched:
     # ------------------------------------------------------------------ lifecycle
     def _reap(self, status: int) -> None:
         self.returncode = os.waitstatus_to_exitcode(status)
+        self._forget()
+
+    def _forget(self) -> None:
+        """Mark the process gone: no finalizer, out of the live registry, pipes closed."""
         self._gone = True
         self.held_at_exec = False
         self._finalizer.detach()
@@ -509,7 +513,7 @@ class Launched:
             try:
                 res = os.waitid(os.P_PID, self.pid, os.WEXITED | flags | os.WNOWAIT)
             except ChildProcessError:  # reaped behind our back: exit code unknown
-                self._reap_detached()
+                self._forget()
                 return None
             if res is not None:
                 _, status = os.waitpid(self.pid, 0)
@@ -519,14 +523,6 @@ class Launched:
                 return None
             time.sleep(delay)
             delay = min(delay * 2, 0.05)
-
-    def _reap_detached(self) -> None:
-        self._gone = True
-        self.held_at_exec = False
-        self._finalizer.detach()
-        with _registry_lock:
-            _live.pop(self.pid, None)
-        self._close()
 
     def kill(self) -> None:
         """SIGKILL and reap (works on a process held at exec too).  Idempotent."""
