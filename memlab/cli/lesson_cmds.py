@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import sys
 import textwrap
 from typing import Any
@@ -98,7 +99,8 @@ def _para(text: str, indent: str = "  ") -> str:
         if any(line.startswith(("  ", "$ ", "- ", "|")) for line in lines):
             out.append("\n".join(indent + line for line in lines))  # preformatted
         else:
-            out.append(textwrap.fill(" ".join(line.strip() for line in lines), width=88,
+            width = min(max(shutil.get_terminal_size().columns, 60), 88)  # COLUMNS, else 80
+            out.append(textwrap.fill(" ".join(line.strip() for line in lines), width=width,
                                      initial_indent=indent, subsequent_indent=indent))
     return "\n\n".join(out)
 
@@ -129,8 +131,6 @@ def cmd_list(args: argparse.Namespace) -> int:
     if args.json:
         print_json({"schema": "memlab.lessons/1", "lessons": rows, "errors": errors})
         return EXIT_OK if not errors else EXIT_FAILURE
-    import shutil
-
     width = max(shutil.get_terminal_size().columns, 60)  # COLUMNS, else 80
     for row in rows:
         state = "ready" if row["available"] else "unavailable"
