@@ -10,23 +10,17 @@ from __future__ import annotations
 
 import os
 import shutil
-import statistics
 import subprocess
 import sys
-import time
+
+from tests.bench._common import median_ms
 
 ENV = [b"A=1", b"B=x y", b"HOME=/root", b"PATH=/usr/bin:/bin", b"LANG=C.UTF-8",
        b"DB_PASSWORD=hunter2"]
 
 
 def _median_ms(fn, n: int) -> float:
-    fn()  # warm: imports, page cache, dentries
-    times = []
-    for _ in range(n):
-        t = time.perf_counter()
-        fn()
-        times.append((time.perf_counter() - t) * 1e3)
-    return statistics.median(times)
+    return median_ms(fn, n, warm=True)
 
 
 def _run(cmd: list[str]):

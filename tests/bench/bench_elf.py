@@ -11,17 +11,14 @@ import shutil
 import statistics
 import time
 
+from tests.bench._common import median_ms
+
 PYTHON = os.path.realpath("/usr/bin/python3" if os.path.exists("/usr/bin/python3")
                           else shutil.which("python3") or "python3")
 
 
 def _median_ms(fn, n: int) -> float:
-    times = []
-    for _ in range(n):
-        t = time.perf_counter()
-        fn()
-        times.append((time.perf_counter() - t) * 1e3)
-    return statistics.median(times)
+    return median_ms(fn, n, warm=False)  # no warm call: cold() must really be cold
 
 
 def _python_process():

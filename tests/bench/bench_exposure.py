@@ -10,8 +10,6 @@
 
 from __future__ import annotations
 
-import ctypes
-import mmap
 import os
 import shutil
 import signal
@@ -19,6 +17,8 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+
+from tests.bench._common import child_with_mapping
 
 SIZE = 512 << 20
 CHUNK = 1 << 20
@@ -29,31 +29,13 @@ MEMLAB = str(Path(sys.executable).with_name("memlab"))
 
 
 def _child_with_needles(size: int) -> tuple[int, int]:
-    """Fork a child holding `size` bytes of touched memory filled with text (so the
-    search meets real first-byte matches, not just zero pages) and NEEDLE at three
-    places; return (pid, mapping address)."""
-    r, w = os.pipe()
-    pid = os.fork()
-    if pid == 0:
-        try:
-            os.close(r)
-            area = mmap.mmap(-1, size, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS)
-            line = b"NAME=value; the quick brown fox jumps over the lazy dog 0123456789\n"
-            page = (line * (CHUNK // len(line) + 1))[:CHUNK]
-            for off in range(0, size, CHUNK):
-                area[off:off + CHUNK] = page
-            for at in (100, CHUNK * 7 - len(NEEDLE) // 2, size - len(NEEDLE) - 1):
-                area[at:at + len(NEEDLE)] = NEEDLE
-            addr = ctypes.addressof(ctypes.c_char.from_buffer(area))
-            os.write(w, addr.to_bytes(8, "little"))
-            os.close(w)
-            signal.pause()
-        finally:
-            os._exit(0)
-    os.close(w)
-    with os.fdopen(r, "rb") as f:
-        addr = int.from_bytes(f.read(8), "little")
-    return pid, addr
+    """A child holding `size` bytes of touched memory filled with text (so the search
+    meets real first-byte matches, not just zero pages) and NEEDLE at three places;
+    (pid, mapping address)."""
+    line = b"NAME=value; the quick brown fox jumps over the lazy dog 0123456789\n"
+    page = (line * (CHUNK // len(line) + 1))[:CHUNK]
+    return child_with_mapping(size, page, [
+        (at, NEEDLE) for at in (100, CHUNK * 7 - len(NEEDLE) // 2, size - len(NEEDLE) - 1)])
 
 
 def _best(fn, rounds: int = ROUNDS) -> tuple[float, object]:

@@ -9,41 +9,17 @@
 
 from __future__ import annotations
 
-import ctypes
-import mmap
 import os
 import signal
 import statistics
 import time
 
 from memlab.procfs import MemReader, read_auxv, read_environ, read_maps, read_stat
+from tests.bench._common import child_with_mapping
 
 SIZE = 512 << 20
 CHUNK = 1 << 20
 ROUNDS = 3
-
-
-def _child_with_mapping(size: int) -> tuple[int, int]:
-    """Fork a child holding `size` bytes of touched anonymous memory; (pid, address)."""
-    r, w = os.pipe()
-    pid = os.fork()
-    if pid == 0:
-        try:
-            os.close(r)
-            area = mmap.mmap(-1, size, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS)
-            page = b"\x5a" * CHUNK
-            for off in range(0, size, CHUNK):
-                area[off:off + CHUNK] = page
-            addr = ctypes.addressof(ctypes.c_char.from_buffer(area))
-            os.write(w, addr.to_bytes(8, "little"))
-            os.close(w)
-            signal.pause()
-        finally:
-            os._exit(0)
-    os.close(w)
-    with os.fdopen(r, "rb") as f:
-        addr = int.from_bytes(f.read(8), "little")
-    return pid, addr
 
 
 def _gbps(fn, size: int) -> float:
@@ -56,7 +32,7 @@ def _gbps(fn, size: int) -> float:
 
 
 def bench_memreader_throughput():
-    pid, addr = _child_with_mapping(SIZE)
+    pid, addr = child_with_mapping(SIZE, b"\x5a" * CHUNK)  # every page touched
     try:
         regions = read_maps(pid)
         buf = bytearray(CHUNK)
