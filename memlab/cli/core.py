@@ -227,56 +227,49 @@ def cmd_inspect(args) -> int:
     return 0
 
 
-# --------------------------------------------------------------------------- env
+# --------------------------------------------------------------- env / stack
+def _part_command(args, part: str, source: str, schema: str, stat_keys: tuple[str, ...],
+                  masked_what: str, views) -> int:
+    """`memlab env` and `memlab stack`: one part of the snapshot (snap.<part>, read from
+    /proc/PID/<source>) as JSON or as `views(v, snap, reveal) -> items` under the header;
+    the stat fields that locate it either way."""
+    snap = _snapshot(args.pid)
+    value = getattr(snap, part)
+    err = _refused(snap, "maps") or (_refused(snap, source) if value is None else None)
+    if args.json:
+        stat = snap.stat.to_dict()
+        print_json({"schema": schema, "pid": snap.pid, "exe": snap.exe,
+                    part: value.to_dict(args.reveal) if value else None,
+                    "stat": {k: stat[k] for k in stat_keys},
+                    "warnings": list(snap.warnings)})
+    else:
+        from memlab.cli import _views as v
+
+        items = [v.header(snap)]
+        if value is not None:
+            items += views(v, snap, args.reveal)
+        elif snap.stat.masked:
+            items.append(v.Text(f"{masked_what}: hidden by the kernel", style="yellow"))
+        items.append(v.warnings_text(snap.warnings))
+        _print(*items)
+    if err:
+        raise err
+    return 0
+
+
 def cmd_env(args) -> int:
-    snap = _snapshot(args.pid)
-    err = _refused(snap, "maps") or (_refused(snap, "environ") if snap.env is None else None)
-    if args.json:
-        print_json({"schema": SCHEMA_ENV, "pid": snap.pid, "exe": snap.exe,
-                    "env": snap.env.to_dict(args.reveal) if snap.env else None,
-                    "stat": {k: snap.stat.to_dict()[k] for k in
-                             ("env_start", "env_end", "arg_start", "arg_end", "masked")},
-                    "warnings": list(snap.warnings)})
-    else:
-        from memlab.cli import _views as v
-
-        items = [v.header(snap)]
-        if snap.env is not None:
-            items += [v.env_summary(snap.env), v.env_table(snap.env, args.reveal)]
-        elif snap.stat.masked:
-            items.append(v.Text("env_start/env_end: hidden by the kernel", style="yellow"))
-        items.append(v.warnings_text(snap.warnings))
-        _print(*items)
-    if err:
-        raise err
-    return 0
+    return _part_command(
+        args, "env", "environ", SCHEMA_ENV,
+        ("env_start", "env_end", "arg_start", "arg_end", "masked"), "env_start/env_end",
+        lambda v, snap, reveal: [v.env_summary(snap.env), v.env_table(snap.env, reveal)])
 
 
-# --------------------------------------------------------------------------- stack
 def cmd_stack(args) -> int:
-    snap = _snapshot(args.pid)
-    err = _refused(snap, "maps") or (_refused(snap, "mem") if snap.stack is None else None)
-    if args.json:
-        print_json({"schema": SCHEMA_STACK, "pid": snap.pid, "exe": snap.exe,
-                    "stack": snap.stack.to_dict(args.reveal) if snap.stack else None,
-                    "stat": {k: snap.stat.to_dict()[k] for k in
-                             ("start_stack", "arg_start", "arg_end", "env_start", "env_end",
-                              "masked")},
-                    "warnings": list(snap.warnings)})
-    else:
-        from memlab.cli import _views as v
-
-        items = [v.header(snap)]
-        if snap.stack is not None:
-            items.append(v.stack_layout(snap))
-            items.append(v.stack_tables(snap.stack, args.reveal))
-        elif snap.stat.masked:
-            items.append(v.Text("startstack: hidden by the kernel", style="yellow"))
-        items.append(v.warnings_text(snap.warnings))
-        _print(*items)
-    if err:
-        raise err
-    return 0
+    return _part_command(
+        args, "stack", "mem", SCHEMA_STACK,
+        ("start_stack", "arg_start", "arg_end", "env_start", "env_end", "masked"),
+        "startstack",
+        lambda v, snap, reveal: [v.stack_layout(snap), v.stack_tables(snap.stack, reveal)])
 
 
 # --------------------------------------------------------------------------- samples
