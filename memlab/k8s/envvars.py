@@ -175,6 +175,22 @@ def make_environment(pod: Pod, container: dict, store: ObjectStore, *,
             raise CreateContainerConfigError(_not_found(kind, name), cname)
         return obj
 
+    def fetch_key(kind: str, ref: dict):
+        """(object, key) for a configMapKeyRef/secretKeyRef, or None when kubelet skips
+        the variable (optional, and the object or the key is missing)."""
+        optional = bool(ref.get("optional"))
+        obj = fetch(kind, ref.get("name", ""), optional)
+        if obj is None:
+            return None
+        key = ref.get("key", "")
+        if key not in obj.data:
+            if optional:
+                return None
+            title = "ConfigMap" if kind == "configmap" else "Secret"
+            raise CreateContainerConfigError(
+                f"couldn't find key {key} in {title} {ns}/{obj.name}", cname)
+        return obj, key
+
     for ef in container.get("envFrom") or []:
         prefix = ef.get("prefix", "")
         if "configMapRef" in ef:
@@ -227,31 +243,17 @@ def make_environment(pod: Pod, container: dict, store: ObjectStore, *,
         elif ev.get("valueFrom") is not None:
             vf = ev["valueFrom"]
             if "configMapKeyRef" in vf:
-                ref = vf["configMapKeyRef"]
-                optional = bool(ref.get("optional"))
-                cm = fetch("configmap", ref.get("name", ""), optional)
-                if cm is None:
+                found = fetch_key("configmap", vf["configMapKeyRef"])
+                if found is None:
                     continue
-                key = ref.get("key", "")
-                if key not in cm.data:
-                    if optional:
-                        continue
-                    raise CreateContainerConfigError(
-                        f"couldn't find key {key} in ConfigMap {ns}/{cm.name}", cname)
+                cm, key = found
                 runtime_val = cm.data[key]
                 source = f"configMapKeyRef {ns}/{cm.name} key {key}"
             elif "secretKeyRef" in vf:
-                ref = vf["secretKeyRef"]
-                optional = bool(ref.get("optional"))
-                sec = fetch("secret", ref.get("name", ""), optional)
-                if sec is None:
+                found = fetch_key("secret", vf["secretKeyRef"])
+                if found is None:
                     continue
-                key = ref.get("key", "")
-                if key not in sec.data:
-                    if optional:
-                        continue
-                    raise CreateContainerConfigError(
-                        f"couldn't find key {key} in Secret {ns}/{sec.name}", cname)
+                sec, key = found
                 runtime_val = sec.data[key].decode("utf-8", "surrogateescape")
                 source = f"secretKeyRef {ns}/{sec.name} key {key}"
                 secret = True
