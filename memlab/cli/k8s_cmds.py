@@ -87,6 +87,14 @@ restarted container would see differently, both values: the running process keep
 """
 
 
+def _add_pod_args(parser, container_help: str | None = None) -> None:
+    """`k8s env` and `k8s run`: the pod manifest, its ConfigMaps/Secrets, the container."""
+    parser.add_argument("pod", metavar="POD.yaml")
+    parser.add_argument("-f", "--filename", dest="objects", action="append", default=[],
+                        metavar="OBJ.yaml", help="ConfigMaps/Secrets (repeatable)")
+    parser.add_argument("--container", "-c", metavar="NAME", help=container_help)
+
+
 def register(sub) -> None:
     p = sub.add_parser("k8s", help="Pod/ConfigMap/Secret manifests, run here as kubelet would",
                        description=__doc__.splitlines()[0], epilog=K8S_EPILOG,
@@ -102,10 +110,7 @@ def register(sub) -> None:
 
     e = ksub.add_parser("env", help="a container's environment as kubelet computes it",
                         epilog=ENV_EPILOG, formatter_class=_RAW)
-    e.add_argument("pod", metavar="POD.yaml")
-    e.add_argument("-f", "--filename", dest="objects", action="append", default=[],
-                   metavar="OBJ.yaml", help="ConfigMaps/Secrets (repeatable)")
-    e.add_argument("--container", "-c", metavar="NAME", help="default: the first container")
+    _add_pod_args(e, container_help="default: the first container")
     e.add_argument("--no-runtime", action="store_true",
                    help="leave out HOSTNAME and the image PATH the runtime adds")
     e.add_argument("--no-services", action="store_true",
@@ -119,10 +124,7 @@ def register(sub) -> None:
 
     r = ksub.add_parser("run", help="run a pod's container here (env + volumes)",
                         epilog=RUN_EPILOG, formatter_class=_RAW)
-    r.add_argument("pod", metavar="POD.yaml")
-    r.add_argument("-f", "--filename", dest="objects", action="append", default=[],
-                   metavar="OBJ.yaml", help="ConfigMaps/Secrets (repeatable)")
-    r.add_argument("--container", "-c", metavar="NAME")
+    _add_pod_args(r)
     r.add_argument("--exec", dest="exec_sample", metavar="'SAMPLE [ARGS]'",
                    help="run this bundled sample (or program) instead of the command; "
                         "one shell-quoted string")
