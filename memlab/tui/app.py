@@ -26,6 +26,7 @@ from textual.widgets import Footer, Input, Static, TabbedContent, TabPane
 from memlab.errors import MemlabError
 from memlab.model import Snapshot
 from memlab.tui.messages import CommandDone, SnapshotFailed, SnapshotReady
+from memlab.tui.palette import memlab_commands
 from memlab.tui.source import DataSource, LaunchRequest, check_command
 from memlab.tui.views import load_views
 from memlab.tui.widgets.base import SnapshotView
@@ -358,47 +359,6 @@ class MemlabApp(App[None]):
         self.source.stop()  # ends the launched process before the app goes
         self.exit()
 
-    def key_help(self) -> list[tuple[str, str]]:
-        """(key, description) for the help screen."""
-        shown = {"question_mark": "?", "colon": ":"}
-        rows = [(shown.get(b.key, b.key), b.description)
-                for b in self.BINDINGS if isinstance(b, Binding) and b.show]
-        rows += [("1st letter", "views: " + ", ".join(f"{v.key} {v.title}"
-                                                      for v in self.views)),
-                 ("ctrl+p", "command palette (also: unsetenv/scrub/copy per variable)"),
-                 *self._view_keys(),
-                 ("escape", "leave the command line / close a panel"),
-                 ("up/down, enter", "move in tables; enter on a region opens its hex view")]
-        return rows
-
-    def _view_keys(self) -> list[tuple[str, str]]:
-        """Keys a view adds while it has the focus (x in Map, j in Hex, o in Exposure)."""
-        rows = []
-        for v in self.views:
-            for b in getattr(v.factory, "BINDINGS", ()):
-                if isinstance(b, Binding) and b.show:
-                    rows.append((b.key, f"{b.description} (in {v.title})"))
-        return rows
-
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
-        for v in self.views:
-            yield SystemCommand(f"View: {v.title}", v.teaches,
-                                lambda v=v: self.action_show_view(v.id))
-        yield SystemCommand("Launch…", "launch a sample or a program with an env you choose",
-                            self.action_launch_panel)
-        yield SystemCommand("Attach…", "pick a running process", self.action_pick_process)
-        yield SystemCommand("Refresh now", "read the process again", self.action_refresh)
-        yield SystemCommand("Toggle live refresh", "re-read every second",
-                            self.action_toggle_live)
-        yield SystemCommand("Reveal/mask secrets", "show secret-looking values",
-                            self.action_toggle_reveal)
-        yield SystemCommand("Screenshot (SVG)", "save the screen as SVG", self.action_save_svg)
-        if self.source.launched and self.snapshot is not None and self.snapshot.env:
-            for e in self.snapshot.env.entries:
-                for verb in ("unsetenv", "scrub", "copy"):
-                    yield SystemCommand(f"{verb} {e.name}", f"send `{verb} {e.name}` to the "
-                                        "sample", lambda c=f"{verb} {e.name}":
-                                        self.run_command(c))
-            yield SystemCommand("malloc 1048576", "allocate 1 MiB in the sample",
-                                lambda: self.run_command("malloc 1048576"))
+        yield from memlab_commands(self)

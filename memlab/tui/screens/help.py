@@ -12,6 +12,30 @@ from textual.screen import ModalScreen
 from textual.widgets import Static
 
 
+def key_help(app) -> list[tuple[str, str]]:
+    """(key, description) for every key of APP (a MemlabApp): its shown bindings, the
+    view keys, and the keys a view adds while it has the focus."""
+    shown = {"question_mark": "?", "colon": ":"}
+    rows = [(shown.get(b.key, b.key), b.description)
+            for b in app.BINDINGS if isinstance(b, Binding) and b.show]
+    rows += [("1st letter", "views: " + ", ".join(f"{v.key} {v.title}" for v in app.views)),
+             ("ctrl+p", "command palette (also: unsetenv/scrub/copy per variable)"),
+             *_view_keys(app.views),
+             ("escape", "leave the command line / close a panel"),
+             ("up/down, enter", "move in tables; enter on a region opens its hex view")]
+    return rows
+
+
+def _view_keys(views) -> list[tuple[str, str]]:
+    """Keys a view adds while it has the focus (x in Map, j in Hex, o in Exposure)."""
+    rows = []
+    for v in views:
+        for b in getattr(v.factory, "BINDINGS", ()):
+            if isinstance(b, Binding) and b.show:
+                rows.append((b.key, f"{b.description} (in {v.title})"))
+    return rows
+
+
 class HelpScreen(ModalScreen[None]):
     AUTO_FOCUS = "#help-body"
     BINDINGS = [Binding("escape,q,question_mark", "dismiss", "Close")]
@@ -19,7 +43,7 @@ class HelpScreen(ModalScreen[None]):
     def compose(self) -> ComposeResult:
         app = self.app
         keys = Table(title="keys", show_header=False, box=None, padding=(0, 2))
-        for key, description in app.key_help():
+        for key, description in key_help(app):
             keys.add_row(Text(key, style="bold cyan"), Text(description))
         views = Table(title="views", show_header=False, box=None, padding=(0, 2))
         for spec in app.views:
