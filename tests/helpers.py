@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import os
 import pickle
+import subprocess
+import sys
 import traceback
 from pathlib import Path
 
@@ -16,6 +19,16 @@ def sample(name: str) -> str:
     path = SAMPLE_BIN / name
     assert path.exists(), f"{path} not built: run `make samples`"
     return str(path)
+
+
+def loaded_after(code: str) -> set[str]:
+    """Top-level package names in sys.modules after running code in a new python (the
+    import-hygiene checks: headless modules never import textual, fast paths no yaml...)."""
+    probe = code + "\nimport sys, json\nprint(json.dumps(sorted({m.split('.')[0] for m in sys.modules})))"
+    out = subprocess.run([sys.executable, "-c", probe], cwd=REPO, capture_output=True,
+                         text=True, timeout=60, env={**os.environ, "NO_COLOR": "1"})
+    assert out.returncode == 0, out.stderr
+    return set(json.loads(out.stdout.strip().splitlines()[-1]))
 
 
 def run_as(uid: int, fn, *args, **kwargs):

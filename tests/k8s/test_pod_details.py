@@ -17,6 +17,7 @@ from memlab.k8s.envvars import EnvVar
 from memlab.k8s.pod import resolve_command
 from memlab.procfs._io import read_proc_file
 from tests.conftest import requires_root
+from tests.helpers import loaded_after
 
 MEMLAB = [sys.executable, "-m", "memlab"]
 
@@ -149,12 +150,9 @@ def test_unknown_exec_sample_writes_nothing(tmp_path):
 
 
 def test_headless_imports_stay_light():
-    code = ("import sys, memlab.cli.k8s_cmds, memlab.k8s.pod, memlab.k8s.validation, "
-            "memlab.k8s.envvars, memlab.k8s.volumes; "
-            "print(sorted(m for m in ('yaml', 'textual', 'rich') if m in sys.modules))")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         check=True)
-    assert out.stdout.strip() == "[]"
+    loaded = loaded_after("import memlab.cli.k8s_cmds, memlab.k8s.pod, memlab.k8s.validation, "
+                          "memlab.k8s.envvars, memlab.k8s.volumes")
+    assert sorted(loaded & {"yaml", "textual", "rich"}) == []
 
 
 OPTIONAL_POD = """apiVersion: v1

@@ -14,7 +14,7 @@ from memlab.errors import UsageError
 from memlab.processes import list_processes, verdict
 from memlab.tui.diff import env_changed_addresses, region_changes, summarize
 from memlab.tui.source import check_command
-from tests.helpers import NOBODY, run_as
+from tests.helpers import NOBODY, loaded_after, run_as
 from tests.tui import fakes
 
 from tests.conftest import requires_root
@@ -82,12 +82,9 @@ def test_hex_line_marks_unreadable_and_masks():
 
 
 def test_headless_modules_do_not_import_textual():
-    code = ("import sys, memlab.tui.source, memlab.tui.diff, memlab.processes, "
-            "memlab.cli.tui_cmd, memlab.cli; memlab.cli.build_parser(); "
-            "print('textual' in sys.modules)")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         check=True)
-    assert out.stdout.strip() == "False"
+    loaded = loaded_after("import memlab.tui.source, memlab.tui.diff, memlab.processes, "
+                          "memlab.cli.tui_cmd, memlab.cli; memlab.cli.build_parser()")
+    assert "textual" not in loaded
 
 
 def test_verdict_rules():

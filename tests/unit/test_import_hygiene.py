@@ -6,15 +6,12 @@ Each check runs in a fresh interpreter and inspects its sys.modules.
 
 from __future__ import annotations
 
-import json
 import os
-import subprocess
-import sys
 
 import pytest
 
 from memlab.cli import COMMAND_MODULES
-from tests.helpers import REPO
+from tests.helpers import loaded_after
 
 HEAVY = ("textual", "elftools", "yaml", "psutil", "rich")
 
@@ -27,15 +24,6 @@ HEADLESS = [
     "memlab.analysis.memview", "memlab.analysis.selfreport", "memlab.cli",
     "memlab.cli._output", "memlab.cli._views", *COMMAND_MODULES,
 ]
-
-
-def loaded_after(code: str) -> set[str]:
-    """Top-level package names in sys.modules after running code in a new python."""
-    probe = code + "\nimport sys, json\nprint(json.dumps(sorted({m.split('.')[0] for m in sys.modules})))"
-    out = subprocess.run([sys.executable, "-c", probe], cwd=REPO, capture_output=True,
-                         text=True, timeout=60, env={**os.environ, "NO_COLOR": "1"})
-    assert out.returncode == 0, out.stderr
-    return set(json.loads(out.stdout.strip().splitlines()[-1]))
 
 
 @pytest.mark.parametrize("module", HEADLESS)
