@@ -4,6 +4,7 @@ test's main thread (PR_SET_PDEATHSIG is tied to the forking thread)."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import inspect
 
 import pytest
@@ -17,6 +18,14 @@ async def settle(app, pilot, rounds: int = 3) -> None:
         await pilot.pause()
         await app.workers.wait_for_complete()
     await pilot.pause()
+
+
+@contextlib.asynccontextmanager
+async def started(app, size: tuple[int, int]):
+    """app.run_test(size=SIZE) once the first snapshot has settled; yields the pilot."""
+    async with app.run_test(size=size) as pilot:
+        await settle(app, pilot)
+        yield pilot
 
 
 def screen_text(app) -> str:

@@ -10,7 +10,7 @@ from textual.widgets import DataTable
 
 from memlab.tui.app import MemlabApp
 from tests.tui import fakes
-from tests.tui.conftest import settle
+from tests.tui.conftest import settle, started
 
 
 def cells(table: DataTable, column: int) -> list[str]:
@@ -28,8 +28,7 @@ async def wait_until(app, pilot, predicate, rounds: int = 100) -> None:
 @pytest.mark.skipif(os.geteuid() != 0, reason="the other-uid observer needs root")
 async def test_exposure_panel_same_uid_reads_other_uid_refused(live_source):
     app = MemlabApp(live_source)
-    async with app.run_test(size=(120, 40)) as pilot:
-        await settle(app, pilot)
+    async with started(app, (120, 40)) as pilot:
         await pilot.press("o")  # show the panel
         assert app.query_one("#views").active == "exposure"
         await pilot.press("o")  # run the observers
@@ -59,8 +58,7 @@ async def test_exposure_panel_same_uid_reads_other_uid_refused(live_source):
 
 async def test_exposure_panel_without_data_says_so():
     app = MemlabApp(fakes.fake_source())
-    async with app.run_test(size=(120, 40)) as pilot:
-        await settle(app, pilot)
+    async with started(app, (120, 40)) as pilot:
         await pilot.press("o", "o")
         await settle(app, pilot)
         view = app.query_one("ExposureView")
@@ -117,8 +115,7 @@ async def test_pod_panel_apply_changes_file_not_env(tmp_path):
 
 async def test_pod_panel_reports_a_source_without_pods():
     app = MemlabApp(fakes.fake_source())
-    async with app.run_test(size=(120, 40)) as pilot:
-        await settle(app, pilot)
+    async with started(app, (120, 40)) as pilot:
         await pilot.press("k")
         await pilot.click("#pod-run")
         await settle(app, pilot)

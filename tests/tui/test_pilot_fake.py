@@ -10,7 +10,7 @@ from memlab.tui.app import MemlabApp
 from memlab.tui.widgets.drive import DriveView
 from memlab.tui.widgets.hexview import HexGrid
 from tests.tui import fakes
-from tests.tui.conftest import screen_text, settle
+from tests.tui.conftest import screen_text, settle, started
 
 
 def cell_texts(table: DataTable, column: int) -> list[str]:
@@ -23,8 +23,7 @@ def log_text(app) -> str:
 
 async def test_map_view_tower_table_and_details():
     app = MemlabApp(fakes.fake_source())
-    async with app.run_test(size=(120, 40)) as pilot:
-        await settle(app, pilot)
+    async with started(app, (120, 40)) as pilot:
         table = app.query_one("#regions", DataTable)
         paths = cell_texts(table, 4)
         assert "[heap]" in paths and "[stack]" in paths  # Text cells: markup did not eat them
@@ -50,8 +49,7 @@ async def test_map_view_tower_table_and_details():
 async def test_enter_on_region_opens_hex_view_of_it():
     src = fakes.fake_source()
     app = MemlabApp(src)
-    async with app.run_test(size=(120, 40)) as pilot:
-        await settle(app, pilot)
+    async with started(app, (120, 40)) as pilot:
         table = app.query_one("#regions", DataTable)
         table.focus()
         heap_row = cell_texts(table, 4).index("[heap]")
@@ -67,8 +65,7 @@ async def test_enter_on_region_opens_hex_view_of_it():
 
 async def test_env_view_masks_until_reveal():
     app = MemlabApp(fakes.fake_source())
-    async with app.run_test(size=(120, 40)) as pilot:
-        await settle(app, pilot)
+    async with started(app, (120, 40)) as pilot:
         await pilot.press("e")
         entries = app.query_one("#env-entries", DataTable)
         assert cell_texts(entries, 2)[:2] == ["DB_PASSWORD", "LOG_LEVEL"]
@@ -85,8 +82,7 @@ async def test_env_view_masks_until_reveal():
 
 async def test_stack_view_decodes_pointers_and_auxv():
     app = MemlabApp(fakes.fake_source())
-    async with app.run_test(size=(120, 40)) as pilot:
-        await settle(app, pilot)
+    async with started(app, (120, 40)) as pilot:
         await pilot.press("s")
         table = app.query_one("#stack-table", DataTable)
         fields = cell_texts(table, 1)
@@ -102,8 +98,7 @@ async def test_stack_view_decodes_pointers_and_auxv():
 async def test_drive_scrub_highlights_changed_bytes_unsetenv_does_not():
     src = fakes.fake_source()
     app = MemlabApp(src)
-    async with app.run_test(size=(120, 40)) as pilot:
-        await settle(app, pilot)
+    async with started(app, (120, 40)) as pilot:
         await pilot.press("colon")
         assert app.focused is app.query_one("#cmdline", Input)
         await pilot.press(*"unsetenv DB_PASSWORD", "enter")
@@ -126,8 +121,7 @@ async def test_drive_scrub_highlights_changed_bytes_unsetenv_does_not():
 async def test_bad_command_and_read_only_attach_are_reported():
     src = fakes.fake_source(launched=False)
     app = MemlabApp(src)
-    async with app.run_test(size=(120, 40)) as pilot:
-        await settle(app, pilot)
+    async with started(app, (120, 40)) as pilot:
         app.run_command("rm -rf /")
         await settle(app, pilot)
         assert "unknown command 'rm'" in log_text(app)
@@ -140,8 +134,7 @@ async def test_bad_command_and_read_only_attach_are_reported():
 async def test_hex_view_reads_only_visible_rows_and_marks_unreadable():
     src = fakes.fake_source()
     app = MemlabApp(src)
-    async with app.run_test(size=(100, 30)) as pilot:
-        await settle(app, pilot)
+    async with started(app, (100, 30)) as pilot:
         await pilot.press("x")
         await settle(app, pilot)
         grid = app.query_one(HexGrid)
@@ -171,8 +164,7 @@ async def test_hex_view_reads_only_visible_rows_and_marks_unreadable():
 async def test_launch_panel_edits_env_and_launches():
     src = fakes.fake_source()
     app = MemlabApp(src)
-    async with app.run_test(size=(120, 40)) as pilot:
-        await settle(app, pilot)
+    async with started(app, (120, 40)) as pilot:
         await pilot.press("l")
         await pilot.pause()
         panel = app.screen
@@ -211,8 +203,7 @@ async def test_launch_panel_edits_env_and_launches():
 async def test_process_picker_filters_refuses_unreadable_and_attaches():
     src = fakes.fake_source()
     app = MemlabApp(src)
-    async with app.run_test(size=(120, 40)) as pilot:
-        await settle(app, pilot)
+    async with started(app, (120, 40)) as pilot:
         await pilot.press("p")
         await settle(app, pilot)
         table = app.screen.query_one("#picker-table", DataTable)
@@ -234,8 +225,7 @@ async def test_process_picker_filters_refuses_unreadable_and_attaches():
 
 async def test_help_screen_lists_keys_and_views():
     app = MemlabApp(fakes.fake_source())
-    async with app.run_test(size=(120, 40)) as pilot:
-        await settle(app, pilot)
+    async with started(app, (120, 40)) as pilot:
         await pilot.press("question_mark")
         await pilot.pause()
         assert type(app.screen).__name__ == "HelpScreen"
@@ -250,8 +240,7 @@ async def test_help_screen_lists_keys_and_views():
 async def test_command_palette_has_view_and_per_variable_entries():
     src = fakes.fake_source()
     app = MemlabApp(src)
-    async with app.run_test(size=(120, 40)) as pilot:
-        await settle(app, pilot)
+    async with started(app, (120, 40)) as pilot:
         commands = {c.title: c for c in app.get_system_commands(app.screen)}
         for title in ("View: Map", "Launch…", "Attach…", "Toggle live refresh",
                       "Screenshot (SVG)", "scrub DB_PASSWORD", "unsetenv LOG_LEVEL",
@@ -271,8 +260,7 @@ async def test_command_palette_has_view_and_per_variable_entries():
 async def test_live_refresh_is_cheap_when_nothing_changed():
     src = fakes.fake_source()
     app = MemlabApp(src, refresh_interval=0.05)
-    async with app.run_test(size=(120, 40)) as pilot:
-        await settle(app, pilot)
+    async with started(app, (120, 40)) as pilot:
         shown, calls = app.snapshots_shown, src.snapshot_calls
         await pilot.press("a")
         assert app.live and "live on" in app.query_one("#status").render().plain
@@ -293,8 +281,7 @@ async def test_live_refresh_is_cheap_when_nothing_changed():
 async def test_vanished_process_is_reported_in_place():
     src = fakes.fake_source(gone_after=1)
     app = MemlabApp(src)
-    async with app.run_test(size=(120, 40)) as pilot:
-        await settle(app, pilot)
+    async with started(app, (120, 40)) as pilot:
         await pilot.press("r")
         await settle(app, pilot)
         banner = app.query_one("#banner", Static)
@@ -306,8 +293,7 @@ async def test_vanished_process_is_reported_in_place():
 
 async def test_screenshot_key_saves_svg(tmp_path: Path):
     app = MemlabApp(fakes.fake_source(), screenshot_dir=str(tmp_path))
-    async with app.run_test(size=(80, 24)) as pilot:
-        await settle(app, pilot)
+    async with started(app, (80, 24)) as pilot:
         await pilot.press("ctrl+s")
         await pilot.pause()
         files = list(tmp_path.glob("*.svg"))
@@ -317,8 +303,7 @@ async def test_screenshot_key_saves_svg(tmp_path: Path):
 async def test_q_quits_and_stops_the_source():
     src = fakes.fake_source()
     app = MemlabApp(src)
-    async with app.run_test(size=(80, 24)) as pilot:
-        await settle(app, pilot)
+    async with started(app, (80, 24)) as pilot:
         await pilot.press("q")
         await pilot.pause()
     assert src.stopped and app.return_code == 0
@@ -326,8 +311,7 @@ async def test_q_quits_and_stops_the_source():
 
 async def test_side_pane_slot_for_lessons():
     app = MemlabApp(fakes.fake_source())
-    async with app.run_test(size=(120, 40)) as pilot:
-        await settle(app, pilot)
+    async with started(app, (120, 40)) as pilot:
         pane = app.query_one("#side-pane")
         assert not pane.display
         app.open_side_pane(Static("lesson 1", id="lesson"))
@@ -352,8 +336,7 @@ async def test_initial_snapshot_is_shown_without_a_worker():
 async def test_launch_panel_edits_a_row_in_place_and_keeps_secrets_out_of_the_box():
     src = fakes.fake_source()
     app = MemlabApp(src)
-    async with app.run_test(size=(120, 40)) as pilot:
-        await settle(app, pilot)
+    async with started(app, (120, 40)) as pilot:
         await pilot.press("l")
         await pilot.pause()
         panel = app.screen
@@ -373,8 +356,7 @@ async def test_launch_panel_edits_a_row_in_place_and_keeps_secrets_out_of_the_bo
 
 async def test_tower_keyboard_selection_follows_address_order():
     app = MemlabApp(fakes.fake_source())
-    async with app.run_test(size=(120, 40)) as pilot:
-        await settle(app, pilot)
+    async with started(app, (120, 40)) as pilot:
         tower = app.query_one("#tower")
         tower.focus()
         regions = app.snapshot.regions

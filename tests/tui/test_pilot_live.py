@@ -17,7 +17,7 @@ from memlab.tui.app import MemlabApp
 from memlab.tui.source import LaunchRequest, LiveSource
 from memlab.tui.widgets.drive import DriveView
 from memlab.tui.widgets.hexview import HexGrid
-from tests.tui.conftest import settle
+from tests.tui.conftest import settle, started
 
 
 def cells(table: DataTable, column: int) -> list[str]:
@@ -37,8 +37,7 @@ def gone(pid: int) -> bool:
 
 async def test_real_sample_in_every_view(live_source):
     app = MemlabApp(live_source)
-    async with app.run_test(size=(120, 40)) as pilot:
-        await settle(app, pilot)
+    async with started(app, (120, 40)) as pilot:
         snap = app.snapshot
         assert snap.pid == live_source.pid
         paths = cells(app.query_one("#regions", DataTable), 4)
@@ -64,8 +63,7 @@ async def test_real_sample_in_every_view(live_source):
 
 async def test_unsetenv_keeps_bytes_scrub_overwrites_them(live_source):
     app = MemlabApp(live_source)
-    async with app.run_test(size=(120, 40)) as pilot:
-        await settle(app, pilot)
+    async with started(app, (120, 40)) as pilot:
         app.run_command("unsetenv LOG_LEVEL")
         await settle(app, pilot, rounds=5)
         assert "env block: no byte changed" in history(app)
@@ -83,8 +81,7 @@ async def test_unsetenv_keeps_bytes_scrub_overwrites_them(live_source):
 
 async def test_malloc_shows_a_new_mapping_or_heap_growth(live_source):
     app = MemlabApp(live_source)
-    async with app.run_test(size=(120, 40)) as pilot:
-        await settle(app, pilot)
+    async with started(app, (120, 40)) as pilot:
         before = len(app.snapshot.regions)
         app.run_command(f"malloc {64 << 20}")  # above the mmap threshold: a new mapping
         await settle(app, pilot, rounds=5)
@@ -97,8 +94,7 @@ async def test_malloc_shows_a_new_mapping_or_heap_growth(live_source):
 
 async def test_launch_panel_replaces_the_process(live_source):
     app = MemlabApp(live_source)
-    async with app.run_test(size=(120, 40)) as pilot:
-        await settle(app, pilot)
+    async with started(app, (120, 40)) as pilot:
         old = live_source.pid
         await pilot.press("l")
         await pilot.pause()
@@ -117,8 +113,7 @@ async def test_attach_from_picker_ends_the_launched_process(live_source):
     other = subprocess.Popen(["sleep", "60"])
     try:
         app = MemlabApp(live_source)
-        async with app.run_test(size=(120, 40)) as pilot:
-            await settle(app, pilot)
+        async with started(app, (120, 40)) as pilot:
             launched = live_source.pid
             await pilot.press("p")
             await settle(app, pilot)
@@ -137,8 +132,7 @@ async def test_attach_from_picker_ends_the_launched_process(live_source):
 
 async def test_process_that_dies_is_reported_in_place(live_source):
     app = MemlabApp(live_source)
-    async with app.run_test(size=(120, 40)) as pilot:
-        await settle(app, pilot)
+    async with started(app, (120, 40)) as pilot:
         os.kill(live_source.pid, signal.SIGKILL)
         await pilot.press("r")
         await settle(app, pilot, rounds=5)
@@ -169,8 +163,7 @@ async def test_any_program_launches_but_only_samples_take_commands():
     source.launch(LaunchRequest("/usr/bin/sleep", (b"A=1",), args=("600",)))
     try:
         app = MemlabApp(source)
-        async with app.run_test(size=(120, 40)) as pilot:
-            await settle(app, pilot)
+        async with started(app, (120, 40)) as pilot:
             assert app.snapshot.exe == "/usr/bin/sleep"
             assert [e.raw for e in app.snapshot.env.entries] == [b"A=1"]
             app.run_command("unsetenv A")
@@ -182,8 +175,7 @@ async def test_any_program_launches_but_only_samples_take_commands():
 
 async def test_hex_view_marks_an_unreadable_region(live_source):
     app = MemlabApp(live_source)
-    async with app.run_test(size=(120, 40)) as pilot:
-        await settle(app, pilot)
+    async with started(app, (120, 40)) as pilot:
         vvar = next(r for r in app.snapshot.regions if r.path == "[vvar]")
         app.query_one("HexView").open_region(vvar)
         app.action_show_view("hex")
@@ -195,8 +187,7 @@ async def test_hex_view_marks_an_unreadable_region(live_source):
 
 async def test_live_refresh_follows_a_change_made_elsewhere(live_source):
     app = MemlabApp(live_source, refresh_interval=0.2)
-    async with app.run_test(size=(120, 40)) as pilot:
-        await settle(app, pilot)
+    async with started(app, (120, 40)) as pilot:
         await pilot.press("a")
         # the sample changes without the TUI asking: scrub through the launcher
         live_source._launched.command("scrub DB_PASSWORD")
@@ -210,8 +201,7 @@ async def test_live_refresh_follows_a_change_made_elsewhere(live_source):
 
 async def test_secret_setenv_and_heap_copy_stay_masked(live_source):
     app = MemlabApp(live_source)
-    async with app.run_test(size=(120, 40)) as pilot:
-        await settle(app, pilot)
+    async with started(app, (120, 40)) as pilot:
         app.run_command("setenv API_TOKEN tok-123456")
         await settle(app, pilot, rounds=4)
         assert "setenv API_TOKEN ***" in history(app) and "tok-123456" not in history(app)
