@@ -18,7 +18,7 @@ import sys
 import time
 from pathlib import Path
 
-from tests.bench._common import child_with_mapping
+from tests.bench._common import best_of, child_with_mapping
 
 SIZE = 512 << 20
 CHUNK = 1 << 20
@@ -39,12 +39,7 @@ def _child_with_needles(size: int) -> tuple[int, int]:
 
 
 def _best(fn, rounds: int = ROUNDS) -> tuple[float, object]:
-    best, out = float("inf"), None
-    for _ in range(rounds):
-        t = time.perf_counter()
-        out = fn()
-        best = min(best, time.perf_counter() - t)
-    return best, out
+    return best_of(fn, rounds)
 
 
 def _gdb(pid: int, *commands: str) -> tuple[float, str]:

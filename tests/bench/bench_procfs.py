@@ -11,11 +11,9 @@ from __future__ import annotations
 
 import os
 import signal
-import statistics
-import time
 
 from memlab.procfs import MemReader, read_auxv, read_environ, read_maps, read_stat
-from tests.bench._common import child_with_mapping
+from tests.bench._common import best_of, child_with_mapping, median_ms
 
 SIZE = 512 << 20
 CHUNK = 1 << 20
@@ -23,12 +21,7 @@ ROUNDS = 3
 
 
 def _gbps(fn, size: int) -> float:
-    best = float("inf")
-    for _ in range(ROUNDS):
-        t = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - t)
-    return size / best / 1e9
+    return size / best_of(fn, ROUNDS)[0] / 1e9
 
 
 def bench_memreader_throughput():
@@ -79,27 +72,21 @@ def bench_proc_readers():
     like the processes memlab teaches with) and this Python process (many libraries)."""
     from memlab.launch import launch
 
-    def median_ms(pid: int) -> float:
+    def readers_ms(pid: int) -> float:
         def all_four():
             read_maps(pid)
             read_stat(pid)
             read_auxv(pid)
             read_environ(pid)
 
-        all_four()
-        times = []
-        for _ in range(200):
-            t = time.perf_counter()
-            all_four()
-            times.append((time.perf_counter() - t) * 1e3)
-        return statistics.median(times)
+        return median_ms(all_four, 200, warm=True)
 
     rows = []
     with launch("sleeper", env=[b"A=1", b"DB_PASSWORD=hunter2"]) as child:
         targets = [("sleeper", child.pid), ("this python", os.getpid())]
         for label, pid in targets:
             rows.append(dict(name=f"read maps+stat+auxv+environ, {label}",
-                             value=round(median_ms(pid), 3), unit="ms", compare_to=None,
+                             value=round(readers_ms(pid), 3), unit="ms", compare_to=None,
                              ratio=None, note=f"{len(read_maps(pid))} maps lines, median of "
                              "200; kernel-facts: ~0.1"))
     return rows
