@@ -13,6 +13,7 @@ from textual.widgets import DataTable, Input, TabbedContent
 from memlab.tui.app import MemlabApp
 from memlab.tui.source import LaunchRequest, LiveSource, demo_env
 from memlab.tui.widgets.lessons import LessonPane
+from tests.tui.conftest import settle
 
 
 def gone(pid: int) -> bool:
@@ -20,13 +21,6 @@ def gone(pid: int) -> bool:
         return psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
     except psutil.NoSuchProcess:
         return True
-
-
-async def settle(app, pilot, rounds: int = 3) -> None:
-    for _ in range(rounds):
-        await pilot.pause()
-        await app.workers.wait_for_complete()
-    await pilot.pause()
 
 
 async def walk_where_env_lives() -> None:
