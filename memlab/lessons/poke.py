@@ -11,27 +11,28 @@ from __future__ import annotations
 
 import ctypes
 import errno as errno_mod
+import functools
 import os
 
 from memlab.errors import AccessDenied, NoSuchProcess, UnreadableMemory
+from memlab.procfs.mem import _IOVec  # the iovec memlab's reader already declares
 
 
-class _IoVec(ctypes.Structure):
-    _fields_ = [("iov_base", ctypes.c_void_p), ("iov_len", ctypes.c_size_t)]
-
-
-_libc = ctypes.CDLL(None, use_errno=True)
-_libc.process_vm_writev.restype = ctypes.c_ssize_t
-_libc.process_vm_writev.argtypes = [ctypes.c_int, ctypes.c_void_p, ctypes.c_ulong,
-                                    ctypes.c_void_p, ctypes.c_ulong, ctypes.c_ulong]
+@functools.cache
+def _process_vm_writev():
+    fn = ctypes.CDLL(None, use_errno=True).process_vm_writev
+    fn.argtypes = [ctypes.c_int, ctypes.POINTER(_IOVec), ctypes.c_ulong,
+                   ctypes.POINTER(_IOVec), ctypes.c_ulong, ctypes.c_ulong]
+    fn.restype = ctypes.c_ssize_t
+    return fn
 
 
 def write_memory(pid: int, address: int, data: bytes) -> int:
     """Write `data` at `address` in process `pid`; returns the byte count written."""
     buf = ctypes.create_string_buffer(data, len(data))
-    local = _IoVec(ctypes.cast(buf, ctypes.c_void_p), len(data))
-    remote = _IoVec(address, len(data))
-    n = _libc.process_vm_writev(pid, ctypes.byref(local), 1, ctypes.byref(remote), 1, 0)
+    local = _IOVec(ctypes.cast(buf, ctypes.c_void_p), len(data))
+    remote = _IOVec(address, len(data))
+    n = _process_vm_writev()(pid, ctypes.byref(local), 1, ctypes.byref(remote), 1, 0)
     if n < 0:
         err = ctypes.get_errno()
         msg = f"process_vm_writev: {os.strerror(err)} ({errno_mod.errorcode.get(err, err)})"

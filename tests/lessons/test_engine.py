@@ -116,3 +116,20 @@ def test_a_step_can_be_run_again():
             assert first.error is None and again.error is None, again.error
             assert {x.status for x in again.results} == {"pass"}
             assert not pids & {p.pid for p in r.ctx.processes.values() if p.alive}
+
+
+def test_poke_refuses_what_the_kernel_refuses():
+    """process_vm_writev into a process of another uid: AccessDenied, as the kernel says."""
+    from memlab.errors import AccessDenied
+    from memlab.lessons.poke import write_memory
+
+    if os.geteuid() != 0:
+        pytest.skip("needs root to switch uid")
+
+    def poke_init():
+        try:
+            write_memory(1, 0x1000, b"x")
+        except AccessDenied as err:
+            return str(err)
+        return "written"
+    assert "EPERM" in run_as(NOBODY, poke_init)
