@@ -14,6 +14,7 @@ OTHER_SRCS := $(filter-out $(SAMPLE_DIR)/sleeper.c,$(wildcard $(SAMPLE_DIR)/*.c)
 OTHERS     := $(patsubst $(SAMPLE_DIR)/%.c,$(BIN)/%,$(OTHER_SRCS))
 SAMPLES    := $(SLEEPER) $(OTHERS)
 PYTEST_ARGS ?=
+BENCH      ?=
 
 .PHONY: help setup samples run test bench clean
 .DEFAULT_GOAL := help
@@ -53,7 +54,7 @@ test: setup samples  ## set up, build the samples and run the whole test suite
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 bench: setup samples  ## measure memlab against psutil, pmap, gdb and grep (prints a table)
-	$(PY) -m tests.bench
+	$(PY) -m tests.bench $(BENCH)
 
 clean:  ## remove the venv, built samples and caches
 	rm -rf $(VENV) $(BIN) .pytest_cache .hypothesis
