@@ -9,7 +9,9 @@ views.  Only `launch` runs on the event-loop thread (PR_SET_PDEATHSIG is per thr
 from __future__ import annotations
 
 import asyncio
+import os
 import signal
+import sys
 from pathlib import Path
 from typing import Iterable
 
@@ -111,11 +113,20 @@ class MemlabApp(App[None]):
             loop = asyncio.get_running_loop()
             for sig in (signal.SIGTERM, signal.SIGHUP):
                 loop.add_signal_handler(sig, self.exit)
+            # A hangup reaches only the session leader (drivers/tty/tty_jobctrl.c): under
+            # `make run` that is make, and memlab is left on a dead terminal whose reads
+            # fail at once (Textual's input thread then spins).  Leave when the terminal
+            # is gone: on a hung-up tty every ioctl, so isatty(), fails (tty_io.c).
+            self.set_interval(1.0, self._leave_if_terminal_gone)
         self._update_status()
         if self._initial is not None and self._initial.pid == self.source.pid:
             self.on_snapshot_ready(SnapshotReady(self._initial, True))
         else:
             self.refresh_snapshot(forced=True)
+
+    def _leave_if_terminal_gone(self) -> None:
+        if not os.isatty(sys.__stdin__.fileno()):
+            self.exit()
 
     def open_side_pane(self, widget) -> None:
         """Show `widget` beside the views (the lesson pane).  One pane at a time."""

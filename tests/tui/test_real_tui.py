@@ -140,3 +140,19 @@ def test_launch_from_tui_replaces_and_quit_ends_the_new_one(tui):
     tui.wait_for(f"pid {second.pid}")
     tui.keys("q")
     assert is_gone(second.pid)
+
+
+def test_closed_terminal_ends_tui_even_when_not_session_leader():
+    """`make run` in a terminal that is then closed: the hangup goes to the session
+    leader (here sh, as make under `make run`), not to memlab, which must notice the
+    dead terminal itself instead of spinning on it with its sample alive."""
+    t = Tmux(f"sh -c '{MEMLAB} tui; true'")
+    try:
+        t.wait_for("[stack]")
+        shell = t.memlab_process()  # sh -c '... memlab tui; true': memlab is its child
+        (memlab,) = [c for c in shell.children() if c.name() != "sh"]
+        sample = launched_sample(memlab)
+    finally:
+        t.kill()
+    assert is_gone(memlab.pid, timeout=10), "memlab kept running on a closed terminal"
+    assert is_gone(sample.pid)
