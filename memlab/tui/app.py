@@ -111,12 +111,12 @@ class MemlabApp(App[None]):
             # SIGTERM/SIGHUP: leave like `q` (restore the terminal; the CLI's finally
             # ends the launched child).  PR_SET_PDEATHSIG backs this up if we are killed.
             loop = asyncio.get_running_loop()
-            for sig in (signal.SIGTERM, signal.SIGHUP):
-                loop.add_signal_handler(sig, self.exit)
+            loop.add_signal_handler(signal.SIGTERM, self.exit)
+            loop.add_signal_handler(signal.SIGHUP, self._terminal_gone)
             # A hangup reaches only the session leader (drivers/tty/tty_jobctrl.c): under
             # `make run` that is make, and memlab is left on a dead terminal whose reads
-            # fail at once (Textual's input thread then spins).  Leave when the terminal
-            # is gone: on a hung-up tty every ioctl, so isatty(), fails (tty_io.c).
+            # fail at once (Textual's input thread then spins).  Notice it ourselves: on
+            # a hung-up tty every ioctl, so isatty(), fails (drivers/tty/tty_io.c).
             self.set_interval(1.0, self._leave_if_terminal_gone)
         self._update_status()
         if self._initial is not None and self._initial.pid == self.source.pid:
@@ -126,7 +126,16 @@ class MemlabApp(App[None]):
 
     def _leave_if_terminal_gone(self) -> None:
         if not os.isatty(sys.__stdin__.fileno()):
-            self.exit()
+            self._terminal_gone()
+
+    def _terminal_gone(self) -> None:
+        """The terminal hung up: there is nothing to restore, and Textual's graceful
+        shutdown can block for ever writing its reset sequences to it (measured: its
+        writer queue fills).  End the launched processes and leave as SIGHUP would."""
+        from memlab.launch import kill_all
+
+        kill_all()
+        os._exit(128 + signal.SIGHUP)
 
     def open_side_pane(self, widget) -> None:
         """Show `widget` beside the views (the lesson pane).  One pane at a time."""
