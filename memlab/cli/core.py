@@ -10,7 +10,7 @@ import argparse
 import os
 import sys
 
-from memlab.cli._output import add_json_flag, add_reveal_flag, print_json
+from memlab.cli._output import add_json_flag, add_reveal_flag, pid_arg, print_json
 from memlab.errors import AccessDenied, UsageError
 
 SCHEMA_ENV = "memlab.env/1"
@@ -106,7 +106,7 @@ def register(sub) -> None:
                        epilog=INSPECT_EPILOG, formatter_class=_RAW,
                        description="Read /proc/PID/{stat,maps,auxv,environ,mem}: regions "
                        "classified, env block located and verified, initial stack decoded.")
-    p.add_argument("pid", type=_pid, metavar="PID")
+    p.add_argument("pid", type=pid_arg, metavar="PID")
     add_json_flag(p)
     add_reveal_flag(p)
     p.add_argument("--elf", action="store_true",
@@ -118,7 +118,7 @@ def register(sub) -> None:
                        description="The NAME=value strings execve copied to the top of the "
                        "stack, with their addresses, cross-checked against "
                        "/proc/PID/environ.")
-    p.add_argument("pid", type=_pid, metavar="PID")
+    p.add_argument("pid", type=pid_arg, metavar="PID")
     add_json_flag(p)
     add_reveal_flag(p)
     p.set_defaults(func=cmd_env)
@@ -127,7 +127,7 @@ def register(sub) -> None:
                        epilog=STACK_EPILOG, formatter_class=_RAW,
                        description="argc, argv[], envp[], auxv, AT_RANDOM, AT_PLATFORM, "
                        "AT_EXECFN and the random padding, decoded from startstack.")
-    p.add_argument("pid", type=_pid, metavar="PID")
+    p.add_argument("pid", type=pid_arg, metavar="PID")
     add_json_flag(p)
     add_reveal_flag(p)
     p.set_defaults(func=cmd_stack)
@@ -136,12 +136,6 @@ def register(sub) -> None:
                        epilog=SAMPLES_EPILOG, formatter_class=_RAW)
     add_json_flag(p)
     p.set_defaults(func=cmd_samples)
-
-
-def _pid(value: str) -> int:
-    from memlab.cli._output import pid_arg
-
-    return pid_arg(value)
 
 
 # --------------------------------------------------------------------------- helpers

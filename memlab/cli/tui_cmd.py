@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from memlab.cli._output import pid_arg
 from memlab.errors import UsageError
 
 EPILOG = """\
@@ -22,13 +23,11 @@ A process launched by the TUI is ended when the TUI exits (q, SIGTERM, SIGHUP).
 
 
 def _pid(text: str) -> int:
+    """PID is parsed after argparse here (see register): the same rule as every command."""
     try:
-        value = int(text)
-    except ValueError as err:
-        raise UsageError(f"not a pid: {text!r}") from err
-    if value <= 0:
-        raise UsageError(f"not a pid: {text!r}")
-    return value
+        return pid_arg(text)
+    except argparse.ArgumentTypeError as err:
+        raise UsageError(str(err)) from err
 
 
 def register(sub) -> None:
