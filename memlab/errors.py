@@ -63,3 +63,17 @@ class LaunchError(MemlabError):
 
 class UnreadableMemory(MemlabError):
     """An address range that is unmapped, or mapped but refuses reads ([vvar], guard pages)."""
+
+
+def errno_of(err: BaseException) -> int | None:
+    """The kernel errno behind an error: `.errno` if set, else the first OSError in its
+    __cause__/__context__ chain (memlab.procfs translates with `raise X from oserror`)."""
+    seen: set[int] = set()
+    cur: BaseException | None = err
+    while cur is not None and id(cur) not in seen:
+        seen.add(id(cur))
+        value = getattr(cur, "errno", None)
+        if isinstance(value, int):
+            return value
+        cur = cur.__cause__ or cur.__context__
+    return None

@@ -21,14 +21,19 @@ def sample(name: str) -> str:
     return str(path)
 
 
-def loaded_after(code: str) -> set[str]:
-    """Top-level package names in sys.modules after running code in a new python (the
-    import-hygiene checks: headless modules never import textual, fast paths no yaml...)."""
-    probe = code + "\nimport sys, json\nprint(json.dumps(sorted({m.split('.')[0] for m in sys.modules})))"
+def loaded_modules(code: str) -> set[str]:
+    """Every module name in sys.modules after running code in a new python."""
+    probe = code + "\nimport sys, json\nprint(json.dumps(sorted(sys.modules)))"
     out = subprocess.run([sys.executable, "-c", probe], cwd=REPO, capture_output=True,
                          text=True, timeout=60, env={**os.environ, "NO_COLOR": "1"})
     assert out.returncode == 0, out.stderr
     return set(json.loads(out.stdout.strip().splitlines()[-1]))
+
+
+def loaded_after(code: str) -> set[str]:
+    """Top-level package names in sys.modules after running code in a new python (the
+    import-hygiene checks: headless modules never import textual, fast paths no yaml...)."""
+    return {m.split(".")[0] for m in loaded_modules(code)}
 
 
 def run_as(uid: int, fn, *args, **kwargs):

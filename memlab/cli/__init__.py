@@ -17,14 +17,17 @@ import sys
 from memlab import __version__
 from memlab.errors import EXIT_FAILURE, EXIT_USAGE, MemlabError
 
-COMMAND_MODULES = (
-    "memlab.cli.core",  # launch inspect env stack samples
-    "memlab.cli.elf_cmds",  # elf layout heap aslr
-    "memlab.cli.lesson_cmds",  # lesson list|run
-    "memlab.cli.exposure_cmds",  # exposure search audit
-    "memlab.cli.tui_cmd",  # tui
-    "memlab.cli.k8s_cmds",  # k8s validate|env|run|apply
-)
+# Each module and the commands it registers, in `memlab --help` order.  A command line
+# naming one of them imports that module alone (`memlab audit` pays for no other group);
+# tests/unit/test_cli_help.py checks the lists against what each module registers.
+COMMAND_MODULES: dict[str, tuple[str, ...]] = {
+    "memlab.cli.core": ("launch", "inspect", "env", "stack", "samples"),
+    "memlab.cli.elf_cmds": ("elf", "layout", "heap", "aslr"),
+    "memlab.cli.lesson_cmds": ("lesson",),
+    "memlab.cli.exposure_cmds": ("exposure", "search", "audit"),
+    "memlab.cli.tui_cmd": ("tui",),
+    "memlab.cli.k8s_cmds": ("k8s",),
+}
 
 EPILOG = """\
 examples:
@@ -114,8 +117,8 @@ class Parser(argparse.ArgumentParser):
 
 
 def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
-    """The full parser; given the command line, only the modules up to the one that
-    registers its command are imported (`memlab inspect` does not pay for the others)."""
+    """The parser.  Given a command line that names a command, only the module that
+    registers it is imported; otherwise (no command, --help, a typo) all of them."""
     parser = Parser(
         prog="memlab",
         description="Educational Linux process-memory inspector: see what execve,\n"
@@ -126,10 +129,9 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"memlab {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     wanted = next((a for a in argv if not a.startswith("-")), None) if argv else None
-    for name in COMMAND_MODULES:
+    modules = [m for m, commands in COMMAND_MODULES.items() if wanted in commands]
+    for name in modules or COMMAND_MODULES:
         importlib.import_module(name).register(sub)
-        if wanted is not None and wanted in sub.choices:
-            break
     return parser
 
 

@@ -30,11 +30,9 @@ import os
 import pwd
 import re
 import time
-from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Iterable, NamedTuple
 
-from memlab.errors import AccessDenied, MemlabError, NoSuchProcess, ZombieProcess
-from memlab.exposure.observers import errno_of
+from memlab.errors import AccessDenied, MemlabError, NoSuchProcess, ZombieProcess, errno_of
 from memlab.procfs._io import list_pids, proc_path, read_proc_file
 from memlab.secrets import MASK, looks_secret_value
 
@@ -58,10 +56,13 @@ AWS_CONFIG_NAMES = frozenset({
     "AWS_USE_DUALSTACK_ENDPOINT", "AWS_ROLE_SESSION_NAME", "AWS_ROLE_ARN",
     "AWS_WEB_IDENTITY_TOKEN_FILE", "AWS_LAMBDA_FUNCTION_NAME", "AWS_LAMBDA_RUNTIME_API",
 })
-# Cheap first pass over a whole environ block: a block with none of these substrings
-# cannot hold a finding, so most processes cost one regex search.  Keep in step with
-# _NAME_RULES and memlab.secrets._SECRET_VALUE.
-_PREFILTER = re.compile(
+# Where a finding can be, found in one pass over the whole environ block: every finding's
+# NAME=value entry contains one of these substrings, so only the entries around a match
+# are split and judged.  Most processes cost one regex search; one with AWS_CA_BUNDLE or
+# a URL in every env judges one or two entries, not all of them.  Keep in step with
+# _NAME_RULES and memlab.secrets._SECRET_VALUE (a hypothesis test compares the result
+# with judging every entry).
+_CANDIDATE = re.compile(
     rb"PASSW|SECRET|TOKEN|KEY=|AWS_|eyJ|AKIA|gh[pousr]_|xox[abposr]-|-----BEGIN|://", re.I)
 
 
@@ -85,23 +86,27 @@ def finding_reason(name: bytes, value: bytes) -> str | None:
 
 
 def scan_block(data: bytes) -> list[tuple[str, int, str]]:
-    """(variable, value length, reason) for each finding in an environ block."""
-    if not _PREFILTER.search(data):
-        return []
+    """(variable, value length, reason) for each finding in an environ block, in block
+    order."""
     out: list[tuple[str, int, str]] = []
-    for raw in data.split(b"\0"):
-        name, eq, value = raw.partition(b"=")
-        if not eq:
+    judged_to = 0  # entries that start before this offset were judged already
+    for m in _CANDIDATE.finditer(data):
+        if m.start() < judged_to:
             continue
-        reason = finding_reason(name, value)
+        start = data.rfind(b"\0", 0, m.start()) + 1
+        end = data.find(b"\0", m.end())
+        if end < 0:
+            end = len(data)
+        judged_to = end + 1
+        name, eq, value = data[start:end].partition(b"=")
+        reason = finding_reason(name, value) if eq else None
         if reason:
             out.append((name.decode("utf-8", "backslashreplace"), len(value), reason))
     return out
 
 
 # --------------------------------------------------------------------------- results
-@dataclass(frozen=True)
-class Readers:
+class Readers(NamedTuple):
     """Who besides the process itself can read its environment."""
 
     uid: int
@@ -124,8 +129,7 @@ class Readers:
                 "summary": self.summary}
 
 
-@dataclass(frozen=True)
-class Finding:
+class Finding(NamedTuple):
     pid: int
     uid: int  # effective uid (the one the kernel's access check compares)
     user: str
@@ -142,17 +146,19 @@ class Finding:
                 "readers": self.readers.to_dict()}
 
 
-@dataclass
 class AuditReport:
-    findings: list[Finding] = field(default_factory=list)
-    scanned: int = 0  # processes whose environ memlab read
-    vanished: int = 0  # exited during the scan (gone, or a zombie)
-    denied: int = 0  # the kernel refused (another uid, or not dumpable)
-    empty: int = 0  # kernel threads: no user memory, nothing to audit
-    errors: list[str] = field(default_factory=list)  # anything else, one line each
-    total: int = 0  # pids listed at the start
-    elapsed: float = 0.0
-    uid: int = field(default_factory=os.geteuid)  # who ran the audit
+    """Filled in while the scan runs."""
+
+    def __init__(self) -> None:
+        self.findings: list[Finding] = []
+        self.scanned = 0  # processes whose environ memlab read
+        self.vanished = 0  # exited during the scan (gone, or a zombie)
+        self.denied = 0  # the kernel refused (another uid, or not dumpable)
+        self.empty = 0  # kernel threads: no user memory, nothing to audit
+        self.errors: list[str] = []  # anything else, one line each
+        self.total = 0  # pids listed at the start
+        self.elapsed = 0.0
+        self.uid = os.geteuid()  # who ran the audit
 
     @property
     def processes_with_findings(self) -> int:

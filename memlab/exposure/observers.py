@@ -27,7 +27,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Sequence
 
-from memlab.errors import MemlabError, UnreadableMemory
+from memlab.errors import MemlabError, UnreadableMemory, errno_of
 from memlab.model import Region
 
 # The channels, in the order the matrix shows them.
@@ -53,20 +53,6 @@ CHANNEL_HELP: dict[str, str] = {
 
 # Channels whose bytes can contain the secret (stat/maps/auxv hold addresses only).
 SECRET_CHANNELS = frozenset({"environ", "cmdline", "mem", "process_vm_readv", "file"})
-
-
-def errno_of(err: BaseException) -> int | None:
-    """The kernel errno behind an error: `.errno` if set, else the first OSError in its
-    __cause__/__context__ chain (memlab.procfs translates with `raise X from oserror`)."""
-    seen: set[int] = set()
-    cur: BaseException | None = err
-    while cur is not None and id(cur) not in seen:
-        seen.add(id(cur))
-        value = getattr(cur, "errno", None)
-        if isinstance(value, int):
-            return value
-        cur = cur.__cause__ or cur.__context__
-    return None
 
 
 def errno_name(value: int | None) -> str | None:

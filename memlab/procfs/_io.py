@@ -31,6 +31,7 @@ from memlab.errors import (
 )
 
 PROC_ROOT = "/proc"
+PF_KTHREAD = 0x00200000  # include/linux/sched.h: the task is a kernel thread
 
 # What the kernel checks before it lets another process read each file
 # (fs/proc/base.c: the mode passed to proc_mem_open / ptrace_may_access).
@@ -95,16 +96,25 @@ def process_exists(pid: int) -> bool:
     return os.path.exists(proc_path(pid))
 
 
-def process_state(pid: int) -> str | None:
-    """The one-letter state from /proc/PID/stat, or None when the process is gone."""
+def _state_and_flags(pid: int) -> tuple[str, int] | None:
+    """State (field 3) and PF_* flags (field 9) from /proc/PID/stat, in one read; None
+    when the process is gone.  Split after the last ')' (see stat.py)."""
     try:
         with open(proc_path(pid, "stat"), "rb") as f:
             data = f.read()
     except OSError:
         return None
-    end = data.rfind(b")")  # comm may contain ')' (see stat.parse_stat)
-    rest = data[end + 1:].split(None, 1) if end >= 0 else []
-    return rest[0].decode("ascii", "replace") if rest else None
+    fields = data[data.rfind(b")") + 1:].split()
+    try:
+        return fields[0].decode("ascii", "replace"), int(fields[6])
+    except (IndexError, ValueError):
+        return None
+
+
+def process_state(pid: int) -> str | None:
+    """The one-letter state from /proc/PID/stat, or None when the process is gone."""
+    found = _state_and_flags(pid)
+    return found[0] if found else None
 
 
 def gone_error(pid: int, path: str) -> NoSuchProcess:
@@ -135,14 +145,10 @@ def translate(err: OSError, pid: int, path: str, name: str) -> MemlabError:
 
 def no_mm_reason(pid: int) -> str:
     """Why a task has no mm: "zombie", "kernel thread" or "gone"."""
-    from memlab.procfs.stat import is_kernel_thread  # stat imports this module
-
-    if process_state(pid) in ("Z", "X", None):
+    found = _state_and_flags(pid)
+    if found is None or found[0] in ("Z", "X"):
         return "zombie" if process_exists(pid) else "gone"
-    try:
-        return "kernel thread" if is_kernel_thread(pid) else "no mm"
-    except NoSuchProcess:
-        return "gone"
+    return "kernel thread" if found[1] & PF_KTHREAD else "no mm"
 
 
 def read_proc_file(pid: int, name: str) -> bytes:

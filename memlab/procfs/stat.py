@@ -18,10 +18,7 @@ import re
 
 from memlab.errors import ParseError
 from memlab.model import STAT_ADDRESS_FIELDS, ProcStat, text
-from memlab.procfs._io import read_proc_file
-
-# include/linux/sched.h
-PF_KTHREAD = 0x00200000
+from memlab.procfs._io import PF_KTHREAD, read_proc_file
 
 FIELD_STATE = 3
 FIELD_PPID = 4

@@ -54,7 +54,7 @@ def _gdb(pid: int, *commands: str) -> tuple[float, str]:
 
 def bench_search_512mib():
     from memlab.exposure.search import search
-    from memlab.procfs import read_maps
+    from memlab.procfs.maps import read_maps
 
     pid, addr = _child_with_needles(SIZE)
     rows = []

@@ -12,7 +12,11 @@ from __future__ import annotations
 import os
 import signal
 
-from memlab.procfs import MemReader, read_auxv, read_environ, read_maps, read_stat
+from memlab.procfs.auxv import read_auxv
+from memlab.procfs.environ import read_environ
+from memlab.procfs.maps import read_maps
+from memlab.procfs.mem import MemReader
+from memlab.procfs.stat import read_stat
 from tests.bench._common import best_of, child_with_mapping, median_ms
 
 SIZE = 512 << 20

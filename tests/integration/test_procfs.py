@@ -22,21 +22,13 @@ from memlab.errors import (
     ZombieProcess,
 )
 from memlab.launch import launch
-from memlab.procfs import (
-    MemReader,
-    explain_empty,
-    is_kernel_thread,
-    list_pids,
-    read_auxv,
-    read_cmdline,
-    read_environ,
-    read_maps,
-    read_proc_file,
-    read_stat,
-    read_status,
-    readlink_proc,
-    uids,
-)
+from memlab.procfs._io import explain_empty, list_pids, read_proc_file, readlink_proc
+from memlab.procfs.auxv import read_auxv
+from memlab.procfs.environ import read_cmdline, read_environ
+from memlab.procfs.maps import read_maps
+from memlab.procfs.mem import MemReader
+from memlab.procfs.stat import is_kernel_thread, read_stat
+from memlab.procfs.status import read_status, uids
 from tests.conftest import requires_root
 from tests.helpers import NOBODY, run_as
 

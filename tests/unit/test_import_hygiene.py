@@ -11,7 +11,7 @@ import os
 import pytest
 
 from memlab.cli import COMMAND_MODULES
-from tests.helpers import loaded_after
+from tests.helpers import loaded_after, loaded_modules
 
 HEAVY = ("textual", "elftools", "yaml", "psutil", "rich")
 
@@ -52,3 +52,24 @@ def test_inspect_json_imports_nothing_heavy():
     loaded = loaded_after(_cli(["inspect", "--json", str(os.getpid())]))
     assert "memlab" in loaded
     assert not loaded & set(HEAVY), loaded & set(HEAVY)
+
+
+@pytest.mark.parametrize("module,commands", COMMAND_MODULES.items())
+def test_command_map_matches_what_each_module_registers(module, commands):
+    """build_parser imports only the module COMMAND_MODULES names for a command: the map
+    must list exactly what the module registers, in order."""
+    import argparse
+    import importlib
+
+    sub = argparse.ArgumentParser().add_subparsers()
+    importlib.import_module(module).register(sub)
+    assert tuple(sub.choices) == commands
+
+
+def test_audit_imports_only_its_own_command_module():
+    loaded = loaded_modules(_cli(["audit", "--json"]))
+    assert "memlab.cli.exposure_cmds" in loaded
+    others = {m for m in COMMAND_MODULES if m != "memlab.cli.exposure_cmds"}
+    assert not loaded & others, loaded & others
+    # nor the snapshot engine: the audit reads environ files, nothing else
+    assert not loaded & {"memlab.model", "memlab.procfs.mem", "ctypes", "dataclasses"}
