@@ -153,18 +153,15 @@ def snapshot(pid: int, *, with_elf: bool = False, partial: bool = False) -> Snap
         proc_environ = env.entries  # the same bytes from the same addresses
     elif environ_bytes is not None:
         proc_environ = tuple(parse_environ(environ_bytes))
+    extra: dict[str, object] = {"denied": denied} if denied else {}
     snap = Snapshot(pid=pid, exe=exe, argv=argv, stat=stat, regions=regions_t, auxv=auxv,
                     proc_environ=proc_environ, env=env, stack=stack, uid=uid,
-                    warnings=tuple(warnings))
-    if denied:
-        snap.extra["denied"] = denied
+                    warnings=tuple(warnings), extra=extra)
     if with_elf and regions_t:
         elf, problem = _elf_section(snap)
         if problem:
-            from dataclasses import replace
-
-            snap = replace(snap, warnings=snap.warnings + (problem,))
-        snap.extra["elf"] = elf
+            snap = snap._replace(warnings=snap.warnings + (problem,))
+        extra["elf"] = elf  # snap holds this dict (_replace keeps it)
     return snap
 
 

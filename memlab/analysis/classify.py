@@ -23,7 +23,6 @@ When stat is masked or zero the split falls back to the order of the lines.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import replace
 
 from memlab.model import PAGE_SIZE, ProcStat, Region
 
@@ -158,7 +157,7 @@ def path_kind(path: str) -> str:
 
 
 def with_kind(r: Region, kind: str) -> Region:
-    return replace(r, kind=kind)
+    return r._replace(kind=kind)
 
 
 def _bss_tail(regions: list[Region], last_exe: Region,

@@ -135,8 +135,6 @@ def test_deleted_executable(tmp_path):
 def test_unreadable_exe_degrades(tmp_path):
     """A process whose exe cannot be opened: the ELF view says why, the picture is
     drawn from maps + stat."""
-    from dataclasses import replace
-
     from memlab.elf import analyse
 
     with launch(sample("sleeper"), hold="ready", env=[b"A=1"]) as child:
@@ -145,7 +143,7 @@ def test_unreadable_exe_degrades(tmp_path):
     view = analyse(snap)
     assert not view.available and "not readable" in view.reason
     assert view.heap is not None and view.heap.start_brk == snap.stat.start_brk
-    snap = replace(snap, extra={"elf": view.to_dict(snap.regions)})
+    snap = snap._replace(extra={"elf": view.to_dict(snap.regions)})
     blocks = build_blocks(snap)
     assert_well_ordered(blocks)
     text = render_plain(blocks)

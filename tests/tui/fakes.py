@@ -6,8 +6,6 @@ the very top of [stack], the env strings below them, the arg strings below those
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 from memlab.model import (AuxvEntry, EnvBlock, EnvEntry, InitialStack, ProcStat, Region,
                           Snapshot, StackString)
 from memlab.processes import ProcessInfo
@@ -113,9 +111,9 @@ def scrubbed(env: tuple[bytes, ...] = ENV, name: bytes = b"DB_PASSWORD") -> tupl
 
 def after_malloc(snap: Snapshot, grow: int = 0x21000) -> Snapshot:
     """The snapshot after `malloc`: [heap] grew at its end (brk)."""
-    regions = tuple(replace(r, end=r.end + grow) if r.path == "[heap]" else r
+    regions = tuple(r._replace(end=r.end + grow) if r.path == "[heap]" else r
                     for r in snap.regions)
-    return replace(snap, regions=regions)
+    return snap._replace(regions=regions)
 
 
 PROCESSES = [

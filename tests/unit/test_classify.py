@@ -3,8 +3,6 @@ lines written by hand in the kernel's format for cases this kernel cannot produc
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -101,15 +99,15 @@ def test_exe_found_from_start_code_when_readlink_failed():
 def test_deleted_exe_matches_by_path():
     case = load_case("sleeper_ready")
     exe = case.meta["exe"]
-    deleted = [replace(r, deleted=True) if r.path == exe else r for r in case.regions]
+    deleted = [r._replace(deleted=True) if r.path == exe else r for r in case.regions]
     regions = classify(deleted, case.stat, exe + " (deleted)")
     assert [r.kind for r in regions if r.path == exe][:2] == ["rodata", "text"]
 
 
 def test_masked_stat_falls_back_to_line_order():
     case = load_case("sleeper_ready")
-    masked = replace(case.stat, masked=True, start_code=1, end_code=1, start_data=0,
-                     start_brk=0, start_stack=0)
+    masked = case.stat._replace(masked=True, start_code=1, end_code=1, start_data=0,
+                                start_brk=0, start_stack=0)
     regions, _ = kinds_of(case, stat=masked)
     assert exe_kinds(regions, case.meta["exe"]) == [
         ("r--p", "rodata"), ("r-xp", "text"), ("r--p", "rodata"), ("r--p", "data"),
@@ -157,8 +155,8 @@ def test_anon_after_exe_above_start_brk_is_not_bss():
     the kernel did not name, or an unrelated mapping)."""
     case = load_case("sleeper_static_ready")
     regions = parse_maps(HAND_MAPS)
-    stat = replace(case.stat, start_code=0x55d0a0001000, start_data=0x55d0a0002000,
-                   start_brk=0x55d0a0003000)
+    stat = case.stat._replace(start_code=0x55d0a0001000, start_data=0x55d0a0002000,
+                              start_brk=0x55d0a0003000)
     got = classify(regions, stat, "/opt/app/bin/app")
     assert got[3].kind == "anon"
 
@@ -181,8 +179,8 @@ _regions = st.lists(st.builds(
        start_data=st.integers(0, 1 << 48), start_brk=st.integers(0, 1 << 48),
        exe=st.sampled_from([None, "", "/opt/app/bin/app", "/opt/app/bin/app (deleted)"]))
 def test_random_maps_never_raise(regions, start_code, start_data, start_brk, exe):
-    stat = replace(load_case("sleep_exec").stat, start_code=start_code,
-                   start_data=start_data, start_brk=start_brk)
+    stat = load_case("sleep_exec").stat._replace(start_code=start_code,
+                                                 start_data=start_data, start_brk=start_brk)
     out = classify(regions, stat, exe)
     assert [(r.start, r.end, r.path) for r in out] == [(r.start, r.end, r.path)
                                                        for r in regions]

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -74,12 +72,12 @@ def test_environ_unreadable_is_not_checked():
 
 def test_masked_and_empty_stat_give_no_block():
     case = load_case("sleep_exec")
-    masked = replace(case.stat, masked=True)
+    masked = case.stat._replace(masked=True)
     block, warnings = locate_env_block(masked, case.regions, case.memory(), case.environ)
     assert block is None and "hidden by the kernel" in warnings[0]
-    zero = replace(case.stat, env_start=0, env_end=0)
+    zero = case.stat._replace(env_start=0, env_end=0)
     assert locate_env_block(zero, case.regions, case.memory(), b"")[0] is None
-    upside_down = replace(case.stat, env_start=case.stat.env_end, env_end=case.stat.env_start)
+    upside_down = case.stat._replace(env_start=case.stat.env_end, env_end=case.stat.env_start)
     block, warnings = locate_env_block(upside_down, case.regions, case.memory(), b"")
     assert block is None and "do not describe a block" in warnings[0]
 
@@ -97,7 +95,7 @@ def test_block_outside_every_mapping():
 def test_random_ranges_never_raise(data, start, size, proc):
     case = load_case("sleep_exec")
     base = 0x7ffd00000000
-    stat = replace(case.stat, env_start=base + start, env_end=base + start + size)
+    stat = case.stat._replace(env_start=base + start, env_end=base + start + size)
     block, warnings = locate_env_block(stat, case.regions, BytesMemory(base, data), proc)
     assert block is None or block.end - block.start == size
     assert all(isinstance(w, str) for w in warnings)

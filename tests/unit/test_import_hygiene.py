@@ -54,6 +54,13 @@ def test_inspect_json_imports_nothing_heavy():
     assert not loaded & set(HEAVY), loaded & set(HEAVY)
 
 
+def test_inspect_json_does_not_import_dataclasses():
+    """memlab.model's records are NamedTuples: `import dataclasses` (which loads inspect,
+    ast, dis, tokenize) was about a quarter of `memlab inspect --json`."""
+    loaded = loaded_after(_cli(["inspect", "--json", str(os.getpid())]))
+    assert not loaded & {"dataclasses", "inspect"}, loaded & {"dataclasses", "inspect"}
+
+
 @pytest.mark.parametrize("module,commands", COMMAND_MODULES.items())
 def test_command_map_matches_what_each_module_registers(module, commands):
     """build_parser imports only the module COMMAND_MODULES names for a command: the map
