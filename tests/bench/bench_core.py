@@ -13,7 +13,7 @@ import shutil
 import subprocess
 import sys
 
-from tests.bench._common import median_ms
+from tests.bench._common import compile_memlab, median_ms
 
 ENV = [b"A=1", b"B=x y", b"HOME=/root", b"PATH=/usr/bin:/bin", b"LANG=C.UTF-8",
        b"DB_PASSWORD=hunter2"]
@@ -63,21 +63,10 @@ def bench_snapshot_vs_psutil():
     return rows
 
 
-def _compile_memlab() -> None:
-    """Write memlab's .pyc files, as a normal first run would.  This sandbox sets
-    PYTHONDONTWRITEBYTECODE=1, which makes every `memlab` process recompile every module
-    (about +10 ms a run): not what a user measures."""
-    import compileall
-
-    import memlab
-
-    compileall.compile_dir(os.path.dirname(memlab.__file__), quiet=1)
-
-
 def bench_inspect_process():
     from memlab.launch import launch
 
-    _compile_memlab()
+    compile_memlab()
     memlab = os.path.join(os.path.dirname(sys.executable), "memlab")
     rows = []
     with launch("sleeper", [], ENV, hold="ready") as child:
