@@ -15,6 +15,7 @@ from rich.table import Table
 from rich.text import Text
 
 from memlab.model import EnvBlock, InitialStack, ProcStat, Region, Snapshot, hexaddr, text
+from memlab.render.safe import printable
 from memlab.secrets import display_value, looks_secret_entry, mask_env_string
 
 # auxv types whose value is an address or a bit mask: shown in hex; the rest in decimal.
@@ -25,6 +26,12 @@ KIND_STYLE = {
     "heap": "green", "stack": "cyan", "vdso": "blue", "vvar": "blue", "vsyscall": "blue",
     "lib": "white", "file": "grey70", "anon": "grey50",
 }
+
+
+def ptext(s: str, style: str = "") -> Text:
+    """A string from the process (env, argv, comm, path) as Text: control characters
+    escaped (memlab.render.safe), no markup."""
+    return Text(printable(s), style=style)
 
 
 def verdict(value: bool | None, what: str = "") -> Text:
@@ -45,6 +52,50 @@ def human_size(n: int) -> str:
     return str(n)
 
 
+# A rich Table measures and wraps every cell: about 0.25 ms a row, 27 s for the 100,000
+# entries of `memlab launch -i --env-file big.env sleeper`.  Past this many rows a table
+# is printed as plain aligned text: the same columns and values, without wrapping or
+# colour.  (JSON is never affected.)
+RICH_ROW_LIMIT = 2000
+_PAD_MAX = 40  # a longer cell widens its own line only, not the whole column
+
+
+def _filled(t: Table, rows: Iterable[tuple]) -> Table | PlainLines:
+    """t (its columns defined) with rows added; as plain text when there are too many."""
+    rows = list(rows)
+    if len(rows) <= RICH_ROW_LIMIT:
+        for row in rows:
+            t.add_row(*row)
+        return t
+    cells = [[c.plain if isinstance(c, Text) else str(c) for c in row] for row in rows]
+    heads = [str(c.header) for c in t.columns]
+    widths = [min(_PAD_MAX, max(len(h), *(len(r[i]) for r in cells)))
+              for i, h in enumerate(heads)]
+    right = [c.justify == "right" for c in t.columns]
+
+    def line(values: list[str]) -> str:
+        return "  ".join(v.rjust(w) if r else v.ljust(w)
+                         for v, w, r in zip(values, widths, right)).rstrip()
+
+    return PlainLines([f"{t.title}  ({len(rows)} rows, plain text past {RICH_ROW_LIMIT})",
+                       line(heads), "  ".join("─" * w for w in widths), *map(line, cells)])
+
+
+class PlainLines:
+    """Lines handed to the terminal as they are: one Segment each, no markup, wrapping
+    or cropping (a rich Text of 100,000 lines takes seconds to wrap: str.partition over
+    the remaining text, line by line)."""
+
+    def __init__(self, lines: list[str]):
+        self.lines = lines
+
+    def __rich_console__(self, console, options):
+        from rich.segment import Segment
+
+        for line in self.lines:
+            yield Segment(line + "\n")
+
+
 def _table(title: str | None = None, **kw) -> Table:
     # Two spaces between columns (collapse_padding): at 80 columns the maps table (two
     # 18-digit addresses) leaves the path 15 columns, where it used to overflow by one
@@ -58,25 +109,24 @@ def header(snap: Snapshot) -> Text:
     t = Text()
     t.append(f"pid {snap.pid}", style="bold")
     t.append("  ")
-    t.append(snap.exe or "(exe unknown)")
+    t.append(printable(snap.exe or "(exe unknown)"))
     t.append(f"  comm={snap.stat.comm!r} state={snap.stat.state} "
              f"uid={'?' if snap.uid is None else snap.uid}")
     if snap.argv:
         t.append("\nargv: ")
-        t.append(" ".join(repr(a) if (" " in a or not a) else a for a in snap.argv))
+        t.append(" ".join(repr(a) if (" " in a or not a) else printable(a) for a in snap.argv))
     return t
 
 
-def regions_table(regions: Iterable[Region]) -> Table:
+def regions_table(regions: Iterable[Region]) -> Table | PlainLines:
     t = _table("memory map (/proc/PID/maps, kinds by memlab)")
     for col, just in (("start", "right"), ("end", "right"), ("size", "right"),
                       ("perms", "left"), ("kind", "left")):
         t.add_column(col, justify=just, no_wrap=True)
     t.add_column("path", overflow="fold")  # a min_width here made rich crop the row
-    for r in regions:
-        t.add_row(hexaddr(r.start), hexaddr(r.end), human_size(r.size), r.perms,
-                  Text(r.kind, style=KIND_STYLE.get(r.kind, "")), Text(r.label))
-    return t
+    return _filled(t, ((hexaddr(r.start), hexaddr(r.end), human_size(r.size), r.perms,
+                        Text(r.kind, style=KIND_STYLE.get(r.kind, "")), ptext(r.label))
+                       for r in regions))
 
 
 def stat_table(stat: ProcStat) -> Table:
@@ -110,29 +160,29 @@ def env_summary(env: EnvBlock) -> Text:
     return t
 
 
-def env_table(env: EnvBlock, reveal: bool) -> Table:
+def env_table(env: EnvBlock, reveal: bool) -> Table | PlainLines:
     t = _table("environment strings, as execve copied them")
     t.add_column("address", justify="right", no_wrap=True)
     t.add_column("+off", justify="right")
     t.add_column("len", justify="right")
     t.add_column("name")
     t.add_column("value")
-    for e in env.entries:
+
+    def value(e) -> Text:
         if e.has_equals:
-            value = Text(display_value(e.name, e.value, reveal))
-        else:
-            value = Text("(no '=')", style="italic")
-        t.add_row(hexaddr(e.address), str((e.address or 0) - env.start), str(len(e.raw)),
-                  Text(e.name), value)
-    return t
+            return ptext(display_value(e.name, e.value, reveal))
+        return Text("(no '=')", style="italic")
+
+    return _filled(t, ((hexaddr(e.address), str((e.address or 0) - env.start),
+                        str(len(e.raw)), ptext(e.name), value(e)) for e in env.entries))
 
 
-def _string_rows(t: Table, label: str, items, reveal: bool, mask: bool) -> None:
+def _string_rows(label: str, items, reveal: bool, mask: bool):
     for i, s in enumerate(items):
         shown = text(s.string)
         if mask and not reveal and looks_secret_entry(s.string):
             shown = mask_env_string(shown)
-        t.add_row(Text(f"{label}[{i}]"), hexaddr(s.slot), hexaddr(s.address), Text(shown))
+        yield Text(f"{label}[{i}]"), hexaddr(s.slot), hexaddr(s.address), ptext(shown)
 
 
 def stack_tables(st: InitialStack, reveal: bool) -> Group:
@@ -143,8 +193,8 @@ def stack_tables(st: InitialStack, reveal: bool) -> Group:
     ptrs.add_column("slot", justify="right", no_wrap=True)
     ptrs.add_column("points to", justify="right", no_wrap=True)
     ptrs.add_column("string")
-    _string_rows(ptrs, "argv", st.argv, reveal, mask=False)
-    _string_rows(ptrs, "envp", st.envp, reveal, mask=True)
+    ptrs = _filled(ptrs, [*_string_rows("argv", st.argv, reveal, mask=False),
+                          *_string_rows("envp", st.envp, reveal, mask=True)])
 
     aux = _table(f"auxv on the stack at {hexaddr(st.auxv_address)}")
     aux.add_column("type")
@@ -255,7 +305,7 @@ def checks_table(checks) -> Table:
             continue
         derived = c.derived if isinstance(c.derived, str) or c.derived is None \
             else hexaddr(c.derived)
-        t.add_row(Text(c.what), hexaddr(c.reported), Text(str(derived)), Text(c.source),
+        t.add_row(ptext(c.what), hexaddr(c.reported), Text(str(derived)), Text(c.source),
                   verdict(c.ok))
     return t
 

@@ -227,6 +227,8 @@ def cmd_search(args) -> int:
     from rich.table import Table
     from rich.text import Text
 
+    from memlab.render.safe import printable
+
     con = console()
     con.print(Text(f"{len(result.hits)} hit(s){' (truncated)' if result.truncated else ''}"
                    f" in {result.bytes_scanned / (1 << 20):.1f} MiB of pid {result.pid} "
@@ -235,7 +237,7 @@ def cmd_search(args) -> int:
     if result.hits:
         t = Table("address", "region", "kind", "context")
         for h in result.hits:
-            t.add_row(Text(f"0x{h.address:x}"), Text(h.region), Text(h.kind),
+            t.add_row(Text(f"0x{h.address:x}"), Text(printable(h.region)), Text(h.kind),
                       Text(h.context(needle, args.reveal)))
         con.print(t)
     for region, why in result.skipped:
@@ -254,6 +256,8 @@ def cmd_audit(args) -> int:
         from rich.table import Table
         from rich.text import Text
 
+        from memlab.render.safe import printable
+
         con = console()
         con.print(Text(
             f"{len(report.findings)} finding(s) in {report.processes_with_findings} "
@@ -263,7 +267,8 @@ def cmd_audit(args) -> int:
         if report.findings:
             t = Table("pid", "user", "name", "variable", "value", "why", "who else can read")
             for f in report.findings:
-                t.add_row(Text(str(f.pid)), Text(f.user), Text(f.name), Text(f.variable),
+                t.add_row(Text(str(f.pid)), Text(f.user), Text(printable(f.name)),
+                          Text(printable(f.variable)),
                           Text("***"), Text(f.reason), Text(f.readers.summary))
             con.print(t)
         if report.denied:

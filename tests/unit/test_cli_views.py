@@ -54,3 +54,54 @@ def test_matching_env_checks_are_one_row_and_a_mismatch_keeps_its_own():
     assert "env V1 " not in text and "env V999" not in text
     assert "env BAD" in text and "DIFFERS" in text
     assert text.index("argv") < text.index("env strings") < text.index("env BAD")
+
+
+def _env_block(n: int):
+    from memlab.model import EnvBlock, EnvEntry
+
+    base = 0x7ffe00000000
+    raws = [b"V%d=x" % i for i in range(n - 1)] + [b"EVIL=\x1b[2Jgone"]
+    entries, addr = [], base
+    for raw in raws:
+        entries.append(EnvEntry(raw=raw, address=addr))
+        addr += len(raw) + 1
+    return EnvBlock(start=base, end=addr, raw=b"\0".join(raws) + b"\0",
+                    entries=tuple(entries), region="[stack]", matches_proc_environ=True,
+                    distance_to_stack_top=0, distance_to_args=0)
+
+
+def test_a_huge_table_prints_every_row_as_plain_lines():
+    """`memlab launch -i --env-file` with 100,000 entries took 27 s in rich's Table; past
+    RICH_ROW_LIMIT the same columns are printed as plain lines, every row kept."""
+    from memlab.cli._views import RICH_ROW_LIMIT, PlainLines, env_table
+
+    small = env_table(_env_block(RICH_ROW_LIMIT), reveal=False)
+    assert not isinstance(small, PlainLines)
+    n = RICH_ROW_LIMIT + 1
+    big = env_table(_env_block(n), reveal=False)
+    assert isinstance(big, PlainLines)
+    lines = render(big, 80)
+    assert f"({n} rows" in lines[0] and lines[1].split() == ["address", "+off", "len",
+                                                             "name", "value"]
+    rows = lines[3:]
+    assert len(rows) == n
+    assert rows[0].split() == ["0x7ffe00000000", "0", "4", "V0", "x"]
+    assert rows[-2].split()[3:] == [f"V{n - 2}", "x"]
+    # control characters from the process never reach the terminal (render.safe)
+    assert "\x1b" not in "\n".join(lines)
+    assert rows[-1].split()[3:] == ["EVIL", "\\x1b[2Jgone"]
+
+
+@pytest.mark.parametrize("raw", [b"T=\x1b]52;c;aGk=\x07", b"T=\x1b[2J", b"T=a\x9bb", b"T=\x00"])
+def test_terminal_control_from_a_process_is_shown_escaped(raw):
+    """An env value like ESC]52 (write the reader's clipboard) or ESC[2J (clear the
+    screen) is printed as \\x1b..., in the rich table as in the plain one."""
+    from memlab.cli._views import env_table
+    from memlab.model import EnvBlock, EnvEntry
+
+    env = EnvBlock(start=0x1000, end=0x1000 + len(raw) + 1, raw=raw + b"\0",
+                   entries=(EnvEntry(raw=raw, address=0x1000),), region="[stack]",
+                   matches_proc_environ=True, distance_to_stack_top=0, distance_to_args=0)
+    out = "\n".join(render(env_table(env, reveal=True), 120))
+    assert not any(ch in out for ch in "\x1b\x07\x9b\x00")
+    assert "\\x" in out
