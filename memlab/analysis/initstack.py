@@ -51,10 +51,9 @@ def _read_pointer_array(memory, addr: int, limit: int) -> list[int]:
                 raise
             chunk = 1
             continue
-        for v in values:
-            if v == 0:
-                return out
-            out.append(v)
+        if 0 in values:
+            return out + values[:values.index(0)]
+        out += values
         chunk = min(chunk * 2, 1024)
     raise UnreadableMemory(f"no NULL within {limit} pointers from 0x{addr:x}")
 
@@ -74,11 +73,11 @@ def _read_auxv(memory, addr: int) -> tuple[list[tuple[int, int]], bool]:
             flat += pair
             if pair[0] == AT_NULL:
                 break
-    pairs = list(zip(flat[0::2], flat[1::2]))
-    for i, (a_type, _) in enumerate(pairs):
-        if a_type == AT_NULL:
-            return pairs[:i], True
-    return pairs, False
+    types = flat[0::2]
+    ended = AT_NULL in types
+    if ended:
+        types = types[:types.index(AT_NULL)]
+    return list(zip(types, flat[1::2])), ended
 
 
 def _strings(memory, slots_base: int, pointers: Sequence[int], what: str,
@@ -207,7 +206,7 @@ def decode_initial_stack(
         complete = False
     auxv_matches = None
     if proc_auxv is not None:
-        auxv_matches = pairs == [(a.type, a.value) for a in proc_auxv]
+        auxv_matches = pairs == list(proc_auxv)  # an AuxvEntry is its (type, value) tuple
         if not auxv_matches:
             warnings.append("the auxv read from the stack differs from /proc/PID/auxv")
     # Equal pairs: share /proc's entries instead of building the same objects again.
