@@ -9,13 +9,15 @@ they are (execve accepts any NUL-terminated string).
 
 from __future__ import annotations
 
+from itertools import accumulate, repeat
+
 from memlab.errors import ParseError
 from memlab.model import EnvEntry
 from memlab.procfs._io import read_proc_file
 
 
-def split_nul(data: bytes) -> list[tuple[int, bytes]]:
-    """(offset, string) for each NUL-terminated string in data.
+def nul_strings(data: bytes) -> list[bytes]:
+    """Each NUL-terminated string in data, without its NUL.
 
     Exactly one trailing NUL is the last string's terminator, not an extra empty string:
     b"A=1\\0B=2\\0" -> two strings; b"\\0" -> one empty string; b"" -> none.  Bytes after
@@ -23,17 +25,21 @@ def split_nul(data: bytes) -> list[tuple[int, bytes]]:
     """
     if not isinstance(data, (bytes, bytearray, memoryview)):
         raise ParseError(f"expected bytes, not {type(data).__name__}")
-    data = bytes(data)
-    out: list[tuple[int, bytes]] = []
-    pos = 0
-    end = len(data)
-    while pos < end:
-        nul = data.find(b"\0", pos)
-        if nul < 0:
-            nul = end
-        out.append((pos, data[pos:nul]))
-        pos = nul + 1
-    return out
+    strings = bytes(data).split(b"\0")
+    if not strings[-1]:  # data ended with its terminator (or was empty)
+        strings.pop()
+    return strings
+
+
+def _offsets(strings: list[bytes], base: int = 0):
+    """Where each string starts, from base: each one is followed by its NUL."""
+    return accumulate([len(s) + 1 for s in strings], initial=base)
+
+
+def split_nul(data: bytes) -> list[tuple[int, bytes]]:
+    """(offset, string) for each string of nul_strings(data)."""
+    strings = nul_strings(data)
+    return list(zip(_offsets(strings), strings))
 
 
 def parse_environ(data: bytes, base: int | None = None) -> list[EnvEntry]:
@@ -41,8 +47,9 @@ def parse_environ(data: bytes, base: int | None = None) -> list[EnvEntry]:
     NAME=value string starts in the process."""
     if base is not None and base < 0:
         raise ParseError(f"negative base address {base}")
-    return [EnvEntry(raw, None if base is None else base + offset)
-            for offset, raw in split_nul(data)]
+    strings = nul_strings(data)
+    addresses = repeat(None) if base is None else _offsets(strings, base)
+    return list(map(EnvEntry, strings, addresses))
 
 
 def read_environ(pid: int) -> list[EnvEntry]:
@@ -54,7 +61,7 @@ def read_environ(pid: int) -> list[EnvEntry]:
 def parse_cmdline(data: bytes) -> list[bytes]:
     """argv strings.  A process may rewrite its argv area (setproctitle); then the kernel
     shows what is there and the split follows its NULs."""
-    return [raw for _, raw in split_nul(data)]
+    return nul_strings(data)
 
 
 def read_cmdline(pid: int) -> list[bytes]:
