@@ -59,11 +59,10 @@ def _int_field(fields: list[bytes], n: int) -> int:
     return int(raw)
 
 
-def _is_masked(values: dict[str, int]) -> bool:
-    # fs/proc/array.c do_task_stat with permitted == false (and an mm)
-    return (values["start_code"] == 1 and values["end_code"] == 1
-            and all(values[name] == 0 for name in STAT_ADDRESS_FIELDS
-                    if name not in ("start_code", "end_code")))
+# What do_task_stat prints for the address fields when permitted is false (and there is
+# an mm), in STAT_ADDRESS_FIELDS order: start_code = end_code = 1, the rest 0.
+_MASKED = tuple(int(name in ("start_code", "end_code")) for name in STAT_ADDRESS_FIELDS)
+_ADDRESS_INDEXES = tuple(n - 1 for n in STAT_ADDRESS_FIELDS.values())
 
 
 def parse_stat(data: bytes) -> ProcStat:
@@ -77,17 +76,11 @@ def parse_stat(data: bytes) -> ProcStat:
         # after state, the kernel prints numbers: name the first field that is not one
         for n in range(FIELD_PPID, len(fields) + 1):
             _int_field(fields, n)
-    values = {name: int(fields[n - 1]) for name, n in STAT_ADDRESS_FIELDS.items()}
+    addresses = tuple(int(fields[i]) for i in _ADDRESS_INDEXES)
     exit_code = int(fields[FIELD_EXIT_CODE - 1]) if len(fields) >= FIELD_EXIT_CODE else None
-    return ProcStat(
-        pid=pid,
-        comm=text(comm),
-        state=state.decode("ascii"),
-        ppid=int(fields[FIELD_PPID - 1]),
-        exit_code=exit_code,
-        masked=_is_masked(values),
-        **values,
-    )
+    # ProcStat's fields: pid, comm, state, ppid, then STAT_ADDRESS_FIELDS in order
+    return ProcStat(pid, text(comm), state.decode("ascii"), int(fields[FIELD_PPID - 1]),
+                    *addresses, exit_code, addresses == _MASKED)
 
 
 def read_stat(pid: int) -> ProcStat:
