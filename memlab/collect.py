@@ -1,8 +1,9 @@
 """snapshot(pid) -> Snapshot: the one entry point every front end calls.
 
-It reads /proc/PID/{stat,maps,exe,cmdline,status,auxv,environ} once each, then the top
-of [stack] (startstack .. stack end) with ONE process_vm_readv, and hands those bytes to
-the pure analysis functions (classify, envblock, initstack).  Cost (tests/bench/
+It reads /proc/PID/{stat,maps,exe,status,auxv,environ} once each, then the top of
+[stack] (startstack .. stack end) with ONE process_vm_readv, and hands those bytes to the
+pure analysis functions (classify, envblock, initstack).  /proc/PID/cmdline is read only
+when that window does not already hold its bytes (_cmdline).  Cost (tests/bench/
 bench_core.py): about 0.18 ms for a 24-line process (a third of it the kernel formatting
 the seven /proc files), 0.6 ms for 150 lines, of which the kernel's maps text and parsing
 it are most; no psutil, no heavy imports.
@@ -130,7 +131,6 @@ def snapshot(pid: int, *, with_elf: bool = False, partial: bool = False) -> Snap
         denied.append("exe")
         warnings.append(str(err))
         exe = None
-    argv = tuple(text(a) for a in parse_cmdline(read_proc_file(pid, "cmdline")))
     uid = _real_uid(read_proc_file(pid, "status"), warnings)
 
     auxv: tuple = ()
@@ -144,10 +144,12 @@ def snapshot(pid: int, *, with_elf: bool = False, partial: bool = False) -> Snap
     environ_bytes = _optional(pid, "environ", warnings, denied)
 
     regions_t = classify(regions, stat, exe)
-    env = stack = None
+    env = stack = memory = None
     if regions_t and not stat.masked:
-        env, stack = _analyse_memory(pid, stat, regions_t, auxv if auxv_bytes is not None
-                                     else None, environ_bytes, warnings, denied)
+        env, stack, memory = _analyse_memory(pid, stat, regions_t, auxv if auxv_bytes
+                                             is not None else None, environ_bytes,
+                                             warnings, denied)
+    argv = tuple(text(a) for a in parse_cmdline(_cmdline(pid, stat, memory)))
     proc_environ = None
     if env is not None and env.matches_proc_environ:
         proc_environ = env.entries  # the same bytes from the same addresses
@@ -190,7 +192,23 @@ def _analyse_memory(pid, stat, regions, proc_auxv, environ_bytes, warnings, deni
                 env_strings=_terminated_strings(env),
                 proc_auxv=proc_auxv)
             warnings.extend(w)
-    return env, stack
+    return env, stack, memory
+
+
+def _cmdline(pid: int, stat: ProcStat, memory: BytesMemory | None) -> bytes:
+    """The bytes of /proc/PID/cmdline, from the stack window when it holds them.
+
+    fs/proc/base.c get_mm_cmdline: when env_end is set, arg_start < arg_end and the byte
+    at arg_end - 1 is NUL (argv not overwritten past its end by setproctitle), the file
+    is exactly arg_start .. arg_end read through the process's memory (access_remote_vm):
+    the bytes the window already holds, one /proc read fewer.  Otherwise ask the kernel.
+    """
+    start, size = stat.arg_start, stat.arg_end - stat.arg_start
+    if memory is not None and stat.env_end and size > 0 and memory.holds(start, size):
+        raw = memory.read(start, size)
+        if raw[-1] == 0:
+            return raw
+    return read_proc_file(pid, "cmdline")
 
 
 def _terminated_strings(env) -> dict[int, bytes] | None:

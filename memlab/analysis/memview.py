@@ -28,7 +28,8 @@ class BytesMemory:
     def __repr__(self) -> str:
         return f"BytesMemory(0x{self.base:x}..0x{self.end:x})"
 
-    def _inside(self, addr: int, size: int) -> bool:
+    def holds(self, addr: int, size: int) -> bool:
+        """Whether addr .. addr + size is inside the bytes read (no fallback needed)."""
         return self.base <= addr and addr + size <= self.end
 
     def _miss(self, addr: int, size: int) -> UnreadableMemory:
@@ -38,7 +39,7 @@ class BytesMemory:
     def read(self, addr: int, size: int) -> bytes:
         if size < 0:
             raise UnreadableMemory(f"negative read size {size} at 0x{addr:x}")
-        if self._inside(addr, size):
+        if self.holds(addr, size):
             off = addr - self.base
             return self.data[off:off + size]
         if self.fallback is not None:
@@ -51,7 +52,7 @@ class BytesMemory:
     def read_u64s(self, addr: int, n: int) -> list[int]:
         if n < 0:
             raise UnreadableMemory(f"negative count {n} at 0x{addr:x}")
-        if self._inside(addr, 8 * n):
+        if self.holds(addr, 8 * n):
             return list(struct.unpack_from(f"<{n}Q", self.data, addr - self.base))
         if self.fallback is not None:
             return self.fallback.read_u64s(addr, n)
@@ -60,7 +61,7 @@ class BytesMemory:
     def read_cstring(self, addr: int, limit: int = CSTRING_LIMIT) -> bytes:
         """The bytes at addr up to (not including) the first NUL; at most `limit` bytes
         (a string longer than that comes back truncated to `limit`)."""
-        if self._inside(addr, 1):
+        if self.holds(addr, 1):
             off = addr - self.base
             nul = self.data.find(b"\0", off, off + limit)
             if nul >= 0:

@@ -17,6 +17,7 @@ from memlab.analysis.selfreport import compare
 from memlab.collect import snapshot
 from memlab.errors import NoSuchProcess, UnreadableMemory, ZombieProcess
 from memlab.launch import launch
+from memlab.procfs.environ import read_cmdline
 
 VARIANTS = ("sleeper", "sleeper-nopie", "sleeper-static", "sleeper-static-pie")
 ENV = [b"A=1", b"B=x y", b"EMPTY=", b"DB_PASSWORD=hunter2", b"U=h\xc3\xa9"]
@@ -81,6 +82,13 @@ def test_every_self_reported_address_matches(running):
     # and the comparison the CLI prints agrees on every row
     checks = compare(snap, rep)
     assert len(checks) >= 12 and all(c.ok for c in checks), [c for c in checks if not c.ok]
+
+
+def test_argv_is_what_proc_cmdline_reads(running):
+    """snapshot takes argv from the stack window it read (collect._cmdline)."""
+    snap = snapshot(running.pid)
+    assert snap.argv == tuple(a.decode() for a in read_cmdline(running.pid))
+    assert snap.argv == (running.argv[0], *ARGS)
 
 
 def test_regions_hold_what_the_sample_says(running):
