@@ -4,9 +4,9 @@ It reads /proc/PID/{stat,maps,exe,status,auxv,environ} once each, then the top o
 [stack] (startstack .. stack end) with ONE process_vm_readv, and hands those bytes to the
 pure analysis functions (classify, envblock, initstack).  /proc/PID/cmdline is read only
 when that window does not already hold its bytes (_cmdline).  Cost (tests/bench/
-bench_core.py): about 0.18 ms for a 24-line process (a third of it the kernel formatting
-the seven /proc files), 0.6 ms for 150 lines, of which the kernel's maps text and parsing
-it are most; no psutil, no heavy imports.
+bench_core.py): about 0.155 ms for a 24-line process (a third of it the kernel formatting
+the /proc files), 0.54 ms for 150 lines, of which the kernel's maps text and parsing it
+are most; no psutil, no heavy imports.
 
 Errors: what stops everything raises (NoSuchProcess, ZombieProcess, AccessDenied for
 maps, UnreadableMemory for a kernel thread); everything else that cannot be read or
