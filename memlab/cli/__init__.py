@@ -147,7 +147,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return int(args.func(args) or 0)
     except MemlabError as err:
-        print(f"memlab: {err}", file=sys.stderr)
+        from memlab.render.safe import printable_lines
+
+        # errors quote paths, names and file contents: control characters escaped
+        print(f"memlab: {printable_lines(str(err))}", file=sys.stderr)
         return err.exit_code
     except KeyboardInterrupt:
         print("memlab: interrupted", file=sys.stderr)

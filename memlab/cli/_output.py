@@ -14,8 +14,10 @@ if TYPE_CHECKING:
 
 
 def print_json(obj: Any) -> None:
+    from memlab.render.safe import json_text  # C1 controls from a process, escaped
+
     # one write: json.dump calls write() once per token (about 2 ms for a snapshot)
-    sys.stdout.write(json.dumps(obj, indent=2, ensure_ascii=False) + "\n")
+    sys.stdout.write(json_text(json.dumps(obj, indent=2, ensure_ascii=False)) + "\n")
 
 
 def console():

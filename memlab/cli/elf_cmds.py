@@ -7,6 +7,7 @@ import sys
 
 from memlab.cli._output import add_json_flag, console, pid_arg, print_json
 from memlab.errors import UsageError
+from memlab.render.safe import printable, printable_lines
 
 ELF_EPILOG = """\
 examples:
@@ -149,7 +150,18 @@ def cmd_elf(args) -> int:
     return 0
 
 
+def _lines(lines: list[str]) -> str:
+    """The text to print: each line escaped on its own (symbol and section names, paths
+    and notes come from the ELF file or the process), so a newline in a name stays
+    visible as \\x0a instead of faking a line."""
+    return "".join(printable(line) + "\n" for line in lines)
+
+
 def _file_text(info, bias: int | None) -> str:
+    return _lines(_file_lines(info, bias))
+
+
+def _file_lines(info, bias: int | None) -> list[str]:
     from memlab.model import hexaddr
 
     lines = [f"file      {info.path}",
@@ -172,7 +184,7 @@ def _file_text(info, bias: int | None) -> str:
     if info.missing:
         lines.append(f"  unknown: {', '.join(info.missing)} (not in .symtab/.dynsym, "
                      "not derivable from the section headers)")
-    return "\n".join(lines) + "\n"
+    return lines
 
 
 def elf_view_text(view, snap) -> str:
@@ -188,10 +200,10 @@ def elf_view_text(view, snap) -> str:
         for r in snap.regions:
             if r.kind in ("text", "rodata", "data", "bss"):
                 lines.append(f"  {r.start:#x}-{r.end:#x} {r.perms} {r.kind:<6} {r.label}")
-        return "\n".join(lines) + "\n"
+        return _lines(lines)
     info, bias = view.info, view.bias
     out = [f"pid {view.pid}" + (" (executable deleted since exec)" if view.deleted else "")]
-    out.append(_file_text(info, bias.value).rstrip("\n"))
+    out.extend(_file_lines(info, bias.value))
     out.append("")
     check = {True: "consistent", False: "MISMATCH", None: "not cross-checked"}[bias.consistent]
     out.append(f"load bias {hexaddr(bias.value)} from {bias.source}: AT_ENTRY - e_entry = "
@@ -214,7 +226,7 @@ def elf_view_text(view, snap) -> str:
             out.append(f"          {view.libc.note}")
     for w in view.warnings:
         out.append(f"warning: {w}")
-    return "\n".join(out) + "\n"
+    return _lines(out)
 
 
 # ---------------------------------------------------------------------------- layout
@@ -225,7 +237,7 @@ def cmd_layout(args) -> int:
     snap = snapshot(args.pid, with_elf=True)
     blocks = build_blocks(snap)
     if args.svg is not None:  # --svg '' is an error (open fails), not "no SVG"
-        title = f"memlab layout: pid {snap.pid} {snap.exe or ''}"
+        title = f"memlab layout: pid {snap.pid} {snap.exe or ''}"  # render_svg escapes
         try:
             with open(args.svg, "w", encoding="utf-8") as f:
                 f.write(render_svg(blocks, title))
@@ -238,10 +250,11 @@ def cmd_layout(args) -> int:
                     "blocks": blocks_to_json(blocks), "warnings": list(snap.warnings)})
         return 0
     con = console()
-    con.print(f"pid {snap.pid}  {snap.exe or '(exe unknown)'}", highlight=False, markup=False)
-    con.print(render_rich(blocks), end="", markup=False)
+    con.print(printable(f"pid {snap.pid}  {snap.exe or '(exe unknown)'}"), highlight=False,
+              markup=False)
+    con.print(render_rich(blocks), end="", markup=False)  # labels escaped by layout
     for w in snap.warnings:
-        con.print(f"warning: {w}", style="yellow", highlight=False, markup=False)
+        con.print(printable(f"warning: {w}"), style="yellow", highlight=False, markup=False)
     if args.svg:
         print(f"SVG written to {args.svg}", file=sys.stderr)
     return 0
@@ -285,7 +298,7 @@ def heap_text(ev) -> str:
     lines.extend(textwrap.wrap(f"why: {ev.explanation}", 79, subsequent_indent="     "))
     for n in ev.notes:
         lines.extend(textwrap.wrap(f"note: {n}", 79, subsequent_indent="      "))
-    return "\n".join(lines) + "\n"
+    return _lines(lines)
 
 
 def cmd_heap(args) -> int:
@@ -302,9 +315,9 @@ def cmd_heap(args) -> int:
         print_json(d)
         return 0
     con = console()
-    con.print(f"pid {snap.pid}  {snap.exe or ''}", highlight=False, markup=False)
+    con.print(printable(f"pid {snap.pid}  {snap.exe or ''}"), highlight=False, markup=False)
     if not view.available:
-        con.print(f"({view.reason})", highlight=False, markup=False)
+        con.print(printable(f"({view.reason})"), highlight=False, markup=False)
     con.print(heap_text(ev), end="", highlight=False, markup=False)
     return 0
 
@@ -325,5 +338,7 @@ def cmd_aslr(args) -> int:
     if args.json:
         print_json(res.to_dict())
         return 0
-    console().print(render_text(res), end="", highlight=False, markup=False)
+    # the target's path and the notes: escaped
+    console().print(printable_lines(render_text(res)), end="", highlight=False,
+                    markup=False)
     return 0

@@ -13,6 +13,7 @@ import time
 
 from memlab.cli._output import add_json_flag, add_reveal_flag, print_json
 from memlab.errors import EXIT_OK, EXIT_USAGE, LaunchError, MemlabError, UsageError
+from memlab.render.safe import json_text, printable
 
 _RAW = argparse.RawDescriptionHelpFormatter
 
@@ -144,6 +145,12 @@ def register(sub) -> None:
     a.set_defaults(func=cmd_apply)
 
 
+def _say(line: str, **kw) -> None:
+    """Print one line for people.  Manifests, the pod's files and the process's own
+    output are data: their control characters are shown escaped (memlab.render.safe)."""
+    print(printable(line), **kw)
+
+
 # --- validate -----------------------------------------------------------------------------
 
 def _seconds(value: str) -> float:
@@ -191,14 +198,14 @@ def cmd_validate(args) -> int:
     else:
         for r in report:
             if r["kind"] is None:
-                print(f"invalid  {r['errors'][0]['message']}")
+                _say(f"invalid  {r['errors'][0]['message']}")
                 continue
             head = f"{r['file']}:{r['line']}: {r['kind']} {r['namespace']}/{r['name']}"
             if r["valid"]:
-                print(f"valid    {head}")
+                _say(f"valid    {head}")
             for e in r["errors"]:
-                print(f"invalid  {r['file']}:{e['line']}: The {r['kind']} \"{r['name']}\" "
-                      f"is invalid: {e['message']}")
+                _say(f"invalid  {r['file']}:{e['line']}: The {r['kind']} \"{r['name']}\" "
+                     f"is invalid: {e['message']}")
     return EXIT_OK if ok else EXIT_USAGE
 
 
@@ -241,7 +248,7 @@ def cmd_env(args) -> int:
                     "env": [e.to_dict(args.reveal) for e in env], "events": events})
         return EXIT_OK
     for ev in events:
-        print(f"# event: {ev}")
+        _say(f"# event: {ev}")
     width = max((len(e.name) for e in env), default=4)
     vals = [e.display(args.reveal) for e in env]
     import shutil
@@ -250,17 +257,17 @@ def cmd_env(args) -> int:
     longest_source = max((len(e.source) for e in env), default=0)
     vwidth = min(max((len(v) for v in vals), default=5), 40,
                  max(cols - width - longest_source - 4, 12))
-    print(f"# pod {pod.namespace}/{pod.name} container {c.get('name')}: "
-          f"{len(env)} variables")
-    print("# (sorted by name; the order the container sees is unspecified)")
+    _say(f"# pod {pod.namespace}/{pod.name} container {c.get('name')}: "
+         f"{len(env)} variables")
+    _say("# (sorted by name; the order the container sees is unspecified)")
     for e, v in zip(env, vals):
         line = f"{e.name:<{width}}  {v:<{vwidth}}  {e.source}"
         if len(line) <= cols:
-            print(line)
+            _say(line)
         else:  # too wide for the terminal: the source on its own line, below
-            print(f"{e.name:<{width}}  {v}")
+            _say(f"{e.name:<{width}}  {v}")
             pad = width + 2 if width + 5 + len(e.source) <= cols else 4
-            print(f"{'':<{pad}}<- {e.source}")
+            _say(f"{'':<{pad}}<- {e.source}")
     return EXIT_OK
 
 
@@ -268,34 +275,34 @@ def cmd_env(args) -> int:
 
 def _emit(args, obj: dict) -> None:
     """--json: one compact JSON object per line (a stream); flushed."""
-    sys.stdout.write(json.dumps(obj, ensure_ascii=False) + "\n")
+    sys.stdout.write(json_text(json.dumps(obj, ensure_ascii=False)) + "\n")
     sys.stdout.flush()
 
 
 def _print_started(pr, reveal: bool) -> None:
-    print(f"pod {pr.pod.namespace}/{pr.pod.name} container {pr.container.get('name')}")
-    print(f"pod dir  {pr.pod_dir}")
-    print(f"process  pid {pr.pid}: {' '.join(pr.launched.argv)}")
-    print(f"note     {pr.note}")
+    _say(f"pod {pr.pod.namespace}/{pr.pod.name} container {pr.container.get('name')}")
+    _say(f"pod dir  {pr.pod_dir}")
+    _say(f"process  pid {pr.pid}: {' '.join(pr.launched.argv)}")
+    _say(f"note     {pr.note}")
     for w in pr.warnings:
-        print(f"warning  {w}")
-    print(f"env ({len(pr.env)}, frozen at execve):")
+        _say(f"warning  {w}")
+    _say(f"env ({len(pr.env)}, frozen at execve):")
     for e in pr.env:
-        print(f"  {e.name}={e.display(reveal)}    [{e.source}]")
+        _say(f"  {e.name}={e.display(reveal)}    [{e.source}]")
     from memlab.k8s.pod import volume_tree
     for vs in pr.volume_sources:
         host = vs.host_dir(pr.pod_dir)
-        print(f"volume {vs.name} ({vs.kind} {vs.object_name}) at {host}:")
+        _say(f"volume {vs.name} ({vs.kind} {vs.object_name}) at {host}:")
         for ent in volume_tree(host):
             extra = f" -> {ent['target']}" if ent["type"] == "symlink" else (
                 f" ({ent['size']} bytes)" if ent["type"] == "file" else "/")
-            print(f"  {ent['mode']}  {ent['path']}{extra}")
+            _say(f"  {ent['mode']}  {ent['path']}{extra}")
     for m in pr.mounts:
-        print(f"mount    {m.mount_path} -> {m.mapped_path} (mapped under the pod dir; the "
-              "command is not rewritten)")
-    print("Ctrl-C stops the pod.  From another terminal:")
-    print(f"  memlab k8s apply CM.yaml --pod {pr.pod_dir}    update a ConfigMap/Secret")
-    print(f"  memlab env {pr.pid}    the env block execve wrote at the top of the stack")
+        _say(f"mount    {m.mount_path} -> {m.mapped_path} (mapped under the pod dir; the "
+             "command is not rewritten)")
+    _say("Ctrl-C stops the pod.  From another terminal:")
+    _say(f"  memlab k8s apply CM.yaml --pod {pr.pod_dir}    update a ConfigMap/Secret")
+    _say(f"  memlab env {pr.pid}    the env block execve wrote at the top of the stack")
     sys.stdout.flush()
 
 
@@ -322,14 +329,15 @@ def cmd_run(args) -> int:
         if pr.launched.report is not None:
             line = json.dumps(pr.launched.report, ensure_ascii=False)
             _emit(args, {"event": "stdout", "line": line}) if args.json else \
-                print(f"[{pr.pid}] {line}", flush=True)
+                _say(f"[{pr.pid}] {line}", flush=True)
         _follow(pr, args)
     except KeyboardInterrupt:
         code = pr.stop()
         if args.json:
             _emit(args, {"event": "stopped", "exit_code": code})
         else:
-            print(f"\npod stopped (process killed, exit {code}); pod dir kept: {pr.pod_dir}")
+            print()  # below the ^C
+            _say(f"pod stopped (process killed, exit {code}); pod dir kept: {pr.pod_dir}")
         return EXIT_OK
     finally:
         pr.stop()
@@ -337,7 +345,7 @@ def cmd_run(args) -> int:
     if args.json:
         _emit(args, {"event": "exited", "exit_code": code})
     else:
-        print(f"process exited ({code}); pod dir kept: {pr.pod_dir}")
+        _say(f"process exited ({code}); pod dir kept: {pr.pod_dir}")
     return EXIT_OK if code == 0 else 1
 
 
@@ -356,7 +364,7 @@ def _follow(pr, args) -> None:
             if args.json:
                 _emit(args, {"event": "stdout", "line": line})
             else:
-                print(f"[{pr.pid}] {line}", flush=True)
+                _say(f"[{pr.pid}] {line}", flush=True)
         now = pr.data_targets()
         for vol, target in now.items():
             if target != targets.get(vol):
@@ -365,8 +373,8 @@ def _follow(pr, args) -> None:
                 if args.json:
                     _emit(args, msg)
                 else:
-                    print(f"volume {vol}: ..data -> {target} (was {targets.get(vol)}); "
-                          "env unchanged", flush=True)
+                    _say(f"volume {vol}: ..data -> {target} (was {targets.get(vol)}); "
+                         "env unchanged", flush=True)
         targets = now
         if not pr.launched.alive:
             pr.launched.wait()
@@ -389,9 +397,9 @@ def cmd_apply(args) -> int:
     for r in results:
         head = f"{r.object} {r.action}"
         if r.volume is None:
-            print(f"{head}; no volume of this pod projects it")
+            _say(f"{head}; no volume of this pod projects it")
         elif r.event:
-            print(f"{head}; volume {r.volume}: {r.event} (old content kept)")
+            _say(f"{head}; volume {r.volume}: {r.event} (old content kept)")
         elif r.write and r.write.written:
             w = r.write
             extra = ""
@@ -399,20 +407,20 @@ def cmd_apply(args) -> int:
                 extra += f", new links {w.links_created}"
             if w.removed:
                 extra += f", removed {w.removed}"
-            print(f"{head}; volume {r.volume}: ..data -> {w.ts_dir} (was {w.old_ts_dir}; "
-                  f"old dir deleted){extra}")
+            _say(f"{head}; volume {r.volume}: ..data -> {w.ts_dir} (was {w.old_ts_dir}; "
+                 f"old dir deleted){extra}")
         elif r.write:
             extra = f", recreated links {r.write.links_created}" if r.write.links_created \
                 else ""
-            print(f"{head}; volume {r.volume}: content identical, nothing written{extra}")
+            _say(f"{head}; volume {r.volume}: content identical, nothing written{extra}")
         if r.object not in shown:
             shown.add(r.object)
             for name, d in (r.to_dict(args.reveal)["env_drift"] or {}).items():
-                print(f"  env {name}: the running process keeps {d['running']!r}; "
-                      f"a restarted container would get {d['on_restart']!r}")
+                _say(f"  env {name}: the running process keeps {d['running']!r}; "
+                     f"a restarted container would get {d['on_restart']!r}")
     if running is None:
-        print("note: the pod is not running (its process was stopped): the files were "
-              "updated, but no process sees them until `memlab k8s run` starts it again")
+        _say("note: the pod is not running (its process was stopped): the files were "
+             "updated, but no process sees them until `memlab k8s run` starts it again")
     else:
-        print(f"note: {ENV_NOTE}")
+        _say(f"note: {ENV_NOTE}")
     return EXIT_OK

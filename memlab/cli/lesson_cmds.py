@@ -1,7 +1,9 @@
 """`memlab lesson list|run`: the guided lessons on the command line, and in CI.
 
 Plain print(), not rich markup: lesson text is full of "[stack]" and "[heap]", which
-markup would swallow.
+markup would swallow.  What a step measured comes from a process (env values, paths):
+it is printed with its control characters escaped (memlab.render.safe); the only escape
+sequences written are this module's own colours.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from typing import Any
 
 from memlab.cli._output import add_json_flag, add_reveal_flag, print_json
 from memlab.errors import EXIT_FAILURE, EXIT_OK
+from memlab.render.safe import printable, printable_lines
 
 LIST_EPILOG = """\
 examples:
@@ -108,9 +111,9 @@ def _para(text: str, indent: str = "  ") -> str:
 def _result_line(r: Any) -> str:
     v = r.verdict
     line = f"{_tag(v.status)} {r.lesson} {r.where}: {r.label}"
-    detail = f"measured: {v.measured}" if v.status != "skip" else v.measured
+    detail = printable(f"measured: {v.measured}" if v.status != "skip" else v.measured)
     if v.status == "fail" and v.expected:
-        detail += f" (expected {v.expected})"
+        detail += f" (expected {printable(v.expected)})"
     return f"{line}\n        {detail}"
 
 
@@ -143,7 +146,7 @@ def cmd_list(args: argparse.Namespace) -> int:
         if not row["available"]:
             print(f"    why unavailable: {row['why_unavailable']}")
     for err in cat.errors:
-        print(f"{_tag('error')} {err}", file=sys.stderr)
+        print(f"{_tag('error')} {printable(str(err))}", file=sys.stderr)
     return EXIT_OK if not errors else EXIT_FAILURE
 
 
@@ -201,7 +204,7 @@ def _run_check(lessons: list, errors: list, as_json: bool) -> int:
         everything.append({"lesson": None, "status": "fail", "error": str(err),
                            "path": err.path, "line": err.line})
         if not as_json:
-            print(f"{_tag('error')} {err}")
+            print(f"{_tag('error')} {printable(str(err))}")
     for lesson in lessons:
         ok, why = lesson.availability()
         if not ok:
@@ -249,15 +252,15 @@ def _show_step(runner: Any, out: Any) -> None:
     step = out.step
     total = len(runner.steps)
     print(f"\n── Step {step.index + 1}/{total}: {step.title}")
-    print(_para(runner.render(step.text)))
+    print(_para(printable_lines(runner.render(step.text))))  # with measurements
     for note in out.notes:
-        print(f"  → {note}")
+        print(f"  → {printable(note)}")
     if out.skipped:
-        print(f"  {_tag('skip')} {out.skipped}")
+        print(f"  {_tag('skip')} {printable(out.skipped)}")
     for r in out.results:
         print("  " + _result_line(r).replace("\n", "\n  "))
     if out.after:
-        print(_para(out.after))
+        print(_para(printable_lines(out.after)))
 
 
 def _run_interactive(lesson: Any, pause: bool) -> int:
@@ -299,12 +302,13 @@ def _run_interactive(lesson: Any, pause: bool) -> int:
                 ans = runner.answer_quiz(quiz, given)
                 verdict = "right" if ans.correct else "not quite"
                 print(f"  {_colour('pass' if ans.correct else 'fail', verdict)}: "
-                      f"the answer is {ans.expected}")
+                      f"the answer is {printable(ans.expected)}")
             else:
                 ans = runner.answer_quiz(quiz, "")
-                print(f"  answer: {ans.expected}")
+                print(f"  answer: {printable(ans.expected)}")
             if ans.evidence is not None:
-                print(f"  evidence: {_tag(ans.evidence.status)} {ans.evidence.verdict.measured}")
+                print(f"  evidence: {_tag(ans.evidence.status)} "
+                      f"{printable(ans.evidence.verdict.measured)}")
                 failed |= ans.evidence.status == "fail"
             if quiz.explain:
                 print(_para(quiz.explain, "    "))

@@ -10,6 +10,11 @@ reserved low area.  Unmapped gaps become compressed blocks labelled with their s
 The model (Block, Marker) is plain data: the CLI renders it with `render_text` (rich
 Text, 80 columns) or `render_svg` (hand-written SVG); the TUI draws its own tower from the
 same list.  Nothing here imports rich at module level.
+
+Labels and notes hold strings from the process (file names, AT_EXECFN, ELF section
+names): the blocks keep them as they are (JSON escapes them itself); every renderer
+escapes them (memlab.render.safe) — the terminal must not obey them, and XML does not
+allow most control characters at all, not even as &#27;.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ from dataclasses import dataclass
 from typing import Any, Iterator
 
 from memlab.model import PAGE_SIZE, Region, Snapshot, hexaddr
+from memlab.render.safe import printable
 
 # x86_64, 4-level paging (arch/x86/include/asm/page_64_types.h): user space ends at
 # TASK_SIZE_MAX = 2^47 - PAGE_SIZE; kernel space starts at 0xffff800000000000; the
@@ -369,6 +375,8 @@ WIDTH = 80
 
 
 def _fit(s: str, n: int) -> str:
+    """s escaped (every label and note of the text picture passes here), cut to n."""
+    s = printable(s)
     return s if len(s) <= n else s[: max(0, n - 1)] + "…"
 
 
@@ -440,7 +448,11 @@ def render_svg(blocks: list[Block], title: str = "memlab layout") -> str:
     per block in drawing order, each with a <text class="label">; gaps are short dashed
     boxes, other heights grow with log2(size) so both a page and a GiB stay visible."""
     import math
-    from xml.sax.saxutils import escape  # pulls in urllib: only the SVG path pays
+    from xml.sax.saxutils import escape as xml_escape  # pulls in urllib: SVG path only
+
+    def escape(s: str) -> str:
+        """Text content: control characters as \\xNN first (XML 1.0 forbids them)."""
+        return xml_escape(printable(s))
 
     rows: list[str] = []
     y = 40

@@ -3,8 +3,10 @@
 An env name or value, an argv string, comm or a mapped path is chosen by whoever started
 the process.  Printed raw, `ESC ] 52 ; c ; ...` writes the reader's clipboard and
 `ESC [ 2J` clears the screen: rich passes ESC through (it strips only BEL, BS, VT, FF and
-CR), so memlab escapes every C0/C1 control character and DEL as `\\xNN` before such a
-string becomes a rich Text.  JSON needs none of this: json.dumps escapes them itself.
+CR), and so does Textual, so memlab escapes every C0/C1 control character and DEL as
+`\\xNN` before such a string becomes a rich Text, a Textual widget or a printed line.
+JSON: json.dumps escapes C0 itself, but with ensure_ascii=False it writes DEL and the C1
+controls (U+0080-U+009F; a UTF-8 xterm obeys U+009B as CSI) as they are: `json_text`.
 """
 
 from __future__ import annotations
@@ -12,9 +14,29 @@ from __future__ import annotations
 import re
 
 _CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
+_CONTROL_BUT_NEWLINE = re.compile("[\x00-\x09\x0b-\x1f\x7f-\x9f]")
+_JSON_UNESCAPED = re.compile("[\x7f-\x9f]")
+
+
+def _hex(m: re.Match) -> str:
+    return f"\\x{ord(m.group()):02x}"
 
 
 def printable(s: str) -> str:
     """s with each control character shown as \\xNN (tab and newline too: one value
     stays on one line of a table)."""
-    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", s)
+    return _CONTROL.sub(_hex, s)
+
+
+def printable_lines(s: str) -> str:
+    """printable(s), except that newlines stay: for text of several lines that has
+    process strings in it (a lesson step with its measurements, a file's content)."""
+    return _CONTROL_BUT_NEWLINE.sub(_hex, s)
+
+
+def json_text(s: str) -> str:
+    """JSON text from json.dumps(..., ensure_ascii=False) with DEL and the C1 controls
+    written as \\u00NN (the same JSON value: only string contents can hold them)."""
+    if s.isascii() and "\x7f" not in s:  # the usual case, checked at C speed
+        return s
+    return _JSON_UNESCAPED.sub(lambda m: f"\\u{ord(m.group()):04x}", s)

@@ -27,6 +27,7 @@ from textual.widgets import Footer, Input, Static, TabbedContent, TabPane
 
 from memlab.errors import MemlabError
 from memlab.model import Snapshot
+from memlab.render.safe import printable
 from memlab.tui.messages import CommandDone, SnapshotFailed, SnapshotReady
 from memlab.tui.palette import memlab_commands
 from memlab.tui.source import DataSource, LaunchRequest, check_command
@@ -137,6 +138,13 @@ class MemlabApp(App[None]):
         kill_all()
         os._exit(128 + signal.SIGHUP)
 
+    def notify(self, message: str, **kw) -> None:
+        """Every notification (widgets' too: Widget.notify calls this) is plain text
+        with control characters escaped: errors quote paths, names and values from
+        the process, and Textual would read `[heap]` as markup."""
+        kw["markup"] = False
+        super().notify(printable(message), **kw)
+
     def open_side_pane(self, widget) -> None:
         """Show `widget` beside the views (the lesson pane).  One pane at a time."""
         pane = self.query_one("#side-pane")
@@ -192,8 +200,8 @@ class MemlabApp(App[None]):
         self.gone = message.error
         banner = self.query_one("#banner", Static)
         what = f"process {message.pid}" if message.pid is not None else "no process"
-        banner.update(Text(f"{what}: {message.error} — the views show the last snapshot; "
-                           "l launches a new process, p attaches to another",
+        banner.update(Text(f"{what}: {printable(str(message.error))} — the views show the "
+                           "last snapshot; l launches a new process, p attaches to another",
                            style="bold white on dark_red"))
         banner.display = True
         self._update_status()
@@ -205,9 +213,9 @@ class MemlabApp(App[None]):
         s = self.snapshot
         t = Text()
         if s is not None:
-            name = s.stat.comm or (s.exe or "?")
+            name = printable(s.stat.comm or (s.exe or "?"))
             t.append(f" pid {s.pid} {name} ", style="bold reverse")
-            t.append(f"  {s.exe or ''}  ")
+            t.append(f"  {printable(s.exe or '')}  ")
         t.append("launched" if self.source.launched else "attached (read-only)",
                  style="green" if self.source.launched else "yellow")
         t.append("  live " + ("on" if self.live else "off"),

@@ -23,9 +23,12 @@ def memlab_commands(app) -> Iterable[SystemCommand]:
                         app.action_toggle_reveal)
     yield SystemCommand("Screenshot (SVG)", "save the screen as SVG", app.action_save_svg)
     if app.source.launched and app.snapshot is not None and app.snapshot.env:
+        from memlab.render.safe import printable
+
         for e in app.snapshot.env.entries:
+            shown = printable(e.name)  # the name as the process has it, escaped
             for verb in ("unsetenv", "scrub", "copy"):
-                yield SystemCommand(f"{verb} {e.name}", f"send `{verb} {e.name}` to the "
+                yield SystemCommand(f"{verb} {shown}", f"send `{verb} {shown}` to the "
                                     "sample", lambda c=f"{verb} {e.name}":
                                     app.run_command(c))
         yield SystemCommand("malloc 1048576", "allocate 1 MiB in the sample",

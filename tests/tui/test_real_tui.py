@@ -156,3 +156,21 @@ def test_closed_terminal_ends_tui_even_when_not_session_leader():
         t.kill()
     assert is_gone(memlab.pid, timeout=10), "memlab kept running on a closed terminal"
     assert is_gone(sample.pid)
+
+
+def test_escape_sequences_in_the_env_do_not_reach_the_terminal():
+    """An env value ESC]0;PWNED BEL (set the window title) and ESC[2J (clear the
+    screen), shown in the Env view: the pane's title stays, the value is shown
+    escaped.  The command line builds the value with printf, as a user would."""
+    t = Tmux(f"{MEMLAB} tui --launch sleeper -i -e "
+             "\"$(printf 'ZZ=\\033[2J\\033]0;PWNED\\007hello')\"")
+    try:
+        t.wait_for("[stack]")
+        title = t.run("display-message", "-p", "-t", "t", "#{pane_title}")
+        t.keys("e")
+        t.wait_for("\\x1b[2J\\x1b]0;PWNED\\x07hello", "matches /proc/PID/environ")
+        after = t.run("display-message", "-p", "-t", "t", "#{pane_title}")
+        assert "PWNED" not in after and after == title
+        t.keys("q")
+    finally:
+        t.kill()

@@ -13,6 +13,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Checkbox, DataTable, Input, Select, Static
 
 from memlab.model import text
+from memlab.render.safe import printable
 from memlab.secrets import display_value
 from memlab.tui.source import LaunchRequest, demo_env
 
@@ -65,8 +66,8 @@ class LaunchPanel(ModalScreen[LaunchRequest | None]):
         reveal = bool(getattr(self.app, "reveal", False))
         for i, raw in enumerate(self.env):
             name, _, value = text(raw).partition("=")
-            table.add_row(Text(name, style="bold cyan"),
-                          Text(display_value(name, value, reveal)), key=str(i))
+            table.add_row(Text(printable(name), style="bold cyan"),
+                          Text(printable(display_value(name, value, reveal))), key=str(i))
 
     # -- editing ----------------------------------------------------------------
     def set_var(self, name: str, value: str) -> None:
@@ -94,12 +95,18 @@ class LaunchPanel(ModalScreen[LaunchRequest | None]):
         index = int(event.row_key.value)
         if index < len(self.env):
             name, _, value = text(self.env[index]).partition("=")
-            self.query_one("#env-name", Input).value = name
+            # an Input draws its value raw: control characters are shown escaped
+            self.query_one("#env-name", Input).value = printable(name)
             box = self.query_one("#env-value", Input)
-            # a secret stays masked here too: the box is left empty for a new value
+            # a secret stays masked here too, and a value with control characters is
+            # not put in the box either: it is left empty for a new value
             hidden = display_value(name, value, bool(getattr(self.app, "reveal", False)))
-            box.value = value if hidden == value else ""
-            box.placeholder = "value" if hidden == value else "(secret: type a new value)"
+            if hidden != value:
+                box.value, box.placeholder = "", "(secret: type a new value)"
+            elif printable(value) != value:
+                box.value, box.placeholder = "", "(control characters: type a new value)"
+            else:
+                box.value, box.placeholder = value, "value"
 
     def request(self) -> LaunchRequest | None:
         path = self.query_one("#launch-path", Input).value.strip()

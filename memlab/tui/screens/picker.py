@@ -12,6 +12,8 @@ from textual.message import Message
 from textual.screen import ModalScreen
 from textual.widgets import DataTable, Input, Static
 
+from memlab.render.safe import printable
+
 
 class ProcessPicker(ModalScreen[int | None]):
     AUTO_FOCUS = "#picker-filter"
@@ -55,9 +57,11 @@ class ProcessPicker(ModalScreen[int | None]):
             if needle and needle not in f"{p.pid} {p.user} {p.name}".lower():
                 continue
             style = "" if p.readable else "dim"
+            # every process on the machine names itself (comm, cmdline): escaped
             table.add_row(Text(str(p.pid), style=style, justify="right"),
-                          Text(p.user, style=style), Text(p.name, style=style),
-                          Text("yes" if p.readable else f"no: {p.why}",
+                          Text(printable(p.user), style=style),
+                          Text(printable(p.name), style=style),
+                          Text("yes" if p.readable else f"no: {printable(p.why)}",
                                style="green" if p.readable else "dim red"),
                           key=str(p.pid))
 

@@ -16,6 +16,7 @@ from textual.app import ComposeResult
 from textual.widgets import RichLog, Static
 
 from memlab.model import Snapshot
+from memlab.render.safe import printable
 from memlab.tui.diff import summarize
 from memlab.tui.views import ViewSpec
 from memlab.tui.widgets.base import SnapshotView
@@ -51,9 +52,10 @@ class DriveView(SnapshotView):
 
     def log_command(self, line: str, answer: dict | None, error: str | None) -> None:
         t = Text("> ", style="bold")
-        t.append(self.masked_line(line), style="bold cyan")
+        # the line may name a variable of the process (palette), the error quote it
+        t.append(printable(self.masked_line(line)), style="bold cyan")
         if error is not None:
-            t.append(f"  ✗ {error}", style="bold red")
+            t.append(f"  ✗ {printable(error)}", style="bold red")
         else:
             t.append("  → " + json.dumps(answer, sort_keys=True), style="green")
         self._write(t)
@@ -70,7 +72,7 @@ class DriveView(SnapshotView):
     def log_changes(self, before: Snapshot | None, after: Snapshot) -> list[str]:
         lines = summarize(before, after)
         for s in lines:
-            self._write(Text("  " + s, style="yellow"))
+            self._write(Text("  " + printable(s), style="yellow"))  # names, paths
         return lines
 
 

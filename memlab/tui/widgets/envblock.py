@@ -14,6 +14,7 @@ from textual.containers import VerticalScroll
 from textual.widgets import DataTable, Static
 
 from memlab.model import EnvBlock, Snapshot
+from memlab.render.safe import printable
 from memlab.secrets import display_value, looks_secret
 from memlab.tui.diff import env_changed_addresses, human_size
 from memlab.tui.views import ViewSpec
@@ -56,7 +57,7 @@ def place_in_stack(snap: Snapshot) -> Text:
         t.append("the env block is not inside any mapping read\n", style="red")
         return t
     rows = [
-        (f"top of {region.label}", f"0x{region.end:x}", ""),
+        (f"top of {printable(region.label)}", f"0x{region.end:x}", ""),
     ]
     if env.distance_to_stack_top is not None:
         rows.append(("", f"↕ {env.distance_to_stack_top} bytes",
@@ -94,14 +95,16 @@ class EnvBlockView(SnapshotView):
         table.clear()
         env = snap.env
         if env is None:
-            summary.update(Text("no env block: " + ("; ".join(snap.warnings) or
-                                                   "it could not be read"), style="yellow"))
+            summary.update(Text("no env block: " + printable("; ".join(snap.warnings) or
+                                                             "it could not be read"),
+                                style="yellow"))
             hexdump.update("")
             return
         self._changed = env_changed_addresses(self.previous, snap)
         self._spans = entry_spans(env)
         t = Text()
-        t.append(f"env block {human_size(env.end - env.start)} in {env.region or '?'}  ",
+        t.append(f"env block {human_size(env.end - env.start)} in "
+                 f"{printable(env.region or '?')}  ",
                  style="bold")
         t.append_text(verdict_text(env.matches_proc_environ,
                                    "matches /proc/PID/environ",
@@ -121,8 +124,8 @@ class EnvBlockView(SnapshotView):
                      if entry.has_equals else "(no '=')")
             table.add_row(Text(f"0x{start:x}", style=style),
                           Text(str(len(entry.raw)), justify="right"),
-                          Text(entry.name, style=NAME_STYLES[i % 2]),
-                          Text(value, style=style), key=str(i))
+                          Text(printable(entry.name), style=NAME_STYLES[i % 2]),
+                          Text(printable(value), style=style), key=str(i))
 
     def _render_hex(self) -> None:
         env = self.snapshot.env

@@ -21,6 +21,7 @@ from textual.widgets import DataTable, Static
 
 from memlab.errors import MemlabError
 from memlab.model import text
+from memlab.render.safe import printable
 from memlab.secrets import display_value, looks_secret
 from memlab.tui.views import ViewSpec
 from memlab.tui.widgets.base import SnapshotView
@@ -119,10 +120,11 @@ class ExposureView(SnapshotView):
         self._draw_matrix()
         self._draw_three_way()
         notes = Text()
+        # notes and errors quote the victim (paths, errno text): escaped
         for line in (self.matrix.notes if self.matrix else ()):
-            notes.append(f"note: {line}\n", style="dim")
+            notes.append(f"note: {printable(line)}\n", style="dim")
         for line in self.errors:
-            notes.append(f"✗ {line}\n", style="bold red")
+            notes.append(f"✗ {printable(line)}\n", style="bold red")
         self.query_one("#expo-notes", Static).update(notes)
 
     def _draw_claim(self) -> None:
@@ -133,13 +135,14 @@ class ExposureView(SnapshotView):
                 t if self.errors else Text("press o to run the observers", style="dim"))
             return
         variable = secret_variable(self.snapshot)
-        shown = (f"{variable[0]}={display_value(variable[0], variable[1], self.reveal)}"
+        shown = (printable(f"{variable[0]}="
+                           f"{display_value(variable[0], variable[1], self.reveal)}")
                  if variable else "the secret")
         for row in m.rows:
             cell = row.cell("environ")
             t.append(f"{row.label:<22}", style="bold")
             if row.skipped or cell is None:
-                t.append(f"skipped: {row.skipped}\n", style="yellow")
+                t.append(f"skipped: {printable(row.skipped)}\n", style="yellow")
             elif cell.secret_found:
                 t.append(f"read /proc/{row.victim_pid}/environ → {shown}  ", style="")
                 t.append("SECRET", style=VERDICT_STYLES["SECRET"])
@@ -163,7 +166,7 @@ class ExposureView(SnapshotView):
         for row in m.rows:
             if row.skipped:
                 table.add_row(Text(row.label, style="dim"),
-                              Text(f"skipped: {row.skipped}", style="dim"),
+                              Text(f"skipped: {printable(row.skipped)}", style="dim"),
                               *[Text("") for _ in m.channels[1:]])
                 continue
             cells = []
@@ -181,20 +184,21 @@ class ExposureView(SnapshotView):
         if view is None:
             head.update("")
             return
-        head.update(Text(f"{view.name} three ways (execve / kernel / libc), and every copy "
-                         f"of its value in memory: {len(view.copies)}", style="bold"))
+        head.update(Text(f"{printable(view.name)} three ways (execve / kernel / libc), and "
+                         f"every copy of its value in memory: {len(view.copies)}",
+                         style="bold"))
         for where, src in (("execve (what memlab passed)", view.execve),
                            ("/proc/PID/environ (env block)", view.proc_environ),
                            ("libc environ (getenv)", view.libc_environ)):
             value = "" if src.value is None else display_value(view.name, text(src.value),
                                                                self.reveal)
             table.add_row(Text(where, style="bold"), Text(src.state(view.secret)),
-                          Text(value), Text("" if src.address is None else
-                                            f"0x{src.address:x}"),
-                          Text(src.region or ""))
+                          Text(printable(value)), Text("" if src.address is None else
+                                                       f"0x{src.address:x}"),
+                          Text(printable(src.region or "")))
         for hit in view.copies:
             table.add_row(Text("copy in memory", style="dim"), Text("secret"), Text(""),
-                          Text(f"0x{hit.address:x}"), Text(hit.region or ""))
+                          Text(f"0x{hit.address:x}"), Text(printable(hit.region or "")))
 
 
 VIEW = ViewSpec(

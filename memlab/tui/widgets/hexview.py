@@ -20,6 +20,7 @@ from textual.strip import Strip
 from textual.widgets import Input, Static
 
 from memlab.model import Region
+from memlab.render.safe import printable
 from memlab.tui.diff import human_size
 from memlab.tui.views import ViewSpec
 from memlab.tui.widgets.base import SnapshotView
@@ -242,7 +243,7 @@ class HexView(SnapshotView):
             self.query_one("#hex-header", Static).update("no region")
             return
         t = Text()
-        t.append(f"{r.label}", style="bold")
+        t.append(printable(r.label), style="bold")
         t.append(f"  0x{r.start:x}–0x{r.end:x}  {human_size(r.size)}  {r.perms}  ")
         t.append("only the rows on screen are read; j: jump to address",
                  style="dim")

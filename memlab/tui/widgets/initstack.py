@@ -13,6 +13,7 @@ from textual.app import ComposeResult
 from textual.widgets import DataTable, Static
 
 from memlab.model import AuxvEntry, InitialStack, text
+from memlab.render.safe import printable
 from memlab.secrets import looks_secret_entry, mask_env_string
 from memlab.tui.views import ViewSpec
 from memlab.tui.widgets.base import SnapshotView
@@ -50,6 +51,7 @@ def auxv_meaning(a: AuxvEntry, stack: InitialStack) -> Text:
     if a.name == "AT_RANDOM" and stack.at_random is not None:
         t.append(f"  {stack.at_random.hex()}", style="magenta")
     elif a.name == "AT_PLATFORM" and stack.platform is not None:
+        # repr: quoted, every control character escaped
         t.append(f"  {stack.platform!r}", style="magenta")
     elif a.name == "AT_EXECFN" and stack.execfn is not None:
         t.append(f"  {stack.execfn!r}", style="magenta")
@@ -61,21 +63,23 @@ def stack_rows(stack: InitialStack, reveal: bool) -> list[tuple[Text, Text, Text
     rows = []
 
     def row(slot: int | None, field: str, value: str, meaning: Text | str = "",
-            style: str = "") -> None:
+            style: str = "", meaning_style: str = "") -> None:
+        """meaning as a str may come from the process (argv/envp strings): escaped."""
         rows.append((Text("" if slot is None else f"0x{slot:x}", style="dim"),
                      Text(field, style=style or "bold"), Text(value),
-                     meaning if isinstance(meaning, Text) else Text(meaning)))
+                     meaning if isinstance(meaning, Text) else
+                     Text(printable(meaning), style=meaning_style)))
 
     row(stack.sp, "argc", str(stack.argc), "number of argv pointers")
     for i, s in enumerate(stack.argv):
-        row(s.slot, f"argv[{i}]", f"0x{s.address:x}", Text(text(s.string)))
+        row(s.slot, f"argv[{i}]", f"0x{s.address:x}", text(s.string))
     end = stack.sp + 8 * (1 + len(stack.argv))
     row(end, f"argv[{len(stack.argv)}]", "NULL", "end of argv", style="dim")
     for i, s in enumerate(stack.envp):
         shown = text(s.string)
         if not reveal and looks_secret_entry(s.string):
             shown = mask_env_string(shown)
-        row(s.slot, f"envp[{i}]", f"0x{s.address:x}", Text(shown, style="cyan"))
+        row(s.slot, f"envp[{i}]", f"0x{s.address:x}", shown, meaning_style="cyan")
     end += 8 * (1 + len(stack.envp))
     row(end, f"envp[{len(stack.envp)}]", "NULL", "end of envp", style="dim")
     for i, a in enumerate(stack.auxv):
@@ -104,8 +108,8 @@ class InitialStackView(SnapshotView):
         table.clear()
         stack = snap.stack
         if stack is None:
-            summary.update(Text("initial stack not decoded: " + ("; ".join(snap.warnings)
-                                                              or "not readable"),
+            summary.update(Text("initial stack not decoded: " + printable(
+                                "; ".join(snap.warnings) or "not readable"),
                                 style="yellow"))
             return
         t = Text()

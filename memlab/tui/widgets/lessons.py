@@ -18,6 +18,7 @@ from textual.containers import Vertical, VerticalScroll
 from textual.css.query import NoMatches
 from textual.widgets import DataTable, Input, Static
 
+from memlab.render.safe import printable
 from memlab.tui.views import ViewSpec
 from memlab.tui.widgets.base import SnapshotView
 
@@ -35,11 +36,12 @@ STATUS_STYLE = {"pass": "bold green", "fail": "bold red", "skip": "bold yellow"}
 
 
 def _verdict_text(status: str, label: str, measured: str, expected: str = "") -> Text:
+    """What a check measured is read from a process (env values, paths): escaped."""
     t = Text(f"{status.upper():<5}", style=STATUS_STYLE.get(status, "bold"))
     t.append(f" {label}\n")
-    t.append(f"      {measured}", style="dim" if status != "fail" else "red")
+    t.append(f"      {printable(measured)}", style="dim" if status != "fail" else "red")
     if status == "fail" and expected:
-        t.append(f" (expected {expected})", style="red")
+        t.append(f" (expected {printable(expected)})", style="red")
     return t
 
 
@@ -107,7 +109,7 @@ class LessonPane(Vertical, can_focus=True):
         answer.display = False
         step = r.current
         body = Text(step.title + "\n", style="bold")
-        body.append(" ".join(r.render(step.text).split()))
+        body.append(printable(" ".join(r.render(step.text).split())))  # has measurements
         out = r.outcomes.get(r.index)
         if out is None and step.actions:
             body.append("\n\n[enter] runs this step", style="dim")
@@ -118,16 +120,16 @@ class LessonPane(Vertical, can_focus=True):
         out = self.runner.outcomes.get(self.runner.index)
         t = Text()
         if out is not None:
-            for note in out.notes:
-                t.append(f"→ {note}\n", style="cyan")
+            for note in out.notes:  # notes and skip reasons quote what was measured
+                t.append(f"→ {printable(note)}\n", style="cyan")
             if out.skipped:
-                t.append(f"SKIP  {out.skipped}\n", style="bold yellow")
+                t.append(f"SKIP  {printable(out.skipped)}\n", style="bold yellow")
             for res in out.results:
                 t.append_text(_verdict_text(res.status, res.label, res.verdict.measured,
                                             res.verdict.expected))
                 t.append("\n")
             if out.after:
-                t.append(" ".join(out.after.split()), style="italic")
+                t.append(printable(" ".join(out.after.split())), style="italic")
         self._put("lesson-verdicts", t)
 
     def _show_quiz(self) -> None:
@@ -245,7 +247,7 @@ class LessonPane(Vertical, can_focus=True):
         event.input.value = ""
         t = Text("right" if ans.correct else "not quite",
                  style="bold green" if ans.correct else "bold red")
-        t.append(f": the answer is {ans.expected}\n")
+        t.append(f": the answer is {printable(ans.expected)}\n")
         if ans.evidence is not None:
             t.append_text(_verdict_text(ans.evidence.status, "evidence",
                                         ans.evidence.verdict.measured))
@@ -281,7 +283,7 @@ class LessonsView(SnapshotView):
                           Text("ready" if ok else f"unavailable: {why}",
                                style="green" if ok else "yellow"), key=lesson.id)
         for err in self.catalog.errors:
-            table.add_row("!", Text(str(err), style="red"), "", "")
+            table.add_row("!", Text(printable(str(err)), style="red"), "", "")
 
     def render_snapshot(self) -> None:
         """The lesson list does not depend on the process on screen."""

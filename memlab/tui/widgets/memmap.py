@@ -15,6 +15,7 @@ from textual.message import Message
 from textual.widgets import DataTable, Static
 
 from memlab.model import Region
+from memlab.render.safe import printable
 from memlab.tui.diff import human_size, region_changes
 from memlab.tui.views import ViewSpec
 from memlab.tui.widgets.base import SnapshotView
@@ -45,7 +46,7 @@ def perms_text(perms: str) -> str:
 
 def region_details(r: Region, index: int, mark: str | None) -> Text:
     t = Text()
-    t.append(f"{r.label}\n", style="bold")
+    t.append(f"{printable(r.label)}\n", style="bold")
     t.append(f"0x{r.start:x} – 0x{r.end:x}  {human_size(r.size)} ({r.size} bytes)\n")
     t.append(f"{r.perms}: {perms_text(r.perms)}\n")
     t.append(f"offset 0x{r.offset:x}  dev {r.dev}  inode {r.inode}  kind ")
@@ -101,7 +102,8 @@ class MemoryMapView(SnapshotView):
                 Text(f"{r.start:x}", style=style),
                 Text(human_size(r.size), justify="right"), Text(r.perms),
                 Text(r.kind, style=kind_style(r.kind)),
-                Text(r.label, style=style),  # Text: "[heap]" must not be read as markup
+                # Text: "[heap]" must not be read as markup; a path may hold ESC
+                Text(printable(r.label), style=style),
                 Text(f"{r.end:x}", style=style), key=str(i))
         if snap.regions:
             row = keep if keep is not None and keep < len(snap.regions) else self._default_row()

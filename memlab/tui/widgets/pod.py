@@ -22,6 +22,7 @@ from textual.widgets import Button, DataTable, Input, Static, TextArea
 
 from memlab.errors import MemlabError
 from memlab.model import text
+from memlab.render.safe import printable
 from memlab.secrets import display_value
 from memlab.tui.views import ViewSpec
 from memlab.tui.widgets.base import SnapshotView
@@ -31,6 +32,8 @@ SAME = "green"
 
 
 def short(value: str, width: int = 18) -> str:
+    """A name or value from the manifest or the process, escaped, cut to width."""
+    value = printable(value)
     return value if len(value) <= width else value[: width - 1] + "…"
 
 
@@ -175,14 +178,15 @@ class PodView(SnapshotView):
             status.append("no pod yet: enter runs the manifest above (a bundled demo: one "
                           "ConfigMap as env AND as a volume)", style="dim")
         else:
-            status.append(f"pod {st['name']} pid {st['pid']}  ", style="bold")
-            status.append(st["note"] + "\n", style="dim")
+            # names come from the manifest, errors quote files and values: escaped
+            status.append(f"pod {printable(st['name'])} pid {st['pid']}  ", style="bold")
+            status.append(printable(st["note"]) + "\n", style="dim")
             for r in self.applied:
-                status.append(f"applied {r.object}: {r.action}"
-                              + (f" (volume {r.volume})" if r.volume else "") + "\n",
-                              style="bold")
+                status.append(printable(f"applied {r.object}: {r.action}"
+                                        + (f" (volume {r.volume})" if r.volume else ""))
+                              + "\n", style="bold")
         for e in self.errors:
-            status.append(f"✗ {e}\n", style="bold red")
+            status.append(f"✗ {printable(e)}\n", style="bold red")
         self.query_one("#pod-status", Static).update(status)
         self._draw_env()
         self._draw_files()
@@ -219,17 +223,18 @@ class PodView(SnapshotView):
         t = Text("volume files — live; ", style="bold")
         for vol, target in st["data_targets"].items():
             old = (before.get("data_targets") or {}).get(vol)
-            t.append(f"{vol}/..data → {target}", style=CHANGED if old and old != target
-                     else "")
+            t.append(printable(f"{vol}/..data → {target}"),
+                     style=CHANGED if old and old != target else "")
             if old and old != target:
-                t.append(f" (was {old})", style="dim")
+                t.append(f" (was {printable(old)})", style="dim")
             t.append("  ")
         head.update(t)
         old_files = before.get("files") or {}
         for path, data in sorted(st["files"].items()):
             value = text(data)
             changed = path in old_files and old_files[path] != data
-            table.add_row(Text(path), Text(value, style=CHANGED if changed else ""))
+            table.add_row(Text(printable(path)),  # a file's content: one escaped line
+                          Text(printable(value), style=CHANGED if changed else ""))
 
 
 VIEW = ViewSpec(

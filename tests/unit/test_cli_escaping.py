@@ -1,0 +1,100 @@
+"""The CLI commands beyond inspect/env/stack print what a process, an ELF file or a
+manifest chose (paths, symbol names, env values, file contents) with its control
+characters escaped: `ESC ] 0 ; title BEL` must not retitle the reader's terminal."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import xml.etree.ElementTree as ET
+
+import pytest
+
+from memlab.cli import main
+from memlab.launch import launch
+from tests.helpers import sample
+
+TITLE = "\x1b]0;PWNED\x07"
+CLEAR = "\x1b[2J"
+
+
+def controls(text: str) -> set[str]:
+    return {c for c in text if c != "\n" and (ord(c) < 0x20 or 0x7F <= ord(c) <= 0x9F)}
+
+
+def run(capsys, *argv):
+    rc = main([str(a) for a in argv])
+    out, err = capsys.readouterr()
+    assert not controls(out) and not controls(err), (out, err)
+    return rc, out, err
+
+
+@pytest.fixture
+def hostile_exe(tmp_path):
+    """The sleeper sample under a name with escape sequences in it."""
+    exe = tmp_path / f"sl{TITLE}eeper{CLEAR}"
+    shutil.copy2(sample("sleeper"), exe)
+    return exe
+
+
+def test_elf_and_layout_of_a_hostile_path(capsys, hostile_exe, tmp_path, monkeypatch):
+    monkeypatch.setenv("NO_COLOR", "1")
+    monkeypatch.setenv("COLUMNS", "400")  # the long tmp path on one line
+    escaped = "sl\\x1b]0;PWNED\\x07eeper\\x1b[2J"
+    rc, out, _ = run(capsys, "elf", hostile_exe)  # the file: its path on the first line
+    assert rc == 0 and out.splitlines()[0].endswith(escaped)
+    with launch(str(hostile_exe), hold="exec", env=[f"V=\x9b{TITLE}".encode()]) as child:
+        rc, out, _ = run(capsys, "elf", child.pid)
+        assert rc == 0 and escaped in out
+        svg = tmp_path / "layout.svg"
+        rc, out, _ = run(capsys, "layout", child.pid, "--svg", svg)
+        assert rc == 0 and escaped in out
+        # XML 1.0 forbids ESC and BEL even as character references: escaped first
+        root = ET.parse(svg).getroot()
+        labels = [t.text for t in root.iter("{http://www.w3.org/2000/svg}text")]
+        assert any(escaped in (label or "") for label in labels)
+        # JSON with ensure_ascii=False: C0 escaped by json.dumps, C1 (U+009B is CSI
+        # for a UTF-8 xterm) by print_json; the value itself survives
+        rc, out, _ = run(capsys, "env", child.pid, "--json", "--reveal")
+        assert rc == 0 and "\\u009b" in out
+        env = json.loads(out)["env"]["entries"]
+        assert [e["value"] for e in env] == [f"\x9b{TITLE}"]
+
+
+def test_an_error_quoting_a_path_is_escaped(capsys):
+    rc, _, err = run(capsys, "elf", f"/nonexistent/{TITLE}")
+    assert rc == 2 and "/nonexistent/\\x1b]0;PWNED\\x07" in err
+
+
+def test_k8s_env_prints_configmap_values_escaped(capsys, tmp_path):
+    pod = tmp_path / "pod.yaml"
+    pod.write_text("""\
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: cm}
+data:
+  EVIL: "\\e]0;PWNED\\a\\e[2Jx"
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: p}
+spec:
+  containers:
+  - name: app
+    image: busybox
+    envFrom:
+    - configMapRef: {name: cm}
+""")
+    rc, out, _ = run(capsys, "k8s", "env", pod, "--no-runtime", "--no-services")
+    assert rc == 0 and "EVIL  \\x1b]0;PWNED\\x07\\x1b[2Jx" in out
+
+
+def test_lesson_verdict_lines_escape_what_was_measured():
+    from memlab.cli.lesson_cmds import _result_line
+    from memlab.lessons.checks import FAIL, Verdict
+    from memlab.lessons.engine import CheckResult
+
+    line = _result_line(CheckResult("l", "step 1", "the value", Verdict(
+        FAIL, f"V={TITLE}", f"{CLEAR}"), 1))
+    assert not controls(line)
+    assert "measured: V=\\x1b]0;PWNED\\x07 (expected \\x1b[2J)" in line
