@@ -150,7 +150,7 @@ def env_summary(env: EnvBlock) -> Text:
     t.append("env block ", style="bold")
     t.append(f"{hexaddr(env.start)}..{hexaddr(env.end)} ({env.end - env.start} bytes, "
              f"{len(env.entries)} entries) in ")
-    t.append(env.region or "no mapping")
+    t.append(printable(env.region or "no mapping"))
     if env.distance_to_stack_top is not None:
         t.append(f"; {env.distance_to_stack_top} bytes below the top of the region")
     if env.distance_to_args is not None:
@@ -267,18 +267,19 @@ def stack_layout(snap: Snapshot) -> Table | None:
     t.add_column("bytes", justify="right")
     t.add_column("what")
     for address, size, what in sorted(rows, key=lambda r: -(r[0] or 0)):
-        t.add_row(hexaddr(address), "" if size is None else str(size), Text(what))
+        t.add_row(hexaddr(address), "" if size is None else str(size), ptext(what))
     return t
 
 
 def warnings_text(warnings: Iterable[str]) -> Text | None:
+    """One `! ...` line per warning, escaped (warnings quote paths and errors)."""
     warnings = list(warnings)
     if not warnings:
         return None
     t = Text()
     for w in warnings:
         t.append("! ", style="bold yellow")
-        t.append(w + "\n")
+        t.append(printable(w) + "\n")
     return t
 
 

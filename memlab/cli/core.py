@@ -191,15 +191,8 @@ def show_snapshot(snap, reveal: bool) -> None:
         items.append(line)
     if snap.extra.get("elf"):  # its reason may quote the executable's path
         items.append(v.ptext("elf: " + _elf_line(snap.extra["elf"])))
-    items.append(_warnings(v, snap))
+    items.append(v.warnings_text(snap.warnings))
     _print(*items)
-
-
-def _warnings(v, snap):
-    """The snapshot's warnings (they quote paths and errors): escaped, one a line."""
-    from memlab.render.safe import printable
-
-    return v.warnings_text(map(printable, snap.warnings))
 
 
 def _elf_line(section: dict) -> str:
@@ -251,7 +244,7 @@ def _part_command(args, part: str, source: str, schema: str, stat_keys: tuple[st
             items += views(v, snap, args.reveal)
         elif snap.stat.masked:
             items.append(v.Text(f"{masked_what}: hidden by the kernel", style="yellow"))
-        items.append(_warnings(v, snap))
+        items.append(v.warnings_text(snap.warnings))
         _print(*items)
     if err:
         raise err
