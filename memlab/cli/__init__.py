@@ -19,7 +19,7 @@ from memlab.errors import EXIT_FAILURE, EXIT_USAGE, MemlabError
 
 # Each module and the commands it registers, in `memlab --help` order.  A command line
 # naming one of them imports that module alone (`memlab audit` pays for no other group);
-# tests/unit/test_cli_help.py checks the lists against what each module registers.
+# tests/unit/test_import_hygiene.py checks the lists against what each module registers.
 COMMAND_MODULES: dict[str, tuple[str, ...]] = {
     "memlab.cli.core": ("launch", "inspect", "env", "stack", "samples"),
     "memlab.cli.elf_cmds": ("elf", "layout", "heap", "aslr"),
