@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from typing import Any, Iterator
 
 from memlab.model import PAGE_SIZE, Region, Snapshot, hexaddr
-from memlab.render.safe import printable
+from memlab.render.safe import fit, printable
 
 # x86_64, 4-level paging (arch/x86/include/asm/page_64_types.h): user space ends at
 # TASK_SIZE_MAX = 2^47 - PAGE_SIZE; kernel space starts at 0xffff800000000000; the
@@ -374,12 +374,6 @@ STYLE = {
 WIDTH = 80
 
 
-def _fit(s: str, n: int) -> str:
-    """s escaped (every label and note of the text picture passes here), cut to n."""
-    s = printable(s)
-    return s if len(s) <= n else s[: max(0, n - 1)] + "…"
-
-
 def fmt_addr(addr: int) -> str:
     """Boundary address, 16 hex digits; the top of the address space (2^64, one past
     the last byte) is written as its last byte."""
@@ -405,16 +399,16 @@ def _block_lines(b: Block, depth: int, width: int, out: list) -> None:
     indent = "  " * depth
     head = f"  {bar} {indent}"
     label_w = 26 - len(indent)
-    left = f"{head}{_fit(b.label, label_w):<{label_w}} {b.perms or '':<4} " \
+    left = f"{head}{fit(b.label, label_w):<{label_w}} {b.perms or '':<4} " \
            f"{human_size(b.size):>9}  "
-    out.append((left + _fit(b.what, max(0, width - len(left))), STYLE.get(b.kind, "")))
+    out.append((left + fit(b.what, max(0, width - len(left))), STYLE.get(b.kind, "")))
     for c in b.children:
         _block_lines(c, depth + 1, width, out)
     for m in b.markers:
         line = f"{head}{indent}  ◀ {m.label} {m.address:#x}"
         if m.note:
             line += f"  {m.note}"
-        out.append((_fit(line, width), "bold"))
+        out.append((fit(line, width), "bold"))
 
 
 def render_plain(blocks: list[Block], width: int = WIDTH) -> str:
@@ -485,7 +479,7 @@ def render_svg(blocks: list[Block], title: str = "memlab layout") -> str:
                     f'text-anchor="end">{escape(info)}</text>')
         if b.what:  # to the right of the tower
             rows.append(f'<text class="what" x="{x0 + box_w + 10}" y="{y + 14}">'
-                        f'{escape(_fit(b.what, 48))}</text>')
+                        f'{escape(fit(b.what, 48))}</text>')
         for i, m in enumerate(b.markers):
             my = y + 26 + 12 * i
             rows.append(f'<line class="marker" x1="{x}" y1="{my - 4}" x2="{x + w}" '

@@ -7,6 +7,7 @@ CR), and so does Textual, so memlab escapes every C0/C1 control character and DE
 `\\xNN` before such a string becomes a rich Text, a Textual widget or a printed line.
 JSON: json.dumps escapes C0 itself, but with ensure_ascii=False it writes DEL and the C1
 controls (U+0080-U+009F; a UTF-8 xterm obeys U+009B as CSI) as they are: `json_text`.
+A string cut to a column width is escaped first, then cut, never inside an escape: `fit`.
 """
 
 from __future__ import annotations
@@ -32,6 +33,26 @@ def printable_lines(s: str) -> str:
     """printable(s), except that newlines stay: for text of several lines that has
     process strings in it (a lesson step with its measurements, a file's content)."""
     return _CONTROL_BUT_NEWLINE.sub(_hex, s)
+
+
+def fit(s: str, width: int) -> str:
+    """printable(s) in at most width characters: unchanged when it fits, else cut with
+    "…" as its last character.  The cut never splits an escape: a control character
+    shows as its whole \\xNN or not at all (an "\\x1" could be read as another byte).
+    width 1 gives "…"; width 0 or less gives "" (nothing fits, not even the mark)."""
+    shown = printable(s)
+    if len(shown) <= width:
+        return shown
+    if width <= 0:
+        return ""
+    room, used, cut = width - 1, 0, 0
+    for ch in s:  # the original characters: 4 columns for a control, 1 for any other
+        w = 4 if _CONTROL.match(ch) else 1
+        if used + w > room:
+            break
+        used += w
+        cut += 1
+    return printable(s[:cut]) + "…"
 
 
 def json_text(s: str) -> str:

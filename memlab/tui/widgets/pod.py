@@ -22,19 +22,13 @@ from textual.widgets import Button, DataTable, Input, Static, TextArea
 
 from memlab.errors import MemlabError
 from memlab.model import text
-from memlab.render.safe import printable
+from memlab.render.safe import fit, printable
 from memlab.secrets import display_value
 from memlab.tui.views import ViewSpec
 from memlab.tui.widgets.base import SnapshotView
 
 CHANGED = "bold black on yellow"
 SAME = "green"
-
-
-def short(value: str, width: int = 18) -> str:
-    """A name or value from the manifest or the process, escaped, cut to width."""
-    value = printable(value)
-    return value if len(value) <= width else value[: width - 1] + "…"
 
 
 def demo_manifest() -> str:
@@ -206,9 +200,9 @@ class PodView(SnapshotView):
             shown_now = "(absent)" if now is None else (
                 "***" if e.from_secret and not self.reveal else
                 display_value(e.name, now, self.reveal))
-            table.add_row(Text(short(e.name), style="bold cyan"),
-                          Text(short(e.display(self.reveal), 12)),
-                          Text(short(shown_now, 12) + (" ✓ same" if same else " ✗ differs"),
+            table.add_row(Text(fit(e.name, 18), style="bold cyan"),
+                          Text(fit(e.display(self.reveal), 12)),
+                          Text(fit(shown_now, 12) + (" ✓ same" if same else " ✗ differs"),
                                style=SAME if same else "bold red"))
 
     def _draw_files(self) -> None:

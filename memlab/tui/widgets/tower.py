@@ -13,7 +13,7 @@ from textual.widget import Widget
 
 from memlab.model import Snapshot
 from memlab.render.layout import Block, build_blocks
-from memlab.render.safe import printable
+from memlab.render.safe import fit, printable
 from memlab.tui.diff import human_size
 
 # Colour by kind (memlab.analysis.classify names); unknown kinds fall back to "anon".
@@ -63,11 +63,8 @@ def block_height(size: int) -> int:
 def short_label(label: str, width: int) -> str:
     """Every label on the tower passes here: it is escaped (a mapped path may hold
     control characters), then shortened to its basename or cut."""
-    label = printable(label)
-    if len(label) <= width:
-        return label
-    base = label.rsplit("/", 1)[-1]
-    return base if len(base) <= width else base[: width - 1] + "…"
+    full = printable(label)
+    return full if len(full) <= width else fit(label.rsplit("/", 1)[-1], width)
 
 
 class Tower(Widget, can_focus=True):
