@@ -24,7 +24,7 @@ help:  ## list the targets
 
 setup: $(STAMP)  ## create .venv and install memlab with its test tools
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml memlab/procfs/_cmaps.c
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e '.[test]' --config-settings editable_mode=compat
@@ -57,4 +57,5 @@ bench: setup samples  ## measure memlab against psutil, pmap, gdb and grep (prin
 	$(PY) -m tests.bench $(BENCH)
 
 clean:  ## remove the venv, built samples and caches
-	rm -rf $(VENV) $(BIN) .pytest_cache .hypothesis
+	rm -rf $(VENV) $(BIN) .pytest_cache .hypothesis build
+	find memlab -name '*.so' -delete

@@ -25,39 +25,12 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from memlab.model import PAGE_SIZE, ProcStat, Region
+from memlab.procfs.maps import path_kind
 
 KINDS = ("text", "rodata", "data", "bss", "heap", "stack", "vdso", "vvar", "vsyscall",
          "lib", "anon", "file")
 
-# Kernel-named mappings (fs/proc/task_mmu.c show_map_vma, arch/x86/entry/vdso).  New
-# names appear over kernel versions ([vvar_vclock] in 6.x, [uprobes], [anon:...]):
-# anything not listed here is "anon" and keeps its name.
-_SPECIAL = {
-    "[heap]": "heap",
-    "[stack]": "stack",
-    "[vdso]": "vdso",
-    "[vvar]": "vvar",
-    "[vvar_vclock]": "vvar",
-    "[vsyscall]": "vsyscall",
-}
-
 DELETED_SUFFIX = " (deleted)"
-
-
-def special_kind(path: str) -> str:
-    """Kind of a `[name]` mapping; `[stack:TID]` is a thread stack on kernels < 4.5."""
-    kind = _SPECIAL.get(path)
-    if kind is None and path.startswith("[stack:"):
-        kind = "stack"
-    return kind or "anon"
-
-
-def is_shared_library(path: str) -> bool:
-    """libc.so.6, ld-linux-x86-64.so.2, libfoo.so: a `.so` in the file name."""
-    if ".so" not in path:
-        return False
-    name = path.rsplit("/", 1)[-1]
-    return name.endswith(".so") or ".so." in name
 
 
 def strip_deleted(exe: str | None) -> str | None:
@@ -141,21 +114,11 @@ def classify(regions: Iterable[Region], stat: ProcStat | None,
             kind = by_path.get(path)
             if kind is None:
                 kind = by_path[path] = path_kind(path)
-        # parse_maps leaves every kind "anon", so most lines need a copy: Region(*r[:-1],
-        # kind) (kind is the last field) builds it in half of r._replace(kind=kind)'s time.
+        # parse_maps already set the path kinds: only the executable's lines (and a
+        # Region built by hand) need a copy.  Region(*r[:-1], kind) (kind is the last
+        # field) builds it in half of r._replace(kind=kind)'s time.
         append(r if r.kind == kind else Region(*r[:-1], kind))
     return tuple(out)
-
-
-def path_kind(path: str) -> str:
-    """Kind of a mapping that is not part of the executable, from its maps path."""
-    if path[:1] == "[" and path[-1:] == "]":
-        return special_kind(path)
-    if is_shared_library(path):
-        return "lib"
-    if path[:1] == "/":
-        return "file"  # locale archives, gconv cache, /memfd:..., fonts
-    return "anon"  # e.g. an unknown non-bracketed kernel name
 
 
 def _bss_tail(regions: list[Region], last_exe: Region,

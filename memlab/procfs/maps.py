@@ -14,10 +14,15 @@ The path field is what makes parsing tricky:
   [vvar_vclock] (6.13+), [vsyscall], [anon:NAME] (prctl PR_SET_VMA_ANON_NAME, 5.17+),
   [anon_shmem:NAME] ... New names appear over kernel versions, so none is hard-coded here.
 - [vsyscall] lives at 0xffffffffff600000, above 2**63: addresses are unbounded ints.
+
+Each Region gets the kind its line names by itself (path_kind: heap, stack, vdso, vvar,
+vsyscall, lib, file, anon).  The executable's own kinds (text, rodata, data, bss) need
+stat and readlink(exe): memlab.analysis.classify adds those.
 """
 
 from __future__ import annotations
 
+import functools
 import re
 
 from memlab.errors import ParseError
@@ -36,6 +41,48 @@ _LINE = re.compile(
 )
 
 
+# Kernel-named mappings (fs/proc/task_mmu.c show_map_vma, arch/x86/entry/vdso).  New
+# names appear over kernel versions ([vvar_vclock] in 6.x, [uprobes], [anon:...]):
+# anything not listed here is "anon" and keeps its name.
+_SPECIAL = {
+    "[heap]": "heap",
+    "[stack]": "stack",
+    "[vdso]": "vdso",
+    "[vvar]": "vvar",
+    "[vvar_vclock]": "vvar",
+    "[vsyscall]": "vsyscall",
+}
+
+
+def special_kind(path: str) -> str:
+    """Kind of a `[name]` mapping; `[stack:TID]` is a thread stack on kernels < 4.5."""
+    kind = _SPECIAL.get(path)
+    if kind is None and path.startswith("[stack:"):
+        kind = "stack"
+    return kind or "anon"
+
+
+def is_shared_library(path: str) -> bool:
+    """libc.so.6, ld-linux-x86-64.so.2, libfoo.so: a `.so` in the file name."""
+    if ".so" not in path:
+        return False
+    name = path.rsplit("/", 1)[-1]
+    return name.endswith(".so") or ".so." in name
+
+
+def path_kind(path: str | None) -> str:
+    """The kind a maps path names by itself (the executable's lines are "file" here)."""
+    if not path:
+        return "anon"
+    if path[:1] == "[" and path[-1:] == "]":
+        return special_kind(path)
+    if is_shared_library(path):
+        return "lib"
+    if path[:1] == "/":
+        return "file"  # the executable, locale archives, gconv cache, /memfd:..., fonts
+    return "anon"  # e.g. an unknown non-bracketed kernel name
+
+
 def parse_maps_line(line: bytes, lineno: int = 1) -> Region:
     m = _LINE.fullmatch(line)
     if m is None:
@@ -47,6 +94,9 @@ def parse_maps_line(line: bytes, lineno: int = 1) -> Region:
     deleted = raw_path is not None and raw_path.endswith(_DELETED)
     if deleted:
         raw_path = raw_path[: -len(_DELETED)]
+    # file names are bytes to the kernel: surrogateescape (os.fsdecode) keeps odd ones
+    # round-trip
+    path = raw_path.decode("utf-8", "surrogateescape") if raw_path else None
     return Region(
         start=start,
         end=end,
@@ -54,47 +104,20 @@ def parse_maps_line(line: bytes, lineno: int = 1) -> Region:
         offset=int(offset, 16),
         dev=dev.decode("ascii"),
         inode=int(inode),
-        # file names are bytes to the kernel: surrogateescape (os.fsdecode) keeps odd
-        # ones round-trip
-        path=raw_path.decode("utf-8", "surrogateescape") if raw_path else None,
+        path=path,
         deleted=deleted,
+        kind=path_kind(path),
     )
 
 
-# _LINE for the whole text at once, on str: the fast path of parse_maps.  Decoding the
-# text in one go gives the same path strings as decoding each path (the other fields are
-# ASCII; UTF-8 errors do not cross a newline).  Without DOTALL `.` stops at the newline
-# (the kernel escapes one in a path as \012, fs/proc/task_mmu.c seq_file_path).
-_LINES = re.compile(
-    r"^([0-9a-f]{1,16})-([0-9a-f]{1,16}) ([r-][w-][x-][sp]) ([0-9a-f]{1,16}) "
-    r"([0-9a-f]{2,}:[0-9a-f]{2,}) ([0-9]{1,20})(?: +(.*))?$",
-    re.MULTILINE,
-)
-_DELETED_STR = _DELETED.decode()
+try:
+    from memlab.procfs import _cmaps  # built by pip install (pyproject ext-modules)
+except ImportError:  # not compiled: every line goes through parse_maps_line
+    _cmaps = None
 
-
-def _parse_maps_fast(data: bytes) -> list[Region] | None:
-    """All lines with one findall and one decode; None when any line is not well formed
-    (parse_maps then goes line by line to name it).  A third cheaper than line by line
-    (0.5 us a line: one regex call and one decode instead of one each per line)."""
-    text = data.decode("utf-8", "surrogateescape")
-    rows = _LINES.findall(text)
-    # One match at most per line (anchored at ^ and $): as many matches as lines means
-    # every line matched.
-    if len(rows) != text.count("\n") + (not text.endswith("\n")):
-        return None
-    out = []
-    append = out.append
-    for start_hex, end_hex, perms, offset, dev, inode, path in rows:
-        start, end = int(start_hex, 16), int(end_hex, 16)
-        if end < start:
-            return None
-        deleted = path.endswith(_DELETED_STR)
-        if deleted:
-            path = path[: -len(_DELETED_STR)]
-        append(Region(start, end, perms, int(offset, 16), dev, int(inode), path or None,
-                      deleted))
-    return out
+# path_kind of each path seen, for the C parser: a library spans 4-5 lines and every
+# snapshot sees the same few paths again.  Bounded, like the set of mapped files.
+_kind_of = functools.lru_cache(maxsize=4096)(path_kind)
 
 
 def parse_maps(data: bytes) -> list[Region]:
@@ -105,9 +128,10 @@ def parse_maps(data: bytes) -> list[Region]:
     data = bytes(data)
     if not data:
         return []
-    fast = _parse_maps_fast(data)
-    if fast is not None:
-        return fast
+    if _cmaps is not None:
+        fast = _cmaps.parse(data, Region, _kind_of)
+        if fast is not None:
+            return fast
     lines = data.split(b"\n")
     if lines and lines[-1] == b"":
         lines.pop()  # the final newline

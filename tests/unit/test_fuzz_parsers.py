@@ -14,7 +14,8 @@ from memlab.errors import ParseError
 from memlab.model import Region
 from memlab.procfs.auxv import parse_auxv
 from memlab.procfs.environ import parse_cmdline, parse_environ
-from memlab.procfs.maps import parse_maps
+from memlab.procfs import maps
+from memlab.procfs.maps import parse_maps, path_kind
 from memlab.procfs.stat import parse_stat
 from memlab.procfs.status import parse_status
 from tests.helpers import REPO
@@ -100,7 +101,8 @@ def test_maps_round_trip(rs):
     assert len(parsed) == len(rs)
     for got, want in zip(parsed, rs):
         path = want.pop("path")
-        assert got == Region(path=None if path is None else os.fsdecode(path), **want)
+        path = None if path is None else os.fsdecode(path)
+        assert got == Region(path=path, kind=path_kind(path), **want)
 
 
 _comm = st.binary(min_size=0, max_size=15).filter(lambda b: b"\0" not in b and b"\n" not in b)
@@ -160,9 +162,9 @@ def _outcome(fn, data: bytes):
 @given(st.lists(regions(), max_size=8), st.sampled_from([b"", b"\r", b" ", b"\n", b"x"]),
        st.integers(0, 400), st.booleans())
 def test_maps_whole_text_parse_equals_line_by_line(rs, junk, where, final_newline):
-    """The findall fast path of parse_maps gives the same Regions as the line-by-line
-    parser, and raises where it raises (junk spliced anywhere, with or without the final
-    newline)."""
+    """The C fast path of parse_maps (_cmaps.c) gives the same Regions as the
+    line-by-line parser, and fails where it raises (junk spliced anywhere, with or
+    without the final newline)."""
     data = b"\n".join(kernel_line(r) for r in rs) + (b"\n" if final_newline else b"")
     data = data[:where] + junk + data[where:]
     assert _outcome(parse_maps, data) == _outcome(_line_by_line, data)
@@ -177,3 +179,33 @@ def test_captured_whole_text_parse_equals_line_by_line(data):
 @given(st.binary(max_size=300))
 def test_maps_random_bytes_same_outcome_both_paths(data):
     assert _outcome(parse_maps, data) == _outcome(_line_by_line, data)
+
+
+def test_the_c_parser_is_built():
+    """make setup builds memlab/procfs/_cmaps.c (pyproject ext-modules, optional so
+    that memlab installs without a compiler); CI must run it, or every comparison
+    above compares the Python parser with itself."""
+    assert maps._cmaps is not None, "memlab.procfs._cmaps was not compiled"
+
+
+@pytest.mark.parametrize("line", [
+    b"1-2 r--p 0 00:00 99999999999999999999",  # 20 digits: above 2**64
+    b"1-2 r--p 0 00:00 123456789012345678901",  # 21 digits: not an inode
+    b"1-12345678901234567 r--p 0 00:00 0",  # 17 hex digits
+    b"1-A r--p 0 00:00 0",  # upper case hex
+    b"1-2 r--p 0 " + b"0" * 70 + b":00 1 /x",  # a long major number is fine
+    b"1-2 r--p 0 0:00 1",  # 1-digit major
+    b"1-2 r--p 0 00:00 1\t/x",  # tab, not space
+    b"1-2 r--p 0 00:00 1     ",  # only padding: anonymous
+    b"1-2 r--p 0 00:00 1 /x\r",  # \r belongs to the path
+    b"1-2 r--p 0 00:00 1 /\xff\xfe (deleted)",  # non-UTF-8, deleted
+    b"1-2 r--p 0 00:00 1 (deleted)",  # a name "(deleted)", not the suffix
+    b"1-2 r--p 0 00:00 1 [anon:x] (deleted)",
+    b"2-1 r--p 0 00:00 0",  # end below start
+    b"1-2 rw-x 0 00:00 0",  # perms: s or p last
+    b"1-2 r--p 0 00:00 0\n\n1-2 r--p 0 00:00 0\n",  # an empty line inside
+    b"1-2 r--p 0 00:00 0\x00",
+])
+def test_c_and_python_parsers_agree_on_edge_lines(line):
+    assert _outcome(parse_maps, line) == _outcome(_line_by_line, line)
+    assert _outcome(parse_maps, line + b"\n") == _outcome(_line_by_line, line + b"\n")
