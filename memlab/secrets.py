@@ -39,9 +39,10 @@ def mask(value: str) -> str:
     return MASK if value else value
 
 
-def display_value(name: str, value: str, reveal: bool) -> str:
-    """The value to print for env entry NAME: masked when it looks secret."""
-    if reveal or not looks_secret(name, value):
+def display_value(name: str, value: str, reveal: bool, from_secret: bool = False) -> str:
+    """The value to print for env entry (or file) NAME: masked when it looks secret or
+    came from a Kubernetes Secret (from_secret), unless reveal."""
+    if reveal or not (from_secret or looks_secret(name, value)):
         return value
     return mask(value)
 

@@ -55,10 +55,8 @@ class EnvVar:
 
     def display(self, reveal: bool = False) -> str:
         """The value to print: masked when it came from a Secret or looks secret."""
-        from memlab.secrets import display_value, mask
-        if self.from_secret and not reveal:
-            return mask(self.value)
-        return display_value(self.name, self.value, reveal)
+        from memlab.secrets import display_value
+        return display_value(self.name, self.value, reveal, self.from_secret)
 
     def to_dict(self, reveal: bool = True) -> dict:
         return {"name": self.name, "value": self.display(reveal), "source": self.source,

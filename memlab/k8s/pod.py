@@ -32,6 +32,7 @@ import posixpath
 import shutil
 import stat as _stat
 import time
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -98,10 +99,8 @@ class ApplyResult:
 
 
 def _show(name: str, value: str, secret: bool | None, reveal: bool) -> str:
-    from memlab.secrets import display_value, mask
-    if secret and not reveal:
-        return mask(value)
-    return display_value(name, value, reveal)
+    from memlab.secrets import display_value
+    return display_value(name, value, reveal, bool(secret))
 
 
 # --- command resolution ----------------------------------------------------------------------
@@ -372,11 +371,15 @@ class PodRun:
     # -- what the container sees
     def volume_files(self) -> dict[str, bytes]:
         """mountPath/relative path -> bytes, read through the ..data links (live)."""
-        out: dict[str, bytes] = {}
+        return {path: data for path, data, _ in self.volume_entries()}
+
+    def volume_entries(self) -> Iterator[tuple[str, bytes, bool]]:
+        """(mountPath/relative path, bytes, from a Secret volume) for each file the
+        container sees (live): what volume_files() reads, with what masks it on screen."""
+        secret = {vs.name for vs in self._payload_sources if vs.kind == "secret"}
         for m in self.mounts:
             for rel, data in read_volume(m.host_dir).items():
-                out[posixpath.join(m.mount_path, rel)] = data
-        return out
+                yield posixpath.join(m.mount_path, rel), data, m.volume in secret
 
     def volume_contents(self) -> dict[str, dict[str, bytes]]:
         """volume name -> {user-visible path: bytes}, mounted or not (live)."""

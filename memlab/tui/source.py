@@ -122,7 +122,8 @@ class DataSource:
 
     def pod_state(self) -> dict:
         """The running pod, live: {"env": [EnvVar], "proc_environ": {name: value},
-        "files": {path: bytes}, "data_targets": {volume: dir}, "pid", "name"}."""
+        "files": {path: bytes}, "secret_files": {paths of files from a Secret volume},
+        "data_targets": {volume: dir}, "pid", "name"}."""
         raise UsageError("no pod is running")
 
     def apply_pod(self, yaml_text: str) -> list:
@@ -287,9 +288,18 @@ class LiveSource(DataSource):
         for raw in pod.proc_environ():
             name, _, value = raw.partition(b"=")
             environ[name.decode(errors="replace")] = value.decode(errors="replace")
+        files: dict[str, bytes] = {}
+        secret_files: set[str] = set()
+        for path, data, from_secret in pod.volume_entries():
+            files[path] = data
+            if from_secret:
+                secret_files.add(path)
+            else:
+                secret_files.discard(path)  # a later mount over the same path wins
         return {"name": pod.name, "pid": pod.pid, "pod_dir": str(pod.pod_dir),
                 "env": list(pod.env), "proc_environ": environ,
-                "files": pod.volume_files(), "data_targets": pod.data_targets(),
+                "files": files, "secret_files": secret_files,
+                "data_targets": pod.data_targets(),
                 "note": pod.note, "warnings": list(pod.warnings)}
 
     def apply_pod(self, yaml_text: str) -> list:

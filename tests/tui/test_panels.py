@@ -124,3 +124,83 @@ async def test_pod_panel_reports_a_source_without_pods():
         assert "cannot run pods" in view.query_one("#pod-status").render().plain
         await pilot.press("ctrl+t")  # apply before running: said, not crashed
         assert "run a pod first" in view.query_one("#pod-status").render().plain
+
+
+SECRET_POD = """\
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: cfg}
+data: {LOG_LEVEL: INFO, api_token: cm-tok-123}
+---
+apiVersion: v1
+kind: Secret
+metadata: {name: creds}
+type: Opaque
+stringData: {username: admin-user, motd: plain-words}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: secret-pod}
+spec:
+  containers:
+  - name: app
+    image: busybox
+    env:
+    - name: DB_USER
+      valueFrom: {secretKeyRef: {name: creds, key: username}}
+    volumeMounts:
+    - {name: creds, mountPath: /etc/creds}
+    - {name: cfg, mountPath: /etc/cfg}
+  volumes:
+  - {name: creds, secret: {secretName: creds}}
+  - {name: cfg, configMap: {name: cfg}}
+"""
+
+
+async def test_pod_panel_masks_secret_env_and_secret_volume_files(tmp_path):
+    """Values from a Secret (a secretKeyRef env variable, every file of a Secret volume,
+    however harmless its name and content) and secret-looking ConfigMap files show as
+    *** until the user reveals them with `v`, as in the other views and the CLI."""
+    from memlab.tui.source import LiveSource
+
+    manifest = tmp_path / "pod.yaml"
+    manifest.write_text(SECRET_POD)
+    source = LiveSource(pod_root=str(tmp_path / "pods"))
+    try:
+        app = MemlabApp(source)
+        async with app.run_test(size=(120, 40)) as pilot:
+            await pilot.press("k")
+            view = app.query_one("PodView")
+            view.query_one("#pod-manifest").value = str(manifest)
+            await pilot.click("#pod-run")
+            await wait_until(app, pilot, lambda: view.state is not None)
+            assert view.state["secret_files"] == {"/etc/creds/username", "/etc/creds/motd"}
+            assert view.state["files"]["/etc/creds/motd"] == b"plain-words"
+
+            def shown() -> tuple[dict, dict]:
+                env = view.query_one("#pod-env", DataTable)
+                files = view.query_one("#pod-files", DataTable)
+                return (dict(zip(cells(env, 0), zip(cells(env, 1), cells(env, 2)))),
+                        dict(zip(cells(files, 0), cells(files, 1))))
+
+            env, files = shown()
+            assert env["DB_USER"] == ("***", "*** ✓ same")
+            assert files["/etc/creds/username"] == "***"
+            assert files["/etc/creds/motd"] == "***"  # a Secret's file, whatever it says
+            assert files["/etc/cfg/api_token"] == "***"  # a ConfigMap key named like one
+            assert files["/etc/cfg/LOG_LEVEL"] == "INFO"
+            screen = app.export_screenshot()
+            assert "admin-user" not in screen and "plain-words" not in screen
+            view.query_one("#pod-files", DataTable).focus()  # off the manifest input
+            await pilot.press("v")  # the app's reveal toggle, as in every view
+            await wait_until(app, pilot, lambda: shown()[1]["/etc/creds/motd"] != "***")
+            env, files = shown()
+            assert env["DB_USER"] == ("admin-user", "admin-user ✓ same")
+            assert files["/etc/creds/username"] == "admin-user"
+            assert files["/etc/creds/motd"] == "plain-words"
+            assert files["/etc/cfg/api_token"] == "cm-tok-123"
+            await pilot.press("v")
+            await wait_until(app, pilot, lambda: shown()[1]["/etc/creds/motd"] == "***")
+            assert shown()[1]["/etc/creds/username"] == "***"
+    finally:
+        source.stop()

@@ -41,6 +41,10 @@ def test_display_and_mask():
     assert display_value("DB_PASSWORD", "hunter2", reveal=False) == "***"
     assert display_value("DB_PASSWORD", "hunter2", reveal=True) == "hunter2"
     assert display_value("LOG_LEVEL", "debug", reveal=False) == "debug"
+    # from a Kubernetes Secret: masked whatever its name or value, until revealed
+    assert display_value("greeting", "hello", reveal=False, from_secret=True) == "***"
+    assert display_value("greeting", "hello", reveal=True, from_secret=True) == "hello"
+    assert display_value("greeting", "", reveal=False, from_secret=True) == ""
     assert mask_env_string("DB_PASSWORD=hunter2") == "DB_PASSWORD=***"
     assert mask_env_string("NOEQUALS") == "NOEQUALS"
     assert looks_secret_entry(b"API_TOKEN=x") and not looks_secret_entry(b"API_TOKEN")

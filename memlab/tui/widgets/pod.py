@@ -197,9 +197,8 @@ class PodView(SnapshotView):
         for e in ordered:
             now = st["proc_environ"].get(e.name)
             same = now == e.value
-            shown_now = "(absent)" if now is None else (
-                "***" if e.from_secret and not self.reveal else
-                display_value(e.name, now, self.reveal))
+            shown_now = "(absent)" if now is None else display_value(
+                e.name, now, self.reveal, e.from_secret)
             table.add_row(Text(fit(e.name, 18), style="bold cyan"),
                           Text(fit(e.display(self.reveal), 12)),
                           Text(fit(shown_now, 12) + (" ✓ same" if same else " ✗ differs"),
@@ -224,8 +223,12 @@ class PodView(SnapshotView):
             t.append("  ")
         head.update(t)
         old_files = before.get("files") or {}
+        secret_files = st.get("secret_files") or ()
         for path, data in sorted(st["files"].items()):
-            value = text(data)
+            # masked like the env: a Secret volume's file always, another file when its
+            # name (the key) or content looks secret; `v` reveals
+            value = display_value(path.rsplit("/", 1)[-1], text(data), self.reveal,
+                                  path in secret_files)
             changed = path in old_files and old_files[path] != data
             table.add_row(Text(printable(path)),  # a file's content: one escaped line
                           Text(printable(value), style=CHANGED if changed else ""))
