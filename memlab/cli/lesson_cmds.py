@@ -1,9 +1,10 @@
 """`memlab lesson list|run`: the guided lessons on the command line, and in CI.
 
 Plain print(), not rich markup: lesson text is full of "[stack]" and "[heap]", which
-markup would swallow.  What a step measured comes from a process (env values, paths):
-it is printed with its control characters escaped (memlab.render.safe); the only escape
-sequences written are this module's own colours.
+markup would swallow.  What a step measured comes from a process (env values, paths),
+and a lesson file from --dir or a path is anyone's text (titles, ids, steps, quizzes):
+both are printed with their control characters escaped (memlab.render.safe); the only
+escape sequences written are this module's own colours.
 """
 
 from __future__ import annotations
@@ -95,7 +96,8 @@ def _tag(status: str) -> str:
 
 
 def _para(text: str, indent: str = "  ") -> str:
-    text = textwrap.dedent(text).strip("\n")
+    """Lesson prose, escaped (newlines kept), wrapped unless preformatted."""
+    text = printable_lines(textwrap.dedent(text).strip("\n"))
     out = []
     for block in text.split("\n\n"):
         lines = block.splitlines()
@@ -110,7 +112,7 @@ def _para(text: str, indent: str = "  ") -> str:
 
 def _result_line(r: Any) -> str:
     v = r.verdict
-    line = f"{_tag(v.status)} {r.lesson} {r.where}: {r.label}"
+    line = f"{_tag(v.status)} {printable(f'{r.lesson} {r.where}: {r.label}')}"
     detail = printable(f"measured: {v.measured}" if v.status != "skip" else v.measured)
     if v.status == "fail" and v.expected:
         detail += f" (expected {printable(v.expected)})"
@@ -137,14 +139,14 @@ def cmd_list(args: argparse.Namespace) -> int:
     width = max(shutil.get_terminal_size().columns, 60)  # COLUMNS, else 80
     for row in rows:
         state = "ready" if row["available"] else "unavailable"
-        print(f"{row['number']:>2}. {row['id']:<22} [{state}] ~{row['minutes']} min, "
-              f"{row['checks']} checks")
-        print(textwrap.fill(row["title"], width=width, initial_indent="    ",
+        print(f"{row['number']:>2}. {printable(row['id']):<22} [{state}] "
+              f"~{row['minutes']} min, {row['checks']} checks")
+        print(textwrap.fill(printable(row["title"]), width=width, initial_indent="    ",
                             subsequent_indent="    "))
-        print(textwrap.fill(f"goal: {row['goal']}", width=width, initial_indent="    ",
-                            subsequent_indent="          "))
+        print(textwrap.fill(printable(f"goal: {row['goal']}"), width=width,
+                            initial_indent="    ", subsequent_indent="          "))
         if not row["available"]:
-            print(f"    why unavailable: {row['why_unavailable']}")
+            print(f"    why unavailable: {printable(row['why_unavailable'])}")
     for err in cat.errors:
         print(f"{_tag('error')} {printable(str(err))}", file=sys.stderr)
     return EXIT_OK if not errors else EXIT_FAILURE
@@ -210,8 +212,8 @@ def _run_check(lessons: list, errors: list, as_json: bool) -> int:
         if not ok:
             results = unavailable_results(lesson, why)
             if not as_json:
-                print(f"{_tag('skip')} {lesson.id}: unavailable ({len(results)} checks "
-                      f"skipped): {why}")
+                print(f"{_tag('skip')} {printable(lesson.id)}: unavailable "
+                      f"({len(results)} checks skipped): {printable(why)}")
         else:
             with LessonRunner(lesson) as runner:
                 results = []
@@ -222,8 +224,8 @@ def _run_check(lessons: list, errors: list, as_json: bool) -> int:
                         for r in out.results:
                             print(_result_line(r))
                         if out.skipped and not out.results:
-                            print(f"{_tag('skip')} {lesson.id} step {step.index + 1}: "
-                                  f"{out.skipped}")
+                            print(f"{_tag('skip')} {printable(lesson.id)} step "
+                                  f"{step.index + 1}: {printable(out.skipped)}")
                 for quiz in lesson.quizzes:
                     r = runner.check_quiz(quiz)
                     results.append(r)
@@ -251,8 +253,8 @@ def _ask(prompt: str) -> str:
 def _show_step(runner: Any, out: Any) -> None:
     step = out.step
     total = len(runner.steps)
-    print(f"\n── Step {step.index + 1}/{total}: {step.title}")
-    print(_para(printable_lines(runner.render(step.text))))  # with measurements
+    print(f"\n── Step {step.index + 1}/{total}: {printable(step.title)}")
+    print(_para(runner.render(step.text)))  # with measurements
     for note in out.notes:
         print(f"  → {printable(note)}")
     if out.skipped:
@@ -260,17 +262,17 @@ def _show_step(runner: Any, out: Any) -> None:
     for r in out.results:
         print("  " + _result_line(r).replace("\n", "\n  "))
     if out.after:
-        print(_para(printable_lines(out.after)))
+        print(_para(out.after))
 
 
 def _run_interactive(lesson: Any, pause: bool) -> int:
     from memlab.lessons.engine import LessonRunner
 
-    print(f"═══ {lesson.title}  (~{lesson.minutes} min)")
+    print(f"═══ {printable(lesson.title)}  (~{lesson.minutes} min)")
     print(_para(f"Goal: {lesson.goal}"))
     ok, why = lesson.availability()
     if not ok:
-        print(f"{_tag('skip')} this lesson cannot run here: {why}")
+        print(f"{_tag('skip')} this lesson cannot run here: {printable(why)}")
         return EXIT_OK
     failed = False
     with LessonRunner(lesson) as runner:
@@ -296,7 +298,7 @@ def _run_interactive(lesson: Any, pause: bool) -> int:
         for quiz in lesson.quizzes:
             print(_para(quiz.question))
             for i, choice in enumerate(quiz.choices):
-                print(f"    {chr(97 + i)}) {choice}")
+                print(f"    {chr(97 + i)}) {printable(choice)}")
             if pause:
                 given = _ask("  your answer > ")
                 ans = runner.answer_quiz(quiz, given)

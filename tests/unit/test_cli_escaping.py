@@ -13,6 +13,7 @@ import pytest
 from memlab.cli import main
 from memlab.launch import launch
 from tests.helpers import sample
+from tests.lessons.conftest import GOOD
 
 TITLE = "\x1b]0;PWNED\x07"
 CLEAR = "\x1b[2J"
@@ -98,3 +99,45 @@ def test_lesson_verdict_lines_escape_what_was_measured():
         FAIL, f"V={TITLE}", f"{CLEAR}"), 1))
     assert not controls(line)
     assert "measured: V=\\x1b]0;PWNED\\x07 (expected \\x1b[2J)" in line
+
+
+def hostile_lesson() -> str:
+    """tests.lessons GOOD with escape sequences in every text a lesson file gives."""
+    esc = {"TITLE": "\\u001b]0;PWNED\\u0007", "CLEAR": "\\u001b[2J"}  # TOML escapes
+    text = GOOD
+    for old, new in [
+        ('title = "A tiny lesson"', 'id = "evil{TITLE}"\ntitle = "Title {TITLE} here"'),
+        ('goal = "Check that a launched sample\'s env block is in [stack]."',
+         'goal = "Goal {CLEAR} here."\nsummary = "Summary {CLEAR}."'),
+        ('text = "Launch."',
+         'title = "Step {TITLE}"\ntext = "Text {CLEAR}."\nafter = "After {CLEAR}."'),
+        ('name = "equals"', 'name = "equals"\nsay = "say {TITLE}"'),
+        ('question = "How many variables?"', 'question = "Question {CLEAR}?"\n'
+         'choices = ["1", "two {CLEAR}"]\nexplain = "Explain {CLEAR}."'),
+    ]:
+        assert old in text, old
+        text = text.replace(old, new.format(**esc))
+    return text
+
+
+@pytest.mark.parametrize("argv", [
+    ("lesson", "list"),
+    ("lesson", "run", "1", "--no-pause"),  # the interactive walk (stdin is no tty here)
+    ("lesson", "run", "--all", "--check"),
+])
+def test_lesson_text_from_a_user_directory_is_escaped(capsys, tmp_path, argv):
+    (tmp_path / "evil.toml").write_text(hostile_lesson())
+    rc, out, err = run(capsys, *argv, "--dir", tmp_path, "--no-builtin")
+    assert rc == 0, (out, err)
+    if "--check" not in argv:
+        assert "Title \\x1b]0;PWNED\\x07 here" in out
+        assert "Goal \\x1b[2J here." in out
+    if argv[1] == "list":
+        assert "evil\\x1b]0;PWNED\\x07" in out
+    elif "--check" in argv:
+        assert "evil\\x1b]0;PWNED\\x07 step 1: say \\x1b]0;PWNED\\x07" in out
+    else:
+        for shown in ("Step \\x1b]0;PWNED\\x07", "Text \\x1b[2J.", "After \\x1b[2J.",
+                      "Question \\x1b[2J?", "b) two \\x1b[2J", "Explain \\x1b[2J.",
+                      "Summary \\x1b[2J."):
+            assert shown in out, shown
