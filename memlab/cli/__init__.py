@@ -158,6 +158,9 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as err:  # a bug: still one line, unless MEMLAB_DEBUG asks for more
         if os.environ.get("MEMLAB_DEBUG"):
             raise
-        print(f"memlab: internal error: {type(err).__name__}: {err} "
+        from memlab.render.safe import printable
+
+        # the message may quote what a process chose: escaped, and kept on one line
+        print(f"memlab: internal error: {printable(f'{type(err).__name__}: {err}')} "
               "(set MEMLAB_DEBUG=1 for a traceback)", file=sys.stderr)
         return EXIT_FAILURE

@@ -141,3 +141,18 @@ def test_lesson_text_from_a_user_directory_is_escaped(capsys, tmp_path, argv):
                       "Question \\x1b[2J?", "b) two \\x1b[2J", "Explain \\x1b[2J.",
                       "Summary \\x1b[2J."):
             assert shown in out, shown
+
+
+def test_an_internal_error_is_one_escaped_line_and_exit_1(capsys, monkeypatch):
+    """A bug's message can quote process text: escaped, on one line, exit 1 (failure)."""
+    from memlab.cli import lesson_cmds
+
+    def boom(args):
+        raise RuntimeError(f"bad {CLEAR}value\nsecond{TITLE}")
+
+    monkeypatch.delenv("MEMLAB_DEBUG", raising=False)
+    monkeypatch.setattr(lesson_cmds, "cmd_list", boom)  # what register() hands argparse
+    rc, out, err = run(capsys, "lesson", "list")
+    assert rc == 1 and out == ""
+    assert err == ("memlab: internal error: RuntimeError: bad \\x1b[2Jvalue\\x0asecond"
+                   "\\x1b]0;PWNED\\x07 (set MEMLAB_DEBUG=1 for a traceback)\n")
