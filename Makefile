@@ -24,7 +24,7 @@ help:  ## list the targets
 
 setup: $(STAMP)  ## create .venv and install memlab with its test tools
 
-$(STAMP): pyproject.toml memlab/procfs/_cmaps.c
+$(STAMP): pyproject.toml memlab/procfs/_cproc.c
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e '.[test]' --config-settings editable_mode=compat

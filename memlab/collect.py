@@ -1,6 +1,7 @@
 """snapshot(pid) -> Snapshot: the one entry point every front end calls.
 
-It reads /proc/PID/{stat,maps,exe,status,auxv,environ} once each, then the top of
+It reads /proc/PID/{stat,maps,exe,auxv,environ} once each, the uids from a pidfd
+(procfs.pidfd; /proc/PID/status before Linux 6.13), then the top of
 [stack] (startstack .. stack end) with ONE process_vm_readv, and hands those bytes to the
 pure analysis functions (classify, envblock, initstack).  /proc/PID/cmdline is read only
 when that window does not already hold its bytes (_cmdline).  Cost (tests/bench/
@@ -16,7 +17,7 @@ verified becomes a one-line sentence in Snapshot.warnings.
 from __future__ import annotations
 
 from memlab.analysis.classify import classify
-from memlab.analysis.envblock import locate_env_block, region_of
+from memlab.analysis.envblock import locate_env_block
 from memlab.analysis.initstack import decode_initial_stack
 from memlab.analysis.memview import BytesMemory
 from memlab.errors import (
@@ -27,12 +28,13 @@ from memlab.errors import (
     UnreadableMemory,
     ZombieProcess,
 )
-from memlab.model import ProcStat, Region, Snapshot, text
+from memlab.model import ProcStat, Region, Snapshot, region_at, text
 from memlab.procfs._io import check_pid, read_proc_file, readlink_proc
 from memlab.procfs.auxv import parse_auxv
 from memlab.procfs.environ import parse_cmdline, parse_environ
 from memlab.procfs.maps import parse_maps
 from memlab.procfs.mem import MemReader
+from memlab.procfs.pidfd import pidfd_uids
 from memlab.procfs.stat import PF_KTHREAD, parse_flags, parse_stat
 from memlab.procfs.status import parse_ids
 
@@ -131,7 +133,8 @@ def snapshot(pid: int, *, with_elf: bool = False, partial: bool = False) -> Snap
         denied.append("exe")
         warnings.append(str(err))
         exe = None
-    uid = _real_uid(read_proc_file(pid, "status"), warnings)
+    ids = pidfd_uids(pid)
+    uid = ids[0] if ids else _real_uid(read_proc_file(pid, "status"), warnings)
 
     auxv: tuple = ()
     auxv_bytes = _optional(pid, "auxv", warnings, denied)
@@ -149,7 +152,7 @@ def snapshot(pid: int, *, with_elf: bool = False, partial: bool = False) -> Snap
         env, stack, memory = _analyse_memory(pid, stat, regions_t, auxv if auxv_bytes
                                              is not None else None, environ_bytes,
                                              warnings, denied)
-    argv = tuple(text(a) for a in parse_cmdline(_cmdline(pid, stat, memory)))
+    argv = tuple(map(text, parse_cmdline(_cmdline(pid, stat, memory))))
     proc_environ = None
     if env is not None and env.matches_proc_environ:
         proc_environ = env.entries  # the same bytes from the same addresses
@@ -169,7 +172,7 @@ def snapshot(pid: int, *, with_elf: bool = False, partial: bool = False) -> Snap
 
 def _analyse_memory(pid, stat, regions, proc_auxv, environ_bytes, warnings, denied):
     with MemReader(pid, regions) as reader:
-        stack_region = region_of(regions, stat.start_stack)
+        stack_region = region_at(regions, stat.start_stack)
         try:
             memory = _stack_memory(reader, stat, stack_region, warnings)
         except UnreadableMemory as err:

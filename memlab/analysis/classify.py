@@ -24,8 +24,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from memlab.model import PAGE_SIZE, ProcStat, Region
-from memlab.procfs.maps import path_kind
+from memlab.model import PAGE_SIZE, ProcStat, Region, records
 
 KINDS = ("text", "rodata", "data", "bss", "heap", "stack", "vdso", "vvar", "vsyscall",
          "lib", "anon", "file")
@@ -90,48 +89,37 @@ def _exe_kinds(exe_regions: list[Region], stat: ProcStat | None) -> dict[int, st
 
 def classify(regions: Iterable[Region], stat: ProcStat | None,
              exe: str | None) -> tuple[Region, ...]:
-    """Return the regions (same order) with `kind` set."""
-    regions = list(regions)
-    exe_path = find_exe_path(regions, stat, exe)
-    exe_idx = [i for i, r in enumerate(regions)
-               if exe_path is not None and r.path == exe_path]
+    """Return the regions as parse_maps gave them (maps order: ascending addresses, every
+    kind named by its path) with the executable's kinds set: text, rodata, data, bss."""
+    out = list(regions)
+    exe_path = find_exe_path(out, stat, exe)
     kinds: dict[int, str] = {}
+    # maps lists the lines in address order, so these are the executable's in order
+    exe_idx = [i for i, r in enumerate(out) if r.path == exe_path] if exe_path else []
     if exe_idx:
-        ordered = sorted(exe_idx, key=lambda i: regions[i].start)
-        per_exe = _exe_kinds([regions[i] for i in ordered], stat)
-        for pos, i in enumerate(ordered):
-            kinds[i] = per_exe[pos]
-        last = regions[ordered[-1]]
-        kinds.update(_bss_tail(regions, last, stat))
-
-    out = []
-    append = out.append
-    by_path: dict[str | None, str] = {None: "anon"}  # a library has 4-5 lines
-    for i, r in enumerate(regions):
-        kind = kinds.get(i) if kinds else None
-        if kind is None:
-            path = r.path
-            kind = by_path.get(path)
-            if kind is None:
-                kind = by_path[path] = path_kind(path)
-        # parse_maps already set the path kinds: only the executable's lines (and a
-        # Region built by hand) need a copy.  Region(*r[:-1], kind) (kind is the last
-        # field) builds it in half of r._replace(kind=kind)'s time.
-        append(r if r.kind == kind else Region(*r[:-1], kind))
+        per_exe = _exe_kinds([out[i] for i in exe_idx], stat)
+        kinds = {i: per_exe[pos] for pos, i in enumerate(exe_idx)}
+        kinds.update(_bss_tail(out, exe_idx[-1], stat))
+    changed = [i for i, kind in kinds.items() if kind != out[i].kind]
+    # kind is a Region's last field: (*r[:-1], kind) is the copy with the new kind
+    for i, region in zip(changed, records(Region, [(*out[i][:-1], kinds[i])
+                                                   for i in changed])):
+        out[i] = region
     return tuple(out)
 
 
-def _bss_tail(regions: list[Region], last_exe: Region,
+def _bss_tail(regions: list[Region], last_exe: int,
               stat: ProcStat | None) -> dict[int, str]:
     """The anonymous rw mapping that starts exactly where the executable's last line ends
     is the rest of .bss (set_brk/vm_brk_flags in load_elf_binary maps it), as long as it
     is below start_brk when the heap lies above the binary.  Static-PIE binaries sit in the
-    mmap area with brk placed below them (kernel-facts 5): contiguity alone decides."""
-    out: dict[int, str] = {}
+    mmap area with brk placed below them (kernel-facts 5): contiguity alone decides.
+    Mappings never overlap and maps is in address order: it can only be the next line."""
+    end = regions[last_exe].end
+    nxt = regions[last_exe + 1] if last_exe + 1 < len(regions) else None
+    if nxt is None or nxt.path is not None or nxt.start != end or "w" not in nxt.perms:
+        return {}
     start_brk = stat.start_brk if _stat_usable(stat) else None
-    for i, r in enumerate(regions):
-        if r.path is None and r.start == last_exe.end and "w" in r.perms:
-            if start_brk is not None and start_brk >= last_exe.end and r.start >= start_brk:
-                continue
-            out[i] = "bss"
-    return out
+    if start_brk is not None and start_brk >= end and nxt.start >= start_brk:
+        return {}
+    return {last_exe + 1: "bss"}

@@ -12,19 +12,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from memlab.errors import UnreadableMemory
-from memlab.model import EnvBlock, ProcStat, Region
+from memlab.model import EnvBlock, ProcStat, Region, region_at
 from memlab.procfs.environ import parse_environ
 
 # ARG_MAX is a quarter of the stack rlimit (fs/exec.c get_arg_page); with an unlimited
 # stack it can be large, but a "block" bigger than this is garbage, not an environment.
 MAX_BLOCK = 64 << 20
-
-
-def region_of(regions: Sequence[Region], addr: int) -> Region | None:
-    for r in regions:
-        if r.start <= addr < r.end:  # Region.contains, inlined: called per snapshot
-            return r
-    return None
 
 
 def locate_env_block(stat: ProcStat, regions: Sequence[Region], memory,
@@ -70,7 +63,7 @@ def locate_env_block(stat: ProcStat, regions: Sequence[Region], memory,
                                 "/proc/PID/environ (did the process change while memlab "
                                 "was reading it?)")
 
-    region = region_of(regions, start)
+    region = region_at(regions, start)
     if region is None:
         warnings.append(f"env_start 0x{start:x} is in no mapping")
     arg_end = stat.arg_end if stat.arg_end else None

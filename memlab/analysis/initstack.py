@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 from memlab.errors import UnreadableMemory
-from memlab.model import AuxvEntry, InitialStack, StackString
+from memlab.model import AuxvEntry, InitialStack, StackString, records
 
 AT_NULL = 0
 AT_PLATFORM = 15
@@ -58,11 +58,17 @@ def _read_pointer_array(memory, addr: int, limit: int) -> list[int]:
     raise UnreadableMemory(f"no NULL within {limit} pointers from 0x{addr:x}")
 
 
-def _read_auxv(memory, addr: int) -> tuple[list[tuple[int, int]], bool]:
+def _read_auxv(memory, addr: int, expected: int | None = None
+               ) -> tuple[list[tuple[int, int]], bool]:
     """(type, value) pairs from addr until AT_NULL (excluded).  Returns (pairs, saw
-    AT_NULL).  One read for the whole vector when possible, pair by pair otherwise."""
+    AT_NULL).  One read for the whole vector when possible (`expected` pairs and the
+    AT_NULL first, when /proc/PID/auxv says how many), pair by pair otherwise."""
     try:
-        flat = memory.read_u64s(addr, 2 * MAX_AUXV)
+        flat = []
+        if expected is not None and expected < MAX_AUXV:
+            flat = memory.read_u64s(addr, 2 * expected + 2)
+        if AT_NULL not in flat[0::2]:
+            flat = memory.read_u64s(addr, 2 * MAX_AUXV)
     except UnreadableMemory:
         flat = []
         for i in range(MAX_AUXV):
@@ -86,7 +92,7 @@ def _strings(memory, slots_base: int, pointers: Sequence[int], what: str,
     """Resolve each pointer to its string; check it lies in [lo, hi) when known.
     `known` maps addresses to the strings already split out of the same bytes (the env
     block): a pointer found there needs no second look at memory."""
-    out = []
+    rows = []
     moved = []
     unreadable = []
     check = lo is not None and hi is not None
@@ -102,7 +108,7 @@ def _strings(memory, slots_base: int, pointers: Sequence[int], what: str,
             else:
                 if check and not lo <= p < hi:
                     moved.append(i)
-        out.append(StackString(slots_base + 8 * i, p, s))
+        rows.append((slots_base + 8 * i, p, s))
     for i in unreadable[:5]:
         warnings.append(f"{what}[{i}] = 0x{pointers[i]:x} points to unreadable memory")
     if moved:
@@ -110,7 +116,7 @@ def _strings(memory, slots_base: int, pointers: Sequence[int], what: str,
         area = "argument" if what == "argv" else "environment"
         warnings.append(f"{which} now point outside the {area} strings execve copied "
                         f"(0x{lo:x}..0x{hi:x}): the program changed its {what} array")
-    return tuple(out), not moved and not unreadable
+    return tuple(records(StackString, rows)), not moved and not unreadable
 
 
 def decode_initial_stack(
@@ -200,7 +206,8 @@ def decode_initial_stack(
                     break
             except UnreadableMemory:
                 continue
-    pairs, ended = _read_auxv(memory, auxv_address)
+    pairs, ended = _read_auxv(memory, auxv_address,
+                              len(proc_auxv) if proc_auxv is not None else None)
     if not ended:
         warnings.append(f"no AT_NULL after {len(pairs)} auxv pairs at 0x{auxv_address:x}")
         complete = False
@@ -210,7 +217,7 @@ def decode_initial_stack(
         if not auxv_matches:
             warnings.append("the auxv read from the stack differs from /proc/PID/auxv")
     # Equal pairs: share /proc's entries instead of building the same objects again.
-    auxv = tuple(proc_auxv) if auxv_matches else tuple(AuxvEntry(t, v) for t, v in pairs)
+    auxv = tuple(proc_auxv) if auxv_matches else tuple(records(AuxvEntry, pairs))
     values = dict(pairs)
 
     at_random = None

@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from typing import Any, Sequence
 
 from memlab.errors import MemlabError, UnreadableMemory
-from memlab.model import Region, hexaddr, text
+from memlab.model import Region, hexaddr, region_at, text
 from memlab.secrets import display_value
 
 ARRAY_LIMIT = 1 << 16  # entries; a corrupt array must not read forever
@@ -53,10 +53,6 @@ class EnvironSymbol:
         return {"address": hexaddr(self.address), "symbol": self.name, "file": self.file,
                 "bias": hexaddr(self.bias), "array": hexaddr(self.array),
                 "array_region": self.array_region}
-
-
-def _region_of(regions: Sequence[Region], addr: int) -> Region | None:
-    return next((r for r in regions if r.contains(addr)), None)
 
 
 def find_environ_symbol(pid: int, regions: Sequence[Region]) -> tuple[int, str, str, int]:
@@ -133,7 +129,7 @@ def read_libc_environ(pid: int, regions: Sequence[Region] | None = None, *,
     finally:
         if own:
             reader.close()
-    region = _region_of(regions, array)
+    region = region_at(regions, array)
     sym = EnvironSymbol(address=addr, name=name, file=path, bias=bias, array=array,
                         array_region=region.label if region else None)
     return sym, entries
@@ -236,7 +232,7 @@ def view_of(pid: int, name: str, execve_env: Sequence[bytes] | None,
         if entry.startswith(bname + b"="):
             b_value, b_addr = entry[len(bname) + 1:], stat.env_start + off
             break
-    b_region = _region_of(regions, b_addr) if b_addr else None
+    b_region = region_at(regions, b_addr) if b_addr else None
     proc = Source(b_value, secret in raw, b_addr, b_region.label if b_region else None)
 
     symbol = None
@@ -245,7 +241,7 @@ def view_of(pid: int, name: str, execve_env: Sequence[bytes] | None,
         symbol, entries = read_libc_environ(pid, regions)
         for _slot, ptr, s in entries:
             if s.startswith(bname + b"="):
-                r = _region_of(regions, ptr)
+                r = region_at(regions, ptr)
                 libc = Source(s[len(bname) + 1:], any(secret in e for _, _, e in entries),
                               ptr, r.label if r else None)
                 break

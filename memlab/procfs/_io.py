@@ -71,6 +71,8 @@ ONE_READ_FILES = frozenset({"stat", "status", "auxv", "environ", "cmdline"})
 def check_pid(pid: object) -> int:
     """Return pid as an int, or raise: UsageError for a non-integer, NoSuchProcess for
     0 or a negative number (no process has one)."""
+    if type(pid) is int and pid > 0:
+        return pid  # the usual case, first: snapshot() checks the same pid ~7 times
     if isinstance(pid, bool):
         raise UsageError(f"pid must be an integer, not {pid!r}")
     try:
@@ -159,7 +161,7 @@ def read_proc_file(pid: int, name: str) -> bytes:
     AccessDenied when the kernel refuses.
     """
     pid = check_pid(pid)
-    path = proc_path(pid, name)
+    path = f"{PROC_ROOT}/{pid}/{name}"  # proc_path, inlined: snapshot reads 4 files
     try:
         # os.open/os.read rather than open().readall(): half the cost per file (measured:
         # 1,000 environ files in 6.8 ms vs 14.5 ms), what `memlab audit` pays per process.

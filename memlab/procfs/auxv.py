@@ -10,7 +10,7 @@ from __future__ import annotations
 import struct
 
 from memlab.errors import ParseError
-from memlab.model import AuxvEntry
+from memlab.model import AuxvEntry, records
 from memlab.procfs._io import read_proc_file
 
 AT_NULL = 0
@@ -95,14 +95,15 @@ def parse_auxv(data: bytes, *, require_null: bool = True) -> list[AuxvEntry]:
     if len(data) % _PAIR.size:
         raise ParseError(f"auxv is {len(data)} bytes: not a whole number of "
                          f"{_PAIR.size}-byte (type, value) pairs")
-    entries: list[AuxvEntry] = []
-    for t, value in _PAIR.iter_unpack(data):
-        if t == AT_NULL:
-            return entries
-        entries.append(AuxvEntry(t, value))
-    if require_null and data:
-        raise ParseError(f"auxv has no AT_NULL terminator after {len(entries)} pairs")
-    return entries
+    flat = struct.unpack(f"={len(data) // 8}Q", data)
+    types = flat[0::2]
+    if AT_NULL in types:
+        n = types.index(AT_NULL)
+    elif require_null and data:
+        raise ParseError(f"auxv has no AT_NULL terminator after {len(types)} pairs")
+    else:
+        n = len(types)
+    return records(AuxvEntry, zip(types[:n], flat[1:2 * n:2]))
 
 
 def read_auxv(pid: int) -> list[AuxvEntry]:

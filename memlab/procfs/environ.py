@@ -12,7 +12,7 @@ from __future__ import annotations
 from itertools import accumulate, repeat
 
 from memlab.errors import ParseError
-from memlab.model import EnvEntry
+from memlab.model import EnvEntry, records
 from memlab.procfs._io import read_proc_file
 
 
@@ -49,7 +49,7 @@ def parse_environ(data: bytes, base: int | None = None) -> list[EnvEntry]:
         raise ParseError(f"negative base address {base}")
     strings = nul_strings(data)
     addresses = repeat(None) if base is None else _offsets(strings, base)
-    return list(map(EnvEntry, strings, addresses))
+    return records(EnvEntry, zip(strings, addresses))
 
 
 def read_environ(pid: int) -> list[EnvEntry]:

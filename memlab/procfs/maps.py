@@ -111,9 +111,9 @@ def parse_maps_line(line: bytes, lineno: int = 1) -> Region:
 
 
 try:
-    from memlab.procfs import _cmaps  # built by pip install (pyproject ext-modules)
+    from memlab.procfs import _cproc  # built by pip install (pyproject ext-modules)
 except ImportError:  # not compiled: every line goes through parse_maps_line
-    _cmaps = None
+    _cproc = None
 
 # path_kind of each path seen, for the C parser: a library spans 4-5 lines and every
 # snapshot sees the same few paths again.  Bounded, like the set of mapped files.
@@ -128,8 +128,8 @@ def parse_maps(data: bytes) -> list[Region]:
     data = bytes(data)
     if not data:
         return []
-    if _cmaps is not None:
-        fast = _cmaps.parse(data, Region, _kind_of)
+    if _cproc is not None:
+        fast = _cproc.parse_maps(data, Region, _kind_of)
         if fast is not None:
             return fast
     lines = data.split(b"\n")

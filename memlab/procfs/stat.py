@@ -14,11 +14,13 @@ Kernel threads and zombies have no mm: every address field is 0 (not masked).
 
 from __future__ import annotations
 
+import operator
 import re
 
 from memlab.errors import ParseError
 from memlab.model import STAT_ADDRESS_FIELDS, ProcStat, text
 from memlab.procfs._io import PF_KTHREAD, read_proc_file
+from memlab.procfs.maps import _cproc  # the C fast path (None when not compiled)
 
 FIELD_STATE = 3
 FIELD_PPID = 4
@@ -29,14 +31,15 @@ _MIN_FIELDS = STAT_ADDRESS_FIELDS["env_end"]
 
 _INT = re.compile(rb"-?[0-9]{1,20}")
 _STATE = re.compile(rb"[A-Za-z]")
-# Every field after state, joined by single spaces: one regex instead of one per field
-# (fields come from split(): none holds whitespace, so this matches iff each one does).
-_NUMBERS = re.compile(rb"-?[0-9]{1,20}(?: -?[0-9]{1,20})*")
+# What follows comm: the state letter, then numbers, all whitespace-separated (the rule
+# of bytes.split(), which split_stat uses).  One regex validates every field at once;
+# possessive (never backtracking: no field can give a character to the next), a third
+# faster.
+_TAIL = re.compile(rb"\s*+[A-Za-z](?:\s++-?+[0-9]{1,20}+)*+\s*+")
 
 
-def split_stat(data: bytes) -> tuple[int, bytes, list[bytes]]:
-    """(pid, comm, fields) where fields[n] is proc_pid_stat(5) field n (1-based;
-    fields[0] and fields[1] are placeholders for pid and comm)."""
+def _pid_and_comm(data) -> tuple[bytes, int, bytes, int]:
+    """(data as bytes, pid, comm, index of the ')' closing comm)."""
     if not isinstance(data, (bytes, bytearray, memoryview)):
         raise ParseError(f"stat data must be bytes, not {type(data).__name__}")
     data = bytes(data)
@@ -47,9 +50,14 @@ def split_stat(data: bytes) -> tuple[int, bytes, list[bytes]]:
     pid_field = data[:open_paren]
     if not pid_field.isdigit():
         raise ParseError(f"stat pid field is not a number: {pid_field[:20]!r}")
-    comm = data[open_paren + 2:close_paren]
-    rest = data[close_paren + 1:].split()
-    return int(pid_field), comm, [pid_field, comm, *rest]
+    return data, int(pid_field), data[open_paren + 2:close_paren], close_paren
+
+
+def split_stat(data: bytes) -> tuple[int, bytes, list[bytes]]:
+    """(pid, comm, fields) where fields[n] is proc_pid_stat(5) field n (1-based;
+    fields[0] and fields[1] are placeholders for pid and comm)."""
+    data, pid, comm, close_paren = _pid_and_comm(data)
+    return pid, comm, [data[:data.find(b" (")], comm, *data[close_paren + 1:].split()]
 
 
 def _int_field(fields: list[bytes], n: int) -> int:
@@ -62,25 +70,45 @@ def _int_field(fields: list[bytes], n: int) -> int:
 # What do_task_stat prints for the address fields when permitted is false (and there is
 # an mm), in STAT_ADDRESS_FIELDS order: start_code = end_code = 1, the rest 0.
 _MASKED = tuple(int(name in ("start_code", "end_code")) for name in STAT_ADDRESS_FIELDS)
-_ADDRESS_INDEXES = tuple(n - 1 for n in STAT_ADDRESS_FIELDS.values())
+_ADDRESS_FIELDS = tuple(STAT_ADDRESS_FIELDS.values())
+# the address fields out of split()'s list after comm, whose item 0 is field 3
+_ADDRESSES = operator.itemgetter(*(n - 3 for n in STAT_ADDRESS_FIELDS.values()))
 
 
 def parse_stat(data: bytes) -> ProcStat:
-    pid, comm, fields = split_stat(data)
-    if len(fields) < _MIN_FIELDS:
-        raise ParseError(f"stat has {len(fields)} fields, memlab needs {_MIN_FIELDS}")
-    state = fields[FIELD_STATE - 1]
-    if not _STATE.fullmatch(state):
-        raise ParseError(f"stat state field is not a letter: {state[:8]!r}")
-    if not _NUMBERS.fullmatch(b" ".join(fields[FIELD_PPID - 1:])):
-        # after state, the kernel prints numbers: name the first field that is not one
-        for n in range(FIELD_PPID, len(fields) + 1):
-            _int_field(fields, n)
-    addresses = tuple(int(fields[i]) for i in _ADDRESS_INDEXES)
-    exit_code = int(fields[FIELD_EXIT_CODE - 1]) if len(fields) >= FIELD_EXIT_CODE else None
+    """The memory-layout fields of /proc/PID/stat; ParseError for anything malformed."""
+    if _cproc is not None and type(data) is bytes:
+        fast = _cproc.parse_stat(data, ProcStat, _ADDRESS_FIELDS)
+        if fast is not None:
+            return fast
+    return parse_stat_python(data)
+
+
+def parse_stat_python(data: bytes) -> ProcStat:
+    """parse_stat in Python: the reference the C fast path is tested against, and what
+    runs (and names the error) when C does not take the input on."""
+    data, pid, comm, close_paren = _pid_and_comm(data)
+    if _TAIL.fullmatch(data, close_paren + 1) is None:
+        _name_the_bad_field(data)
+    fields = data[close_paren + 1:].split()  # fields[0] is field 3, the state
+    if len(fields) + 2 < _MIN_FIELDS:
+        raise ParseError(f"stat has {len(fields) + 2} fields, memlab needs {_MIN_FIELDS}")
+    addresses = tuple(map(int, _ADDRESSES(fields)))
+    exit_code = int(fields[FIELD_EXIT_CODE - 3]) if len(fields) + 2 >= FIELD_EXIT_CODE else None
     # ProcStat's fields: pid, comm, state, ppid, then STAT_ADDRESS_FIELDS in order
-    return ProcStat(pid, text(comm), state.decode("ascii"), int(fields[FIELD_PPID - 1]),
+    return ProcStat(pid, text(comm), fields[0].decode("ascii"), int(fields[1]),
                     *addresses, exit_code, addresses == _MASKED)
+
+
+def _name_the_bad_field(data: bytes) -> None:
+    """Raise the ParseError that names the first field after comm that is malformed."""
+    _, _, fields = split_stat(data)
+    if len(fields) < FIELD_STATE or not _STATE.fullmatch(fields[FIELD_STATE - 1]):
+        state = fields[FIELD_STATE - 1] if len(fields) >= FIELD_STATE else b""
+        raise ParseError(f"stat state field is not a letter: {state[:8]!r}")
+    for n in range(FIELD_PPID, len(fields) + 1):
+        _int_field(fields, n)
+    raise ParseError("stat is malformed after comm")
 
 
 def read_stat(pid: int) -> ProcStat:

@@ -21,12 +21,14 @@ from memlab.errors import (
     UsageError,
     ZombieProcess,
 )
+from memlab.collect import snapshot
 from memlab.launch import launch
 from memlab.procfs._io import explain_empty, list_pids, read_proc_file, readlink_proc
 from memlab.procfs.auxv import read_auxv
 from memlab.procfs.environ import read_cmdline, read_environ
 from memlab.procfs.maps import read_maps
 from memlab.procfs.mem import MemReader
+from memlab.procfs.pidfd import pidfd_uids
 from memlab.procfs.stat import is_kernel_thread, read_stat
 from memlab.procfs.status import read_status, uids
 from tests.conftest import requires_root
@@ -138,6 +140,47 @@ def test_status_and_uids(sleeper):
     st = read_status(sleeper.pid)
     assert st["Name"] == "sleeper" and int(st["Pid"]) == sleeper.pid
     assert uids(sleeper.pid) == (os.getuid(), os.geteuid(), os.getuid(), os.geteuid())
+
+
+@pytest.fixture
+def split_uids():
+    """A process whose real uid (65534) differs from its effective uid (0)."""
+    p = subprocess.Popen(["setpriv", "--ruid", str(NOBODY), "sleep", "30"])
+    try:
+        deadline = time.monotonic() + 5
+        while read_proc_file(p.pid, "comm") != b"sleep\n":  # setpriv has exec'd
+            assert time.monotonic() < deadline
+            time.sleep(0.01)
+        yield p.pid
+    finally:
+        p.kill()
+        p.wait()
+
+
+@pytest.mark.parametrize("who", ["self", "pid 1", "kthreadd", "sleeper"])
+def test_pidfd_uids_equal_status(who, sleeper):
+    pid = {"self": os.getpid(), "pid 1": 1, "kthreadd": KTHREADD,
+           "sleeper": sleeper.pid}[who]
+    assert pidfd_uids(pid) == uids(pid)
+
+
+@requires_root
+def test_pidfd_uids_real_is_not_effective(split_uids):
+    """PIDFD_GET_INFO's ruid is status's first Uid (the real one), and snapshot's uid."""
+    assert uids(split_uids)[:2] == (NOBODY, 0)
+    assert pidfd_uids(split_uids) == uids(split_uids)
+    assert snapshot(split_uids).uid == NOBODY
+
+
+def test_snapshot_uid_from_status_before_linux_6_13(monkeypatch, sleeper):
+    """Without PIDFD_GET_INFO (kernels before 6.13) the uid comes from status."""
+    monkeypatch.setattr("memlab.procfs.pidfd._supported", False)
+    assert pidfd_uids(sleeper.pid) is None
+    assert snapshot(sleeper.pid).uid == os.getuid()
+
+
+def test_pidfd_uids_of_a_gone_process(vanished_pid):
+    assert pidfd_uids(vanished_pid) is None
 
 
 def test_readlink_exe(sleeper):

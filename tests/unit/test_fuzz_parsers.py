@@ -16,7 +16,8 @@ from memlab.procfs.auxv import parse_auxv
 from memlab.procfs.environ import parse_cmdline, parse_environ
 from memlab.procfs import maps
 from memlab.procfs.maps import parse_maps, path_kind
-from memlab.procfs.stat import parse_stat
+from memlab.procfs import stat
+from memlab.procfs.stat import parse_stat, parse_stat_python
 from memlab.procfs.status import parse_status
 from tests.helpers import REPO
 
@@ -162,7 +163,7 @@ def _outcome(fn, data: bytes):
 @given(st.lists(regions(), max_size=8), st.sampled_from([b"", b"\r", b" ", b"\n", b"x"]),
        st.integers(0, 400), st.booleans())
 def test_maps_whole_text_parse_equals_line_by_line(rs, junk, where, final_newline):
-    """The C fast path of parse_maps (_cmaps.c) gives the same Regions as the
+    """The C fast path of parse_maps (_cproc.c) gives the same Regions as the
     line-by-line parser, and fails where it raises (junk spliced anywhere, with or
     without the final newline)."""
     data = b"\n".join(kernel_line(r) for r in rs) + (b"\n" if final_newline else b"")
@@ -182,10 +183,11 @@ def test_maps_random_bytes_same_outcome_both_paths(data):
 
 
 def test_the_c_parser_is_built():
-    """make setup builds memlab/procfs/_cmaps.c (pyproject ext-modules, optional so
+    """make setup builds memlab/procfs/_cproc.c (pyproject ext-modules, optional so
     that memlab installs without a compiler); CI must run it, or every comparison
-    above compares the Python parser with itself."""
-    assert maps._cmaps is not None, "memlab.procfs._cmaps was not compiled"
+    here compares the Python parsers with themselves."""
+    assert maps._cproc is not None, "memlab.procfs._cproc was not compiled"
+    assert stat._cproc is maps._cproc
 
 
 @pytest.mark.parametrize("line", [
@@ -209,3 +211,39 @@ def test_the_c_parser_is_built():
 def test_c_and_python_parsers_agree_on_edge_lines(line):
     assert _outcome(parse_maps, line) == _outcome(_line_by_line, line)
     assert _outcome(parse_maps, line + b"\n") == _outcome(_line_by_line, line + b"\n")
+
+
+_stat_junk = st.sampled_from([b"", b" ", b"\t", b"\n", b"-", b"--", b"x", b"(", b")", b"0" * 21,
+                              b"\xff", b"1_0", b" 99999999999999999999"])
+
+
+@FUZZ
+@given(_comm, st.sampled_from("RSZ9 "), st.lists(st.integers(-2**63, 2**64 - 1),
+                                                  min_size=45, max_size=52),
+       _stat_junk, st.integers(0, 600))
+def test_stat_c_and_python_agree(comm, state, numbers, junk, where):
+    """The C parse_stat (_cproc.c) returns what the Python one returns, and fails
+    where it raises (then the Python one runs): kernel-like lines with junk spliced
+    in anywhere, too few fields, negative and 20-digit numbers."""
+    line = b"4242 (" + comm + b") " + state.encode() + b" " + \
+        b" ".join(str(n).encode() for n in numbers) + b"\n"
+    line = line[:where] + junk + line[where:]
+    assert _outcome(parse_stat, line) == _outcome(parse_stat_python, line)
+
+
+@pytest.mark.parametrize("data", CAPTURED)
+def test_captured_stat_c_and_python_agree(data):
+    assert _outcome(parse_stat, data) == _outcome(parse_stat_python, data)
+
+
+@FUZZ
+@given(st.binary(max_size=400))
+def test_stat_random_bytes_c_and_python_agree(data):
+    assert _outcome(parse_stat, data) == _outcome(parse_stat_python, data)
+
+
+def test_c_stat_takes_the_kernel_line_on():
+    """The fast path really runs on a kernel line (not None, then Python)."""
+    data = (DATA / "stat_python3.txt").read_bytes()
+    assert stat._cproc.parse_stat(data, type(parse_stat(data)),
+                                  stat._ADDRESS_FIELDS) == parse_stat_python(data)
