@@ -9,36 +9,25 @@ memlab only ever pokes processes it launched itself, in a lesson.
 
 from __future__ import annotations
 
-import ctypes
 import errno as errno_mod
-import functools
 import os
 
-from memlab.errors import AccessDenied, NoSuchProcess, UnreadableMemory
-from memlab.procfs.mem import _IOVec  # the iovec memlab's reader already declares
-
-
-@functools.cache
-def _process_vm_writev():
-    fn = ctypes.CDLL(None, use_errno=True).process_vm_writev
-    fn.argtypes = [ctypes.c_int, ctypes.POINTER(_IOVec), ctypes.c_ulong,
-                   ctypes.POINTER(_IOVec), ctypes.c_ulong, ctypes.c_ulong]
-    fn.restype = ctypes.c_ssize_t
-    return fn
+from memlab.errors import AccessDenied, MemlabError, NoSuchProcess, UnreadableMemory
+from memlab.procfs import _cproc
 
 
 def write_memory(pid: int, address: int, data: bytes) -> int:
     """Write `data` at `address` in process `pid`; returns the byte count written."""
-    buf = ctypes.create_string_buffer(data, len(data))
-    local = _IOVec(ctypes.cast(buf, ctypes.c_void_p), len(data))
-    remote = _IOVec(address, len(data))
-    n = _process_vm_writev()(pid, ctypes.byref(local), 1, ctypes.byref(remote), 1, 0)
-    if n < 0:
-        err = ctypes.get_errno()
+    if _cproc is None:
+        raise MemlabError("process_vm_writev is not available: memlab.procfs._cproc was "
+                          "not compiled", pid=pid)
+    try:
+        return _cproc.vm_writev(pid, data, address)
+    except OSError as oserr:
+        err = oserr.errno
         msg = f"process_vm_writev: {os.strerror(err)} ({errno_mod.errorcode.get(err, err)})"
         if err == errno_mod.ESRCH:
-            raise NoSuchProcess(msg, pid=pid)
+            raise NoSuchProcess(msg, pid=pid) from oserr
         if err in (errno_mod.EPERM, errno_mod.EACCES):
-            raise AccessDenied(msg, pid=pid)
-        raise UnreadableMemory(msg, pid=pid)
-    return n
+            raise AccessDenied(msg, pid=pid) from oserr
+        raise UnreadableMemory(msg, pid=pid) from oserr

@@ -27,6 +27,7 @@ import re
 
 from memlab.errors import ParseError
 from memlab.model import Region
+from memlab.procfs import _cproc  # None when not compiled: parse_maps_line, line by line
 from memlab.procfs._io import read_proc_file
 
 _DELETED = b" (deleted)"
@@ -109,11 +110,6 @@ def parse_maps_line(line: bytes, lineno: int = 1) -> Region:
         kind=path_kind(path),
     )
 
-
-try:
-    from memlab.procfs import _cproc  # built by pip install (pyproject ext-modules)
-except ImportError:  # not compiled: every line goes through parse_maps_line
-    _cproc = None
 
 # path_kind of each path seen, for the C parser: a library spans 4-5 lines and every
 # snapshot sees the same few paths again.  Bounded, like the set of mapped files.

@@ -19,8 +19,8 @@ import re
 
 from memlab.errors import ParseError
 from memlab.model import STAT_ADDRESS_FIELDS, ProcStat, text
+from memlab.procfs import _cproc  # the C fast path (None when not compiled)
 from memlab.procfs._io import PF_KTHREAD, read_proc_file
-from memlab.procfs.maps import _cproc  # the C fast path (None when not compiled)
 
 FIELD_STATE = 3
 FIELD_PPID = 4

@@ -28,9 +28,9 @@ def _run(cmd: list[str]):
                                   check=True)
 
 
-def _row(name, value, compare_to=None, other=None, note=""):
+def _row(name, value, compare_to=None, other=None, note="", unit="ms"):
     ratio = round(other / value, 2) if other else None
-    return {"name": name, "value": round(value, 3), "unit": "ms",
+    return {"name": name, "value": round(value, 3), "unit": unit,
             "compare_to": compare_to, "ratio": ratio, "note": note}
 
 
@@ -55,11 +55,12 @@ def bench_snapshot_vs_psutil():
             mine = _median_ms(lambda: snapshot(pid), 300)
             theirs = _median_ms(lambda: proc.memory_maps(grouped=False), 300)
             label = os.path.basename(target)
-            rows.append(_row(f"snapshot(pid): {label}, {n_maps} maps lines", mine,
-                             "psutil memory_maps(grouped=False)", theirs,
-                             f"psutil {theirs:.3f} ms; ratio = psutil / memlab "
+            rows.append(_row(f"snapshot(pid): {label}, {n_maps} maps lines", mine * 1000,
+                             "psutil memory_maps(grouped=False)", theirs * 1000,
+                             f"psutil {theirs * 1000:.0f} us; ratio = psutil / memlab "
                              f"(target >= 3); memlab also decodes env block, "
-                             f"{len(snap.stack.envp)} envp, {len(snap.auxv)} auxv"))
+                             f"{len(snap.stack.envp)} envp, {len(snap.auxv)} auxv",
+                             unit="us"))
     return rows
 
 
