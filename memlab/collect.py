@@ -163,7 +163,7 @@ def snapshot(pid: int, *, with_elf: bool = False, partial: bool = False) -> Snap
                     proc_environ=proc_environ, env=env, stack=stack, uid=uid,
                     warnings=tuple(warnings), extra=extra)
     if with_elf and regions_t:
-        elf, problem = _elf_section(snap)
+        elf, problem = _elf_section(snap, maps_bytes)
         if problem:
             snap = snap._replace(warnings=snap.warnings + (problem,))
         extra["elf"] = elf  # snap holds this dict (_replace keeps it)
@@ -225,7 +225,7 @@ def _terminated_strings(env) -> dict[int, bytes] | None:
     return {e.address: e.raw for e in entries}
 
 
-def _elf_section(snap: Snapshot) -> tuple[dict | None, str | None]:
+def _elf_section(snap: Snapshot, maps: bytes) -> tuple[dict | None, str | None]:
     """extra["elf"]: the ELF area's correlation (file + load bias vs maps), or None and
     the reason."""
     try:
@@ -233,6 +233,6 @@ def _elf_section(snap: Snapshot) -> tuple[dict | None, str | None]:
     except ImportError as err:
         return None, f"ELF analysis unavailable: {err}"
     try:
-        return snapshot_section(snap), None
+        return snapshot_section(snap, maps=maps), None
     except MemlabError as err:
         return None, f"ELF analysis failed: {err}"

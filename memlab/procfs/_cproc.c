@@ -6,7 +6,7 @@
  * Why C (issue 2): for a small process parsing these two files cost more than the
  * kernel took to print them.
  *
- * parse_maps(data, Region, kind_of) -> list of Region
+ * parse_maps(data, Region, path_kind, known) -> list of Region
  *
  * accepts exactly what maps.py's _LINE regex accepts, line by line:
  *
@@ -14,8 +14,11 @@
  *     [0-9a-f]{2,} ":" [0-9a-f]{2,} " " [0-9]{1,20} ( " "+ PATH )?
  *
  * and builds the same Region: path decoded UTF-8/surrogateescape (None when empty), a
- * trailing " (deleted)" stripped and flagged, kind = kind_of(path) (maps.py passes its
- * memoised path_kind).  24 lines: 25 us in Python (regex groups, int() per field), 4.8
+ * trailing " (deleted)" stripped and flagged, kind = path_kind(path).  The dict `known`
+ * (maps.py keeps it across calls) maps a path to (that path, its kind): every Region
+ * with one path shares one str, as every Region with one perms shares one of 16, so the
+ * next snapshot's lines compare equal by identity (the TUI's refresh and the ELF memo
+ * compare whole maps).  24 lines: 25 us in Python (regex groups, int() per field), 4.8
  * us here.
  *
  * parse_stat(data, ProcStat, address_fields) -> ProcStat
@@ -66,13 +69,50 @@ static int expect(const char **p, const char *end, char c) {
     return 0;
 }
 
+/* The 16 perms strings "r-xp" ..., made once: index r | w << 1 | x << 2 | shared << 3 */
+static PyObject *perms_table[16];
+
+static PyObject *perms_str(const char *p) {
+    int i = (p[0] == 'r') | (p[1] == 'w') << 1 | (p[2] == 'x') << 2 | (p[3] == 's') << 3;
+    if (perms_table[i] == NULL) {
+        perms_table[i] = PyUnicode_DecodeASCII(p, 4, NULL);
+        if (perms_table[i] == NULL) return NULL;
+    }
+    return Py_NewRef(perms_table[i]);
+}
+
+/* (path, kind) for a decoded path (or None), from `known` or path_kind; new refs. */
+static int path_and_kind(PyObject *path, PyObject *path_kind, PyObject *known,
+                         PyObject **out_path, PyObject **out_kind) {
+    PyObject *hit = PyDict_GetItemWithError(known, path);  /* borrowed */
+    if (hit == NULL) {
+        if (PyErr_Occurred()) return -1;
+        PyObject *kind = PyObject_CallOneArg(path_kind, path);
+        if (kind == NULL) return -1;
+        hit = PyTuple_Pack(2, path, kind);
+        Py_DECREF(kind);
+        if (hit == NULL || PyDict_SetItem(known, path, hit) < 0) {
+            Py_XDECREF(hit);
+            return -1;
+        }
+        Py_DECREF(hit);  /* the dict holds it */
+    }
+    if (!PyTuple_Check(hit) || PyTuple_GET_SIZE(hit) != 2) {
+        PyErr_SetString(PyExc_TypeError, "known: values must be (path, kind)");
+        return -1;
+    }
+    *out_path = Py_NewRef(PyTuple_GET_ITEM(hit, 0));
+    *out_kind = Py_NewRef(PyTuple_GET_ITEM(hit, 1));
+    return 0;
+}
+
 static const char DELETED[] = " (deleted)";
 #define DELETED_LEN (sizeof(DELETED) - 1)
 
 /* One line [s, end) -> a new Region, NULL with no exception when malformed, NULL with
  * an exception on a Python error. */
 static PyObject *parse_line(const char *s, const char *end, PyTypeObject *region,
-                            PyObject *kind_of) {
+                            PyObject *path_kind, PyObject *known) {
     unsigned long long start, stop, offset;
     const char *p = s;
     if (hex_field(&p, end, 1, 16, &start) || expect(&p, end, '-') ||
@@ -111,7 +151,7 @@ static PyObject *parse_line(const char *s, const char *end, PyTypeObject *region
     PyObject *items[9] = {NULL};
     items[0] = PyLong_FromUnsignedLongLong(start);
     items[1] = PyLong_FromUnsignedLongLong(stop);
-    items[2] = PyUnicode_DecodeASCII(perms, 4, NULL);
+    items[2] = perms_str(perms);
     items[3] = PyLong_FromUnsignedLongLong(offset);
     items[4] = PyUnicode_DecodeASCII(dev, dev_len, NULL);
     if (inode_len <= 19) {
@@ -124,10 +164,13 @@ static PyObject *parse_line(const char *s, const char *end, PyTypeObject *region
         buf[inode_len] = '\0';
         items[5] = PyLong_FromString(buf, NULL, 10);
     }
-    items[6] = path_len > 0 ? PyUnicode_DecodeUTF8(path, path_len, "surrogateescape")
-                            : Py_NewRef(Py_None);
+    PyObject *decoded = path_len > 0
+        ? PyUnicode_DecodeUTF8(path, path_len, "surrogateescape") : Py_NewRef(Py_None);
+    if (decoded != NULL) {
+        path_and_kind(decoded, path_kind, known, &items[6], &items[8]);
+        Py_DECREF(decoded);
+    }
     items[7] = PyBool_FromLong(deleted);
-    if (items[6]) items[8] = PyObject_CallOneArg(kind_of, items[6]);
 
     PyObject *out = NULL;
     for (int i = 0; i < 9; i++)
@@ -144,13 +187,14 @@ fail:
 
 static PyObject *parse_maps(PyObject *module, PyObject *const *args, Py_ssize_t nargs) {
     (void)module;
-    if (nargs != 3 || !PyBytes_Check(args[0]) || !PyType_Check(args[1]) ||
+    if (nargs != 4 || !PyBytes_Check(args[0]) || !PyType_Check(args[1]) ||
         !PyType_IsSubtype((PyTypeObject *)args[1], &PyTuple_Type) ||
-        !PyCallable_Check(args[2])) {
-        PyErr_SetString(PyExc_TypeError, "parse_maps(bytes, tuple subclass, callable)");
+        !PyCallable_Check(args[2]) || !PyDict_Check(args[3])) {
+        PyErr_SetString(PyExc_TypeError,
+                        "parse_maps(bytes, tuple subclass, callable, dict)");
         return NULL;
     }
-    PyObject *data = args[0], *kind_of = args[2];
+    PyObject *data = args[0], *path_kind = args[2], *known = args[3];
     PyTypeObject *region = (PyTypeObject *)args[1];
     const char *s = PyBytes_AS_STRING(data);
     const char *end = s + PyBytes_GET_SIZE(data);
@@ -159,7 +203,7 @@ static PyObject *parse_maps(PyObject *module, PyObject *const *args, Py_ssize_t 
     while (s < end) {
         const char *nl = memchr(s, '\n', end - s);
         const char *line_end = nl ? nl : end;
-        PyObject *r = parse_line(s, line_end, region, kind_of);
+        PyObject *r = parse_line(s, line_end, region, path_kind, known);
         if (r == NULL) {
             Py_DECREF(out);
             if (PyErr_Occurred()) return NULL;
@@ -343,7 +387,7 @@ static PyObject *vm_writev(PyObject *module, PyObject *const *args, Py_ssize_t n
 
 static PyMethodDef cproc_methods[] = {
     {"parse_maps", (PyCFunction)(void (*)(void))parse_maps, METH_FASTCALL,
-     "parse_maps(data, Region, kind_of) -> list of Region, or None"},
+     "parse_maps(data, Region, path_kind, known) -> list of Region, or None"},
     {"parse_stat", (PyCFunction)(void (*)(void))parse_stat, METH_FASTCALL,
      "parse_stat(data, ProcStat, address_fields) -> ProcStat, or None"},
     {"vm_readv", (PyCFunction)(void (*)(void))vm_readv, METH_FASTCALL,

@@ -22,7 +22,6 @@ stat and readlink(exe): memlab.analysis.classify adds those.
 
 from __future__ import annotations
 
-import functools
 import re
 
 from memlab.errors import ParseError
@@ -111,9 +110,11 @@ def parse_maps_line(line: bytes, lineno: int = 1) -> Region:
     )
 
 
-# path_kind of each path seen, for the C parser: a library spans 4-5 lines and every
-# snapshot sees the same few paths again.  Bounded, like the set of mapped files.
-_kind_of = functools.lru_cache(maxsize=4096)(path_kind)
+# path -> (path, path_kind(path)) for the C parser: a library spans 4-5 lines, every
+# snapshot sees the same paths again, and Regions of the same path share one str (equal
+# maps compare by identity).  Bounded, like the set of files mapped on a machine.
+_KNOWN_PATHS: dict = {}
+_KNOWN_MAX = 4096
 
 
 def parse_maps(data: bytes) -> list[Region]:
@@ -125,7 +126,9 @@ def parse_maps(data: bytes) -> list[Region]:
     if not data:
         return []
     if _cproc is not None:
-        fast = _cproc.parse_maps(data, Region, _kind_of)
+        if len(_KNOWN_PATHS) > _KNOWN_MAX:
+            _KNOWN_PATHS.clear()
+        fast = _cproc.parse_maps(data, Region, path_kind, _KNOWN_PATHS)
         if fast is not None:
             return fast
     lines = data.split(b"\n")

@@ -231,3 +231,27 @@ def test_process_exiting_under_memlab_only_raises_no_such_process():
                     break
     assert outcomes <= {"ok", "NoSuchProcess", "ZombieProcess"}
     assert outcomes & {"NoSuchProcess", "ZombieProcess"}
+
+
+@pytest.mark.parametrize("variant", ["sleeper", "sleeper-static"])
+def test_without_the_c_module_the_snapshot_is_the_same(variant):
+    """memlab installed without a compiler (procfs._cproc not built) parses maps and stat
+    in Python and reads memory through /proc/PID/mem: the snapshot must not change."""
+    import json
+    import subprocess
+    import sys
+
+    probe = ("import sys, json\n"
+             "sys.modules['memlab.procfs._cproc'] = None  # import fails: not compiled\n"
+             "from memlab.collect import snapshot\n"
+             "from memlab.procfs import _cproc, mem\n"
+             "assert _cproc is None\n"
+             "snap = snapshot(int(sys.argv[1]))\n"
+             "print(json.dumps([snap.to_dict(reveal=True),"
+             " mem.MemReader(snap.pid).method]))\n")
+    with launch(variant, ARGS, env=ENV) as child:
+        out = subprocess.run([sys.executable, "-c", probe, str(child.pid)],
+                             capture_output=True, text=True, timeout=60, check=True)
+        python_only, method = json.loads(out.stdout)
+        assert method == "/proc/PID/mem"
+        assert python_only == json.loads(json.dumps(snapshot(child.pid).to_dict(reveal=True)))
