@@ -14,6 +14,9 @@ OTHER_SRCS := $(filter-out $(SAMPLE_DIR)/sleeper.c,$(wildcard $(SAMPLE_DIR)/*.c)
 OTHERS     := $(patsubst $(SAMPLE_DIR)/%.c,$(BIN)/%,$(OTHER_SRCS))
 SAMPLES    := $(SLEEPER) $(OTHERS)
 PYTEST_ARGS ?=
+# setuptools warns that pyproject ext-modules (memlab/procfs/_cproc.c) and compat editable
+# installs are experimental: true, known, and noise on a first `make run`.
+PIP_QUIET  := PYTHONWARNINGS=ignore:::setuptools.config.pyprojecttoml,ignore:::setuptools.command.editable_wheel
 BENCH      ?=
 
 .PHONY: help setup samples run test bench clean
@@ -27,7 +30,7 @@ setup: $(STAMP)  ## create .venv and install memlab with its test tools
 $(STAMP): pyproject.toml memlab/procfs/_cproc.c
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[test]' --config-settings editable_mode=compat
+	$(PIP_QUIET) $(PY) -m pip install --quiet -e '.[test]' --config-settings editable_mode=compat
 	$(PY) -m compileall -q memlab
 	@touch $@
 

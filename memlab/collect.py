@@ -1,13 +1,12 @@
 """snapshot(pid) -> Snapshot: the one entry point every front end calls.
 
 It reads /proc/PID/{stat,maps,exe,auxv,environ} once each, the uids from a pidfd
-(procfs.pidfd; /proc/PID/status before Linux 6.13), then the top of
-[stack] (startstack .. stack end) with ONE process_vm_readv, and hands those bytes to the
-pure analysis functions (classify, envblock, initstack).  /proc/PID/cmdline is read only
-when that window does not already hold its bytes (_cmdline).  Cost (tests/bench/
-bench_core.py): about 0.155 ms for a 24-line process (a third of it the kernel formatting
-the /proc files), 0.54 ms for 150 lines, of which the kernel's maps text and parsing it
-are most; no psutil, no heavy imports.
+(procfs.pidfd; /proc/PID/status before Linux 6.13), then the top of [stack]
+(startstack .. stack end) with ONE process_vm_readv, and hands those bytes to the pure
+analysis functions (classify, envblock, initstack).  /proc/PID/cmdline is read only when
+that window does not already hold its bytes (_cmdline).  Cost (tests/bench/
+bench_core.py): about 95 us for a 24-line process, half of it the kernel's, 0.3 ms for
+150 lines; no psutil, no heavy imports.
 
 Errors: what stops everything raises (NoSuchProcess, ZombieProcess, AccessDenied for
 maps, UnreadableMemory for a kernel thread); everything else that cannot be read or
