@@ -172,7 +172,8 @@ async def test_pod_panel_masks_secret_env_and_secret_volume_files(tmp_path):
             await pilot.press("k")
             view = app.query_one("PodView")
             view.query_one("#pod-manifest").value = str(manifest)
-            await pilot.click("#pod-run")
+            view.query_one("#pod-manifest").focus()
+            await pilot.press("enter")  # runs the pod, and moves focus off the Input
             await wait_until(app, pilot, lambda: view.state is not None)
             assert view.state["secret_files"] == {"/etc/creds/username", "/etc/creds/motd"}
             assert view.state["files"]["/etc/creds/motd"] == b"plain-words"
@@ -191,7 +192,6 @@ async def test_pod_panel_masks_secret_env_and_secret_volume_files(tmp_path):
             assert files["/etc/cfg/LOG_LEVEL"] == "INFO"
             screen = app.export_screenshot()
             assert "admin-user" not in screen and "plain-words" not in screen
-            view.query_one("#pod-files", DataTable).focus()  # off the manifest input
             await pilot.press("v")  # the app's reveal toggle, as in every view
             await wait_until(app, pilot, lambda: shown()[1]["/etc/creds/motd"] != "***")
             env, files = shown()

@@ -128,6 +128,9 @@ class PodView(SnapshotView):
             return
         self.before, self.applied = None, []
         self.query_one("#pod-yaml", TextArea).text = config_map_yaml(path)
+        # Off the manifest Input (Enter there runs the pod): it would take the letter
+        # keys, the app's `v` reveal and the view keys among them.
+        self.query_one("#pod-env", DataTable).focus()
         self.refresh_state()
 
     def action_apply(self) -> None:
