@@ -98,7 +98,7 @@ def process_exists(pid: int) -> bool:
     return os.path.exists(proc_path(pid))
 
 
-def _state_and_flags(pid: int) -> tuple[str, int] | None:
+def state_and_flags(pid: int) -> tuple[str, int] | None:
     """State (field 3) and PF_* flags (field 9) from /proc/PID/stat, in one read; None
     when the process is gone.  Split after the last ')' (see stat.py)."""
     try:
@@ -115,7 +115,7 @@ def _state_and_flags(pid: int) -> tuple[str, int] | None:
 
 def process_state(pid: int) -> str | None:
     """The one-letter state from /proc/PID/stat, or None when the process is gone."""
-    found = _state_and_flags(pid)
+    found = state_and_flags(pid)
     return found[0] if found else None
 
 
@@ -147,7 +147,7 @@ def translate(err: OSError, pid: int, path: str, name: str) -> MemlabError:
 
 def no_mm_reason(pid: int) -> str:
     """Why a task has no mm: "zombie", "kernel thread" or "gone"."""
-    found = _state_and_flags(pid)
+    found = state_and_flags(pid)
     if found is None or found[0] in ("Z", "X"):
         return "zombie" if process_exists(pid) else "gone"
     return "kernel thread" if found[1] & PF_KTHREAD else "no mm"

@@ -17,10 +17,10 @@ from __future__ import annotations
 import operator
 import re
 
-from memlab.errors import ParseError
+from memlab.errors import NoSuchProcess, ParseError
 from memlab.model import STAT_ADDRESS_FIELDS, ProcStat, text
 from memlab.procfs import _cproc  # the C fast path (None when not compiled)
-from memlab.procfs._io import PF_KTHREAD, read_proc_file
+from memlab.procfs._io import PF_KTHREAD, check_pid, read_proc_file, state_and_flags
 
 FIELD_STATE = 3
 FIELD_PPID = 4
@@ -125,5 +125,8 @@ def parse_flags(data: bytes) -> int:
 
 def is_kernel_thread(pid: int) -> bool:
     """True for kthreadd and its children (PF_KTHREAD): they have no user memory, so
-    environ/auxv/maps read empty for them."""
-    return bool(parse_flags(read_proc_file(pid, "stat")) & PF_KTHREAD)
+    environ/auxv/maps read empty for them.  NoSuchProcess when pid is gone."""
+    found = state_and_flags(check_pid(pid))
+    if found is None:
+        raise NoSuchProcess("no such process", pid=pid)
+    return bool(found[1] & PF_KTHREAD)

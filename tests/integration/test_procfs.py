@@ -374,9 +374,11 @@ def test_kernel_thread_reads_empty_not_denied():
             MemReader(KTHREADD, method=method).read(0x1000, 8)
 
 
-def test_user_process_is_not_a_kernel_thread(sleeper):
+def test_user_process_is_not_a_kernel_thread(sleeper, vanished_pid):
     assert not is_kernel_thread(sleeper.pid)
     assert not is_kernel_thread(1)
+    with pytest.raises(NoSuchProcess):
+        is_kernel_thread(vanished_pid)
 
 
 # ------------------------------------------------------------------ gone
