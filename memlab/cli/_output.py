@@ -21,11 +21,13 @@ def print_json(obj: Any) -> None:
 
 
 def console():
-    """A rich Console: colour on a terminal, plain when piped or NO_COLOR is set."""
+    """A rich Console: colour on a terminal, plain when piped or NO_COLOR is set.
+    emoji=False: a symbol or file named `a:smile:b` is printed as named, not with an
+    emoji in it (rich replaces :name: codes even where markup is off)."""
     from rich.console import Console
 
     return Console(no_color=bool(os.environ.get("NO_COLOR")), highlight=False,
-                   soft_wrap=False)
+                   soft_wrap=False, emoji=False)
 
 
 def add_json_flag(p) -> None:

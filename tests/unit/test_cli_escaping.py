@@ -156,3 +156,22 @@ def test_an_internal_error_is_one_escaped_line_and_exit_1(capsys, monkeypatch):
     assert rc == 1 and out == ""
     assert err == ("memlab: internal error: RuntimeError: bad \\x1b[2Jvalue\\x0asecond"
                    "\\x1b]0;PWNED\\x07 (set MEMLAB_DEBUG=1 for a traceback)\n")
+
+
+@pytest.mark.parametrize("command", ["inspect", "elf", "layout", "env"])
+def test_emoji_codes_and_markup_in_a_path_are_printed_as_named(capsys, tmp_path, monkeypatch,
+                                                               command):
+    """rich turns `:smile:` into an emoji even where markup is off, and would style
+    `[bold]`: a file named so must be shown exactly as the kernel names it."""
+    monkeypatch.setenv("NO_COLOR", "1")
+    monkeypatch.setenv("COLUMNS", "400")
+    exe = tmp_path / "a:smile:b[bold]c"
+    shutil.copy2(sample("sleeper"), exe)
+    with launch(str(exe), hold="exec", env=[b"V=:thumbs_up:[red]x"]) as child:
+        rc, out, _ = run(capsys, command, child.pid, "--reveal") if command == "env" else \
+            run(capsys, command, child.pid)
+    assert rc == 0
+    shown = ":thumbs_up:[red]x" if command == "env" else "a:smile:b[bold]c"
+    assert shown in out
+    assert "\N{SMILING FACE WITH OPEN MOUTH AND SMILING EYES}" not in out
+    assert "\N{THUMBS UP SIGN}" not in out
