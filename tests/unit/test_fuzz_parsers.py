@@ -171,17 +171,6 @@ def test_maps_whole_text_parse_equals_line_by_line(rs, junk, where, final_newlin
     assert _outcome(parse_maps, data) == _outcome(_line_by_line, data)
 
 
-@pytest.mark.parametrize("data", CAPTURED)
-def test_captured_whole_text_parse_equals_line_by_line(data):
-    assert _outcome(parse_maps, data) == _outcome(_line_by_line, data)
-
-
-@FUZZ
-@given(st.binary(max_size=300))
-def test_maps_random_bytes_same_outcome_both_paths(data):
-    assert _outcome(parse_maps, data) == _outcome(_line_by_line, data)
-
-
 def test_the_c_parser_is_built():
     """make setup builds memlab/procfs/_cproc.c (pyproject ext-modules, optional so
     that memlab installs without a compiler); CI must run it, or every comparison
@@ -231,19 +220,26 @@ def test_stat_c_and_python_agree(comm, state, numbers, junk, where):
     assert _outcome(parse_stat, line) == _outcome(parse_stat_python, line)
 
 
-@pytest.mark.parametrize("data", CAPTURED)
-def test_captured_stat_c_and_python_agree(data):
-    assert _outcome(parse_stat, data) == _outcome(parse_stat_python, data)
-
-
-@FUZZ
-@given(st.binary(max_size=400))
-def test_stat_random_bytes_c_and_python_agree(data):
-    assert _outcome(parse_stat, data) == _outcome(parse_stat_python, data)
-
-
 def test_c_stat_takes_the_kernel_line_on():
     """The fast path really runs on a kernel line (not None, then Python)."""
     data = (DATA / "stat_python3.txt").read_bytes()
     assert stat._cproc.parse_stat(data, type(parse_stat(data)),
                                   stat._ADDRESS_FIELDS) == parse_stat_python(data)
+
+
+# Each parser with a C fast path, and its Python reference.
+FAST_AND_REFERENCE = [pytest.param(parse_maps, _line_by_line, id="maps"),
+                      pytest.param(parse_stat, parse_stat_python, id="stat")]
+
+
+@pytest.mark.parametrize("fast,reference", FAST_AND_REFERENCE)
+@pytest.mark.parametrize("data", CAPTURED)
+def test_captured_files_same_outcome_c_and_python(fast, reference, data):
+    assert _outcome(fast, data) == _outcome(reference, data)
+
+
+@pytest.mark.parametrize("fast,reference", FAST_AND_REFERENCE)
+@FUZZ
+@given(data=st.binary(max_size=400))
+def test_random_bytes_same_outcome_c_and_python(fast, reference, data):
+    assert _outcome(fast, data) == _outcome(reference, data)
