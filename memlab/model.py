@@ -33,8 +33,8 @@ def records(cls: type, rows: Iterable[tuple]) -> list:
     """[cls(*row) for row in rows] for a NamedTuple class, at C speed.
 
     NamedTuple's generated __new__ is a Python function that calls tuple.__new__(cls,
-    fields); calling that directly builds a record in a third of the time.  Like
-    cls._make, it trusts each row to have exactly the class's fields."""
+    fields); calling that directly builds a record in a third of the time.  Unlike
+    cls._make it does not check the length: each row must have exactly the fields."""
     return list(map(tuple.__new__, repeat(cls), rows))
 
 
@@ -45,7 +45,8 @@ def text(raw: bytes) -> str:
 
 # --------------------------------------------------------------------------- maps
 class Region(NamedTuple):
-    """One line of /proc/PID/maps.  `kind` is filled in by analysis.classify."""
+    """One line of /proc/PID/maps.  parse_maps sets the `kind` its path names;
+    analysis.classify adds the executable's (text, rodata, data, bss)."""
 
     start: int
     end: int

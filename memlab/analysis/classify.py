@@ -25,6 +25,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from memlab.model import PAGE_SIZE, ProcStat, Region, records
+from memlab.procfs.maps import path_kind
 
 KINDS = ("text", "rodata", "data", "bss", "heap", "stack", "vdso", "vvar", "vsyscall",
          "lib", "anon", "file")
@@ -89,17 +90,21 @@ def _exe_kinds(exe_regions: list[Region], stat: ProcStat | None) -> dict[int, st
 
 def classify(regions: Iterable[Region], stat: ProcStat | None,
              exe: str | None) -> tuple[Region, ...]:
-    """Return the regions as parse_maps gave them (maps order: ascending addresses, every
-    kind named by its path) with the executable's kinds set: text, rodata, data, bss."""
+    """Return the regions (same order) with every kind set: the executable's (text,
+    rodata, data, bss) from stat and exe; the others as parse_maps named them from their
+    path (a Region built by hand, left "anon", gets its path's kind here)."""
     out = list(regions)
     exe_path = find_exe_path(out, stat, exe)
     kinds: dict[int, str] = {}
-    # maps lists the lines in address order, so these are the executable's in order
     exe_idx = [i for i, r in enumerate(out) if r.path == exe_path] if exe_path else []
     if exe_idx:
+        exe_idx.sort(key=lambda i: out[i].start)  # maps order already is address order
         per_exe = _exe_kinds([out[i] for i in exe_idx], stat)
         kinds = {i: per_exe[pos] for pos, i in enumerate(exe_idx)}
-        kinds.update(_bss_tail(out, exe_idx[-1], stat))
+        kinds.update(_bss_tail(out, out[exe_idx[-1]], stat))
+    for i, r in enumerate(out):
+        if r.kind == "anon" and r.path and i not in kinds:  # [anon:x], or built by hand
+            kinds[i] = path_kind(r.path)
     changed = [i for i, kind in kinds.items() if kind != out[i].kind]
     # kind is a Region's last field: (*r[:-1], kind) is the copy with the new kind
     for i, region in zip(changed, records(Region, [(*out[i][:-1], kinds[i])
@@ -108,18 +113,16 @@ def classify(regions: Iterable[Region], stat: ProcStat | None,
     return tuple(out)
 
 
-def _bss_tail(regions: list[Region], last_exe: int,
+def _bss_tail(regions: list[Region], last_exe: Region,
               stat: ProcStat | None) -> dict[int, str]:
     """The anonymous rw mapping that starts exactly where the executable's last line ends
     is the rest of .bss (set_brk/vm_brk_flags in load_elf_binary maps it), as long as it
     is below start_brk when the heap lies above the binary.  Static-PIE binaries sit in the
-    mmap area with brk placed below them (kernel-facts 5): contiguity alone decides.
-    Mappings never overlap and maps is in address order: it can only be the next line."""
-    end = regions[last_exe].end
-    nxt = regions[last_exe + 1] if last_exe + 1 < len(regions) else None
-    if nxt is None or nxt.path is not None or nxt.start != end or "w" not in nxt.perms:
-        return {}
+    mmap area with brk placed below them (kernel-facts 5): contiguity alone decides."""
+    end = last_exe.end
     start_brk = stat.start_brk if _stat_usable(stat) else None
-    if start_brk is not None and start_brk >= end and nxt.start >= start_brk:
-        return {}
-    return {last_exe + 1: "bss"}
+    if start_brk is not None and start_brk >= end:
+        return {i: "bss" for i, r in enumerate(regions) if r.start == end and r.path is None
+                and "w" in r.perms and r.start < start_brk}
+    return {i: "bss" for i, r in enumerate(regions)
+            if r.start == end and r.path is None and "w" in r.perms}

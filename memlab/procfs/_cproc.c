@@ -24,7 +24,7 @@
  * parse_stat(data, ProcStat, address_fields) -> ProcStat
  *
  * the stat.py parse_stat result; takes on only what it can do exactly: a pid and every
- * field it converts of at most 19 digits, no minus sign.  4.1 us in Python (one regex to
+ * field it converts of at most 18 digits, no minus sign.  4.1 us in Python (one regex to
  * validate 50 fields), about 1 us here.
  *
  * vm_readv(pid, buffer, address) -> bytes read;  vm_writev(pid, data, address)
@@ -227,16 +227,16 @@ static int is_space(char c) {
     return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v';
 }
 
-/* An unsigned decimal of 1..19 digits in [s, s + n): its value, or -1 for anything else
+/* An unsigned decimal of 1..18 digits in [s, s + n): its value, or -1 for anything else
  * (a sign, a longer number: left to Python's unbounded int). */
 static long long small_decimal(const char *s, Py_ssize_t n) {
-    if (n < 1 || n > 19) return -1;
+    if (n < 1 || n > 18) return -1;
     unsigned long long v = 0;
     for (Py_ssize_t i = 0; i < n; i++) {
         if (s[i] < '0' || s[i] > '9') return -1;
         v = v * 10 + (unsigned)(s[i] - '0');
     }
-    return (long long)v;  /* < 10**19 < 2**63 */
+    return (long long)v;  /* < 10**18 < 2**63 */
 }
 
 #define MAX_FIELDS 128  /* the kernel prints 52; more is left to Python */
@@ -352,8 +352,13 @@ static PyObject *vm_rw(PyObject *const *args, Py_ssize_t nargs, int write) {
         return NULL;
     }
     long pid = PyLong_AsLong(args[0]);
+    if (pid == -1 && PyErr_Occurred()) return NULL;
+    if (pid <= 0 || pid != (long)(pid_t)pid) {  /* (pid_t) would read another process */
+        PyErr_SetString(PyExc_OverflowError, "pid out of range");
+        return NULL;
+    }
     unsigned long long addr = PyLong_AsUnsignedLongLong(args[2]);
-    if (PyErr_Occurred()) return NULL;
+    if (addr == (unsigned long long)-1 && PyErr_Occurred()) return NULL;
     Py_buffer view;
     if (PyObject_GetBuffer(args[1], &view,
                            (write ? PyBUF_SIMPLE : PyBUF_WRITABLE) | PyBUF_C_CONTIGUOUS) < 0)

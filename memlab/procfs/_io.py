@@ -32,6 +32,9 @@ from memlab.errors import (
 
 PROC_ROOT = "/proc"
 PF_KTHREAD = 0x00200000  # include/linux/sched.h: the task is a kernel thread
+# include/linux/threads.h PID_MAX_LIMIT on 64-bit: no pid is larger (a bigger number
+# cast to the kernel's 32-bit pid_t would name another process)
+PID_MAX_LIMIT = 4 * 1024 * 1024
 
 # What the kernel checks before it lets another process read each file
 # (fs/proc/base.c: the mode passed to proc_mem_open / ptrace_may_access).
@@ -71,7 +74,7 @@ ONE_READ_FILES = frozenset({"stat", "status", "auxv", "environ", "cmdline"})
 def check_pid(pid: object) -> int:
     """Return pid as an int, or raise: UsageError for a non-integer, NoSuchProcess for
     0 or a negative number (no process has one)."""
-    if type(pid) is int and pid > 0:
+    if type(pid) is int and 0 < pid <= PID_MAX_LIMIT:
         return pid  # the usual case, first: snapshot() checks the same pid ~7 times
     if isinstance(pid, bool):
         raise UsageError(f"pid must be an integer, not {pid!r}")
@@ -79,8 +82,8 @@ def check_pid(pid: object) -> int:
         value = operator.index(pid)  # type: ignore[arg-type]
     except TypeError as err:
         raise UsageError(f"pid must be an integer, not {pid!r}") from err
-    if value <= 0:
-        raise NoSuchProcess("no such process (a pid is a positive integer)", pid=value)
+    if value <= 0 or value > PID_MAX_LIMIT:
+        raise NoSuchProcess(f"no such process (a pid is 1 .. {PID_MAX_LIMIT})", pid=value)
     return value
 
 

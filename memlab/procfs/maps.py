@@ -115,6 +115,7 @@ def parse_maps_line(line: bytes, lineno: int = 1) -> Region:
 # maps compare by identity).  Bounded, like the set of files mapped on a machine.
 _KNOWN_PATHS: dict = {}
 _KNOWN_MAX = 4096
+assert len(Region._fields) == 9, "_cproc.c builds 9-field Regions"
 
 
 def parse_maps(data: bytes) -> list[Region]:
@@ -126,9 +127,9 @@ def parse_maps(data: bytes) -> list[Region]:
     if not data:
         return []
     if _cproc is not None:
-        if len(_KNOWN_PATHS) > _KNOWN_MAX:
-            _KNOWN_PATHS.clear()
         fast = _cproc.parse_maps(data, Region, path_kind, _KNOWN_PATHS)
+        if len(_KNOWN_PATHS) >= _KNOWN_MAX:  # after: one huge maps cannot keep it big
+            _KNOWN_PATHS.clear()
         if fast is not None:
             return fast
     lines = data.split(b"\n")

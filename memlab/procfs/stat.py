@@ -71,6 +71,8 @@ def _int_field(fields: list[bytes], n: int) -> int:
 # an mm), in STAT_ADDRESS_FIELDS order: start_code = end_code = 1, the rest 0.
 _MASKED = tuple(int(name in ("start_code", "end_code")) for name in STAT_ADDRESS_FIELDS)
 _ADDRESS_FIELDS = tuple(STAT_ADDRESS_FIELDS.values())
+# what _cproc.c's parse_stat assumes: 16 fields, start_code and end_code first (masking)
+assert len(ProcStat._fields) == 16 and _ADDRESS_FIELDS[:2] == (26, 27)
 # the address fields out of split()'s list after comm, whose item 0 is field 3
 _ADDRESSES = operator.itemgetter(*(n - 3 for n in STAT_ADDRESS_FIELDS.values()))
 

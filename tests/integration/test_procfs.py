@@ -478,3 +478,15 @@ def test_no_mm_as_another_user_is_not_access_denied(zombie):
     assert run_as(NOBODY, _no_mm_answers, zombie) == ["ZombieProcess"] * 5
     with pytest.raises(AccessDenied):  # a live process of another uid is denied
         run_as(NOBODY, read_environ, 1)
+
+
+def test_a_pid_above_the_kernel_limit_is_no_process(sleeper):
+    """2**32 + pid would be pid as the kernel's 32-bit pid_t: memlab must not read that
+    process under the other number (procfs._io.PID_MAX_LIMIT, _cproc.c vm_rw)."""
+    from memlab.procfs import _cproc
+
+    for method in METHODS:
+        with pytest.raises(NoSuchProcess):
+            MemReader(2**32 + sleeper.pid, method=method)
+    with pytest.raises(OverflowError):
+        _cproc.vm_readv(2**32 + sleeper.pid, bytearray(8), 0x1000)

@@ -185,3 +185,16 @@ def test_random_maps_never_raise(regions, start_code, start_data, start_brk, exe
     assert [(r.start, r.end, r.path) for r in out] == [(r.start, r.end, r.path)
                                                        for r in regions]
     assert all(r.kind in KINDS for r in out)
+
+
+def test_regions_built_by_hand_in_any_order():
+    """classify does not rely on parse_maps: hand-made Regions (kind left "anon") get
+    their path's kind, and the executable's lines may come in any order."""
+    exe = "/opt/app/bin/app"
+    lines = [Region(0x3000, 0x4000, "rw-p", 0x2000, "fe:00", 11, exe),
+             Region(0x1000, 0x2000, "r-xp", 0x1000, "fe:00", 11, exe),
+             Region(0x4000, 0x5000, "rw-p", 0, "00:00", 0, None),
+             Region(0x9000, 0xa000, "rw-p", 0, "00:00", 0, "[heap]"),
+             Region(0x7f0000, 0x7f1000, "r-xp", 0, "fd:01", 5, "/lib/libc.so.6")]
+    assert [r.kind for r in classify(lines, None, exe)] == ["data", "text", "bss", "heap",
+                                                             "lib"]
