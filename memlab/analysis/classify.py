@@ -121,8 +121,7 @@ def _bss_tail(regions: list[Region], last_exe: Region,
     mmap area with brk placed below them (kernel-facts 5): contiguity alone decides."""
     end = last_exe.end
     start_brk = stat.start_brk if _stat_usable(stat) else None
-    if start_brk is not None and start_brk >= end:
-        return {i: "bss" for i, r in enumerate(regions) if r.start == end and r.path is None
-                and "w" in r.perms and r.start < start_brk}
+    below = start_brk if start_brk is not None and start_brk >= end else None
     return {i: "bss" for i, r in enumerate(regions)
-            if r.start == end and r.path is None and "w" in r.perms}
+            if r.start == end and r.path is None and "w" in r.perms
+            and (below is None or r.start < below)}

@@ -164,7 +164,7 @@ def read_proc_file(pid: int, name: str) -> bytes:
     AccessDenied when the kernel refuses.
     """
     pid = check_pid(pid)
-    path = f"{PROC_ROOT}/{pid}/{name}"  # proc_path, inlined: snapshot reads 4 files
+    path = proc_path(pid, name)
     try:
         # os.open/os.read rather than open().readall(): half the cost per file (measured:
         # 1,000 environ files in 6.8 ms vs 14.5 ms), what `memlab audit` pays per process.

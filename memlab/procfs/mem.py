@@ -80,13 +80,8 @@ class MemReader:
             raise UsageError(f"unknown read method {method!r}")
         self.pid = check_pid(pid)
         self.path = proc_path(self.pid, "mem")
-        self.regions = self._starts = None
-        if regions is not None:
-            self.regions = list(regions)
-            self._starts = [r.start for r in self.regions]
-            if self._starts != sorted(self._starts):  # maps order already is address order
-                self.regions.sort(key=_START)
-                self._starts = [r.start for r in self.regions]
+        self.regions = sorted(regions, key=_START) if regions is not None else None
+        self._starts = [r.start for r in self.regions] if self.regions is not None else None
         self._fd: int | None = None
         self._vm = _cproc is not None and method != "pread"
         if method == "vm_readv" and not self._vm:

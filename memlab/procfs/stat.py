@@ -74,7 +74,7 @@ _ADDRESS_FIELDS = tuple(STAT_ADDRESS_FIELDS.values())
 # what _cproc.c's parse_stat assumes: 16 fields, start_code and end_code first (masking)
 assert len(ProcStat._fields) == 16 and _ADDRESS_FIELDS[:2] == (26, 27)
 # the address fields out of split()'s list after comm, whose item 0 is field 3
-_ADDRESSES = operator.itemgetter(*(n - 3 for n in STAT_ADDRESS_FIELDS.values()))
+_ADDRESSES = operator.itemgetter(*(n - 3 for n in _ADDRESS_FIELDS))
 
 
 def parse_stat(data: bytes) -> ProcStat:
