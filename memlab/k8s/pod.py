@@ -345,6 +345,19 @@ class PodRun:
         self._save_state()
         return self.launched.returncode
 
+    def remove(self) -> None:
+        """Delete the pod directory this PodRun made (call after stop()).  Only the very
+        directory held since start() goes, reached from a trusted parent, fd-based."""
+        d, self._dir = self._dir, None
+        if d is None:
+            return
+        with d:
+            held = os.fstat(d.fd)
+            with open_trusted(self.pod_dir.parent, strict=False) as parent:
+                st = parent.lstat(self.pod_dir.name)
+                if st is not None and (st.st_dev, st.st_ino) == (held.st_dev, held.st_ino):
+                    parent.rmtree(self.pod_dir.name)
+
     def __enter__(self) -> "PodRun":
         return self
 

@@ -11,6 +11,10 @@ import json
 import os
 import shutil
 import stat
+import subprocess
+import sys
+import tempfile
+import time
 from pathlib import Path
 
 import pytest
@@ -71,6 +75,16 @@ def test_traversal_in_manifest_fields_is_refused(field, victim, files, tmp_path)
     refused(r, "is invalid")
     assert snapshot(victim) == before and os.readlink(link) == str(victim / "target")
     assert not (tmp_path / "pod").exists()  # nothing written before everything is valid
+
+
+@pytest.mark.parametrize("mount", ["/../../x", "/a/../../x", "..", "/", "", "a/./../b"])
+def test_mount_mapping_never_leaves_rootfs_even_unvalidated(mount):
+    from memlab.errors import UsageError
+    from memlab.k8s.pod import mount_components
+
+    with pytest.raises(UsageError, match="mountPath"):
+        mount_components(mount)
+    assert mount_components("/etc//./config/") == ["etc", "config"]
 
 
 def test_validate_names_the_mountpath_rule(files):
@@ -279,3 +293,70 @@ def test_apply_refuses_a_group_writable_pod_dir(pod_dir, files):
     before = snapshot(pod_dir)
     refused(apply(files, pod_dir), "writable by group or others")
     assert snapshot(pod_dir) == before
+
+
+# --- a second uid racing symlinks against root ----------------------------------------
+
+RACER = """
+import os, sys
+path, victim, stop = sys.argv[1:]
+while not os.path.exists(stop):
+    for make in (lambda: os.symlink(victim, path), lambda: os.mkdir(path, 0o700)):
+        try:
+            make()
+        except OSError:
+            pass
+        try:
+            os.unlink(path)
+        except IsADirectoryError:
+            os.rmdir(path)
+        except OSError:
+            pass
+"""
+
+
+@requires_root
+@pytest.mark.parametrize("where", ["their-dir", "tmp"])
+def test_symlink_race_with_a_second_uid(where, victim, files, capsys):
+    """uid 65534 keeps swapping the pod directory between a symlink to a root-only victim
+    (which looks like a pod directory) and a directory of its own; root runs `k8s run`
+    and `k8s apply` on it over and over: the victim is never touched."""
+    from memlab.cli import main
+
+    (victim / "volumes").mkdir()
+    (victim / "volumes" / "important.txt").write_text("project file\n")
+    (victim / "pod.json").write_text('{"schema": "memlab.pod/1"}')
+    (files / "pod.yaml").write_text(pod_yaml())
+    os.chmod(files.parent, 0o755)
+    os.chmod(files, 0o755)
+    before = snapshot(victim)
+    theirs = Path(tempfile.mkdtemp(prefix="memlab-race-"))
+    os.chown(theirs, NOBODY, NOBODY)
+    target = theirs / "pod" if where == "their-dir" else Path(f"{theirs}-pod")
+    stop = theirs / "stop"
+    racer = subprocess.Popen(["setpriv", "--reuid", str(NOBODY), "--regid", str(NOBODY),
+                              "--clear-groups", sys.executable, "-c", RACER, str(target),
+                              str(victim), str(stop)])
+    codes = set()
+    try:
+        deadline = time.monotonic() + 30
+        while not os.path.lexists(target) and time.monotonic() < deadline:
+            time.sleep(0.001)
+        for _ in range(40):
+            codes.add(main(["k8s", "run", str(files / "pod.yaml"), "-f",
+                            str(files / "cm.yaml"), "--pod-dir", str(target)]))
+            codes.add(main(["k8s", "apply", str(files / "cm2.yaml"), "--pod", str(target)]))
+    finally:
+        stop.touch()
+        racer.wait(timeout=30)
+        shutil.rmtree(theirs)
+        if target.is_symlink():
+            target.unlink()
+        elif target.exists():  # root won a round in /tmp: its own 0700 pod dir
+            shutil.rmtree(target)
+    err = capsys.readouterr().err
+    # Refused, or (in sticky /tmp) root found the name free and made its own directory
+    # there, which uid 65534 can neither remove nor replace.
+    assert codes <= {0, 2} and (where == "tmp" or codes == {2}), err
+    assert "Traceback" not in err
+    assert snapshot(victim) == before

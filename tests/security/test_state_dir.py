@@ -167,3 +167,20 @@ def test_a_fresh_state_dir_is_made_0700(uid, shared_dir):
         st = os.lstat(d)
         assert stat.S_ISDIR(st.st_mode) and st.st_uid == uid
         assert stat.S_IMODE(st.st_mode) == 0o700
+
+
+def test_tui_pod_view_uses_the_state_dir_and_removes_its_pod_on_quit(tmp_path, monkeypatch,
+                                                                       shared_dir):
+    from memlab.tui.source import LiveSource
+
+    xdg = tmp_path / "run"
+    xdg.mkdir(mode=0o700)
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(xdg))
+    source = LiveSource()
+    try:
+        pod = source.run_pod(str(write_pod(shared_dir, "tui")))
+        assert pod.pod_dir == xdg / "memlab" / "pods" / "tui"
+        assert (pod.pod_dir / "pod.json").is_file()
+    finally:
+        source.stop()  # what quitting the TUI does
+    assert os.listdir(xdg / "memlab" / "pods") == []
