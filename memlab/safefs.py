@@ -239,6 +239,11 @@ def open_trusted(path: str | os.PathLike, *, create: bool = False, mode: int = 0
                 nxt = cur.open_dir(name, ancestor=not (last and strict))
             except FileNotFoundError as err:
                 raise UnsafePath("no such directory", path=cur.join(name)) from err
+            except UnsafePath:
+                raise
+            except OSError as err:  # EACCES: a directory we may not search
+                raise UnsafePath(f"cannot open the directory: {err.strerror}",
+                                 path=cur.join(name)) from err
             cur.close()
             cur = nxt
         return cur
