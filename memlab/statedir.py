@@ -60,21 +60,7 @@ def check_state_root() -> Path:
     return root
 
 
-def open_state_dir(*sub: str, create: bool = True) -> Dir:
-    """The state root (or SUB below it) held open; created 0700 when CREATE."""
-    d = open_trusted(check_state_root(), create=create)
-    if not sub:
-        return d
-    try:
-        return d.makedirs(sub) if create else _open_sub(d, sub)
-    finally:
-        d.close()
-
-
-def _open_sub(d: Dir, sub) -> Dir:
-    cur = Dir(os.dup(d.fd), d.path)
-    for name in sub:
-        nxt = cur.open_dir(name)
-        cur.close()
-        cur = nxt
-    return cur
+def open_state_dir(*sub: str) -> Dir:
+    """The state root (or SUB below it), created 0700 where missing, held open."""
+    with open_trusted(check_state_root(), create=True) as d:
+        return d.makedirs(sub)
