@@ -105,7 +105,10 @@ class Dir:
         try:
             os.mkdir(name, mode, dir_fd=self.fd)
         except FileExistsError:
-            return self.open_dir(name)
+            try:
+                return self.open_dir(name)
+            except FileNotFoundError as err:  # someone else's entry came and went
+                raise self._refuse(name, "it: it changed while memlab opened it") from err
         d = self.open_dir(name)
         os.fchmod(d.fd, mode)
         return d

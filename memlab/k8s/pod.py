@@ -542,13 +542,8 @@ def _claim_pod_dir(path: Path) -> Dir:
         parent = open_state_dir(POD_ROOT_NAME)
     else:  # a root-owned sticky parent (/tmp) is fine: nobody can replace our entry
         parent = open_trusted(path.parent, create=True, strict=False)
-    with parent:
-        if parent.lstat(name) is None:
-            try:
-                return parent.mkdir(name, 0o700)
-            except FileExistsError:
-                pass
-        d = parent.open_dir(name)  # no symlink, ours, not writable by others
+    with parent:  # made 0700, or opened: no symlink, ours, not writable by others
+        d = parent.mkdir(name, 0o700)
     try:
         if not d.listdir():
             os.fchmod(d.fd, 0o700)

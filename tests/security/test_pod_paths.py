@@ -330,7 +330,7 @@ def test_symlink_race_with_a_second_uid(where, victim, files, capsys):
     os.chmod(files.parent, 0o755)
     os.chmod(files, 0o755)
     before = snapshot(victim)
-    theirs = Path(tempfile.mkdtemp(prefix="memlab-race-"))
+    theirs = Path(tempfile.mkdtemp(prefix="memlab-test-podrace-"))
     os.chown(theirs, NOBODY, NOBODY)
     target = theirs / "pod" if where == "their-dir" else Path(f"{theirs}-pod")
     stop = theirs / "stop"
