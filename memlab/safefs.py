@@ -88,7 +88,8 @@ class Dir:
             fd = os.open(name, O_DIR, dir_fd=self.fd)
         except OSError as err:
             if err.errno in (errno.ELOOP, errno.ENOTDIR):
-                raise self._refuse(name, "it: not a directory (a symlink?)") from err
+                raise self._refuse(name, "it: not a directory, or a symlink (memlab follows "
+                                   "none where it writes: give the real path)") from err
             raise
         try:
             problem = _dir_problem(os.fstat(fd), ancestor=ancestor)
