@@ -61,7 +61,8 @@ examples:
 
 Validates everything, resolves volumes (FailedMount) and env
 (CreateContainerConfigError) before writing anything; then writes the pod directory
-(default $XDG_RUNTIME_DIR/memlab-pods/POD or /tmp/memlab-pods/POD): each
+(default $XDG_RUNTIME_DIR/memlab/pods/POD when XDG_RUNTIME_DIR is your own, else
+/tmp/memlab-UID/pods/POD; --pod-dir DIR must be empty or memlab's own): each
 configMap/secret volume as kubelet's AtomicWriter lays it out, and execve's the
 container's command with the computed env.  A command that does not exist here (an
 image's entrypoint) is replaced by a bundled sample (--exec, default sleeper).
@@ -78,13 +79,14 @@ ConfigMap/Secret; the volume changes (printed here), the env does not.
 APPLY_EPILOG = """\
 examples:
   memlab k8s apply memlab/k8s/examples/test-config-debug.yaml \
-      --pod /tmp/memlab-pods/test-pod-volume-only
+      --pod /tmp/memlab-0/pods/test-pod-volume-only
   memlab k8s apply cm.yaml --pod DIR --json
 
 Validates the update as the API server does (immutable objects, a Secret's type), stores
 it, and re-runs AtomicWriter for every volume that projects it, as kubelet's sync would
 (a real cluster takes up to 60-90 s).  Prints the ..data switch and, for each variable a
 restarted container would see differently, both values: the running process keeps its env.
+DIR must be memlab's pod directory: yours, mode 0700, with the pod.json memlab wrote.
 """
 
 

@@ -9,11 +9,18 @@ apply: validate the new object against the stored one (immutable, type) -> store
        would (here at once, not after the 60-90 s sync period).  The running process's
        environment does not change: it was fixed at execve (kubernetes#22368).
 
-Pod directory (default $XDG_RUNTIME_DIR/memlab-pods/<pod>, else /tmp/memlab-pods/<pod>):
-    pod.json                        state: pod spec, container, pid, env, volumes, mounts
+Pod directory (default <state dir>/pods/<pod>: the per-user state dir of memlab.statedir,
+$XDG_RUNTIME_DIR/memlab when that is the user's own, else /tmp/memlab-<euid>):
+    pod.json                        state (schema memlab.pod/1, owner uid): pod spec,
+                                    container, pid, env, volumes, mounts
     objects/ConfigMap_<ns>_<name>.json   the API objects as the API server stores them
     volumes/kubernetes.io~configmap/<volume>/   what kubelet bind-mounts at mountPath
     rootfs/<mountPath> -> ../volumes/...        where mountPath points on this machine
+A directory is memlab's pod directory only if it is owned by the effective user, mode
+0700, and holds a pod.json that validates (schema, owner = euid, a valid Pod spec).
+`run` reuses one (or an empty directory) and refuses anything else; `apply` refuses
+anything else.  Every write and delete goes through a held directory fd
+(memlab.safefs): a symlink planted in the pod directory is never followed.
 The container's command is NOT rewritten: /etc/config in a command still means the
 host's /etc/config (memlab does not create mount namespaces); read the mapped path
 rootfs/etc/config instead.  Arguments given to a bundled stand-in sample (--exec) that
@@ -46,6 +53,8 @@ from memlab.k8s.manifests import (ConfigMap, Manifest, ObjectStore, Pod, Secret,
                                   build_object, text_or_path)
 from memlab.k8s.volumes import (FailedMount, VolumeSource, read_volume, resolve,
                                 setup_volume, unsupported_volumes, volume_sources)
+from memlab.safefs import Dir, UnsafePath, check_name, open_trusted
+from memlab.statedir import check_state_root, open_state_dir, state_root
 
 SCHEMA = "memlab.pod/1"
 STATE_FILE = "pod.json"
@@ -54,11 +63,13 @@ ENV_NOTE = ("the environment of a running process never changes: it was copied o
             "stack at execve (kubernetes#22368); a restarted container would get new values")
 
 
+POD_ROOT_NAME = "pods"
+MAX_STATE_BYTES = 8 << 20  # pod.json and each object file: a 1 MiB object, base64'd
+
+
 def default_pod_root() -> Path:
-    runtime = os.environ.get("XDG_RUNTIME_DIR")
-    if runtime and os.path.isdir(runtime):
-        return Path(runtime) / "memlab-pods"
-    return Path("/tmp/memlab-pods")
+    """<per-user state dir>/pods: where `k8s run` (and the TUI Pod view) put pods."""
+    return state_root() / POD_ROOT_NAME
 
 
 @dataclass(frozen=True)
@@ -171,8 +182,9 @@ def _hotreload_default_args(mounts: list[Mount], env: list[EnvVar]) -> list[str]
 
 # --- state --------------------------------------------------------------------------------
 
-def _object_file(pod_dir: Path, obj: Manifest) -> Path:
-    return pod_dir / "objects" / f"{obj.kind}_{obj.namespace}_{obj.name}.json"
+def _object_file_name(obj: Manifest) -> str:
+    # kind, a DNS-1123 label namespace and a DNS-1123 subdomain name: one plain name.
+    return check_name(f"{obj.kind}_{obj.namespace}_{obj.name}.json")
 
 
 def object_to_api(obj: Manifest) -> dict:
@@ -199,27 +211,37 @@ def object_to_api(obj: Manifest) -> dict:
     return d
 
 
-def _write_json_atomic(path: Path, data: dict, mode: int = 0o600) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
-    with os.fdopen(fd, "w", encoding="utf-8") as f:
-        json.dump(data, f, indent=2, ensure_ascii=False)
-        f.write("\n")
-    os.replace(tmp, path)
+def _json_bytes(data: dict) -> bytes:
+    return (json.dumps(data, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
 
 
-def _load_objects(pod_dir: Path) -> ObjectStore:
+def _load_objects(d: Dir) -> ObjectStore:
+    """objects/*.json, each validated as a manifest and stored under its own name."""
     store = ObjectStore()
-    for p in sorted((pod_dir / "objects").glob("*.json")):
-        raw = json.loads(p.read_text(encoding="utf-8"))
-        store.put(build_object(raw, {}, 1, str(p)))
+    if d.lstat("objects") is None:
+        return store
+    with d.open_dir("objects") as objects:
+        for name in sorted(objects.listdir()):
+            where = objects.join(name)
+            if name.startswith("."):
+                continue  # a temporary file of an interrupted write
+            try:
+                raw = json.loads(objects.read_file(name, MAX_STATE_BYTES))
+            except (ValueError, UnicodeDecodeError) as err:
+                raise UsageError(f"unreadable object file: {err}", path=where) from err
+            obj = build_object(raw, {}, 1, where)
+            if isinstance(obj, Pod) or _object_file_name(obj) != name:
+                raise UsageError("not an object file memlab wrote", path=where)
+            validation.check(obj)
+            store.put(obj)
     return store
 
 
 @contextmanager
-def _locked(pod_dir: Path):
+def _locked(d: Dir):
     """Serialise writers (a TUI and `memlab k8s apply` in another terminal)."""
-    fd = os.open(pod_dir / ".lock", os.O_RDWR | os.O_CREAT, 0o600)
+    fd = os.open(".lock", os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600,
+                 dir_fd=d.fd)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
         yield
@@ -269,6 +291,7 @@ class PodRun:
         self.args: list[str] = []
         self.note = ""
         self.writes: dict[str, WriteResult] = {}
+        self._dir: Dir | None = None  # the pod directory, held from start() on
 
     # -- properties
     @property
@@ -322,6 +345,19 @@ class PodRun:
         self._save_state()
         return self.launched.returncode
 
+    def remove(self) -> None:
+        """Delete the pod directory this PodRun made (call after stop()).  Only the very
+        directory held since start() goes, reached from a trusted parent, fd-based."""
+        d, self._dir = self._dir, None
+        if d is None:
+            return
+        with d:
+            held = os.fstat(d.fd)
+            with open_trusted(self.pod_dir.parent, strict=False) as parent:
+                st = parent.lstat(self.pod_dir.name)
+                if st is not None and (st.st_dev, st.st_ino) == (held.st_dev, held.st_ino):
+                    parent.rmtree(self.pod_dir.name)
+
     def __enter__(self) -> "PodRun":
         return self
 
@@ -330,25 +366,28 @@ class PodRun:
 
     # -- pod directory
     def _write_pod_dir(self) -> None:
-        d = self.pod_dir
-        _claim_pod_dir(d)
-        (d / "objects").mkdir(mode=0o700, exist_ok=True)
-        for obj in self.store:
-            _write_json_atomic(_object_file(d, obj), object_to_api(obj))
+        d = _claim_pod_dir(self.pod_dir)
+        self._dir = d
+        with d.mkdir("objects") as objects:
+            for obj in self.store:
+                objects.write_file(_object_file_name(obj), _json_bytes(object_to_api(obj)))
         for vs in self._payload_sources:
             self.writes[vs.name] = setup_volume(vs, self.pod, self.store, d)
         for m in self.mounts:
-            link = Path(m.mapped_path)
-            link.parent.mkdir(parents=True, exist_ok=True)
-            if link.is_symlink():
-                link.unlink()
-            os.symlink(os.path.relpath(m.host_dir, link.parent), link)
+            parts = mount_components(m.mount_path)
+            with d.makedirs(["rootfs", *parts[:-1]]) as parent:
+                st = parent.lstat(parts[-1])
+                if st is not None and _stat.S_ISLNK(st.st_mode):
+                    parent.unlink(parts[-1])
+                parent.symlink(os.path.relpath(m.host_dir, parent.path), parts[-1])
         self._save_state()
 
     def _save_state(self) -> None:
+        if self._dir is None:
+            return
         launched = self.launched
         state = {
-            "schema": SCHEMA,
+            "schema": SCHEMA, "owner": os.geteuid(),
             "name": self.pod.name, "namespace": self.pod.namespace,
             "pod": self.pod.raw, "container": self.container.get("name"),
             "pid": launched.pid if launched else None,
@@ -366,7 +405,7 @@ class PodRun:
             "mounts": [m.to_dict() for m in self.mounts],
             "saved_at": time.time(),
         }
-        _write_json_atomic(self.pod_dir / STATE_FILE, state)
+        self._dir.write_file(STATE_FILE, _json_bytes(state))
 
     # -- what the container sees
     def volume_files(self) -> dict[str, bytes]:
@@ -402,7 +441,8 @@ class PodRun:
         """Apply ConfigMap/Secret YAML (text or a path) to this pod, as `kubectl apply`
         + kubelet's sync would.  The env of the running process does not change."""
         results = apply_to_pod_dir(self.pod_dir, manifest)
-        self.store = _load_objects(self.pod_dir)
+        with open_trusted(self.pod_dir) as d:
+            self.store = _load_objects(d)
         return results
 
     def to_dict(self, reveal: bool = False) -> dict:
@@ -423,48 +463,114 @@ class PodRun:
         }
 
 
-def _check_own_dir(root: Path) -> None:
-    """The shared default root (/tmp/memlab-pods) must be ours and not a symlink: another
-    user could otherwise plant a pod.json or a link where memlab writes (and deletes)."""
+def mount_components(mount_path: str) -> list[str]:
+    """rootfs/<mountPath> as components below the pod directory.
+
+    The API server accepts any non-empty mountPath (ValidateVolumeMounts) and the runtime
+    resolves it inside the container's root (runc: securejoin.SecureJoin).  memlab maps
+    it onto the host under rootfs/, so a '..' component is refused (validation.py says so
+    first; this holds even if that were bypassed), as is a mountPath of "/" alone."""
+    parts = [c for c in mount_path.split("/") if c not in ("", ".")]
+    if not parts or ".." in parts:
+        raise UnsafePath(f"mountPath {mount_path!r}: must not contain '..' and must name a "
+                         "directory below /")
+    return [check_name(c) for c in parts]
+
+
+def _refuse(why: str, d: Dir) -> UsageError:
+    return UsageError(f"not a memlab pod directory: {why}; refusing to use it", path=d.path)
+
+
+def _check_state(state, d: Dir) -> dict:
+    """pod.json as memlab writes it: the marker that D is memlab's pod directory."""
+    if not isinstance(state, dict) or state.get("schema") != SCHEMA:
+        raise _refuse(f"{STATE_FILE} is not schema {SCHEMA}", d)
+    if state.get("owner") != os.geteuid():
+        raise _refuse(f"{STATE_FILE} names another owner than uid {os.geteuid()}", d)
+    types = {"name": str, "namespace": str, "pod": dict, "container": str,
+             "env": list, "volumes": list, "mounts": list}
+    for key, typ in types.items():
+        if not isinstance(state.get(key), typ):
+            raise _refuse(f"{STATE_FILE}: {key!r} is not a {typ.__name__}", d)
+    pid, argv = state.get("pid"), state.get("argv")
+    if pid is not None and (type(pid) is not int or pid <= 0):
+        raise _refuse(f"{STATE_FILE}: 'pid' is not a process id", d)
+    if argv is not None and not (isinstance(argv, list) and
+                                 all(isinstance(a, str) for a in argv)):
+        raise _refuse(f"{STATE_FILE}: 'argv' is not a list of strings", d)
+    for e in state["env"]:
+        if not (isinstance(e, dict) and isinstance(e.get("name"), str)
+                and isinstance(e.get("value"), str)
+                and isinstance(e.get("from_secret", False), bool)):
+            raise _refuse(f"{STATE_FILE}: an 'env' entry is not {{name, value, from_secret}}",
+                          d)
+    # The stored pod spec goes through the same checks as a manifest.
+    pod = build_object(state["pod"], {}, 1, d.join(STATE_FILE))
+    if not isinstance(pod, Pod):
+        raise _refuse(f"{STATE_FILE}: 'pod' is not a Pod", d)
+    validation.check(pod)
+    if (pod.name, pod.namespace) != (state["name"], state["namespace"]):
+        raise _refuse(f"{STATE_FILE}: 'name'/'namespace' do not match the pod", d)
+    pod.container(state["container"])
+    return state
+
+
+def _read_state(d: Dir) -> dict:
+    """D's validated pod.json; D itself must be ours and 0700."""
+    st = os.fstat(d.fd)
+    if st.st_uid != os.geteuid() or _stat.S_IMODE(st.st_mode) & 0o077:
+        raise _refuse(f"it must be uid {os.geteuid()}'s with mode 0700 (it is uid "
+                      f"{st.st_uid}'s, {_stat.S_IMODE(st.st_mode):04o})", d)
     try:
-        st = os.lstat(root)
-    except FileNotFoundError:
-        return  # created 0700 by _claim_pod_dir, once everything is valid
-    if _stat.S_ISLNK(st.st_mode) or not _stat.S_ISDIR(st.st_mode) or st.st_uid != os.geteuid():
-        raise UsageError(f"refusing to use {root}: not a directory owned by uid "
-                         f"{os.geteuid()} (pass --pod-dir DIR)", path=str(root))
+        raw = d.read_file(STATE_FILE, MAX_STATE_BYTES)
+    except FileNotFoundError as err:
+        raise _refuse(f"no {STATE_FILE}", d) from err
+    except OSError as err:
+        raise _refuse(f"{STATE_FILE} is not a regular file ({err.strerror})", d) from err
+    try:
+        state = json.loads(raw)
+    except (ValueError, UnicodeDecodeError) as err:
+        raise _refuse(f"unreadable {STATE_FILE} ({err})", d) from err
+    return _check_state(state, d)
 
 
-def _claim_pod_dir(d: Path) -> None:
-    """Create D (0700), or reuse it if it is a memlab pod dir whose process is gone."""
-    if d.exists() or d.is_symlink():
-        if d.is_symlink() or not d.is_dir():
-            raise UsageError("not a directory (a pod directory must be a real directory)",
-                             path=str(d))
-        state_path = d / STATE_FILE
-        if not state_path.exists():
-            if any(d.iterdir()):
-                raise UsageError("not a memlab pod directory (no pod.json) and not empty: "
-                                 "refusing to use it", path=str(d))
-            return
-        try:
-            state = json.loads(state_path.read_text(encoding="utf-8"))
-        except (OSError, ValueError) as err:
-            raise UsageError(f"unreadable {STATE_FILE}: {err}", path=str(d)) from err
+def _claim_pod_dir(path: Path) -> Dir:
+    """The pod directory, held: created 0700, an empty directory of ours, or a memlab pod
+    directory whose process is gone (its volumes, objects and rootfs are cleared)."""
+    name = check_name(path.name)
+    if path.parent == default_pod_root():
+        parent = open_state_dir(POD_ROOT_NAME)
+    else:  # a root-owned sticky parent (/tmp) is fine: nobody can replace our entry
+        parent = open_trusted(path.parent, create=True, strict=False)
+    with parent:  # made 0700, or opened: no symlink, ours, not writable by others
+        d = parent.mkdir(name, 0o700)
+    try:
+        if not d.listdir():
+            os.fchmod(d.fd, 0o700)
+            return d
+        state = _read_state(d)
         argv0 = (state.get("argv") or [None])[0]
         if _process_alive(state.get("pid"), argv0):
-            raise UsageError(f"pod {state.get('name')!r} is already running here "
-                             f"(pid {state.get('pid')})", path=str(d))
+            raise UsageError(f"pod {state['name']!r} is already running here "
+                             f"(pid {state['pid']})", path=d.path)
         for sub in ("volumes", "objects", "rootfs"):
-            if (d / sub).is_symlink():
-                raise UsageError(f"{sub} is a symlink: refusing to reuse this pod "
-                                 "directory", path=str(d))
-            if (d / sub).exists():
-                shutil.rmtree(d / sub)
-        state_path.unlink()
+            d.rmtree(sub)  # fd-based: a link here is removed, never followed
+        d.unlink(STATE_FILE)
+        return d
+    except BaseException:
+        d.close()
+        raise
+
+
+def _check_reusable(path: Path) -> None:
+    """prepare(): refuse early (nothing written) what _claim_pod_dir would refuse."""
+    if path.parent == default_pod_root():
+        check_state_root()
+    if not os.path.lexists(path):
         return
-    d.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    d.mkdir(mode=0o700)
+    with open_trusted(path) as d:
+        if d.listdir():
+            _read_state(d)
 
 
 def prepare(pod_manifest: str | os.PathLike | Pod, objects=(), *,
@@ -496,10 +602,9 @@ def prepare(pod_manifest: str | os.PathLike | Pod, objects=(), *,
         warnings.append(f"volume {name!r}: only configMap and secret volumes are simulated; "
                         "it is skipped")
     if pod_dir is None:
-        root = default_pod_root()
-        _check_own_dir(root)
-        pod_dir = root / pod.name
-    pod_dir = Path(pod_dir).absolute()
+        pod_dir = default_pod_root() / check_name(pod.name)  # a DNS-1123 subdomain
+    pod_dir = Path(os.path.abspath(pod_dir))
+    _check_reusable(pod_dir)
     # Volumes first (kubelet mounts before it builds the container config).
     sources = volume_sources(pod)
     for vs in sources:
@@ -517,7 +622,7 @@ def prepare(pod_manifest: str | os.PathLike | Pod, objects=(), *,
             warnings.append(f"volumeMount {vm['mountPath']!r} uses subPath: a subPath mount "
                             "binds one resolved file once and never updates (kubernetes#50345);"
                             " memlab maps the whole volume")
-        mapped = str(pod_dir / "rootfs" / vm["mountPath"].lstrip("/"))
+        mapped = os.path.join(pod_dir, "rootfs", *mount_components(vm["mountPath"]))
         mounts.append(Mount(vm["name"], vm["mountPath"], vs.host_dir(pod_dir), mapped,
                             bool(vm.get("readOnly")), vm.get("subPath", "")))
     return PodRun(pod, c, store, env, sources, pod_dir, mounts, warnings)
@@ -534,23 +639,17 @@ def run(pod_manifest, objects=(), *, container: str | None = None,
 # --- apply ----------------------------------------------------------------------------------
 
 def load_state(pod_dir: str | os.PathLike) -> dict:
-    d = Path(pod_dir)
-    try:
-        state = json.loads((d / STATE_FILE).read_text(encoding="utf-8"))
-    except FileNotFoundError as err:
-        raise UsageError(f"not a memlab pod directory (no {STATE_FILE})",
-                         path=str(d)) from err
-    except ValueError as err:
-        raise UsageError(f"unreadable {STATE_FILE}: {err}", path=str(d)) from err
-    if state.get("schema") != SCHEMA:
-        raise UsageError(f"unknown pod state schema {state.get('schema')!r}", path=str(d))
-    return state
+    """POD_DIR's pod.json, validated: the directory reached without a symlink, ours and
+    0700, the state of schema memlab.pod/1 with owner = euid and a valid Pod spec.
+    `env` entries are {"name", "value", "source", "from_secret"}; `pid` an int or None."""
+    with open_trusted(pod_dir) as d:
+        return _read_state(d)
 
 
 def pod_dir_running(pod_dir: str | os.PathLike) -> int | None:
     """The pid of the pod directory's process if it still runs, else None (the pod was
     stopped: an apply still updates the files, but no process sees them)."""
-    state = load_state(Path(pod_dir).absolute())
+    state = load_state(os.path.abspath(pod_dir))
     return state.get("pid") if _process_alive(state.get("pid"),
                                               (state.get("argv") or [None])[0]) else None
 
@@ -558,48 +657,53 @@ def pod_dir_running(pod_dir: str | os.PathLike) -> int | None:
 def apply_to_pod_dir(pod_dir: str | os.PathLike, manifest) -> list[ApplyResult]:
     """`memlab k8s apply OBJ.yaml --pod DIR`: works from any process.
 
-    Validates every document first (nothing written if one fails), then per object:
-    store it, re-run AtomicWriter for each volume projecting it, report env drift."""
-    d = Path(pod_dir).absolute()
-    state = load_state(d)
+    DIR must be memlab's pod directory (load_state).  Validates every document first
+    (nothing written if one fails), then per object: store it, re-run AtomicWriter for
+    each volume projecting it, report env drift."""
     docs = text_or_path(manifest)
-    ns = state["namespace"]
-    for obj in docs:
-        if isinstance(obj, Pod):
-            raise UsageError(f"{obj.where()}: a Pod's spec cannot be updated in place "
-                             "(most fields are immutable): stop it and run it again")
-        if obj.namespace != ns:
-            raise UsageError(f"{obj.where()}: {obj.kind} {obj.namespace}/{obj.name} is not in "
-                             f"the pod's namespace {ns!r}")
-    results: list[ApplyResult] = []
-    with _locked(d):
-        store = _load_objects(d)
-        for obj in docs:  # validate all before writing any
-            validation.check(obj, store.get(obj.kind, obj.namespace, obj.name))
-        pod = build_object(state["pod"], {}, 1, str(d / STATE_FILE))
-        container = pod.container(state["container"])
-        frozen = {e["name"]: (e["value"], e.get("from_secret", False))
-                  for e in state["env"]}
+    with open_trusted(os.path.abspath(pod_dir)) as d:
+        state = _read_state(d)
+        ns = state["namespace"]
         for obj in docs:
-            old = store.get(obj.kind, obj.namespace, obj.name)
-            same = old is not None and object_to_api(old) == object_to_api(obj)
-            action = "created" if old is None else ("unchanged" if same else "updated")
-            _write_json_atomic(_object_file(d, obj), object_to_api(obj))
-            store.put(obj)
-            label = f"{obj.kind} {obj.namespace}/{obj.name}"
-            drift = _env_drift(pod, container, store, frozen)
-            touched = False
-            for vs in volume_sources(pod):
-                if vs.object_kind != obj.kind or vs.object_name != obj.name:
-                    continue
-                touched = True
-                try:
-                    wr = setup_volume(vs, pod, store, d)
-                    results.append(ApplyResult(label, action, vs.name, wr, None, drift))
-                except FailedMount as err:  # kubelet keeps the old content, emits an event
-                    results.append(ApplyResult(label, action, vs.name, None, str(err), drift))
-            if not touched:
-                results.append(ApplyResult(label, action, None, None, None, drift))
+            if isinstance(obj, Pod):
+                raise UsageError(f"{obj.where()}: a Pod's spec cannot be updated in place "
+                                 "(most fields are immutable): stop it and run it again")
+            if obj.namespace != ns:
+                raise UsageError(f"{obj.where()}: {obj.kind} {obj.namespace}/{obj.name} is "
+                                 f"not in the pod's namespace {ns!r}")
+        with _locked(d):
+            return _apply(d, state, docs)
+
+
+def _apply(d: Dir, state: dict, docs: list[Manifest]) -> list[ApplyResult]:
+    results: list[ApplyResult] = []
+    store = _load_objects(d)
+    for obj in docs:  # validate all before writing any
+        validation.check(obj, store.get(obj.kind, obj.namespace, obj.name))
+    pod = build_object(state["pod"], {}, 1, d.join(STATE_FILE))
+    container = pod.container(state["container"])
+    frozen = {e["name"]: (e["value"], e.get("from_secret", False)) for e in state["env"]}
+    for obj in docs:
+        old = store.get(obj.kind, obj.namespace, obj.name)
+        same = old is not None and object_to_api(old) == object_to_api(obj)
+        action = "created" if old is None else ("unchanged" if same else "updated")
+        with d.mkdir("objects") as objects:
+            objects.write_file(_object_file_name(obj), _json_bytes(object_to_api(obj)))
+        store.put(obj)
+        label = f"{obj.kind} {obj.namespace}/{obj.name}"
+        drift = _env_drift(pod, container, store, frozen)
+        touched = False
+        for vs in volume_sources(pod):
+            if vs.object_kind != obj.kind or vs.object_name != obj.name:
+                continue
+            touched = True
+            try:
+                wr = setup_volume(vs, pod, store, d)
+                results.append(ApplyResult(label, action, vs.name, wr, None, drift))
+            except FailedMount as err:  # kubelet keeps the old content, emits an event
+                results.append(ApplyResult(label, action, vs.name, None, str(err), drift))
+        if not touched:
+            results.append(ApplyResult(label, action, None, None, None, drift))
     return results
 
 

@@ -314,14 +314,23 @@ def _key_ref_errors(ref: dict, path: tuple) -> list[FieldError]:
     return errs
 
 
-def _local_path_errors(target: str, path: tuple) -> list[FieldError]:
-    # ValidateLocalNonReservedPath = validateLocalDescendingPath + the '..' prefix rule.
+def _descending_path_errors(target: str, path: tuple) -> list[FieldError]:
+    # validateLocalDescendingPath: not absolute, and validatePathNoBacksteps (no '..'
+    # component).  subPath gets only this.
     errs = []
     if target.startswith("/"):
         errs.append(invalid(path, target, "must be a relative path"))
     if ".." in target.split("/"):
         errs.append(invalid(path, target, "must not contain '..'"))
-    elif target.startswith(".."):  # "Don't report this error if .. was already caught"
+    return errs
+
+
+def _local_path_errors(target: str, path: tuple) -> list[FieldError]:
+    # ValidateLocalNonReservedPath = validateLocalDescendingPath + the '..' prefix rule
+    # (a configMap/secret items[].path must not collide with AtomicWriter's ..data).
+    errs = _descending_path_errors(target, path)
+    if target.startswith("..") and ".." not in target.split("/"):
+        # "Don't report this error if .. was already caught"
         errs.append(invalid(path, target, "must not start with '..'"))
     return errs
 
@@ -409,9 +418,16 @@ def _container_errors(c: dict, path: tuple, volume_names: set[str]) -> list[Fiel
             errs.append(required(mp + ("mountPath",)))
         elif mount in seen_paths:
             errs.append(invalid(mp + ("mountPath",), mount, "must be unique"))
+        elif ".." in mount.split("/"):
+            # memlab's own rule, not the API server's: ValidateVolumeMounts accepts any
+            # non-empty mountPath and the runtime resolves it inside the container's
+            # root (runc: securejoin.SecureJoin); memlab maps it under the pod
+            # directory's rootfs/ on the host (memlab/k8s/pod.py mount_components).
+            errs.append(invalid(mp + ("mountPath",), mount, "must not contain '..' "
+                                "(memlab maps mountPath under the pod directory)"))
         seen_paths.add(mount)
         if vm.get("subPath"):
-            errs += _local_path_errors(vm["subPath"], mp + ("subPath",))
+            errs += _descending_path_errors(vm["subPath"], mp + ("subPath",))
     return errs
 
 

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from memlab.errors import MemlabError
 from memlab.k8s.atomic_writer import AtomicWriter, FileProjection, WriteResult
 from memlab.k8s.manifests import ConfigMap, ObjectStore, Pod, Secret
+from memlab.safefs import Dir, check_name, open_trusted
 
 DEFAULT_MODE = 0o644
 PLUGIN_DIRS = {"configMap": "kubernetes.io~configmap", "secret": "kubernetes.io~secret"}
@@ -55,7 +56,7 @@ class VolumeSource:
         return "ConfigMap" if self.kind == "configMap" else "Secret"
 
     def host_dir(self, pod_dir: str | os.PathLike) -> str:
-        return os.path.join(os.fspath(pod_dir), "volumes", PLUGIN_DIRS[self.kind], self.name)
+        return os.path.join(os.fspath(pod_dir), *volume_dir_names(self))
 
 
 def volume_sources(pod: Pod) -> list[VolumeSource]:
@@ -121,33 +122,47 @@ def resolve(vs: VolumeSource, pod: Pod, store: ObjectStore) -> dict[str, FilePro
 
 
 def setup_volume(vs: VolumeSource, pod: Pod, store: ObjectStore,
-                 pod_dir: str | os.PathLike) -> WriteResult:
-    """SetUpAt: resolve the payload and hand it to AtomicWriter in the volume's host dir."""
+                 pod_dir: Dir | str | os.PathLike) -> WriteResult:
+    """SetUpAt: resolve the payload and hand it to AtomicWriter in the volume's host dir,
+    volumes/<plugin>/<volume>, made below the pod directory's held fd (memlab.safefs;
+    a path is opened as a trusted directory first)."""
+    if not isinstance(pod_dir, Dir):
+        with open_trusted(pod_dir) as d:
+            return setup_volume(vs, pod, store, d)
     payload = resolve(vs, pod, store)
-    target = vs.host_dir(pod_dir)
-    os.makedirs(target, 0o750, exist_ok=True)
     fs_group = pod.fs_group
     set_perms = None
     if fs_group is not None:
-        def set_perms(ts_name: str) -> None:
-            _ownership_tree(os.path.join(target, ts_name), fs_group)
-    return AtomicWriter(target, f"{vs.kind} volume {vs.name}").write(payload, set_perms)
+        def set_perms(target: Dir, ts_name: str) -> None:
+            _ownership_tree(target, ts_name, fs_group)
+    with pod_dir.makedirs(volume_dir_names(vs), 0o750) as target:
+        return AtomicWriter(target, f"{vs.kind} volume {vs.name}").write(payload, set_perms)
 
 
-def _ownership_tree(root: str, fs_group: int) -> None:
+def volume_dir_names(vs: VolumeSource) -> tuple[str, str, str]:
+    """The components of the volume's host dir below the pod directory.  vs.name was
+    validated as a DNS-1123 label (ValidateVolumes); check_name holds even if not."""
+    return ("volumes", PLUGIN_DIRS[vs.kind], check_name(vs.name))
+
+
+def _ownership_tree(target: Dir, ts_name: str, fs_group: int) -> None:
     """SetVolumeOwnership for a read-only volume: group fsGroup, files |= 0440,
-    directories |= setgid + 0550 (pkg/volume/volume_linux.go, roMask/execMask)."""
-    for dirpath, dirnames, filenames in os.walk(root):
-        for path in [dirpath] + [os.path.join(dirpath, n) for n in filenames]:
-            st = os.lstat(path)
-            if stat.S_ISLNK(st.st_mode):
-                os.lchown(path, -1, fs_group)
-                continue
-            os.chown(path, -1, fs_group)
-            mode = stat.S_IMODE(st.st_mode) | 0o440
-            if stat.S_ISDIR(st.st_mode):
-                mode |= stat.S_ISGID | 0o110
-            os.chmod(path, mode)
+    directories |= setgid + 0550 (pkg/volume/volume_linux.go, roMask/execMask).
+    fd-based (os.fwalk): a link in the tree is chowned as a link, never followed."""
+    def fix(name: str, dir_fd: int) -> None:
+        st = os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
+        os.chown(name, -1, fs_group, dir_fd=dir_fd, follow_symlinks=False)
+        if stat.S_ISLNK(st.st_mode):
+            return
+        mode = stat.S_IMODE(st.st_mode) | 0o440
+        if stat.S_ISDIR(st.st_mode):
+            mode |= stat.S_ISGID | 0o110
+        os.chmod(name, mode, dir_fd=dir_fd)
+
+    fix(ts_name, target.fd)
+    for _root, dirs, files, dir_fd in os.fwalk(ts_name, dir_fd=target.fd):
+        for name in dirs + files:
+            fix(name, dir_fd)
 
 
 def read_volume(host_dir: str) -> dict[str, bytes]:
@@ -158,14 +173,19 @@ def read_volume(host_dir: str) -> dict[str, bytes]:
         names = sorted(os.listdir(host_dir))
     except FileNotFoundError:
         return out
+    inside = os.path.realpath(host_dir) + os.sep
     for name in names:
         if name.startswith(".."):
             continue
         top = os.path.join(host_dir, name)
+        if not os.path.realpath(top).startswith(inside):
+            continue  # a link out of the volume is not the volume's content
         if os.path.isdir(top):
             for dirpath, _dirs, files in os.walk(top, followlinks=True):
                 for f in sorted(files):
                     full = os.path.join(dirpath, f)
+                    if not os.path.realpath(full).startswith(inside):
+                        continue
                     with open(full, "rb") as fh:
                         out[os.path.relpath(full, host_dir)] = fh.read()
         elif os.path.isfile(top):

@@ -181,7 +181,10 @@ class LiveSource(DataSource):
         self._switch(pid)
 
     def stop(self) -> None:
+        pod = self.pod
         self._end_launched()
+        if pod is not None:  # the TUI's pod directory (Secret values in it) goes too
+            pod.remove()
         self._switch(None)
 
     def _end_launched(self) -> None:

@@ -201,19 +201,19 @@ def test_update_dropping_an_item_key_is_failed_mount_and_keeps_old_content(tmp_p
 def test_default_pod_root_must_be_ours(tmp_path, monkeypatch):
     from memlab.errors import UsageError
     runtime = tmp_path / "run"
-    runtime.mkdir()
-    (runtime / "memlab-pods").symlink_to(tmp_path)
+    runtime.mkdir(mode=0o700)
+    (runtime / "memlab").symlink_to(tmp_path)
     monkeypatch.setenv("XDG_RUNTIME_DIR", str(runtime))
     with pytest.raises(UsageError, match="refusing to use"):
         k8spod.prepare("apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n"
                        "  containers: [{name: c, image: x}]\n")
-    (runtime / "memlab-pods").unlink()
+    (runtime / "memlab").unlink()
     pod = ("apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n"
            "  containers: [{name: c, image: x}]\n")
     pr = k8spod.prepare(pod)
-    assert pr.pod_dir == runtime / "memlab-pods" / "p"
-    assert not (runtime / "memlab-pods").exists()  # prepare() writes nothing
+    assert pr.pod_dir == runtime / "memlab" / "pods" / "p"
+    assert not (runtime / "memlab").exists()  # prepare() writes nothing
     with k8spod.run(pod) as pr:
-        assert pr.pod_dir == runtime / "memlab-pods" / "p" and pr.alive
-    assert stat.S_IMODE(os.stat(runtime / "memlab-pods").st_mode) == 0o700
-    assert stat.S_IMODE(os.stat(runtime / "memlab-pods" / "p").st_mode) == 0o700
+        assert pr.pod_dir == runtime / "memlab" / "pods" / "p" and pr.alive
+    for d in ("memlab", "memlab/pods", "memlab/pods/p"):
+        assert stat.S_IMODE(os.stat(runtime / d).st_mode) == 0o700
