@@ -264,6 +264,22 @@ def forget(pgid: int) -> None:
             _send(b"-%d\n" % pgid)
 
 
+def stop(timeout: float = 5.0) -> None:
+    """Close the pipe: the reaper kills the groups still watched and exits (what
+    memlab's own exit does).  The next watch() starts a new one."""
+    global _proc, _fd
+    with _lock:
+        if _fd < 0:
+            return
+        os.close(_fd)
+        proc, _proc, _fd = _proc, None, -1
+        _groups.clear()
+    if isinstance(proc, _Forked):
+        os.waitpid(proc.pid, 0)
+    elif proc is not None:
+        proc.wait(timeout)
+
+
 def reaper_pid() -> int | None:
     """The running reaper's pid (tests and `make bench` look at it)."""
     return _proc.pid if _proc is not None and _fd >= 0 else None

@@ -263,3 +263,15 @@ def test_the_reaper_kills_only_groups_of_memlabs_session(marker):
         for proc in (ours, theirs):
             proc.kill()
             proc.wait()
+
+
+def test_the_reaper_kills_what_is_watched_when_its_pipe_closes(marker):
+    """reaper.stop() closes the pipe as memlab's death does: the watched group dies."""
+    from memlab import reaper
+    from memlab.launch import launch
+
+    with launch("/bin/sh", ["-c", f"sleep {marker}; :"], hold="none") as child:
+        assert wait_until(lambda: running_sleep(marker))
+        reaper.stop()
+        assert wait_until(lambda: not marked(marker))
+        assert child.wait(SURVIVAL) == -signal.SIGKILL
