@@ -28,7 +28,9 @@ group lives within one session) and was started after memlab itself (argv[2], it
 time in clock ticks since boot).
 
 Standard library only, run as `python -I -S` (no site, no user paths): it must start
-fast and import nothing memlab or the environment could change.  It runs with memlab's
+fast and import nothing memlab or the environment could change (where memlab's uid may
+not run that interpreter, a copy of root's memlab that dropped its uid, the reaper is a
+plain fork of memlab running main()).  It runs with memlab's
 uid: as root, killpg reaches set-uid children too; otherwise kill(2) still allows it,
 since a set-uid child keeps memlab's uid as its real uid (kernel/signal.c kill_ok_by_cred).
 """
