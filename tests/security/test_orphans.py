@@ -275,3 +275,34 @@ def test_the_reaper_kills_what_is_watched_when_its_pipe_closes(marker):
         reaper.stop()
         assert wait_until(lambda: not marked(marker))
         assert child.wait(SURVIVAL) == -signal.SIGKILL
+
+
+@requires_root
+def test_sigkill_of_a_uid_dropped_fork_kills_its_grandchild(marker):
+    """A copy of root's memlab that dropped to nobody (who may not run root's python,
+    under a 0700 /root here) gets a forked reaper instead: SIGKILL is covered too."""
+    from memlab.launch import launch  # imported as root: nobody may not read the stdlib
+
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        try:
+            os.close(r)
+            os.setgroups([])
+            os.setresgid(NOBODY, NOBODY, NOBODY)
+            os.setresuid(NOBODY, NOBODY, NOBODY)
+            child = launch("/bin/sh", ["-c", f"sleep {marker}; :"], hold="none")
+            os.write(w, b"x")
+            signal.pause()
+            child.kill()  # not reached: held until SIGKILL (a dropped Launched is killed)
+        finally:
+            os._exit(1)
+    os.close(w)
+    try:
+        assert os.read(r, 1) == b"x"
+        assert wait_until(lambda: running_sleep(marker))
+    finally:
+        os.close(r)
+        os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
+    assert wait_until(lambda: not marked(marker)), "the grandchild survived"
