@@ -16,24 +16,33 @@ A failed execve (ENOENT, EACCES, ENOEXEC...) is sent back through a close-on-exe
 status pipe: the parent raises LaunchError with the errno text; the child never prints
 a traceback.
 
-Children never outlive memlab:
-1. PR_SET_PDEATHSIG(SIGKILL) in the child: the kernel kills it when its parent dies, even
-   by SIGKILL.  Caveat (prctl(2)): "the parent" is the *thread* that forked, so a child
-   launched from a short-lived worker thread is killed when that thread exits.  Launch
-   from the main thread (in Textual, the app's event-loop thread).  The setting is
-   cleared by an execve of a set-user-ID/set-group-ID/capability binary (prctl(2)); the
-   other two layers still apply to those.  After setting it the child checks getppid():
-   if the parent already died between fork and prctl, the signal will never come.
-2. Every Launched has a weakref.finalize that kills and reaps its child when the object
-   is garbage collected or the interpreter exits (finalize runs at exit).
-3. SIGTERM/SIGHUP handlers (installed once, from the main thread only) kill the live
-   children and then let the previous disposition act: re-raise with the default action,
-   or call the application's own handler (chained, never clobbered).  A signal that was
-   ignored stays ignored (no handler installed: memlab survives it, so do its children).
-A child is reaped only by the Launched that owns it (kill/wait), so its pid can never be
-reused while memlab still might signal it.  Each child leads its own process group, and
-kill() signals the whole group: `sh -c "sleep 3600"` forks sleep, which PDEATHSIG does
-not cover (it is not inherited across fork), and killing only sh left sleep running.
+Children never outlive memlab.  Each child leads its own process group (setpgid), and
+memlab kills the whole group, not just the child: `sh -c "sleep 3600"` forks sleep, which
+PDEATHSIG does not cover (it is not inherited across fork).  The group is killed:
+1. by kill() and when memlab reaps a child that exited on its own (what it left behind
+   goes with it, as when a container's init exits: kernel/pid_namespace.c
+   zap_pid_ns_processes);
+2. by a weakref.finalize of every Launched, when it is garbage collected or the
+   interpreter exits (finalize runs at exit: normal exit, sys.exit, ^C's
+   KeyboardInterrupt);
+3. by SIGTERM/SIGHUP/SIGPIPE handlers (installed once, from the main thread only), that
+   kill the live children and then let the previous disposition act: re-raise with the
+   default action, or call the application's own handler (chained, never clobbered).
+   A signal that was ignored stays ignored (no handler installed: memlab survives it,
+   so do its children; Python ignores SIGPIPE, the CLI restores its default);
+4. by the reaper (memlab.reaper), a tiny process started on the first launch that
+   outlives memlab only to SIGKILL the groups memlab told it about: the one exit path
+   memlab cannot see is its own SIGKILL;
+5. and PR_SET_PDEATHSIG(SIGKILL) in the child, for the child itself.  Caveat (prctl(2)):
+   "the parent" is the *thread* that forked, so a child launched from a short-lived
+   worker thread is killed when that thread exits.  Launch from the main thread (in
+   Textual, the app's event-loop thread).  execve of a set-user-ID/set-group-ID/
+   capability binary clears it (fs/exec.c begin_new_exec); the group kill still reaches
+   those.  After setting it the child checks getppid(): if the parent already died
+   between fork and prctl, the signal will never come.
+A child is reaped only by the Launched that owns it (kill/wait), so its pid, which is
+also its group's id, can never be reused while memlab still might signal it.  Not
+covered: a descendant that leaves the group on purpose (setsid, setpgid: daemons).
 """
 
 from __future__ import annotations
@@ -52,6 +61,7 @@ import weakref
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+from memlab import reaper
 from memlab.errors import LaunchError, UsageError
 from memlab.samples import resolve_target
 
@@ -218,6 +228,14 @@ def _kill_group(pid: int) -> None:
         pass  # dropped its uid (tests' run_as) is not the child's parent anyway
 
 
+def _forget_group(pid: int) -> None:
+    """The group is killed and its leader reaped: the reaper must forget the number."""
+    try:
+        reaper.forget(pid)
+    except OSError:  # no reaper to tell (it could not be restarted): nothing to forget
+        pass
+
+
 def kill_all() -> None:
     """Kill and reap every live launched child (used by the signal handlers)."""
     with _registry_lock:
@@ -243,7 +261,7 @@ def _install_signal_handlers() -> None:
     global _handlers_installed
     if _handlers_installed or threading.current_thread() is not threading.main_thread():
         return  # signal.signal only works in the main thread; PDEATHSIG still applies
-    for signum in (signal.SIGTERM, signal.SIGHUP):
+    for signum in (signal.SIGTERM, signal.SIGHUP, signal.SIGPIPE):
         prev = signal.getsignal(signum)
         if prev == signal.SIG_IGN or prev is None:
             continue  # ignored (or set outside Python): memlab survives it, leave it be
@@ -339,6 +357,25 @@ def _read_status(fd: int, timeout: float) -> bytes:
         data += chunk
 
 
+# The signals launch()'s own handlers and Python's SIGINT handler act on.
+_HANDLED_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGPIPE)
+
+
+def _adopt(pid: int) -> None:
+    """Right after fork, in the parent: the child's group exists (setpgid here too, so
+    that a kill() right after fork already has it) and the reaper knows it.  If the
+    reaper cannot be told, the child is killed: a launch never goes unwatched."""
+    try:
+        os.setpgid(pid, pid)
+    except OSError:  # EACCES: the child already exec'd (and set it itself)
+        pass
+    try:
+        reaper.watch(pid)
+    except OSError:
+        _kill_and_reap(pid)
+        raise
+
+
 def launch(target: str, args: Sequence[str | bytes] = (), env: Sequence[bytes] | None = None,
            *, no_aslr: bool = False, hold: str = "ready", timeout: float = 5.0) -> Launched:
     """fork + execve `target` (a sample name, a path, or a command on $PATH).
@@ -366,11 +403,22 @@ def launch(target: str, args: Sequence[str | bytes] = (), env: Sequence[bytes] |
     fds: list[int] = []
     stderr_file = None
     try:
+        reaper.start()  # before fork: the first launch pays for it, not the child
         for _ in range(3):
             fds.extend(os.pipe())  # O_CLOEXEC (PEP 446)
         stderr_file = tempfile.TemporaryFile(prefix="memlab-stderr-")
         parent = os.getpid()
-        pid = os.fork()
+        # No signal handler (^C's KeyboardInterrupt...) between fork and the reaper
+        # knowing the new group: the child would be known to nobody.
+        masked = signal.pthread_sigmask(signal.SIG_BLOCK, _HANDLED_SIGNALS)
+        pid = -1
+        try:
+            pid = os.fork()
+            if pid:
+                _adopt(pid)
+        finally:
+            if pid:  # the child keeps them blocked until it resets its mask
+                signal.pthread_sigmask(signal.SIG_SETMASK, masked)
     except OSError as err:  # EMFILE, EAGAIN (RLIMIT_NPROC), ENOMEM...
         for fd in fds:
             os.close(fd)
@@ -382,10 +430,6 @@ def launch(target: str, args: Sequence[str | bytes] = (), env: Sequence[bytes] |
     if pid == 0:
         _child(status_w, stdin_r, stdout_w, stderr_file.fileno(), parent, path_b,
                argv_arr, envp_arr, no_aslr, hold)
-    try:  # also here, so that a kill() right after fork already has the group
-        os.setpgid(pid, pid)
-    except OSError:  # EACCES: the child already exec'd (and set it itself)
-        pass
     for fd in (status_w, stdin_r, stdout_w):
         os.close(fd)
     child = Launched(pid, [os.fsdecode(a) for a in argv], entries, exe, stdin_w,
@@ -489,6 +533,7 @@ class Launched:
         self._finalizer.detach()
         with _registry_lock:
             _live.pop(self.pid, None)
+        _forget_group(self.pid)
         self._close()
 
     def _close(self) -> None:
@@ -516,6 +561,9 @@ class Launched:
                 self._forget()
                 return None
             if res is not None:
+                # Still unreaped, the leader keeps the group's id ours: kill what it
+                # left behind in its group before the number can be reused.
+                _kill_group(self.pid)
                 _, status = os.waitpid(self.pid, 0)
                 self._reap(status)
                 return self.returncode
@@ -632,21 +680,11 @@ class Launched:
 
 
 def _write_nosigpipe(fd: int, data: bytes, child: Launched) -> None:
-    """Write to a child's stdin; a dead reader gives LaunchError, never SIGPIPE (the CLI
-    restores SIGPIPE's default action, which would kill memlab)."""
-    old = signal.pthread_sigmask(signal.SIG_BLOCK, [signal.SIGPIPE])
+    """Write to a child's stdin; a dead reader gives LaunchError, never SIGPIPE."""
     try:
-        view = memoryview(data)
-        while view:
-            try:
-                n = os.write(fd, view)
-            except BrokenPipeError as err:
-                if signal.SIGPIPE not in old and signal.SIGPIPE in signal.sigpending():
-                    signal.sigtimedwait([signal.SIGPIPE], 0)  # consume our own SIGPIPE
-                raise child._error("the process closed its stdin (exited?)") from err
-            view = view[n:]
-    finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, old)
+        reaper.write_all_nosigpipe(fd, data)
+    except BrokenPipeError as err:
+        raise child._error("the process closed its stdin (exited?)") from err
 
 
 def _finalize_child(pid: int, stdin_fd: int, stdout_fd: int, stderr_file: Any) -> None:
@@ -654,6 +692,7 @@ def _finalize_child(pid: int, stdin_fd: int, stdout_fd: int, stderr_file: Any) -
     with _registry_lock:
         _live.pop(pid, None)
     _kill_and_reap(pid)
+    _forget_group(pid)
     for fd in (stdin_fd, stdout_fd):
         try:
             os.close(fd)

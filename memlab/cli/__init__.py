@@ -135,6 +135,14 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     return parser
 
 
+def _die_of_sigpipe() -> None:
+    launch = sys.modules.get("memlab.launch")
+    if launch is not None:
+        launch.kill_all()
+    signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+    os.kill(os.getpid(), signal.SIGPIPE)
+
+
 def main(argv: list[str] | None = None) -> int:
     # Piping into `head` must not print a BrokenPipeError traceback.
     signal.signal(signal.SIGPIPE, signal.SIG_DFL)
@@ -152,9 +160,14 @@ def main(argv: list[str] | None = None) -> int:
         # errors quote paths, names and file contents: control characters escaped
         print(f"memlab: {printable_lines(str(err))}", file=sys.stderr)
         return err.exit_code
-    except KeyboardInterrupt:
+    except KeyboardInterrupt:  # what memlab launched is killed at exit (memlab.launch)
         print("memlab: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # stdout's reader is gone (`| head -1`) and memlab.launch's SIGPIPE handler
+        # turned the signal into this error: end as SIGPIPE would, children first.
+        _die_of_sigpipe()
+        raise
     except Exception as err:  # a bug: still one line, unless MEMLAB_DEBUG asks for more
         if os.environ.get("MEMLAB_DEBUG"):
             raise

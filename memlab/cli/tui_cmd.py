@@ -18,7 +18,8 @@ examples:
 keys: m/e/s/x/d switch views (map, env, stack, hex, drive), l launch, p attach,
 : command line (setenv/unsetenv/scrub/copy/malloc), r refresh, a live refresh,
 v reveal secrets, ctrl+s screenshot (SVG), ? help, q quit.
-A process launched by the TUI is ended when the TUI exits (q, SIGTERM, SIGHUP).
+A process launched by the TUI (and what it started) is ended when the TUI exits:
+q, SIGTERM, SIGHUP, even SIGKILL (memlab's reaper kills its process group).
 """
 
 

@@ -20,13 +20,14 @@ uid") and lists the others as skipped, with the reason.
 from __future__ import annotations
 
 import os
+import re
 import shutil
-import tempfile
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Iterator, Sequence
 
 from memlab.errors import MemlabError, UsageError, ZombieProcess
+from memlab.exposure.demo_dir import DemoDir
 from memlab.exposure.observers import (CHANNEL_HELP, CHANNELS, Cell, Identity, Target,
                                        can_switch_uid, observe)
 
@@ -286,8 +287,13 @@ def demo_victims(secret: bytes = DEMO_SECRET, name: str = DEMO_NAME,
     --clear-groups --pdeathsig KILL` (the parent-death signal is re-armed after the uid
     change, which clears it: prctl(2)).  Not root: they run as memlab's own uid."""
     from memlab.launch import launch
+    from memlab.render.safe import printable
     from memlab.samples import resolve_target
 
+    if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]{0,63}", name):
+        # it names the env variable and the secret file (a lesson may choose it)
+        raise UsageError(f"the demo's variable name must be letters, digits and _, "
+                         f"at most 64, not {printable(name[:80])!r}")
     exe = resolve_target(target)
     notes: list[str] = []
     switch = can_switch_uid()
@@ -297,32 +303,28 @@ def demo_victims(secret: bytes = DEMO_SECRET, name: str = DEMO_NAME,
                      "same-uid rows are root too")
         switch = False
     uid = victim_uid if switch else os.geteuid()
-    directory = tempfile.mkdtemp(prefix="memlab-exposure-")
+    # Made by memlab alone in a directory only memlab can write, handed over read-only:
+    # root never works in a directory the victim uid can write (memlab.exposure.demo_dir)
+    workdir = DemoDir()
+    directory = workdir.path
     launched: list[Any] = []
     try:
-        # 0711: every uid may traverse (not list) the directory, so a refusal of the
-        # file is due to the file's own 0400 mode, not to the directory.
-        os.chmod(directory, 0o711)
-        path = os.path.join(directory, name.lower())
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o400)
-        with os.fdopen(fd, "wb") as f:
-            f.write(secret)
-        os.chmod(path, 0o400)
+        # the secret file: 0400, the victim's own (as root), nothing else of theirs here
+        path = workdir.create(name.lower(), secret, 0o400,
+                              owner=(uid, uid) if switch else None)
         argv_prefix: list[str] = []
         if switch:
-            os.chown(directory, uid, uid)
-            os.chown(path, uid, uid)
-            # A copy the victim uid can certainly execute (the repo may sit under a 0700
-            # home directory).
-            copy = os.path.join(directory, os.path.basename(exe))
-            shutil.copy2(exe, copy)
-            os.chmod(copy, 0o755)
-            exe = copy
+            # A root-owned copy the victim uid can certainly execute (the repo may sit
+            # under a 0700 home directory) but not change.
+            exe = workdir.copy(exe, os.path.basename(exe), 0o755)
             argv_prefix = [f"--reuid={uid}", f"--regid={uid}", "--clear-groups",
                            "--pdeathsig=KILL", exe]
             notes.append(f"the victims run as uid {uid} (started with setpriv --reuid "
-                         f"{uid} --regid {uid}, from a copy of the sample in that "
-                         "directory so the uid can execute it); memlab is root")
+                         f"{uid} --regid {uid}, from a root-owned copy of the sample in "
+                         "that directory so the uid can execute it); memlab is root")
+        # 0711: every uid may traverse (not list) the directory, so a refusal of the
+        # file is due to the file's own 0400 mode, not to the directory.
+        workdir.open_to_traversal()
         notes.append(f"the secret file is mode 0400, owner uid {uid}, in a 0711 "
                      "directory: any uid may traverse it, so a refusal comes from the "
                      "file's own mode")
@@ -340,7 +342,7 @@ def demo_victims(secret: bytes = DEMO_SECRET, name: str = DEMO_NAME,
     finally:
         for proc in launched:
             proc.kill()
-        shutil.rmtree(directory, ignore_errors=True)
+        workdir.remove()
 
 
 def demo(secret: bytes = DEMO_SECRET, name: str = DEMO_NAME, *,

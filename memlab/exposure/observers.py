@@ -188,12 +188,16 @@ def _mem_probe(channel: str, method: str):
     return probe
 
 
+FILE_READ_LIMIT = 1 << 20
+
+
 def _probe_file(target: Target, observer: str) -> Cell:
     if target.file is None:
         return Cell("file", observer, False, applicable=False, note="no secret file given")
-    # Not /proc: a plain file.  Its errno is the open()'s (fs/namei.c may_open).
+    # Not /proc: a plain file.  Its errno is the open()'s (fs/namei.c may_open).  Read
+    # a bounded amount: its owner (the victim uid) may grow it while root reads it.
     with open(target.file, "rb") as f:
-        data = f.read()
+        data = f.read(FILE_READ_LIMIT)
     return _bytes_cell("file", observer, target, data, note=target.file)
 
 

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import os
 import shutil
+import statistics
 import subprocess
 import sys
+import time
 
 from tests.bench._common import compile_memlab, median_ms
 
@@ -62,6 +64,29 @@ def bench_snapshot_vs_psutil():
                              f"{len(snap.stack.envp)} envp, {len(snap.auxv)} auxv",
                              unit="us"))
     return rows
+
+
+def bench_launch_reaper():
+    """What memlab.reaper adds to launch(): starting the reaper (once, on the first
+    launch of a memlab process) and telling it about a child (each launch: +pgid after
+    fork, -pgid after reaping)."""
+    from memlab import reaper
+    from memlab.launch import launch
+
+    starts = []
+    for _ in range(30):  # timed: start() only; stop() waits for python's own start
+        t = time.perf_counter()
+        reaper.start()
+        starts.append((time.perf_counter() - t) * 1e3)
+        reaper.stop()
+    start = statistics.median(starts)
+    pgid = 1 << 30  # above PID_MAX_LIMIT: no real group
+    tell = _median_ms(lambda: (reaper.watch(pgid), reaper.forget(pgid)), 2000)
+    one = _median_ms(lambda: launch("/bin/true", hold="none").wait(), 100)
+    return [_row("reaper start (first launch only)", start * 1000, unit="us",
+                 note="vfork+exec of python -I -S; its interpreter starts after"),
+            _row("reaper watch + forget (every launch)", tell * 1000, "launch(/bin/true)",
+                 one * 1000, unit="us", note="two pipe writes; ratio = launch / this")]
 
 
 def bench_inspect_process():
