@@ -117,6 +117,19 @@ def read_stat(pid: int) -> ProcStat:
     return parse_stat(read_proc_file(pid, "stat"))
 
 
+# The address fields execve sets (fs/binfmt_elf.c load_elf_binary: start_code, end_code,
+# start_data, end_data, start_brk; create_elf_tables: start_stack, arg_*, env_*) and
+# nothing else changes while the program runs (prctl PR_SET_MM aside): two reads of
+# stat whose values differ were made in two different program images.
+_EXEC_FIELDS = operator.itemgetter(*range(ProcStat._fields.index("start_code"),
+                                          ProcStat._fields.index("env_end") + 1))
+
+
+def exec_fields(stat: ProcStat) -> tuple[int, ...]:
+    """stat's exec-time address fields (masked values when the kernel hid them)."""
+    return _EXEC_FIELDS(stat)
+
+
 def parse_flags(data: bytes) -> int:
     """Field 9, the task's PF_* flags."""
     _, _, fields = split_stat(data)
