@@ -19,7 +19,8 @@ A moving target:
   address fails; the ELF opened through /proc/PID/exe is the new file).  The address
   fields of /proc/PID/stat (start_code .. env_end) are all set by execve
   (fs/binfmt_elf.c load_elf_binary, create_elf_tables): snapshot() reads them again at
-  the end, and when they differ (or a read failed and they differ) it reads the process
+  the end, and when they differ (or a read failed and they differ), or they show a
+  layout execve is still building (procfs.stat.exec_settled), it reads the process
   again, up to READ_ATTEMPTS times, then raises ExecDuringRead (exit 3, "try again").
 - a main thread that exited (pthread_exit) while other threads run: /proc/PID/stat says
   'Z', but the process is alive; every file is read through a live thread
@@ -27,6 +28,8 @@ A moving target:
 """
 
 from __future__ import annotations
+
+import time
 
 from memlab.analysis.classify import classify
 from memlab.analysis.envblock import locate_env_block
@@ -49,7 +52,8 @@ from memlab.procfs.environ import parse_cmdline, parse_environ
 from memlab.procfs.maps import parse_maps
 from memlab.procfs.mem import MemReader
 from memlab.procfs.pidfd import pidfd_uids
-from memlab.procfs.stat import PF_KTHREAD, exec_fields, parse_flags, parse_stat
+from memlab.procfs.stat import (PF_KTHREAD, exec_fields, exec_settled, parse_flags,
+                                parse_stat)
 from memlab.procfs.status import parse_ids
 
 HIDDEN = ("the address fields of /proc/PID/stat are hidden by the kernel "
@@ -58,8 +62,10 @@ HIDDEN = ("the address fields of /proc/PID/stat are hidden by the kernel "
 # are bounded by ARG_MAX (a quarter of the stack rlimit); past this the analysis asks the
 # reader for each piece instead.
 STACK_WINDOW_MAX = 8 << 20
-# How many times snapshot() reads a process that keeps exec'ing before it gives up.
+# How many times snapshot() reads a process that keeps exec'ing before it gives up, and
+# how long it lets an exec caught half-way finish before the next attempt (seconds).
 READ_ATTEMPTS = 3
+MID_EXEC_PAUSE = 0.001
 
 
 def _optional(pid: int, name: str, warnings: list[str], denied: list[str],
@@ -137,8 +143,10 @@ def snapshot(pid: int, *, with_elf: bool = False, partial: bool = False) -> Snap
             if _exec_since(pid, tid, stat):
                 continue
             raise
-        if not _exec_since(pid, tid, stat):
+        if exec_settled(stat) and not _exec_since(pid, tid, stat):
             return snap
+        if not exec_settled(stat):
+            time.sleep(MID_EXEC_PAUSE)  # the exec is under way: let it finish
     raise ExecDuringRead(pid)
 
 

@@ -247,22 +247,22 @@ def read_proc_file(pid: int, name: str, *, tid: int | None = None) -> bytes:
             reason = no_mm_reason(pid)
             if reason == "kernel thread":
                 return b""
-            if reason == "zombie" and tid is None:
-                live = live_thread(pid)
-                if live is not None:
-                    return read_proc_file(pid, name, tid=live)
             if reason in ("zombie", "gone"):
-                raise gone_error(pid, path) from err
+                return _file_of_live_thread(pid, name, tid, path, err)
         raise translate(err, pid, path, name) from err
-    if not data and name in MM_FILES:
-        reason = no_mm_reason(pid)
-        if reason == "zombie" and tid is None:
-            live = live_thread(pid)
-            if live is not None:
-                return read_proc_file(pid, name, tid=live)
-        if reason in ("zombie", "gone"):
-            raise gone_error(pid, path)
+    if not data and name in MM_FILES and no_mm_reason(pid) in ("zombie", "gone"):
+        return _file_of_live_thread(pid, name, tid, path)
     return data
+
+
+def _file_of_live_thread(pid: int, name: str, tid: int | None, path: str,
+                         err: OSError | None = None) -> bytes:
+    """An mm file that failed because the task has no mm: the same file of a live
+    thread when only the main thread exited, else the zombie/gone error."""
+    live = live_thread(pid) if tid is None else None
+    if live is not None:
+        return read_proc_file(pid, name, tid=live)
+    raise gone_error(pid, path) from err
 
 
 def call_on_task(pid: int, name: str, call, tid: int | None = None):

@@ -130,6 +130,17 @@ def exec_fields(stat: ProcStat) -> tuple[int, ...]:
     return _EXEC_FIELDS(stat)
 
 
+def exec_settled(stat: ProcStat) -> bool:
+    """False while execve is still building the new image.  fs/exec.c exec_mmap
+    installs a fresh mm (every field 0), setup_arg_pages points start_stack at the
+    argument strings, create_elf_tables sets arg_* and env_*, and load_elf_binary
+    (fs/binfmt_elf.c) sets start_code .. end_data and the final start_stack last: a
+    stat read in between shows a half-built layout (env_end or start_code still 0).
+    Masked fields cannot tell and count as settled; a task without an mm (kernel
+    thread, exiting) reads all 0 too, and callers tell those apart first."""
+    return stat.masked or (stat.start_code != 0 and stat.env_end != 0)
+
+
 def parse_flags(data: bytes) -> int:
     """Field 9, the task's PF_* flags."""
     _, _, fields = split_stat(data)

@@ -186,6 +186,28 @@ def moving_targets() -> None:
     p.kill()
     p.wait()
 
+    # execloop every 0.3 ms, stat read in a loop until it shows a layout execve is
+    # still building: start_code 0 while the argument or env fields are already set
+    p = subprocess.Popen([sample("execloop"), "300", sample("execloop-static"),
+                          sample("execloop")], stdout=subprocess.PIPE,
+                         env={"PATH": "/usr/bin:/bin"})
+    _ready_line(p)
+    wanted = {"stat_mid_exec_args.txt": lambda f: f[48 - 3] != b"0" and f[51 - 3] == b"0",
+              "stat_mid_exec_env.txt": lambda f: f[51 - 3] != b"0"}
+    for _ in range(2_000_000):
+        data = proc(p.pid, "stat")
+        fields = data[data.rfind(b")") + 1:].split()
+        if fields[26 - 3] != b"0":
+            continue  # start_code set: the exec is done
+        for name, test in list(wanted.items()):
+            if test(fields):
+                save(name, data)
+                del wanted[name]
+        if not wanted:
+            break
+    p.kill()
+    p.wait()
+
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -37,7 +37,8 @@ from memlab.procfs._io import explain_empty, live_thread, readlink_proc
 from memlab.procfs.environ import read_environ
 from memlab.procfs.maps import read_maps
 from memlab.procfs.mem import MemReader
-from memlab.procfs.stat import exec_fields, parse_stat, read_stat, split_stat
+from memlab.procfs.stat import (exec_fields, exec_settled, parse_stat, read_stat,
+                                split_stat)
 from tests.conftest import requires_root
 from tests.helpers import NOBODY, REPO, run_as, sample
 
@@ -464,3 +465,17 @@ def test_captured_leader_exited_looks_like_a_zombie_to_stat():
     assert int(leader_fields[20 - 1]) == 2 and int(zombie_fields[20 - 1]) == 1
     assert not task.is_zombie and task.has_mm and task.pid != leader.pid
     assert int(task_fields[20 - 1]) == 2 and task.comm == leader.comm
+
+
+def test_captured_half_built_exec_is_not_settled():
+    """stat read while execve builds the new image (tests/data/README.md): start_code
+    is still 0 while the argument (and maybe env) fields are set, start_stack points at
+    the strings, not at argc.  snapshot() must not take such a layout for a program."""
+    for name in ("stat_mid_exec_args.txt", "stat_mid_exec_env.txt"):
+        mid, _ = stat_of(name)
+        assert mid.state == "R" and mid.start_code == 0 and mid.arg_start != 0
+        assert not mid.masked and not exec_settled(mid)
+    assert stat_of("stat_mid_exec_env.txt")[0].env_end != 0
+    for done in ("stat_execloop_pie.txt", "stat_execloop_static.txt",
+                 "stat_leader_exited_task.txt", "stat_masked.txt"):
+        assert exec_settled(stat_of(done)[0]), done
