@@ -135,12 +135,13 @@ def state_and_flags(pid: int) -> tuple[str, int] | None:
 
 
 def has_mm(pid: int, tid: int | None = None) -> bool:
-    """Whether the task has an mm right now: fs/proc/array.c do_task_stat prints
-    start_code (field 26) as ``mm ? (permitted ? mm->start_code : 1) : 0``, so it is
-    non-zero exactly when there is one, whoever asks."""
+    """Whether the task has an mm right now, even one execve is still building: fs/proc/
+    array.c do_task_stat prints vsize (field 23) as task_vsize(mm) when there is an mm
+    and 0 otherwise, unmasked for every reader (start_code, field 26, is 0 until
+    load_elf_binary sets it at the end of an exec)."""
     fields = _stat_fields(pid, tid)
     try:
-        return fields[0] not in (b"Z", b"X") and int(fields[26 - 3]) != 0
+        return fields[0] not in (b"Z", b"X") and int(fields[23 - 3]) != 0
     except (IndexError, ValueError, TypeError):
         return False
 

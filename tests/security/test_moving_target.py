@@ -33,7 +33,7 @@ from memlab.elf import clear_cache
 from memlab.errors import EXIT_NO_SUCH_PROCESS, ExecDuringRead, ZombieProcess
 from memlab.exposure.audit import audit
 from memlab.procfs import exe as procfs_exe
-from memlab.procfs._io import explain_empty, live_thread, readlink_proc
+from memlab.procfs._io import explain_empty, has_mm, live_thread, readlink_proc
 from memlab.procfs.environ import read_environ
 from memlab.procfs.maps import read_maps
 from memlab.procfs.mem import MemReader
@@ -352,6 +352,7 @@ def test_leader_exited_is_not_a_zombie(leader_gone):
     child, secret = leader_gone
     assert [e.value for e in read_environ(child.pid) if e.name == "DB_PASSWORD"] == [secret]
     assert live_thread(child.pid) == child.tid
+    assert not has_mm(child.pid) and has_mm(child.pid, child.tid)
     maps = read_maps(child.pid)
     assert any(r.path == sample("leaderexit") for r in maps)
     assert readlink_proc(child.pid, "exe") == sample("leaderexit")
@@ -472,9 +473,10 @@ def test_captured_half_built_exec_is_not_settled():
     is still 0 while the argument (and maybe env) fields are set, start_stack points at
     the strings, not at argc.  snapshot() must not take such a layout for a program."""
     for name in ("stat_mid_exec_args.txt", "stat_mid_exec_env.txt"):
-        mid, _ = stat_of(name)
+        mid, fields = stat_of(name)
         assert mid.state == "R" and mid.start_code == 0 and mid.arg_start != 0
         assert not mid.masked and not exec_settled(mid)
+        assert int(fields[23 - 1]) != 0  # vsize: there is an mm (procfs._io.has_mm)
     assert stat_of("stat_mid_exec_env.txt")[0].env_end != 0
     for done in ("stat_execloop_pie.txt", "stat_execloop_static.txt",
                  "stat_leader_exited_task.txt", "stat_masked.txt"):
