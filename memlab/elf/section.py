@@ -131,15 +131,26 @@ def check_exe_identity(snap: Snapshot, exe: str | None, st: os.stat_result) -> N
     and the ELF of one program must not be laid over the maps of another.
 
     maps prints the mapped file's device and inode (fs/proc/task_mmu.c show_map_vma);
-    stat() of the file can name another device for the same file (btrfs subvolumes,
-    overlayfs on older kernels), so a mismatch alone is not proof: the executable's
-    first maps line must also be gone from the process's maps now."""
+    stat() can name another device for the same file (btrfs subvolumes, overlayfs on
+    older kernels), so when they differ the file at the maps path, seen through the
+    process's root, is stat()ed the same way and compared.  A deleted executable has no
+    path left: then its first maps line must still be in the process's maps."""
     first = next((r for r in snap.regions if exe is not None and r.path == exe), None)
     if first is None:
         return
     if (os.major(st.st_dev), os.minor(st.st_dev), st.st_ino) == _maps_identity(first):
         return
-    from memlab.procfs._io import read_proc_file
+    from memlab.procfs._io import proc_path, read_proc_file
+
+    if not first.deleted:
+        try:
+            there = os.stat(proc_path(snap.pid, "root") + first.path)
+        except OSError:
+            there = None
+        if there is not None:
+            if (there.st_dev, there.st_ino) != (st.st_dev, st.st_ino):
+                raise ExecDuringRead(snap.pid)
+            return
     from memlab.procfs.maps import parse_maps
 
     now = parse_maps(read_proc_file(snap.pid, "maps"))
@@ -265,6 +276,20 @@ def analyse(snap: Snapshot, *, report: dict | None = None,
     return view
 
 
+def snapshot_and_view(pid: int, **kw) -> tuple[Snapshot, ElfView]:
+    """collect.snapshot(pid) and its analyse(), read again when the process exec'd
+    between the two (up to collect.READ_ATTEMPTS times, then ExecDuringRead)."""
+    from memlab.collect import READ_ATTEMPTS, snapshot
+
+    for _ in range(READ_ATTEMPTS):
+        snap = snapshot(pid)
+        try:
+            return snap, analyse(snap, **kw)
+        except ExecDuringRead:
+            continue
+    raise ExecDuringRead(pid)
+
+
 def _heap_chunks(snap: Snapshot, ev) -> tuple | None:
     """The first glibc chunks of the [heap]: None when there is no [heap] or its memory
     cannot be read, () when start_brk holds no chunk header."""
@@ -356,4 +381,4 @@ def _read_ptr(snap: Snapshot, addr: int) -> int | None:
         return None
 
 
-__all__ = ["ElfView", "LibcView", "analyse", "snapshot_section"]
+__all__ = ["ElfView", "LibcView", "analyse", "snapshot_and_view", "snapshot_section"]

@@ -177,10 +177,20 @@ def check_elf(d: dict) -> None:
     assert (int(elf["bias"]["value"], 16) == 0) == static
 
 
+def check_elf_view(view: dict) -> None:
+    """`memlab elf PID --json`: the ELF view alone."""
+    assert view["available"], view["reason"]
+    static = name_of(view["exe"]) == "execloop-static"
+    assert view["file"]["kind"] == ("static" if static else "pie"), view["exe"]
+    assert view["bias"]["consistent"] is True and view["all_segments_exact"] is True
+
+
 CHECKS = {"stack": check_stack, "env": check_env, "inspect": check_inspect,
-          "elf": check_elf}
+          "elf": check_elf, "elfview": check_elf_view}
 COMMANDS = {"stack": ("stack", "--json"), "env": ("env", "--json"),
-            "inspect": ("inspect", "--json"), "elf": ("inspect", "--elf", "--json")}
+            "inspect": ("inspect", "--json"), "elf": ("inspect", "--elf", "--json"),
+            "elfview": ("elf", "--json")}
+OPENS_EXE = ("elf", "elfview")
 
 
 def check_run(kind: str, pid: int, code: int, out: str, err: str) -> bool:
@@ -266,14 +276,15 @@ POINTS = {
     "environ": (collect, "read_proc_file", reading("environ")),
     # the stack window: memory read at the old image's startstack
     "memory": (MemReader, "read_partial", lambda *args: True),
-    # the ELF: /proc/PID/exe opened after the maps were read
+    # the ELF: /proc/PID/exe opened after the maps were read (for `memlab elf`, after
+    # the snapshot was taken)
     "elf": (procfs_exe, "stat_exe", lambda *args: True),
 }
 
 
 @requires_root
 @pytest.mark.parametrize("kind, point", [(k, p) for k in COMMANDS for p in POINTS
-                                         if p != "elf" or k == "elf"])  # opens the exe
+                                         if p != "elf" or k in OPENS_EXE])
 def test_one_exec_at_each_point_gives_the_new_image(on_command, monkeypatch, kind, point):
     """An exec placed inside the read: the result is the image that runs now, whole."""
     clear_cache()
