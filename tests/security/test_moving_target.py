@@ -418,13 +418,20 @@ def _own_audit(pid: int) -> tuple:
 
 
 @requires_root
-def test_leader_exited_audit_by_its_own_user():
-    """The owner audits its own process: the /proc/PID files of a main thread without
-    an mm are root's (fs/proc/base.c task_dump_owner), the live thread's are the
-    owner's: the secret is found and the process called dumpable."""
+def test_leader_exited_read_and_audited_by_its_own_user():
+    """The owner reads and audits its own process: the /proc/PID files of a main thread
+    without an mm are root's (fs/proc/base.c task_dump_owner), the live thread's are the
+    owner's: env and stack work, the secret is found and the process called dumpable."""
     child = LeaderExit("moving-" + secrets.token_hex(12), user=NOBODY)
     try:
         assert run_as(NOBODY, _own_audit, child.pid) == ([("DB_PASSWORD", True)], 0, 0)
+        p = memlab("env", "--json", str(child.pid), user=NOBODY)
+        assert p.returncode == 0, p.stderr
+        assert [e["name"] for e in json.loads(p.stdout)["env"]["entries"]] == \
+            ["PATH", "DB_PASSWORD"]
+        p = memlab("stack", "--json", str(child.pid), user=NOBODY)
+        assert p.returncode == 0, p.stderr
+        check_stack(json.loads(p.stdout))
     finally:
         child.close()
 
