@@ -45,8 +45,8 @@ from memlab.errors import (
     ZombieProcess,
 )
 from memlab.model import ProcStat, Region, Snapshot, region_at, text
-from memlab.procfs._io import (check_pid, live_thread, process_exists, process_state,
-                               read_proc_file, readlink_proc)
+from memlab.procfs._io import (check_pid, live_thread, process_exists, read_proc_file,
+                               readlink_proc)
 from memlab.procfs.auxv import parse_auxv
 from memlab.procfs.environ import parse_cmdline, parse_environ
 from memlab.procfs.maps import parse_maps
@@ -151,13 +151,14 @@ def snapshot(pid: int, *, with_elf: bool = False, partial: bool = False) -> Snap
 
 
 def _exec_since(pid: int, tid: int | None, stat: ProcStat) -> bool:
-    """Whether the process exec'd since `stat` was read: its exec-time address fields
+    """Whether the process changed under the read: its exec-time address fields
     changed, or the thread read through is gone while the pid lives on (an exec by
-    another thread: fs/exec.c de_thread).  A process that is gone did not exec."""
+    another thread, fs/exec.c de_thread, or that thread exited: the next attempt picks
+    another).  A process that is gone did not exec."""
     try:
         now = parse_stat(read_proc_file(pid, "stat", tid=tid))
     except MemlabError:
-        return tid is not None and process_exists(pid) and process_state(pid) != "Z"
+        return tid is not None and process_exists(pid)
     return exec_fields(now) != exec_fields(stat)
 
 
