@@ -11,9 +11,25 @@ bench_core.py): about 95 us for a 24-line process, half of it the kernel's, 0.3 
 Errors: what stops everything raises (NoSuchProcess, ZombieProcess, AccessDenied for
 maps, UnreadableMemory for a kernel thread); everything else that cannot be read or
 verified becomes a one-line sentence in Snapshot.warnings.
+
+A moving target:
+- execve while memlab reads: the pid stays, but the mm, the executable and every
+  address change (fs/exec.c begin_new_exec -> exec_mmap), so files read before and after
+  describe two programs (stat of one, maps of the other; memory read at the old stack
+  address fails; the ELF opened through /proc/PID/exe is the new file).  The address
+  fields of /proc/PID/stat (start_code .. env_end) are all set by execve
+  (fs/binfmt_elf.c load_elf_binary, create_elf_tables): snapshot() reads them again at
+  the end, and when they differ (or a read failed and they differ), or they show a
+  layout execve is still building (procfs.stat.exec_settled), it reads the process
+  again, up to READ_ATTEMPTS times, then raises ExecDuringRead (exit 3, "try again").
+- a main thread that exited (pthread_exit) while other threads run: /proc/PID/stat says
+  'Z', but the process is alive; every file is read through a live thread
+  (/proc/PID/task/TID/, procfs._io.live_thread) and a warning says so.
 """
 
 from __future__ import annotations
+
+import time
 
 from memlab.analysis.classify import classify
 from memlab.analysis.envblock import locate_env_block
@@ -21,6 +37,7 @@ from memlab.analysis.initstack import decode_initial_stack
 from memlab.analysis.memview import BytesMemory
 from memlab.errors import (
     AccessDenied,
+    ExecDuringRead,
     MemlabError,
     NoSuchProcess,
     ParseError,
@@ -28,13 +45,15 @@ from memlab.errors import (
     ZombieProcess,
 )
 from memlab.model import ProcStat, Region, Snapshot, region_at, text
-from memlab.procfs._io import check_pid, read_proc_file, readlink_proc
+from memlab.procfs._io import (check_pid, live_thread, process_exists, read_proc_file,
+                               readlink_proc)
 from memlab.procfs.auxv import parse_auxv
 from memlab.procfs.environ import parse_cmdline, parse_environ
 from memlab.procfs.maps import parse_maps
 from memlab.procfs.mem import MemReader
 from memlab.procfs.pidfd import pidfd_uids
-from memlab.procfs.stat import PF_KTHREAD, parse_flags, parse_stat
+from memlab.procfs.stat import (PF_KTHREAD, exec_fields, exec_settled, parse_flags,
+                                parse_stat)
 from memlab.procfs.status import parse_ids
 
 HIDDEN = ("the address fields of /proc/PID/stat are hidden by the kernel "
@@ -43,12 +62,17 @@ HIDDEN = ("the address fields of /proc/PID/stat are hidden by the kernel "
 # are bounded by ARG_MAX (a quarter of the stack rlimit); past this the analysis asks the
 # reader for each piece instead.
 STACK_WINDOW_MAX = 8 << 20
+# How many times snapshot() reads a process that keeps exec'ing before it gives up, and
+# how long it lets an exec caught half-way finish before the next attempt (seconds).
+READ_ATTEMPTS = 3
+MID_EXEC_PAUSE = 0.001
 
 
-def _optional(pid: int, name: str, warnings: list[str], denied: list[str]) -> bytes | None:
+def _optional(pid: int, name: str, warnings: list[str], denied: list[str],
+              tid: int | None = None) -> bytes | None:
     """Bytes of /proc/PID/name, or None with a warning when the kernel refuses."""
     try:
-        return read_proc_file(pid, name)
+        return read_proc_file(pid, name, tid=tid)
     except AccessDenied as err:
         denied.append(name)
         warnings.append(str(err))
@@ -71,9 +95,10 @@ def _real_uid(status: bytes, warnings: list[str]) -> int | None:
 
 
 def _stack_memory(reader: MemReader, stat: ProcStat, stack: Region | None,
-                  warnings: list[str]):
+                  warnings: list[str], denied: list[str]):
     """A BytesMemory over startstack .. end of its mapping (falling back to `reader`
-    for anything outside), or None when memory cannot be read at all."""
+    for anything outside), or None when memory cannot be read at all ("mem" in denied
+    only when the kernel refused)."""
     if stack is None:
         warnings.append(f"startstack 0x{stat.start_stack:x} is in no mapping")
         return None
@@ -82,6 +107,7 @@ def _stack_memory(reader: MemReader, stat: ProcStat, stack: Region | None,
     try:
         data = reader.read_partial(base, size)
     except AccessDenied as err:
+        denied.append("mem")
         warnings.append(f"memory not readable: {err}")
         return None
     if not data:
@@ -96,21 +122,60 @@ def snapshot(pid: int, *, with_elf: bool = False, partial: bool = False) -> Snap
     partial=True returns what is visible even when the kernel refuses the memory layout
     (another user's process): regions empty, stat masked, `extra["denied"]` naming the
     refused files; front ends show that and then report the refusal (exit 4).
+    A process that execs while it is read is read again (module docstring); one that
+    keeps exec'ing raises ExecDuringRead.
     """
     pid = check_pid(pid)
+    for _ in range(READ_ATTEMPTS):
+        stat_bytes = read_proc_file(pid, "stat")  # NoSuchProcess for a wrong pid
+        stat = parse_stat(stat_bytes)
+        tid = None
+        if stat.is_zombie:
+            tid = live_thread(pid)
+            if tid is None:
+                raise ZombieProcess("process is a zombie (exited, not yet reaped): its "
+                                    "memory is gone", pid=pid)
+            stat_bytes = read_proc_file(pid, "stat", tid=tid)
+            stat = parse_stat(stat_bytes)
+        try:
+            snap = _read(pid, tid, stat, stat_bytes, with_elf, partial)
+        except MemlabError:
+            if _exec_since(pid, tid, stat):
+                continue
+            raise
+        if exec_settled(stat) and not _exec_since(pid, tid, stat):
+            return snap
+        if not exec_settled(stat):
+            time.sleep(MID_EXEC_PAUSE)  # the exec is under way: let it finish
+    raise ExecDuringRead(pid)
+
+
+def _exec_since(pid: int, tid: int | None, stat: ProcStat) -> bool:
+    """Whether the process changed under the read: its exec-time address fields
+    changed, or the thread read through is gone while the pid lives on (an exec by
+    another thread, fs/exec.c de_thread, or that thread exited: the next attempt picks
+    another).  A process that is gone did not exec."""
+    try:
+        now = parse_stat(read_proc_file(pid, "stat", tid=tid))
+    except MemlabError:
+        return tid is not None and process_exists(pid)
+    return exec_fields(now) != exec_fields(stat)
+
+
+def _read(pid: int, tid: int | None, stat: ProcStat, stat_bytes: bytes, with_elf: bool,
+          partial: bool) -> Snapshot:
+    """One pass of snapshot(): every file once, through thread tid when given."""
     warnings: list[str] = []
     denied: list[str] = []
-
-    stat_bytes = read_proc_file(pid, "stat")  # NoSuchProcess for a wrong pid
-    stat = parse_stat(stat_bytes)
-    if stat.is_zombie:
-        raise ZombieProcess("process is a zombie (exited, not yet reaped): its memory "
-                            "is gone", pid=pid)
+    if tid is not None:
+        warnings.append(f"the main thread (tid {pid}) has exited; the process runs on "
+                        f"in its other threads: read through thread {tid} "
+                        f"(/proc/{pid}/task/{tid}/)")
     if stat.masked:
         warnings.append(HIDDEN)
 
     try:
-        maps_bytes = read_proc_file(pid, "maps")
+        maps_bytes = read_proc_file(pid, "maps", tid=tid)
     except AccessDenied as err:
         if not partial:
             raise
@@ -127,7 +192,7 @@ def snapshot(pid: int, *, with_elf: bool = False, partial: bool = False) -> Snap
     regions = parse_maps(maps_bytes)
 
     try:
-        exe = readlink_proc(pid, "exe", missing_ok=True)
+        exe = readlink_proc(pid, "exe", missing_ok=True, tid=tid)
     except AccessDenied as err:
         denied.append("exe")
         warnings.append(str(err))
@@ -136,28 +201,30 @@ def snapshot(pid: int, *, with_elf: bool = False, partial: bool = False) -> Snap
     uid = ids[0] if ids else _real_uid(read_proc_file(pid, "status"), warnings)
 
     auxv: tuple = ()
-    auxv_bytes = _optional(pid, "auxv", warnings, denied)
+    auxv_bytes = _optional(pid, "auxv", warnings, denied, tid)
     if auxv_bytes is not None:
         try:
             auxv = tuple(parse_auxv(auxv_bytes))
         except ParseError as err:
             warnings.append(f"auxv: {err}")
             auxv_bytes = None
-    environ_bytes = _optional(pid, "environ", warnings, denied)
+    environ_bytes = _optional(pid, "environ", warnings, denied, tid)
 
     regions_t = classify(regions, stat, exe)
     env = stack = memory = None
     if regions_t and not stat.masked:
-        env, stack, memory = _analyse_memory(pid, stat, regions_t, auxv if auxv_bytes
+        env, stack, memory = _analyse_memory(pid, tid, stat, regions_t, auxv if auxv_bytes
                                              is not None else None, environ_bytes,
                                              warnings, denied)
-    argv = tuple(map(text, parse_cmdline(_cmdline(pid, stat, memory))))
+    argv = tuple(map(text, parse_cmdline(_cmdline(pid, stat, memory, tid))))
     proc_environ = None
     if env is not None and env.matches_proc_environ:
         proc_environ = env.entries  # the same bytes from the same addresses
     elif environ_bytes is not None:
         proc_environ = tuple(parse_environ(environ_bytes))
     extra: dict[str, object] = {"denied": denied} if denied else {}
+    if tid is not None:
+        extra["main_thread_exited"] = {"read_through_tid": tid}
     snap = Snapshot(pid=pid, exe=exe, argv=argv, stat=stat, regions=regions_t, auxv=auxv,
                     proc_environ=proc_environ, env=env, stack=stack, uid=uid,
                     warnings=tuple(warnings), extra=extra)
@@ -169,16 +236,14 @@ def snapshot(pid: int, *, with_elf: bool = False, partial: bool = False) -> Snap
     return snap
 
 
-def _analyse_memory(pid, stat, regions, proc_auxv, environ_bytes, warnings, denied):
-    with MemReader(pid, regions) as reader:
+def _analyse_memory(pid, tid, stat, regions, proc_auxv, environ_bytes, warnings, denied):
+    with MemReader(pid, regions, tid=tid) as reader:
         stack_region = region_at(regions, stat.start_stack)
         try:
-            memory = _stack_memory(reader, stat, stack_region, warnings)
+            memory = _stack_memory(reader, stat, stack_region, warnings, denied)
         except UnreadableMemory as err:
             warnings.append(f"memory not readable: {err}")
             memory = None
-        if memory is None:
-            denied.append("mem")
         env, w = locate_env_block(stat, regions, memory, environ_bytes)
         warnings.extend(w)
         stack = None
@@ -197,7 +262,8 @@ def _analyse_memory(pid, stat, regions, proc_auxv, environ_bytes, warnings, deni
     return env, stack, memory
 
 
-def _cmdline(pid: int, stat: ProcStat, memory: BytesMemory | None) -> bytes:
+def _cmdline(pid: int, stat: ProcStat, memory: BytesMemory | None,
+             tid: int | None = None) -> bytes:
     """The bytes of /proc/PID/cmdline, from the stack window when it holds them.
 
     fs/proc/base.c get_mm_cmdline: when env_end is set, arg_start < arg_end and the byte
@@ -210,7 +276,7 @@ def _cmdline(pid: int, stat: ProcStat, memory: BytesMemory | None) -> bytes:
         raw = memory.read(start, size)
         if raw[-1] == 0:
             return raw
-    return read_proc_file(pid, "cmdline")
+    return read_proc_file(pid, "cmdline", tid=tid)
 
 
 def _terminated_strings(env) -> dict[int, bytes] | None:
@@ -233,5 +299,7 @@ def _elf_section(snap: Snapshot, maps: bytes) -> tuple[dict | None, str | None]:
         return None, f"ELF analysis unavailable: {err}"
     try:
         return snapshot_section(snap, maps=maps), None
+    except ExecDuringRead:
+        raise  # snapshot() reads the process again
     except MemlabError as err:
         return None, f"ELF analysis failed: {err}"

@@ -49,6 +49,17 @@ class ZombieProcess(NoSuchProcess):
     """The process has exited but not been reaped: it has no memory left to read."""
 
 
+class ExecDuringRead(NoSuchProcess):
+    """The process called execve while memlab read it: the files read before and after
+    describe two different programs (the pid stays, the mm, the executable and every
+    address change: fs/exec.c begin_new_exec -> exec_mmap).  Nothing was mixed; reading
+    again gives one coherent picture."""
+
+    def __init__(self, pid: int, path: str | None = None):
+        super().__init__("the process exec'd while being read; try again", pid=pid,
+                         path=path)
+
+
 class AccessDenied(MemlabError):
     exit_code = EXIT_ACCESS_DENIED
 

@@ -64,8 +64,10 @@ def describe(source: Path) -> str:
     return ""
 
 
-# sleeper.c is built four ways (see the Makefile); every other foo.c once, as bin/foo.
-_VARIANTS = {"sleeper": ("sleeper", "sleeper-nopie", "sleeper-static", "sleeper-static-pie")}
+# sleeper.c is built four ways, execloop.c two (see the Makefile); every other foo.c
+# once, as bin/foo.
+_VARIANTS = {"sleeper": ("sleeper", "sleeper-nopie", "sleeper-static", "sleeper-static-pie"),
+             "execloop": ("execloop", "execloop-static")}
 # What tells the four builds apart (`memlab samples` showed four identical lines).
 _BUILD_NOTES = {
     "sleeper": "Built as a PIE (-fPIE -pie): the kernel loads it at a random base.",
@@ -73,6 +75,8 @@ _BUILD_NOTES = {
     "sleeper-static": "Built -static: no ld.so, no shared libraries, fixed addresses.",
     "sleeper-static-pie": "Built -static-pie: no ld.so; relocates itself at a random "
                           "base (its heap lies below the binary).",
+    "execloop": "Built as a PIE (-fPIE -pie).",
+    "execloop-static": "Built -static: alternating with execloop changes the ELF type.",
 }
 
 

@@ -126,7 +126,7 @@ def _split_aslr_args(args) -> list[str]:
 
 # ---------------------------------------------------------------------------- elf
 def cmd_elf(args) -> int:
-    from memlab.elf import analyse, load
+    from memlab.elf import load
 
     if not args.target.isdigit():  # digits: a PID (0 is a usage error, below)
         info = load(args.target)
@@ -135,14 +135,13 @@ def cmd_elf(args) -> int:
         else:
             console().print(_file_text(info, None), end="", markup=False)
         return 0
-    from memlab.collect import snapshot
+    from memlab.elf.section import snapshot_and_view
 
     try:
         pid = pid_arg(args.target)
     except argparse.ArgumentTypeError as err:
         raise UsageError(str(err)) from None
-    snap = snapshot(pid)
-    view = analyse(snap)
+    snap, view = snapshot_and_view(pid)
     if args.json:
         print_json(view.to_dict(snap.regions))
         return 0
@@ -302,11 +301,9 @@ def heap_text(ev) -> str:
 
 
 def cmd_heap(args) -> int:
-    from memlab.collect import snapshot
-    from memlab.elf import analyse
+    from memlab.elf.section import snapshot_and_view
 
-    snap = snapshot(args.pid)
-    view = analyse(snap, walk_heap=True)
+    snap, view = snapshot_and_view(args.pid, walk_heap=True)
     ev = view.heap
     if args.json:
         d = ev.to_dict()

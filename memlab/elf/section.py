@@ -3,11 +3,14 @@
 `analyse(snapshot)` returns an ElfView (objects, for the CLI/TUI); `snapshot_section`
 is its JSON form, which collect.snapshot(pid, with_elf=True) stores as extra["elf"].
 Never raises for an unreadable executable: the view then says why (`reason`) and keeps
-what maps + stat still tell (`fallback`).
+what maps + stat still tell (`fallback`).  Raises ExecDuringRead when the executable it
+opened is not the one in the snapshot's maps (the process exec'd since): one program's
+ELF is never laid over another's maps.
 """
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -18,7 +21,7 @@ from memlab.elf.correlate import (Bias, SegmentMapping, bias_from_maps, load_bia
                                   runtime_symbols, segment_map)
 from memlab.elf.model import ElfInfo
 from memlab.elf.reader import cached, load_stream
-from memlab.errors import MemlabError
+from memlab.errors import ExecDuringRead, MemlabError
 from memlab.model import Region, Snapshot, hexaddr
 
 SCHEMA = "memlab.elf/1"
@@ -100,18 +103,60 @@ def _exe_path(snap: Snapshot) -> tuple[str | None, bool]:
     return exe, deleted
 
 
-def _open_exe_info(pid: int, exe: str | None) -> ElfInfo:
-    """The executable's ElfInfo: a stat of /proc/PID/exe finds a cached parse (a
-    refresh costs one stat), else the file is opened through the magic link."""
+def _open_exe_info(pid: int, exe: str | None) -> tuple[ElfInfo, os.stat_result]:
+    """The executable's ElfInfo and the identity of the file it was parsed from: a stat
+    of /proc/PID/exe finds a cached parse (a refresh costs one stat), else the file is
+    opened through the magic link."""
     from memlab.procfs.exe import open_exe, stat_exe
 
     key_path = exe or f"/proc/{pid}/exe"
-    hit = cached(key_path, stat_exe(pid))
+    st = stat_exe(pid)
+    hit = cached(key_path, st)
     if hit is not None:
-        return hit
+        return hit, st
     f, st = open_exe(pid)
     with f:
-        return load_stream(f, key_path, st)
+        return load_stream(f, key_path, st), st
+
+
+def _maps_identity(region: Region) -> tuple[int, int, int]:
+    """(major, minor, inode) of a maps line ("fe:01", 1234)."""
+    major, _, minor = region.dev.partition(":")
+    return int(major, 16), int(minor, 16), region.inode
+
+
+def check_exe_identity(snap: Snapshot, exe: str | None, st: os.stat_result) -> None:
+    """Raise ExecDuringRead when the file opened through /proc/PID/exe is not the
+    executable snap's maps show: the process exec'd between the maps read and the open,
+    and the ELF of one program must not be laid over the maps of another.
+
+    maps prints the mapped file's device and inode (fs/proc/task_mmu.c show_map_vma);
+    stat() can name another device for the same file (btrfs subvolumes, overlayfs on
+    older kernels), so when they differ the file at the maps path, seen through the
+    process's root, is stat()ed the same way and compared.  A deleted executable has no
+    path left: then its first maps line must still be in the process's maps."""
+    first = next((r for r in snap.regions if exe is not None and r.path == exe), None)
+    if first is None:
+        return
+    if (os.major(st.st_dev), os.minor(st.st_dev), st.st_ino) == _maps_identity(first):
+        return
+    from memlab.procfs._io import proc_path, read_proc_file
+
+    if not first.deleted:
+        try:
+            there = os.stat(proc_path(snap.pid, "root") + first.path)
+        except OSError:
+            there = None
+        if there is not None:
+            if (there.st_dev, there.st_ino) != (st.st_dev, st.st_ino):
+                raise ExecDuringRead(snap.pid)
+            return
+    from memlab.procfs.maps import parse_maps
+
+    now = parse_maps(read_proc_file(snap.pid, "maps"))
+    if not any(r.start == first.start and r.inode == first.inode and r.path == first.path
+               for r in now):
+        raise ExecDuringRead(snap.pid)
 
 
 # Refresh memo: the same process with the same maps, auxv, brk and parsed file gives the
@@ -148,7 +193,10 @@ def _analyse(snap: Snapshot, report: dict | None, live: bool = True,
     first_alloc = _addr(rep.get("malloc"))
     start_brk = None if (snap.stat.masked or not snap.stat.has_mm) else snap.stat.start_brk
     try:
-        info = _open_exe_info(snap.pid, exe)
+        info, st = _open_exe_info(snap.pid, exe)
+        check_exe_identity(snap, exe, st)
+    except ExecDuringRead:
+        raise
     except MemlabError as err:
         heap = heap_evidence(snap.regions, start_brk, exe_path=exe, reported_brk=reported_brk,
                              first_alloc=first_alloc,
@@ -226,6 +274,20 @@ def analyse(snap: Snapshot, *, report: dict | None = None,
                                  else None, chunks=chunks)
             view = replace(view, heap=heap)
     return view
+
+
+def snapshot_and_view(pid: int, **kw) -> tuple[Snapshot, ElfView]:
+    """collect.snapshot(pid) and its analyse(), read again when the process exec'd
+    between the two (up to collect.READ_ATTEMPTS times, then ExecDuringRead)."""
+    from memlab.collect import READ_ATTEMPTS, snapshot
+
+    for _ in range(READ_ATTEMPTS):
+        snap = snapshot(pid)
+        try:
+            return snap, analyse(snap, **kw)
+        except ExecDuringRead:
+            continue
+    raise ExecDuringRead(pid)
 
 
 def _heap_chunks(snap: Snapshot, ev) -> tuple | None:
@@ -319,4 +381,4 @@ def _read_ptr(snap: Snapshot, addr: int) -> int | None:
         return None
 
 
-__all__ = ["ElfView", "LibcView", "analyse", "snapshot_section"]
+__all__ = ["ElfView", "LibcView", "analyse", "snapshot_and_view", "snapshot_section"]

@@ -21,6 +21,12 @@ __ptrace_may_access); root (CAP_SYS_PTRACE) reads it regardless.  The files insi
 process's /proc/PID are owned by root while the directory keeps its euid (fs/proc/base.c
 task_dump_owner), which is how uid and dumpability are read from outside, with one stat()
 each instead of reading /proc/PID/status.
+
+A process whose main thread exited (pthread_exit) while other threads run is audited
+like any other: memlab.procfs reads its environ through a live thread
+(/proc/PID/task/TID/environ).  Its /proc/PID files are root-owned because the main
+thread has no mm left (task_dump_owner), so its dumpability is read from the live
+thread's files too.
 """
 
 from __future__ import annotations
@@ -33,7 +39,7 @@ import time
 from typing import Any, Callable, Iterable, NamedTuple
 
 from memlab.errors import AccessDenied, MemlabError, NoSuchProcess, ZombieProcess, errno_of
-from memlab.procfs._io import list_pids, proc_path, read_proc_file
+from memlab.procfs._io import list_pids, live_thread, proc_path, read_proc_file
 from memlab.secrets import MASK, looks_secret_value
 
 SCHEMA = "memlab.audit/1"
@@ -205,7 +211,10 @@ def is_dumpable(pid: int, euid: int) -> bool | None:
     if euid == 0:
         return None
     try:
-        return os.stat(proc_path(pid, "environ")).st_uid == euid
+        if os.stat(proc_path(pid, "environ")).st_uid == euid:
+            return True
+        tid = live_thread(pid)  # root-owned: not dumpable, or the main thread exited
+        return tid is not None and os.stat(proc_path(pid, "environ", tid)).st_uid == euid
     except OSError:
         return None
 

@@ -12,6 +12,14 @@ them: ``b""`` for a kernel thread (it has no user memory: there is nothing to de
 ZombieProcess for a zombie.  Empty therefore does not mean denied: a caller that gets
 ``b""`` can ask :func:`explain_empty` why.
 
+A process whose main thread (the thread-group leader, whose tid is the pid) called
+pthread_exit while other threads run is not a zombie, although /proc/PID/stat says 'Z':
+the leader gave up its mm and fs (kernel/exit.c do_exit -> exit_mm, exit_fs), so
+/proc/PID/{environ,auxv,mem} fail, maps reads empty and exe is missing, but every other
+thread still has the process's mm.  /proc/PID/task/TID/ holds the same files for each
+thread (fs/proc/base.c tid_base_stuff), so the readers here retry through a live thread
+(:func:`live_thread`) instead of calling the process a zombie.
+
 ``PROC_ROOT`` is read at call time, so tests (and the hidepid lesson) can point memlab
 at another proc mount.
 """
@@ -28,6 +36,7 @@ from memlab.errors import (
     NoSuchProcess,
     UsageError,
     ZombieProcess,
+    errno_of,
 )
 
 PROC_ROOT = "/proc"
@@ -61,6 +70,8 @@ MM_FILES = frozenset({"environ", "auxv", "maps", "smaps", "smaps_rollup", "numa_
                       "cmdline", "mem", "pagemap"})
 # How opening one of those fails for a task without an mm (see the module docstring).
 NO_MM_ERRNOS = frozenset({errno.ESRCH, errno.EACCES, errno.EPERM})
+# How a file of an exited main thread fails: no mm, or no exe/cwd/root link (ENOENT).
+_LEADER_GONE_ERRNOS = NO_MM_ERRNOS | {errno.ENOENT}
 # Files the kernel hands over whole in one read() when the buffer is big enough, so a
 # short read is the end: single_open seq_files (stat, status: fs/seq_file.c
 # seq_read_iter prints the one record, then copies what fits), auxv (auxv_read:
@@ -87,9 +98,10 @@ def check_pid(pid: object) -> int:
     return value
 
 
-def proc_path(pid: int | str, name: str = "") -> str:
-    """``/proc/PID/name`` (``/proc/PID`` when name is empty; pid may be "self")."""
-    base = f"{PROC_ROOT}/{pid}"
+def proc_path(pid: int | str, name: str = "", tid: int | None = None) -> str:
+    """``/proc/PID/name`` (``/proc/PID`` when name is empty; pid may be "self"); with
+    tid, the same file of one thread: ``/proc/PID/task/TID/name``."""
+    base = f"{PROC_ROOT}/{pid}" if tid is None else f"{PROC_ROOT}/{pid}/task/{tid}"
     return f"{base}/{name}" if name else base
 
 
@@ -101,19 +113,55 @@ def process_exists(pid: int) -> bool:
     return os.path.exists(proc_path(pid))
 
 
-def state_and_flags(pid: int) -> tuple[str, int] | None:
-    """State (field 3) and PF_* flags (field 9) from /proc/PID/stat, in one read; None
-    when the process is gone.  Split after the last ')' (see stat.py)."""
+def _stat_fields(pid: int, tid: int | None = None) -> list[bytes] | None:
+    """The fields of /proc/PID/stat after comm (item 0 is field 3, the state); None when
+    the process (or thread) is gone.  Split after the last ')' (see stat.py)."""
     try:
-        with open(proc_path(pid, "stat"), "rb") as f:
+        with open(proc_path(pid, "stat", tid), "rb") as f:
             data = f.read()
     except OSError:
         return None
-    fields = data[data.rfind(b")") + 1:].split()
+    return data[data.rfind(b")") + 1:].split()
+
+
+def state_and_flags(pid: int) -> tuple[str, int] | None:
+    """State (field 3) and PF_* flags (field 9) from /proc/PID/stat, in one read; None
+    when the process is gone."""
+    fields = _stat_fields(pid)
     try:
         return fields[0].decode("ascii", "replace"), int(fields[6])
-    except (IndexError, ValueError):
+    except (IndexError, ValueError, TypeError):
         return None
+
+
+def has_mm(pid: int, tid: int | None = None) -> bool:
+    """Whether the task has an mm right now, even one execve is still building: fs/proc/
+    array.c do_task_stat prints vsize (field 23) as task_vsize(mm) when there is an mm
+    and 0 otherwise, unmasked for every reader (start_code, field 26, is 0 until
+    load_elf_binary sets it at the end of an exec)."""
+    fields = _stat_fields(pid, tid)
+    try:
+        return fields[0] not in (b"Z", b"X") and int(fields[23 - 3]) != 0
+    except (IndexError, ValueError, TypeError):
+        return False
+
+
+def live_thread(pid: int) -> int | None:
+    """The tid of a live thread of pid when its main thread has exited and the process
+    runs on in other threads (see the module docstring); None when the main thread is
+    alive, or the whole process is a zombie or gone."""
+    if process_state(pid) not in ("Z", "X"):
+        return None
+    try:
+        tids = os.listdir(proc_path(pid, "task"))
+    except OSError:
+        return None
+    for name in tids:
+        if name.isdigit() and int(name) != pid:
+            fields = _stat_fields(pid, int(name))
+            if fields and fields[0] not in (b"Z", b"X"):
+                return int(name)
+    return None
 
 
 def process_state(pid: int) -> str | None:
@@ -122,11 +170,17 @@ def process_state(pid: int) -> str | None:
     return found[0] if found else None
 
 
-def gone_error(pid: int, path: str) -> NoSuchProcess:
+def gone_error(pid: int, path: str) -> MemlabError:
     """The right error for a process whose file vanished or has no memory left:
-    ZombieProcess when it exited but was not reaped, NoSuchProcess otherwise."""
+    ZombieProcess when it exited but was not reaped, NoSuchProcess otherwise.  A main
+    thread that exited while other threads run is no zombie: MemlabError naming the live
+    thread (callers that can read through it do so before they get here)."""
     state = process_state(pid)
     if state in ("Z", "X"):
+        live = live_thread(pid)
+        if live is not None:
+            return MemlabError(f"the main thread has exited and this file went with it; "
+                               f"the process runs on in thread {live}", pid=pid, path=path)
         return ZombieProcess("process is a zombie (exited, not yet reaped): "
                              "its memory is gone", pid=pid, path=path)
     return NoSuchProcess("no such process", pid=pid, path=path)
@@ -156,53 +210,89 @@ def no_mm_reason(pid: int) -> str:
     return "kernel thread" if found[1] & PF_KTHREAD else "no mm"
 
 
-def read_proc_file(pid: int, name: str) -> bytes:
-    """The whole content of /proc/PID/name.
+def _read_all(path: str, name: str) -> bytes:
+    # os.open/os.read rather than open().readall(): half the cost per file (measured:
+    # 1,000 environ files in 6.8 ms vs 14.5 ms), what `memlab audit` pays per process.
+    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        data = os.read(fd, _READ_CHUNK)
+        if len(data) == _READ_CHUNK or name not in ONE_READ_FILES:
+            chunks = [data]
+            while chunks[-1]:
+                chunks.append(os.read(fd, _READ_CHUNK))
+            data = b"".join(chunks)
+    finally:
+        os.close(fd)
+    return data
+
+
+def read_proc_file(pid: int, name: str, *, tid: int | None = None) -> bytes:
+    """The whole content of /proc/PID/name (of /proc/PID/task/TID/name with tid).
 
     Returns ``b""`` for the mm files of a kernel thread (empty, not denied); raises
     ZombieProcess for those of a zombie, NoSuchProcess when the process is gone,
-    AccessDenied when the kernel refuses.
+    AccessDenied when the kernel refuses.  When the main thread has exited and other
+    threads run, the mm files are read through a live thread.
     """
     pid = check_pid(pid)
-    path = proc_path(pid, name)
+    path = proc_path(pid, name, tid)
     try:
-        # os.open/os.read rather than open().readall(): half the cost per file (measured:
-        # 1,000 environ files in 6.8 ms vs 14.5 ms), what `memlab audit` pays per process.
-        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
-        try:
-            data = os.read(fd, _READ_CHUNK)
-            if len(data) == _READ_CHUNK or name not in ONE_READ_FILES:
-                chunks = [data]
-                while chunks[-1]:
-                    chunks.append(os.read(fd, _READ_CHUNK))
-                data = b"".join(chunks)
-        finally:
-            os.close(fd)
+        data = _read_all(path, name)
+        if not data and name in MM_FILES and has_mm(pid, tid):
+            # The mm is pinned when the file is opened (fs/proc/base.c proc_mem_open,
+            # proc_maps_open); one that died before the read (an exec in between:
+            # fs/exec.c exec_mmap) reads empty.  The new image's file is one open away.
+            data = _read_all(path, name)
     except OSError as err:
         if name in MM_FILES and err.errno in NO_MM_ERRNOS:
             reason = no_mm_reason(pid)
             if reason == "kernel thread":
                 return b""
             if reason in ("zombie", "gone"):
-                raise gone_error(pid, path) from err
+                return _file_of_live_thread(pid, name, tid, path, err)
         raise translate(err, pid, path, name) from err
     if not data and name in MM_FILES and no_mm_reason(pid) in ("zombie", "gone"):
-        raise gone_error(pid, path)
+        return _file_of_live_thread(pid, name, tid, path)
     return data
 
 
-def readlink_proc(pid: int, name: str, *, missing_ok: bool = False) -> str | None:
+def _file_of_live_thread(pid: int, name: str, tid: int | None, path: str,
+                         err: OSError | None = None) -> bytes:
+    """An mm file that failed because the task has no mm: the same file of a live
+    thread when only the main thread exited, else the zombie/gone error."""
+    live = live_thread(pid) if tid is None else None
+    if live is not None:
+        return read_proc_file(pid, name, tid=live)
+    raise gone_error(pid, path) from err
+
+
+def call_on_task(pid: int, name: str, call, tid: int | None = None):
+    """call(path) on /proc/PID/name (or /proc/PID/task/TID/name): when that fails because
+    the main thread has exited (its exe, cwd and root links, its mm files are gone) and
+    another thread lives, call it again on that thread's file.  Any other OSError becomes
+    the memlab error translate() gives."""
+    path = proc_path(pid, name, tid)
+    try:
+        return call(path)
+    except OSError as err:
+        if tid is None and err.errno in _LEADER_GONE_ERRNOS:
+            live = live_thread(pid)
+            if live is not None:
+                return call_on_task(pid, name, call, live)
+        raise translate(err, pid, path, name) from err
+
+
+def readlink_proc(pid: int, name: str, *, missing_ok: bool = False,
+                  tid: int | None = None) -> str | None:
     """readlink(/proc/PID/name), e.g. "exe".  With missing_ok, an entry the live process
     does not have (a kernel thread's exe) gives None instead of MemlabError."""
     pid = check_pid(pid)
-    path = proc_path(pid, name)
     try:
-        return os.readlink(path)
-    except OSError as err:
-        translated = translate(err, pid, path, name)
-        if missing_ok and type(translated) is MemlabError and err.errno == errno.ENOENT:
+        return call_on_task(pid, name, os.readlink, tid)
+    except MemlabError as err:
+        if missing_ok and type(err) is MemlabError and errno_of(err) == errno.ENOENT:
             return None
-        raise translated from err
+        raise
 
 
 def explain_empty(pid: int) -> str:
@@ -211,6 +301,10 @@ def explain_empty(pid: int) -> str:
     if reason == "kernel thread":
         return "kernel thread: it has no user memory (empty, not denied)"
     if reason == "zombie":
+        live = live_thread(pid)
+        if live is not None:
+            return (f"its main thread has exited; the process runs on in thread {live} "
+                    f"(read {proc_path(pid, 'task')}/{live}/)")
         return "zombie: it exited and its memory is gone (empty, not denied)"
     if reason == "gone":
         return "the process is gone"

@@ -9,13 +9,16 @@ A library is opened through /proc/PID/map_files/START-END (the exact inode, even
 deleted; needs CAP_SYS_ADMIN in the init user namespace, fs/proc/base.c
 proc_map_files_get_link) or else /proc/PID/root/PATH (the process's own filesystem view,
 which works for a process in a container).
+
+A process whose main thread has exited keeps its exe and root only in its live threads:
+each opener retries through /proc/PID/task/TID/ (procfs._io.call_on_task).
 """
 
 from __future__ import annotations
 
 import os
 
-from memlab.procfs._io import check_pid, proc_path, translate
+from memlab.procfs._io import call_on_task, check_pid, proc_path, translate
 
 # typing costs 2 ms of every `memlab` start; the names are only for annotations
 TYPE_CHECKING = False
@@ -26,12 +29,7 @@ if TYPE_CHECKING:
 def open_exe(pid: int) -> tuple[BinaryIO, os.stat_result]:
     """(binary file, its stat) of the running executable.  Raises NoSuchProcess,
     ZombieProcess, AccessDenied or MemlabError (e.g. a kernel thread has no exe)."""
-    pid = check_pid(pid)
-    path = proc_path(pid, "exe")
-    try:
-        f = open(path, "rb")
-    except OSError as err:
-        raise translate(err, pid, path, "exe") from err
+    f = call_on_task(check_pid(pid), "exe", lambda path: open(path, "rb"))
     return f, os.fstat(f.fileno())
 
 
@@ -39,29 +37,20 @@ def stat_exe(pid: int) -> os.stat_result:
     """stat() of the running executable through /proc/PID/exe (follows the magic link:
     the identity of the very file, deleted or not) -- cheaper than opening it, enough to
     look a parsed copy up in a cache."""
-    pid = check_pid(pid)
-    path = proc_path(pid, "exe")
-    try:
-        return os.stat(path)
-    except OSError as err:
-        raise translate(err, pid, path, "exe") from err
+    return call_on_task(check_pid(pid), "exe", os.stat)
 
 
 def open_mapped_file(pid: int, start: int, end: int, path: str) -> tuple[BinaryIO, os.stat_result]:
     """(binary file, its stat) of the file mapped at [start, end) under the name `path`
     (a maps path, without " (deleted)")."""
     pid = check_pid(pid)
-    tries = [(proc_path(pid, f"map_files/{start:x}-{end:x}"), "map_files")]
-    if path.startswith("/"):
-        tries.append((proc_path(pid, "root") + path, "root"))
-    last: tuple[OSError, str, str] | None = None
-    for candidate, name in tries:
-        try:
-            f = open(candidate, "rb")
-        except OSError as err:
-            last = (err, candidate, name)
-            continue
-        return f, os.fstat(f.fileno())
-    assert last is not None
-    err, candidate, name = last
-    raise translate(err, pid, candidate, name) from err
+    name = f"map_files/{start:x}-{end:x}"
+    candidate = proc_path(pid, name)
+    try:
+        f = open(candidate, "rb")
+    except OSError as err:
+        if not path.startswith("/"):
+            raise translate(err, pid, candidate, name) from err
+        # map_files is per process only (not in tid_base_stuff); root is per thread too
+        f = call_on_task(pid, "root" + path, lambda through_root: open(through_root, "rb"))
+    return f, os.fstat(f.fileno())

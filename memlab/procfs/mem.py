@@ -19,6 +19,14 @@ Edge cases the kernel hands back:
   (os.pread raises OverflowError), so nothing at or above 2**63 is ever attempted;
 - a zombie or kernel thread has no mm: ESRCH from process_vm_readv, 0 bytes from mem
   (or, on 6.x, ESRCH/EACCES when opening /proc/PID/mem: see _io);
+- a process whose main thread exited (pthread_exit) while other threads run: the pid's
+  task has no mm, a live thread has the process's: the reader switches to that thread
+  (process_vm_readv takes any tid; /proc/PID/task/TID/mem);
+- execve while reading: /proc/PID/mem keeps the mm it was opened on (fs/proc/base.c
+  proc_mem_open grabs it; mem_rw answers 0 once mmget_not_zero fails, i.e. once exec_mmap
+  dropped the old mm), and process_vm_readv reads whatever mm the pid has at each call,
+  so addresses from the old maps hit the new image.  A 0 from mem while the process has
+  an mm again is that exec: ExecDuringRead;
 - PROT_NONE pages: process_vm_readv refuses them (EFAULT) but /proc/PID/mem reads them,
   because mem_rw passes FOLL_FORCE (measured).  Give MemReader the regions and both
   paths stop at any region without 'r'.
@@ -34,7 +42,9 @@ import struct
 from collections.abc import Iterable
 
 from memlab.errors import (
+    ExecDuringRead,
     MemlabError,
+    NoSuchProcess,
     UnreadableMemory,
     UsageError,
 )
@@ -44,6 +54,8 @@ from memlab.procfs._io import (
     NO_MM_ERRNOS,
     check_pid,
     gone_error,
+    has_mm,
+    live_thread,
     no_mm_reason,
     proc_path,
     translate,
@@ -72,14 +84,17 @@ class MemReader:
     the error messages then name the region.
     method: "auto" (process_vm_readv, falling back to /proc/PID/mem), "vm_readv"
     or "pread" (for benchmarks and tests).
+    tid: read through this thread of pid (its main thread exited); found by itself
+    when not given.
     """
 
     def __init__(self, pid: int, regions: Iterable[Region] | None = None, *,
-                 method: str = "auto"):
+                 method: str = "auto", tid: int | None = None):
         if method not in ("auto", "vm_readv", "pread"):
             raise UsageError(f"unknown read method {method!r}")
         self.pid = check_pid(pid)
-        self.path = proc_path(self.pid, "mem")
+        self.tid = tid
+        self.path = proc_path(self.pid, "mem", tid)
         self.regions = sorted(regions, key=_START) if regions is not None else None
         self._starts = [r.start for r in self.regions] if self.regions is not None else None
         self._fd: int | None = None
@@ -152,22 +167,42 @@ class MemReader:
                                 pid=self.pid, path=self.path)
 
     # ------------------------------------------------------------------ kernel calls
+    def _to_live_thread(self) -> bool:
+        """When the main thread has exited and another runs: read through that one from
+        now on (True: try again)."""
+        live = live_thread(self.pid) if self.tid is None else None
+        if live is None:
+            return False
+        self.close()
+        self.tid = live
+        self.path = proc_path(self.pid, "mem", live)
+        return True
+
     def _no_mm(self) -> MemlabError:
-        """The target has no mm: a zombie, a kernel thread, or it is gone."""
-        if no_mm_reason(self.pid) == "kernel thread":
+        """The target has no mm (any more): a kernel thread, a zombie, gone, exiting, or
+        it exec'd since /proc/PID/mem was opened."""
+        reason = no_mm_reason(self.pid)
+        if reason == "kernel thread":
             return UnreadableMemory("kernel thread: it has no user memory",
                                     pid=self.pid, path=self.path)
+        if has_mm(self.pid) or (self.tid is not None and has_mm(self.pid, self.tid)):
+            return ExecDuringRead(self.pid, self.path)  # a new mm: not the one we read
+        if reason == "no mm":  # exit_mm() ran, exit_notify() not yet (kernel/exit.c)
+            return NoSuchProcess("process is exiting: its memory is gone", pid=self.pid,
+                                 path=self.path)
         return gone_error(self.pid, self.path)
 
     def _vm_read(self, dest: memoryview, addr: int) -> int | None:
         """process_vm_readv into dest from addr.  Bytes read (0: unreadable at addr), or
         None when the syscall is refused and /proc/PID/mem should be tried instead."""
         try:
-            return _cproc.vm_readv(self.pid, dest, addr)
+            return _cproc.vm_readv(self.tid or self.pid, dest, addr)
         except OSError as err:
             if err.errno == errno.EFAULT:
                 return 0
             if err.errno == errno.ESRCH:
+                if self._to_live_thread():
+                    return self._vm_read(dest, addr)
                 raise self._no_mm() from err
             if err.errno in (errno.EPERM, errno.ENOSYS) and self._may_fall_back:
                 # EPERM is also what a seccomp filter answers (Docker's default
@@ -184,6 +219,8 @@ class MemReader:
                 # no mm (a zombie or kernel thread) answers ESRCH, or EACCES to a
                 # non-root reader (_io module docstring); gone answers ESRCH/ENOENT
                 if err.errno in NO_MM_ERRNOS and no_mm_reason(self.pid) != "no mm":
+                    if self._to_live_thread():
+                        return self._mem_fd()
                     raise self._no_mm() from err
                 raise translate(err, self.pid, self.path, "mem") from err
         return self._fd
@@ -196,7 +233,10 @@ class MemReader:
                 return 0  # unmapped, or a mapping that refuses access ([vvar])
             raise translate(err, self.pid, self.path, "mem") from err
         if n == 0:
-            # fs/proc/base.c mem_rw returns 0 when the task has no mm
+            # fs/proc/base.c mem_rw returns 0 when the mm it was opened on is gone (or
+            # there was none): exit, or an exec since the open
+            if self._to_live_thread():
+                return self._pread(mv, addr)
             raise self._no_mm()
         return n
 

@@ -117,6 +117,30 @@ def read_stat(pid: int) -> ProcStat:
     return parse_stat(read_proc_file(pid, "stat"))
 
 
+# The address fields execve sets (fs/binfmt_elf.c load_elf_binary: start_code, end_code,
+# start_data, end_data, start_brk; create_elf_tables: start_stack, arg_*, env_*) and
+# nothing else changes while the program runs (prctl PR_SET_MM aside): two reads of
+# stat whose values differ were made in two different program images.
+_EXEC_FIELDS = operator.itemgetter(*range(ProcStat._fields.index("start_code"),
+                                          ProcStat._fields.index("env_end") + 1))
+
+
+def exec_fields(stat: ProcStat) -> tuple[int, ...]:
+    """stat's exec-time address fields (masked values when the kernel hid them)."""
+    return _EXEC_FIELDS(stat)
+
+
+def exec_settled(stat: ProcStat) -> bool:
+    """False while execve is still building the new image.  fs/exec.c exec_mmap
+    installs a fresh mm (every field 0), setup_arg_pages points start_stack at the
+    argument strings, create_elf_tables sets arg_* and env_*, and load_elf_binary
+    (fs/binfmt_elf.c) sets start_code .. end_data and the final start_stack last: a
+    stat read in between shows a half-built layout (env_end or start_code still 0).
+    Masked fields cannot tell and count as settled; a task without an mm (kernel
+    thread, exiting) reads all 0 too, and callers tell those apart first."""
+    return stat.masked or (stat.start_code != 0 and stat.env_end != 0)
+
+
 def parse_flags(data: bytes) -> int:
     """Field 9, the task's PF_* flags."""
     _, _, fields = split_stat(data)

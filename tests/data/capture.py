@@ -150,7 +150,63 @@ def main() -> int:
     time.sleep(0.3)
     save("stat_zombie.txt", proc(pid, "stat"))
     os.waitpid(pid, 0)
+    moving_targets()
     return 0
+
+
+def _ready_line(p: subprocess.Popen) -> dict:
+    import json
+
+    return json.loads(p.stdout.readline())
+
+
+def moving_targets() -> None:
+    """The samples of tests/security/test_moving_target.py (built by `make samples`)."""
+    from tests.helpers import sample
+
+    p = subprocess.Popen([sample("leaderexit")], stdin=subprocess.PIPE,
+                         stdout=subprocess.PIPE, env={"PATH": "/usr/bin:/bin"})
+    tid = _ready_line(p)["tid"]
+    while not proc(p.pid, "stat").split(b") ")[1].startswith(b"Z"):
+        time.sleep(0.01)
+    save("stat_leader_exited.txt", proc(p.pid, "stat"))
+    save("stat_leader_exited_task.txt", proc(p.pid, f"task/{tid}/stat"))
+    p.kill()
+    p.wait()
+
+    p = subprocess.Popen([sample("execloop"), "0", sample("execloop-static"),
+                          sample("execloop")], stdin=subprocess.PIPE,
+                         stdout=subprocess.PIPE, env={"PATH": "/usr/bin:/bin"})
+    _ready_line(p)
+    save("stat_execloop_pie.txt", proc(p.pid, "stat"))
+    p.stdin.write(b"exec\n")
+    p.stdin.flush()
+    _ready_line(p)
+    save("stat_execloop_static.txt", proc(p.pid, "stat"))
+    p.kill()
+    p.wait()
+
+    # execloop every 0.3 ms, stat read in a loop until it shows a layout execve is
+    # still building: start_code 0 while the argument or env fields are already set
+    p = subprocess.Popen([sample("execloop"), "300", sample("execloop-static"),
+                          sample("execloop")], stdout=subprocess.PIPE,
+                         env={"PATH": "/usr/bin:/bin"})
+    _ready_line(p)
+    wanted = {"stat_mid_exec_args.txt": lambda f: f[48 - 3] != b"0" and f[51 - 3] == b"0",
+              "stat_mid_exec_env.txt": lambda f: f[51 - 3] != b"0"}
+    for _ in range(2_000_000):
+        data = proc(p.pid, "stat")
+        fields = data[data.rfind(b")") + 1:].split()
+        if fields[26 - 3] != b"0":
+            continue  # start_code set: the exec is done
+        for name, test in list(wanted.items()):
+            if test(fields):
+                save(name, data)
+                del wanted[name]
+        if not wanted:
+            break
+    p.kill()
+    p.wait()
 
 
 if __name__ == "__main__":

@@ -17,7 +17,7 @@ def proc_reads(monkeypatch):
     """Stand-in for read_proc_file: records the names asked for, answers FILE."""
     asked = []
 
-    def read(pid, name):
+    def read(pid, name, *, tid=None):
         asked.append(name)
         return FILE
 
