@@ -44,6 +44,7 @@ from memlab.k8s.envvars import (EnvVar, container_environment, expand, mapping_f
                                 make_environment, to_execve)
 from memlab.k8s.manifests import (ConfigMap, Manifest, ObjectStore, Pod, Secret,
                                   build_object, text_or_path)
+from memlab.k8s.podroot import default_pod_root
 from memlab.k8s.volumes import (FailedMount, VolumeSource, read_volume, resolve,
                                 setup_volume, unsupported_volumes, volume_sources)
 
@@ -52,13 +53,6 @@ STATE_FILE = "pod.json"
 DEFAULT_SAMPLE = "sleeper"
 ENV_NOTE = ("the environment of a running process never changes: it was copied onto its "
             "stack at execve (kubernetes#22368); a restarted container would get new values")
-
-
-def default_pod_root() -> Path:
-    runtime = os.environ.get("XDG_RUNTIME_DIR")
-    if runtime and os.path.isdir(runtime):
-        return Path(runtime) / "memlab-pods"
-    return Path("/tmp/memlab-pods")
 
 
 @dataclass(frozen=True)
