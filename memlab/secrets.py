@@ -15,6 +15,7 @@ search context, the hex view.
 
 from __future__ import annotations
 
+import functools
 import re
 from typing import Iterable, NamedTuple, Sequence
 
@@ -55,6 +56,10 @@ _LINE_BREAK = re.compile(r"[\n\r]")
 # A known secret value shorter than this is not looked for elsewhere (masking every
 # "1" or "on" in a hex dump would hide the dump, not a secret); its own entry still is.
 MIN_VALUE_LEN = 4
+# In memory, a copy of a secret may be partial (a buffer reused, a string cut or copied
+# in pieces): any GRAM bytes in a row that also occur in a known secret value are
+# masked, so a fragment of a secret shows at most GRAM - 1 of its bytes.
+GRAM = 5
 
 
 def looks_secret_name(name: str) -> bool:
@@ -240,7 +245,7 @@ class Masker(NamedTuple):
             from memlab.procfs.environ import parse_cmdline, parse_environ
 
             try:
-                env = list(parse_environ(read_proc_file(pid, "environ"))) \
+                env = [e.raw for e in parse_environ(read_proc_file(pid, "environ"))] \
                     if env is None else env
             except MemlabError:
                 env = ()
@@ -297,7 +302,8 @@ class Masker(NamedTuple):
                    ) -> list[tuple[int, int]]:
         """[start, end) offsets of the secret bytes of data that overlap data[lo:hi]:
         every NUL-delimited string overlapping the window is judged whole
-        (string_spans), and every known value is found wherever it lies.  data should
+        (string_spans), and every known value is found wherever it lies, in whole or
+        in pieces of GRAM bytes or more.  data should
         reach past the window on both sides (a few KiB) so that the strings cut by the
         window are seen whole."""
         if self.reveal:
@@ -315,12 +321,26 @@ class Masker(NamedTuple):
                 spans += [(pos + a, pos + b)
                           for a, b in string_spans(data[pos:end].decode("latin-1"))]
             pos = end + 1
-        for v in self.values:
-            at = data.find(v, max(0, lo - len(v) + 1))
-            while 0 <= at < hi:
+        short, grams = _value_pieces(self.values)
+        for v in short:
+            end = hi + len(v) - 1
+            at = data.find(v, max(0, lo - len(v) + 1), end)
+            while at >= 0:
                 spans.append((at, at + len(v)))
-                at = data.find(v, at + 1)
+                at = data.find(v, at + 1, end)
+        if grams:
+            for at in range(max(0, lo - GRAM + 1), min(hi, len(data) - GRAM + 1)):
+                if data[at:at + GRAM] in grams:
+                    spans.append((at, at + GRAM))
         return [(a, b) for a, b in merge_spans(spans) if b > lo and a < hi]
+
+
+@functools.lru_cache(maxsize=16)
+def _value_pieces(values: frozenset[bytes]) -> tuple[tuple[bytes, ...], frozenset[bytes]]:
+    """(values shorter than GRAM, every GRAM-byte piece of the longer ones)."""
+    short = tuple(v for v in values if len(v) < GRAM)
+    grams = frozenset(v[i:i + GRAM] for v in values for i in range(len(v) - GRAM + 1))
+    return short, grams
 
 
 def _secret_parts(raw: bytes) -> set[bytes]:
