@@ -118,6 +118,15 @@ def mask_env_string(s: str) -> str:
     return f"{name}{sep}{display_value(name, value, False)}" if sep else s
 
 
+def mask_command(line: str, reveal: bool = False) -> str:
+    """A sample command line as logged: `setenv DB_PASSWORD s3cret` ->
+    `setenv DB_PASSWORD ***` (c_samples/sleeper.c: setenv NAME VALUE)."""
+    words = line.split(None, 2)
+    if len(words) == 3 and words[0] == "setenv":
+        return f"setenv {words[1]} {display_value(words[1], words[2], reveal)}"
+    return line
+
+
 # --------------------------------------------------------------------------- spans
 def string_spans(s: str) -> list[tuple[int, int]]:
     """[start, end) of every secret part of s, one whole string (an env entry, an argv
