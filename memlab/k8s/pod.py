@@ -399,11 +399,27 @@ class PodRun:
         self.store = _load_objects(self.pod_dir)
         return results
 
+    def shown_argv(self, reveal: bool = False) -> list[str] | None:
+        """The process's argv with its secrets masked (memlab.secrets.Masker): flags
+        like --password=x, URL passwords, and the values taken from a Secret, which
+        $(VAR) expansion may have put into args."""
+        if self.launched is None:
+            return None
+        from memlab.secrets import Masker
+
+        masker = Masker.build([f"{e.name}={e.value}".encode("utf-8", "surrogateescape")
+                               for e in self.env], self.launched.argv,
+                              names=[e.name for e in self.env if e.from_secret],
+                              values=[e.value.encode("utf-8", "surrogateescape")
+                                      for e in self.env if e.from_secret],
+                              reveal=reveal)
+        return masker.argv(self.launched.argv)
+
     def to_dict(self, reveal: bool = False) -> dict:
         return {
             "schema": SCHEMA, "pod": self.pod.name, "namespace": self.pod.namespace,
             "container": self.container.get("name"), "pod_dir": str(self.pod_dir),
-            "pid": self.pid, "argv": self.launched.argv if self.launched else None,
+            "pid": self.pid, "argv": self.shown_argv(reveal),
             "exe": self.launched.exe if self.launched else None, "note": self.note,
             "env": [e.to_dict(reveal) for e in self.env],
             "volumes": {vs.name: {"kind": vs.kind, "object": vs.object_name,
