@@ -131,6 +131,14 @@ def test_urls_keep_all_but_the_password():
     assert display_value("DB_DSN", "postgres://u:pw@h/db", False) == "***"
 
 
+def test_lesson_verdicts_mask_argv_and_urls():
+    from memlab.lessons.checks import fmt, set_reveal
+
+    set_reveal(False)
+    assert fmt(["prog", "--password=hunter2", "postgres://u:pw12@h/db"]) == \
+        "[prog, --password=***, postgres://u:***@h/db]"
+
+
 def test_lesson_and_tui_commands_are_logged_masked():
     from memlab.secrets import mask_command
 
