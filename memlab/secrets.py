@@ -223,9 +223,10 @@ class Masker(NamedTuple):
                 found.add(value)
             else:
                 found.update(_secret_parts(raw))
+        wholly = argv_secret_indexes(argv)
         for i, a in enumerate(argv):
             raw = a.encode("utf-8", "surrogateescape")
-            if i in argv_secret_indexes(argv):
+            if i in wholly:
                 found.add(raw)
             else:
                 found.update(_secret_parts(raw))
@@ -299,12 +300,8 @@ class Masker(NamedTuple):
         if self.reveal or not s:
             return s
         spans = string_spans(s)
-        for v in self.values:
-            t = _text(v)
-            pos = s.find(t)
-            while pos >= 0:
-                spans.append((pos, pos + len(t)))
-                pos = s.find(t, pos + 1)
+        if self.values:
+            spans += _piece_spans(s, *_value_pieces(self.values, True), 0, len(s))
         return _join_masked(s, spans)
 
     def byte_spans(self, data: bytes, lo: int = 0, hi: int | None = None
@@ -330,26 +327,34 @@ class Masker(NamedTuple):
                 spans += [(pos + a, pos + b)
                           for a, b in string_spans(data[pos:end].decode("latin-1"))]
             pos = end + 1
-        short, grams = _value_pieces(self.values)
-        for v in short:
-            end = hi + len(v) - 1
-            at = data.find(v, max(0, lo - len(v) + 1), end)
-            while at >= 0:
-                spans.append((at, at + len(v)))
-                at = data.find(v, at + 1, end)
-        if grams:
-            for at in range(max(0, lo - GRAM + 1), min(hi, len(data) - GRAM + 1)):
-                if data[at:at + GRAM] in grams:
-                    spans.append((at, at + GRAM))
+        if self.values:
+            spans += _piece_spans(data, *_value_pieces(self.values, False), lo, hi)
         return [(a, b) for a, b in merge_spans(spans) if b > lo and a < hi]
 
 
 @functools.lru_cache(maxsize=16)
-def _value_pieces(values: frozenset[bytes]) -> tuple[tuple[bytes, ...], frozenset[bytes]]:
-    """(values shorter than GRAM, every GRAM-byte piece of the longer ones)."""
-    short = tuple(v for v in values if len(v) < GRAM)
-    grams = frozenset(v[i:i + GRAM] for v in values for i in range(len(v) - GRAM + 1))
+def _value_pieces(values: frozenset[bytes], as_text: bool
+                  ) -> tuple[frozenset, frozenset]:
+    """(the values shorter than GRAM, every GRAM-long piece of the longer ones), as
+    bytes or as text.  Sets: looking up each position of a string costs the same for
+    a hundred thousand secret values as for one."""
+    vals = {_text(v) for v in values} if as_text else set(values)
+    short = frozenset(v for v in vals if len(v) < GRAM)
+    grams = frozenset(v[i:i + GRAM] for v in vals for i in range(len(v) - GRAM + 1))
     return short, grams
+
+
+def _piece_spans(data, short: frozenset, grams: frozenset, lo: int, hi: int
+                 ) -> list[tuple[int, int]]:
+    """Spans of data (bytes or str) that are a short value or a GRAM-long piece of a
+    longer one, overlapping data[lo:hi]."""
+    spans = []
+    for n in {len(v) for v in short} | ({GRAM} if grams else set()):
+        pieces = grams if n == GRAM else short
+        for at in range(max(0, lo - n + 1), min(hi, len(data) - n + 1)):
+            if data[at:at + n] in pieces:
+                spans.append((at, at + n))
+    return spans
 
 
 def _secret_parts(raw: bytes) -> set[bytes]:
