@@ -112,6 +112,9 @@ def resolve_command(container: dict, env: list[EnvVar], exec_sample: str | None,
     mapping = mapping_func_for({e.name: e.value for e in env})
     command = [expand(c, mapping) for c in container.get("command") or []]
     args = [expand(a, mapping) for a in container.get("args") or []]
+    # notes quote the manifest's words, never their expansion: $(DB_PASSWORD) in args
+    # becomes the Secret's value (memlab.secrets)
+    written = list(container.get("command") or []) + list(container.get("args") or [])
     image = container.get("image", "")
     if exec_sample:
         mapped = [_map_arg(a, mounts) for a in exec_args]
@@ -125,16 +128,16 @@ def resolve_command(container: dict, env: list[EnvVar], exec_sample: str | None,
     first = argv[0]
     if posixpath.basename(first) == "busybox" and not _on_path("busybox") and len(argv) > 1:
         # busybox APPLET ...: the applet is the program; use the local tool.
-        argv = argv[1:]
+        argv, written = argv[1:], written[1:]
         first = argv[0]
     if "/" in first and os.access(first, os.X_OK):
-        return first, argv[1:], f"running the container's command {argv!r} here"
+        return first, argv[1:], f"running the container's command {written!r} here"
     local = _on_path(posixpath.basename(first))
     if local is None:
         return DEFAULT_SAMPLE, [], (f"the container's command {first!r} (image {image!r}) "
                                     f"does not exist on this machine: running bundled sample "
                                     f"{DEFAULT_SAMPLE!r} instead (choose one with --exec)")
-    note = f"running the container's command {argv!r} here"
+    note = f"running the container's command {written!r} here"
     if "/" in first and local != first:
         note += f" ({first} is not here: using {local})"
         return local, argv[1:], note

@@ -18,6 +18,7 @@ import pytest
 from memlab.cli import main
 from memlab.launch import launch
 from tests.conftest import requires_root
+from tests.helpers import sample
 
 # Letters that are no hex digit, in no English word: a 6-letter piece of a secret cannot
 # turn up by chance in an address or a path.
@@ -187,7 +188,7 @@ spec:
   containers:
   - name: app
     image: busybox
-    command: ["sleep", "3600"]
+    command: ["%s", "--password=$(FOO)", "$(FOO)"]
     env:
     - name: FOO
       valueFrom:
@@ -206,12 +207,15 @@ def test_pod_secret_with_a_harmless_name_stays_masked(capsys, tmp_path, monkeypa
     runtime.mkdir(mode=0o700)
     monkeypatch.setenv("XDG_RUNTIME_DIR", str(runtime))
     value = _secret(random.Random())
-    with k8spod.run(POD % value, exec_sample="sleeper") as pr:
+    with k8spod.run(POD % (value, sample("sleeper"))) as pr:
         pid = str(pr.pid)
+        assert pr.launched.argv[1:] == [f"--password={value}", value]  # kubelet expanded
         outs = [run(capsys, *argv) for argv in (["env", pid], ["env", "--json", pid],
                                                 ["inspect", "--json", pid],
-                                                ["stack", pid],
+                                                ["inspect", pid], ["stack", pid],
+                                                ["stack", "--json", pid],
                                                 ["search", pid, value[:8]])]
+        outs.append(json.dumps(pr.to_dict()) + pr.note)  # what `k8s run` prints
         for out in outs:
             assert not leaks(out, [value]), leaks(out, [value])
         assert "visible-value" in outs[0]
