@@ -163,14 +163,22 @@ def screen_texts_of_every_view(planted: Planted, reveal: bool) -> list[str]:
     return out
 
 
+def hex_pieces(secret: str) -> list[str]:
+    """4 bytes of the secret as the hex column shows them (`53 33 63 72`)."""
+    raw = secret.encode()
+    return [" ".join(f"{b:02x}" for b in raw[i:i + 4]) for i in range(len(raw) - 3)]
+
+
 def test_tui_views_show_no_planted_secret():
     planted = Planted()
     masked = screen_texts_of_every_view(planted, reveal=False)
     for text in masked:
         assert not leaks(text, planted.all), leaks(text, planted.all)
+        assert not [p for p in hex_pieces(planted.db) if p in text]
     # the hex view's row with the heap copy is on screen: revealed, its bytes show
     revealed = "\n".join(screen_texts_of_every_view(planted, reveal=True))
     assert planted.db[:12] in revealed  # the ASCII column of the hex dump
+    assert [p for p in hex_pieces(planted.db) if p in revealed]  # and the hex column
 
 
 # --------------------------------------------------------------------------- pods
