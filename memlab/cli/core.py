@@ -51,7 +51,12 @@ ENV_EPILOG = """\
 examples:
   memlab env 1234                     each NAME=value string, its address, masked secrets
   memlab env 1234 --reveal            secret-looking values shown
+
   memlab env 1234 --json
+
+Masked: values of secret-looking names (PASSWORD, MYSQL_PWD, TOKEN, *_KEY ...), values
+shaped like credentials, URL passwords, and for a pod started by `memlab k8s run` every
+value kubelet took from a Secret, whatever its name.
 
 The block lies between env_start and env_end (/proc/PID/stat fields 50-51), normally at
 the top of [stack]; memlab reads it from memory and compares it byte for byte with

@@ -42,7 +42,10 @@ exit codes: 0 ok, 1 failure, 2 usage, 3 no such process, 4 access denied
 SEARCH_EPILOG = """\
 Every occurrence of TEXT in the readable memory of PID (stack, heap, libraries, anonymous
 mappings), with its address, region, kind and a little context.  The match is shown as
-[***] and secret-looking NAME=value strings around it are masked, unless --reveal.
+[***]; around it, the values of secret-looking NAME=value strings (judged on the whole
+string, not the cut context), --password=x style flags, URL passwords, and every copy
+of a value the process holds as a secret (its env, argv, its pod's Secrets; whole or in
+pieces of 5 bytes or more) are shown as ***, unless --reveal.
 Reading needs ptrace-attach access (same uid and a dumpable process, or root).
 
 examples:
