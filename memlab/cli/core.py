@@ -51,7 +51,6 @@ ENV_EPILOG = """\
 examples:
   memlab env 1234                     each NAME=value string, its address, masked secrets
   memlab env 1234 --reveal            secret-looking values shown
-
   memlab env 1234 --json
 
 Masked: values of secret-looking names (PASSWORD, MYSQL_PWD, TOKEN, *_KEY ...), values
