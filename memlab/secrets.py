@@ -25,7 +25,7 @@ MASK = "***"
 # MYSQL_PWD (mysql's client reads it), PGPASSWORD (libpq) ...  PWD/OLDPWD (the working
 # directory) are not: a _PWD suffix is.
 _SECRET_NAME = re.compile(
-    r"PASSWORD|PASSWD|PASSPHRASE|(^|_)PASS($|_)|(^|_)PW($|_)|.+_PWD$|SECRET|TOKEN|"
+    r"PASSWORD|PASSWD|PASSPHRASE|(^|_)PASS($|_)|(^|_)PW($|_)|(?<=.)_PWD$|SECRET|TOKEN|"
     r"CREDENTIAL|PRIVATE|(^|_)KEY$|_KEY_|APIKEY|API_KEY|"
     r"^AWS_|AUTH|SESSION|COOKIE|(^|_)PAT$|DSN|CONN(ECTION)?_?STR",
     re.IGNORECASE,
@@ -39,8 +39,11 @@ _SECRET_VALUE = re.compile(
     r"|-----BEGIN [A-Z ]*PRIVATE KEY-----"
 )
 # scheme://[user]:password@host (RFC 3986 userinfo): group 1 is the password.  The user
-# may be empty (`redis://:pw@host`, the form redis-cli and Redis URLs use).
-_URL_PASSWORD = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^/\s:@]*:([^/\s@]+)@")
+# may be empty (`redis://:pw@host`, the form redis-cli and Redis URLs use).  Every
+# pattern here runs over strings a process chose (up to 128 KiB): none may try a
+# long run from each of its positions, hence the bounded scheme and the lookbehinds
+# that start a name only where a run of name characters starts.
+_URL_PASSWORD = re.compile(r"[A-Za-z][A-Za-z0-9+.-]{0,31}://[^/\s:@]*:([^/\s@]+)@")
 # An option whose value is a secret, by its last word: --password, --db-pass, --token,
 # --api-key, --client-secret, -passphrase (one or two dashes; `--password-file` is not).
 _SECRET_FLAG = re.compile(
@@ -50,7 +53,7 @@ _SECRET_FLAG = re.compile(
 _FLAG_WITH_VALUE = re.compile(_SECRET_FLAG.pattern + r"=(.*)", re.IGNORECASE | re.DOTALL)
 # NAME=value tokens inside a longer text (a line of a config file in the heap, a shell
 # command line): the value ends at white space.
-_TOKEN = re.compile(r"([A-Za-z_][A-Za-z0-9_.-]*)=([^\s\0]+)")
+_TOKEN = re.compile(r"(?<![A-Za-z0-9_.-])([A-Za-z_][A-Za-z0-9_.-]*)=([^\s\0]+)")
 _LINE_BREAK = re.compile(r"[\n\r]")
 
 # A known secret value shorter than this is not looked for elsewhere (masking every
