@@ -8,6 +8,12 @@ Speed (kernel-facts section 8): one reused buffer of CHUNK + len(needle) - 1 byt
 filled by MemReader.read_into (process_vm_readv straight into it, no allocation), then
 bytearray.find over the filled part.  The last len(needle) - 1 bytes of each chunk are
 carried to the front of the buffer, so a match that straddles two chunks is found once.
+
+What a hit's context may show (memlab.secrets.Masker.byte_spans): the strings the
+24-byte window cuts are judged whole (JUDGE bytes either side are read for that), so
+searching the variable after a secret, or a piece of a secret, never prints the rest
+of it; and every value the process holds as a secret (its env, argv, its pod's Secrets)
+is masked wherever it lies, whole or in pieces.
 """
 
 from __future__ import annotations
