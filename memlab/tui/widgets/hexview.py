@@ -47,7 +47,7 @@ def window_masks(source, region: Region, start: int, end: int,
     before = (source.read_memory(lo, start - lo) if start > lo else None) or b""
     after = (source.read_memory(end, hi - end) if hi > end else None) or b""
     base = start - len(before)
-    return [(base + a, base + b) for a, b in
+    return [(max(start, base + a), min(end, base + b)) for a, b in
             masker.byte_spans(before + data + after, len(before), len(before) + len(data))]
 
 
@@ -86,7 +86,8 @@ class HexGrid(ScrollView, can_focus=True):
         self._goto: int | None = None  # an address to show once the grid has a size
         self.secret_spans: list[tuple[int, int]] = []  # masked unless the app reveals
         self.masker = None  # memlab.secrets.Masker of the process on screen
-        self.row_masks: list[tuple[int, int]] = []  # secret bytes of the rows read
+        # secret bytes of the rows read: {row address: [(start, end), ...]}
+        self.row_masks: dict[int, list[tuple[int, int]]] = {}
 
     @property
     def addr_digits(self) -> int:
@@ -101,7 +102,7 @@ class HexGrid(ScrollView, can_focus=True):
         same = self.hex_region is not None and self.hex_region.start == region.start
         self.hex_region = region
         self.before = self.rows if (same and keep_position) else {}
-        self.rows, self.row_masks = {}, []
+        self.rows, self.row_masks = {}, {}
         self.generation += 1
         self._pending = None
         self._resize_virtual()
@@ -126,7 +127,7 @@ class HexGrid(ScrollView, can_focus=True):
         per_row = bytes_per_row_for(self.scrollable_content_region.width, self.addr_digits)
         if per_row != self.per_row:
             self.per_row = per_row
-            self.rows, self.before, self.row_masks = {}, {}, []
+            self.rows, self.before, self.row_masks = {}, {}, {}
             self.generation += 1
         self._resize_virtual()
         if self._goto is not None:
@@ -174,7 +175,7 @@ class HexGrid(ScrollView, can_focus=True):
         if getattr(self.app, "reveal", False):
             return None
         end = addr + self.per_row
-        spans = [(s, e) for s, e in (*self.secret_spans, *self.row_masks)
+        spans = [(s, e) for s, e in (*self.secret_spans, *self.row_masks.get(addr, ()))
                  if s < end and e > addr]
         if not spans:
             return None
@@ -222,7 +223,9 @@ class HexGrid(ScrollView, can_focus=True):
             self.rows.clear()
             self.row_masks.clear()
         self.rows.update(event.rows)
-        self.row_masks += event.masks
+        for row in event.rows:
+            self.row_masks[row] = [(s, e) for s, e in event.masks
+                                   if s < row + self.per_row and e > row]
         self._pending = None
         self.refresh()
 
