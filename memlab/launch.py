@@ -129,12 +129,14 @@ def _base_entries(base: Mapping | None) -> list[bytes]:
 
 
 def _shown(raw: bytes, limit: int = 60) -> str:
-    """An entry for an error message: non-UTF-8 bytes as \\xNN, control characters
-    escaped, cut to `limit` characters (a binary file given as --env-file must not
-    flood the terminal)."""
-    text = raw[:limit].decode("utf-8", "backslashreplace")
+    """The NAME of an entry for an error message, never its value (a value may be a
+    secret, memlab.secrets): non-UTF-8 bytes as \\xNN, control characters escaped,
+    cut to `limit` characters (a binary file given as --env-file must not flood the
+    terminal)."""
+    name = raw.split(b"=", 1)[0]
+    text = name[:limit].decode("utf-8", "backslashreplace")
     text = "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
-    return text + ("..." if len(raw) > limit else "")
+    return text + ("..." if len(name) > limit else "")
 
 
 def _assignment(item: str | bytes, base: Mapping | None, where: str) -> bytes:
@@ -146,7 +148,8 @@ def _assignment(item: str | bytes, base: Mapping | None, where: str) -> bytes:
         raise UsageError(f"{where}: an environment entry cannot contain a NUL byte")
     if b"=" in raw:
         if raw.startswith(b"="):
-            raise UsageError(f"{where}: {_shown(raw)!r} has an empty variable name")
+            raise UsageError(f"{where}: an entry starts with '=': empty variable name "
+                             f"(its {len(raw) - 1}-byte value is not shown)")
         return raw
     if not raw:
         raise UsageError(f"{where}: empty variable name")
@@ -193,7 +196,8 @@ def build_env(assignments: Iterable[str | bytes] = (), env_files: Iterable[str] 
         for entry in read_env_file(path, base):
             _set_entry(env, entry, index)
     for item in assignments:
-        _set_entry(env, _assignment(item, base, f"-e {_shown(os.fsencode(item))}"), index)
+        name = _shown(os.fsencode(item))
+        _set_entry(env, _assignment(item, base, f"-e {name!r}" if name else "-e"), index)
     return env
 
 
@@ -283,9 +287,16 @@ def _e2big_hint(code: int, argv: Sequence[bytes], env: Sequence[bytes]) -> str:
 
     strings = sum(len(a) + 1 for a in (*argv, *env))
     total = strings + 8 * (len(argv) + len(env) + 2)
-    longest = max((*argv, *env), key=len, default=b"")
-    if len(longest) + 1 > MAX_ARG_STRLEN:
-        return (f" (one string is {len(longest) + 1:,} bytes: {_shown(longest, 30)!r}; "
+    longest, index = max(((a, i) for i, a in enumerate(argv)), key=lambda p: len(p[0]),
+                         default=(b"", 0))
+    longest_env = max(env, key=len, default=b"")
+    if len(longest_env) > len(longest):
+        what = f"the env string named {_shown(longest_env, 30)!r}"
+        longest = longest_env
+    else:
+        what = f"argv[{index}]"
+    if len(longest) + 1 > MAX_ARG_STRLEN:  # named, never quoted: it may be a secret
+        return (f" (one string is {len(longest) + 1:,} bytes: {what}; "
                 f"the kernel allows {MAX_ARG_STRLEN:,} per string, MAX_ARG_STRLEN)")
     soft = resource.getrlimit(resource.RLIMIT_STACK)[0]
     limit = "" if soft == resource.RLIM_INFINITY else f" of the {soft // 4:,} allowed"

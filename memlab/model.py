@@ -19,7 +19,10 @@ to_dict() (json.dumps would write a record as a bare list).
 from collections.abc import Iterable, Mapping, Sequence
 from itertools import repeat
 from types import MappingProxyType
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
+
+if TYPE_CHECKING:
+    from memlab.secrets import Masker
 
 SCHEMA = "memlab.snapshot/1"
 PAGE_SIZE = 4096
@@ -36,6 +39,15 @@ def records(cls: type, rows: Iterable[tuple]) -> list:
     fields); calling that directly builds a record in a third of the time.  Unlike
     cls._make it does not check the length: each row must have exactly the fields."""
     return list(map(tuple.__new__, repeat(cls), rows))
+
+
+def _masker(reveal: bool, masker: "Masker | None") -> "Masker":
+    """The masker a to_dict uses: the given one, else names/values rules only."""
+    if masker is not None:
+        return masker
+    from memlab.secrets import Masker
+
+    return Masker(reveal=reveal)
 
 
 def text(raw: bytes) -> str:
@@ -210,12 +222,11 @@ class EnvEntry(NamedTuple):
             return False
         return True
 
-    def to_dict(self, reveal: bool = False) -> dict[str, Any]:
-        from memlab.secrets import display_value
-
+    def to_dict(self, reveal: bool = False, masker: "Masker | None" = None) -> dict[str, Any]:
+        masker = _masker(reveal, masker)
         d: dict[str, Any] = {
             "name": self.name,
-            "value": display_value(self.name, self.value, reveal) if self.has_equals else None,
+            "value": masker.env_value(self.name, self.value) if self.has_equals else None,
             "address": hexaddr(self.address),
             "length": len(self.raw),
         }
@@ -238,7 +249,8 @@ class EnvBlock(NamedTuple):
     distance_to_stack_top: int | None  # region end - env end
     distance_to_args: int | None  # env start - arg end (0: adjacent, measured)
 
-    def to_dict(self, reveal: bool = False) -> dict[str, Any]:
+    def to_dict(self, reveal: bool = False, masker: "Masker | None" = None) -> dict[str, Any]:
+        masker = _masker(reveal, masker)
         return {
             "start": hexaddr(self.start),
             "end": hexaddr(self.end),
@@ -247,7 +259,7 @@ class EnvBlock(NamedTuple):
             "matches_proc_environ": self.matches_proc_environ,
             "distance_to_stack_top": self.distance_to_stack_top,
             "distance_to_args": self.distance_to_args,
-            "entries": [e.to_dict(reveal) for e in self.entries],
+            "entries": [e.to_dict(reveal, masker) for e in self.entries],
         }
 
 
@@ -259,12 +271,10 @@ class StackString(NamedTuple):
     address: int  # the pointer's value: where the string starts
     string: bytes
 
-    def to_dict(self, reveal: bool = False, masked_name: bool = False) -> dict[str, Any]:
-        from memlab.secrets import mask_env_string
-
-        s = text(self.string)
+    def to_dict(self, shown: str | None = None) -> dict[str, Any]:
+        """shown: the string as displayed (masked), default the string itself."""
         return {"slot": hexaddr(self.slot), "address": hexaddr(self.address),
-                "string": s if reveal or not masked_name else mask_env_string(s)}
+                "string": text(self.string) if shown is None else shown}
 
 
 class InitialStack(NamedTuple):
@@ -286,15 +296,14 @@ class InitialStack(NamedTuple):
     # overwrote its stack); the decode is then best effort.
     complete: bool = True
 
-    def to_dict(self, reveal: bool = False) -> dict[str, Any]:
-        from memlab.secrets import looks_secret_entry
-
+    def to_dict(self, reveal: bool = False, masker: "Masker | None" = None) -> dict[str, Any]:
+        masker = _masker(reveal, masker)
+        argv = masker.argv([text(a.string) for a in self.argv])
         return {
             "sp": hexaddr(self.sp),
             "argc": self.argc,
-            "argv": [a.to_dict(reveal=True) for a in self.argv],
-            "envp": [e.to_dict(reveal, masked_name=looks_secret_entry(e.string))
-                     for e in self.envp],
+            "argv": [a.to_dict(shown) for a, shown in zip(self.argv, argv)],
+            "envp": [e.to_dict(masker.env_string(text(e.string))) for e in self.envp],
             "auxv": [a.to_dict() for a in self.auxv],
             "auxv_address": hexaddr(self.auxv_address),
             "auxv_matches_proc": self.auxv_matches_proc,
@@ -355,18 +364,24 @@ class Snapshot(NamedTuple):
                 return a.value
         return None
 
-    def to_dict(self, reveal: bool = False) -> dict[str, Any]:
+    def to_dict(self, reveal: bool = False, masker: "Masker | None" = None) -> dict[str, Any]:
+        """reveal False: secrets masked (memlab.secrets.Masker.for_snapshot, which knows
+        the pod's Secret values too) unless a masker is given."""
+        if masker is None:
+            from memlab.secrets import Masker
+
+            masker = Masker.for_snapshot(self, reveal)
         d: dict[str, Any] = {
             "schema": SCHEMA,
             "pid": self.pid,
             "exe": self.exe,
-            "argv": list(self.argv),
+            "argv": masker.argv(self.argv),
             "uid": self.uid,
             "regions": [r.to_dict() for r in self.regions],
             "stat": self.stat.to_dict(),
             "auxv": [a.to_dict() for a in self.auxv],
-            "env": self.env.to_dict(reveal) if self.env else None,
-            "stack": self.stack.to_dict(reveal) if self.stack else None,
+            "env": self.env.to_dict(reveal, masker) if self.env else None,
+            "stack": self.stack.to_dict(reveal, masker) if self.stack else None,
             "warnings": list(self.warnings),
         }
         d.update(self.extra)

@@ -16,7 +16,7 @@ from rich.text import Text
 
 from memlab.model import EnvBlock, InitialStack, ProcStat, Region, Snapshot, hexaddr, text
 from memlab.render.safe import printable
-from memlab.secrets import display_value, looks_secret_entry, mask_env_string
+from memlab.secrets import Masker
 
 # auxv types whose value is an address or a bit mask: shown in hex; the rest in decimal.
 HEX_AUXV = frozenset({3, 7, 9, 15, 16, 24, 25, 26, 31, 33})
@@ -105,7 +105,9 @@ def _table(title: str | None = None, **kw) -> Table:
                  collapse_padding=True, **kw)
 
 
-def header(snap: Snapshot) -> Text:
+def header(snap: Snapshot, masker: Masker | None = None) -> Text:
+    """pid, exe, comm and argv (secret flags and values masked, memlab.secrets)."""
+    masker = masker or Masker()
     t = Text()
     t.append(f"pid {snap.pid}", style="bold")
     t.append("  ")
@@ -114,7 +116,8 @@ def header(snap: Snapshot) -> Text:
              f"uid={'?' if snap.uid is None else snap.uid}")
     if snap.argv:
         t.append("\nargv: ")
-        t.append(" ".join(repr(a) if (" " in a or not a) else printable(a) for a in snap.argv))
+        t.append(" ".join(repr(a) if (" " in a or not a) else printable(a)
+                          for a in masker.argv(snap.argv)))
     return t
 
 
@@ -160,7 +163,9 @@ def env_summary(env: EnvBlock) -> Text:
     return t
 
 
-def env_table(env: EnvBlock, reveal: bool) -> Table | PlainLines:
+def env_table(env: EnvBlock, reveal: bool, masker: Masker | None = None
+              ) -> Table | PlainLines:
+    masker = masker or Masker(reveal=reveal)
     t = _table("environment strings, as execve copied them")
     t.add_column("address", justify="right", no_wrap=True)
     t.add_column("+off", justify="right")
@@ -170,31 +175,31 @@ def env_table(env: EnvBlock, reveal: bool) -> Table | PlainLines:
 
     def value(e) -> Text:
         if e.has_equals:
-            return ptext(display_value(e.name, e.value, reveal))
+            return ptext(masker.env_value(e.name, e.value))
         return Text("(no '=')", style="italic")
 
     return _filled(t, ((hexaddr(e.address), str((e.address or 0) - env.start),
                         str(len(e.raw)), ptext(e.name), value(e)) for e in env.entries))
 
 
-def _string_rows(label: str, items, reveal: bool, mask: bool):
-    for i, s in enumerate(items):
-        shown = text(s.string)
-        if mask and not reveal and looks_secret_entry(s.string):
-            shown = mask_env_string(shown)
-        yield Text(f"{label}[{i}]"), hexaddr(s.slot), hexaddr(s.address), ptext(shown)
+def _string_rows(label: str, items, shown: list[str]):
+    for i, (s, string) in enumerate(zip(items, shown)):
+        yield Text(f"{label}[{i}]"), hexaddr(s.slot), hexaddr(s.address), ptext(string)
 
 
-def stack_tables(st: InitialStack, reveal: bool) -> Group:
+def stack_tables(st: InitialStack, reveal: bool, masker: Masker | None = None) -> Group:
     from memlab.procfs.auxv import STRING_TYPES
 
+    masker = masker or Masker(reveal=reveal)
+    argv = masker.argv([text(s.string) for s in st.argv])
+    envp = [masker.env_string(text(s.string)) for s in st.envp]
     ptrs = _table(f"initial stack at startstack {hexaddr(st.sp)}: argc = {st.argc}")
     ptrs.add_column("pointer")
     ptrs.add_column("slot", justify="right", no_wrap=True)
     ptrs.add_column("points to", justify="right", no_wrap=True)
     ptrs.add_column("string")
-    ptrs = _filled(ptrs, [*_string_rows("argv", st.argv, reveal, mask=False),
-                          *_string_rows("envp", st.envp, reveal, mask=True)])
+    ptrs = _filled(ptrs, [*_string_rows("argv", st.argv, argv),
+                          *_string_rows("envp", st.envp, envp)])
 
     aux = _table(f"auxv on the stack at {hexaddr(st.auxv_address)}")
     aux.add_column("type")

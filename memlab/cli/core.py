@@ -53,6 +53,10 @@ examples:
   memlab env 1234 --reveal            secret-looking values shown
   memlab env 1234 --json
 
+Masked: values of secret-looking names (PASSWORD, MYSQL_PWD, TOKEN, *_KEY ...), values
+shaped like credentials, URL passwords, and for a pod started by `memlab k8s run` every
+value kubelet took from a Secret, whatever its name.
+
 The block lies between env_start and env_end (/proc/PID/stat fields 50-51), normally at
 the top of [stack]; memlab reads it from memory and compares it byte for byte with
 /proc/PID/environ.  It is the block execve built: setenv/unsetenv in the program do not
@@ -167,17 +171,26 @@ def _print(*renderables) -> None:
             c.print(r)
 
 
+def _masker(snap, reveal: bool):
+    """What to mask in snap: its secret-looking env and argv, and the values its pod
+    took from a Secret (memlab.secrets.Masker.for_snapshot)."""
+    from memlab.secrets import Masker
+
+    return Masker.for_snapshot(snap, reveal)
+
+
 def _snapshot_json(snap, reveal: bool) -> dict:
-    d = snap.to_dict(reveal)  # extra["denied"] (files the kernel refused) is merged in
+    # extra["denied"] (files the kernel refused) is merged in
+    d = snap.to_dict(reveal, _masker(snap, reveal))
     d.setdefault("denied", [])
     return d
 
 
 # --------------------------------------------------------------------------- inspect
-def show_snapshot(snap, reveal: bool) -> None:
+def show_snapshot(snap, reveal: bool, masker=None) -> None:
     from memlab.cli import _views as v
 
-    items = [v.header(snap)]
+    items = [v.header(snap, masker or _masker(snap, reveal))]
     if snap.regions:
         items.append(v.regions_table(snap.regions))
     items.append(v.stat_table(snap.stat))
@@ -225,23 +238,24 @@ def cmd_inspect(args) -> int:
 def _part_command(args, part: str, source: str, schema: str, stat_keys: tuple[str, ...],
                   masked_what: str, views) -> int:
     """`memlab env` and `memlab stack`: one part of the snapshot (snap.<part>, read from
-    /proc/PID/<source>) as JSON or as `views(v, snap, reveal) -> items` under the header;
+    /proc/PID/<source>) as JSON or as `views(v, snap, masker) -> items` under the header;
     the stat fields that locate it either way."""
     snap = _snapshot(args.pid)
+    masker = _masker(snap, args.reveal)
     value = getattr(snap, part)
     err = _refused(snap, "maps") or (_refused(snap, source) if value is None else None)
     if args.json:
         stat = snap.stat.to_dict()
         print_json({"schema": schema, "pid": snap.pid, "exe": snap.exe,
-                    part: value.to_dict(args.reveal) if value else None,
+                    part: value.to_dict(args.reveal, masker) if value else None,
                     "stat": {k: stat[k] for k in stat_keys},
                     "warnings": list(snap.warnings)})
     else:
         from memlab.cli import _views as v
 
-        items = [v.header(snap)]
+        items = [v.header(snap, masker)]
         if value is not None:
-            items += views(v, snap, args.reveal)
+            items += views(v, snap, masker)
         elif snap.stat.masked:
             items.append(v.Text(f"{masked_what}: hidden by the kernel", style="yellow"))
         items.append(v.warnings_text(snap.warnings))
@@ -255,7 +269,8 @@ def cmd_env(args) -> int:
     return _part_command(
         args, "env", "environ", SCHEMA_ENV,
         ("env_start", "env_end", "arg_start", "arg_end", "masked"), "env_start/env_end",
-        lambda v, snap, reveal: [v.env_summary(snap.env), v.env_table(snap.env, reveal)])
+        lambda v, snap, masker: [v.env_summary(snap.env),
+                                 v.env_table(snap.env, masker.reveal, masker)])
 
 
 def cmd_stack(args) -> int:
@@ -263,7 +278,8 @@ def cmd_stack(args) -> int:
         args, "stack", "mem", SCHEMA_STACK,
         ("start_stack", "arg_start", "arg_end", "env_start", "env_end", "masked"),
         "startstack",
-        lambda v, snap, reveal: [v.stack_layout(snap), v.stack_tables(snap.stack, reveal)])
+        lambda v, snap, masker: [v.stack_layout(snap),
+                                 v.stack_tables(snap.stack, masker.reveal, masker)])
 
 
 # --------------------------------------------------------------------------- samples
@@ -307,16 +323,18 @@ def cmd_launch(args) -> int:
                 "held_at_exec": child.held_at_exec, "no_aslr": args.no_aslr,
                 "report": child.report,
                 "self_check": [c.to_dict() for c in checks]}
+        masker = _masker(snap, args.reveal)
         if args.json:
             d = _snapshot_json(snap, args.reveal)
+            info["argv"] = masker.argv(child.argv)
             d["launch"] = info
             print_json(d)
         else:
-            show_snapshot(snap, args.reveal)
+            show_snapshot(snap, args.reveal, masker)
             if snap.env is not None:
                 from memlab.cli import _views as v
 
-                _print(v.env_table(snap.env, args.reveal))
+                _print(v.env_table(snap.env, args.reveal, masker))
             if checks:
                 from memlab.cli import _views as v
 

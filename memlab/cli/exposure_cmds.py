@@ -42,7 +42,10 @@ exit codes: 0 ok, 1 failure, 2 usage, 3 no such process, 4 access denied
 SEARCH_EPILOG = """\
 Every occurrence of TEXT in the readable memory of PID (stack, heap, libraries, anonymous
 mappings), with its address, region, kind and a little context.  The match is shown as
-[***] and secret-looking NAME=value strings around it are masked, unless --reveal.
+[***]; around it, the values of secret-looking NAME=value strings (judged on the whole
+string, not the cut context), --password=x style flags, URL passwords, and every copy
+of a value the process holds as a secret (its env, argv, its pod's Secrets; whole or in
+pieces of 5 bytes or more) are shown as ***, unless --reveal.
 Reading needs ptrace-attach access (same uid and a dumpable process, or root).
 
 examples:
@@ -150,12 +153,16 @@ def _print_matrix(m) -> None:
     from rich.table import Table
     from rich.text import Text
 
+    from memlab.render.safe import printable
+
     con = console()
     v = m.victim
     dump = {True: "dumpable", False: "NOT dumpable", None: "dumpable: n/a (root)"}
-    con.print(Text(f"victim pid {v.pid} ({v.name}), uid {v.uid}, {dump[v.dumpable]}; "
-                   f"secret in: {', '.join(v.secret_names) or '-'}"
-                   + (f"; file {v.file}" if v.file else "")))
+    # the process's name and its variables' names are the process's choice: escaped
+    con.print(Text(printable(
+        f"victim pid {v.pid} ({v.name}), uid {v.uid}, {dump[v.dumpable]}; "
+        f"secret in: {', '.join(v.secret_names) or '-'}"
+        + (f"; file {v.file}" if v.file else ""))))
     # One column per observer, one row per channel: fits an 80-column terminal.
     t = Table("channel", *(r.label.replace(" vs ", "\nvs ").replace(" (", "\n(")
                            for r in m.rows))
@@ -171,17 +178,19 @@ def _print_matrix(m) -> None:
     con.print(t)
     for row in m.rows:
         if row.skipped:
-            con.print(Text(f"skipped {row.label}: {row.skipped}", style="dim"))
+            con.print(Text(printable(f"skipped {row.label}: {row.skipped}"), style="dim"))
     con.print(Text("SECRET: read, and the secret was in it.  read: readable.  masked: "
                    "stat with addresses hidden.  EACCES/EPERM: the kernel refused.",
                    style="dim"))
     for note in m.notes:
-        con.print(Text("note: " + note))
+        con.print(Text("note: " + printable(note)))
 
 
 def _print_walkthrough(w, reveal: bool) -> None:
     from rich.table import Table
     from rich.text import Text
+
+    from memlab.render.safe import printable
 
     con = console()
     for step in w.steps:
@@ -193,12 +202,14 @@ def _print_walkthrough(w, reveal: bool) -> None:
                            ("(c) libc environ", v.libc_environ)):
             d = src.to_dict(v.name, v.secret, reveal)
             where = " ".join(x for x in (d["address"], d["region"]) if x) or "-"
-            t.add_row(Text(label), Text(d["state"]), Text("-" if d["value"] is None else d["value"]), Text(where))
+            t.add_row(Text(label), Text(d["state"]),
+                      Text("-" if d["value"] is None else printable(d["value"])),
+                      Text(printable(where)))
         con.print(t)
         copies = v.to_dict(reveal)["copies"]
         con.print(Text(f"copies of the secret in memory: {len(copies)}"))
         for c in copies:
-            con.print(Text(f"  {c['address']}  {c['region']:<14} {c['context']}"))
+            con.print(Text(printable(f"  {c['address']}  {c['region']:<14} {c['context']}")))
         con.print(Text(step.lesson, style="italic"))
         con.print()
 
@@ -241,7 +252,7 @@ def cmd_search(args) -> int:
                       Text(h.context(needle, args.reveal)))
         con.print(t)
     for region, why in result.skipped:
-        con.print(Text(f"skipped {region}: {why}", style="dim"))
+        con.print(Text(printable(f"skipped {region}: {why}"), style="dim"))
     return 0
 
 
@@ -267,7 +278,7 @@ def cmd_audit(args) -> int:
         if report.findings:
             t = Table("pid", "user", "name", "variable", "value", "why", "who else can read")
             for f in report.findings:
-                t.add_row(Text(str(f.pid)), Text(f.user), Text(printable(f.name)),
+                t.add_row(Text(str(f.pid)), Text(printable(f.user)), Text(printable(f.name)),
                           Text(printable(f.variable)),
                           Text("***"), Text(f.reason), Text(f.readers.summary))
             con.print(t)
@@ -276,7 +287,7 @@ def cmd_audit(args) -> int:
                    "run as root to audit them (memlab never escalates)")
             con.print(Text(f"{report.denied} process(es) refused: {why}", style="dim"))
         for err in report.errors:
-            con.print(Text("error: " + err, style="dim"))
+            con.print(Text("error: " + printable(err), style="dim"))
     if args.fail_on_findings and report.findings:
         return EXIT_FINDINGS
     return 0

@@ -284,7 +284,7 @@ def _emit(args, obj: dict) -> None:
 def _print_started(pr, reveal: bool) -> None:
     _say(f"pod {pr.pod.namespace}/{pr.pod.name} container {pr.container.get('name')}")
     _say(f"pod dir  {pr.pod_dir}")
-    _say(f"process  pid {pr.pid}: {' '.join(pr.launched.argv)}")
+    _say(f"process  pid {pr.pid}: {' '.join(pr.shown_argv(reveal))}")
     _say(f"note     {pr.note}")
     for w in pr.warnings:
         _say(f"warning  {w}")

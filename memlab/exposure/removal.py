@@ -182,8 +182,6 @@ class EnvView:
     warnings: tuple[str, ...] = ()
 
     def to_dict(self, reveal: bool = False) -> dict[str, Any]:
-        from memlab.exposure.search import render_context
-
         return {
             "pid": self.pid, "name": self.name,
             "execve": self.execve.to_dict(self.name, self.secret, reveal),
@@ -191,7 +189,7 @@ class EnvView:
             "libc_environ": self.libc_environ.to_dict(self.name, self.secret, reveal),
             "environ_symbol": self.symbol.to_dict() if self.symbol else None,
             "copies": [{"address": hexaddr(h.address), "region": h.region, "kind": h.kind,
-                        "context": render_context(h.before, self.secret, h.after, reveal)}
+                        "context": h.context(self.secret, reveal)}
                        for h in self.copies],
             "warnings": list(self.warnings),
         }

@@ -8,6 +8,12 @@ Speed (kernel-facts section 8): one reused buffer of CHUNK + len(needle) - 1 byt
 filled by MemReader.read_into (process_vm_readv straight into it, no allocation), then
 bytearray.find over the filled part.  The last len(needle) - 1 bytes of each chunk are
 carried to the front of the buffer, so a match that straddles two chunks is found once.
+
+What a hit's context may show (memlab.secrets.Masker.byte_spans): the strings the
+24-byte window cuts are judged whole (JUDGE bytes either side are read for that), so
+searching the variable after a secret, or a piece of a secret, never prints the rest
+of it; and every value the process holds as a secret (its env, argv, its pod's Secrets)
+is masked wherever it lies, whole or in pieces.
 """
 
 from __future__ import annotations
@@ -20,9 +26,16 @@ from typing import Any, Callable, Sequence
 from memlab.errors import MemlabError, UnreadableMemory, UsageError
 from memlab.model import Region, hexaddr
 from memlab.procfs.mem import ADDRESS_LIMIT, MemReader
+from memlab.secrets import Masker
 
 CHUNK = 1 << 20
 CONTEXT = 24  # bytes shown either side of a hit
+# Bytes read either side of a hit to judge the strings its context cuts: a NAME=value
+# is masked by what its whole string says (memlab.secrets.Masker.byte_spans), not by the
+# 24 bytes shown.  A string that reaches past them is read again up to MAX_ARG_STRLEN
+# (include/uapi/linux/binfmts.h: 32 pages, the longest env string execve takes).
+JUDGE = 4096
+MAX_STRING = 32 * 4096
 MAX_HITS = 10_000  # a one-byte needle must not exhaust memory
 
 SCHEMA = "memlab.search/1"
@@ -36,11 +49,15 @@ class Hit:
     offset: int  # address - region start
     before: bytes  # up to CONTEXT bytes before the hit (never crosses the region start)
     after: bytes  # up to CONTEXT bytes after it
+    # [start, end) offsets into before + needle + after of the secret bytes, judged on
+    # the whole strings around the hit and the process's known secret values; None:
+    # judge the context alone (a Hit made by hand)
+    masked: tuple[tuple[int, int], ...] | None = None
 
     def context(self, needle: bytes, reveal: bool = False) -> str:
-        """One line of printable context; the needle (and any secret-looking NAME=value
-        around it) shown as *** unless reveal."""
-        return render_context(self.before, needle, self.after, reveal)
+        """One line of printable context; the needle and the secret bytes around it
+        shown as *** unless reveal."""
+        return render_context(self.before, needle, self.after, reveal, self.masked)
 
     def to_dict(self, needle: bytes, reveal: bool = False) -> dict[str, Any]:
         return {"address": hexaddr(self.address), "region": self.region,
@@ -98,28 +115,29 @@ def _plain(raw: bytes) -> str:
     return "".join(chr(b) if 0x20 <= b < 0x7f else ("\\0" if b == 0 else ".") for b in raw)
 
 
-def render_context(before: bytes, needle: bytes, after: bytes, reveal: bool) -> str:
+def render_context(before: bytes, needle: bytes, after: bytes, reveal: bool,
+                   masked: Sequence[tuple[int, int]] | None = None) -> str:
+    """before[needle]after as one printable line.  Unless reveal, the needle is [***]
+    and every masked span of before + needle + after (offsets; None: judged on these
+    bytes alone) is ***."""
     if reveal:
         return _printable(before) + "[" + _printable(needle) + "]" + _printable(after)
-    from memlab.secrets import MASK, looks_secret_entry
+    from memlab.secrets import MASK, Masker, merge_spans
 
-    # The strings around the hit, NUL-separated like an env block: the one holding the
-    # hit is masked from its '=' on when it looks secret; the others like any env entry.
-    head, sep, last_before = before.rpartition(b"\0")
-    first_after, sep2, tail = after.partition(b"\0")
-    if b"=" in last_before and looks_secret_entry(last_before + needle + first_after):
-        last_before = last_before.split(b"=", 1)[0] + b"="
-        first_after = b""  # the rest of the value
-    return (_printable(_mask_strings(head) + sep + last_before) + "[" + MASK + "]"
-            + _printable(first_after + sep2 + _mask_strings(tail)))
-
-
-def _mask_strings(raw: bytes) -> bytes:
-    """NAME=value strings that look secret become NAME=***."""
-    from memlab.secrets import MASK, looks_secret_entry
-
-    return b"\0".join(s.split(b"=", 1)[0] + b"=" + MASK.encode() if looks_secret_entry(s)
-                      else s for s in raw.split(b"\0"))
+    data = before + needle + after
+    n0, n1 = len(before), len(before) + len(needle)
+    if masked is None:
+        masked = Masker().byte_spans(data)
+    out, pos = [], 0
+    for a, b in merge_spans([*masked, (n0, n1)]):
+        out.append(_printable(data[pos:a]))
+        if a <= n0 and n1 <= b:  # the needle, with the secret bytes next to it
+            out.append("[" + MASK + "]")
+        else:
+            out.append(MASK)
+        pos = b
+    out.append(_printable(data[pos:]))
+    return "".join(out)
 
 
 # --------------------------------------------------------------------------- search
@@ -173,8 +191,11 @@ def classified_regions(pid: int) -> list[Region]:
 def search(pid: int, needle: bytes, *, regions: Sequence[Region] | None = None,
            progress: Callable[[int, int], None] | None = None,
            max_hits: int = MAX_HITS, chunk: int = CHUNK, method: str = "auto",
-           context: int = CONTEXT) -> SearchResult:
+           context: int = CONTEXT, masker: Masker | None = None) -> SearchResult:
     """Every occurrence of needle in pid's readable regions, in address order.
+
+    Each hit's context carries the spans masker (default: Masker.for_pid(pid), the
+    process's own secrets and its pod's) finds secret; shown masked unless revealed.
 
     progress(done_bytes, total_bytes) is called after each chunk.  Regions that refuse
     reads ([vvar], guard pages) are skipped and listed with the reason; AccessDenied /
@@ -183,6 +204,8 @@ def search(pid: int, needle: bytes, *, regions: Sequence[Region] | None = None,
     if not needle:
         raise UsageError("the search text is empty")
     t0 = time.perf_counter()
+    if masker is None:
+        masker = Masker.for_pid(pid)
     if regions is None:
         regions = classified_regions(pid)
     todo, skipped = searchable(regions)
@@ -205,7 +228,8 @@ def search(pid: int, needle: bytes, *, regions: Sequence[Region] | None = None,
                     if len(result.hits) >= max_hits:
                         result.truncated = True
                         break
-                    result.hits.append(_hit(reader, region, base + pos, needle, context))
+                    result.hits.append(_hit(reader, region, base + pos, needle, context,
+                                            masker))
                     pos = buf.find(needle, pos + 1, filled)
                 read_any = read_any or n > 0
                 result.bytes_scanned += n
@@ -233,14 +257,33 @@ def search(pid: int, needle: bytes, *, regions: Sequence[Region] | None = None,
 
 
 def _hit(reader: MemReader, region: Region, addr: int, needle: bytes,
-         context: int) -> Hit:
-    lo = max(region.start, addr - context)
+         context: int, masker: Masker) -> Hit:
+    end = addr + len(needle)
     try:
-        before = reader.read_partial(lo, addr - lo)
-        after_start = addr + len(needle)
-        after = reader.read_partial(after_start,
-                                    max(0, min(context, region.end - after_start)))
+        before = _read_before(reader, region, addr, JUDGE)
+        after = _read_after(reader, region, end, JUDGE)
+        if b"\0" not in before and len(before) == JUDGE:  # a long string: its start
+            before = _read_before(reader, region, addr, MAX_STRING)
+        if b"\0" not in after and len(after) == JUDGE:
+            after = _read_after(reader, region, end, MAX_STRING)
     except UnreadableMemory:
         before, after = b"", b""
+    shown_before, shown_after = before[len(before) - min(context, len(before)):], \
+        after[:context]
+    cut = len(before) - len(shown_before)  # offset of the shown context in data
+    data = before + needle + after
+    spans = masker.byte_spans(data, cut, len(before) + len(needle) + len(shown_after))
+    limit = len(shown_before) + len(needle) + len(shown_after)
+    masked = tuple((max(0, a - cut), min(limit, b - cut)) for a, b in spans)
     return Hit(address=addr, region=region.label, kind=region.kind,
-               offset=addr - region.start, before=before, after=after)
+               offset=addr - region.start, before=shown_before, after=shown_after,
+               masked=masked)
+
+
+def _read_before(reader: MemReader, region: Region, addr: int, size: int) -> bytes:
+    lo = max(region.start, addr - size)
+    return reader.read_partial(lo, addr - lo)
+
+
+def _read_after(reader: MemReader, region: Region, start: int, size: int) -> bytes:
+    return reader.read_partial(start, max(0, min(size, region.end - start)))

@@ -51,6 +51,7 @@ from memlab.k8s.envvars import (EnvVar, container_environment, expand, mapping_f
                                 make_environment, to_execve)
 from memlab.k8s.manifests import (ConfigMap, Manifest, ObjectStore, Pod, Secret,
                                   build_object, text_or_path)
+from memlab.k8s.podroot import POD_ROOT_NAME, default_pod_root
 from memlab.k8s.volumes import (FailedMount, VolumeSource, read_volume, resolve,
                                 setup_volume, unsupported_volumes, volume_sources)
 from memlab.safefs import Dir, UnsafePath, check_name, open_trusted
@@ -63,13 +64,7 @@ ENV_NOTE = ("the environment of a running process never changes: it was copied o
             "stack at execve (kubernetes#22368); a restarted container would get new values")
 
 
-POD_ROOT_NAME = "pods"
 MAX_STATE_BYTES = 8 << 20  # pod.json and each object file: a 1 MiB object, base64'd
-
-
-def default_pod_root() -> Path:
-    """<per-user state dir>/pods: where `k8s run` (and the TUI Pod view) put pods."""
-    return state_root() / POD_ROOT_NAME
 
 
 @dataclass(frozen=True)
@@ -129,6 +124,9 @@ def resolve_command(container: dict, env: list[EnvVar], exec_sample: str | None,
     mapping = mapping_func_for({e.name: e.value for e in env})
     command = [expand(c, mapping) for c in container.get("command") or []]
     args = [expand(a, mapping) for a in container.get("args") or []]
+    # notes quote the manifest's words, never their expansion: $(DB_PASSWORD) in args
+    # becomes the Secret's value (memlab.secrets)
+    written = list(container.get("command") or []) + list(container.get("args") or [])
     image = container.get("image", "")
     if exec_sample:
         mapped = [_map_arg(a, mounts) for a in exec_args]
@@ -142,16 +140,16 @@ def resolve_command(container: dict, env: list[EnvVar], exec_sample: str | None,
     first = argv[0]
     if posixpath.basename(first) == "busybox" and not _on_path("busybox") and len(argv) > 1:
         # busybox APPLET ...: the applet is the program; use the local tool.
-        argv = argv[1:]
+        argv, written = argv[1:], written[1:]
         first = argv[0]
     if "/" in first and os.access(first, os.X_OK):
-        return first, argv[1:], f"running the container's command {argv!r} here"
+        return first, argv[1:], f"running the container's command {written!r} here"
     local = _on_path(posixpath.basename(first))
     if local is None:
         return DEFAULT_SAMPLE, [], (f"the container's command {first!r} (image {image!r}) "
                                     f"does not exist on this machine: running bundled sample "
                                     f"{DEFAULT_SAMPLE!r} instead (choose one with --exec)")
-    note = f"running the container's command {argv!r} here"
+    note = f"running the container's command {written!r} here"
     if "/" in first and local != first:
         note += f" ({first} is not here: using {local})"
         return local, argv[1:], note
@@ -445,11 +443,27 @@ class PodRun:
             self.store = _load_objects(d)
         return results
 
+    def shown_argv(self, reveal: bool = False) -> list[str] | None:
+        """The process's argv with its secrets masked (memlab.secrets.Masker): flags
+        like --password=x, URL passwords, and the values taken from a Secret, which
+        $(VAR) expansion may have put into args."""
+        if self.launched is None:
+            return None
+        from memlab.secrets import Masker
+
+        masker = Masker.build([f"{e.name}={e.value}".encode("utf-8", "surrogateescape")
+                               for e in self.env], self.launched.argv,
+                              names=[e.name for e in self.env if e.from_secret],
+                              values=[e.value.encode("utf-8", "surrogateescape")
+                                      for e in self.env if e.from_secret],
+                              reveal=reveal)
+        return masker.argv(self.launched.argv)
+
     def to_dict(self, reveal: bool = False) -> dict:
         return {
             "schema": SCHEMA, "pod": self.pod.name, "namespace": self.pod.namespace,
             "container": self.container.get("name"), "pod_dir": str(self.pod_dir),
-            "pid": self.pid, "argv": self.launched.argv if self.launched else None,
+            "pid": self.pid, "argv": self.shown_argv(reveal),
             "exe": self.launched.exe if self.launched else None, "note": self.note,
             "env": [e.to_dict(reveal) for e in self.env],
             "volumes": {vs.name: {"kind": vs.kind, "object": vs.object_name,

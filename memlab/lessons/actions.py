@@ -198,11 +198,14 @@ def _command(ctx: RunContext, p: dict[str, Any], save: str | None) -> ActionResu
     """Send one command line to a launched sample (setenv, unsetenv, scrub, copy, ...)."""
     from memlab.lessons.measure import report_facts
 
+    from memlab.secrets import mask_command
+
     proc = ctx.process(str(p["process"]))
     answer = proc.command(str(p["line"]))
+    shown = mask_command(str(p["line"]))  # `setenv DB_PASSWORD x`: the value masked
     if isinstance(answer, dict) and answer.get("error"):
-        raise MemlabError(f"the sample refused {p['line']!r}: {answer['error']}")
-    return ActionResult(report_facts(answer), f"sent {p['line']!r} -> {_short(answer)}")
+        raise MemlabError(f"the sample refused {shown!r}: {answer['error']}")
+    return ActionResult(report_facts(answer), f"sent {shown!r} -> {_short(answer)}")
 
 
 @action("snapshot", params=("process",), requires=("memlab.collect:snapshot",))

@@ -18,8 +18,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Mapping
 
 from memlab.model import PAGE_SIZE
-from memlab.secrets import (display_value, looks_secret_entry, looks_secret_name,
-                            mask_env_string)
+from memlab.secrets import display_value, looks_secret_name
 
 PASS, FAIL, SKIP = "pass", "fail", "skip"
 
@@ -114,10 +113,14 @@ def set_reveal(reveal: bool) -> None:
 
 
 def _masked(s: str) -> str:
+    """Each NUL-separated part with its secrets masked: NAME=value, --password=x, a
+    URL's password (memlab.secrets)."""
     if _reveal:
         return s
-    return "\0".join(mask_env_string(part) if looks_secret_entry(part) else part
-                      for part in s.split("\0"))
+    from memlab.secrets import Masker
+
+    masker = Masker()
+    return "\0".join(masker.text(part) for part in s.split("\0"))
 
 
 def fmt(value: Any) -> str:

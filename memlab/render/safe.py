@@ -8,19 +8,31 @@ CR), and so does Textual, so memlab escapes every C0/C1 control character and DE
 JSON: json.dumps escapes C0 itself, but with ensure_ascii=False it writes DEL and the C1
 controls (U+0080-U+009F; a UTF-8 xterm obeys U+009B as CSI) as they are: `json_text`.
 A string cut to a column width is escaped first, then cut, never inside an escape: `fit`.
+
+The Unicode bidirectional controls are escaped too, as \\uNNNN: an override (U+202E
+RIGHT-TO-LEFT OVERRIDE) or isolate in a name makes the terminal draw the text after it
+in another order than the bytes ("Trojan Source", CVE-2021-42574): U+202A-U+202E
+embeddings/overrides, U+2066-U+2069 isolates, U+200E/U+200F marks, U+061C ARABIC
+LETTER MARK (Unicode Standard Annex #9, "Explicit Directional Formatting Characters").
 """
 
 from __future__ import annotations
 
 import re
 
-_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
-_CONTROL_BUT_NEWLINE = re.compile("[\x00-\x09\x0b-\x1f\x7f-\x9f]")
-_JSON_UNESCAPED = re.compile("[\x7f-\x9f]")
+_BIDI = "\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069"
+_CONTROL = re.compile(f"[\x00-\x1f\x7f-\x9f{_BIDI}]")
+_CONTROL_BUT_NEWLINE = re.compile(f"[\x00-\x09\x0b-\x1f\x7f-\x9f{_BIDI}]")
+_JSON_UNESCAPED = re.compile(f"[\x7f-\x9f{_BIDI}]")
+
+
+def _escape(ch: str) -> str:
+    n = ord(ch)
+    return f"\\x{n:02x}" if n <= 0xff else f"\\u{n:04x}"
 
 
 def _hex(m: re.Match) -> str:
-    return f"\\x{ord(m.group()):02x}"
+    return _escape(m.group())
 
 
 def printable(s: str) -> str:
@@ -38,7 +50,8 @@ def printable_lines(s: str) -> str:
 def fit(s: str, width: int) -> str:
     """printable(s) in at most width characters: unchanged when it fits, else cut with
     "…" as its last character.  The cut never splits an escape: a control character
-    shows as its whole \\xNN or not at all (an "\\x1" could be read as another byte).
+    shows as its whole \\xNN (\\uNNNN) or not at all (an "\\x1" could be read as
+    another byte).
     width 1 gives "…"; width 0 or less gives "" (nothing fits, not even the mark)."""
     shown = printable(s)
     if len(shown) <= width:
@@ -46,8 +59,8 @@ def fit(s: str, width: int) -> str:
     if width <= 0:
         return ""
     room, used, cut = width - 1, 0, 0
-    for ch in s:  # the original characters: 4 columns for a control, 1 for any other
-        w = 4 if _CONTROL.match(ch) else 1
+    for ch in s:  # the original characters: an escape's columns for a control, else 1
+        w = len(_escape(ch)) if _CONTROL.match(ch) else 1
         if used + w > room:
             break
         used += w
@@ -56,8 +69,9 @@ def fit(s: str, width: int) -> str:
 
 
 def json_text(s: str) -> str:
-    """JSON text from json.dumps(..., ensure_ascii=False) with DEL and the C1 controls
-    written as \\u00NN (the same JSON value: only string contents can hold them)."""
+    """JSON text from json.dumps(..., ensure_ascii=False) with DEL, the C1 controls and
+    the bidi controls written as \\uNNNN (the same JSON value: only string contents can
+    hold them)."""
     if s.isascii() and "\x7f" not in s:  # the usual case, checked at C speed
         return s
     return _JSON_UNESCAPED.sub(lambda m: f"\\u{ord(m.group()):04x}", s)

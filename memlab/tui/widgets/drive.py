@@ -62,12 +62,9 @@ class DriveView(SnapshotView):
 
     def masked_line(self, line: str) -> str:
         """`setenv DB_PASSWORD s3cret` is logged as `setenv DB_PASSWORD ***`."""
-        from memlab.secrets import display_value
+        from memlab.secrets import mask_command
 
-        words = line.split(None, 2)
-        if len(words) == 3 and words[0] == "setenv":
-            return f"setenv {words[1]} {display_value(words[1], words[2], self.reveal)}"
-        return line
+        return mask_command(line, self.reveal)
 
     def log_changes(self, before: Snapshot | None, after: Snapshot) -> list[str]:
         lines = summarize(before, after)

@@ -15,7 +15,7 @@ from textual.widgets import DataTable, Static
 
 from memlab.model import EnvBlock, Snapshot
 from memlab.render.safe import printable
-from memlab.secrets import display_value, looks_secret
+from memlab.secrets import Masker
 from memlab.tui.diff import env_changed_addresses, human_size
 from memlab.tui.views import ViewSpec
 from memlab.tui.widgets.base import SnapshotView
@@ -101,6 +101,8 @@ class EnvBlockView(SnapshotView):
             hexdump.update("")
             return
         self._changed = env_changed_addresses(self.previous, snap)
+        # secret-looking values, argv secrets and the pod's Secret values (memlab.secrets)
+        self._masker = Masker.for_snapshot(snap, self.reveal)
         self._spans = entry_spans(env)
         t = Text()
         t.append(f"env block {human_size(env.end - env.start)} in "
@@ -120,7 +122,7 @@ class EnvBlockView(SnapshotView):
         for i, (entry, (start, _, end)) in enumerate(zip(env.entries, self._spans)):
             changed = any(a in self._changed for a in range(start, end + 1))
             style = CHANGED if changed else ""
-            value = (display_value(entry.name, entry.value, self.reveal)
+            value = (self._masker.env_value(entry.name, entry.value)
                      if entry.has_equals else "(no '=')")
             table.add_row(Text(f"0x{start:x}", style=style),
                           Text(str(len(entry.raw)), justify="right"),
@@ -136,8 +138,11 @@ class EnvBlockView(SnapshotView):
                 byte_style[a] = NAME_STYLES[i % 2]
             for a in range(eq + 1, end):
                 byte_style[a] = VALUE_STYLES[i % 2]
-            if not self.reveal and entry.has_equals and looks_secret(entry.name, entry.value):
+            if entry.has_equals and self._masker.env_value(entry.name, entry.value) \
+                    != entry.value:
                 masked.update(range(eq + 1, end))
+        for a, b in self._masker.byte_spans(env.raw):
+            masked.update(range(env.start + a, env.start + b))
         for a in self._changed:
             byte_style[a] = CHANGED
         width = self.size.width or 80

@@ -30,6 +30,27 @@ CHANGED = "bold white on red"
 MAX_CACHED_ROWS = 8192
 
 
+def window_masks(source, region: Region, start: int, end: int,
+                 rows: dict[int, bytes | None], masker) -> list[tuple[int, int]]:
+    """[start, end) addresses of the secret bytes in the rows read for [start, end): each
+    string the window cuts is judged whole (JUDGE bytes either side are read for that)
+    and every known secret value is masked, whole or in pieces
+    (memlab.secrets.Masker.byte_spans)."""
+    from memlab.exposure.search import JUDGE
+
+    window = bytearray(end - start)  # unreadable rows stay NUL: they end strings
+    for addr, row in rows.items():
+        if row is not None:
+            window[addr - start:addr - start + len(row)] = row
+    data = bytes(window)
+    lo, hi = max(region.start, start - JUDGE), min(region.end, end + JUDGE)
+    before = (source.read_memory(lo, start - lo) if start > lo else None) or b""
+    after = (source.read_memory(end, hi - end) if hi > end else None) or b""
+    base = start - len(before)
+    return [(max(start, base + a), min(end, base + b)) for a, b in
+            masker.byte_spans(before + data + after, len(before), len(before) + len(data))]
+
+
 def secret_spans(snap) -> list[tuple[int, int]]:
     """[start, end) of every secret-looking value in the env block (masked in the dump
     as in every other view, until the user reveals)."""
@@ -47,10 +68,12 @@ class HexGrid(ScrollView, can_focus=True):
     """The scrolling rows.  `rows` caches {row address: bytes | None (unreadable)}."""
 
     class RowsLoaded(Message):
-        def __init__(self, generation: int, rows: dict[int, bytes | None]) -> None:
+        def __init__(self, generation: int, rows: dict[int, bytes | None],
+                     masks: list[tuple[int, int]] = ()) -> None:
             super().__init__()
             self.generation = generation
             self.rows = rows
+            self.masks = list(masks)
 
     def __init__(self, **kw) -> None:
         super().__init__(**kw)
@@ -62,6 +85,9 @@ class HexGrid(ScrollView, can_focus=True):
         self._pending: tuple[int, int, int] | None = None
         self._goto: int | None = None  # an address to show once the grid has a size
         self.secret_spans: list[tuple[int, int]] = []  # masked unless the app reveals
+        self.masker = None  # memlab.secrets.Masker of the process on screen
+        # secret bytes of the rows read: {row address: [(start, end), ...]}
+        self.row_masks: dict[int, list[tuple[int, int]]] = {}
 
     @property
     def addr_digits(self) -> int:
@@ -76,7 +102,7 @@ class HexGrid(ScrollView, can_focus=True):
         same = self.hex_region is not None and self.hex_region.start == region.start
         self.hex_region = region
         self.before = self.rows if (same and keep_position) else {}
-        self.rows = {}
+        self.rows, self.row_masks = {}, {}
         self.generation += 1
         self._pending = None
         self._resize_virtual()
@@ -101,7 +127,7 @@ class HexGrid(ScrollView, can_focus=True):
         per_row = bytes_per_row_for(self.scrollable_content_region.width, self.addr_digits)
         if per_row != self.per_row:
             self.per_row = per_row
-            self.rows, self.before = {}, {}
+            self.rows, self.before, self.row_masks = {}, {}, {}
             self.generation += 1
         self._resize_virtual()
         if self._goto is not None:
@@ -149,7 +175,8 @@ class HexGrid(ScrollView, can_focus=True):
         if getattr(self.app, "reveal", False):
             return None
         end = addr + self.per_row
-        spans = [(s, e) for s, e in self.secret_spans if s < end and e > addr]
+        spans = [(s, e) for s, e in (*self.secret_spans, *self.row_masks.get(addr, ()))
+                 if s < end and e > addr]
         if not spans:
             return None
         return lambda a: any(s <= a < e for s, e in spans)
@@ -184,7 +211,9 @@ class HexGrid(ScrollView, can_focus=True):
                 rows[addr] = data[addr - start:addr - start + n]
             else:
                 rows[addr] = source.read_memory(addr, n)
-        self.post_message(self.RowsLoaded(generation, rows))
+        masks = window_masks(source, region, start, end, rows, self.masker) \
+            if self.masker else []
+        self.post_message(self.RowsLoaded(generation, rows, masks))
 
     def on_hex_grid_rows_loaded(self, event: RowsLoaded) -> None:
         event.stop()
@@ -192,7 +221,11 @@ class HexGrid(ScrollView, can_focus=True):
             return
         if len(self.rows) > MAX_CACHED_ROWS:
             self.rows.clear()
+            self.row_masks.clear()
         self.rows.update(event.rows)
+        for row in event.rows:
+            self.row_masks[row] = [(s, e) for s, e in event.masks
+                                   if s < row + self.per_row and e > row]
         self._pending = None
         self.refresh()
 
@@ -215,7 +248,10 @@ class HexView(SnapshotView):
 
     def render_snapshot(self) -> None:
         snap = self.snapshot
+        from memlab.secrets import Masker
+
         self.grid.secret_spans = secret_spans(snap) + list(getattr(self.app, "secret_copies", []))
+        self.grid.masker = Masker.for_snapshot(snap)
         current = self.grid.hex_region
         match = None
         if current is not None:

@@ -14,7 +14,7 @@ from textual.widgets import DataTable, Static
 
 from memlab.model import AuxvEntry, InitialStack, text
 from memlab.render.safe import printable
-from memlab.secrets import looks_secret_entry, mask_env_string
+from memlab.secrets import Masker
 from memlab.tui.views import ViewSpec
 from memlab.tui.widgets.base import SnapshotView
 from memlab.tui.widgets.envblock import verdict_text
@@ -58,8 +58,11 @@ def auxv_meaning(a: AuxvEntry, stack: InitialStack) -> Text:
     return t
 
 
-def stack_rows(stack: InitialStack, reveal: bool) -> list[tuple[Text, Text, Text, Text]]:
-    """(slot address, field, value, meaning) for every word execve wrote at sp."""
+def stack_rows(stack: InitialStack, reveal: bool, masker: Masker | None = None
+               ) -> list[tuple[Text, Text, Text, Text]]:
+    """(slot address, field, value, meaning) for every word execve wrote at sp; argv and
+    envp strings with their secrets masked (memlab.secrets.Masker)."""
+    masker = masker or Masker(reveal=reveal)
     rows = []
 
     def row(slot: int | None, field: str, value: str, meaning: Text | str = "",
@@ -71,14 +74,13 @@ def stack_rows(stack: InitialStack, reveal: bool) -> list[tuple[Text, Text, Text
                      Text(printable(meaning), style=meaning_style)))
 
     row(stack.sp, "argc", str(stack.argc), "number of argv pointers")
-    for i, s in enumerate(stack.argv):
-        row(s.slot, f"argv[{i}]", f"0x{s.address:x}", text(s.string))
+    argv = masker.argv([text(s.string) for s in stack.argv])
+    for i, (s, shown) in enumerate(zip(stack.argv, argv)):
+        row(s.slot, f"argv[{i}]", f"0x{s.address:x}", shown)
     end = stack.sp + 8 * (1 + len(stack.argv))
     row(end, f"argv[{len(stack.argv)}]", "NULL", "end of argv", style="dim")
     for i, s in enumerate(stack.envp):
-        shown = text(s.string)
-        if not reveal and looks_secret_entry(s.string):
-            shown = mask_env_string(shown)
+        shown = masker.env_string(text(s.string))
         row(s.slot, f"envp[{i}]", f"0x{s.address:x}", shown, meaning_style="cyan")
     end += 8 * (1 + len(stack.envp))
     row(end, f"envp[{len(stack.envp)}]", "NULL", "end of envp", style="dim")
@@ -122,7 +124,7 @@ class InitialStackView(SnapshotView):
         if not stack.complete:
             t.append("  (best effort: the program changed its stack)", style="yellow")
         summary.update(t)
-        for cells in stack_rows(stack, self.reveal):
+        for cells in stack_rows(stack, self.reveal, Masker.for_snapshot(snap, self.reveal)):
             table.add_row(*cells)
 
 
