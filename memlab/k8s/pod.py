@@ -55,7 +55,7 @@ from memlab.k8s.podroot import POD_ROOT_NAME, default_pod_root
 from memlab.k8s.volumes import (FailedMount, VolumeSource, read_volume, resolve,
                                 setup_volume, unsupported_volumes, volume_sources)
 from memlab.safefs import Dir, UnsafePath, check_name, open_trusted
-from memlab.statedir import check_state_root, open_state_dir, state_root
+from memlab.statedir import check_state_root, open_state_dir
 
 SCHEMA = "memlab.pod/1"
 STATE_FILE = "pod.json"
