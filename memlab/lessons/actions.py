@@ -325,10 +325,19 @@ def _manifest(ctx: RunContext, p: dict[str, Any], key: str = "manifest") -> str:
     to the lesson, then in memlab's k8s examples (the article's manifests)."""
     if key in p:
         return str(p[key])
+    from memlab.inputfile import MANIFEST, read_input_text
+
     name = str(p.get("file", ""))
+    if not name or os.path.isabs(name) or ".." in Path(name).parts:
+        # a lesson reads files next to it, never elsewhere (/etc/shadow, ../..)
+        raise UsageError(f"manifest file {name!r}: give a relative path below the lesson's "
+                         "directory, without '..'")
     for base in (ctx.lesson_dir, Path(__file__).resolve().parent.parent / "k8s" / "examples"):
-        if (base / name).is_file():
-            return (base / name).read_text(encoding="utf-8")
+        if os.path.lexists(base / name):
+            if not (base / name).resolve().is_relative_to(base.resolve()):
+                raise UsageError(f"manifest file {name!r} is a symlink out of "
+                                 f"{base}: a lesson reads only files below its directory")
+            return read_input_text(base / name, MANIFEST)
     raise UsageError(f"no manifest file {name!r} next to the lesson or in memlab's examples")
 
 

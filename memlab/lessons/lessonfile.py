@@ -9,6 +9,7 @@ a semantic error is found by searching the source from the header of the step it
 
 from __future__ import annotations
 
+import bisect
 import re
 import tomllib
 from dataclasses import dataclass, field
@@ -25,6 +26,12 @@ _LESSON_KEYS = {"id", "title", "goal", "minutes", "order", "chapters", "corrects
 _STEP_KEYS = {"title", "text", "after", "action", "check", "needs_root", "highlight"}
 _QUIZ_KEYS = {"question", "choices", "answer", "answer_from", "check", "explain"}
 _TOML_LINE_RE = re.compile(r"\(at line (\d+), column (\d+)\)")
+# Bounds on what a lesson file may ask for (FORMAT.md "Limits"): a lesson takes under
+# ~5 minutes, memlab's own have at most 9 steps.
+MAX_DEPTH = 64  # nesting of tables and arrays
+MAX_STEPS = 100
+MAX_QUIZZES = 50
+MAX_PER_STEP = 50  # actions, and checks, in one step
 
 
 class LessonFileError(UsageError):
@@ -131,10 +138,16 @@ class _Locator:
                 self.steps.append(n)
             elif s.startswith("[[quiz]]"):
                 self.quizzes.append(n)
+        self.headers = sorted(self.steps + self.quizzes)
 
     def find(self, start: int, *needles: str) -> int:
+        """The first line from START to the next [[step]]/[[quiz]] header holding a
+        needle (searched in order), else START: one section, not the rest of the file."""
+        start = max(start, 1)
+        i = bisect.bisect_right(self.headers, start)
+        end = self.headers[i] if i < len(self.headers) else len(self.lines) + 1
         for needle in needles:
-            for n in range(max(start, 1), len(self.lines) + 1):
+            for n in range(start, end):
                 if needle in self.lines[n - 1]:
                     return n
         return start
@@ -163,20 +176,38 @@ def references(value: Any) -> list[str]:
     return []
 
 
+def _too_deep(data: dict) -> bool:
+    """True when tables and arrays nest more than MAX_DEPTH levels (an explicit stack:
+    the walk itself must not recurse on hostile input)."""
+    stack: list[tuple[Any, int]] = [(data, 1)]
+    while stack:
+        value, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            return True
+        children = value.values() if isinstance(value, dict) else value
+        stack.extend((v, depth + 1) for v in children if isinstance(v, (dict, list)))
+    return False
+
+
 def load_lesson(path: str | Path) -> Lesson:
+    from memlab.inputfile import LESSON, InputFileError, read_input_text
+
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as err:
-        raise LessonFileError(f"cannot read: {err.strerror}", path=str(path)) from err
-    except UnicodeDecodeError as err:
-        raise LessonFileError("not UTF-8 text", path=str(path)) from err
+        text = read_input_text(path, LESSON)
+    except InputFileError as err:
+        raise LessonFileError(err.msg, path=str(path)) from err
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as err:
         m = _TOML_LINE_RE.search(str(err))
         raise LessonFileError(f"TOML syntax error: {err}", path=str(path),
                               line=int(m.group(1)) if m else None) from err
+    except RecursionError as err:  # tomllib recurses once per nested array/inline table
+        raise LessonFileError(f"nested more than {MAX_DEPTH} levels deep",
+                              path=str(path)) from err
+    if _too_deep(data):
+        raise LessonFileError(f"nested more than {MAX_DEPTH} levels deep", path=str(path))
     return _build(path, text, data)
 
 
@@ -207,6 +238,12 @@ def _build(path: Path, text: str, data: dict) -> Lesson:
     raw_steps = data.get("step", [])
     if not isinstance(raw_steps, list) or not raw_steps:
         raise fail("a lesson needs at least one [[step]]", head_line)
+    if len(raw_steps) > MAX_STEPS:
+        raise fail(f"{len(raw_steps)} steps: a lesson has at most {MAX_STEPS}", loc.step(MAX_STEPS))
+    raw_quizzes = data.get("quiz", [])
+    if isinstance(raw_quizzes, list) and len(raw_quizzes) > MAX_QUIZZES:
+        raise fail(f"{len(raw_quizzes)} quizzes: a lesson has at most {MAX_QUIZZES}",
+                   loc.quiz(MAX_QUIZZES))
 
     def build_check(raw: Any, start: int, where: str) -> CheckCall:
         if not isinstance(raw, dict):
@@ -249,6 +286,9 @@ def _build(path: Path, text: str, data: dict) -> Lesson:
                            loc.find(start, key))
         if not isinstance(raw.get("text"), str):
             raise fail(f"{where}: needs text = \"...\"", start)
+        for key in ("action", "check"):
+            if len(_as_list(raw.get(key))) > MAX_PER_STEP:
+                raise fail(f"{where}: more than {MAX_PER_STEP} {key}s in one step", start)
         actions: list[ActionCall] = []
         for raw_action in _as_list(raw.get("action")):
             if not isinstance(raw_action, dict) or not isinstance(raw_action.get("do"), str):
@@ -292,7 +332,6 @@ def _build(path: Path, text: str, data: dict) -> Lesson:
                           str(raw.get("after", "")), tuple(actions), tuple(checks),
                           needs_root, raw.get("highlight"), start))
     quizzes: list[Quiz] = []
-    raw_quizzes = data.get("quiz", [])
     if not isinstance(raw_quizzes, list) or not raw_quizzes:
         raise fail("a lesson ends with at least one [[quiz]] that memlab can check", head_line)
     for i, raw in enumerate(raw_quizzes):
