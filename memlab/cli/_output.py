@@ -40,14 +40,15 @@ def add_reveal_flag(p) -> None:
 
 
 def pid_arg(value: str) -> int:
-    """argparse type for a PID: a positive decimal integer, else a usage error (exit 2)
-    that every command words the same way."""
-    try:
-        pid = int(value, 10)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a process id: {value!r}") from None
-    if pid <= 0:
-        raise argparse.ArgumentTypeError(f"not a process id: {value!r}")
+    """argparse type for a PID: a positive decimal integer in ASCII digits (no sign, no
+    spaces, no other script's digits), else a usage error (exit 2) that every command
+    words the same way."""
+    from memlab.processes import ascii_decimal
+
+    pid = ascii_decimal(value)
+    if pid is None or pid <= 0:
+        raise argparse.ArgumentTypeError(f"not a process id: {value!r} (a PID is ASCII "
+                                         "digits 0-9 only)")
     return pid
 
 

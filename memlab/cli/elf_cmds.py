@@ -128,7 +128,7 @@ def _split_aslr_args(args) -> list[str]:
 def cmd_elf(args) -> int:
     from memlab.elf import analyse, load
 
-    if not args.target.isdigit():  # digits: a PID (0 is a usage error, below)
+    if not (args.target.isascii() and args.target.isdigit()):  # digits: a PID (0: below)
         info = load(args.target)
         if args.json:
             print_json(info.to_dict())

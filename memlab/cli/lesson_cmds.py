@@ -167,9 +167,12 @@ def _select(args: argparse.Namespace):
     if args.name.endswith(".toml") or os.sep in args.name:
         return [load_lesson(args.name)], []
     cat = discover(args.dir, builtin=not args.no_builtin)
-    if args.name.isdigit():
-        if 1 <= int(args.name) <= len(cat.lessons):
-            return [cat.lessons[int(args.name) - 1]], []
+    from memlab.processes import ascii_decimal
+
+    number = ascii_decimal(args.name)
+    if number is not None:
+        if 1 <= number <= len(cat.lessons):
+            return [cat.lessons[number - 1]], []
         raise UsageError(f"no lesson number {args.name}: they are numbered 1 to "
                          f"{len(cat.lessons)} (see `memlab lesson list`)")
     return [cat.get(args.name)], []
