@@ -19,7 +19,7 @@ def ascii_decimal(text: str) -> int | None:
     """TEXT as a decimal number if it is ASCII digits only, else None.  int() alone also
     takes " 12", "+12", "1_2", "١٢" (Arabic-Indic) and "１２" (fullwidth): a PID, a count
     or a number typed by a user is only ever 0-9."""
-    if not text or not text.isascii() or not text.isdigit() or len(text) > 20:
+    if not text or not text.isascii() or not text.isdigit() or len(text) > 4000:
         return None
     return int(text, 10)
 

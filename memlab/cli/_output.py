@@ -52,12 +52,24 @@ def pid_arg(value: str) -> int:
     return pid
 
 
-def positive_int(value: str) -> int:
-    """argparse type for a count that must be at least 1 (--runs, --max-hits)."""
-    try:
-        n = int(value, 10)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {value!r}") from None
-    if n < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, not {n}")
+def positive_int(value: str, most: int | None = None) -> int:
+    """argparse type for a count that must be at least 1 (--runs, --max-hits), and at
+    most `most` if given: ASCII digits, like a PID."""
+    from memlab.processes import ascii_decimal
+
+    n = ascii_decimal(value.lstrip("-")) if value.startswith("-") else ascii_decimal(value)
+    if n is None:
+        raise argparse.ArgumentTypeError(f"not a number: {value!r}")
+    if value.startswith("-") or n < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
+    if most is not None and n > most:
+        raise argparse.ArgumentTypeError(f"must be at most {most}, not {value}")
     return n
+
+
+def count_arg(most: int):
+    """argparse type for a count from 1 to `most`."""
+    def parse(value: str) -> int:
+        return positive_int(value, most)
+    parse.__name__ = "count"  # argparse names the type in "invalid count value"
+    return parse

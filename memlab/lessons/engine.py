@@ -116,7 +116,13 @@ class LessonRunner:
     """Walk one lesson: `steps`, `index` (len(steps) means the quiz), next()/back(),
     run_action()/run_checks()/run_step(), quiz answers, close()."""
 
-    def __init__(self, lesson: Lesson):
+    def __init__(self, lesson: Lesson, *, allow_programs: bool = False):
+        """allow_programs: the user said yes to what a lesson from outside memlab
+        starts (Lesson.programs); without it such a lesson is refused here, before any
+        action runs.  memlab's own lessons need no yes."""
+        refusal = None if allow_programs else lesson.refuse_programs()
+        if refusal is not None:
+            raise refusal
         self.lesson = lesson
         self.steps = lesson.steps
         self.index = 0

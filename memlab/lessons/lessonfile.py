@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from memlab.errors import UsageError
-from memlab.lessons.actions import ACTIONS, PROGRAM_PARAMS, program_requirement
+from memlab.lessons.actions import ACTIONS, PROGRAM_PARAMS, param_value, program_requirement
 from memlab.lessons.checks import CHECKS
 
 CONTENT_DIR = Path(__file__).resolve().parent / "content"
@@ -108,6 +108,32 @@ class Lesson:
     quizzes: tuple[Quiz, ...]
     path: Path
     requires: tuple[str, ...] = field(default=())
+
+    @property
+    def trusted(self) -> bool:
+        """memlab's own lessons (memlab/lessons/content) run what they run; a lesson file
+        from anywhere else is code from whoever wrote it (see `programs`)."""
+        return self.path.resolve().is_relative_to(CONTENT_DIR)
+
+    @property
+    def programs(self) -> tuple[str, ...]:
+        """What the lesson's actions would start, one line each: "step 2: launch: ARGV"."""
+        out = []
+        for step in self.steps:
+            for a in step.actions:
+                starts = ACTIONS[a.do].starts
+                for what in starts(a.params, self.path.parent) if starts else ():
+                    out.append(f"step {step.index + 1}: {a.do}: {what}")
+        return tuple(out)
+
+    def refuse_programs(self) -> UsageError | None:
+        """The error to stop with when this lesson would start programs it may not start
+        without the user's yes (None: a lesson of memlab's own, or it starts none)."""
+        programs = () if self.trusted else self.programs
+        if not programs:
+            return None
+        return UsageError(f"{self.path} is not one of memlab's lessons and would run: "
+                          f"{'; '.join(programs)} -- run it with --yes if you trust it")
 
     @property
     def check_count(self) -> int:
@@ -265,6 +291,9 @@ def _build(path: Path, text: str, data: dict) -> Lesson:
             if key not in params:
                 raise fail(f"{where}: check {name!r} needs parameter {key!r}", line)
         check_refs(params, line, where)
+        why = spec.literal_problem(params) if spec.literal_problem else None
+        if why:
+            raise fail(f"{where}: check {name!r}: {why}", line)
         return CheckCall(name, params, raw.get("say"), line)
 
     def check_refs(params: dict, line: int, where: str) -> None:
@@ -309,6 +338,12 @@ def _build(path: Path, text: str, data: dict) -> Lesson:
                 if key not in params:
                     raise fail(f"{where}: action {name!r} needs parameter {key!r}", line)
             check_refs(params, line, where)
+            for key, bound in spec.bounds.items():  # literals now; "$refs" when run
+                value = param_value(params, key)
+                why = None if value is None or references(value) else bound.problem(value)
+                if why:
+                    raise fail(f"{where}: action {name!r}: {key} {why}",
+                               loc.find(line, key.split(".")[-1]))
             save = raw_action.get("save")
             if save is not None and (not isinstance(save, str)
                                      or not re.match(r"^[A-Za-z_][\w-]*$", save)):
