@@ -200,3 +200,19 @@ def test_read_input_stops_at_the_limit_when_the_size_lies(tmp_path):
     with pytest.raises(InputFileError, match="too big"):
         read_input("/proc/self/maps", InputKind("test file", 16))
     assert read_input("/proc/self/comm", InputKind("test file", 4096))
+
+
+@pytest.mark.parametrize("special", ["dev-zero", "fifo", "huge"])
+def test_exposure_secret_file_is_read_bounded(tmp_path, special):
+    """`memlab exposure PID --file F`: the `file` channel's observer reads F; /dev/zero, a
+    FIFO or a huge file becomes a refused cell, not a hang or an observer eating memory."""
+    path, word = SPECIAL[special](tmp_path, 1 << 20)
+    proc = run_memlab("exposure", str(os.getpid()), "--file", path, "--json", timeout=60)
+    assert proc.returncode == 0, proc
+    import json
+
+    cells = [c for row in json.loads(proc.stdout)["rows"] for c in row.get("cells", [])
+             if c.get("channel") == "file"]
+    # another uid's observer may not even reach the file (EACCES): refused as well
+    assert cells and all(not c["ok"] for c in cells), cells
+    assert any(word in c["note"] for c in cells), cells

@@ -319,3 +319,28 @@ def test_lesson_manifest_files_stay_below_the_lesson(tmp_path):
             out = runner.run_step()
         assert out.error and ("below" in out.error or "relative path" in out.error), out
         assert "root:" not in str(out)
+
+
+def test_on_a_terminal_the_programs_are_listed_and_asked_for(tmp_path):
+    from tests.lessons.test_interactive import Terminal
+
+    marker = tmp_path / f"marker-{uuid.uuid4().hex}"
+    path = write(tmp_path, "shell.toml", shell_lesson(marker))
+    t = Terminal("lesson", "run", str(path), "--check")
+    try:
+        t.expect("is not one of memlab's lessons")
+        t.expect("step 1: launch: /bin/sh -c")
+        t.expect("run them? [y/N]")
+        t.send("n")
+        t.expect("nothing run")
+    finally:
+        assert t.close() == 2
+    assert not marker.exists()
+    t = Terminal("lesson", "run", str(path), "--check")
+    try:
+        t.expect("run them? [y/N]")
+        t.send("y")
+        t.expect("1 passed, 0 failed")
+    finally:
+        assert t.close() == 0
+    assert marker.exists()
