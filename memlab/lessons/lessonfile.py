@@ -13,6 +13,7 @@ import bisect
 import re
 import tomllib
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -112,10 +113,13 @@ class Lesson:
     @property
     def trusted(self) -> bool:
         """memlab's own lessons (memlab/lessons/content) run what they run; a lesson file
-        from anywhere else is code from whoever wrote it (see `programs`)."""
-        return self.path.resolve().is_relative_to(CONTENT_DIR)
+        from anywhere else is code from whoever wrote it (see `programs`).  The directory
+        it was found in counts too: its `file = ...` manifests are read from there, so a
+        symlink to one of memlab's lessons from another directory is not memlab's."""
+        return (self.path.parent.resolve() == CONTENT_DIR
+                and self.path.resolve().parent == CONTENT_DIR)
 
-    @property
+    @cached_property
     def programs(self) -> tuple[str, ...]:
         """What the lesson's actions would start, one line each: "step 2: launch: ARGV"."""
         out = []

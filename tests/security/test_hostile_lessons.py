@@ -344,3 +344,27 @@ def test_on_a_terminal_the_programs_are_listed_and_asked_for(tmp_path):
     finally:
         assert t.close() == 0
     assert marker.exists()
+
+
+def test_a_symlink_to_a_memlab_lesson_is_not_memlab_lesson(tmp_path):
+    """Lesson 9 reads `file = "env-pod.yaml"` next to itself: linked from another
+    directory, it would read that directory's manifest, so it needs a yes like any file."""
+    from memlab.lessons.lessonfile import CONTENT_DIR
+
+    (tmp_path / "09.toml").symlink_to(CONTENT_DIR / "09-env-or-volume.toml")
+    marker = tmp_path / f"marker-{uuid.uuid4().hex}"
+    (tmp_path / "env-pod.yaml").write_text(textwrap.dedent(f"""\
+        apiVersion: v1
+        kind: Pod
+        metadata: {{name: p}}
+        spec:
+          containers:
+          - name: c
+            image: busybox
+            command: ["/bin/sh", "-c", "touch {marker}; sleep 30"]
+        """))
+    lesson = load_lesson(tmp_path / "09.toml")
+    assert not lesson.trusted
+    proc = memlab("lesson", "run", str(tmp_path / "09.toml"), "--check")
+    assert proc.returncode == 2 and str(marker) in proc.stderr, proc
+    assert not marker.exists()
