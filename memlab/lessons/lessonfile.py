@@ -442,10 +442,11 @@ def discover(extra_dirs: list[str | Path] = (), builtin: bool = True) -> Catalog
     errors: list[LessonFileError] = []
     seen: dict[str, Path] = {}
     for d in dirs:
-        files = [d] if d.is_file() else sorted(d.glob("*.toml"))
         if not d.exists():
             errors.append(LessonFileError("no such lesson file or directory", path=str(d)))
             continue
+        # not a directory: one file, which load_lesson refuses if it is a FIFO, a device...
+        files = sorted(d.glob("*.toml")) if d.is_dir() else [d]
         for f in files:
             try:
                 lesson = load_lesson(f)
