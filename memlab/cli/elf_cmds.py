@@ -123,7 +123,7 @@ def _split_aslr_args(args) -> list[str]:
             ns, unknown = mini.parse_known_args(rest, namespace=argparse.Namespace(
                 runs=args.runs, no_aslr=args.no_aslr, json=args.json))
         except argparse.ArgumentError as err:  # a bad --runs after TARGET
-            raise UsageError(f"aslr: {err}") from None
+            raise UsageError(f"aslr: {err} (see `memlab aslr --help`)") from None
         if unknown:
             raise UsageError(f"aslr: unexpected {' '.join(unknown)!r} (target arguments "
                              "go after --)")
