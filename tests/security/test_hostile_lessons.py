@@ -368,3 +368,14 @@ def test_a_symlink_to_a_memlab_lesson_is_not_memlab_lesson(tmp_path):
     proc = memlab("lesson", "run", str(tmp_path / "09.toml"), "--check")
     assert proc.returncode == 2 and str(marker) in proc.stderr, proc
     assert not marker.exists()
+
+
+def test_a_lesson_command_cannot_make_the_sample_eat_memory(tmp_path):
+    """`malloc N` touches all N bytes: the sample refuses more than 256 MiB."""
+    path = write(tmp_path, "malloc.toml", ACTION_LESSON.format(
+        action='do = "command"\n    process = "p"\n    line = "malloc 300000000"'))
+    with LessonRunner(load_lesson(path), allow_programs=True) as runner:
+        out = runner.run_step()
+        assert out.error and "at most 268435456" in out.error, out
+        small = runner.ctx.process("p").command("malloc 4096")
+    assert small.get("size") == 4096, small
