@@ -10,7 +10,8 @@ refuses all of them with one line (exit 2) before reading more than the kind's l
   - the inode must be a regular file (fstat of that O_PATH descriptor);
   - the same inode is then opened for reading through /proc/self/fd/N, so what is read
     is what was checked (the kernel checks read permission on that open, as for any
-    open: proc_fd_permission lets a task reopen its own descriptors);
+    open; fs/proc/fd.c proc_fd_permission lets a task reopen its own descriptors even
+    when it is not dumpable, as an observer that dropped to another uid is);
   - at most `limit` bytes are read; a file with more is refused.
 """
 

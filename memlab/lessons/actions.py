@@ -85,8 +85,12 @@ class Bound:
         ok_type = int if self.integer else (int, float)
         if isinstance(value, bool) or not isinstance(value, ok_type) or not (
                 self.lo <= value <= self.hi):
-            return f"must be {kind} from {self.lo:g} to {self.hi:g}, not {value!r}"
+            return f"must be {kind} from {_num(self.lo)} to {_num(self.hi)}, not {value!r}"
         return None
+
+
+def _num(x: float) -> str:
+    return str(int(x)) if float(x).is_integer() else f"{x:g}"
 
 
 @dataclass(frozen=True)
