@@ -12,7 +12,8 @@
  *   unsetenv K   unsetenv(K): the original K=V string stays in the env block
  *   scrub K      overwrite the bytes of getenv(K) in place with 'X' (visible in /proc)
  *   copy K       strdup(getenv(K)) onto the heap: the value now lives twice
- *   malloc N     malloc(N) (touched, so it is resident); answers the address
+ *   malloc N     malloc(N) (touched, so it is resident); answers the address;
+ *                N is at most MAX_MALLOC (256 MiB): a command is anyone's text
  *   nodump       prctl(PR_SET_DUMPABLE, 0): hides environ/maps/mem from our own uid
  *   getenv K     the value and where its string lives
  *   environ      the current environ pointer array and each entry's pointer
@@ -50,6 +51,9 @@ int initialised_global = 42; /* .data */
 int bss_global;              /* .bss  */
 
 #define MAX_LINE ((size_t)1 << 20)
+/* malloc N touches all N bytes: a bigger N from a lesson or the TUI would take the
+ * machine's memory, not show where malloc puts a block */
+#define MAX_MALLOC ((unsigned long long)256 << 20)
 
 /* State kept from start-up so `report` can repeat it. */
 static uintptr_t first_malloc;
@@ -282,6 +286,10 @@ static void cmd_malloc(char *arg)
     unsigned long long n = strtoull(arg, &endp, 0);
     if (*arg == '\0' || *arg == '-' || *endp != '\0' || errno != 0 || n > SIZE_MAX) {
         answer_error("malloc", "expected a size N (decimal or 0x hex)");
+        return;
+    }
+    if (n > MAX_MALLOC) {
+        answer_error("malloc", "N is at most 268435456 (256 MiB)");
         return;
     }
     void *p = malloc((size_t)n);

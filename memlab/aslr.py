@@ -157,6 +157,10 @@ def choose_hold(target: str) -> str:
     return "ready" if exe in samples else "exec"
 
 
+# Each run launches the target once; a thousand runs are minutes of work already.
+MAX_RUNS = 1000
+
+
 def run_experiment(target: str, runs: int = 5, *, no_aslr: bool = False,
                    args: tuple[str, ...] = (), env: list[bytes] | None = None,
                    hold: str | None = None,
@@ -165,8 +169,8 @@ def run_experiment(target: str, runs: int = 5, *, no_aslr: bool = False,
     from memlab.errors import UsageError
     from memlab.launch import launch
 
-    if runs < 1:
-        raise UsageError("--runs must be at least 1")
+    if type(runs) is not int or not 1 <= runs <= MAX_RUNS:
+        raise UsageError(f"--runs must be a whole number from 1 to {MAX_RUNS}, not {runs!r}")
     hold = hold or choose_hold(target)
     rows = []
     kind = None

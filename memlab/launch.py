@@ -165,11 +165,9 @@ def read_env_file(path: str, base: Mapping | None = None) -> list[bytes]:
     """The entries of a docker-style env file, byte-exact: one NAME=VALUE per line, the
     value taken literally (no quotes removed, spaces kept), blank lines and lines whose
     first non-blank character is '#' skipped, a bare NAME taken from the base env."""
-    try:
-        with open(path, "rb") as f:
-            data = f.read()
-    except OSError as err:
-        raise UsageError(f"cannot read env file: {err.strerror}", path=path) from err
+    from memlab.inputfile import ENV_FILE, read_input
+
+    data = read_input(path, ENV_FILE)
     out = []
     for lineno, line in enumerate(data.split(b"\n"), 1):
         if line.endswith(b"\r"):

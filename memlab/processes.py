@@ -15,6 +15,15 @@ CAP_SYS_PTRACE = 19  # include/uapi/linux/capability.h
 KTHREADD_PID = 2  # every kernel thread is kthreadd (pid 2) or one of its children
 
 
+def ascii_decimal(text: str) -> int | None:
+    """TEXT as a decimal number if it is ASCII digits only, else None.  int() alone also
+    takes " 12", "+12", "1_2", "١٢" (Arabic-Indic) and "１２" (fullwidth): a PID, a count
+    or a number typed by a user is only ever 0-9."""
+    if not text or not text.isascii() or not text.isdigit() or len(text) > 4000:
+        return None
+    return int(text, 10)
+
+
 class ProcessInfo(NamedTuple):
     pid: int
     user: str

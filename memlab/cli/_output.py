@@ -40,23 +40,36 @@ def add_reveal_flag(p) -> None:
 
 
 def pid_arg(value: str) -> int:
-    """argparse type for a PID: a positive decimal integer, else a usage error (exit 2)
-    that every command words the same way."""
-    try:
-        pid = int(value, 10)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a process id: {value!r}") from None
-    if pid <= 0:
-        raise argparse.ArgumentTypeError(f"not a process id: {value!r}")
+    """argparse type for a PID: a positive decimal integer in ASCII digits (no sign, no
+    spaces, no other script's digits), else a usage error (exit 2) that every command
+    words the same way."""
+    from memlab.processes import ascii_decimal
+
+    pid = ascii_decimal(value)
+    if pid is None or pid <= 0:
+        raise argparse.ArgumentTypeError(f"not a process id: {value!r} (a PID is ASCII "
+                                         "digits 0-9 only)")
     return pid
 
 
-def positive_int(value: str) -> int:
-    """argparse type for a count that must be at least 1 (--runs, --max-hits)."""
-    try:
-        n = int(value, 10)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {value!r}") from None
-    if n < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, not {n}")
+def positive_int(value: str, most: int | None = None) -> int:
+    """argparse type for a count that must be at least 1 (--runs, --max-hits), and at
+    most `most` if given: ASCII digits, like a PID."""
+    from memlab.processes import ascii_decimal
+
+    n = ascii_decimal(value.lstrip("-")) if value.startswith("-") else ascii_decimal(value)
+    if n is None:
+        raise argparse.ArgumentTypeError(f"not a number: {value!r}")
+    if value.startswith("-") or n < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
+    if most is not None and n > most:
+        raise argparse.ArgumentTypeError(f"must be at most {most}, not {value}")
     return n
+
+
+def count_arg(most: int):
+    """argparse type for a count from 1 to `most`."""
+    def parse(value: str) -> int:
+        return positive_int(value, most)
+    parse.__name__ = "count"  # argparse names the type in "invalid count value"
+    return parse

@@ -93,7 +93,11 @@ def register(sub) -> None:
 
 
 def _aslr_options(p) -> None:
-    p.add_argument("--runs", "-n", type=int, default=5, help="how many launches (5)")
+    from memlab.aslr import MAX_RUNS
+    from memlab.cli._output import count_arg
+
+    p.add_argument("--runs", "-n", type=count_arg(MAX_RUNS), default=5,
+                   help=f"how many launches (5; at most {MAX_RUNS})")
     p.add_argument("--no-aslr", action="store_true",
                    help="launch with ADDR_NO_RANDOMIZE (like setarch -R)")
     add_json_flag(p)
@@ -113,10 +117,13 @@ def _split_aslr_args(args) -> list[str]:
     if rest:
         from memlab.cli import Parser
 
-        mini = Parser(prog="memlab aslr", add_help=False)
+        mini = Parser(prog="memlab aslr", add_help=False, exit_on_error=False)
         _aslr_options(mini)
-        ns, unknown = mini.parse_known_args(rest, namespace=argparse.Namespace(
-            runs=args.runs, no_aslr=args.no_aslr, json=args.json))
+        try:
+            ns, unknown = mini.parse_known_args(rest, namespace=argparse.Namespace(
+                runs=args.runs, no_aslr=args.no_aslr, json=args.json))
+        except argparse.ArgumentError as err:  # a bad --runs after TARGET
+            raise UsageError(f"aslr: {err} (see `memlab aslr --help`)") from None
         if unknown:
             raise UsageError(f"aslr: unexpected {' '.join(unknown)!r} (target arguments "
                              "go after --)")
@@ -128,7 +135,7 @@ def _split_aslr_args(args) -> list[str]:
 def cmd_elf(args) -> int:
     from memlab.elf import load
 
-    if not args.target.isdigit():  # digits: a PID (0 is a usage error, below)
+    if not (args.target.isascii() and args.target.isdigit()):  # digits: a PID (0: below)
         info = load(args.target)
         if args.json:
             print_json(info.to_dict())

@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-from memlab.cli._output import (add_json_flag, add_reveal_flag, console, pid_arg,
-                                positive_int, print_json)
+from memlab.cli._output import (add_json_flag, add_reveal_flag, console, count_arg,
+                                pid_arg, print_json)
 from memlab.errors import UsageError
 
 # Exit code of `memlab audit --fail-on-findings` when a secret is exposed (CI fails the
@@ -96,7 +96,8 @@ def register(sub) -> None:
     p.add_argument("pid", type=pid_arg, metavar="PID")
     p.add_argument("text", metavar="TEXT")
     p.add_argument("--hex", action="store_true", help="TEXT is hex bytes ('deadbeef')")
-    p.add_argument("--max-hits", type=positive_int, default=10_000,
+    # at most a million hits: each is kept with its context (some hundred bytes)
+    p.add_argument("--max-hits", type=count_arg(1_000_000), default=10_000,
                    help="stop after N hits")
     add_json_flag(p)
     add_reveal_flag(p)

@@ -159,12 +159,18 @@ def _seconds(value: str) -> float:
     """argparse type: a positive number of seconds (--timeout -1 used to fail as
     "the child neither exec'd nor failed in time", exit 1)."""
     try:
-        n = float(value)
+        n = float(value) if value.isascii() else None  # float() also takes "١٢"
     except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number of seconds: {value!r}") from None
-    if not n > 0 or n == float("inf"):
-        raise argparse.ArgumentTypeError(f"must be a positive number of seconds, not {value}")
+        n = None
+    if n is None:
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {value!r}")
+    if not 0 < n <= MAX_TIMEOUT:  # nan and inf fail this too
+        raise argparse.ArgumentTypeError(f"must be a number of seconds from 0 to "
+                                         f"{MAX_TIMEOUT}, not {value}")
     return n
+
+
+MAX_TIMEOUT = 600  # --timeout: a process that needs more than 10 minutes to start is stuck
 
 
 def cmd_validate(args) -> int:

@@ -71,6 +71,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     rp.add_argument("--no-pause", action="store_true", help="do not wait between steps")
     rp.add_argument("--json", action="store_true",
                     help="with --check: print the verdicts as JSON (implies --check)")
+    rp.add_argument("--yes", "-y", action="store_true",
+                    help="a lesson file from outside memlab is code: run the programs it "
+                    "starts (listed otherwise, and asked for on a terminal)")
     add_reveal_flag(rp)
     _add_dir(rp)
     rp.set_defaults(func=cmd_run)
@@ -167,9 +170,12 @@ def _select(args: argparse.Namespace):
     if args.name.endswith(".toml") or os.sep in args.name:
         return [load_lesson(args.name)], []
     cat = discover(args.dir, builtin=not args.no_builtin)
-    if args.name.isdigit():
-        if 1 <= int(args.name) <= len(cat.lessons):
-            return [cat.lessons[int(args.name) - 1]], []
+    from memlab.processes import ascii_decimal
+
+    number = ascii_decimal(args.name)
+    if number is not None:
+        if 1 <= number <= len(cat.lessons):
+            return [cat.lessons[number - 1]], []
         raise UsageError(f"no lesson number {args.name}: they are numbered 1 to "
                          f"{len(cat.lessons)} (see `memlab lesson list`)")
     return [cat.get(args.name)], []
@@ -180,6 +186,8 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     checks.set_reveal(args.reveal)
     lessons, errors = _select(args)
+    if not args.yes:
+        _confirm_programs(lessons)
     if args.check or args.json or (args.all and not sys.stdin.isatty()):
         return _run_check(lessons, errors, args.json)
     pause = sys.stdin.isatty() and not args.no_pause
@@ -187,6 +195,27 @@ def cmd_run(args: argparse.Namespace) -> int:
     for lesson in lessons:
         status = max(status, _run_interactive(lesson, pause))
     return status
+
+
+def _confirm_programs(lessons: list) -> None:
+    """A lesson file from outside memlab is code: the programs it would start are listed
+    and run only after a yes -- typed on a terminal, else --yes.  Without it nothing of
+    any selected lesson runs (one line, exit 2)."""
+    refusals = [r for r in (lesson.refuse_programs() for lesson in lessons) if r]
+    if not refusals:
+        return
+    if not sys.stdin.isatty():
+        raise refusals[0]
+    for lesson in lessons:
+        if lesson.refuse_programs():
+            print(f"{printable(str(lesson.path))} is not one of memlab's lessons; it would "
+                  "run (as you, uid " + str(os.geteuid()) + "):")
+            for line in lesson.programs:
+                print(f"  {printable(line)}")
+    if _ask("run them? [y/N] ").strip().lower() not in ("y", "yes"):
+        from memlab.errors import UsageError
+
+        raise UsageError("nothing run: the lesson's programs were not confirmed")
 
 
 def _summary(counts: dict[str, int]) -> str:
@@ -215,7 +244,7 @@ def _run_check(lessons: list, errors: list, as_json: bool) -> int:
                 print(f"{_tag('skip')} {printable(lesson.id)}: unavailable "
                       f"({len(results)} checks skipped): {printable(why)}")
         else:
-            with LessonRunner(lesson) as runner:
+            with LessonRunner(lesson, allow_programs=True) as runner:  # confirmed above
                 results = []
                 for step in runner.steps:
                     out = runner.run_step(step)
@@ -275,7 +304,7 @@ def _run_interactive(lesson: Any, pause: bool) -> int:
         print(f"{_tag('skip')} this lesson cannot run here: {printable(why)}")
         return EXIT_OK
     failed = False
-    with LessonRunner(lesson) as runner:
+    with LessonRunner(lesson, allow_programs=True) as runner:  # confirmed in cmd_run
         while not runner.at_quiz:
             out = runner.outcomes.get(runner.index)
             if out is None:

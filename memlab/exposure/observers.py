@@ -188,16 +188,14 @@ def _mem_probe(channel: str, method: str):
     return probe
 
 
-FILE_READ_LIMIT = 1 << 20
-
-
 def _probe_file(target: Target, observer: str) -> Cell:
     if target.file is None:
         return Cell("file", observer, False, applicable=False, note="no secret file given")
-    # Not /proc: a plain file.  Its errno is the open()'s (fs/namei.c may_open).  Read
-    # a bounded amount: its owner (the victim uid) may grow it while root reads it.
-    with open(target.file, "rb") as f:
-        data = f.read(FILE_READ_LIMIT)
+    # Not /proc: a plain file.  Its errno is the open()'s (fs/namei.c may_open); a FIFO,
+    # a device or a huge file is refused unread (memlab.inputfile).
+    from memlab.inputfile import SECRET_FILE, read_input
+
+    data = read_input(target.file, SECRET_FILE)
     return _bytes_cell("file", observer, target, data, note=target.file)
 
 
@@ -263,6 +261,7 @@ def _preload():
     Returns libc's prctl."""
     import ctypes
 
+    import memlab.inputfile  # noqa: F401
     import memlab.procfs.auxv  # noqa: F401
     import memlab.procfs.maps  # noqa: F401
     import memlab.procfs.mem  # noqa: F401

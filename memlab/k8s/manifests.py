@@ -197,23 +197,93 @@ def _yaml():
     return yaml
 
 
-def _compose(yaml, loader, node, path: Path, lines: dict, source: str):
+# Bounds on what one manifest may make memlab build.  A YAML alias is a reference, so a
+# few lines of anchors can stand for billions of nodes ("billion laughs"); go-yaml, under
+# kubectl and the API server, refuses such input with "document contains excessive
+# aliasing" (gopkg.in/yaml.v2 decode.go, allowedAliasRatio).  memlab refuses:
+MAX_NODES = 100_000  # nodes composed from the text of one file
+MAX_ALIAS_NODES = 10_000  # nodes reached again through aliases (and merge keys)
+MAX_DEPTH = 64  # nesting of mappings and sequences
+
+
+class _Budget:
+    """What one parse_documents call has built so far."""
+
+    def __init__(self) -> None:
+        self.seen: set[int] = set()  # ids of this document's nodes visited once
+        self.aliased = 0
+
+
+def _bounded_loader(yaml):
+    class BoundedLoader(yaml.SafeLoader):
+        """SafeLoader that refuses too many nodes and too deep a nesting while it composes
+        (before anything is expanded), with the line where the limit was passed."""
+
+        def __init__(self, stream):
+            super().__init__(stream)
+            self.memlab_nodes = 0
+            self.memlab_depth = 0
+
+        def compose_node(self, parent, index):
+            mark = self.peek_event().start_mark
+            self.memlab_nodes += 1
+            if self.memlab_nodes > MAX_NODES:
+                raise yaml.composer.ComposerError(
+                    None, None, f"more than {MAX_NODES} YAML nodes in one file", mark)
+            self.memlab_depth += 1
+            if self.memlab_depth > MAX_DEPTH:
+                raise yaml.composer.ComposerError(
+                    None, None, f"nested more than {MAX_DEPTH} levels deep", mark)
+            try:
+                return super().compose_node(parent, index)
+            finally:
+                self.memlab_depth -= 1
+
+    return BoundedLoader
+
+
+def _compose(yaml, loader, node, path: Path, lines: dict, source: str, budget: _Budget,
+             aliased: bool = False, depth: int = 0):
     """Construct NODE as plain data, recording the 1-based line of every path."""
+    def fail(msg: str) -> ManifestError:
+        return ManifestError(f"{source}:{node.start_mark.line + 1}: {msg}")
+
+    if id(node) in budget.seen:
+        aliased = True  # a node met again: reached through an alias
+    else:
+        budget.seen.add(id(node))
+    if aliased:
+        budget.aliased += 1
+        if budget.aliased > MAX_ALIAS_NODES:
+            raise fail(f"document contains excessive aliasing (anchors and aliases expand "
+                       f"to more than {MAX_ALIAS_NODES} nodes)")
+    if depth > MAX_DEPTH:  # aliases nest what the text does not (and an anchor may hold itself)
+        raise fail(f"nested more than {MAX_DEPTH} levels deep (through aliases)")
     lines[path] = node.start_mark.line + 1
     if isinstance(node, yaml.MappingNode):
+        own = sum(1 for k, _ in node.value if k.tag != "tag:yaml.org,2002:merge")
         loader.flatten_mapping(node)  # YAML merge keys (<<), as go-yaml supports them
+        merged = len(node.value) - own  # flatten_mapping puts the merged pairs first
         out: dict = {}
-        for key_node, value_node in node.value:
+        own_keys: set = set()
+        for i, (key_node, value_node) in enumerate(node.value):
+            if not isinstance(key_node, yaml.ScalarNode):  # go-yaml: "invalid map key"
+                raise ManifestError(f"{source}:{key_node.start_mark.line + 1}: a map key "
+                                    "must be a string, number or boolean")
             key = loader.construct_object(key_node, deep=True)
             if not isinstance(key, str):
                 key = _go_key(key)
-            if key in out:
-                raise ManifestError(f"{source}:{key_node.start_mark.line + 1}: "
-                                    f"key {key!r} already set in map")
-            out[key] = _compose(yaml, loader, value_node, path + (key,), lines, source)
+            if i >= merged:  # the mapping's own keys override merged ones, once each
+                if key in own_keys:
+                    raise ManifestError(f"{source}:{key_node.start_mark.line + 1}: "
+                                        f"key {key!r} already set in map")
+                own_keys.add(key)
+            out[key] = _compose(yaml, loader, value_node, path + (key,), lines, source,
+                                budget, aliased, depth + 1)
         return out
     if isinstance(node, yaml.SequenceNode):
-        return [_compose(yaml, loader, item, path + (i,), lines, source)
+        return [_compose(yaml, loader, item, path + (i,), lines, source, budget, aliased,
+                         depth + 1)
                 for i, item in enumerate(node.value)]
     return loader.construct_object(node, deep=True)
 
@@ -230,17 +300,21 @@ def _go_key(key: Any) -> str:
 
 
 def parse_documents(text: str, source: str = "<string>") -> list[tuple[dict, dict, int]]:
-    """Every non-empty document of TEXT as (data, lines, first_line)."""
+    """Every non-empty document of TEXT as (data, lines, first_line).  Malformed YAML and
+    YAML past the bounds above are a ManifestError naming the file and line."""
     yaml = _yaml()
-    loader = yaml.SafeLoader(text)
     docs = []
+    budget = _Budget()
+    loader = None
     try:
+        loader = _bounded_loader(yaml)(text)
         while loader.check_node():
             node = loader.get_node()
             if node is None:
                 continue
             lines: dict = {}
-            data = _compose(yaml, loader, node, (), lines, source)
+            budget.seen.clear()  # ids are unique while this document's nodes live
+            data = _compose(yaml, loader, node, (), lines, source, budget)
             loader.constructed_objects = {}
             if data is None:
                 continue
@@ -250,10 +324,17 @@ def parse_documents(text: str, source: str = "<string>") -> list[tuple[dict, dic
         line = f":{mark.line + 1}" if mark is not None else ""
         what = " ".join(str(s) for s in (err.context, err.problem) if s)
         raise ManifestError(f"{source}{line}: malformed YAML: {what}") from err
+    except yaml.reader.ReaderError as err:  # a byte YAML forbids (NUL, other controls)
+        line = text.count("\n", 0, err.position) + 1
+        raise ManifestError(f"{source}:{line}: malformed YAML: character "
+                            f"#x{err.character:04x} is not allowed in YAML") from err
     except yaml.YAMLError as err:
         raise ManifestError(f"{source}: malformed YAML: {err}") from err
+    except RecursionError as err:  # merge keys (<<) chained through aliases
+        raise ManifestError(f"{source}: malformed YAML: nested too deeply") from err
     finally:
-        loader.dispose()
+        if loader is not None:
+            loader.dispose()
     return docs
 
 
@@ -396,17 +477,9 @@ def load_text(text: str, source: str = "<string>") -> list[Manifest]:
 
 
 def load_file(path: str | os.PathLike) -> list[Manifest]:
-    path = os.fspath(path)
-    try:
-        with open(path, "rb") as f:
-            raw = f.read()
-    except OSError as err:
-        raise UsageError(f"cannot read {path}: {err.strerror}") from err
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as err:
-        raise ManifestError(f"{path}: not UTF-8 text (byte {err.start})") from err
-    return load_text(text, path)
+    from memlab.inputfile import MANIFEST, read_input_text
+
+    return load_text(read_input_text(path, MANIFEST), os.fspath(path))
 
 
 def load_files(paths) -> list[Manifest]:

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
+from memlab.aslr import MAX_RUNS
 from memlab.errors import LaunchError, MemlabError, UsageError
 
 
@@ -70,6 +71,29 @@ class RunContext:
 
 
 @dataclass(frozen=True)
+class Bound:
+    """The numbers a parameter may take (FORMAT.md "Limits"): lo <= value <= hi, an
+    integer if `integer`.  A lesson file is anyone's text: runs=1e9 must not run."""
+
+    lo: float
+    hi: float
+    integer: bool = True
+
+    def problem(self, value: Any) -> str | None:
+        """None when VALUE is allowed, else what is wrong with it."""
+        kind = "a whole number" if self.integer else "a number"
+        ok_type = int if self.integer else (int, float)
+        if isinstance(value, bool) or not isinstance(value, ok_type) or not (
+                self.lo <= value <= self.hi):
+            return f"must be {kind} from {_num(self.lo)} to {_num(self.hi)}, not {value!r}"
+        return None
+
+
+def _num(x: float) -> str:
+    return str(int(x)) if float(x).is_integer() else f"{x:g}"
+
+
+@dataclass(frozen=True)
 class ActionSpec:
     name: str
     fn: Callable[[RunContext, dict[str, Any], str | None], ActionResult]
@@ -77,6 +101,10 @@ class ActionSpec:
     optional: tuple[str, ...]
     requires: tuple[str, ...]
     doc: str
+    bounds: dict[str, Bound] = field(default_factory=dict)  # "param" or "param.key"
+    # what the action would start (programs and their arguments), one line each, for a
+    # lesson from outside memlab to list before it runs (None: starts no program)
+    starts: Callable[[dict[str, Any], Path], list[str]] | None = None
 
     @property
     def all_params(self) -> tuple[str, ...]:
@@ -87,17 +115,74 @@ ACTIONS: dict[str, ActionSpec] = {}
 
 
 def action(name: str, params: Iterable[str] = (), optional: Iterable[str] = (),
-           requires: Iterable[str] = ()):
+           requires: Iterable[str] = (), bounds: dict[str, Bound] | None = None,
+           starts: Callable[[dict[str, Any], Path], list[str]] | None = None):
     def register(fn):
         doc = (fn.__doc__ or "").strip().splitlines()[0] if fn.__doc__ else ""
         ACTIONS[name] = ActionSpec(name, fn, tuple(params), tuple(optional), tuple(requires),
-                                   doc)
+                                   doc, dict(bounds or {}), starts)
         return fn
     return register
 
 
+def _argv_text(argv: Iterable[Any]) -> str:
+    import shlex
+
+    return shlex.join(str(a) for a in argv)
+
+
+def _starts_target(p: dict[str, Any], lesson_dir: Path) -> list[str]:
+    """launch and aslr: TARGET ARGS (a bundled sample name, a path or a $PATH command)."""
+    return [_argv_text([p.get("target", "sleeper"), *p.get("args", ())])]
+
+
+def _starts_exposure(p: dict[str, Any], lesson_dir: Path) -> list[str]:
+    return ["memlab's sleeper sample as the victims, and observer processes"]
+
+
+def _starts_pod(p: dict[str, Any], lesson_dir: Path) -> list[str]:
+    """k8s_run: the sample given as `exec`, else the Pod's container command."""
+    if p.get("exec"):
+        return [_argv_text([p["exec"], *p.get("exec_args", ())])]
+    try:
+        from memlab.k8s.manifests import load_text
+
+        text = _manifest(RunContext(lesson_dir=lesson_dir), p)
+        pod = next(o for o in load_text(text) if o.kind == "Pod")
+        c = pod.container()
+        argv = list(c.get("command") or []) + list(c.get("args") or [])
+    except (MemlabError, StopIteration) as err:
+        return [f"the Pod's container command (the manifest does not load: {err})"]
+    return [_argv_text(argv) if argv else "memlab's sleeper sample (no command given)"]
+
+
+def param_value(p: dict[str, Any], path: str) -> Any:
+    """p["runs"] for "runs", p["fill"]["bytes"] for "fill.bytes"; None when absent."""
+    value: Any = p
+    for part in path.split("."):
+        if not isinstance(value, dict) or part not in value:
+            return None
+        value = value[part]
+    return value
+
+
+def bounded(action_name: str, p: dict[str, Any], path: str, default: Any) -> Any:
+    """A bounded parameter's value (checked again here: a "$ref" is only known now)."""
+    value = param_value(p, path)
+    if value is None:
+        return default
+    why = ACTIONS[action_name].bounds[path].problem(value)
+    if why:
+        raise UsageError(f"{action_name}: {path} {why}")
+    return value
+
+
 _REQ_CACHE: dict[str, str | None] = {}
 
+
+# k8s_validate's fill: twice what a ConfigMap or Secret may hold (1 MiB, MaxSecretSize in
+# kubernetes pkg/apis/core/types.go) is enough to show the API server's refusal.
+MAX_FILL = 2 << 20
 
 # Action parameters that name a program to run: a bundled sample or a command on $PATH.
 PROGRAM_PARAMS = ("target", "exec")
@@ -164,7 +249,8 @@ def _snapshot_facts(pid: int) -> dict[str, Any]:
 
 # --------------------------------------------------------------------------- processes
 @action("launch", optional=("target", "args", "env", "clear", "parent_env", "no_aslr", "hold"),
-        requires=("memlab.launch:launch", "memlab.launch:build_env", "memlab.collect:snapshot"))
+        requires=("memlab.launch:launch", "memlab.launch:build_env", "memlab.collect:snapshot"),
+        starts=_starts_target)
 def _launch(ctx: RunContext, p: dict[str, Any], save: str | None) -> ActionResult:
     """Start a sample (or any executable) with exactly the env given, then snapshot it."""
     from memlab.launch import build_env, launch
@@ -282,7 +368,7 @@ def _region_facts(snap) -> list[dict[str, Any]]:
 # --------------------------------------------------------------------------- exposure
 @action("exposure", optional=("secret", "name"),
         requires=("memlab.exposure.matrix:demo", "memlab.exposure.matrix:demo_victims",
-                  "program:sleeper"))  # the demo's victims are sleeper samples
+                  "program:sleeper"), starts=_starts_exposure)  # the demo's victims are sleeper samples
 def _exposure(ctx: RunContext, p: dict[str, Any], save: str | None) -> ActionResult:
     """The access matrix: a victim with a secret in its env and in a 0400 file, read by
     observers as the same uid, another uid, root, and the same uid vs a non-dumpable
@@ -328,15 +414,25 @@ def _manifest(ctx: RunContext, p: dict[str, Any], key: str = "manifest") -> str:
     to the lesson, then in memlab's k8s examples (the article's manifests)."""
     if key in p:
         return str(p[key])
+    from memlab.inputfile import MANIFEST, read_input_text
+
     name = str(p.get("file", ""))
+    if not name or os.path.isabs(name) or ".." in Path(name).parts:
+        # a lesson reads files next to it, never elsewhere (/etc/shadow, ../..)
+        raise UsageError(f"manifest file {name!r}: give a relative path below the lesson's "
+                         "directory, without '..'")
     for base in (ctx.lesson_dir, Path(__file__).resolve().parent.parent / "k8s" / "examples"):
-        if (base / name).is_file():
-            return (base / name).read_text(encoding="utf-8")
+        if os.path.lexists(base / name):
+            if not (base / name).resolve().is_relative_to(base.resolve()):
+                raise UsageError(f"manifest file {name!r} is a symlink out of "
+                                 f"{base}: a lesson reads only files below its directory")
+            return read_input_text(base / name, MANIFEST)
     raise UsageError(f"no manifest file {name!r} next to the lesson or in memlab's examples")
 
 
 @action("k8s_validate", optional=("manifest", "file", "fill"),
-        requires=("memlab.k8s.manifests:load_text", "memlab.k8s.validation:validate"))
+        requires=("memlab.k8s.manifests:load_text", "memlab.k8s.validation:validate"),
+        bounds={"fill.bytes": Bound(0, MAX_FILL)})
 def _k8s_validate(ctx: RunContext, p: dict[str, Any], save: str | None) -> ActionResult:
     """Validate manifests as the API server would; measure each object (Secret data
     decoded, as stored) and the errors, in Kubernetes' own words.  `fill = {key, bytes}`
@@ -355,7 +451,7 @@ def _k8s_validate(ctx: RunContext, p: dict[str, Any], save: str | None) -> Actio
     fill = p.get("fill")
     if fill and objs:
         objs[0].data[str(fill["key"])] = (b"x" if objs[0].kind == "Secret" else "x") \
-            * int(fill["bytes"])
+            * bounded("k8s_validate", p, "fill.bytes", 0)
     objects: dict[str, Any] = {}
     errors: list[str] = []
     for obj in objs:
@@ -413,7 +509,7 @@ def _pod_facts(run: Any) -> dict[str, Any]:
 
 
 @action("k8s_run", optional=("manifest", "file", "objects", "exec", "exec_args"),
-        requires=("memlab.k8s.pod:run", "memlab.k8s.pod:PodRun"))
+        requires=("memlab.k8s.pod:run", "memlab.k8s.pod:PodRun"), starts=_starts_pod)
 def _k8s_run(ctx: RunContext, p: dict[str, Any], save: str | None) -> ActionResult:
     """Run a Pod here as kubelet would: validate, lay out its configMap/secret volumes
     (AtomicWriter), compute its env, execve its process with it.  `objects` are more
@@ -465,7 +561,7 @@ def _k8s_state(ctx: RunContext, p: dict[str, Any], save: str | None) -> ActionRe
 
 
 @action("wait_output", params=("process", "event"), optional=("timeout",),
-        requires=("memlab.launch:launch",))
+        requires=("memlab.launch:launch",), bounds={"timeout": Bound(0, 60, integer=False)})
 def _wait_output(ctx: RunContext, p: dict[str, Any], save: str | None) -> ActionResult:
     """Read the process's JSON output lines until one has "event" == event (or the
     timeout passes: then `seen` says what came instead); measures that line, `elapsed`
@@ -474,7 +570,7 @@ def _wait_output(ctx: RunContext, p: dict[str, Any], save: str | None) -> Action
     import time
 
     proc = ctx.process(str(p["process"]))
-    timeout = float(p.get("timeout", 2.0))
+    timeout = float(bounded("wait_output", p, "timeout", 2.0))
     start = time.monotonic()
     seen: list[str] = []
     while (left := timeout - (time.monotonic() - start)) > 0:
@@ -501,13 +597,14 @@ def _wait_output(ctx: RunContext, p: dict[str, Any], save: str | None) -> Action
 
 # --------------------------------------------------------------------------- ASLR
 @action("aslr", optional=("target", "runs", "no_aslr"),
-        requires=("memlab.aslr:run_experiment",))
+        requires=("memlab.aslr:run_experiment",), bounds={"runs": Bound(1, MAX_RUNS)},
+        starts=_starts_target)
 def _aslr(ctx: RunContext, p: dict[str, Any], save: str | None) -> ActionResult:
     """Launch the target N times (default 3) and record per column (text, start_brk,
     mmap, stack_top, vdso, env_start) the value of each run and how many bits moved."""
     from memlab.aslr import COLUMNS, run_experiment
 
-    res = run_experiment(str(p.get("target", "sleeper")), int(p.get("runs", 3)),
+    res = run_experiment(str(p.get("target", "sleeper")), bounded("aslr", p, "runs", 3),
                          no_aslr=bool(p.get("no_aslr", False)))
     facts = {
         "kind": res.kind, "runs": len(res.rows), "notes": list(res.notes),
@@ -523,7 +620,9 @@ def _aslr(ctx: RunContext, p: dict[str, Any], save: str | None) -> ActionResult:
 
 
 @action("observe", params=("process",), optional=("uid", "channels", "secret"),
-        requires=("memlab.exposure.observers:observe", "memlab.exposure.observers:Target"))
+        requires=("memlab.exposure.observers:observe", "memlab.exposure.observers:Target"),
+        bounds={"uid": Bound(0, 2**32 - 2)})  # (uid_t)-1 means "unchanged" to setresuid
+
 def _observe(ctx: RunContext, p: dict[str, Any], save: str | None) -> ActionResult:
     """One observer process (memlab forks; as `uid` if given, which needs root) tries
     the channels (default environ, maps, mem) on a launched process: per channel
@@ -532,7 +631,7 @@ def _observe(ctx: RunContext, p: dict[str, Any], save: str | None) -> ActionResu
     from memlab.exposure.observers import Identity, Target, can_switch_uid, observe
 
     proc = ctx.process(str(p["process"]))
-    uid = p.get("uid")
+    uid = bounded("observe", p, "uid", None)
     if uid is not None and int(uid) != os.geteuid() and not can_switch_uid():
         why = (f"an observer as uid {uid} needs root to switch uid; memlab runs as uid "
                f"{os.geteuid()} and never escalates")

@@ -85,6 +85,9 @@ class CheckSpec:
     params: tuple[str, ...]  # required
     optional: tuple[str, ...]
     doc: str
+    # what is wrong with the literal parameters a lesson file gives, checked when the
+    # file is loaded (None: anything goes)
+    literal_problem: Callable[[dict[str, Any]], str | None] | None = None
 
     @property
     def all_params(self) -> tuple[str, ...]:
@@ -94,10 +97,12 @@ class CheckSpec:
 CHECKS: dict[str, CheckSpec] = {}
 
 
-def check(name: str, params: Iterable[str], optional: Iterable[str] = ()):
+def check(name: str, params: Iterable[str], optional: Iterable[str] = (),
+          literal_problem: Callable[[dict[str, Any]], str | None] | None = None):
     def register(fn: Callable[[Args], Verdict]) -> Callable[[Args], Verdict]:
         doc = (fn.__doc__ or "").strip().splitlines()[0] if fn.__doc__ else ""
-        CHECKS[name] = CheckSpec(name, fn, tuple(params), tuple(optional), doc)
+        CHECKS[name] = CheckSpec(name, fn, tuple(params), tuple(optional), doc,
+                                 literal_problem)
         return fn
     return register
 
@@ -330,10 +335,95 @@ def _page_align_of(a: Args) -> Verdict:
                    f"= {fmt(aligned)} (difference {fmt(v - aligned)})", fmt(aligned))
 
 
-@check("matches", ["value", "pattern"])
+# --------------------------------------------------------------------------- regexes
+# A lesson's `matches` pattern is anyone's text, and Python's re backtracks: `^(a+)+$`
+# takes exponential time on "aaaa...b", two adjacent `\d*\d*` a cubic one.  memlab
+# accepts only patterns whose backtracking is bounded (FORMAT.md "Limits"): at most one
+# variable repetition (`*`, `+`, `{m,n}`), nothing variable inside it (no nested
+# repetition, no alternation, no `?`), at most MAX_OPTIONAL `?`, no backreferences; the
+# pattern and the text it is matched against have length limits.
+MAX_PATTERN = 256
+MAX_SUBJECT = 4096
+MAX_OPTIONAL = 4
+
+
+def _regex_parser():
+    import re._constants as constants  # noqa: PLC0415  (3.11+: sre_parse's successor)
+    import re._parser as parser
+
+    return parser, constants
+
+
+def pattern_problem(pattern: Any) -> str | None:
+    """None when PATTERN is a regular expression memlab will match, else why not."""
+    if not isinstance(pattern, str):
+        return f"pattern must be a string, not {fmt(pattern)}"
+    if len(pattern) > MAX_PATTERN:
+        return f"pattern is {len(pattern)} characters; at most {MAX_PATTERN}"
+    parser, c = _regex_parser()
+    try:
+        parsed = parser.parse(pattern)
+    except (re.error, RecursionError, OverflowError) as err:
+        return f"pattern is not a regular expression: {err}"
+    counts = {"repeat": 0, "optional": 0}
+    repeat_ops = (c.MAX_REPEAT, c.MIN_REPEAT, getattr(c, "POSSESSIVE_REPEAT", None))
+
+    def walk(items, inside: bool) -> str | None:
+        for op, av in items:
+            if op in repeat_ops:
+                lo, hi, body = av
+                variable = lo != hi
+                if variable and hi == 1 and not inside:  # x? outside a repetition
+                    counts["optional"] += 1
+                    if counts["optional"] > MAX_OPTIONAL:
+                        return f"more than {MAX_OPTIONAL} optional parts (?)"
+                elif variable:
+                    if inside:
+                        return "a repetition inside a repetition (like (a+)+)"
+                    counts["repeat"] += 1
+                    if counts["repeat"] > 1:
+                        return ("more than one variable repetition (*, +, {m,n}); "
+                                "memlab allows one per pattern")
+                why = walk(body, inside or hi > 1)  # (a+){10} repeats a+ too
+            elif op is c.BRANCH:
+                if inside:
+                    return "an alternation (|) inside a repetition"
+                why = next(filter(None, (walk(b, inside) for b in av[1])), None)
+            elif op is c.SUBPATTERN:
+                why = walk(av[-1], inside)
+            elif op in (c.ASSERT, c.ASSERT_NOT):
+                why = walk(av[1], inside)
+            elif op is getattr(c, "ATOMIC_GROUP", None):
+                why = walk(av, inside)
+            elif op in (c.GROUPREF, c.GROUPREF_EXISTS, getattr(c, "GROUPREF_IGNORE", None)):
+                return "a backreference (\\1, (?P=name), (?(1)...))"
+            else:
+                why = None
+            if why:
+                return why
+        return None
+
+    return walk(parsed, False)
+
+
+def _literal_pattern(params: dict[str, Any]) -> str | None:
+    pattern = params.get("pattern")
+    if isinstance(pattern, str) and pattern.startswith("$"):
+        return None  # a measurement: checked when the lesson runs
+    return pattern_problem(pattern)
+
+
+@check("matches", ["value", "pattern"], literal_problem=_literal_pattern)
 def _matches(a: Args) -> Verdict:
-    """The value (as text) matches a regular expression."""
+    """The value (as text) matches a regular expression (one memlab's rules allow)."""
     v = a["value"]
     s = v.decode("latin-1") if isinstance(v, bytes) else str(v)
-    return verdict(re.search(a["pattern"], s) is not None, f"{a.label('value')} = {s!r}",
-                   f"matches /{a['pattern']}/")
+    pattern = a["pattern"]
+    why = pattern_problem(pattern)
+    if why:
+        return verdict(False, why, "a pattern memlab matches (FORMAT.md, Limits)")
+    if len(s) > MAX_SUBJECT:
+        return verdict(False, f"{a.label('value')} is {len(s)} characters; `matches` looks "
+                       f"at most {MAX_SUBJECT}", f"matches /{pattern}/")
+    return verdict(re.search(pattern, s) is not None, f"{a.label('value')} = {s!r}",
+                   f"matches /{pattern}/")

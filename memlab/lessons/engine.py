@@ -100,11 +100,14 @@ def _normal(value: Any) -> str:
 def answers_match(given: Any, expected: Any, choices: tuple[str, ...] = ()) -> bool:
     """A learner's answer against the expected one: case and spacing ignored, yes/true,
     hex/decimal alike; with choices, "2" or "b" picks the second choice."""
+    from memlab.processes import ascii_decimal
+
     g = str(given).strip()
     if choices:
-        if g.isdigit() and 1 <= int(g) <= len(choices):
-            g = choices[int(g) - 1]
-        elif len(g) == 1 and g.isalpha() and ord(g.lower()) - 97 < len(choices):
+        number = ascii_decimal(g)
+        if number is not None and 1 <= number <= len(choices):
+            g = choices[number - 1]
+        elif len(g) == 1 and "a" <= g.lower() <= "z" and ord(g.lower()) - 97 < len(choices):
             g = choices[ord(g.lower()) - 97]
     return _normal(g) == _normal(expected)
 
@@ -113,7 +116,13 @@ class LessonRunner:
     """Walk one lesson: `steps`, `index` (len(steps) means the quiz), next()/back(),
     run_action()/run_checks()/run_step(), quiz answers, close()."""
 
-    def __init__(self, lesson: Lesson):
+    def __init__(self, lesson: Lesson, *, allow_programs: bool = False):
+        """allow_programs: the user said yes to what a lesson from outside memlab
+        starts (Lesson.programs); without it such a lesson is refused here, before any
+        action runs.  memlab's own lessons need no yes."""
+        refusal = None if allow_programs else lesson.refuse_programs()
+        if refusal is not None:
+            raise refusal
         self.lesson = lesson
         self.steps = lesson.steps
         self.index = 0

@@ -9,14 +9,16 @@ a semantic error is found by searching the source from the header of the step it
 
 from __future__ import annotations
 
+import bisect
 import re
 import tomllib
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
 from memlab.errors import UsageError
-from memlab.lessons.actions import ACTIONS, PROGRAM_PARAMS, program_requirement
+from memlab.lessons.actions import ACTIONS, PROGRAM_PARAMS, param_value, program_requirement
 from memlab.lessons.checks import CHECKS
 
 CONTENT_DIR = Path(__file__).resolve().parent / "content"
@@ -25,6 +27,12 @@ _LESSON_KEYS = {"id", "title", "goal", "minutes", "order", "chapters", "corrects
 _STEP_KEYS = {"title", "text", "after", "action", "check", "needs_root", "highlight"}
 _QUIZ_KEYS = {"question", "choices", "answer", "answer_from", "check", "explain"}
 _TOML_LINE_RE = re.compile(r"\(at line (\d+), column (\d+)\)")
+# Bounds on what a lesson file may ask for (FORMAT.md "Limits"): a lesson takes under
+# ~5 minutes, memlab's own have at most 9 steps.
+MAX_DEPTH = 64  # nesting of tables and arrays
+MAX_STEPS = 100
+MAX_QUIZZES = 50
+MAX_PER_STEP = 50  # actions, and checks, in one step
 
 
 class LessonFileError(UsageError):
@@ -103,6 +111,35 @@ class Lesson:
     requires: tuple[str, ...] = field(default=())
 
     @property
+    def trusted(self) -> bool:
+        """memlab's own lessons (memlab/lessons/content) run what they run; a lesson file
+        from anywhere else is code from whoever wrote it (see `programs`).  The directory
+        it was found in counts too: its `file = ...` manifests are read from there, so a
+        symlink to one of memlab's lessons from another directory is not memlab's."""
+        return (self.path.parent.resolve() == CONTENT_DIR
+                and self.path.resolve().parent == CONTENT_DIR)
+
+    @cached_property
+    def programs(self) -> tuple[str, ...]:
+        """What the lesson's actions would start, one line each: "step 2: launch: ARGV"."""
+        out = []
+        for step in self.steps:
+            for a in step.actions:
+                starts = ACTIONS[a.do].starts
+                for what in starts(a.params, self.path.parent) if starts else ():
+                    out.append(f"step {step.index + 1}: {a.do}: {what}")
+        return tuple(out)
+
+    def refuse_programs(self) -> UsageError | None:
+        """The error to stop with when this lesson would start programs it may not start
+        without the user's yes (None: a lesson of memlab's own, or it starts none)."""
+        programs = () if self.trusted else self.programs
+        if not programs:
+            return None
+        return UsageError(f"{self.path} is not one of memlab's lessons and would run: "
+                          f"{'; '.join(programs)} -- run it with --yes if you trust it")
+
+    @property
     def check_count(self) -> int:
         return sum(len(s.checks) for s in self.steps) + len(self.quizzes)
 
@@ -131,10 +168,16 @@ class _Locator:
                 self.steps.append(n)
             elif s.startswith("[[quiz]]"):
                 self.quizzes.append(n)
+        self.headers = sorted(self.steps + self.quizzes)
 
     def find(self, start: int, *needles: str) -> int:
+        """The first line from START to the next [[step]]/[[quiz]] header holding a
+        needle (searched in order), else START: one section, not the rest of the file."""
+        start = max(start, 1)
+        i = bisect.bisect_right(self.headers, start)
+        end = self.headers[i] if i < len(self.headers) else len(self.lines) + 1
         for needle in needles:
-            for n in range(max(start, 1), len(self.lines) + 1):
+            for n in range(start, end):
                 if needle in self.lines[n - 1]:
                     return n
         return start
@@ -163,20 +206,38 @@ def references(value: Any) -> list[str]:
     return []
 
 
+def _too_deep(data: dict) -> bool:
+    """True when tables and arrays nest more than MAX_DEPTH levels (an explicit stack:
+    the walk itself must not recurse on hostile input)."""
+    stack: list[tuple[Any, int]] = [(data, 1)]
+    while stack:
+        value, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            return True
+        children = value.values() if isinstance(value, dict) else value
+        stack.extend((v, depth + 1) for v in children if isinstance(v, (dict, list)))
+    return False
+
+
 def load_lesson(path: str | Path) -> Lesson:
+    from memlab.inputfile import LESSON, InputFileError, read_input_text
+
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as err:
-        raise LessonFileError(f"cannot read: {err.strerror}", path=str(path)) from err
-    except UnicodeDecodeError as err:
-        raise LessonFileError("not UTF-8 text", path=str(path)) from err
+        text = read_input_text(path, LESSON)
+    except InputFileError as err:
+        raise LessonFileError(err.msg, path=str(path)) from err
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as err:
         m = _TOML_LINE_RE.search(str(err))
         raise LessonFileError(f"TOML syntax error: {err}", path=str(path),
                               line=int(m.group(1)) if m else None) from err
+    except RecursionError as err:  # tomllib recurses once per nested array/inline table
+        raise LessonFileError(f"nested more than {MAX_DEPTH} levels deep",
+                              path=str(path)) from err
+    if _too_deep(data):
+        raise LessonFileError(f"nested more than {MAX_DEPTH} levels deep", path=str(path))
     return _build(path, text, data)
 
 
@@ -207,6 +268,12 @@ def _build(path: Path, text: str, data: dict) -> Lesson:
     raw_steps = data.get("step", [])
     if not isinstance(raw_steps, list) or not raw_steps:
         raise fail("a lesson needs at least one [[step]]", head_line)
+    if len(raw_steps) > MAX_STEPS:
+        raise fail(f"{len(raw_steps)} steps: a lesson has at most {MAX_STEPS}", loc.step(MAX_STEPS))
+    raw_quizzes = data.get("quiz", [])
+    if isinstance(raw_quizzes, list) and len(raw_quizzes) > MAX_QUIZZES:
+        raise fail(f"{len(raw_quizzes)} quizzes: a lesson has at most {MAX_QUIZZES}",
+                   loc.quiz(MAX_QUIZZES))
 
     def build_check(raw: Any, start: int, where: str) -> CheckCall:
         if not isinstance(raw, dict):
@@ -228,6 +295,9 @@ def _build(path: Path, text: str, data: dict) -> Lesson:
             if key not in params:
                 raise fail(f"{where}: check {name!r} needs parameter {key!r}", line)
         check_refs(params, line, where)
+        why = spec.literal_problem(params) if spec.literal_problem else None
+        if why:
+            raise fail(f"{where}: check {name!r}: {why}", line)
         return CheckCall(name, params, raw.get("say"), line)
 
     def check_refs(params: dict, line: int, where: str) -> None:
@@ -249,6 +319,9 @@ def _build(path: Path, text: str, data: dict) -> Lesson:
                            loc.find(start, key))
         if not isinstance(raw.get("text"), str):
             raise fail(f"{where}: needs text = \"...\"", start)
+        for key in ("action", "check"):
+            if len(_as_list(raw.get(key))) > MAX_PER_STEP:
+                raise fail(f"{where}: more than {MAX_PER_STEP} {key}s in one step", start)
         actions: list[ActionCall] = []
         for raw_action in _as_list(raw.get("action")):
             if not isinstance(raw_action, dict) or not isinstance(raw_action.get("do"), str):
@@ -269,6 +342,12 @@ def _build(path: Path, text: str, data: dict) -> Lesson:
                 if key not in params:
                     raise fail(f"{where}: action {name!r} needs parameter {key!r}", line)
             check_refs(params, line, where)
+            for key, bound in spec.bounds.items():  # literals now; "$refs" when run
+                value = param_value(params, key)
+                why = None if value is None or references(value) else bound.problem(value)
+                if why:
+                    raise fail(f"{where}: action {name!r}: {key} {why}",
+                               loc.find(line, key.split(".")[-1]))
             save = raw_action.get("save")
             if save is not None and (not isinstance(save, str)
                                      or not re.match(r"^[A-Za-z_][\w-]*$", save)):
@@ -292,7 +371,6 @@ def _build(path: Path, text: str, data: dict) -> Lesson:
                           str(raw.get("after", "")), tuple(actions), tuple(checks),
                           needs_root, raw.get("highlight"), start))
     quizzes: list[Quiz] = []
-    raw_quizzes = data.get("quiz", [])
     if not isinstance(raw_quizzes, list) or not raw_quizzes:
         raise fail("a lesson ends with at least one [[quiz]] that memlab can check", head_line)
     for i, raw in enumerate(raw_quizzes):
@@ -364,10 +442,11 @@ def discover(extra_dirs: list[str | Path] = (), builtin: bool = True) -> Catalog
     errors: list[LessonFileError] = []
     seen: dict[str, Path] = {}
     for d in dirs:
-        files = [d] if d.is_file() else sorted(d.glob("*.toml"))
         if not d.exists():
             errors.append(LessonFileError("no such lesson file or directory", path=str(d)))
             continue
+        # not a directory: one file, which load_lesson refuses if it is a FIFO, a device...
+        files = sorted(d.glob("*.toml")) if d.is_dir() else [d]
         for f in files:
             try:
                 lesson = load_lesson(f)

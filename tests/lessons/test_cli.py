@@ -107,7 +107,7 @@ def test_malformed_lesson_is_an_error_naming_file_and_line_and_the_others_run(le
     lesson_dir("a-good.toml", GOOD)
     bad = lesson_dir("b-bad.toml", GOOD.replace('"launch"', '"lunch"'))
     rc, out, _ = run_cli("lesson", "run", "--all", "--check", "--no-builtin",
-                         "--dir", str(lesson_dir.dir))
+                         "--dir", str(lesson_dir.dir), "--yes")  # it launches a sample
     assert rc == 1
     assert f"ERROR {bad}:9: step 1: unknown action 'lunch'" in out
     assert re.search(r"^PASS  a-good step 1", out, re.M)
@@ -116,7 +116,7 @@ def test_malformed_lesson_is_an_error_naming_file_and_line_and_the_others_run(le
 
 def test_a_failing_check_makes_the_exit_code_non_zero(lesson_dir):
     path = lesson_dir("f.toml", GOOD.replace("answer = 1", "answer = 5"))
-    rc, out, _ = run_cli("lesson", "run", str(path), "--check")
+    rc, out, _ = run_cli("lesson", "run", str(path), "--check", "--yes")
     assert rc == 1 and summary(out) == (1, 1, 0)
     assert re.search(r"^FAIL  f quiz 1: .*\n\s+measured: \$p\.env\.count = 1 \(expected answer 5\)",
                      out, re.M), out
@@ -129,7 +129,7 @@ def test_unknown_lesson_is_a_usage_error():
 
 def test_run_prints_steps_without_pausing_when_not_a_tty(lesson_dir):
     path = lesson_dir("t.toml", GOOD)
-    rc, out, _ = run_cli("lesson", "run", str(path), "--no-pause")
+    rc, out, _ = run_cli("lesson", "run", str(path), "--no-pause", "--yes")
     assert rc == 0
     assert "── Step 1/1" in out and "── Quiz" in out and "answer: 1" in out
 
@@ -168,7 +168,7 @@ def test_run_json_gives_every_verdict_with_its_measured_value(lesson_dir):
     import json
 
     path = lesson_dir("j.toml", GOOD)
-    rc, out, _ = run_cli("lesson", "run", str(path), "--json")
+    rc, out, _ = run_cli("lesson", "run", str(path), "--json", "--yes")
     data = json.loads(out)
     assert rc == 0 and data["summary"] == "2 passed, 0 failed"
     assert [r["status"] for r in data["results"]] == ["pass", "pass"]

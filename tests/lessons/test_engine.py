@@ -17,7 +17,7 @@ requires_root = pytest.mark.skipif(os.geteuid() != 0, reason="needs root to swit
 
 def test_walk_a_lesson_step_by_step(lesson_dir):
     lesson = load_lesson(lesson_dir("tiny.toml", GOOD))
-    with LessonRunner(lesson) as r:
+    with LessonRunner(lesson, allow_programs=True) as r:
         assert r.available and r.index == 0 and not r.at_quiz
         assert not r.back()
         out = r.run_action()
@@ -37,7 +37,7 @@ def test_walk_a_lesson_step_by_step(lesson_dir):
 def test_a_failing_check_reports_the_measured_value(lesson_dir):
     lesson = load_lesson(lesson_dir("f.toml", GOOD.replace('expected = ["A=1"]',
                                                           'expected = ["A=2"]')))
-    with LessonRunner(lesson) as r:
+    with LessonRunner(lesson, allow_programs=True) as r:
         results = r.run_all()
     bad = [x for x in results if x.status == "fail"]
     assert len(bad) == 1 and "A=1" in bad[0].verdict.measured and "A=2" in bad[0].verdict.expected
@@ -47,7 +47,7 @@ def test_a_failing_action_fails_its_checks(lesson_dir):
     # /bin/false exists (so the lesson is available) but exits without a self-report
     lesson = load_lesson(lesson_dir("a.toml", GOOD.replace('env = ["A=1"]',
                                                           'target = "/bin/false"')))
-    with LessonRunner(lesson) as r:
+    with LessonRunner(lesson, allow_programs=True) as r:
         assert r.available
         results = r.run_all()
     assert results and all(x.status == "fail" for x in results)
@@ -71,7 +71,7 @@ def test_a_missing_building_block_makes_the_lesson_unavailable(lesson_dir):
         lesson = load_lesson(lesson_dir("u.toml", text))
         ok, why = lesson.availability()
         assert not ok and "memlab_no_such_block" in why
-        with LessonRunner(lesson) as r:
+        with LessonRunner(lesson, allow_programs=True) as r:
             out = r.run_step()
         assert out.skipped and all(x.status == "skip" for x in out.results)
     finally:
@@ -87,7 +87,7 @@ def test_root_steps_are_skipped_with_the_reason_when_not_root(lesson_dir):
     lesson = load_lesson(lesson_dir("r.toml", ROOT_STEP))
 
     def walk():
-        with LessonRunner(lesson) as r:
+        with LessonRunner(lesson, allow_programs=True) as r:
             return [(x.status, x.verdict.measured) for x in r.run_all()]
     results = run_as(NOBODY, walk)
     assert [s for s, _ in results] == ["skip", "skip"]

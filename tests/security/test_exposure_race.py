@@ -124,10 +124,16 @@ def test_the_demo_variable_name_cannot_name_a_path(name):
 
 
 def test_the_file_channel_reads_a_bounded_amount(tmp_path):
-    """The secret file is the victim uid's: it may grow it while root's observer reads."""
-    from memlab.exposure.observers import FILE_READ_LIMIT, Target, probe
+    """The secret file is the victim uid's: it may grow it while root's observer reads.
+    A file over the limit is refused (a cell with the reason), never read whole."""
+    from memlab.exposure.observers import Target, probe
+    from memlab.inputfile import SECRET_FILE
 
     big = tmp_path / "big"
-    big.write_bytes(b"x" * (FILE_READ_LIMIT + 4096))
+    big.write_bytes(b"x" * (SECRET_FILE.limit + 4096))
     cell = probe("file", Target(pid=os.getpid(), file=str(big)))
-    assert cell.ok and cell.size == FILE_READ_LIMIT
+    assert not cell.ok and "too big" in cell.note
+    fits = tmp_path / "fits"
+    fits.write_bytes(b"x" * SECRET_FILE.limit)
+    cell = probe("file", Target(pid=os.getpid(), file=str(fits)))
+    assert cell.ok and cell.size == SECRET_FILE.limit

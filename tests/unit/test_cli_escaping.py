@@ -122,8 +122,8 @@ def hostile_lesson() -> str:
 
 @pytest.mark.parametrize("argv", [
     ("lesson", "list"),
-    ("lesson", "run", "1", "--no-pause"),  # the interactive walk (stdin is no tty here)
-    ("lesson", "run", "--all", "--check"),
+    ("lesson", "run", "1", "--no-pause", "--yes"),  # the interactive walk (no tty here)
+    ("lesson", "run", "--all", "--check", "--yes"),
 ])
 def test_lesson_text_from_a_user_directory_is_escaped(capsys, tmp_path, argv):
     (tmp_path / "evil.toml").write_text(hostile_lesson())
