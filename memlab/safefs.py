@@ -1,6 +1,6 @@
 """Writing and deleting as a possibly-root user without trusting anyone else's directory.
 
-One rule for every path memlab writes or deletes (README "Security"): it lies in a
+One rule for every path memlab writes or deletes (SECURITY.md): it lies in a
 directory owned by the effective user, not writable by group or others, reached from "/"
 one component at a time with openat(O_DIRECTORY|O_NOFOLLOW) on a held directory fd,
 and every later step (mkdir, create, rename, symlink, unlink, rmtree) is relative to

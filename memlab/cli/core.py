@@ -1,7 +1,7 @@
 """The core commands: launch, inspect, env, stack, samples.
 
 Each reads one Snapshot (memlab.collect.snapshot) and prints it: JSON per the contract in
-DESIGN.md with --json (rich is then never imported), rich tables otherwise.
+docs/json.md with --json (rich is then never imported), rich tables otherwise.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """The ELF file next to the memory it became: load bias, PT_LOAD -> maps lines, symbols.
 
-Facts (kernel-facts.md section 6, fs/binfmt_elf.c load_elf_binary):
+Facts (docs/kernel-facts.md#elf-to-maps, fs/binfmt_elf.c load_elf_binary):
 - ET_EXEC is mapped at its link addresses (bias 0).  ET_DYN gets a load_bias: for a PIE
   with an interpreter, ELF_ET_DYN_BASE (+ randomisation); a static-PIE (no interpreter)
   is placed like an mmap, in the mmap area (0x7f...).

@@ -1,6 +1,7 @@
 """The access matrix: which observer can read a process's secret, through which channel.
 
-The article says environment variables are "exposed to other processes".  The kernel is
+The article memlab's lessons follow (docs/article.md) says environment variables are
+"exposed to other processes".  The kernel is
 more precise (fs/proc/base.c, kernel/ptrace.c __ptrace_may_access):
   - the same uid reads /proc/PID/environ, maps, auxv and mem of a *dumpable* process;
   - another uid gets EACCES on all of them (EPERM from process_vm_readv), and stat with

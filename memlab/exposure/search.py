@@ -4,7 +4,7 @@ This is what an attacker with ptrace-attach access (same uid and a dumpable proc
 root) can do, and what `unsetenv` cannot undo: a secret copied by the program (strdup,
 a config struct, a log buffer) stays in the heap whatever happens to the env block.
 
-Speed (kernel-facts section 8): one reused buffer of CHUNK + len(needle) - 1 bytes,
+Speed (docs/kernel-facts.md#reading-speed): one reused buffer of CHUNK + len(needle) - 1 bytes,
 filled by MemReader.read_into (process_vm_readv straight into it, no allocation), then
 bytearray.find over the filled part.  The last len(needle) - 1 bytes of each chunk are
 carried to the front of the buffer, so a match that straddles two chunks is found once.

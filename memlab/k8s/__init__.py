@@ -1,7 +1,8 @@
 """Kubernetes injection reproduced on one machine, without a cluster.
 
 memlab reads real Pod / ConfigMap / Secret manifests and does what the API server and
-kubelet do with them (see /work/shared/reference/kubernetes-injection.md for the spec):
+kubelet do with them (docs/article.md lists what memlab reproduces, with the Kubernetes
+sources: pkg/kubelet/kubelet_pods.go, pkg/volume/util/atomic_writer.go):
 
   manifests.py     multi-document YAML -> typed objects; structural errors with line numbers
   validation.py    the API server's rules, messages in Kubernetes' own field.Error form

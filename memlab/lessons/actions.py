@@ -411,7 +411,8 @@ def _search(ctx: RunContext, p: dict[str, Any], save: str | None) -> ActionResul
 # --------------------------------------------------------------------------- Kubernetes
 def _manifest(ctx: RunContext, p: dict[str, Any], key: str = "manifest") -> str:
     """Inline YAML (`manifest = '''...'''`) or a file (`file = "x.yaml"`), looked up next
-    to the lesson, then in memlab's k8s examples (the article's manifests)."""
+    to the lesson, then in memlab's k8s examples (the article's manifests,
+    docs/article.md)."""
     if key in p:
         return str(p[key])
     from memlab.inputfile import MANIFEST, read_input_text

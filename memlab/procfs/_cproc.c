@@ -3,7 +3,7 @@
  * Each returns the record the Python parser builds, or None for anything it does not
  * take on; the Python parser then runs, and raises the ParseError that names the
  * problem.  tests/unit/test_fuzz_parsers.py compares both on hypothesis-made input.
- * Why C (issue 2): for a small process parsing these two files cost more than the
+ * Why C (docs/benchmarks.md): for a small process parsing these two files cost more than the
  * kernel took to print them.
  *
  * parse_maps(data, Region, path_kind, known) -> list of Region

@@ -6,7 +6,7 @@ or CAP_SYS_PTRACE.
 
 - Fast path: process_vm_readv(2) (Python has no wrapper: procfs._cproc.vm_readv, in C)
   copies straight into the caller's buffer, about twice as fast as pread on
-  /proc/PID/mem (kernel-facts section 8: 9.9 vs 4.9 GB/s for 1 MiB chunks).
+  /proc/PID/mem (docs/kernel-facts.md#reading-speed: 9.9 vs 4.9 GB/s, 1 MiB chunks).
 - Fallback: os.preadv on /proc/PID/mem, opened once.  Used when the syscall is refused
   by a seccomp filter (containers) while /proc/PID/mem is allowed, or when _cproc was
   not compiled.

@@ -4,7 +4,7 @@ With PIDFD_INFO_CREDS the kernel fills struct pidfd_info (include/uapi/linux/pid
 fs/pidfs.c pidfd_info) with the real, effective, saved and filesystem uids that
 /proc/PID/status prints on its Uid: line, mapped into the caller's user namespace the
 same way, without formatting the other 50 lines of status: 4.7 us instead of 12 us
-(issue 2).  Like status it needs no permission.  Kernels before 6.13 answer ENOTTY,
+(docs/benchmarks.md).  Like status it needs no permission.  Kernels before 6.13 answer ENOTTY,
 and the caller reads status instead.
 """
 

@@ -2,9 +2,9 @@
 
 - read_into over a 512 MiB anonymous mapping (every page touched) of a child, 1 MiB
   chunks into one reused buffer: process_vm_readv vs pread on /proc/PID/mem
-  (kernel-facts section 8 measured 9.9 vs 4.9 GB/s on this machine);
+  (docs/kernel-facts.md#reading-speed measured 9.9 vs 4.9 GB/s on this machine);
 - the same with read() (a fresh bytes object per chunk) to show what allocation costs;
-- maps + stat + auxv + environ for one process (kernel-facts: about 0.1 ms).
+- maps + stat + auxv + environ for one process (docs/kernel-facts.md#reading-speed: about 0.1 ms).
 """
 
 from __future__ import annotations
@@ -57,9 +57,9 @@ def bench_memreader_throughput():
         dict(name="read_into process_vm_readv, 1 MiB reused", value=round(results["vm_readv"], 2),
              unit="GB/s", compare_to="pread /proc/PID/mem", ratio=round(results["vm_readv"] / base, 2),
              note=f"512 MiB touched anon mapping, best of 3, load {load:.1f} on "
-                  f"{os.cpu_count()} cpus; kernel-facts: 9.9"),
+                  f"{os.cpu_count()} cpus; docs/kernel-facts.md: 9.9"),
         dict(name="read_into pread /proc/PID/mem, 1 MiB reused", value=round(base, 2),
-             unit="GB/s", compare_to=None, ratio=None, note="kernel-facts: 4.9"),
+             unit="GB/s", compare_to=None, ratio=None, note="docs/kernel-facts.md: 4.9"),
         dict(name="read() process_vm_readv, new bytes per chunk",
              value=round(results["vm_readv alloc"], 2), unit="GB/s",
              compare_to="read_into process_vm_readv",
@@ -92,5 +92,5 @@ def bench_proc_readers():
             rows.append(dict(name=f"read maps+stat+auxv+environ, {label}",
                              value=round(readers_ms(pid), 3), unit="ms", compare_to=None,
                              ratio=None, note=f"{len(read_maps(pid))} maps lines, median of "
-                             "200; kernel-facts: ~0.1"))
+                             "200; docs/kernel-facts.md: ~0.1"))
     return rows

@@ -1,5 +1,5 @@
-"""The shipped lessons cover the course: every chapter of seed-guide.md and every claim
-listed there as wrong or loose, each with a learning goal, under 5 minutes, and a quiz."""
+"""The shipped lessons cover the course: every section of the article (docs/article.md)
+and every claim listed there as wrong or loose, each with a learning goal, under 5 minutes, and a quiz."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ def test_shipped_lessons_load_and_cover_the_course():
     assert len(ids) >= 9, ids
     for lesson in cat.lessons:
         assert lesson.goal and 1 <= lesson.minutes <= 5 and lesson.quizzes
-    # every chapter of seed-guide.md is covered by some lesson
+    # every section of the article (docs/article.md, 1-12) is covered by some lesson
     covered = {c for lesson in cat.lessons for c in lesson.chapters}
     assert set(range(1, 13)) <= covered, set(range(1, 13)) - covered
 

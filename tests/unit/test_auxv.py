@@ -13,7 +13,7 @@ from memlab.procfs.auxv import AT_NAMES, AT_NUMBERS, auxv_name, parse_auxv
 from tests.helpers import REPO
 
 DATA = REPO / "tests" / "data"
-# kernel-facts section 1: the order create_elf_tables writes on x86_64 6.x
+# docs/kernel-facts.md#the-initial-stack: the order create_elf_tables writes on x86_64 6.x
 X86_ORDER = ["AT_SYSINFO_EHDR", "AT_MINSIGSTKSZ", "AT_HWCAP", "AT_PAGESZ", "AT_CLKTCK",
              "AT_PHDR", "AT_PHENT", "AT_PHNUM", "AT_BASE", "AT_FLAGS", "AT_ENTRY",
              "AT_UID", "AT_EUID", "AT_GID", "AT_EGID", "AT_SECURE", "AT_RANDOM",

@@ -1,5 +1,5 @@
 """Headless modules never import textual; the fast CLI paths never import the heavy
-libraries (DESIGN.md: textual, elftools, yaml are imported lazily, where needed).
+libraries (docs/architecture.md: textual, elftools, yaml are imported lazily, where needed).
 
 Each check runs in a fresh interpreter and inspects its sys.modules.
 """

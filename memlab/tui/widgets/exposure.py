@@ -1,6 +1,6 @@
 """Exposure view: who can read this process's secret, shown live (memlab.exposure).
 
-Teaches: the article's claim, demonstrated — an observer with the SAME uid reads the
+Teaches: the article's claim (docs/article.md), demonstrated — an observer with the SAME uid reads the
 secret straight out of /proc/PID/environ, while an observer with ANOTHER uid is refused
 (EACCES: the kernel's ptrace access check, fs/proc/base.c environ_open) — then the full
 matrix of observers x channels (environ, cmdline, stat, maps, auxv, mem,
