@@ -48,8 +48,10 @@ _COLOURS = {"pass": "32", "fail": "31", "skip": "33", "error": "31"}
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("lesson", help="guided lessons: the article, runnable, with checks",
-                       description="Guided lessons: each step runs memlab and checks what it "
-                       "measured.  Lesson files are TOML (memlab/lessons/FORMAT.md).",
+                       description="Guided lessons on a Korean article about Kubernetes "
+                       "ConfigMaps and Secrets (docs/article.md): each step runs memlab and "
+                       "checks what it measured.  Lesson files are TOML "
+                       "(memlab/lessons/FORMAT.md).",
                        epilog=LIST_EPILOG + RUN_EPILOG.replace("examples:\n", "", 1),
                        formatter_class=argparse.RawDescriptionHelpFormatter)
     lsub = p.add_subparsers(dest="lesson_command", metavar="SUBCOMMAND")
