@@ -247,7 +247,8 @@ static void cmd_scrub(char *arg)
         return;
     }
     /* In place: when environ still points into the original block at the top of the
-     * stack, this changes what /proc/PID/environ shows (docs/kernel-facts.md#environ-is-the-initial-block). */
+     * stack, this changes what /proc/PID/environ shows
+     * (docs/kernel-facts.md#environ-is-the-initial-block). */
     size_t n = strlen(value);
     memset(value, 'X', n);
     begin_answer("scrub");

@@ -7,7 +7,7 @@ and/or path so the one-line message on stderr is enough to act on.
 
 from __future__ import annotations
 
-# Exit codes are part of the CLI contract (README "Exit codes").
+# Exit codes are part of the CLI contract (docs/cli.md#exit-codes-and-errors).
 EXIT_OK = 0
 EXIT_FAILURE = 1
 EXIT_USAGE = 2

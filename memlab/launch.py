@@ -8,8 +8,8 @@ subprocess cannot give:
   with a char** built from the bytes;
 - personality(ADDR_NO_RANDOMIZE) in the child (`setarch -R`), for repeatable addresses;
 - hold="exec": PTRACE_TRACEME before execve, so the process stops with SIGTRAP right
-  after the kernel built its image (docs/kernel-facts.md#holding-a-process-at-exec) - the pristine initial stack, before
-  ld.so or libc ran; works for any executable;
+  after the kernel built its image (docs/kernel-facts.md#holding-a-process-at-exec) -
+  the pristine initial stack, before ld.so or libc ran; works for any executable;
 - hold="ready": for the bundled samples, wait for their one-line JSON self-report.
 
 A failed execve (ENOENT, EACCES, ENOEXEC...) is sent back through a close-on-exec
@@ -605,7 +605,8 @@ class Launched:
             self._wait_report(timeout)
 
     def _wait_exec_stop(self, timeout: float) -> None:
-        """The SIGTRAP stop PTRACE_TRACEME + execve produces (docs/kernel-facts.md#holding-a-process-at-exec)."""
+        """The SIGTRAP stop PTRACE_TRACEME + execve produces
+        (docs/kernel-facts.md#holding-a-process-at-exec)."""
         deadline = time.monotonic() + timeout
         while True:
             wpid, status = os.waitpid(self.pid, os.WNOHANG)

@@ -118,7 +118,8 @@ def _bss_tail(regions: list[Region], last_exe: Region,
     """The anonymous rw mapping that starts exactly where the executable's last line ends
     is the rest of .bss (set_brk/vm_brk_flags in load_elf_binary maps it), as long as it
     is below start_brk when the heap lies above the binary.  Static-PIE binaries sit in the
-    mmap area with brk placed below them (docs/kernel-facts.md#heap-start-and-aslr): contiguity alone decides."""
+    mmap area with brk placed below them (docs/kernel-facts.md#heap-start-and-aslr):
+    contiguity alone decides."""
     end = last_exe.end
     start_brk = stat.start_brk if _stat_usable(stat) else None
     below = start_brk if start_brk is not None and start_brk >= end else None

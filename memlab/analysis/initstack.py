@@ -1,6 +1,7 @@
 """Decode the initial stack execve built, starting at /proc/PID/stat's startstack.
 
-Layout (fs/binfmt_elf.c create_elf_tables; docs/kernel-facts.md#the-initial-stack), from startstack upwards:
+Layout (fs/binfmt_elf.c create_elf_tables; docs/kernel-facts.md#the-initial-stack),
+from startstack upwards:
 
     argc | argv[0..argc-1] | NULL | envp[0..envc-1] | NULL | auxv (type, value)... AT_NULL
     ... alignment | 16 AT_RANDOM bytes | platform string "x86_64" | random padding

@@ -234,8 +234,9 @@ def stack_tables(st: InitialStack, reveal: bool, masker: Masker | None = None) -
 
 
 def stack_layout(snap: Snapshot) -> Table | None:
-    """The top of [stack] from high to low addresses, as execve built it (docs/kernel-facts.md#the-initial-stack;
-    fs/exec.c copy_strings, fs/binfmt_elf.c create_elf_tables)."""
+    """The top of [stack] from high to low addresses, as execve built it
+    (docs/kernel-facts.md#the-initial-stack; fs/exec.c copy_strings, fs/binfmt_elf.c
+    create_elf_tables)."""
     st, stat, env = snap.stack, snap.stat, snap.env
     if st is None or stat.masked:
         return None

@@ -24,7 +24,7 @@ examples:
   memlab k8s run pod.yaml -f cm.yaml            run it here; Ctrl-C stops it
   memlab k8s apply cm-v2.yaml --pod DIR         update a ConfigMap under a running pod
 
-The bundled examples (the article's two manifests) are in memlab/k8s/examples/.
+The bundled examples (the two manifests of docs/article.md) are in memlab/k8s/examples/.
 """
 
 VALIDATE_EPILOG = """\

@@ -1,8 +1,9 @@
 """Core engine cost: snapshot(pid) in-process vs psutil, and `memlab inspect --json` as a
 whole process vs pmap, gdb and a bare Python start.
 
-Targets (docs/benchmarks.md): snapshot() >= 3x faster than psutil.Process.memory_maps(grouped=False)
-on the same process while returning more (env block, initial stack, auxv, kinds);
+Targets (docs/benchmarks.md): snapshot() >= 3x faster than
+psutil.Process.memory_maps(grouped=False) on the same process while returning more
+(env block, initial stack, auxv, kinds);
 `memlab inspect --json PID` >= 4x faster than gdb -batch and within 4x of `python -c pass`.
 """
 

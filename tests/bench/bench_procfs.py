@@ -4,7 +4,8 @@
   chunks into one reused buffer: process_vm_readv vs pread on /proc/PID/mem
   (docs/kernel-facts.md#reading-speed measured 9.9 vs 4.9 GB/s on this machine);
 - the same with read() (a fresh bytes object per chunk) to show what allocation costs;
-- maps + stat + auxv + environ for one process (docs/kernel-facts.md#reading-speed: about 0.1 ms).
+- maps + stat + auxv + environ for one process (about 0.1 ms:
+  docs/kernel-facts.md#reading-speed).
 """
 
 from __future__ import annotations

@@ -1,8 +1,8 @@
 """TUI costs: time to the first complete screen of `memlab tui`, CPU while idle with
 live refresh on, and what the hex view reads while scrolling a 512 MiB region.
 
-Targets (docs/benchmarks.md): first complete screen < 0.6 s; idle CPU with live refresh < 3% of one
-core; hex scroll reads only the rows on screen (bytes read << region size).
+Targets (docs/benchmarks.md): first complete screen < 0.6 s; idle CPU with live refresh
+< 3% of one core; hex scroll reads only the rows on screen (bytes read << region size).
 The screen is read from a real terminal (a private tmux server), polled every 10 ms.
 """
 

@@ -78,12 +78,14 @@ def test_heap_evidence(running):
         assert "BELOW" in ev.explanation
     else:
         assert not ev.heap_below_binary
-        # PAGE_ALIGN(&_end) + randomisation (ASLR is on here: docs/kernel-facts.md#heap-start-and-aslr)
+        # PAGE_ALIGN(&_end) + randomisation (ASLR is on here:
+        # docs/kernel-facts.md#heap-start-and-aslr)
         assert ev.page_round_up == page_up(end) - end
         assert 0 <= ev.randomisation <= (1 << 30) + 4096
         assert "randomisation" in ev.explanation or "round-up" in ev.explanation
     if name in ("sleeper", "sleeper-nopie"):
-        assert ev.first_alloc_offset == 0x2A0  # after glibc's tcache (docs/kernel-facts.md#heap-start-and-aslr)
+        # after glibc's tcache (docs/kernel-facts.md#heap-start-and-aslr)
+        assert ev.first_alloc_offset == 0x2A0
 
 
 def test_no_aslr_heap_is_only_page_round_up(variant):

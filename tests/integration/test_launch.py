@@ -198,7 +198,8 @@ def test_no_aslr_gives_the_documented_addresses():
     for _ in range(2):
         with launch("sleeper", env=[b"A=1"], no_aslr=True) as p:
             first = maps(p.pid)[0]
-            assert first[0] == 0x555555554000  # PIE base (docs/kernel-facts.md#heap-start-and-aslr)
+            # PIE base (docs/kernel-facts.md#heap-start-and-aslr)
+            assert first[0] == 0x555555554000
             assert named(p.pid, "[stack]")[1] == 0x7ffffffff000  # stack top
             assert region_of(p.pid, hexint(p.report["main"]))[0] >= 0x555555554000
             seen.append({k: p.report[k] for k in ("main", "local", "environ0", "malloc")})
@@ -310,7 +311,8 @@ def test_variant_self_report_matches_proc(variant):
         assert [e for _, e in block] == ODD_ENV
         assert [(hexint(e["address"]), e["name"].encode("latin-1")) for e in r["env"]] == \
             [(a, e.split(b"=", 1)[0]) for a, e in block]
-        # argv/environ arrays sit right above argc at startstack (docs/kernel-facts.md#the-initial-stack)
+        # argv/environ arrays sit right above argc at startstack
+        # (docs/kernel-facts.md#the-initial-stack)
         sp = int(stat_field(pid, 28))
         assert hexint(r["argv"]) == sp + 8
         assert hexint(r["environ"]) == sp + 8 * (3 + 2)
@@ -347,7 +349,8 @@ def test_variant_self_report_matches_proc(variant):
         assert heap[0] <= hexint(r["malloc"]) < heap[1]
         assert heap[0] < hexint(r["sbrk"]) <= heap[1]
         if variant == "sleeper-static-pie":
-            assert heap[0] < hexint(r["end"])  # [heap] below the binary (docs/kernel-facts.md#heap-start-and-aslr)
+            # [heap] below the binary (docs/kernel-facts.md#heap-start-and-aslr)
+            assert heap[0] < hexint(r["end"])
         else:
             assert heap[0] >= hexint(r["end"])
 
@@ -396,7 +399,8 @@ def test_unsetenv_does_not_remove_it_from_proc_environ(sleeper):
     ans = p.command("unsetenv SECRET")
     assert ans == {"cmd": "unsetenv", "name": "SECRET", "was_set": True,
                    "environ": ans["environ"]}
-    assert b"SECRET=hunter2" in proc_bytes(p.pid, "environ")  # docs/kernel-facts.md#environ-is-the-initial-block
+    # docs/kernel-facts.md#environ-is-the-initial-block
+    assert b"SECRET=hunter2" in proc_bytes(p.pid, "environ")
     got = p.command("getenv SECRET")
     assert got["value"] is None and got["address"] is None
     assert "SECRET" not in [e["name"] for e in p.command("environ")["entries"]]

@@ -107,7 +107,8 @@ def test_docs_cited_in_the_code_exist():
             doc = DOCS / name
             assert doc.exists(), f"{p.relative_to(ROOT)} cites docs/{name}"
             if anchor:
-                assert anchor in _anchors(doc), f"{p.relative_to(ROOT)} cites docs/{name}{anchor}"
+                where = p.relative_to(ROOT)
+                assert anchor in _anchors(doc), f"{where} cites docs/{name}{anchor}"
 
 
 def test_no_reference_to_documents_outside_the_repository():
@@ -118,7 +119,8 @@ def test_no_reference_to_documents_outside_the_repository():
     found = []
     for p in [*_source_files(), ROOT / "Makefile", ROOT / "README.md", ROOT / "SECURITY.md",
               *DOCS.glob("*.md")]:
-        for n, line in enumerate(p.read_text(encoding="utf-8", errors="replace").splitlines(), 1):
+        text = p.read_text(encoding="utf-8", errors="replace")
+        for n, line in enumerate(text.splitlines(), 1):
             if outside.search(line):
                 found.append(f"{p.relative_to(ROOT)}:{n}: {line.strip()}")
     assert not found, "\n".join(found)

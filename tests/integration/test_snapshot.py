@@ -105,8 +105,9 @@ def test_regions_hold_what_the_sample_says(running):
 
 
 def test_held_at_exec_sp_is_startstack():
-    """At the exec stop the stack pointer is startstack (docs/kernel-facts.md#holding-a-process-at-exec): /proc/PID/syscall
-    shows it, independently of stat."""
+    """At the exec stop the stack pointer is startstack
+    (docs/kernel-facts.md#holding-a-process-at-exec): /proc/PID/syscall shows it,
+    independently of stat."""
     with launch("/usr/bin/sleep", ["100"], [b"A=1"], hold="exec") as child:
         snap = snapshot(child.pid)
         with open(f"/proc/{child.pid}/syscall") as f:
@@ -123,7 +124,8 @@ def test_setenv_unsetenv_leave_the_block_and_are_reported():
         child.command("unsetenv SECRET")
         child.command("setenv A changed")
         snap = snapshot(child.pid)
-        # /proc/PID/environ and the block are the initial ones (docs/kernel-facts.md#environ-is-the-initial-block)
+        # /proc/PID/environ and the block are the initial ones
+        # (docs/kernel-facts.md#environ-is-the-initial-block)
         assert [e.raw for e in snap.env.entries] == [b"A=1", b"SECRET=s3", b"C=3"]
         assert snap.env.matches_proc_environ
         # the stack's envp[] is libc's environ, changed in place: best effort + warning

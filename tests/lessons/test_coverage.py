@@ -1,5 +1,6 @@
 """The shipped lessons cover the course: every section of the article (docs/article.md)
-and every claim listed there as wrong or loose, each with a learning goal, under 5 minutes, and a quiz."""
+and every claim listed there as wrong or loose, each with a learning goal, under
+5 minutes, and a quiz."""
 
 from __future__ import annotations
 

@@ -1,9 +1,9 @@
 """Exposure view: who can read this process's secret, shown live (memlab.exposure).
 
-Teaches: the article's claim (docs/article.md), demonstrated — an observer with the SAME uid reads the
-secret straight out of /proc/PID/environ, while an observer with ANOTHER uid is refused
-(EACCES: the kernel's ptrace access check, fs/proc/base.c environ_open) — then the full
-matrix of observers x channels (environ, cmdline, stat, maps, auxv, mem,
+Teaches: the article's claim (docs/article.md), demonstrated — an observer with the
+SAME uid reads the secret straight out of /proc/PID/environ, while an observer with
+ANOTHER uid is refused (EACCES: the kernel's ptrace access check, fs/proc/base.c
+environ_open) — then the full matrix of observers x channels (environ, cmdline, stat, maps, auxv, mem,
 process_vm_readv), and the variable three ways: what execve got, what
 /proc/PID/environ shows, what libc's environ holds, with every copy of the value.
 `o` runs the observers (each is a forked child that drops to its uid).
