@@ -1,4 +1,4 @@
-"""A pod run here and updated, end to end (docs/article.md, "env frozen, volumes reloaded").
+"""A pod run here and updated, end to end: env frozen, volume reloaded (docs/article.md 4, 8).
 
 Real processes (c_samples/hotreload, sleeper, /bin/sh), the real /proc: the env of the
 running process never changes, its file does; a directory watch sees the swap within a
