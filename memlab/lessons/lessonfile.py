@@ -102,8 +102,8 @@ class Lesson:
     goal: str
     minutes: int
     order: int
-    chapters: tuple[int, ...]
-    corrects: tuple[str, ...]
+    chapters: tuple[int, ...]  # section numbers of docs/article.md
+    corrects: tuple[str, ...]  # ids of the corrections in docs/article.md
     summary: str
     steps: tuple[Step, ...]
     quizzes: tuple[Quiz, ...]
