@@ -124,3 +124,16 @@ def test_no_reference_to_documents_outside_the_repository():
             if outside.search(line):
                 found.append(f"{p.relative_to(ROOT)}:{n}: {line.strip()}")
     assert not found, "\n".join(found)
+
+
+def test_article_page_lists_what_the_lessons_cite():
+    """A lesson's `corrects` ids are the headings of docs/article.md's corrections, and its
+    `chapters` are the sections numbered there."""
+    from memlab.lessons.engine import discover
+
+    text = (DOCS / "article.md").read_text(encoding="utf-8")
+    ids = set(re.findall(r"^### `([^`]+)`$", text, re.M))
+    sections = {int(n) for n in re.findall(r"^\| (\d+) \|", text, re.M)}
+    cat = discover()
+    assert {c for lesson in cat.lessons for c in lesson.corrects} == ids
+    assert {c for lesson in cat.lessons for c in lesson.chapters} == sections == set(range(1, 13))
