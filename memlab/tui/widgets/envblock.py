@@ -8,7 +8,7 @@ scrub overwrites them — changed bytes are highlighted after each refresh.
 
 from __future__ import annotations
 
-from bisect import bisect_right
+from bisect import bisect_left, bisect_right
 
 from rich.text import Text
 from textual.app import ComposeResult
@@ -103,6 +103,7 @@ class EnvBlockView(SnapshotView):
             self.query_one("#env-hex", VirtualLines).set_lines(0, None, 0)
             return
         self._changed = env_changed_addresses(self.previous, snap)
+        self._changed_sorted = sorted(self._changed)
         self._spans = entry_spans(env)
         self._starts = [start for start, _, _ in self._spans]
         t = Text()
@@ -132,7 +133,8 @@ class EnvBlockView(SnapshotView):
     def _entry_row(self, i: int) -> tuple[Text, ...]:
         entry = self.snapshot.env.entries[i]
         start, _, end = self._spans[i]
-        changed = self._changed and any(a in self._changed for a in range(start, end + 1))
+        n = bisect_left(self._changed_sorted, start)  # a changed byte in [start, end]?
+        changed = n < len(self._changed_sorted) and self._changed_sorted[n] <= end
         style = CHANGED if changed else ""
         value = (display_value(entry.name, entry.value, self.reveal)
                  if entry.has_equals else "(no '=')")
