@@ -18,6 +18,8 @@ import time
 import psutil
 import pytest
 
+from textual.lazy import Lazy
+
 from memlab.launch import launch
 from memlab.tui.app import MemlabApp
 from memlab.tui.source import FakeSource, LiveSource
@@ -38,11 +40,14 @@ RSS_GROWTH = 512 << 20
 DEADLINE = 30.0  # generous: these are not timing tests
 
 
-async def wait_until(pilot, done, what: str, timeout: float = DEADLINE) -> None:
+async def wait_until(done, what: str, timeout: float = DEADLINE) -> None:
+    """Poll `done` (the app runs on this event loop meanwhile).  asyncio.sleep, not
+    pilot.pause: Pilot waits for every widget to process a callback, and one removed
+    meanwhile (the Lazy placeholders of the tabs) leaves it waiting for ever."""
     deadline = time.monotonic() + timeout
     while not done():
         assert time.monotonic() < deadline, f"{what} within {timeout} s"
-        await pilot.pause(0.05)
+        await asyncio.sleep(0.05)
 
 
 def open_views_and_quit(victim, keys_and_needles) -> tuple[MemlabApp, int, dict]:
@@ -60,10 +65,13 @@ def open_views_and_quit(victim, keys_and_needles) -> tuple[MemlabApp, int, dict]
         nonlocal peak
         app = MemlabApp(source)
         async with app.run_test(size=(120, 40)) as pilot:
-            await wait_until(pilot, lambda: app.snapshot is not None, "first snapshot")
+            # and every tab mounted: a key pressed while Textual still swaps the Lazy
+            # placeholders can leave Pilot waiting on a removed one (see wait_until)
+            await wait_until(lambda: app.snapshot is not None and not app.query(Lazy)
+                             and len(app.all_views()) == len(app.views), "first snapshot")
             for key, needle in keys_and_needles:
                 await pilot.press(key)
-                await wait_until(pilot, lambda: needle in screen_text(app),
+                await wait_until(lambda: needle in screen_text(app),
                                  f"{needle!r} on screen after {key!r}")
                 peak = max(peak, me.memory_info().rss)
             rows.update({t.id: t.row_count for t in app.query(VirtualTable)})

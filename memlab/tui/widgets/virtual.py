@@ -186,20 +186,27 @@ class VirtualTable(VirtualLines):
     # -- the cursor -----------------------------------------------------------------
     @property
     def _page(self) -> int:
-        return max(1, self.size.height - 1)
+        return max(1, self.scrollable_content_region.height - 1)  # less the header
 
     def move_cursor(self, *, row: int) -> None:
         if not self.row_count:
             return
         self.cursor_row = max(0, min(self.row_count - 1, row))
+        self._show_cursor()
+        self.refresh()
+        self.post_message(self.RowHighlighted(self, self.cursor_row))
+
+    def _show_cursor(self) -> None:
+        """Scroll just enough for the cursor row to be on screen."""
         top = int(self.scroll_offset.y)
         if self.cursor_row < top:
             self.scroll_to(y=self.cursor_row, animate=False, immediate=True)
         elif self.cursor_row >= top + self._page:
             self.scroll_to(y=self.cursor_row - self._page + 1, animate=False,
                            immediate=True)
-        self.refresh()
-        self.post_message(self.RowHighlighted(self, self.cursor_row))
+
+    def on_resize(self) -> None:
+        self.call_after_refresh(self._show_cursor)  # a smaller table keeps its cursor
 
     def action_cursor(self, step: int) -> None:
         self.move_cursor(row=self.cursor_row + step)
