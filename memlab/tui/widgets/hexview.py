@@ -18,7 +18,6 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 from textual.widgets import Input, Static
 
-from memlab.errors import MemlabError
 from memlab.model import Region
 from memlab.render.safe import printable
 from memlab.tui.diff import human_size
