@@ -15,9 +15,9 @@ from memlab.collect import snapshot
 from memlab.elf.attach import snapshot_with_elf
 from memlab.launch import launch
 from memlab.render.json import snapshot as to_json
-from memlab.safefs import open_trusted
 from memlab.render.layout import (ADDR_END, Block, build_blocks, render_plain, render_svg,
                                   walk)
+from memlab.safefs import open_trusted
 from tests.helpers import sample
 
 GOLDEN = Path(__file__).parent / "golden"
