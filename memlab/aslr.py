@@ -155,7 +155,6 @@ def measure(snap: Snapshot) -> tuple[dict[str, int | None], int | None, bool, st
 def choose_hold(target: str) -> str:
     """Samples speak (hold at "ready": the heap exists); anything else is held at its
     first instruction (it may not even stay alive, like `true`)."""
-
     exe = os.path.realpath(resolve_target(target))
     samples = {os.path.realpath(s.path) for s in list_samples() if s.built}
     return "ready" if exe in samples else "exec"
@@ -169,7 +168,6 @@ def run_experiment(target: str, runs: int = 5, *, no_aslr: bool = False,
                    args: tuple[str, ...] = (), env: list[bytes] | None = None,
                    hold: str | None = None,
                    progress: Callable[[int, int], None] | None = None) -> AslrResult:
-
     if type(runs) is not int or not 1 <= runs <= MAX_RUNS:
         raise UsageError(f"--runs must be a whole number from 1 to {MAX_RUNS}, not {runs!r}")
     hold = hold or choose_hold(target)
@@ -216,7 +214,6 @@ def _notes(rows, columns, kind, no_aslr, hold) -> list[str]:
 def render_text(res: AslrResult) -> str:
     """Plain text, 80 columns: one row per run (hex without 0x), then per column the
     changed bits, then start_brk - _end per run."""
-
     lines = [f"ASLR experiment: {len(res.rows)} run(s) of {res.exe}",
              f"{res.kind or 'unknown kind'}, "
              f"{'ASLR off (ADDR_NO_RANDOMIZE)' if res.no_aslr else 'ASLR on'}, "
