@@ -1,4 +1,4 @@
-"""The JSON form of memlab's records (README "JSON output"), and where it is masked.
+"""The JSON form of memlab's records (docs/json.md), and where it is masked.
 
 Addresses become lowercase "0x..." strings, bytes from the process text with backslash
 escapes for bad bytes (memlab.model.text).  Every env value, env string and argv entry
