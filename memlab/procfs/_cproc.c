@@ -32,11 +32,34 @@
  * process_vm_readv(2) of len(buffer) bytes at address into the writable buffer, and
  * process_vm_writev(2) (the immutable-env lesson's poke): Python has no wrapper.
  * procfs/mem.py and lessons/poke.py map the OSError to memlab's errors.
+ *
+ * spawn(path, argv, envp, stdin_fd, stdout_fd, stderr_fd, status_fd, parent, no_aslr,
+ *       traceme) -> pid
+ *
+ * vfork + execve for memlab.launch, with only async-signal-safe calls in the child
+ * (signal-safety(7)): no Python runs between fork and exec, so a lock another thread
+ * held at fork time (the GIL, the import lock, malloc's, logging's) cannot hang the
+ * child.  Follows CPython's Modules/_posixsubprocess.c: vfork with every signal blocked
+ * in the parent (subprocess_fork_exec_impl), the child's caught signals reset to
+ * SIG_DFL before it unblocks any (reset_signal_handlers), the stdio fds moved out of
+ * the way before dup2 (child_exec), failures written to a close-on-exec pipe.
+ * See launch.py for what the child does and why.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/personality.h>
+#include <sys/prctl.h>
+#include <sys/ptrace.h>
+#include <sys/syscall.h>
 #include <sys/uio.h>
+#include <unistd.h>
+
+#ifndef CLOSE_RANGE_CLOEXEC
+#define CLOSE_RANGE_CLOEXEC (1U << 2)  /* include/uapi/linux/close_range.h */
+#endif
 
 static int hexval(unsigned char c) {
     if (c >= '0' && c <= '9') return c - '0';
@@ -390,6 +413,209 @@ static PyObject *vm_writev(PyObject *module, PyObject *const *args, Py_ssize_t n
     return vm_rw(args, nargs, 1);
 }
 
+/* ------------------------------------------------------------------ spawn */
+
+/* The stages the child reports through the status pipe (memlab/launch.py _STAGES). */
+enum { ST_PDEATHSIG = 1, ST_PERSONALITY = 2, ST_TRACEME = 3, ST_EXECVE = 4, ST_SETUP = 5 };
+
+struct spawn_args {
+    const char *path;
+    char *const *argv;
+    char *const *envp;
+    int fds[3];  /* become 0, 1, 2 */
+    int status_fd;
+    pid_t parent;
+    int no_aslr, traceme;
+};
+
+/* (stage, errno) as two native ints, then _exit: the parent reads them (struct "ii"). */
+__attribute__((noreturn)) static void child_fail(int status_fd, int stage, int err) {
+    int msg[2] = {stage, err ? err : EIO};
+    ssize_t unused = write(status_fd, msg, sizeof msg);
+    (void)unused;
+    _exit(127);
+}
+
+/* _posixsubprocess.c reset_signal_handlers: a handler the parent installed (Python's
+ * C-level trip_signal writes to the wakeup fd and flags memory the vfork child shares)
+ * must never run in the child; execve resets caught signals anyway. */
+static void reset_signal_handlers(void) {
+    struct sigaction dfl;
+    memset(&dfl, 0, sizeof dfl);
+    dfl.sa_handler = SIG_DFL;
+    for (int sig = 1; sig < NSIG; sig++) {
+        struct sigaction sa;
+        if (sig == SIGKILL || sig == SIGSTOP || sigaction(sig, NULL, &sa) != 0)
+            continue;  /* glibc's internal signals give EINVAL */
+        if ((sa.sa_flags & SA_SIGINFO) ||  /* an sa_sigaction: never SIG_IGN/SIG_DFL */
+            (sa.sa_handler != SIG_IGN && sa.sa_handler != SIG_DFL))
+            (void)sigaction(sig, &dfl, NULL);
+    }
+}
+
+/* Runs in the vfork child: async-signal-safe calls only (signal-safety(7)), no malloc,
+ * no Python; it shares the parent's memory until execve, so it writes none of it but
+ * its own stack and errno. */
+__attribute__((noreturn)) static void child_exec(const struct spawn_args *a) {
+    int fd[3];
+    sigset_t none;
+    struct sigaction dfl;
+
+    reset_signal_handlers();
+    /* prctl(2): dies with the thread that forked it; if that parent is already gone
+     * the signal will never come, so check getppid() after arming it. */
+    if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) != 0)
+        child_fail(a->status_fd, ST_PDEATHSIG, errno);
+    if (getppid() != a->parent)
+        _exit(1);
+    /* Its own process group: memlab kills the group (memlab/reaper.py). */
+    if (setpgid(0, 0) != 0)
+        child_fail(a->status_fd, ST_SETUP, errno);
+    /* Move the three fds above 2 first (_posixsubprocess.c child_exec: one of them may
+     * be 0, 1 or 2 already and be overwritten by an earlier dup2); the copies are
+     * close-on-exec, the dup2 targets are not. */
+    for (int i = 0; i < 3; i++) {
+        fd[i] = fcntl(a->fds[i], F_DUPFD_CLOEXEC, 3);
+        if (fd[i] < 0)
+            child_fail(a->status_fd, ST_SETUP, errno);
+    }
+    for (int i = 0; i < 3; i++)
+        if (dup2(fd[i], i) < 0)
+            child_fail(a->status_fd, ST_SETUP, errno);
+    /* Every other fd closes on exec (close_range(2), Linux 5.11; Python's own fds are
+     * close-on-exec already, PEP 446: this catches what C libraries opened).  An older
+     * kernel says EINVAL/ENOSYS: those fds then stay as they were. */
+    (void)syscall(SYS_close_range, 3U, ~0U, CLOSE_RANGE_CLOEXEC);
+    /* Python ignores SIGPIPE and SIGXFSZ, and an ignored signal stays ignored across
+     * execve (signal(7)): give the program the defaults, as subprocess does
+     * (_Py_RestoreSignals).  Then the empty mask: the parent blocked everything. */
+    memset(&dfl, 0, sizeof dfl);
+    dfl.sa_handler = SIG_DFL;
+    if (sigaction(SIGPIPE, &dfl, NULL) != 0 || sigaction(SIGXFSZ, &dfl, NULL) != 0)
+        child_fail(a->status_fd, ST_SETUP, errno);
+    if (a->no_aslr) {  /* setarch -R */
+        int cur = personality(0xffffffff);
+        if (cur == -1 || personality((unsigned long)cur | ADDR_NO_RANDOMIZE) == -1)
+            child_fail(a->status_fd, ST_PERSONALITY, errno);
+    }
+    if (a->traceme && ptrace(PTRACE_TRACEME, 0, NULL, NULL) != 0)
+        child_fail(a->status_fd, ST_TRACEME, errno);
+    sigemptyset(&none);
+    if (sigprocmask(SIG_SETMASK, &none, NULL) != 0)
+        child_fail(a->status_fd, ST_SETUP, errno);
+    execve(a->path, a->argv, a->envp);
+    child_fail(a->status_fd, ST_EXECVE, errno);
+}
+
+/* Out of line, as _posixsubprocess.c do_fork_exec: the child's frame is its own. */
+static pid_t __attribute__((noinline)) do_vfork_exec(const struct spawn_args *a) {
+    pid_t pid = vfork();
+    if (pid == 0)
+        child_exec(a);
+    return pid;
+}
+
+/* A NULL-terminated char* array pointing into the bytes of `seq` (a tuple or list the
+ * caller keeps alive).  PyMem_Free it. */
+static char **char_array(PyObject *fast) {
+    Py_ssize_t n = PySequence_Fast_GET_SIZE(fast);
+    char **out = PyMem_New(char *, n + 1);
+    if (out == NULL) {
+        PyErr_NoMemory();
+        return NULL;
+    }
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *item = PySequence_Fast_GET_ITEM(fast, i);
+        if (!PyBytes_Check(item)) {
+            PyErr_SetString(PyExc_TypeError, "argv and envp must hold bytes");
+            PyMem_Free(out);
+            return NULL;
+        }
+        out[i] = PyBytes_AS_STRING(item);
+        if ((size_t)PyBytes_GET_SIZE(item) != strlen(out[i])) {
+            PyErr_SetString(PyExc_ValueError, "embedded NUL byte");
+            PyMem_Free(out);
+            return NULL;
+        }
+    }
+    out[n] = NULL;
+    return out;
+}
+
+static PyObject *spawn(PyObject *module, PyObject *const *args, Py_ssize_t nargs) {
+    (void)module;
+    if (nargs != 10) {
+        PyErr_SetString(PyExc_TypeError, "spawn(path, argv, envp, stdin_fd, stdout_fd, "
+                        "stderr_fd, status_fd, parent, no_aslr, traceme)");
+        return NULL;
+    }
+    struct spawn_args a;
+    long ints[5];
+    for (int i = 0; i < 5; i++) {
+        ints[i] = PyLong_AsLong(args[3 + i]);
+        if (ints[i] == -1 && PyErr_Occurred()) return NULL;
+        if (ints[i] < 0 || ints[i] > INT_MAX) {
+            PyErr_SetString(PyExc_ValueError, "fds and parent must be >= 0");
+            return NULL;
+        }
+    }
+    a.fds[0] = (int)ints[0];
+    a.fds[1] = (int)ints[1];
+    a.fds[2] = (int)ints[2];
+    a.status_fd = (int)ints[3];
+    a.parent = (pid_t)ints[4];
+    a.no_aslr = PyObject_IsTrue(args[8]);
+    a.traceme = PyObject_IsTrue(args[9]);
+    if (a.no_aslr < 0 || a.traceme < 0) return NULL;
+    if (!PyBytes_Check(args[0])) {
+        PyErr_SetString(PyExc_TypeError, "path must be bytes");
+        return NULL;
+    }
+    a.path = PyBytes_AS_STRING(args[0]);
+    if ((size_t)PyBytes_GET_SIZE(args[0]) != strlen(a.path)) {
+        PyErr_SetString(PyExc_ValueError, "embedded NUL byte");
+        return NULL;
+    }
+    PyObject *argv_fast = PySequence_Fast(args[1], "argv must be a sequence");
+    PyObject *envp_fast = argv_fast ? PySequence_Fast(args[2], "envp must be a sequence")
+                                    : NULL;
+    char **argv = NULL, **envp = NULL;
+    PyObject *result = NULL;
+    if (envp_fast == NULL) goto done;
+    if ((argv = char_array(argv_fast)) == NULL) goto done;
+    if ((envp = char_array(envp_fast)) == NULL) goto done;
+    a.argv = argv;
+    a.envp = envp;
+
+    /* Every signal blocked while the child shares our memory (_posixsubprocess.c): no
+     * handler may run in it before reset_signal_handlers.  The GIL stays held, so no
+     * other Python thread changes what the child reads; vfork returns when the child
+     * has exec'd or exited. */
+    sigset_t all, old;
+    sigfillset(&all);
+    int err = pthread_sigmask(SIG_BLOCK, &all, &old);
+    if (err) {
+        errno = err;
+        PyErr_SetFromErrno(PyExc_OSError);
+        goto done;
+    }
+    pid_t pid = do_vfork_exec(&a);
+    int saved = errno;
+    (void)pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if (pid < 0) {
+        errno = saved;
+        PyErr_SetFromErrno(PyExc_OSError);
+        goto done;
+    }
+    result = PyLong_FromLong((long)pid);
+done:
+    PyMem_Free(argv);
+    PyMem_Free(envp);
+    Py_XDECREF(argv_fast);
+    Py_XDECREF(envp_fast);
+    return result;
+}
+
 static PyMethodDef cproc_methods[] = {
     {"parse_maps", (PyCFunction)(void (*)(void))parse_maps, METH_FASTCALL,
      "parse_maps(data, Region, path_kind, known) -> list of Region, or None"},
@@ -399,12 +625,16 @@ static PyMethodDef cproc_methods[] = {
      "vm_readv(pid, buffer, address) -> bytes read (process_vm_readv(2); OSError)"},
     {"vm_writev", (PyCFunction)(void (*)(void))vm_writev, METH_FASTCALL,
      "vm_writev(pid, data, address) -> bytes written (process_vm_writev(2); OSError)"},
+    {"spawn", (PyCFunction)(void (*)(void))spawn, METH_FASTCALL,
+     "spawn(path, argv, envp, stdin_fd, stdout_fd, stderr_fd, status_fd, parent, "
+     "no_aslr, traceme) -> pid (vfork + execve; failures via status_fd)"},
     {NULL, NULL, 0, NULL},
 };
 
 static struct PyModuleDef cproc_module = {
     PyModuleDef_HEAD_INIT, "_cproc",
-    "C fast paths of memlab.procfs.maps.parse_maps and stat.parse_stat; process_vm_*v.",
+    "C fast paths of memlab.procfs.maps.parse_maps and stat.parse_stat; process_vm_*v; "
+    "spawn (vfork + execve for memlab.launch).",
     -1,
     cproc_methods, NULL, NULL, NULL, NULL,
 };
