@@ -11,8 +11,9 @@ more precise (fs/proc/base.c, kernel/ptrace.c __ptrace_may_access):
 A 0400 secret file (what a Kubernetes secret volume gives you) is readable by its owner
 and by root only: the classic permission check, nothing ptrace-related.
 
-Each row is one observer process (memlab.exposure.observers): memlab forks, the child
-drops to the row's uid if memlab is root, and tries every channel.  memlab never
+Each row is one observer process (memlab.exposure.observers): memlab starts
+`python -m memlab.exposure.observer_process`, which drops to the row's uid if memlab is
+root, and tries every channel.  memlab never
 escalates: when it is not root it runs the rows it can (itself as "same uid" or "other
 uid") and lists the others as skipped, with the reason.
 """
@@ -253,6 +254,8 @@ def access_matrix(pid: int, *, secret: bytes | str | None = None, file: str | No
                            skipped=f"the observer failed: {result.error}"))
         else:
             out.append(Row(key, label, result.uid, tgt.pid, tuple(result.cells)))
+            if result.note:
+                all_notes.append(f"{label}: {result.note}")
     if victim.uid == 0 and os.geteuid() == 0:
         all_notes.append("the victim runs as root: 'same uid' is root too, with "
                          "CAP_SYS_PTRACE, so it reads everything")
