@@ -264,3 +264,36 @@ def test_demo_leaves_nothing_behind(demo_matrix):
     for pid in pids:
         assert not os.path.exists(f"/proc/{pid}")
     assert demo_matrix.victim.file not in glob.glob("/tmp/memlab-exposure-*/*")
+
+
+@requires_root
+def test_an_observer_as_another_uid_is_a_separate_python_process(monkeypatch):
+    """observe() runs `python -m memlab.exposure.observer_process`: a new process (not a
+    fork of memlab: its exe is the interpreter, its argv names the module), leading its
+    own process group, that reports the uid it dropped to."""
+    import subprocess
+    import sys
+
+    from memlab.exposure import observers
+
+    seen = {}
+
+    class Watched(subprocess.Popen):
+        def communicate(self, *args, **kwargs):
+            # The observer is alive here: it waits for its job on stdin.
+            seen["exe"] = os.readlink(f"/proc/{self.pid}/exe")
+            with open(f"/proc/{self.pid}/cmdline", "rb") as f:
+                seen["argv"] = f.read().split(b"\0")[:-1]
+            seen["pgid"] = os.getpgid(self.pid)
+            seen["pid"] = self.pid
+            return super().communicate(*args, **kwargs)
+
+    monkeypatch.setattr(observers.subprocess, "Popen", Watched)
+    result = observe(Target(pid=os.getpid()), Identity(NOBODY, NOBODY), observer="x",
+                     channels=["environ", "cmdline"])
+    assert result.error is None and result.uid == NOBODY
+    assert seen["exe"] == os.path.realpath(sys.executable)
+    assert seen["pid"] != os.getpid() and seen["pgid"] == seen["pid"]
+    assert b"memlab.exposure.observer_process" in seen["argv"]
+    verdicts = {c.channel: c.verdict for c in result.cells}
+    assert verdicts == {"environ": "EACCES", "cmdline": "read"}
