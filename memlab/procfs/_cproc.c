@@ -55,6 +55,7 @@
 #include <sys/ptrace.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
+#include <time.h>
 #include <unistd.h>
 
 #ifndef CLOSE_RANGE_CLOEXEC
@@ -616,6 +617,201 @@ done:
     return result;
 }
 
+/* ------------------------------------------------------------------ reaper */
+
+/* reaper_fork(stdin_fd, session, since) -> pid
+ *
+ * memlab/reaper.py's main() in C, for the one memlab that cannot exec its interpreter
+ * to run the Python one: a copy of root's memlab that dropped to a uid which may not
+ * read /root (0700, where pyenv keeps Python).  Forked, not exec'd, so the child runs
+ * only async-signal-safe calls (signal-safety(7)) on its own copy of this file's static
+ * memory: read, open, getdents64, kill, nanosleep.  The protocol and the checks are
+ * reaper.py's (see its docstring): "+PGID" / "-PGID" lines until end of file, then
+ * SIGKILL every group still known that has a live member in `session` started at or
+ * after `since`, until none is left or KILL_PATIENCE (5 s) has passed. */
+#define REAPER_MAX 4096
+static int reaper_groups[REAPER_MAX];
+static int reaper_count;
+static char reaper_buf[65536];
+
+static void reaper_add(int pgid) {
+    for (int i = 0; i < reaper_count; i++)
+        if (reaper_groups[i] == pgid) return;
+    if (reaper_count < REAPER_MAX) reaper_groups[reaper_count++] = pgid;
+}
+
+static void reaper_drop(int pgid) {
+    for (int i = 0; i < reaper_count; i++)
+        if (reaper_groups[i] == pgid) {
+            reaper_groups[i] = reaper_groups[--reaper_count];
+            return;
+        }
+}
+
+/* Field n (1-based: proc(5)) of a stat line, from after the last ')' (the comm field
+ * may hold anything: fs/proc/array.c do_task_stat). NULL if absent. */
+static const char *stat_field(const char *data, ssize_t len, int n) {
+    const char *p = NULL;
+    for (ssize_t i = len - 1; i >= 0; i--)
+        if (data[i] == ')') { p = data + i + 1; break; }
+    if (p == NULL) return NULL;
+    const char *end = data + len;
+    for (int f = 3; p < end; f++) {  /* p is at the space before field f */
+        while (p < end && *p == ' ') p++;
+        if (p >= end) return NULL;
+        if (f == n) return p;
+        while (p < end && *p != ' ') p++;
+    }
+    return NULL;
+}
+
+static long long num_at(const char *p) {
+    long long v = 0;
+    int neg = (*p == '-');
+    if (neg) p++;
+    while (*p >= '0' && *p <= '9') v = v * 10 + (*p++ - '0');
+    return neg ? -v : v;
+}
+
+/* Does group `pgid` still have a live member of ours?  One pass over /proc. */
+static int reaper_scan(int *live, long session, unsigned long long since) {
+    int found = 0;
+    for (int i = 0; i < reaper_count; i++) live[i] = 0;
+    int dir = open("/proc", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dir < 0) return 0;
+    for (;;) {
+        long n = syscall(SYS_getdents64, dir, reaper_buf, sizeof reaper_buf);
+        if (n <= 0) break;
+        for (long off = 0; off < n;) {
+            struct { unsigned long long ino; long long off; unsigned short reclen;
+                     unsigned char type; char name[]; } *d = (void *)(reaper_buf + off);
+            off += d->reclen;
+            if (d->name[0] < '1' || d->name[0] > '9') continue;
+            char path[64] = "/proc/";
+            size_t k = 6;
+            for (const char *c = d->name; *c && k < sizeof path - 6; c++) path[k++] = *c;
+            memcpy(path + k, "/stat", 6);
+            int fd = open(path, O_RDONLY | O_CLOEXEC);
+            if (fd < 0) continue;
+            char stat[1024];
+            ssize_t len = read(fd, stat, sizeof stat - 1);
+            close(fd);
+            if (len <= 0) continue;
+            stat[len] = 0;
+            const char *st = stat_field(stat, len, 3), *pg = stat_field(stat, len, 5);
+            const char *sid = stat_field(stat, len, 6), *start = stat_field(stat, len, 22);
+            if (!st || !pg || !sid || !start || *st == 'Z' || *st == 'X') continue;
+            if (num_at(sid) != session || (unsigned long long)num_at(start) < since)
+                continue;
+            long long g = num_at(pg);
+            for (int i = 0; i < reaper_count; i++)
+                if (reaper_groups[i] == g && !live[i]) { live[i] = 1; found++; }
+        }
+    }
+    close(dir);
+    return found;
+}
+
+__attribute__((noreturn)) static void reaper_main(int in_fd, long session,
+                                                  unsigned long long since) {
+    static int live[REAPER_MAX];
+    static char line[32];
+    size_t used = 0;
+    for (;;) {
+        char c;
+        ssize_t n = read(in_fd, &c, 1);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) break;
+        if (c != '\n') {
+            if (used < sizeof line - 1) line[used++] = c;
+            continue;
+        }
+        line[used] = 0;
+        if (used > 1 && (line[0] == '+' || line[0] == '-')) {
+            long long g = num_at(line + 1);
+            if (g > 1 && g <= INT_MAX) {
+                if (line[0] == '+') reaper_add((int)g);
+                else reaper_drop((int)g);
+            }
+        }
+        used = 0;
+    }
+    struct timespec now, deadline;
+    clock_gettime(CLOCK_MONOTONIC, &deadline);
+    deadline.tv_sec += 5;  /* reaper.py KILL_PATIENCE */
+    long delay_ns = 1000000;
+    while (reaper_count && reaper_scan(live, session, since)) {
+        for (int i = 0; i < reaper_count; i++)
+            if (live[i]) (void)kill(-reaper_groups[i], SIGKILL);
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        if (now.tv_sec > deadline.tv_sec ||
+            (now.tv_sec == deadline.tv_sec && now.tv_nsec >= deadline.tv_nsec))
+            break;
+        struct timespec pause = {0, delay_ns};
+        nanosleep(&pause, NULL);
+        if (delay_ns < 50000000) delay_ns *= 2;
+    }
+    _exit(0);
+}
+
+static PyObject *reaper_fork(PyObject *module, PyObject *const *args, Py_ssize_t nargs) {
+    (void)module;
+    if (nargs != 3) {
+        PyErr_SetString(PyExc_TypeError, "reaper_fork(stdin_fd, session, since)");
+        return NULL;
+    }
+    long in_fd = PyLong_AsLong(args[0]);
+    if (in_fd == -1 && PyErr_Occurred()) return NULL;
+    long session = PyLong_AsLong(args[1]);
+    if (session == -1 && PyErr_Occurred()) return NULL;
+    unsigned long long since = PyLong_AsUnsignedLongLong(args[2]);
+    if (since == (unsigned long long)-1 && PyErr_Occurred()) return NULL;
+    if (in_fd < 0 || in_fd > INT_MAX) {
+        PyErr_SetString(PyExc_ValueError, "bad fd");
+        return NULL;
+    }
+    sigset_t all, old;
+    sigfillset(&all);
+    int err = pthread_sigmask(SIG_BLOCK, &all, &old);
+    if (err) {
+        errno = err;
+        return PyErr_SetFromErrno(PyExc_OSError);
+    }
+    pid_t pid = fork();
+    if (pid == 0) {
+        struct sigaction ign;
+        sigset_t none;
+        reset_signal_handlers();
+        memset(&ign, 0, sizeof ign);
+        ign.sa_handler = SIG_IGN;
+        (void)sigaction(SIGINT, &ign, NULL);
+        (void)sigaction(SIGTERM, &ign, NULL);
+        (void)sigaction(SIGHUP, &ign, NULL);
+        (void)sigaction(SIGPIPE, &ign, NULL);
+        (void)setsid();  /* the terminal's ^C and hangup do not reach it */
+        if (dup2((int)in_fd, 0) < 0) _exit(1);
+        int null = open("/dev/null", O_RDWR);
+        if (null >= 0) {
+            (void)dup2(null, 1);
+            (void)dup2(null, 2);
+        }
+        /* It holds none of memlab's pipes (a `| cat` would wait for it). */
+        if (syscall(SYS_close_range, 3U, ~0U, 0U) != 0)
+            for (int fd = 3; fd < 65536; fd++) (void)close(fd);
+        (void)chdir("/");
+        sigemptyset(&none);
+        (void)sigprocmask(SIG_SETMASK, &none, NULL);
+        reaper_main(0, session, since);
+    }
+    int saved = errno;
+    (void)pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if (pid < 0) {
+        errno = saved;
+        return PyErr_SetFromErrno(PyExc_OSError);
+    }
+    return PyLong_FromLong((long)pid);
+}
+
 static PyMethodDef cproc_methods[] = {
     {"parse_maps", (PyCFunction)(void (*)(void))parse_maps, METH_FASTCALL,
      "parse_maps(data, Region, path_kind, known) -> list of Region, or None"},
@@ -628,6 +824,8 @@ static PyMethodDef cproc_methods[] = {
     {"spawn", (PyCFunction)(void (*)(void))spawn, METH_FASTCALL,
      "spawn(path, argv, envp, stdin_fd, stdout_fd, stderr_fd, status_fd, parent, "
      "no_aslr, traceme) -> pid (vfork + execve; failures via status_fd)"},
+    {"reaper_fork", (PyCFunction)(void (*)(void))reaper_fork, METH_FASTCALL,
+     "reaper_fork(stdin_fd, session, since) -> pid (memlab.reaper's main, in C)"},
     {NULL, NULL, 0, NULL},
 };
 
