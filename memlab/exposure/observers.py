@@ -274,7 +274,7 @@ def _observer_env() -> dict[str, str]:
     """The observer's whole environment: where memlab's package is, nothing of memlab's
     own environment (it may hold secrets, and PYTHON* variables would change what runs)."""
     root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-    return {"PYTHONPATH": root, "PYTHONDONTWRITEBYTECODE": "1", "LC_ALL": "C.UTF-8"}
+    return {"PYTHONPATH": root, "PYTHONDONTWRITEBYTECODE": "1"}
 
 
 def _in_process(target: Target, observer: str, channels: Sequence[str],
