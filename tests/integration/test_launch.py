@@ -823,3 +823,13 @@ def test_launch_from_a_thread_heavy_process_never_hangs_nor_warns():
             t.join()
         log.removeHandler(handler)
     assert not [w for w in caught if issubclass(w.category, DeprecationWarning)]
+
+
+def test_without_the_c_extension_launch_says_how_to_get_it(monkeypatch):
+    """No Python fallback (a Python child of a threaded memlab can hang): a LaunchError
+    naming the missing extension, before anything is started."""
+    import memlab.launch
+
+    monkeypatch.setattr(memlab.launch, "_cproc", None)
+    with pytest.raises(LaunchError, match="C extension"):
+        launch("sleeper")
