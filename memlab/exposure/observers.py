@@ -289,7 +289,63 @@ def observe(target: Target, identity: Identity = Identity(), *, observer: str = 
             channels: Sequence[str] = CHANNELS, timeout: float = 10.0) -> ObserverResult:
     """Run an observer process (`python -m memlab.exposure.observer_process`) that drops
     to identity.uid if given, tries every channel and answers with the cells.  Raises
-    nothing for refusals; a crashed/hung observer becomes `error`.
+    nothing for refusals; a crashed/hung observer becomes `error`."""
+    return start(target, identity, observer=observer, channels=channels,
+                 timeout=timeout).result()
+
+
+class Observer:
+    """An observer process started by start(); result() sends its job and waits."""
+
+    def __init__(self, proc: subprocess.Popen | None, job: dict[str, Any],
+                 done: ObserverResult | None = None) -> None:
+        self._proc, self._job, self._done = proc, job, done
+
+    def result(self) -> ObserverResult:
+        if self._done is not None:
+            return self._done
+        proc, timeout = self._proc, self._job["timeout"]
+        assert proc is not None
+        try:
+            out, err_out = proc.communicate(json.dumps(self._job).encode(),
+                                            timeout=timeout + 2)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.communicate()
+            self._done = ObserverResult(
+                error="observer exited without reporting (killed or hung)")
+            return self._done
+        except BaseException:
+            self.kill()
+            raise
+        self._done = _parse(out, err_out)
+        return self._done
+
+    def kill(self) -> None:
+        if self._proc is not None and self._proc.returncode is None:
+            self._proc.kill()
+            self._proc.wait()
+
+
+def _parse(out: bytes, err_out: bytes) -> ObserverResult:
+    try:
+        payload = json.loads(out) if out else None
+    except ValueError:
+        payload = None
+    if not isinstance(payload, dict):
+        tail = err_out.decode("utf-8", "backslashreplace").strip().splitlines()[-1:]
+        return ObserverResult(error="observer exited without reporting (killed or hung)"
+                              + (f": {tail[0][:200]}" if tail else ""))
+    if "error" in payload:
+        return ObserverResult(error=payload["error"])
+    return ObserverResult(cells=[Cell.from_dict(c) for c in payload["cells"]],
+                          uid=payload["uid"])
+
+
+def start(target: Target, identity: Identity = Identity(), *, observer: str = "",
+          channels: Sequence[str] = CHANNELS, timeout: float = 10.0) -> Observer:
+    """Start an observer process; its interpreter starts while memlab starts the next
+    (access_matrix starts every row, then collects them).
 
     subprocess starts it (vfork + exec: safe from any thread, the TUI's workers too), in
     a process group of its own (the terminal's ^C is memlab's to handle), with none of
@@ -314,28 +370,7 @@ def observe(target: Target, identity: Identity = Identity(), *, observer: str = 
         # memlab's own uid cannot run its interpreter: a copy of root's memlab that
         # dropped its uid (tests' run_as; /root is 0700).  Same credentials, so the
         # probes run here, without a fork.
-        return _in_process(target, observer, channels,
-                           f"the observer ran inside memlab: {sys.executable} is not "
-                           f"executable by uid {os.geteuid()} ({err.strerror})")
-    try:
-        out, err_out = proc.communicate(json.dumps(job).encode(), timeout=timeout + 2)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.communicate()
-        return ObserverResult(error="observer exited without reporting (killed or hung)")
-    except BaseException:
-        proc.kill()
-        proc.wait()
-        raise
-    try:
-        payload = json.loads(out) if out else None
-    except ValueError:
-        payload = None
-    if not isinstance(payload, dict):
-        tail = err_out.decode("utf-8", "backslashreplace").strip().splitlines()[-1:]
-        return ObserverResult(error="observer exited without reporting (killed or hung)"
-                              + (f": {tail[0][:200]}" if tail else ""))
-    if "error" in payload:
-        return ObserverResult(error=payload["error"])
-    return ObserverResult(cells=[Cell.from_dict(c) for c in payload["cells"]],
-                          uid=payload["uid"])
+        return Observer(None, job, _in_process(
+            target, observer, channels, f"the observer ran inside memlab: "
+            f"{sys.executable} is not executable by uid {os.geteuid()} ({err.strerror})"))
+    return Observer(proc, job)
