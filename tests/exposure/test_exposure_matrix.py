@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import errno
 import os
+import time
 
 import pytest
 
@@ -149,6 +150,13 @@ def test_unprivileged_memlab_runs_only_its_own_rows():
 
         child = subprocess.Popen(["/bin/sleep", "30"], env={"DB_PASSWORD": "nb-secret"})
         try:
+            # Popen returns when the exec has replaced the mm (fs/exec.c exec_mmap wakes
+            # the vfork parent), before load_elf_binary has set env_start: until then
+            # /proc/PID/environ reads empty and access_matrix would find no secret.
+            deadline = time.monotonic() + 10
+            while b"DB_PASSWORD" not in open(f"/proc/{child.pid}/environ", "rb").read():
+                assert time.monotonic() < deadline, "sleep's environ never appeared"
+                time.sleep(0.001)
             m = access_matrix(child.pid)
             return ({r.key: (r.skipped is None) for r in m.rows},
                     m.cell("same_uid", "environ").verdict)
