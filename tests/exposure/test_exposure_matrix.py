@@ -6,6 +6,7 @@ from __future__ import annotations
 import errno
 import os
 import time
+from pathlib import Path
 
 import pytest
 
@@ -154,7 +155,8 @@ def test_unprivileged_memlab_runs_only_its_own_rows():
             # the vfork parent), before load_elf_binary has set env_start: until then
             # /proc/PID/environ reads empty and access_matrix would find no secret.
             deadline = time.monotonic() + 10
-            while b"DB_PASSWORD" not in open(f"/proc/{child.pid}/environ", "rb").read():
+            environ = f"/proc/{child.pid}/environ"
+            while b"DB_PASSWORD" not in Path(environ).read_bytes():
                 assert time.monotonic() < deadline, "sleep's environ never appeared"
                 time.sleep(0.001)
             m = access_matrix(child.pid)
