@@ -142,6 +142,13 @@ def test_plan_picks_another_other_uid_when_the_victim_is_nobody():
     assert keys["other_uid"].uid == OTHER_UID - 1
 
 
+def _environ_has(pid: int, name: bytes) -> bool:
+    try:
+        return name in Path(f"/proc/{pid}/environ").read_bytes()
+    except PermissionError:
+        return False
+
+
 @requires_root
 def test_unprivileged_memlab_runs_only_its_own_rows():
     """memlab run as nobody (a forked child that dropped to 65534) against its own
@@ -152,11 +159,11 @@ def test_unprivileged_memlab_runs_only_its_own_rows():
         child = subprocess.Popen(["/bin/sleep", "30"], env={"DB_PASSWORD": "nb-secret"})
         try:
             # Popen returns when the exec has replaced the mm (fs/exec.c exec_mmap wakes
-            # the vfork parent), before load_elf_binary has set env_start: until then
-            # /proc/PID/environ reads empty and access_matrix would find no secret.
+            # the vfork parent), before begin_new_exec makes the new mm dumpable and
+            # load_elf_binary sets env_start: until then /proc/PID/environ is root's
+            # (EACCES) or empty, and access_matrix would find no secret.
             deadline = time.monotonic() + 10
-            environ = f"/proc/{child.pid}/environ"
-            while b"DB_PASSWORD" not in Path(environ).read_bytes():
+            while not _environ_has(child.pid, b"DB_PASSWORD"):
                 assert time.monotonic() < deadline, "sleep's environ never appeared"
                 time.sleep(0.001)
             m = access_matrix(child.pid)
