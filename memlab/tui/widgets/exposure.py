@@ -6,7 +6,7 @@ ANOTHER uid is refused (EACCES: the kernel's ptrace access check, fs/proc/base.c
 environ_open) — then the full matrix of observers x channels (environ, cmdline, stat, maps, auxv, mem,
 process_vm_readv), and the variable three ways: what execve got, what
 /proc/PID/environ shows, what libc's environ holds, with every copy of the value.
-`o` runs the observers (each is a forked child that drops to its uid).
+`o` runs the observers (each a separate process that drops to its uid).
 """
 
 from __future__ import annotations
