@@ -12,7 +12,8 @@ from memlab.errors import MemlabError, UsageError
 from memlab.inputfile import MANIFEST, read_input_text
 from memlab.k8s import validation
 from memlab.k8s.manifests import load_text
-from memlab.k8s.pod import run, volume_tree
+from memlab.k8s.pod import run
+from memlab.k8s.poddir import volume_tree
 from memlab.lessons.actions.registry import (ActionResult, Bound, RunContext, Skipped, action,
                                              argv_text, bounded)
 from memlab.lessons.measure import env_facts
@@ -125,7 +126,8 @@ def _pod_facts(run: Any) -> dict[str, Any]:
     }
 
 
-@action("k8s_run", optional=("manifest", "file", "objects", "exec", "exec_args"), starts=_starts_pod)
+@action("k8s_run", optional=("manifest", "file", "objects", "exec", "exec_args"),
+        starts=_starts_pod)
 def _k8s_run(ctx: RunContext, p: dict[str, Any], save: str | None) -> ActionResult:
     """Run a Pod here as kubelet would: validate, lay out its configMap/secret volumes
     (AtomicWriter), compute its env, execve its process with it.  `objects` are more

@@ -131,4 +131,5 @@ def _wait_output(ctx: RunContext, p: dict[str, Any], save: str | None) -> Action
                                  "elapsed": round(time.monotonic() - start, 3)},
                                 f"{p['event']} after {time.monotonic() - start:.2f} s")
     return ActionResult({"found": False, "seen": seen, "elapsed": timeout},
-                        f"no {p['event']!r} within {timeout} s (saw: {', '.join(seen) or 'nothing'})")
+                        f"no {p['event']!r} within {timeout} s "
+                        f"(saw: {', '.join(seen) or 'nothing'})")
