@@ -209,7 +209,7 @@ def show_snapshot(snap, reveal: bool, masker=None) -> None:
 
 
 def _elf_line(section: dict) -> str:
-    """One line from the ELF area's section (memlab.elf.section); `memlab elf PID` and
+    """One line from the ELF area's section (memlab.elf.memorymap); `memlab elf PID` and
     `--json` show all of it."""
     if not section.get("available"):
         return f"not available ({section.get('reason')})"

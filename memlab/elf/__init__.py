@@ -3,7 +3,7 @@
     load(path) -> ElfInfo                 parsed once, cached (path, dev, inode, mtime)
     load_bias(info, auxv) -> Bias         AT_ENTRY - e_entry, checked against AT_PHDR
     segment_map(info, regions, bias)      each PT_LOAD -> the maps lines it became
-    analyse(snapshot) -> ElfView          all of it for one process (+ heap evidence)
+    analyse(snapshot) -> ElfMemoryMap     all of it for one process (+ heap evidence)
     snapshot_section(snapshot) -> dict    its JSON form: snapshot.extra["elf"]
 
 pyelftools is imported lazily (by the parse), so importing this package is cheap.
@@ -16,15 +16,15 @@ from memlab.elf.reader import clear_cache, load, load_stream
 
 
 def analyse(snapshot, **kw):
-    """ElfView of a Snapshot (see memlab.elf.section.analyse)."""
-    from memlab.elf.section import analyse as _analyse
+    """ElfMemoryMap of a Snapshot (see memlab.elf.memorymap.analyse)."""
+    from memlab.elf.memorymap import analyse as _analyse
 
     return _analyse(snapshot, **kw)
 
 
 def snapshot_section(snapshot, **kw) -> dict:
-    """JSON-ready "elf" section of a Snapshot (see memlab.elf.section)."""
-    from memlab.elf.section import snapshot_section as _section
+    """JSON-ready "elf" section of a Snapshot (see memlab.elf.memorymap)."""
+    from memlab.elf.memorymap import snapshot_section as _section
 
     return _section(snapshot, **kw)
 

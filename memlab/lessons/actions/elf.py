@@ -19,10 +19,10 @@ def _heap(ctx: RunContext, p: dict[str, Any], save: str | None) -> ActionResult:
     """&_end (ELF symbol + load bias), start_brk, brk and the first malloc, side by side."""
     proc = ctx.process(str(p["process"]))
     snap = snapshot(proc.pid)
-    view = analyse(snap, report=proc.report)
-    h = view.heap
+    emap = analyse(snap, report=proc.report)
+    h = emap.heap
     if h is None:
-        raise MemlabError(f"no heap evidence for pid {proc.pid}: {view.reason}")
+        raise MemlabError(f"no heap evidence for pid {proc.pid}: {emap.reason}")
     report = proc.report or {}
     facts = {
         "end": h.end_symbol, "end_source": h.end_source, "start_brk": h.start_brk,
@@ -30,7 +30,7 @@ def _heap(ctx: RunContext, p: dict[str, Any], save: str | None) -> ActionResult:
         "exe_high": h.exe_high, "gap": h.end_to_start_brk, "page_round_up": h.page_round_up,
         "randomisation": h.randomisation, "first_alloc_offset": h.first_alloc_offset,
         "heap_size": h.heap_size, "below_binary": h.heap_below_binary,
-        "explanation": h.explanation, "kind": view.info.kind if view.info else None,
+        "explanation": h.explanation, "kind": emap.info.kind if emap.info else None,
         "reported_end": int(report["end"], 16) if report.get("end") else None,
         "regions": [r for r in _region_facts(snap)],
     }
