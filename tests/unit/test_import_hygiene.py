@@ -21,8 +21,8 @@ HEADLESS = [
     "memlab.procfs.maps", "memlab.procfs.stat", "memlab.procfs.auxv",
     "memlab.procfs.environ", "memlab.procfs.status", "memlab.procfs.mem",
     "memlab.analysis.classify", "memlab.analysis.envblock", "memlab.analysis.initstack",
-    "memlab.analysis.memview", "memlab.analysis.selfreport", "memlab.cli",
-    "memlab.cli._output", "memlab.cli._views", *COMMAND_MODULES,
+    "memlab.analysis.bytesmemory", "memlab.analysis.selfreport", "memlab.cli",
+    "memlab.cli._output", "memlab.cli._text", *COMMAND_MODULES,
 ]
 
 
