@@ -55,7 +55,7 @@ class ExposureView(SnapshotView):
         super().__init__(**kw)
         self.claim = None  # Matrix with the two rows of the article's claim
         self.matrix = None  # the full Matrix
-        self.three_way = None  # removal.EnvView
+        self.three_way = None  # removal.ThreeWay
         self.errors: list[str] = []
         self._pid: int | None = None
 
