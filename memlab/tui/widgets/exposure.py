@@ -204,5 +204,4 @@ class ExposureView(SnapshotView):
 VIEW = ViewSpec(
     id="exposure", title="Exposure", key="o", factory=ExposureView,
     teaches="who can read the secret: same uid reads /proc/PID/environ, another uid gets "
-            "EACCES; the full observer x channel matrix; the variable three ways",
-    requires=("memlab.exposure.matrix", "memlab.exposure.removal"))
+            "EACCES; the full observer x channel matrix; the variable three ways")
