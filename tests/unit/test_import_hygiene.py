@@ -22,7 +22,9 @@ HEADLESS = [
     "memlab.procfs.environ", "memlab.procfs.status", "memlab.procfs.mem",
     "memlab.analysis.classify", "memlab.analysis.envblock", "memlab.analysis.initstack",
     "memlab.analysis.bytesmemory", "memlab.analysis.selfreport", "memlab.cli",
-    "memlab.cli._output", "memlab.cli._text", *COMMAND_MODULES,
+    "memlab.cli._output", "memlab.cli._text", "memlab.requirements", "memlab.elf.memorymap",
+    "memlab.k8s.poddir", "memlab.k8s.pod", "memlab.k8s.apply", "memlab.lessons.actions",
+    *COMMAND_MODULES,
 ]
 
 
