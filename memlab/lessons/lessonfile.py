@@ -109,7 +109,7 @@ class Lesson:
     steps: tuple[Step, ...]
     quizzes: tuple[Quiz, ...]
     path: Path
-    requires: tuple[str, ...] = field(default=())
+    requires: tuple[str, ...] = field(default=())  # outside memlab (memlab.requirements)
 
     @property
     def trusted(self) -> bool:
