@@ -94,7 +94,10 @@ def run(args) -> int:
         initial = source.snapshot()
         from memlab.tui.app import MemlabApp
 
-        MemlabApp(source, live=args.live, reveal=args.reveal, initial=initial).run()
+        app = MemlabApp(source, live=args.live, reveal=args.reveal, initial=initial)
+        app.run()
+        if app.crashed is not None:
+            raise app.crashed  # memlab.cli.main reports it in one line, status 1
     finally:
         source.stop()
-    return 0
+    return app.return_code or 0

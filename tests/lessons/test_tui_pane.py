@@ -13,6 +13,7 @@ from textual.widgets import DataTable, Input, TabbedContent
 from memlab.tui.app import MemlabApp
 from memlab.tui.source import LaunchRequest, LiveSource, demo_env
 from memlab.tui.widgets.lessons import LessonPane
+from memlab.tui.widgets.virtual import VirtualTable
 from tests.tui.conftest import settle
 
 
@@ -57,7 +58,7 @@ async def walk_where_env_lives() -> None:
                     assert app.query_one("#views", TabbedContent).active == want
                     if want == "map" and target:  # ... with its row under the cursor
                         await pilot.pause(0.5)
-                        regions = app.query_one("#regions", DataTable)
+                        regions = app.query_one("#regions", VirtualTable)
                         assert pane.highlighted and pane.highlighted[1] == target
                         row = regions.get_row_at(regions.cursor_row)
                         assert row[4].plain == target, row
