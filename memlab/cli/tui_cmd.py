@@ -17,7 +17,7 @@ examples:
 
 keys: m/e/s/x/d switch views (map, env, stack, hex, drive), l launch, p attach,
 : command line (setenv/unsetenv/scrub/copy/malloc), r refresh, a live refresh,
-v reveal secrets, ctrl+s screenshot (SVG), ? help, q quit.
+v reveal secrets, ctrl+s screenshot (SVG, into ~/memlab-screenshots), ? help, q quit.
 A process launched by the TUI (and what it started) is ended when the TUI exits:
 q, SIGTERM, SIGHUP, even SIGKILL (memlab's reaper kills its process group).
 """

@@ -12,6 +12,7 @@ import asyncio
 import os
 import signal
 import sys
+import time
 from pathlib import Path
 from typing import Iterable
 
@@ -27,6 +28,7 @@ from textual.widgets import Footer, Input, Static, TabbedContent, TabPane
 from memlab.errors import MemlabError, NoSuchProcess
 from memlab.model import Snapshot
 from memlab.render.safe import printable
+from memlab.safefs import open_trusted
 from memlab.tui.messages import CommandDone, SnapshotFailed, SnapshotReady, WorkerError
 from memlab.tui.palette import memlab_commands
 from memlab.tui.source import DataSource, LaunchRequest, check_command
@@ -76,6 +78,7 @@ class MemlabApp(App[None]):
         self.gone: MemlabError | None = None
         self.refresh_interval = refresh_interval
         self.screenshot_dir = screenshot_dir
+        self._shots = 0
         self._live_at_start = live
         self._timer = None
         self._before_command: Snapshot | None = None
@@ -412,8 +415,20 @@ class MemlabApp(App[None]):
         self._update_status()
 
     def action_save_svg(self) -> None:
-        path = self.save_screenshot(path=self.screenshot_dir or str(Path.cwd()))
-        self.notify(f"screenshot saved: {path}")
+        """The screen as SVG, in --screenshot-dir or ~/memlab-screenshots: a new file
+        (O_EXCL|O_NOFOLLOW, 0600: it may show revealed secrets) in a directory of ours
+        reached without following a link (memlab.safefs) -- never the working directory,
+        which for root may be a shared one where another user planted a link."""
+        directory = self.screenshot_dir or os.path.expanduser("~/memlab-screenshots")
+        self._shots += 1
+        name = time.strftime("memlab-%Y%m%d-%H%M%S") + f"-{os.getpid()}-{self._shots}.svg"
+        try:
+            with open_trusted(directory, create=True) as d:
+                d.create_file(name, self.export_screenshot().encode(), 0o600)
+        except (MemlabError, OSError) as err:
+            self.notify(f"screenshot not saved: {printable(str(err))}", severity="error")
+            return
+        self.notify(f"screenshot saved: {printable(os.path.join(directory, name))}")
 
     async def action_quit(self) -> None:
         self.source.stop()  # ends the launched process before the app goes

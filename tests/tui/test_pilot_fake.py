@@ -310,6 +310,24 @@ async def test_screenshot_key_saves_svg(tmp_path: Path):
         await pilot.pause()
         files = list(tmp_path.glob("*.svg"))
         assert len(files) == 1 and files[0].read_text().startswith("<svg")
+        assert files[0].stat().st_mode & 0o777 == 0o600  # it may show revealed secrets
+
+
+async def test_screenshot_refuses_a_directory_others_can_write(tmp_path: Path):
+    """A world-writable (or linked) screenshot directory is refused, nothing written: as
+    root, another user could have planted a link where the file goes."""
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    shared.chmod(0o777)
+    linked = tmp_path / "linked"
+    linked.symlink_to(tmp_path / "elsewhere", target_is_directory=True)
+    (tmp_path / "elsewhere").mkdir()
+    for directory in (shared, linked):
+        app = MemlabApp(fakes.fake_source(), screenshot_dir=str(directory))
+        async with started(app, (80, 24)) as pilot:
+            await pilot.press("ctrl+s")
+            await pilot.pause()
+        assert not list(tmp_path.rglob("*.svg"))
 
 
 async def test_q_quits_and_stops_the_source():
