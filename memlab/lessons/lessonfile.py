@@ -19,6 +19,7 @@ from typing import Any
 
 from memlab import requirements
 from memlab.errors import UsageError
+from memlab.inputfile import LESSON, InputFileError, read_input_text
 from memlab.lessons.actions import ACTIONS, PROGRAM_PARAMS, param_value
 from memlab.lessons.checks import CHECKS
 
@@ -219,8 +220,6 @@ def _too_deep(data: dict) -> bool:
 
 
 def load_lesson(path: str | Path) -> Lesson:
-    from memlab.inputfile import LESSON, InputFileError, read_input_text
-
     path = Path(path)
     try:
         text = read_input_text(path, LESSON)

@@ -12,10 +12,12 @@ from pathlib import Path
 import pytest
 
 from memlab.collect import snapshot
+from memlab.elf.attach import snapshot_with_elf
 from memlab.launch import launch
-from memlab.safefs import open_trusted
+from memlab.render.json import snapshot as to_json
 from memlab.render.layout import (ADDR_END, Block, build_blocks, render_plain, render_svg,
                                   walk)
+from memlab.safefs import open_trusted
 from tests.helpers import sample
 
 GOLDEN = Path(__file__).parent / "golden"
@@ -47,7 +49,7 @@ def assert_text_ok(text: str) -> None:
 
 
 def picture(pid: int):
-    snap = snapshot(pid, with_elf=True)
+    snap = snapshot_with_elf(pid)
     blocks = build_blocks(snap)
     assert_well_ordered(blocks)
     text = render_plain(blocks)
@@ -58,7 +60,7 @@ def picture(pid: int):
 def wait_for(pid: int, pred, timeout: float = 5.0):
     deadline = time.monotonic() + timeout
     while True:
-        snap = snapshot(pid, with_elf=True)
+        snap = snapshot_with_elf(pid)
         if pred(snap) or time.monotonic() > deadline:
             return snap
         time.sleep(0.02)
@@ -71,7 +73,7 @@ def test_sleep_held_at_exec():
     kinds = [b.kind for b in blocks]
     assert "heap" not in kinds and "[stack]" in text and "ld-linux" in text
     assert "text sleep" in text and "◀ start_brk" in text and "◀ _end" in text
-    assert snap.extra["elf"]["file"]["stripped"] is True
+    assert to_json(snap)["elf"]["file"]["stripped"] is True
 
 
 def test_sleep_running():
@@ -79,7 +81,7 @@ def test_sleep_running():
         wait_for(child.pid, lambda s: any(r.path and "libc.so" in r.path for r in s.regions))
         snap, blocks, text = picture(child.pid)
     assert "libc.so.6" in text and "ld-linux" in text
-    assert snap.extra["elf"]["all_segments_exact"]
+    assert to_json(snap)["elf"]["all_segments_exact"]
 
 
 def test_static_pie_heap_below_binary():
@@ -114,7 +116,7 @@ def test_python3():
             r.path and "libm.so" in r.path for r in s.regions))
         snap, blocks, text = picture(child.pid)
     assert "[heap]" in text and "libc.so.6" in text
-    assert snap.extra["elf"]["available"]
+    assert to_json(snap)["elf"]["available"]
 
 
 def test_deleted_executable(tmp_path):
@@ -125,8 +127,8 @@ def test_deleted_executable(tmp_path):
         snap, blocks, text = picture(child.pid)
         report = child.report
     assert snap.exe.endswith(" (deleted)")
-    elf = snap.extra["elf"]
-    # read through /proc/PID/exe: the ELF emap still works for a deleted file
+    elf = to_json(snap)["elf"]
+    # read through /proc/PID/exe: the ELF memory map still works for a deleted file
     assert elf["available"] and elf["deleted"] and elf["all_segments_exact"]
     syms = {s["name"]: s["address"] for s in elf["symbols"]}
     assert syms["main"] == report["main"]
@@ -144,7 +146,7 @@ def test_unreadable_exe_degrades(tmp_path):
     emap = analyse(snap)
     assert not emap.available and "not readable" in emap.reason
     assert emap.heap is not None and emap.heap.start_brk == snap.stat.start_brk
-    snap = snap._replace(extra={"elf": emap.to_dict(snap.regions)})
+    snap = snap._replace(elf=emap)
     blocks = build_blocks(snap)
     assert_well_ordered(blocks)
     text = render_plain(blocks)
@@ -242,7 +244,7 @@ def golden_picture() -> str:
         d.write_file(os.path.basename(GOLDEN_PATH), Path(sample("sleeper")).read_bytes(),
                      0o755)
     with launch(GOLDEN_PATH, ["golden"], GOLDEN_ENV, no_aslr=True, hold="ready") as child:
-        snap = snapshot(child.pid, with_elf=True)
+        snap = snapshot_with_elf(child.pid)
     blocks = normalise(build_blocks(snap))
     assert_well_ordered(blocks)
     return render_plain(blocks)
