@@ -238,7 +238,9 @@ def elf_map_text(emap, snap) -> str:
 # ---------------------------------------------------------------------------- layout
 def cmd_layout(args) -> int:
     from memlab.elf.attach import snapshot_with_elf
-    from memlab.render.layout import blocks_to_json, build_blocks, render_rich, render_svg
+    from memlab.render.layout import blocks_to_json, build_blocks
+    from memlab.render.layout_svg import render_svg
+    from memlab.render.layout_text import render_rich
 
     snap = snapshot_with_elf(args.pid)
     blocks = build_blocks(snap)

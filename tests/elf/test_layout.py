@@ -15,8 +15,9 @@ from memlab.collect import snapshot
 from memlab.elf.attach import snapshot_with_elf
 from memlab.launch import launch
 from memlab.render.json import snapshot as to_json
-from memlab.render.layout import (ADDR_END, Block, build_blocks, render_plain, render_svg,
-                                  walk)
+from memlab.render.layout import ADDR_END, Block, build_blocks, walk
+from memlab.render.layout_svg import render_svg
+from memlab.render.layout_text import render_plain
 from memlab.safefs import open_trusted
 from tests.helpers import sample
 
