@@ -412,7 +412,7 @@ def _block_lines(b: Block, depth: int, width: int, out: list) -> None:
 
 
 def render_plain(blocks: list[Block], width: int = WIDTH) -> str:
-    return "\n".join(l.rstrip() for l, _ in text_lines(blocks, width)) + "\n"
+    return "\n".join(line.rstrip() for line, _ in text_lines(blocks, width)) + "\n"
 
 
 def render_rich(blocks: list[Block], width: int = WIDTH):

@@ -201,7 +201,7 @@ def test_svg_matches_text_picture(tmp_path):
     assert any(m.startswith("◀ _end ") for m in marks)
     assert any(m.startswith("◀ start_brk ") for m in marks)
     assert root.find(f"{SVG_NS}title").text == "t & <test>"
-    tops = [s for (l, s, e), (d, _) in zip(rows, walk(blocks)) if d == 0]
+    tops = [s for (_, s, _e), (d, _) in zip(rows, walk(blocks)) if d == 0]
     assert tops == sorted(tops, reverse=True)
 
 

@@ -229,7 +229,7 @@ def test_commands_against_an_exec_loop_are_coherent_or_exit_3(looping, kind):
 def test_real_cli_runs_against_an_exec_loop(looping):
     """The same through `python -m memlab`, text and JSON: exit 0 or the exit-3 line,
     never 4, never a traceback."""
-    for i in range(10):
+    for _ in range(10):
         for args in (("stack",), ("inspect", "--elf"), ("env",), ("stack", "--json")):
             p = memlab(*args, str(looping.pid))
             assert "Traceback" not in p.stderr + p.stdout

@@ -8,7 +8,6 @@ import subprocess
 import threading
 
 import psutil
-import pytest
 
 from textual.widgets import DataTable, Input
 
