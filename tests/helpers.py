@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import pickle
@@ -15,9 +16,19 @@ SAMPLE_BIN = REPO / "c_samples" / "bin"
 NOBODY = 65534
 
 
+@functools.cache
+def build_samples() -> Path:
+    """Build the C samples into c_samples/bin, once per process (`make` is quick when they
+    are current).  Reached through the session fixture `samples_built` or `sample()`; a
+    run of tests that need no sample (tests/unit) builds nothing."""
+    subprocess.run(["make", "-s", "-C", str(REPO), "samples"], check=True)
+    return SAMPLE_BIN
+
+
 def sample(name: str) -> str:
-    path = SAMPLE_BIN / name
-    assert path.exists(), f"{path} not built: run `make samples`"
+    """The path of a built C sample (built on first use)."""
+    path = build_samples() / name
+    assert path.exists(), f"{path} is not a sample: no c_samples/{name}.c?"
     return str(path)
 
 
