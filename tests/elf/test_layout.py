@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import time
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -15,7 +14,7 @@ from memlab.collect import snapshot
 from memlab.launch import launch
 from memlab.render.layout import (ADDR_END, Block, build_blocks, render_plain, render_svg,
                                   walk)
-from tests.helpers import sample
+from tests.helpers import sample, wait_until
 
 GOLDEN = Path(__file__).parent / "golden"
 REGEN = os.environ.get("MEMLAB_REGEN_GOLDEN") == "1"
@@ -54,13 +53,10 @@ def picture(pid: int):
     return snap, blocks, text
 
 
-def wait_for(pid: int, pred, timeout: float = 5.0):
-    deadline = time.monotonic() + timeout
-    while True:
-        snap = snapshot(pid, with_elf=True)
-        if pred(snap) or time.monotonic() > deadline:
-            return snap
-        time.sleep(0.02)
+def wait_for(pid: int, pred, timeout: float = 10.0):
+    """The first snapshot of pid for which pred holds (the loader is still mapping)."""
+    return wait_until(lambda: pred(snap := snapshot(pid, with_elf=True)) and snap, timeout,
+                      what=f"pid {pid} loaded")
 
 
 def test_sleep_held_at_exec():
