@@ -12,7 +12,7 @@ from memlab.exposure import matrix
 from memlab.exposure.matrix import OTHER_UID, VICTIM_UID, access_matrix, plan_rows
 from memlab.exposure.observers import CHANNELS, Identity, Target, observe
 from tests.exposure.conftest import requires_root, yama_scope
-from tests.helpers import NOBODY, run_as
+from tests.helpers import NOBODY, gone, run_as, wait_until
 
 S, R, M = "SECRET", "read", "masked"
 ATTACH_SAME_UID = S if yama_scope() == 0 else "EPERM"  # Yama refuses non-descendants
@@ -230,20 +230,13 @@ def test_kernel_thread_reads_empty_not_denied():
 
 
 def test_zombie_has_nothing_to_observe():
-    import time
-
     from memlab.errors import ZombieProcess
 
     pid = os.fork()
     if pid == 0:
         os._exit(0)
     try:
-        deadline = time.monotonic() + 5
-        while time.monotonic() < deadline:
-            with open(f"/proc/{pid}/stat") as f:
-                if f.read().rsplit(")", 1)[1].split()[0] == "Z":
-                    break
-            time.sleep(0.01)
+        wait_until(lambda: gone(pid), what=f"child {pid} a zombie")  # ours: not reaped
         with pytest.raises(ZombieProcess):
             access_matrix(pid)
     finally:
