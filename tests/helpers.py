@@ -55,6 +55,22 @@ def wait_until(predicate, timeout: float = 10.0, interval: float = 0.01, what=""
         time.sleep(interval)
 
 
+async def wait_until_async(predicate, pause, timeout: float = 10.0, interval: float = 0.05,
+                           what=""):
+    """wait_until for a test on an event loop (Textual's Pilot): `await pause(interval)`
+    (pilot.pause) lets the app run between two calls of predicate."""
+    __tracebackhide__ = True
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() >= deadline:
+            said = (what() if callable(what) else what) or repr(predicate)
+            pytest.fail(f"waited {timeout:g}s for {said}; last value: {value!r}", pytrace=False)
+        await pause(interval)
+
+
 def gone(pid: int) -> bool:
     """The process no longer runs: no /proc entry, or a zombie nobody reaped yet (pid 1 in
     a container may not reap)."""
