@@ -12,6 +12,7 @@ import pytest
 
 from memlab.collect import snapshot
 from memlab.launch import launch
+from memlab.safefs import open_trusted
 from memlab.render.layout import (ADDR_END, Block, build_blocks, render_plain, render_svg,
                                   walk)
 from tests.helpers import sample, wait_until
@@ -230,10 +231,12 @@ GOLDEN_PATH = "/tmp/memlab-golden/sleeper"
 
 
 def golden_picture() -> str:
-    os.makedirs(os.path.dirname(GOLDEN_PATH), exist_ok=True)
-    tmp = GOLDEN_PATH + f".{os.getpid()}"
-    shutil.copy2(sample("sleeper"), tmp)
-    os.replace(tmp, GOLDEN_PATH)  # fixed path: execfn and argv[0] are part of the stack
+    # A fixed path (execfn and argv[0] are part of the stack), in the shared /tmp: the
+    # directory must be ours and closed to others (safefs), or another user could swap
+    # the binary this test then runs as root.
+    with open_trusted(os.path.dirname(GOLDEN_PATH), create=True, mode=0o755) as d:
+        d.write_file(os.path.basename(GOLDEN_PATH), Path(sample("sleeper")).read_bytes(),
+                     0o755)
     with launch(GOLDEN_PATH, ["golden"], GOLDEN_ENV, no_aslr=True, hold="ready") as child:
         snap = snapshot(child.pid, with_elf=True)
     blocks = normalise(build_blocks(snap))
