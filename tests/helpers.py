@@ -51,7 +51,7 @@ def wait_until(predicate, timeout: float = 10.0, interval: float = 0.01, what=""
             return value
         if time.monotonic() >= deadline:
             said = (what() if callable(what) else what) or repr(predicate)
-            pytest.fail(f"waited {timeout:g}s for {said}; last value: {value!r}", pytrace=False)
+            pytest.fail(f"waited {timeout:g}s for {said}; last value: {value!r}")
         time.sleep(interval)
 
 
@@ -67,7 +67,7 @@ async def wait_until_async(predicate, pause, timeout: float = 10.0, interval: fl
             return value
         if time.monotonic() >= deadline:
             said = (what() if callable(what) else what) or repr(predicate)
-            pytest.fail(f"waited {timeout:g}s for {said}; last value: {value!r}", pytrace=False)
+            pytest.fail(f"waited {timeout:g}s for {said}; last value: {value!r}")
         await pause(interval)
 
 
