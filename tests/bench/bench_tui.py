@@ -45,7 +45,7 @@ class _Pane:
             s = self.screen()
             if all(n in s for n in needles):
                 return time.perf_counter()
-            time.sleep(0.01)
+            time.sleep(0.01)  # the measure: when the screen appeared, to 10 ms
         raise RuntimeError(f"{needles} never appeared:\n{self.screen()}")
 
     def memlab(self) -> psutil.Process:
