@@ -17,7 +17,7 @@ examples:
 
 keys: m/e/s/x/d switch views (map, env, stack, hex, drive), l launch, p attach,
 : command line (setenv/unsetenv/scrub/copy/malloc), r refresh, a live refresh,
-v reveal secrets, ctrl+s screenshot (SVG), ? help, q quit.
+v reveal secrets, ctrl+s screenshot (SVG, into ~/memlab-screenshots), ? help, q quit.
 A process launched by the TUI (and what it started) is ended when the TUI exits:
 q, SIGTERM, SIGHUP, even SIGKILL (memlab's reaper kills its process group).
 """
@@ -94,7 +94,10 @@ def run(args) -> int:
         initial = source.snapshot()
         from memlab.tui.app import MemlabApp
 
-        MemlabApp(source, live=args.live, reveal=args.reveal, initial=initial).run()
+        app = MemlabApp(source, live=args.live, reveal=args.reveal, initial=initial)
+        app.run()
+        if app.crashed is not None:
+            raise app.crashed  # memlab.cli.main reports it in one line, status 1
     finally:
         source.stop()
-    return 0
+    return app.return_code or 0

@@ -12,11 +12,11 @@ import asyncio
 import os
 import signal
 import sys
+import time
 from pathlib import Path
 from typing import Iterable
 
 from rich.text import Text
-from textual import work
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.lazy import Lazy
@@ -25,13 +25,15 @@ from textual.reactive import reactive
 from textual.screen import Screen
 from textual.widgets import Footer, Input, Static, TabbedContent, TabPane
 
-from memlab.errors import MemlabError
+from memlab.errors import MemlabError, NoSuchProcess
 from memlab.model import Snapshot
 from memlab.render.safe import printable
-from memlab.tui.messages import CommandDone, SnapshotFailed, SnapshotReady
+from memlab.safefs import open_trusted
+from memlab.tui.messages import CommandDone, SnapshotFailed, SnapshotReady, WorkerError
 from memlab.tui.palette import memlab_commands
 from memlab.tui.source import DataSource, LaunchRequest, check_command
 from memlab.tui.views import load_views
+from memlab.tui.workers import background
 from memlab.tui.widgets.base import SnapshotView
 from memlab.tui.widgets.drive import DriveView
 from memlab.tui.widgets.hexview import HexView
@@ -76,11 +78,15 @@ class MemlabApp(App[None]):
         self.gone: MemlabError | None = None
         self.refresh_interval = refresh_interval
         self.screenshot_dir = screenshot_dir
+        self._shots = 0
         self._live_at_start = live
         self._timer = None
         self._before_command: Snapshot | None = None
         self.snapshots_shown = 0  # how many snapshots reached the views (tests, bench)
         self._initial = initial
+        # An exception no handler expected (a bug): the app leaves with status 1 and
+        # the CLI reports it in one line (memlab.cli: "internal error").
+        self.crashed: BaseException | None = None
         # [start, end) of secret values the sample copied to its heap (`copy K`): the
         # hex view masks them like the env block's own.
         self.secret_copies: list[tuple[int, int]] = []
@@ -164,7 +170,7 @@ class MemlabApp(App[None]):
         return list(self.query(SnapshotView))
 
     # -- snapshots (workers) ------------------------------------------------------
-    @work(thread=True, exclusive=True, group="snapshot")
+    @background(exclusive=True, group="snapshot")
     def refresh_snapshot(self, forced: bool = False) -> None:
         pid = self.source.pid
         try:
@@ -197,14 +203,43 @@ class MemlabApp(App[None]):
         self._update_status()
 
     def on_snapshot_failed(self, message: SnapshotFailed) -> None:
-        self.gone = message.error
+        self.show_problem(message.pid, message.error)
+
+    def on_worker_error(self, message: WorkerError) -> None:
+        """A worker's MemlabError that no view handled (memlab.tui.workers)."""
+        self.show_problem(message.pid, message.error)
+
+    def show_problem(self, pid: int | None, error: MemlabError) -> None:
+        """One line in the banner: what went wrong with the process on screen."""
+        if isinstance(error, NoSuchProcess):
+            self.gone = error
+            what = f"process {pid} exited" if pid is not None else "no process"
+        else:
+            what = f"process {pid}" if pid is not None else "no process"
         banner = self.query_one("#banner", Static)
-        what = f"process {message.pid}" if message.pid is not None else "no process"
-        banner.update(Text(f"{what}: {printable(str(message.error))} — the views show the "
+        banner.update(Text(f"{what}: {printable(str(error))} — the views show the "
                            "last snapshot; l launches a new process, p attaches to another",
                            style="bold white on dark_red"))
         banner.display = True
         self._update_status()
+
+    def _handle_exception(self, error: Exception) -> None:
+        """Textual calls this for every exception nothing handled, from a message
+        handler or from a worker (wrapped in WorkerFailed) (textual/app.py), and would
+        print a traceback over the terminal.  Here: one line, exit status 1; the CLI
+        prints the error on stderr in its one-line form (MEMLAB_DEBUG=1: Textual's)."""
+        from textual.worker import WorkerFailed
+
+        if os.environ.get("MEMLAB_DEBUG"):
+            super()._handle_exception(error)
+            return
+        if isinstance(error, WorkerFailed):
+            error = error.error
+        if self.crashed is None:
+            self.crashed = error
+            self.notify(f"internal error: {type(error).__name__}: {error}",
+                        severity="error")
+        self.exit(return_code=1)
 
     def _update_status(self) -> None:
         status = self.query("#status")
@@ -237,7 +272,7 @@ class MemlabApp(App[None]):
             return
         self._command_worker(line, self.snapshot)
 
-    @work(thread=True, group="command")
+    @background(group="command")
     def _command_worker(self, line: str, before: Snapshot | None) -> None:
         try:
             answer = self.source.command(line)
@@ -380,8 +415,20 @@ class MemlabApp(App[None]):
         self._update_status()
 
     def action_save_svg(self) -> None:
-        path = self.save_screenshot(path=self.screenshot_dir or str(Path.cwd()))
-        self.notify(f"screenshot saved: {path}")
+        """The screen as SVG, in --screenshot-dir or ~/memlab-screenshots: a new file
+        (O_EXCL|O_NOFOLLOW, 0600: it may show revealed secrets) in a directory of ours
+        reached without following a link (memlab.safefs) -- never the working directory,
+        which for root may be a shared one where another user planted a link."""
+        directory = self.screenshot_dir or os.path.expanduser("~/memlab-screenshots")
+        self._shots += 1
+        name = time.strftime("memlab-%Y%m%d-%H%M%S") + f"-{os.getpid()}-{self._shots}.svg"
+        try:
+            with open_trusted(directory, create=True) as d:
+                d.create_file(name, self.export_screenshot().encode(), 0o600)
+        except (MemlabError, OSError) as err:
+            self.notify(f"screenshot not saved: {printable(str(err))}", severity="error")
+            return
+        self.notify(f"screenshot saved: {printable(os.path.join(directory, name))}")
 
     async def action_quit(self) -> None:
         self.source.stop()  # ends the launched process before the app goes

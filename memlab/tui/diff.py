@@ -26,6 +26,8 @@ def env_changed_addresses(old: Snapshot | None, new: Snapshot) -> frozenset[int]
     if old is None or old.pid != new.pid or old.env is None or new.env is None:
         return frozenset()
     o, n = old.env, new.env
+    if o.start == n.start and o.raw == n.raw:
+        return frozenset()  # the usual live refresh: one compare, not one per byte
     lo, hi = max(o.start, n.start), min(o.start + len(o.raw), n.start + len(n.raw))
     out = set()
     for addr in range(lo, hi):

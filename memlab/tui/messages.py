@@ -24,6 +24,16 @@ class SnapshotFailed(Message):
         self.error = error
 
 
+class WorkerError(Message):
+    """A thread worker met a MemlabError it does not handle itself (memlab.tui.workers):
+    the widget that started it may show it in place; it bubbles on to the app."""
+
+    def __init__(self, pid: int | None, error: MemlabError) -> None:
+        super().__init__()
+        self.pid = pid
+        self.error = error
+
+
 class CommandDone(Message):
     def __init__(self, line: str, answer: dict | None, error: MemlabError | None,
                  before: Snapshot | None = None) -> None:

@@ -1,8 +1,9 @@
 """TUI costs: time to the first complete screen of `memlab tui`, CPU while idle with
 live refresh on, and what the hex view reads while scrolling a 512 MiB region.
 
-Targets (issue 4): first complete screen < 0.6 s; idle CPU with live refresh < 3% of one
-core; hex scroll reads only the rows on screen (bytes read << region size).
+Targets: first complete screen < 0.6 s; idle CPU with live refresh < 3% of one core; hex
+scroll reads only the rows on screen (bytes read << region size); the Env view of a
+100,000-entry environment and the Map view of 60,000 mappings on screen < 2 s.
 The screen is read from a real terminal (a private tmux server), polled every 10 ms.
 """
 
@@ -178,3 +179,57 @@ def bench_hex_scroll() -> list[dict]:
          "unit": "us", "compare_to": None, "ratio": None,
          "note": f"{result['rows']} rows x 16 B via MemReader (process_vm_readv)"},
     ]
+
+
+def bench_huge_views() -> list[dict]:
+    """Open the Env view on a 100,000-entry environment (from the key) and the Map view
+    on 60,000 mappings (the first screen: from the app's start, snapshot included) until
+    their rows are on screen (target < 2 s each), and what the app added to this
+    process's RSS."""
+    from memlab.launch import launch
+    from memlab.tui.app import MemlabApp
+    from memlab.tui.source import LiveSource
+    from tests.tui.conftest import screen_text
+
+    cases = [
+        ("Env view, 100,000-entry environment", "e", "V000000",
+         lambda: launch("sleeper", (), [b"V%06d=x" % i for i in range(100_000)],
+                        hold="ready", timeout=30)),
+        ("Map view, 60,000 mappings", "m", "[stack]",
+         lambda: launch("manymaps", ["60000"], [b"A=1"], hold="ready", timeout=30)),
+    ]
+    rows = []
+    for name, key, needle, start in cases:
+        victim = start()
+        source = LiveSource()
+        source.attach(victim.pid)
+        result: dict = {}
+
+        async def run(source=source, key=key, needle=needle, result=result) -> None:
+            app = MemlabApp(source)
+            rss = psutil.Process().memory_info().rss
+            t = time.perf_counter()
+            async with app.run_test(size=(120, 40)) as pilot:
+                while app.snapshot is None:
+                    await pilot.pause(0.01)
+                result["first"] = time.perf_counter() - t
+                if key != "m":  # the Map view is the first screen: timed from the start
+                    t = time.perf_counter()
+                    await pilot.press(key)
+                while needle not in screen_text(app):
+                    await pilot.pause(0.01)
+                result["open"] = time.perf_counter() - t
+                result["rss"] = psutil.Process().memory_info().rss - rss
+                await pilot.press("q")
+
+        try:
+            asyncio.run(run())
+        finally:
+            source.stop()
+            victim.kill()
+        rows.append({"name": f"tui: {name}", "value": round(result["open"], 3),
+                     "unit": "s", "compare_to": "target 2 s",
+                     "ratio": round(2.0 / result["open"], 1) if result["open"] else None,
+                     "note": f"first snapshot on screen {result['first']:.2f} s; RSS "
+                             f"+{result['rss'] >> 20} MiB (Pilot, 120x40)"})
+    return rows

@@ -18,6 +18,7 @@ from memlab.processes import ProcessInfo
 from memlab.tui.app import MemlabApp
 from memlab.tui.palette import memlab_commands
 from memlab.tui.source import FakeSource, LaunchRequest, LiveSource
+from memlab.tui.widgets.virtual import VirtualTable
 from tests.tui import fakes
 from tests.tui.conftest import screen_text, settle, started
 
@@ -96,7 +97,7 @@ async def test_every_view_shows_hostile_strings_escaped():
     async with app.run_test(size=(120, 40), notifications=True) as pilot:
         await settle(app, pilot)
         screens = {"map": shown(app)}  # map first: tower, maps table, status line
-        paths = [app.query_one("#regions", DataTable).get_row_at(i)[4].plain
+        paths = [app.query_one("#regions", VirtualTable).get_row_at(i)[4].plain
                  for i in range(len(first.regions))]
         assert "/tmp/lib\\x1b]0;PWNED\\x07evil\\x1b[2J.so" in paths
         assert "sl\\x1b]0;PWNED\\x07" in screens["map"]  # comm on the status line
@@ -180,7 +181,7 @@ async def test_real_process_with_escapes_in_env_argv_and_paths(hostile_sample):
         assert app.snapshot.pid == hostile_sample.pid
         text = shown(app)  # Map: the tower and the maps table name the binary
         assert " pid %d sl\\x1b]0;PWNED\\x07eep " % hostile_sample.pid in text  # comm
-        paths = [app.query_one("#regions", DataTable).get_row_at(i)[4].plain
+        paths = [app.query_one("#regions", VirtualTable).get_row_at(i)[4].plain
                  for i in range(len(app.snapshot.regions))]
         assert any(p.endswith("/sl\\x1b]0;PWNED\\x07eeper\\x1b[2J") for p in paths)
         assert "text sl\\x1b]" in text  # the tower's block for the binary
@@ -188,7 +189,7 @@ async def test_real_process_with_escapes_in_env_argv_and_paths(hostile_sample):
         await settle(app, pilot)
         text = shown(app)
         assert "\\x1b[2J\\x1b]0;PWNED\\x07hello" in text
-        entries = app.query_one("#env-entries", DataTable)
+        entries = app.query_one("#env-entries", VirtualTable)
         assert entries.get_row_at(0)[3].plain == "\\x1b[2J\\x1b]0;PWNED\\x07hello"
         await pilot.press("s")
         await settle(app, pilot)

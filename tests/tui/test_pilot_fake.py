@@ -10,6 +10,7 @@ from memlab.exposure.search import JUDGE
 from memlab.tui.app import MemlabApp
 from memlab.tui.widgets.drive import DriveView
 from memlab.tui.widgets.hexview import HexGrid
+from memlab.tui.widgets.virtual import VirtualTable
 from tests.helpers import wait_until_async
 from tests.tui import fakes
 from tests.tui.conftest import screen_text, settle, started
@@ -19,6 +20,12 @@ def cell_texts(table: DataTable, column: int) -> list[str]:
     return [table.get_row_at(i)[column].plain for i in range(table.row_count)]
 
 
+def env_hex(app) -> str:
+    """The Env view's hex dump, every line (it is virtual: drawn a screen at a time)."""
+    dump = app.query_one("#env-hex")
+    return "\n".join(dump.line_text(y).plain for y in range(dump.line_count))
+
+
 def log_text(app) -> str:
     return "\n".join(app.query_one(DriveView).history)
 
@@ -26,7 +33,7 @@ def log_text(app) -> str:
 async def test_map_view_tower_table_and_details():
     app = MemlabApp(fakes.fake_source())
     async with started(app, (120, 40)) as pilot:
-        table = app.query_one("#regions", DataTable)
+        table = app.query_one("#regions", VirtualTable)
         paths = cell_texts(table, 4)
         assert "[heap]" in paths and "[stack]" in paths  # Text cells: markup did not eat them
         tower = app.query_one("#tower").build().plain
@@ -52,7 +59,7 @@ async def test_enter_on_region_opens_hex_view_of_it():
     src = fakes.fake_source()
     app = MemlabApp(src)
     async with started(app, (120, 40)) as pilot:
-        table = app.query_one("#regions", DataTable)
+        table = app.query_one("#regions", VirtualTable)
         table.focus()
         heap_row = cell_texts(table, 4).index("[heap]")
         table.move_cursor(row=heap_row)
@@ -69,16 +76,16 @@ async def test_env_view_masks_until_reveal():
     app = MemlabApp(fakes.fake_source())
     async with started(app, (120, 40)) as pilot:
         await pilot.press("e")
-        entries = app.query_one("#env-entries", DataTable)
+        entries = app.query_one("#env-entries", VirtualTable)
         assert cell_texts(entries, 2)[:2] == ["DB_PASSWORD", "LOG_LEVEL"]
         assert cell_texts(entries, 3)[:2] == ["***", "info"]
-        hexdump = app.query_one("#env-hex", Static).render().plain
+        hexdump = env_hex(app)
         assert "hunter2" not in hexdump and "68 75 6e" not in hexdump and "ORD=*******" in hexdump
         assert "matches /proc/PID/environ" in app.query_one("#env-summary").render().plain
         await pilot.press("v")
         await pilot.pause()
         assert cell_texts(entries, 3)[0] == "hunter2"
-        assert "ORD=hunter2" in app.query_one("#env-hex", Static).render().plain
+        assert "ORD=hunter2" in env_hex(app)
         assert "REVEALED" in app.query_one("#status").render().plain
 
 
@@ -86,7 +93,7 @@ async def test_stack_view_decodes_pointers_and_auxv():
     app = MemlabApp(fakes.fake_source())
     async with started(app, (120, 40)) as pilot:
         await pilot.press("s")
-        table = app.query_one("#stack-table", DataTable)
+        table = app.query_one("#stack-table", VirtualTable)
         fields = cell_texts(table, 1)
         assert fields[:3] == ["argc", "argv[0]", "argv[1]"]
         assert "AT_RANDOM" in fields and "AT_EXECFN" in fields and "padding" in fields
@@ -293,7 +300,7 @@ async def test_vanished_process_is_reported_in_place():
         assert banner.display and "process exited" in banner.render().plain
         assert "GONE" in app.query_one("#status").render().plain
         assert app.snapshot is not None  # the last snapshot stays on screen
-        assert "[heap]" in cell_texts(app.query_one("#regions", DataTable), 4)
+        assert "[heap]" in cell_texts(app.query_one("#regions", VirtualTable), 4)
 
 
 async def test_screenshot_key_saves_svg(tmp_path: Path):
@@ -303,6 +310,24 @@ async def test_screenshot_key_saves_svg(tmp_path: Path):
         await pilot.pause()
         files = list(tmp_path.glob("*.svg"))
         assert len(files) == 1 and files[0].read_text().startswith("<svg")
+        assert files[0].stat().st_mode & 0o777 == 0o600  # it may show revealed secrets
+
+
+async def test_screenshot_refuses_a_directory_others_can_write(tmp_path: Path):
+    """A world-writable (or linked) screenshot directory is refused, nothing written: as
+    root, another user could have planted a link where the file goes."""
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    shared.chmod(0o777)
+    linked = tmp_path / "linked"
+    linked.symlink_to(tmp_path / "elsewhere", target_is_directory=True)
+    (tmp_path / "elsewhere").mkdir()
+    for directory in (shared, linked):
+        app = MemlabApp(fakes.fake_source(), screenshot_dir=str(directory))
+        async with started(app, (80, 24)) as pilot:
+            await pilot.press("ctrl+s")
+            await pilot.pause()
+        assert not list(tmp_path.rglob("*.svg"))
 
 
 async def test_q_quits_and_stops_the_source():
@@ -369,7 +394,7 @@ async def test_tower_keyboard_selection_follows_address_order():
         await pilot.press("down")  # down the tower = lower addresses
         await pilot.pause()
         assert regions[tower.selected].start < start
-        assert app.query_one("#regions", DataTable).cursor_row == tower.selected
+        assert app.query_one("#regions", VirtualTable).cursor_row == tower.selected
         await pilot.press("up", "up")
         await pilot.pause()
         assert regions[tower.selected].start > start

@@ -17,6 +17,7 @@ from memlab.tui.app import MemlabApp
 from memlab.tui.source import LaunchRequest, LiveSource
 from memlab.tui.widgets.drive import DriveView
 from memlab.tui.widgets.hexview import HexGrid
+from memlab.tui.widgets.virtual import VirtualTable
 from tests.helpers import wait_until_async
 from tests.tui.conftest import settle, started
 
@@ -41,16 +42,16 @@ async def test_real_sample_in_every_view(live_source):
     async with started(app, (120, 40)) as pilot:
         snap = app.snapshot
         assert snap.pid == live_source.pid
-        paths = cells(app.query_one("#regions", DataTable), 4)
+        paths = cells(app.query_one("#regions", VirtualTable), 4)
         assert "[heap]" in paths and "[stack]" in paths
         assert len(paths) == len(snap.regions)
         await pilot.press("e")
-        entries = app.query_one("#env-entries", DataTable)
+        entries = app.query_one("#env-entries", VirtualTable)
         assert cells(entries, 2) == ["DB_PASSWORD", "LOG_LEVEL", "PATH", "HOME", "LANG"]
         assert cells(entries, 3)[:2] == ["***", "info"]
         assert "matches /proc/PID/environ" in app.query_one("#env-summary").render().plain
         await pilot.press("s")
-        fields = cells(app.query_one("#stack-table", DataTable), 1)
+        fields = cells(app.query_one("#stack-table", VirtualTable), 1)
         assert fields[0] == "argc" and "AT_RANDOM" in fields and "AT_EXECFN" in fields
         await pilot.press("x")
         await settle(app, pilot)

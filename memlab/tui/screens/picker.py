@@ -4,7 +4,6 @@ Processes memlab may not read are dimmed, with why (memlab.processes)."""
 from __future__ import annotations
 
 from rich.text import Text
-from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
@@ -13,6 +12,7 @@ from textual.screen import ModalScreen
 from textual.widgets import DataTable, Input, Static
 
 from memlab.render.safe import printable
+from memlab.tui.workers import background
 
 
 class ProcessPicker(ModalScreen[int | None]):
@@ -41,7 +41,7 @@ class ProcessPicker(ModalScreen[int | None]):
         self.query_one("#picker-filter", Input).focus()
         self.load()
 
-    @work(thread=True, exclusive=True)
+    @background(exclusive=True)
     def load(self) -> None:
         self.post_message(self.Listed(self.app.source.list_processes()))
 

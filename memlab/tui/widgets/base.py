@@ -17,14 +17,20 @@ class SnapshotView(Vertical):
     previous: Snapshot | None = None
 
     def on_mount(self) -> None:
-        # mounted after the app already has a snapshot (a lazily mounted tab): catch up
-        snap = getattr(self.app, "snapshot", None)
-        if snap is not None and self.snapshot is None:
-            self.call_after_refresh(self.show, snap, getattr(self.app, "previous", None))
+        self.call_after_refresh(self._catch_up)
+
+    def _catch_up(self) -> None:
+        """Mounted after the app already had a snapshot (a lazily mounted tab), or
+        handed one while its children were still being composed: draw the latest."""
+        if self.snapshot is not None:
+            self.show(self.snapshot, self.previous)
+        elif getattr(self.app, "snapshot", None) is not None:
+            self.show(self.app.snapshot, getattr(self.app, "previous", None))
 
     def show(self, snapshot: Snapshot, previous: Snapshot | None) -> None:
         self.snapshot, self.previous = snapshot, previous
-        self.render_snapshot()
+        if self.is_mounted:  # else on_mount draws it, once compose made the children
+            self.render_snapshot()
 
     def render_snapshot(self) -> None:
         raise NotImplementedError

@@ -8,10 +8,11 @@ scrub overwrites them — changed bytes are highlighted after each refresh.
 
 from __future__ import annotations
 
+from bisect import bisect_left, bisect_right
+
 from rich.text import Text
 from textual.app import ComposeResult
-from textual.containers import VerticalScroll
-from textual.widgets import DataTable, Static
+from textual.widgets import Static
 
 from memlab.model import EnvBlock, Snapshot
 from memlab.render.safe import printable
@@ -19,7 +20,8 @@ from memlab.secrets import Masker
 from memlab.tui.diff import env_changed_addresses, human_size
 from memlab.tui.views import ViewSpec
 from memlab.tui.widgets.base import SnapshotView
-from memlab.tui.widgets.hexfmt import bytes_per_row_for, hex_line
+from memlab.tui.widgets.hexfmt import bytes_per_row_for, hex_line, row_width
+from memlab.tui.widgets.virtual import VirtualLines, VirtualTable
 
 NAME_STYLES = ("bold cyan", "bold green")
 VALUE_STYLES = ("cyan", "green")
@@ -79,31 +81,36 @@ def place_in_stack(snap: Snapshot) -> Text:
 
 
 class EnvBlockView(SnapshotView):
+    """The summary, the block as hex and one row per entry: both virtual (a process
+    may pass 100,000 variables), each line formatted when it is drawn."""
+
     def compose(self) -> ComposeResult:
         yield Static(id="env-summary")
-        with VerticalScroll(id="env-hex-scroll"):
-            yield Static(id="env-hex")
-        table = DataTable(id="env-entries", cursor_type="row")
-        table.add_columns("address", "bytes", "name", "value")
-        yield table
+        yield VirtualLines(id="env-hex")
+        yield VirtualTable("address", "bytes", "name", "value", id="env-entries")
 
     def render_snapshot(self) -> None:
         snap = self.snapshot
         summary = self.query_one("#env-summary", Static)
-        hexdump = self.query_one("#env-hex", Static)
-        table = self.query_one("#env-entries", DataTable)
-        table.clear()
+        table = self.query_one("#env-entries", VirtualTable)
         env = snap.env
+        self._secret: dict[int, bool] = {}
         if env is None:
+            table.clear()
             summary.update(Text("no env block: " + printable("; ".join(snap.warnings) or
                                                              "it could not be read"),
                                 style="yellow"))
-            hexdump.update("")
+            self.query_one("#env-hex", VirtualLines).set_lines(0, None, 0)
             return
         self._changed = env_changed_addresses(self.previous, snap)
+        self._changed_sorted = sorted(self._changed)
         # secret-looking values, argv secrets and the pod's Secret values (memlab.secrets)
         self._masker = Masker.for_snapshot(snap, self.reveal)
+        # known secret values anywhere in the block, as sorted absolute [start, end) spans
+        self._value_masks = sorted((env.start + lo, env.start + hi)
+                                   for lo, hi in self._masker.byte_spans(env.raw))
         self._spans = entry_spans(env)
+        self._starts = [start for start, _, _ in self._spans]
         t = Text()
         t.append(f"env block {human_size(env.end - env.start)} in "
                  f"{printable(env.region or '?')}  ",
@@ -119,47 +126,72 @@ class EnvBlockView(SnapshotView):
         t.append_text(place_in_stack(snap))
         summary.update(t)
         self._render_hex()
-        for i, (entry, (start, _, end)) in enumerate(zip(env.entries, self._spans)):
-            changed = any(a in self._changed for a in range(start, end + 1))
-            style = CHANGED if changed else ""
-            value = (self._masker.env_value(entry.name, entry.value)
-                     if entry.has_equals else "(no '=')")
-            table.add_row(Text(f"0x{start:x}", style=style),
-                          Text(str(len(entry.raw)), justify="right"),
-                          Text(printable(entry.name), style=NAME_STYLES[i % 2]),
-                          Text(printable(value), style=style), key=str(i))
+        table.set_rows(len(env.entries), self._entry_row)
+
+    def _is_secret(self, i: int) -> bool:
+        """Entry i's value is masked (memlab.secrets.Masker), judged once, when drawn."""
+        if i not in self._secret:
+            entry = self.snapshot.env.entries[i]
+            self._secret[i] = (entry.has_equals and
+                               self._masker.env_value(entry.name, entry.value) != entry.value)
+        return self._secret[i]
+
+    def _entry_row(self, i: int) -> tuple[Text, ...]:
+        entry = self.snapshot.env.entries[i]
+        start, _, end = self._spans[i]
+        n = bisect_left(self._changed_sorted, start)  # a changed byte in [start, end]?
+        changed = n < len(self._changed_sorted) and self._changed_sorted[n] <= end
+        style = CHANGED if changed else ""
+        value = (self._masker.env_value(entry.name, entry.value)
+                 if entry.has_equals else "(no '=')")
+        return (Text(f"0x{start:x}", style=style),
+                Text(str(len(entry.raw)), justify="right"),
+                Text(printable(entry.name), style=NAME_STYLES[i % 2]),
+                Text(printable(value), style=style))
+
+    def _byte_style(self, addr: int) -> str | None:
+        """The colour of the byte at addr: its entry's name or value, or changed."""
+        if addr in self._changed:
+            return CHANGED
+        i = bisect_right(self._starts, addr) - 1
+        if i < 0:
+            return None
+        start, eq, end = self._spans[i]
+        if start <= addr < eq:
+            return NAME_STYLES[i % 2]
+        if eq < addr < end:
+            return VALUE_STYLES[i % 2]
+        return None
+
+    def _masked(self, addr: int) -> bool:
+        if self.reveal:
+            return False
+        i = bisect_right(self._starts, addr) - 1
+        if i < 0:
+            return False
+        _, eq, end = self._spans[i]
+        if eq < addr < end and self._is_secret(i):
+            return True
+        n = bisect_right(self._value_masks, (addr, float("inf"))) - 1  # a copy of a value
+        return n >= 0 and self._value_masks[n][0] <= addr < self._value_masks[n][1]
 
     def _render_hex(self) -> None:
         env = self.snapshot.env
-        byte_style: dict[int, str] = {}
-        masked: set[int] = set()
-        for i, ((start, eq, end), entry) in enumerate(zip(self._spans, env.entries)):
-            for a in range(start, eq):
-                byte_style[a] = NAME_STYLES[i % 2]
-            for a in range(eq + 1, end):
-                byte_style[a] = VALUE_STYLES[i % 2]
-            if entry.has_equals and self._masker.env_value(entry.name, entry.value) \
-                    != entry.value:
-                masked.update(range(eq + 1, end))
-        for a, b in self._masker.byte_spans(env.raw):
-            masked.update(range(env.start + a, env.start + b))
-        for a in self._changed:
-            byte_style[a] = CHANGED
         width = self.size.width or 80
         per_row = bytes_per_row_for(width - 2)
         base = env.start - env.start % per_row
-        out = Text(no_wrap=True)
-        for addr in range(base, env.start + len(env.raw), per_row):
-            lo, hi = max(addr, env.start), min(addr + per_row, env.start + len(env.raw))
-            row = bytes(env.raw[lo - env.start:hi - env.start])
-            # pad the leading partial row so columns line up with their addresses
-            data = b"\0" * (lo - addr) + row
-            line = hex_line(addr, data, per_row, style_at=byte_style.get,
-                            masked_at=masked.__contains__, skip=lo - addr)
-            out.append_text(line)
-            out.append("\n")
-        out.rstrip()
-        self.query_one("#env-hex", Static).update(out)
+        top = env.start + len(env.raw)
+
+        def line_at(y: int) -> Text:
+            addr = base + y * per_row
+            lo, hi = max(addr, env.start), min(addr + per_row, top)
+            # the leading partial row is padded so columns line up with their addresses
+            data = b"\0" * (lo - addr) + bytes(env.raw[lo - env.start:hi - env.start])
+            return hex_line(addr, data, per_row, style_at=self._byte_style,
+                            masked_at=self._masked, skip=lo - addr)
+
+        self.query_one("#env-hex", VirtualLines).set_lines(
+            -(-(top - base) // per_row), line_at, row_width(per_row))
 
     def on_resize(self) -> None:
         if self.snapshot is not None and self.snapshot.env is not None:

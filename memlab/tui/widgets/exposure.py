@@ -12,7 +12,6 @@ process_vm_readv), and the variable three ways: what execve got, what
 from __future__ import annotations
 
 from rich.text import Text
-from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
@@ -25,6 +24,7 @@ from memlab.render.safe import printable
 from memlab.secrets import display_value, looks_secret
 from memlab.tui.views import ViewSpec
 from memlab.tui.widgets.base import SnapshotView
+from memlab.tui.workers import background
 
 VERDICT_STYLES = {"SECRET": "bold white on red", "EACCES": "bold green",
                   "EPERM": "bold green", "masked": "yellow", "n/a": "dim", "empty": "dim"}
@@ -90,7 +90,7 @@ class ExposureView(SnapshotView):
         variable = secret_variable(self.snapshot)
         self.run_observers(self.snapshot.pid, variable[0] if variable else None)
 
-    @work(thread=True, exclusive=True, group="exposure")
+    @background(exclusive=True, group="exposure")
     def run_observers(self, pid: int, name: str | None) -> None:
         source = self.app.source
         stages = [("claim", lambda: source.access_matrix(rows=("same_uid", "other_uid"),

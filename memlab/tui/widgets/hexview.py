@@ -10,7 +10,6 @@ what the same rows held before are highlighted.
 from __future__ import annotations
 
 from rich.text import Text
-from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.geometry import Size
@@ -25,6 +24,7 @@ from memlab.tui.diff import human_size
 from memlab.tui.views import ViewSpec
 from memlab.tui.widgets.base import SnapshotView
 from memlab.tui.widgets.hexfmt import bytes_per_row_for, hex_line, row_width
+from memlab.tui.workers import background
 
 CHANGED = "bold white on red"
 MAX_CACHED_ROWS = 8192
@@ -195,25 +195,34 @@ class HexGrid(ScrollView, can_focus=True):
         self._pending = key
         self.load_rows(self.generation, self.hex_region, self.per_row, first, count)
 
-    @work(thread=True, exclusive=True, group="hexrows")
+    @background(exclusive=True, group="hexrows")
     def load_rows(self, generation: int, region: Region, per_row: int, first: int,
                   count: int) -> None:
         """Read rows [first, first+count) of region: one read for the window, row by
-        row only when that fails (to mark exactly which rows are unreadable)."""
+        row only when that fails (to mark exactly which rows are unreadable).  When the
+        process is gone (or no longer readable) the window shows as unreadable and the
+        error goes on to the banner (memlab.tui.workers)."""
         source = self.app.source
         start = region.start + first * per_row
         end = min(region.end, start + count * per_row)
-        rows: dict[int, bytes | None] = {}
-        data = source.read_memory(start, end - start)
-        for addr in range(start, end, per_row):
-            n = min(per_row, end - addr)
-            if data is not None:
-                rows[addr] = data[addr - start:addr - start + n]
-            else:
-                rows[addr] = source.read_memory(addr, n)
-        masks = window_masks(source, region, start, end, rows, self.masker) \
-            if self.masker else []
-        self.post_message(self.RowsLoaded(generation, rows, masks))
+        rows: dict[int, bytes | None] = dict.fromkeys(range(start, end, per_row))
+        masks = []
+        judged = False
+        try:
+            data = source.read_memory(start, end - start)
+            for addr in rows:
+                n = min(per_row, end - addr)
+                if data is not None:
+                    rows[addr] = data[addr - start:addr - start + n]
+                else:
+                    rows[addr] = source.read_memory(addr, n)
+            if self.masker:
+                masks = window_masks(source, region, start, end, rows, self.masker)
+            judged = True
+        finally:
+            if not judged:  # bytes that could not be judged for secrets are not shown
+                rows = dict.fromkeys(rows)
+            self.post_message(self.RowsLoaded(generation, rows, masks))
 
     def on_hex_grid_rows_loaded(self, event: RowsLoaded) -> None:
         event.stop()

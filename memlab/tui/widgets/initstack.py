@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from rich.text import Text
 from textual.app import ComposeResult
-from textual.widgets import DataTable, Static
+from textual.widgets import Static
 
 from memlab.model import AuxvEntry, InitialStack, text
 from memlab.render.safe import printable
@@ -18,6 +18,7 @@ from memlab.secrets import Masker
 from memlab.tui.views import ViewSpec
 from memlab.tui.widgets.base import SnapshotView
 from memlab.tui.widgets.envblock import verdict_text
+from memlab.tui.widgets.virtual import VirtualTable
 
 AUXV_NOTES: dict[str, str] = {
     "AT_SYSINFO_EHDR": "where the vDSO is mapped",
@@ -58,58 +59,77 @@ def auxv_meaning(a: AuxvEntry, stack: InitialStack) -> Text:
     return t
 
 
-def stack_rows(stack: InitialStack, reveal: bool, masker: Masker | None = None
-               ) -> list[tuple[Text, Text, Text, Text]]:
-    """(slot address, field, value, meaning) for every word execve wrote at sp; argv and
-    envp strings with their secrets masked (memlab.secrets.Masker)."""
-    masker = masker or Masker(reveal=reveal)
-    rows = []
+def stack_row_count(stack: InitialStack) -> int:
+    """Rows of the table: argc, argv[] + NULL, envp[] + NULL, auxv + AT_NULL, padding."""
+    return (1 + len(stack.argv) + 1 + len(stack.envp) + 1 + len(stack.auxv) + 1
+            + (stack.padding is not None))
+
+
+def shown_argv(stack: InitialStack, masker: Masker) -> list[str]:
+    """argv as the table shows it, secrets masked: judged as a whole (a --password flag
+    masks the argument after it), once per snapshot."""
+    return masker.argv([text(s.string) for s in stack.argv])
+
+
+def stack_row(stack: InitialStack, i: int, masker: Masker, argv: list[str]
+              ) -> tuple[Text, Text, Text, Text]:
+    """(slot address, field, value, meaning) of row i: the words execve wrote at sp, in
+    order, argv (already masked: shown_argv) and envp strings with their secrets masked
+    (memlab.secrets.Masker).  Built one row at a time (a process may pass 100,000
+    variables)."""
 
     def row(slot: int | None, field: str, value: str, meaning: Text | str = "",
-            style: str = "", meaning_style: str = "") -> None:
+            style: str = "", meaning_style: str = "") -> tuple[Text, Text, Text, Text]:
         """meaning as a str may come from the process (argv/envp strings): escaped."""
-        rows.append((Text("" if slot is None else f"0x{slot:x}", style="dim"),
-                     Text(field, style=style or "bold"), Text(value),
-                     meaning if isinstance(meaning, Text) else
-                     Text(printable(meaning), style=meaning_style)))
+        return (Text("" if slot is None else f"0x{slot:x}", style="dim"),
+                Text(field, style=style or "bold"), Text(value),
+                meaning if isinstance(meaning, Text) else
+                Text(printable(meaning), style=meaning_style))
 
-    row(stack.sp, "argc", str(stack.argc), "number of argv pointers")
-    argv = masker.argv([text(s.string) for s in stack.argv])
-    for i, (s, shown) in enumerate(zip(stack.argv, argv)):
-        row(s.slot, f"argv[{i}]", f"0x{s.address:x}", shown)
-    end = stack.sp + 8 * (1 + len(stack.argv))
-    row(end, f"argv[{len(stack.argv)}]", "NULL", "end of argv", style="dim")
-    for i, s in enumerate(stack.envp):
+    argc, envc, auxc = len(stack.argv), len(stack.envp), len(stack.auxv)
+    if i == 0:
+        return row(stack.sp, "argc", str(stack.argc), "number of argv pointers")
+    i -= 1
+    if i < argc:
+        s = stack.argv[i]
+        return row(s.slot, f"argv[{i}]", f"0x{s.address:x}", argv[i])
+    if i == argc:
+        return row(stack.sp + 8 * (1 + argc), f"argv[{argc}]", "NULL", "end of argv",
+                   style="dim")
+    i -= argc + 1
+    if i < envc:
+        s = stack.envp[i]
         shown = masker.env_string(text(s.string))
-        row(s.slot, f"envp[{i}]", f"0x{s.address:x}", shown, meaning_style="cyan")
-    end += 8 * (1 + len(stack.envp))
-    row(end, f"envp[{len(stack.envp)}]", "NULL", "end of envp", style="dim")
-    for i, a in enumerate(stack.auxv):
+        return row(s.slot, f"envp[{i}]", f"0x{s.address:x}", shown, meaning_style="cyan")
+    if i == envc:
+        return row(stack.sp + 8 * (2 + argc + envc), f"envp[{envc}]", "NULL",
+                   "end of envp", style="dim")
+    i -= envc + 1
+    if i < auxc:
+        a = stack.auxv[i]
         value = str(a.value) if a.name in DECIMAL else f"0x{a.value:x}"
-        row(stack.auxv_address + 16 * i, a.name, value, auxv_meaning(a, stack),
-            style="yellow")
-    row(stack.auxv_address + 16 * len(stack.auxv), "AT_NULL", "0", "end of auxv",
-        style="dim")
-    if stack.padding is not None:
-        row(None, "padding", f"{stack.padding} bytes",
-            "alignment between the lowest string (AT_RANDOM/platform) and the args")
-    return rows
+        return row(stack.auxv_address + 16 * i, a.name, value, auxv_meaning(a, stack),
+                   style="yellow")
+    if i == auxc:
+        return row(stack.auxv_address + 16 * auxc, "AT_NULL", "0", "end of auxv",
+                   style="dim")
+    return row(None, "padding", f"{stack.padding} bytes",
+               "alignment between the lowest string (AT_RANDOM/platform) and the args")
 
 
 class InitialStackView(SnapshotView):
     def compose(self) -> ComposeResult:
         yield Static(id="stack-summary")
-        table = DataTable(id="stack-table", cursor_type="row")
-        table.add_columns("slot", "field", "value", "points to / meaning")
-        yield table
+        yield VirtualTable("slot", "field", "value", "points to / meaning",
+                           id="stack-table")
 
     def render_snapshot(self) -> None:
         snap = self.snapshot
         summary = self.query_one("#stack-summary", Static)
-        table = self.query_one("#stack-table", DataTable)
-        table.clear()
+        table = self.query_one("#stack-table", VirtualTable)
         stack = snap.stack
         if stack is None:
+            table.clear()
             summary.update(Text("initial stack not decoded: " + printable(
                                 "; ".join(snap.warnings) or "not readable"),
                                 style="yellow"))
@@ -124,8 +144,9 @@ class InitialStackView(SnapshotView):
         if not stack.complete:
             t.append("  (best effort: the program changed its stack)", style="yellow")
         summary.update(t)
-        for cells in stack_rows(stack, self.reveal, Masker.for_snapshot(snap, self.reveal)):
-            table.add_row(*cells)
+        masker = Masker.for_snapshot(snap, self.reveal)
+        argv = shown_argv(stack, masker)
+        table.set_rows(stack_row_count(stack), lambda i: stack_row(stack, i, masker, argv))
 
 
 VIEW = ViewSpec(

@@ -21,6 +21,7 @@ from textual.widgets import DataTable, Input, Static
 from memlab.render.safe import printable
 from memlab.tui.views import ViewSpec
 from memlab.tui.widgets.base import SnapshotView
+from memlab.tui.widgets.virtual import VirtualTable
 
 HELP = ("Lessons walk you through the article, running memlab and checking what it "
         "measured.  Enter opens the selected lesson beside the views: n next, b back, "
@@ -216,13 +217,13 @@ class LessonPane(Vertical, can_focus=True):
             self._highlight_timer.stop()
         if row is not None:
             table_id, _ = HIGHLIGHT_ROWS[view]
-            self.app.query_one(table_id, DataTable).move_cursor(row=row)
+            self.app.query_one(table_id, VirtualTable).move_cursor(row=row)
             self.highlighted = (view, target, row)
 
     def _find_row(self, view: str, target: str) -> int | None:
         table_id, columns = HIGHLIGHT_ROWS[view]
         try:
-            table = self.app.query_one(table_id, DataTable)
+            table = self.app.query_one(table_id, VirtualTable)
         except NoMatches:
             return None
         want = target.casefold()

@@ -10,9 +10,9 @@ from __future__ import annotations
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.containers import Horizontal, Vertical
 from textual.message import Message
-from textual.widgets import DataTable, Static
+from textual.widgets import Static
 
 from memlab.model import Region
 from memlab.render.safe import printable
@@ -20,6 +20,7 @@ from memlab.tui.diff import human_size, region_changes
 from memlab.tui.views import ViewSpec
 from memlab.tui.widgets.base import SnapshotView
 from memlab.tui.widgets.tower import Tower, kind_style
+from memlab.tui.widgets.virtual import VirtualTable
 
 KIND_NOTES: dict[str, str] = {
     "text": "the program's machine code (PT_LOAD with PF_X), mapped from the ELF file",
@@ -72,43 +73,42 @@ class MemoryMapView(SnapshotView):
 
     def compose(self) -> ComposeResult:
         with Horizontal():
-            with VerticalScroll(id="tower-scroll"):
-                yield Tower(id="tower")
+            yield Tower(id="tower")
             with Vertical(id="map-right"):
-                table = DataTable(id="regions", cursor_type="row", zebra_stripes=True)
                 # path before end: on 80 columns the name matters more than the end
-                table.add_columns("start", "size", "perms", "kind", "path", "end")
-                yield table
+                yield VirtualTable("start", "size", "perms", "kind", "path", "end",
+                                   id="regions", zebra_stripes=True)
                 yield Static(id="region-details")
 
     @property
-    def table(self) -> DataTable:
-        return self.query_one("#regions", DataTable)
+    def table(self) -> VirtualTable:
+        return self.query_one("#regions", VirtualTable)
 
     def render_snapshot(self) -> None:
         snap = self.snapshot
-        marks = {i: ch.change
-                 for i, r in enumerate(snap.regions)
-                 for k, ch in region_changes(self.previous, snap).items()
-                 if k == (r.start, r.path)}
+        changes = region_changes(self.previous, snap)
+        marks = {i: changes[(r.start, r.path)].change
+                 for i, r in enumerate(snap.regions) if (r.start, r.path) in changes} \
+            if changes else {}
         self._marks = marks
         tower = self.query_one(Tower)
         keep = self.table.cursor_row if self.table.row_count else None
         tower.set_snapshot(snap, marks)
-        self.table.clear()
-        for i, r in enumerate(snap.regions):
-            style = "bold yellow" if i in marks else ""
-            self.table.add_row(
-                Text(f"{r.start:x}", style=style),
-                Text(human_size(r.size), justify="right"), Text(r.perms),
-                Text(r.kind, style=kind_style(r.kind)),
-                # Text: "[heap]" must not be read as markup; a path may hold ESC
-                Text(printable(r.label), style=style),
-                Text(f"{r.end:x}", style=style), key=str(i))
+        self.table.set_rows(len(snap.regions), self._region_row)
         if snap.regions:
             row = keep if keep is not None and keep < len(snap.regions) else self._default_row()
             self.table.move_cursor(row=row)
             self._select(row)
+
+    def _region_row(self, i: int) -> tuple[Text, ...]:
+        r = self.snapshot.regions[i]
+        style = "bold yellow" if i in self._marks else ""
+        return (Text(f"{r.start:x}", style=style),
+                Text(human_size(r.size), justify="right"), Text(r.perms),
+                Text(r.kind, style=kind_style(r.kind)),
+                # Text: "[heap]" must not be read as markup; a path may hold ESC
+                Text(printable(r.label), style=style),
+                Text(f"{r.end:x}", style=style))
 
     def _default_row(self) -> int:
         stacks = [i for i, r in enumerate(self.snapshot.regions) if r.path == "[stack]"]
@@ -120,12 +120,12 @@ class MemoryMapView(SnapshotView):
         self.query_one("#region-details", Static).update(
             region_details(r, index, getattr(self, "_marks", {}).get(index)))
 
-    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+    def on_virtual_table_row_highlighted(self, event: VirtualTable.RowHighlighted) -> None:
         if self.snapshot is not None and event.cursor_row is not None \
                 and event.cursor_row < len(self.snapshot.regions):
             self._select(event.cursor_row)
 
-    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+    def on_virtual_table_row_selected(self, event: VirtualTable.RowSelected) -> None:
         self.action_hex()
 
     def on_tower_selected(self, event: Tower.Selected) -> None:

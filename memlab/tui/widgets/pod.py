@@ -13,7 +13,6 @@ from __future__ import annotations
 from importlib.resources import files
 
 from rich.text import Text
-from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
@@ -26,6 +25,7 @@ from memlab.render.safe import fit, printable
 from memlab.secrets import display_value
 from memlab.tui.views import ViewSpec
 from memlab.tui.widgets.base import SnapshotView
+from memlab.tui.workers import background
 
 CHANGED = "bold black on yellow"
 SAME = "green"
@@ -141,7 +141,7 @@ class PodView(SnapshotView):
         self.before = self.state
         self.apply_worker(self.query_one("#pod-yaml", TextArea).text)
 
-    @work(thread=True, exclusive=True, group="pod")
+    @background(exclusive=True, group="pod")
     def apply_worker(self, yaml_text: str) -> None:
         source = self.app.source
         try:
@@ -150,7 +150,7 @@ class PodView(SnapshotView):
         except MemlabError as err:
             self.post_message(self.State(None, error=f"apply: {err}"))
 
-    @work(thread=True, exclusive=True, group="pod")
+    @background(exclusive=True, group="pod")
     def refresh_state(self) -> None:
         try:
             self.post_message(self.State(self.app.source.pod_state()))

@@ -6,15 +6,17 @@ decides how a block looks in a terminal cell grid."""
 
 from __future__ import annotations
 
+from bisect import bisect_left
+
 from rich.text import Text
 from textual.events import Click
 from textual.message import Message
-from textual.widget import Widget
 
 from memlab.model import Snapshot
 from memlab.render.layout import Block, build_blocks
 from memlab.render.safe import fit, printable
 from memlab.tui.diff import human_size
+from memlab.tui.widgets.virtual import VirtualLines
 
 # Colour by kind (memlab.analysis.classify names); unknown kinds fall back to "anon".
 KIND_STYLES: dict[str, str] = {
@@ -45,10 +47,14 @@ def kind_style(kind: str) -> str:
     return KIND_STYLES["anon"]
 
 
-def region_indexes(snapshot: Snapshot, block: Block) -> list[int]:
-    """Indexes (in Snapshot.regions) of the maps lines a layout block stands for."""
-    return [i for i, r in enumerate(snapshot.regions)
-            if block.start <= r.start < block.end]
+def block_indexes(snapshot: Snapshot, blocks: list[Block]) -> list[list[int]]:
+    """Indexes (in Snapshot.regions) of the maps lines each layout block stands for:
+    one sort and a bisect per block, not a pass over every mapping per block (60,000
+    mappings made that 3.6e9 steps)."""
+    order = sorted(range(len(snapshot.regions)), key=lambda i: snapshot.regions[i].start)
+    starts = [snapshot.regions[i].start for i in order]
+    return [sorted(order[bisect_left(starts, b.start):bisect_left(starts, b.end)])
+            for b in blocks]
 
 
 def block_height(size: int) -> int:
@@ -67,11 +73,13 @@ def short_label(label: str, width: int) -> str:
     return full if len(full) <= width else fit(label.rsplit("/", 1)[-1], width)
 
 
-class Tower(Widget, can_focus=True):
-    """Draws the blocks; click (or up/down when focused) selects one."""
+class Tower(VirtualLines):
+    """Draws the blocks, one line at a time as they scroll into view (a process may
+    have 60,000 mappings); click (or up/down when focused) selects one."""
 
     BINDINGS = [("up", "move(-1)", "Up"), ("down", "move(1)", "Down")]
     CELL = 20  # width of the coloured column
+    WIDTH = 12 + 1 + CELL + 6
 
     class Selected(Message):
         def __init__(self, index: int) -> None:
@@ -84,70 +92,88 @@ class Tower(Widget, can_focus=True):
         self.blocks: list[Block] = []  # memlab.render.layout blocks, highest first
         self.selected: int | None = None  # region index
         self.marked: dict[int, str] = {}  # region index -> "new"/"grew"/...
+        self._indexes: list[list[int]] = []  # region indexes of each block
+        self._lines: list[tuple[int, int]] = []  # (block, row within it) of each line
         self._line_to_index: list[int | None] = []
         self._order: list[int] = []  # first region index of each drawn block, top down
+        self._first_line: dict[int, int] = {}  # region index -> its block's first line
 
     def set_snapshot(self, snapshot: Snapshot, marked: dict[int, str]) -> None:
         self.snapshot, self.marked = snapshot, marked
         self.blocks = build_blocks(snapshot)
-        self.refresh(layout=True)
+        self._indexes = block_indexes(snapshot, self.blocks)
+        lines, to_index, order, first = [], [], [], {}
+        for n, (b, indexes) in enumerate(zip(self.blocks, self._indexes)):
+            if b.kind in FLAT_KINDS or not indexes:
+                lines.append((n, 0))
+                to_index.append(None)
+                continue
+            order.append(indexes[0])
+            for i in indexes:
+                first[i] = len(lines)
+            for row in range(max(1 + len(b.children), block_height(b.size))):
+                lines.append((n, row))
+                to_index.append(indexes[0])
+        self._lines, self._line_to_index, self._order = lines, to_index, order
+        self._first_line = first
+        self.set_lines(len(lines), self._tower_line, self.WIDTH)
 
     def select(self, index: int | None) -> None:
         self.selected = index
+        line = self._first_line.get(index) if index is not None else None
+        if line is not None:
+            top, height = int(self.scroll_offset.y), max(1, self.size.height)
+            if not top <= line < top + height:
+                self.scroll_to(y=max(0, line - height // 2), animate=False,
+                               immediate=True)
         self.refresh()
 
-    def build(self) -> Text:
+    def _tower_line(self, y: int) -> Text:
+        n, row = self._lines[y]
+        b, indexes = self.blocks[n], self._indexes[n]
         out = Text(no_wrap=True, overflow="crop")
-        lines: list[int | None] = []
-        order: list[int] = []
-        for b in self.blocks:
-            indexes = region_indexes(self.snapshot, b) if self.snapshot else []
-            if b.kind in FLAT_KINDS or not indexes:
-                gap = short_label(f"{b.label} {human_size(b.size)}", self.CELL + 4)
-                out.append(f"{'':12} ┆ {gap}\n", style="dim")
-                lines.append(None)
-                continue
-            order.append(indexes[0])
-            style = kind_style(b.kind)
-            if self.selected in indexes:
-                style += " reverse"
-            mark = next((self.marked[i] for i in indexes if i in self.marked), None)
-            rows: list[tuple[str, str]] = []
+        if b.kind in FLAT_KINDS or not indexes:
+            gap = short_label(f"{b.label} {human_size(b.size)}", self.CELL + 4)
+            out.append(f"{'':12} ┆ {gap}", style="dim")
+            return out
+        selected = self.selected in indexes
+        style = kind_style(b.kind) + (" reverse" if selected else "")
+        rows = 1 + len(b.children)
+        last = max(rows, block_height(b.size)) - 1
+        if row == 0:
             size = human_size(b.size)
             width = self.CELL - len(size) - 2
-            rows.append((f" {short_label(b.label, width):<{width}}{size} ", style))
-            for c in b.children:  # the pieces execve laid out at the top of [stack]
-                csize = human_size(c.size)
-                cw = self.CELL - len(csize) - 3
-                rows.append((f"  {short_label(c.label, cw):<{cw}}{csize} ",
-                             style if self.selected in indexes else kind_style("part")))
-            rows += [(" " * self.CELL, style)] * (block_height(b.size) - len(rows))
-            for n, (cell, cell_style) in enumerate(rows):
-                addr = f"{b.start:x}" if n == len(rows) - 1 else ""
-                out.append(f"{addr:>12} ", style="dim")
-                out.append(cell, style=cell_style)
-                if n == 0 and mark:
-                    out.append(f" {mark}", style="bold yellow")
-                out.append("\n")
-                lines.append(indexes[0])
-        out.rstrip()
-        self._line_to_index = lines
-        self._order = order
+            cell, cell_style = f" {short_label(b.label, width):<{width}}{size} ", style
+        elif row < rows:  # the pieces execve laid out at the top of [stack]
+            c = b.children[row - 1]
+            csize = human_size(c.size)
+            cw = self.CELL - len(csize) - 3
+            cell = f"  {short_label(c.label, cw):<{cw}}{csize} "
+            cell_style = style if selected else kind_style("part")
+        else:
+            cell, cell_style = " " * self.CELL, style
+        addr = f"{b.start:x}" if row == last else ""
+        out.append(f"{addr:>12} ", style="dim")
+        out.append(cell, style=cell_style)
+        mark = next((self.marked[i] for i in indexes if i in self.marked), None) \
+            if row == 0 and self.marked else None
+        if mark:
+            out.append(f" {mark}", style="bold yellow")
         return out
 
-    def render(self) -> Text:
-        return self.build()
-
-    def get_content_height(self, container, viewport, width) -> int:
-        self.build()
-        return max(1, len(self._line_to_index))
-
-    def get_content_width(self, container, viewport) -> int:
-        return 12 + 1 + self.CELL + 6
+    def build(self) -> Text:
+        """Every line of the tower as one Text (tests, small maps)."""
+        out = Text(no_wrap=True, overflow="crop")
+        for y in range(len(self._lines)):
+            out.append_text(self.line_text(y))
+            out.append("\n")
+        out.rstrip()
+        return out
 
     def on_click(self, event: Click) -> None:
-        if 0 <= event.y < len(self._line_to_index):
-            index = self._line_to_index[event.y]
+        y = int(self.scroll_offset.y) + event.y
+        if 0 <= y < len(self._line_to_index):
+            index = self._line_to_index[y]
             if index is not None:
                 self.post_message(self.Selected(index))
 
@@ -155,13 +181,11 @@ class Tower(Widget, can_focus=True):
         order = self._order
         if not order:
             return
-        current = next((i for i in order if i == self.selected), None)
-        if current is None and self.selected is not None and self.snapshot is not None:
+        current = self.selected
+        if current is not None and current not in order:
             # a region inside a grouped block (libc's 5 lines): start from its block
-            addr = self.snapshot.regions[self.selected].start
-            current = next((i for i, b in zip(order, [b for b in self.blocks
-                            if b.kind not in FLAT_KINDS and region_indexes(self.snapshot, b)])
-                            if b.start <= addr < b.end), None)
+            line = self._first_line.get(current)
+            current = self._line_to_index[line] if line is not None else None
         pos = order.index(current) if current in order else -1
         pos = max(0, min(len(order) - 1, pos + step))
         self.post_message(self.Selected(order[pos]))
