@@ -21,10 +21,11 @@ from textual.lazy import Lazy
 
 from memlab.launch import launch
 from memlab.tui.app import MemlabApp
-from memlab.tui.source import FakeSource, LiveSource
+from memlab.tui.source import LiveSource
 from memlab.tui.widgets.hexview import HexGrid
 from memlab.tui.widgets.virtual import VirtualTable
 from tests.helpers import gone, sample, wait_until, wait_until_async
+from tests.tui import fakes
 from tests.tui.conftest import screen_text, settle
 
 # 100,000 entries of 9 bytes + NUL, plus 8-byte pointers: 1.8 MB, under the quarter of an
@@ -121,9 +122,7 @@ def test_an_unexpected_worker_error_ends_the_app_in_one_line():
     """A bug in a worker (here: a source whose reads raise RuntimeError) is not a
     traceback over the terminal: the app leaves with status 1 and keeps the error for
     the CLI's one-line "internal error"."""
-    from tests.tui import fakes
-
-    class Broken(FakeSource):
+    class Broken(fakes.FakeSource):
         broken = False
 
         def read_memory(self, addr: int, size: int):

@@ -25,3 +25,14 @@ def test_no_deadline_loops_or_bare_sleeps_outside_helpers():
             elif SLEEP_STATEMENT.match(line) and "#" not in line:
                 found.append(where)  # a sleep must say why it is not a wait
     assert not found, "\n".join(found)
+
+
+def test_no_test_fakes_ship_in_the_package():
+    """Fakes live under tests/ (tests/tui/fakes.py): the package has none to import."""
+    import memlab.tui.source as source
+
+    assert not [n for n in vars(source) if n.startswith("Fake")]
+    found = [f"{p.relative_to(REPO)}:{n}" for p in sorted((REPO / "memlab").rglob("*.py"))
+             for n, line in enumerate(p.read_text().splitlines(), 1)
+             if re.match(r"\s*class Fake", line)]
+    assert not found, found
