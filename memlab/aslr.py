@@ -17,10 +17,16 @@ the mmap area.
 from __future__ import annotations
 
 import os
+import textwrap
 from dataclasses import dataclass
 from typing import Any, Callable
 
+from memlab.elf.attach import snapshot_with_elf
+from memlab.errors import UsageError
+from memlab.launch import launch
 from memlab.model import Snapshot, hexaddr
+from memlab.render.layout import human_size
+from memlab.samples import list_samples, resolve_target
 
 SCHEMA = "memlab.aslr/1"
 # (key, heading, what it is)
@@ -139,19 +145,16 @@ def measure(snap: Snapshot) -> tuple[dict[str, int | None], int | None, bool, st
         "vdso": vdso.start if vdso else None,
         "env_start": None if st.masked else st.env_start,
     }
-    elf = snap.extra.get("elf") or {}
-    heap = elf.get("heap") or {}
-    end = heap.get("end_symbol")
-    kind = (elf.get("file") or {}).get("kind")
-    return (values, int(end, 16) if end else None, bool(heap.get("heap_below_binary")),
-            kind)
+    elf = snap.elf or None
+    heap = elf.heap if elf is not None else None
+    kind = elf.info.kind if elf is not None and elf.info is not None else None
+    return (values, heap.end_symbol if heap is not None else None,
+            heap is not None and heap.heap_below_binary, kind)
 
 
 def choose_hold(target: str) -> str:
     """Samples speak (hold at "ready": the heap exists); anything else is held at its
     first instruction (it may not even stay alive, like `true`)."""
-    from memlab.samples import list_samples, resolve_target
-
     exe = os.path.realpath(resolve_target(target))
     samples = {os.path.realpath(s.path) for s in list_samples() if s.built}
     return "ready" if exe in samples else "exec"
@@ -165,10 +168,6 @@ def run_experiment(target: str, runs: int = 5, *, no_aslr: bool = False,
                    args: tuple[str, ...] = (), env: list[bytes] | None = None,
                    hold: str | None = None,
                    progress: Callable[[int, int], None] | None = None) -> AslrResult:
-    from memlab.collect import snapshot
-    from memlab.errors import UsageError
-    from memlab.launch import launch
-
     if type(runs) is not int or not 1 <= runs <= MAX_RUNS:
         raise UsageError(f"--runs must be a whole number from 1 to {MAX_RUNS}, not {runs!r}")
     hold = hold or choose_hold(target)
@@ -180,7 +179,7 @@ def run_experiment(target: str, runs: int = 5, *, no_aslr: bool = False,
             progress(i + 1, runs)
         with launch(target, args, env, no_aslr=no_aslr, hold=hold) as child:
             exe = child.exe
-            snap = snapshot(child.pid, with_elf=True)
+            snap = snapshot_with_elf(child.pid)
         values, end, below, k = measure(snap)
         kind = kind or k
         rows.append(AslrRow(i + 1, snap.pid, values, end, below))
@@ -215,8 +214,6 @@ def _notes(rows, columns, kind, no_aslr, hold) -> list[str]:
 def render_text(res: AslrResult) -> str:
     """Plain text, 80 columns: one row per run (hex without 0x), then per column the
     changed bits, then start_brk - _end per run."""
-    import textwrap
-
     lines = [f"ASLR experiment: {len(res.rows)} run(s) of {res.exe}",
              f"{res.kind or 'unknown kind'}, "
              f"{'ASLR off (ADDR_NO_RANDOMIZE)' if res.no_aslr else 'ASLR on'}, "
@@ -239,7 +236,6 @@ def render_text(res: AslrResult) -> str:
             lo, hi = c.bit_range
             desc = f"{c.changed_bits:>2} bits (bits {lo}..{hi}), {c.distinct} distinct"
         lines.append(f"  {heading:<10} {desc}")
-    from memlab.render.layout import human_size
 
     lines.append("")
     lines.append("start_brk - _end per run:")

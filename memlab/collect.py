@@ -30,6 +30,7 @@ A moving target:
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 
 from memlab.analysis.classify import classify
 from memlab.analysis.envblock import locate_env_block
@@ -44,6 +45,7 @@ from memlab.errors import (
     UnreadableMemory,
     ZombieProcess,
 )
+from memlab.kernel.abi import PF_KTHREAD
 from memlab.model import ProcStat, Region, Snapshot, region_at, text
 from memlab.procfs._io import (check_pid, live_thread, process_exists, read_proc_file,
                                readlink_proc)
@@ -52,8 +54,7 @@ from memlab.procfs.environ import parse_cmdline, parse_environ
 from memlab.procfs.maps import parse_maps
 from memlab.procfs.mem import MemReader
 from memlab.procfs.pidfd import pidfd_uids
-from memlab.procfs.stat import (PF_KTHREAD, exec_fields, exec_settled, parse_flags,
-                                parse_stat)
+from memlab.procfs.stat import exec_fields, exec_settled, parse_flags, parse_stat
 from memlab.procfs.status import parse_ids
 
 HIDDEN = ("the address fields of /proc/PID/stat are hidden by the kernel "
@@ -116,7 +117,8 @@ def _stack_memory(reader: MemReader, stat: ProcStat, stack: Region | None,
     return BytesMemory(base, data, fallback=reader)
 
 
-def snapshot(pid: int, *, with_elf: bool = False, partial: bool = False) -> Snapshot:
+def snapshot(pid: int, *, partial: bool = False,
+             extend: Callable[[Snapshot], Snapshot] | None = None) -> Snapshot:
     """Read and analyse one process.
 
     partial=True returns what is visible even when the kernel refuses the memory layout
@@ -124,6 +126,9 @@ def snapshot(pid: int, *, with_elf: bool = False, partial: bool = False) -> Snap
     refused files; front ends show that and then report the refusal (exit 4).
     A process that execs while it is read is read again (module docstring); one that
     keeps exec'ing raises ExecDuringRead.
+    extend(snap) -> snap adds what is derived from the process's files (the ELF area:
+    memlab.elf.attach.snapshot_with_elf passes with_elf) inside the same attempt, so an
+    exec it notices (ExecDuringRead) is read again like one noticed here.
     """
     pid = check_pid(pid)
     for _ in range(READ_ATTEMPTS):
@@ -138,7 +143,9 @@ def snapshot(pid: int, *, with_elf: bool = False, partial: bool = False) -> Snap
             stat_bytes = read_proc_file(pid, "stat", tid=tid)
             stat = parse_stat(stat_bytes)
         try:
-            snap = _read(pid, tid, stat, stat_bytes, with_elf, partial)
+            snap = _read(pid, tid, stat, stat_bytes, partial)
+            if extend is not None:
+                snap = extend(snap)
         except MemlabError:
             if _exec_since(pid, tid, stat):
                 continue
@@ -162,7 +169,7 @@ def _exec_since(pid: int, tid: int | None, stat: ProcStat) -> bool:
     return exec_fields(now) != exec_fields(stat)
 
 
-def _read(pid: int, tid: int | None, stat: ProcStat, stat_bytes: bytes, with_elf: bool,
+def _read(pid: int, tid: int | None, stat: ProcStat, stat_bytes: bytes,
           partial: bool) -> Snapshot:
     """One pass of snapshot(): every file once, through thread tid when given."""
     warnings: list[str] = []
@@ -225,15 +232,9 @@ def _read(pid: int, tid: int | None, stat: ProcStat, stat_bytes: bytes, with_elf
     extra: dict[str, object] = {"denied": denied} if denied else {}
     if tid is not None:
         extra["main_thread_exited"] = {"read_through_tid": tid}
-    snap = Snapshot(pid=pid, exe=exe, argv=argv, stat=stat, regions=regions_t, auxv=auxv,
+    return Snapshot(pid=pid, exe=exe, argv=argv, stat=stat, regions=regions_t, auxv=auxv,
                     proc_environ=proc_environ, env=env, stack=stack, uid=uid,
                     warnings=tuple(warnings), extra=extra)
-    if with_elf and regions_t:
-        elf, problem = _elf_section(snap, maps_bytes)
-        if problem:
-            snap = snap._replace(warnings=snap.warnings + (problem,))
-        extra["elf"] = elf  # snap holds this dict (_replace keeps it)
-    return snap
 
 
 def _analyse_memory(pid, tid, stat, regions, proc_auxv, environ_bytes, warnings, denied):
@@ -288,18 +289,3 @@ def _terminated_strings(env) -> dict[int, bytes] | None:
     if entries and not env.raw.endswith(b"\0"):
         entries = entries[:-1]
     return {e.address: e.raw for e in entries}
-
-
-def _elf_section(snap: Snapshot, maps: bytes) -> tuple[dict | None, str | None]:
-    """extra["elf"]: the ELF area's correlation (file + load bias vs maps), or None and
-    the reason."""
-    try:
-        from memlab.elf import snapshot_section
-    except ImportError as err:
-        return None, f"ELF analysis unavailable: {err}"
-    try:
-        return snapshot_section(snap, maps=maps), None
-    except ExecDuringRead:
-        raise  # snapshot() reads the process again
-    except MemlabError as err:
-        return None, f"ELF analysis failed: {err}"

@@ -1,4 +1,4 @@
-"""Immutable data memlab reads from the kernel, and its JSON form.
+"""Immutable data memlab reads from the kernel: records, no policy.
 
 Addresses are ints inside and lowercase "0x..." strings in JSON; sizes are ints.
 Byte strings from the process (env entries, argv) stay bytes here: they are not
@@ -12,8 +12,9 @@ its methods) and takes 1 ms now, and a Region is built in 0.18 us instead of 0.7
 `from __future__ import annotations` here on purpose: NamedTuple would compile every
 string annotation into a typing.ForwardRef, which doubled that 1 ms.
 Records are tuples: they iterate, have len() and compare positionally (Snapshot
-excepted, see its __eq__).  Copy one with `x._replace(...)`; JSON goes through
-to_dict() (json.dumps would write a record as a bare list).
+excepted, see its __eq__).  Copy one with `x._replace(...)`; their JSON form (and the
+masking of secrets in it) is memlab.render.json's: json.dumps would write a record as a
+bare list.
 """
 
 from collections.abc import Iterable, Mapping, Sequence
@@ -21,11 +22,10 @@ from itertools import repeat
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-if TYPE_CHECKING:
-    from memlab.secrets import Masker
+from memlab.kernel.abi import auxv_name
 
-SCHEMA = "memlab.snapshot/1"
-PAGE_SIZE = 4096
+if TYPE_CHECKING:
+    from memlab.elf.section import ElfView
 
 
 def hexaddr(value: int | None) -> str | None:
@@ -39,15 +39,6 @@ def records(cls: type, rows: Iterable[tuple]) -> list:
     fields); calling that directly builds a record in a third of the time.  Unlike
     cls._make it does not check the length: each row must have exactly the fields."""
     return list(map(tuple.__new__, repeat(cls), rows))
-
-
-def _masker(reveal: bool, masker: "Masker | None") -> "Masker":
-    """The masker a to_dict uses: the given one, else names/values rules only."""
-    if masker is not None:
-        return masker
-    from memlab.secrets import Masker
-
-    return Masker(reveal=reveal)
 
 
 def text(raw: bytes) -> str:
@@ -92,21 +83,6 @@ class Region(NamedTuple):
     def contains(self, addr: int) -> bool:
         return self.start <= addr < self.end
 
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "start": hexaddr(self.start),
-            "end": hexaddr(self.end),
-            "size": self.size,
-            "perms": self.perms,
-            "offset": self.offset,
-            "dev": self.dev,
-            "inode": self.inode,
-            "path": self.path,
-            "deleted": self.deleted,
-            "kind": self.kind,
-        }
-
-
 def region_at(regions: Sequence[Region], addr: int) -> Region | None:
     """The region holding addr, or None.  Searched from the top: snapshot asks for the
     stack and the env block, the last lines but [vsyscall] (mappings never overlap, so
@@ -118,21 +94,6 @@ def region_at(regions: Sequence[Region], addr: int) -> Region | None:
 
 
 # --------------------------------------------------------------------------- stat
-# proc_pid_stat(5) field numbers (1-based) of the memory-layout fields memlab uses.
-STAT_ADDRESS_FIELDS: dict[str, int] = {
-    "start_code": 26,
-    "end_code": 27,
-    "start_stack": 28,
-    "start_data": 45,
-    "end_data": 46,
-    "start_brk": 47,
-    "arg_start": 48,
-    "arg_end": 49,
-    "env_start": 50,
-    "env_end": 51,
-}
-
-
 class ProcStat(NamedTuple):
     pid: int
     comm: str
@@ -162,15 +123,6 @@ class ProcStat(NamedTuple):
         """Kernel threads (and zombies) have no mm: every field is 0."""
         return not self.masked and self.start_code != 0
 
-    def to_dict(self) -> dict[str, Any]:
-        d: dict[str, Any] = {"pid": self.pid, "comm": self.comm, "state": self.state,
-                             "ppid": self.ppid, "masked": self.masked}
-        for name in STAT_ADDRESS_FIELDS:
-            d[name] = "hidden" if self.masked else hexaddr(getattr(self, name))
-        d["exit_code"] = self.exit_code
-        return d
-
-
 # --------------------------------------------------------------------------- auxv
 class AuxvEntry(NamedTuple):
     type: int
@@ -178,13 +130,7 @@ class AuxvEntry(NamedTuple):
 
     @property
     def name(self) -> str:
-        from memlab.procfs.auxv import auxv_name  # the table lives with its parser
-
         return auxv_name(self.type)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"type": self.name, "type_number": self.type, "value": self.value,
-                "hex": hexaddr(self.value)}
 
 
 # --------------------------------------------------------------------------- env
@@ -222,21 +168,6 @@ class EnvEntry(NamedTuple):
             return False
         return True
 
-    def to_dict(self, reveal: bool = False, masker: "Masker | None" = None) -> dict[str, Any]:
-        masker = _masker(reveal, masker)
-        d: dict[str, Any] = {
-            "name": self.name,
-            "value": masker.env_value(self.name, self.value) if self.has_equals else None,
-            "address": hexaddr(self.address),
-            "length": len(self.raw),
-        }
-        if not self.has_equals:
-            d["no_equals"] = True
-        if not self.is_utf8:
-            d["utf8"] = False
-        return d
-
-
 class EnvBlock(NamedTuple):
     """The environment strings execve copied to the top of the stack."""
 
@@ -249,20 +180,6 @@ class EnvBlock(NamedTuple):
     distance_to_stack_top: int | None  # region end - env end
     distance_to_args: int | None  # env start - arg end (0: adjacent, measured)
 
-    def to_dict(self, reveal: bool = False, masker: "Masker | None" = None) -> dict[str, Any]:
-        masker = _masker(reveal, masker)
-        return {
-            "start": hexaddr(self.start),
-            "end": hexaddr(self.end),
-            "size": self.end - self.start,
-            "region": self.region,
-            "matches_proc_environ": self.matches_proc_environ,
-            "distance_to_stack_top": self.distance_to_stack_top,
-            "distance_to_args": self.distance_to_args,
-            "entries": [e.to_dict(reveal, masker) for e in self.entries],
-        }
-
-
 # --------------------------------------------------------------------------- stack
 class StackString(NamedTuple):
     """A pointer on the initial stack (argv[i] / envp[i]) and the string it targets."""
@@ -270,12 +187,6 @@ class StackString(NamedTuple):
     slot: int  # where the pointer is stored
     address: int  # the pointer's value: where the string starts
     string: bytes
-
-    def to_dict(self, shown: str | None = None) -> dict[str, Any]:
-        """shown: the string as displayed (masked), default the string itself."""
-        return {"slot": hexaddr(self.slot), "address": hexaddr(self.address),
-                "string": text(self.string) if shown is None else shown}
-
 
 class InitialStack(NamedTuple):
     """What execve laid out at startstack (fs/binfmt_elf.c create_elf_tables)."""
@@ -296,26 +207,6 @@ class InitialStack(NamedTuple):
     # overwrote its stack); the decode is then best effort.
     complete: bool = True
 
-    def to_dict(self, reveal: bool = False, masker: "Masker | None" = None) -> dict[str, Any]:
-        masker = _masker(reveal, masker)
-        argv = masker.argv([text(a.string) for a in self.argv])
-        return {
-            "sp": hexaddr(self.sp),
-            "argc": self.argc,
-            "argv": [a.to_dict(shown) for a, shown in zip(self.argv, argv)],
-            "envp": [e.to_dict(masker.env_string(text(e.string))) for e in self.envp],
-            "auxv": [a.to_dict() for a in self.auxv],
-            "auxv_address": hexaddr(self.auxv_address),
-            "auxv_matches_proc": self.auxv_matches_proc,
-            "at_random": self.at_random.hex() if self.at_random is not None else None,
-            "platform": self.platform,
-            "execfn": self.execfn,
-            "execfn_address": hexaddr(self.execfn_address),
-            "padding": self.padding,
-            "complete": self.complete,
-        }
-
-
 # --------------------------------------------------------------------------- snapshot
 class Snapshot(NamedTuple):
     """Everything memlab read about one process at one moment.  Build it with
@@ -333,24 +224,26 @@ class Snapshot(NamedTuple):
     uid: int | None = None
     # Everything memlab could not read or verify, as one-line human sentences.
     warnings: tuple[str, ...] = ()
-    # Extra sections added by other modules (e.g. "elf", "denied"), already JSON-ready.
-    # collect.snapshot passes its own dict and fills it; the default is read-only so
-    # no two snapshots can share (and mutate) one dict.
+    # The ELF area's result (memlab.elf.attach.with_elf): None when not asked for,
+    # False when asked but the analysis failed (the reason is in warnings).
+    elf: "ElfView | bool | None" = None
+    # Other sections, already JSON-ready: "denied" (the files the kernel refused),
+    # "main_thread_exited".  The default is read-only so no two snapshots share a dict.
     extra: Mapping[str, Any] = MappingProxyType({})
 
-    # Equality and hashing leave `extra` (the last field) out, as compare=False did: a
-    # snapshot is what the kernel said, and extra is derived from it (the ELF section
-    # from exe + regions, "denied" from what could not be read) and is a mutable dict.
-    # The TUI's live refresh skips redrawing when `new == shown`; comparing the ELF
-    # section too would only add cost.  Only another Snapshot can be equal.
+    # Equality and hashing leave `elf` and `extra` (the last two fields) out, as
+    # compare=False did: a snapshot is what the kernel said, and these are derived from
+    # it (the ELF area from exe + regions, "denied" from what could not be read).  The
+    # TUI's live refresh skips redrawing when `new == shown`; comparing the ELF area too
+    # would only add cost.  Only another Snapshot can be equal.
     def __eq__(self, other: object) -> bool:
-        return isinstance(other, Snapshot) and self[:-1] == other[:-1]
+        return isinstance(other, Snapshot) and self[:-2] == other[:-2]
 
-    def __ne__(self, other: object) -> bool:  # tuple's own __ne__ would compare extra
+    def __ne__(self, other: object) -> bool:  # tuple's own __ne__ would compare them
         return not self == other
 
     def __hash__(self) -> int:
-        return hash(self[:-1])
+        return hash(self[:-2])
 
     def region_at(self, addr: int) -> Region | None:
         return region_at(self.regions, addr)
@@ -363,26 +256,3 @@ class Snapshot(NamedTuple):
             if a.name == name:
                 return a.value
         return None
-
-    def to_dict(self, reveal: bool = False, masker: "Masker | None" = None) -> dict[str, Any]:
-        """reveal False: secrets masked (memlab.secrets.Masker.for_snapshot, which knows
-        the pod's Secret values too) unless a masker is given."""
-        if masker is None:
-            from memlab.secrets import Masker
-
-            masker = Masker.for_snapshot(self, reveal)
-        d: dict[str, Any] = {
-            "schema": SCHEMA,
-            "pid": self.pid,
-            "exe": self.exe,
-            "argv": masker.argv(self.argv),
-            "uid": self.uid,
-            "regions": [r.to_dict() for r in self.regions],
-            "stat": self.stat.to_dict(),
-            "auxv": [a.to_dict() for a in self.auxv],
-            "env": self.env.to_dict(reveal, masker) if self.env else None,
-            "stack": self.stack.to_dict(reveal, masker) if self.stack else None,
-            "warnings": list(self.warnings),
-        }
-        d.update(self.extra)
-        return d

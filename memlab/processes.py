@@ -11,7 +11,9 @@ from __future__ import annotations
 import os
 from typing import NamedTuple
 
-CAP_SYS_PTRACE = 19  # include/uapi/linux/capability.h
+from memlab.kernel.abi import CAP_SYS_PTRACE
+from memlab.procfs._io import read_proc_file
+
 KTHREADD_PID = 2  # every kernel thread is kthreadd (pid 2) or one of its children
 
 
@@ -35,8 +37,6 @@ class ProcessInfo(NamedTuple):
 
 def has_cap_sys_ptrace() -> bool:
     """True when this process's effective capabilities include CAP_SYS_PTRACE."""
-    from memlab.procfs._io import read_proc_file
-
     for line in read_proc_file(os.getpid(), "status").splitlines():
         if line.startswith(b"CapEff:"):
             return bool(int(line.split()[1], 16) >> CAP_SYS_PTRACE & 1)
@@ -48,7 +48,7 @@ def verdict(pid: int, ppid: int | None, uids: tuple[int, ...] | None, status: st
     """Whether memlab may read process `pid`, and why not.  Pure: the rules only.
     `uids` is (real, effective, saved): __ptrace_may_access wants all three to be the
     caller's uid (a setuid program keeps its saved uid, and is not readable)."""
-    import psutil
+    import psutil  # heavy (tests/unit/test_import_hygiene.py): only listing pays for it
 
     if pid == KTHREADD_PID or ppid == KTHREADD_PID:
         return False, "kernel thread: no user memory to read"
@@ -66,7 +66,7 @@ def verdict(pid: int, ppid: int | None, uids: tuple[int, ...] | None, status: st
 def list_processes() -> list[ProcessInfo]:
     """Every visible process, ascending pid.  Processes that exit during the walk are
     skipped (psutil.process_iter already drops them)."""
-    import psutil
+    import psutil  # heavy (tests/unit/test_import_hygiene.py): only listing pays for it
 
     my_uid = os.geteuid()
     privileged = has_cap_sys_ptrace()

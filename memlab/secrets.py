@@ -19,6 +19,13 @@ import functools
 import re
 from typing import Iterable, NamedTuple, Sequence
 
+from memlab.errors import MemlabError
+from memlab.procfs._io import read_proc_file
+
+# memlab.model, memlab.procfs.environ and memlab.k8s.podsecrets are imported where they
+# are used: `memlab audit` imports this module for its rules and must not load the
+# snapshot engine (tests/unit/test_import_hygiene.py).
+
 MASK = "***"
 
 # Names people give secrets: DB_PASSWORD, API_TOKEN, AWS_SECRET_ACCESS_KEY, GITHUB_PAT,
@@ -193,7 +200,7 @@ def argv_secret_indexes(argv: Sequence[str]) -> set[int]:
 
 # --------------------------------------------------------------------------- masker
 def _text(raw: bytes) -> str:
-    from memlab.model import text
+    from memlab.model import text  # lazy: see the imports
 
     return text(raw)
 
@@ -253,9 +260,7 @@ class Masker(NamedTuple):
         if reveal:
             return cls(reveal=True)
         if env is None or argv is None:
-            from memlab.errors import MemlabError
-            from memlab.procfs._io import read_proc_file
-            from memlab.procfs.environ import parse_cmdline, parse_environ
+            from memlab.procfs.environ import parse_cmdline, parse_environ  # see imports
 
             try:
                 env = [e.raw for e in parse_environ(read_proc_file(pid, "environ"))] \
@@ -270,7 +275,7 @@ class Masker(NamedTuple):
         names: frozenset[str] = frozenset()
         values: frozenset[bytes] = frozenset()
         if pods:
-            from memlab.k8s.podsecrets import secrets_for_pid
+            from memlab.k8s.podsecrets import secrets_for_pid  # lazy: see the imports
 
             names, values = secrets_for_pid(pid)
         return cls.build(env, argv, names=names, values=values)

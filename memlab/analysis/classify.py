@@ -24,7 +24,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from memlab.model import PAGE_SIZE, ProcStat, Region, records
+from memlab.kernel.abi import PAGE_SIZE
+from memlab.model import ProcStat, Region, records
 from memlab.procfs.maps import path_kind
 
 KINDS = ("text", "rodata", "data", "bss", "heap", "stack", "vdso", "vvar", "vsyscall",

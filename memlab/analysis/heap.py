@@ -23,13 +23,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from memlab.model import PAGE_SIZE, Region, hexaddr
+from memlab.kernel.abi import PAGE_SIZE, page_up
+from memlab.model import Region, hexaddr
 
 GIB = 1 << 30
-
-
-def _page_up(addr: int) -> int:
-    return (addr + PAGE_SIZE - 1) & ~(PAGE_SIZE - 1)
 
 
 def _size(n: int | None) -> str | None:
@@ -112,7 +109,7 @@ class HeapEvidence:
         """PAGE_ALIGN(&_end) - &_end: the part of the gap that is only rounding."""
         if self.end_symbol is None:
             return None
-        return _page_up(self.end_symbol) - self.end_symbol
+        return page_up(self.end_symbol) - self.end_symbol
 
     @property
     def randomisation(self) -> int | None:
@@ -120,7 +117,7 @@ class HeapEvidence:
         added; 0 without ASLR."""
         if self.end_symbol is None or self.start_brk is None:
             return None
-        return self.start_brk - _page_up(self.end_symbol)
+        return self.start_brk - page_up(self.end_symbol)
 
     @property
     def first_alloc_offset(self) -> int | None:

@@ -18,17 +18,13 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 from memlab.errors import UnreadableMemory
+from memlab.kernel.abi import (AT_BASE_PLATFORM, AT_EXECFN, AT_NULL, AT_PLATFORM, AT_RANDOM,
+                               MAX_ARG_STRLEN)
 from memlab.model import AuxvEntry, InitialStack, StackString, records
-
-AT_NULL = 0
-AT_PLATFORM = 15
-AT_BASE_PLATFORM = 24
-AT_RANDOM = 25
-AT_EXECFN = 31
 
 MAX_ARGS = 1 << 20  # far above what ARG_MAX lets execve pass
 MAX_AUXV = 64  # the kernel writes at most AT_VECTOR_SIZE/2 (about 26) pairs on x86_64
-STRING_LIMIT = 1 << 17  # MAX_ARG_STRLEN is 32 pages
+STRING_LIMIT = MAX_ARG_STRLEN  # no argv/envp string execve copied is longer
 
 
 def _cstring(memory, addr: int) -> bytes | None:

@@ -15,8 +15,6 @@ from typing import Any
 
 from memlab.model import Snapshot, hexaddr
 
-AT_RANDOM, AT_PLATFORM, AT_EXECFN = 25, 15, 31
-
 
 @dataclass(frozen=True)
 class Check:

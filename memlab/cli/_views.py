@@ -14,6 +14,8 @@ from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 
+from memlab.kernel.abi import (AT_EXECFN, AT_PLATFORM, AT_RANDOM, AT_STRING_TYPES,
+                               STAT_ADDRESS_FIELDS)
 from memlab.model import EnvBlock, InitialStack, ProcStat, Region, Snapshot, hexaddr, text
 from memlab.render.safe import printable
 from memlab.secrets import Masker
@@ -133,8 +135,6 @@ def regions_table(regions: Iterable[Region]) -> Table | PlainLines:
 
 
 def stat_table(stat: ProcStat) -> Table:
-    from memlab.model import STAT_ADDRESS_FIELDS
-
     t = _table("layout fields of /proc/PID/stat")
     t.add_column("field")
     t.add_column("no.", justify="right")
@@ -188,8 +188,6 @@ def _string_rows(label: str, items, shown: list[str]):
 
 
 def stack_tables(st: InitialStack, reveal: bool, masker: Masker | None = None) -> Group:
-    from memlab.procfs.auxv import STRING_TYPES
-
     masker = masker or Masker(reveal=reveal)
     argv = masker.argv([text(s.string) for s in st.argv])
     envp = [masker.env_string(text(s.string)) for s in st.envp]
@@ -208,13 +206,13 @@ def stack_tables(st: InitialStack, reveal: bool, masker: Masker | None = None) -
     for a in st.auxv:
         value = hexaddr(a.value) if a.type in HEX_AUXV else str(a.value)
         note = ""
-        if a.type == 25 and st.at_random is not None:
+        if a.type == AT_RANDOM and st.at_random is not None:
             note = "16 random bytes: " + st.at_random.hex()
-        elif a.type == 15:
+        elif a.type == AT_PLATFORM:
             note = repr(st.platform)
-        elif a.type == 31:
+        elif a.type == AT_EXECFN:
             note = repr(st.execfn)
-        elif a.type in STRING_TYPES:
+        elif a.type in AT_STRING_TYPES:
             note = "string"
         aux.add_row(a.name, value, Text(note))
 

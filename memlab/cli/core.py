@@ -144,9 +144,14 @@ def register(sub) -> None:
 
 # --------------------------------------------------------------------------- helpers
 def _snapshot(pid: int, *, with_elf: bool = False):
+    if with_elf:
+        # the ELF layer (dataclasses, pyelftools when it parses): only for --elf
+        from memlab.elf.attach import snapshot_with_elf
+
+        return snapshot_with_elf(pid, partial=True)
     from memlab.collect import snapshot
 
-    return snapshot(pid, with_elf=with_elf, partial=True)
+    return snapshot(pid, partial=True)
 
 
 def _refused(snap, need: str) -> AccessDenied | None:
@@ -181,7 +186,9 @@ def _masker(snap, reveal: bool):
 
 def _snapshot_json(snap, reveal: bool) -> dict:
     # extra["denied"] (files the kernel refused) is merged in
-    d = snap.to_dict(reveal, _masker(snap, reveal))
+    from memlab.render import json as json_form
+
+    d = json_form.snapshot(snap, reveal, _masker(snap, reveal))
     d.setdefault("denied", [])
     return d
 
@@ -202,22 +209,22 @@ def show_snapshot(snap, reveal: bool, masker=None) -> None:
                       f"{len(st.auxv)} auxv pairs; auxv vs /proc/PID/auxv: ")
         line.append_text(v.verdict(st.auxv_matches_proc))
         items.append(line)
-    if snap.extra.get("elf"):  # its reason may quote the executable's path
-        items.append(v.ptext("elf: " + _elf_line(snap.extra["elf"])))
+    if snap.elf:  # its reason may quote the executable's path
+        items.append(v.ptext("elf: " + _elf_line(snap.elf)))
     items.append(v.warnings_text(snap.warnings))
     _print(*items)
 
 
-def _elf_line(section: dict) -> str:
-    """One line from the ELF area's section (memlab.elf.section); `memlab elf PID` and
-    `--json` show all of it."""
-    if not section.get("available"):
-        return f"not available ({section.get('reason')})"
-    file, bias = section.get("file") or {}, section.get("bias") or {}
-    parts = [f"{file.get('kind', '?')} executable"]
-    if bias.get("value") is not None:
-        parts.append(f"load bias {bias['value']} ({bias.get('source')})")
-    parts.append("every PT_LOAD matches its maps lines" if section.get("all_segments_exact")
+def _elf_line(elf) -> str:
+    """One line from the ELF area (Snapshot.elf, memlab.elf.section.ElfView); `memlab
+    elf PID` and `--json` show all of it."""
+    if not elf.available:
+        return f"not available ({elf.reason})"
+    parts = [f"{elf.info.kind} executable"]
+    if elf.bias is not None and elf.bias.value is not None:
+        parts.append(f"load bias 0x{elf.bias.value:x} ({elf.bias.source})")
+    parts.append("every PT_LOAD matches its maps lines"
+                 if all(m.verdict == "exact" for m in elf.segments)
                  else "some PT_LOADs differ from maps (see `memlab elf PID`)")
     return "; ".join(parts)
 
@@ -245,9 +252,12 @@ def _part_command(args, part: str, source: str, schema: str, stat_keys: tuple[st
     value = getattr(snap, part)
     err = _refused(snap, "maps") or (_refused(snap, source) if value is None else None)
     if args.json:
-        stat = snap.stat.to_dict()
+        from memlab.render import json as json_form
+
+        stat = json_form.proc_stat(snap.stat)
+        to_json = json_form.env_block if part == "env" else json_form.initial_stack
         print_json({"schema": schema, "pid": snap.pid, "exe": snap.exe,
-                    part: value.to_dict(args.reveal, masker) if value else None,
+                    part: to_json(value, args.reveal, masker) if value else None,
                     "stat": {k: stat[k] for k in stat_keys},
                     "warnings": list(snap.warnings)})
     else:

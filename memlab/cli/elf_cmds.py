@@ -237,10 +237,10 @@ def elf_view_text(view, snap) -> str:
 
 # ---------------------------------------------------------------------------- layout
 def cmd_layout(args) -> int:
-    from memlab.collect import snapshot
+    from memlab.elf.attach import snapshot_with_elf
     from memlab.render.layout import blocks_to_json, build_blocks, render_rich, render_svg
 
-    snap = snapshot(args.pid, with_elf=True)
+    snap = snapshot_with_elf(args.pid)
     blocks = build_blocks(snap)
     if args.svg is not None:  # --svg '' is an error (open fails), not "no SVG"
         title = f"memlab layout: pid {snap.pid} {snap.exe or ''}"  # render_svg escapes

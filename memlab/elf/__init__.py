@@ -4,29 +4,18 @@
     load_bias(info, auxv) -> Bias         AT_ENTRY - e_entry, checked against AT_PHDR
     segment_map(info, regions, bias)      each PT_LOAD -> the maps lines it became
     analyse(snapshot) -> ElfView          all of it for one process (+ heap evidence)
-    snapshot_section(snapshot) -> dict    its JSON form: snapshot.extra["elf"]
+    snapshot_section(snapshot) -> dict    its JSON form
+    attach.snapshot_with_elf(pid)         a Snapshot with it as Snapshot.elf
 
 pyelftools is imported lazily (by the parse), so importing this package is cheap.
 """
 
 from memlab.elf.correlate import (Bias, SegmentMapping, bias_from_maps, load_bias,
                                   runtime_symbols, segment_map)
-from memlab.elf.model import ElfInfo, Section, Segment, Symbol, page_down, page_up
+from memlab.elf.model import ElfInfo, Section, Segment, Symbol
 from memlab.elf.reader import clear_cache, load, load_stream
-
-
-def analyse(snapshot, **kw):
-    """ElfView of a Snapshot (see memlab.elf.section.analyse)."""
-    from memlab.elf.section import analyse as _analyse
-
-    return _analyse(snapshot, **kw)
-
-
-def snapshot_section(snapshot, **kw) -> dict:
-    """JSON-ready "elf" section of a Snapshot (see memlab.elf.section)."""
-    from memlab.elf.section import snapshot_section as _section
-
-    return _section(snapshot, **kw)
+from memlab.elf.section import analyse, snapshot_section
+from memlab.kernel.abi import page_down, page_up
 
 
 __all__ = ["Bias", "ElfInfo", "Section", "Segment", "SegmentMapping", "Symbol", "analyse",

@@ -16,14 +16,13 @@ Facts (kernel-facts.md section 6, fs/binfmt_elf.c load_elf_binary):
 
 from __future__ import annotations
 
+import bisect
 from dataclasses import dataclass
 from typing import Any, Iterable, Mapping
 
-from memlab.elf.model import ElfInfo, Segment, page_down, page_up
+from memlab.elf.model import ElfInfo, Segment
+from memlab.kernel.abi import AT_ENTRY, AT_PHDR, page_down, page_up
 from memlab.model import AuxvEntry, Region, hexaddr
-
-AT_PHDR = 3
-AT_ENTRY = 9
 
 
 @dataclass(frozen=True)
@@ -146,8 +145,6 @@ def segment_map(info: ElfInfo, regions: Iterable[Region], bias: int,
     exact    - the lines' union is exactly [PAGE_DOWN(vaddr+bias), PAGE_ALIGN(end+bias))
     covers   - covered without holes, but a line reaches beyond (merged with a neighbour)
     partial  - holes (e.g. a page unmapped since), unmapped - nothing there."""
-    import bisect
-
     regs = _in_order(regions)
     ends = [r.end for r in regs]
     relro = relro if relro is not None else info.relro
@@ -205,8 +202,6 @@ def runtime_symbols(info: ElfInfo, bias: int | None,
                     regions: Iterable[Region] = ()) -> list[dict[str, Any]]:
     """JSON rows: each symbol of interest with its runtime address and the maps line
     holding it ("end" symbols point one past their section, maybe into the next page)."""
-    import bisect
-
     regs = _in_order(regions)
     starts = [r.start for r in regs]
     rows = []

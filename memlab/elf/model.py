@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from memlab.model import PAGE_SIZE, hexaddr
+from memlab.model import hexaddr
 
 # The linker-defined symbols the layout lessons talk about (ld's default script defines
 # etext/_etext/__etext, edata/_edata, __bss_start, end/_end).  `_etext` is usually absent
@@ -20,15 +20,6 @@ SYMBOLS_OF_INTEREST = ("main", "_start", "etext", "_etext", "__etext", "edata", 
                        "__bss_start", "end", "_end", "environ", "__environ")
 # What a lesson needs; the others are aliases or optional.
 CORE_SYMBOLS = ("main", "_start", "etext", "edata", "__bss_start", "end")
-
-
-def page_down(addr: int) -> int:
-    return addr & ~(PAGE_SIZE - 1)
-
-
-def page_up(addr: int) -> int:
-    """PAGE_ALIGN() of include/linux/mm.h."""
-    return (addr + PAGE_SIZE - 1) & ~(PAGE_SIZE - 1)
 
 
 def _pflags(flags: int) -> str:

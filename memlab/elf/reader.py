@@ -73,6 +73,7 @@ def load_stream(f: BinaryIO, path: str, st: os.stat_result) -> ElfInfo:
 
 def parse(f: BinaryIO, path: str) -> ElfInfo:
     """Uncached parse.  Any pyelftools failure becomes a ParseError naming the file."""
+    # pyelftools is heavy: loaded by the first parse, never by `import memlab.elf`
     from elftools.common.exceptions import ELFError
     from elftools.elf.elffile import ELFFile
 

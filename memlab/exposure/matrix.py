@@ -27,9 +27,19 @@ from dataclasses import dataclass, field
 from typing import Any, Iterator, Sequence
 
 from memlab.errors import MemlabError, UsageError, ZombieProcess
+from memlab.exposure.audit import is_dumpable
 from memlab.exposure.demo_dir import DemoDir
 from memlab.exposure.observers import (CHANNEL_HELP, CHANNELS, Cell, Identity, Target,
                                        can_switch_uid, observe)
+from memlab.launch import launch
+from memlab.model import hexaddr
+from memlab.procfs.environ import read_environ
+from memlab.procfs.maps import read_maps
+from memlab.procfs.stat import read_stat
+from memlab.procfs.status import parse_ids, read_status
+from memlab.render.safe import printable
+from memlab.samples import resolve_target
+from memlab.secrets import looks_secret
 
 SCHEMA = "memlab.exposure/1"
 VICTIM_UID = 1000  # the demo victim's uid when memlab is root: "a regular user"
@@ -70,8 +80,6 @@ class Victim:
     env_end: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        from memlab.model import hexaddr
-
         return {"pid": self.pid, "uid": self.uid, "gid": self.gid, "name": self.name,
                 "dumpable": self.dumpable, "secret_names": list(self.secret_names),
                 "file": self.file, "env_start": hexaddr(self.env_start),
@@ -111,12 +119,6 @@ def describe_victim(pid: int, *, secret: bytes | None = None,
                     file: str | None = None) -> tuple[Victim, tuple[bytes, ...], list[str]]:
     """What memlab itself can learn about the victim: ids, dumpable, env block address,
     and the secrets to look for (given, or the values of its secret-looking variables)."""
-    from memlab.exposure.audit import is_dumpable
-    from memlab.procfs.environ import read_environ
-    from memlab.procfs.stat import read_stat
-    from memlab.procfs.status import parse_ids, read_status
-    from memlab.secrets import looks_secret
-
     notes: list[str] = []
     status = read_status(pid)  # NoSuchProcess here ends it: nothing to observe
     _r, euid, _s, _f = parse_ids(status.get("Uid", ""), "Uid")
@@ -160,8 +162,6 @@ def describe_victim(pid: int, *, secret: bytes | None = None,
 
 
 def _regions(pid: int):
-    from memlab.procfs.maps import read_maps
-
     try:
         return tuple(read_maps(pid))
     except MemlabError:
@@ -286,10 +286,6 @@ def demo_victims(secret: bytes = DEMO_SECRET, name: str = DEMO_NAME,
     by every root observer), started through util-linux `setpriv --reuid --regid
     --clear-groups --pdeathsig KILL` (the parent-death signal is re-armed after the uid
     change, which clears it: prctl(2)).  Not root: they run as memlab's own uid."""
-    from memlab.launch import launch
-    from memlab.render.safe import printable
-    from memlab.samples import resolve_target
-
     if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]{0,63}", name):
         # it names the env variable and the secret file (a lesson may choose it)
         raise UsageError(f"the demo's variable name must be letters, digits and _, "

@@ -29,8 +29,18 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Sequence
 
+from memlab.elf import bias_from_maps, load_bias, load_stream
 from memlab.errors import MemlabError, UnreadableMemory
+from memlab.exposure.search import search
+from memlab.launch import launch
 from memlab.model import Region, hexaddr, region_at, text
+from memlab.procfs._io import read_proc_file, readlink_proc
+from memlab.procfs.auxv import read_auxv
+from memlab.procfs.environ import split_nul
+from memlab.procfs.exe import open_exe, open_mapped_file
+from memlab.procfs.maps import read_maps
+from memlab.procfs.mem import MemReader
+from memlab.procfs.stat import read_stat
 from memlab.secrets import display_value
 
 ARRAY_LIMIT = 1 << 16  # entries; a corrupt array must not read forever
@@ -58,11 +68,6 @@ class EnvironSymbol:
 def find_environ_symbol(pid: int, regions: Sequence[Region]) -> tuple[int, str, str, int]:
     """(runtime address, symbol name, file, bias) of the `environ` variable the process
     uses: the first definition in load order (executable, then mapped libraries)."""
-    from memlab.elf import bias_from_maps, load_bias, load_stream
-    from memlab.procfs.auxv import read_auxv
-    from memlab.procfs.exe import open_exe, open_mapped_file
-    from memlab.procfs._io import readlink_proc
-
     exe_path = readlink_proc(pid, "exe")
     exe_path = exe_path[:-len(" (deleted)")] if exe_path.endswith(" (deleted)") else exe_path
     auxv = read_auxv(pid)
@@ -106,9 +111,6 @@ def read_libc_environ(pid: int, regions: Sequence[Region] | None = None, *,
                       reader=None) -> tuple[EnvironSymbol, list[tuple[int, int, bytes]]]:
     """The live environment: (symbol, [(slot, string address, string)]) read from the
     process's memory, exactly what getenv() walks."""
-    from memlab.procfs.maps import read_maps
-    from memlab.procfs.mem import MemReader
-
     regions = list(regions) if regions is not None else read_maps(pid)
     addr, name, path, bias = find_environ_symbol(pid, regions)
     own = reader is None
@@ -206,12 +208,6 @@ def view_of(pid: int, name: str, execve_env: Sequence[bytes] | None,
             secret: bytes | None = None) -> EnvView:
     """three_way for any pid; execve_env None when memlab did not start it (then (a)
     is unknown and shown as absent)."""
-    from memlab.exposure.search import search
-    from memlab.procfs._io import read_proc_file
-    from memlab.procfs.environ import split_nul
-    from memlab.procfs.maps import read_maps
-    from memlab.procfs.stat import read_stat
-
     bname = name.encode()
     execve_env = list(execve_env or [])
     a_value = _value(execve_env, bname)
@@ -307,8 +303,6 @@ def walkthrough(target: str = "sleeper", name: str = DEMO_NAME,
                 timeout: float = 5.0) -> Walkthrough:
     """Run SCRIPT on two fresh sample processes and take the three-way view after each
     step.  Both processes are killed before this returns."""
-    from memlab.launch import launch
-
     env = [b"HOME=/", b"LANG=C", name.encode() + b"=" + secret, *extra_env]
     out = Walkthrough(name=name)
     victims: dict[str, Any] = {}

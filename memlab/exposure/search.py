@@ -23,19 +23,24 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence
 
+from memlab.analysis.classify import classify
 from memlab.errors import MemlabError, UnreadableMemory, UsageError
+from memlab.kernel.abi import MAX_ARG_STRLEN
 from memlab.model import Region, hexaddr
+from memlab.procfs._io import no_mm_reason
+from memlab.procfs.maps import read_maps
 from memlab.procfs.mem import ADDRESS_LIMIT, MemReader
-from memlab.secrets import Masker
+from memlab.procfs.stat import read_stat
+from memlab.secrets import MASK, Masker, merge_spans
 
 CHUNK = 1 << 20
 CONTEXT = 24  # bytes shown either side of a hit
 # Bytes read either side of a hit to judge the strings its context cuts: a NAME=value
 # is masked by what its whole string says (memlab.secrets.Masker.byte_spans), not by the
 # 24 bytes shown.  A string that reaches past them is read again up to MAX_ARG_STRLEN
-# (include/uapi/linux/binfmts.h: 32 pages, the longest env string execve takes).
+# (memlab.kernel.abi: the longest env string execve takes).
 JUDGE = 4096
-MAX_STRING = 32 * 4096
+MAX_STRING = MAX_ARG_STRLEN
 MAX_HITS = 10_000  # a one-byte needle must not exhaust memory
 
 SCHEMA = "memlab.search/1"
@@ -122,7 +127,6 @@ def render_context(before: bytes, needle: bytes, after: bytes, reveal: bool,
     bytes alone) is ***."""
     if reveal:
         return _printable(before) + "[" + _printable(needle) + "]" + _printable(after)
-    from memlab.secrets import MASK, Masker, merge_spans
 
     data = before + needle + after
     n0, n1 = len(before), len(before) + len(needle)
@@ -170,19 +174,12 @@ def searchable(regions: Sequence[Region]) -> tuple[list[Region], list[tuple[str,
 
 def classified_regions(pid: int) -> list[Region]:
     """The maps of pid with each region's kind (stack, heap, lib ...) filled in."""
-    from memlab.procfs.maps import read_maps
-
     regions = read_maps(pid)
     if not regions:
-        from memlab.procfs._io import no_mm_reason
-
         if no_mm_reason(pid) == "kernel thread":  # empty maps, not denied (fs/proc/base.c)
             raise UnreadableMemory("kernel thread: it has no user memory to search "
                                    "(its maps are empty, not denied)", pid=pid)
     try:
-        from memlab.analysis.classify import classify
-        from memlab.procfs.stat import read_stat
-
         return list(classify(regions, read_stat(pid), None))
     except MemlabError:  # the kinds are a nicety: plain maps still search fine
         return regions

@@ -25,6 +25,7 @@ from typing import Callable, Mapping
 
 from memlab.errors import MemlabError
 from memlab.k8s.manifests import ObjectStore, Pod
+from memlab.secrets import display_value
 
 # What a plain image (busybox, debian, redis) puts in its config's Env.
 IMAGE_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
@@ -55,7 +56,6 @@ class EnvVar:
 
     def display(self, reveal: bool = False) -> str:
         """The value to print: masked when it came from a Secret or looks secret."""
-        from memlab.secrets import display_value
         return display_value(self.name, self.value, reveal, self.from_secret)
 
     def to_dict(self, reveal: bool = True) -> dict:

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from memlab.errors import UsageError
+from memlab.inputfile import MANIFEST, read_input_text
 
 Path = tuple  # a field path: ("spec", "containers", 0, "env", 1, "name")
 
@@ -191,7 +192,7 @@ class Pod(Manifest):
 
 def _yaml():
     try:
-        import yaml
+        import yaml  # heavy: only a manifest that is read pays for it
     except ImportError as err:  # pragma: no cover - PyYAML is a dependency
         raise UsageError("PyYAML is required for memlab k8s (pip install PyYAML)") from err
     return yaml
@@ -477,8 +478,6 @@ def load_text(text: str, source: str = "<string>") -> list[Manifest]:
 
 
 def load_file(path: str | os.PathLike) -> list[Manifest]:
-    from memlab.inputfile import MANIFEST, read_input_text
-
     return load_text(read_input_text(path, MANIFEST), os.fspath(path))
 
 

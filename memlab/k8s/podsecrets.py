@@ -22,6 +22,8 @@ import os
 import stat
 from pathlib import Path
 
+from memlab.k8s.podroot import default_pod_root
+
 STATE_FILE = "pod.json"
 MAX_FILE = 4 << 20  # bytes: a Secret holds at most 1 MiB (k8s.io/api core/v1 Secret)
 MAX_PODS = 1000  # pod directories looked at
@@ -54,8 +56,6 @@ def _read_json(path: str | os.PathLike, dir_fd: int | None = None) -> object | N
 
 def _pod_root() -> Path | None:
     try:
-        from memlab.k8s.podroot import default_pod_root
-
         return Path(default_pod_root())
     except Exception:  # the state dir cannot even be named: no pods known
         return None

@@ -14,11 +14,13 @@ from __future__ import annotations
 
 import operator
 import re
+import re._constants as re_constants  # 3.11+: sre_parse's successor (loaded by re)
+import re._parser as re_parser
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Mapping
 
-from memlab.model import PAGE_SIZE
-from memlab.secrets import display_value, looks_secret_name
+from memlab.kernel.abi import PAGE_SIZE, page_up
+from memlab.secrets import Masker, display_value, looks_secret_name
 
 PASS, FAIL, SKIP = "pass", "fail", "skip"
 
@@ -122,7 +124,6 @@ def _masked(s: str) -> str:
     URL's password (memlab.secrets)."""
     if _reveal:
         return s
-    from memlab.secrets import Masker
 
     masker = Masker()
     return "\0".join(masker.text(part) for part in s.split("\0"))
@@ -330,7 +331,7 @@ def _page_aligned(a: Args) -> Verdict:
 def _page_align_of(a: Args) -> Verdict:
     """value == PAGE_ALIGN(of): the next page boundary at or above `of`."""
     v, o = _num(a["value"]), _num(a["of"])
-    aligned = (o + PAGE_SIZE - 1) & ~(PAGE_SIZE - 1)
+    aligned = page_up(o)
     return verdict(v == aligned, f"{a.label('value')} = {fmt(v)}, PAGE_ALIGN({a.label('of')}) "
                    f"= {fmt(aligned)} (difference {fmt(v - aligned)})", fmt(aligned))
 
@@ -348,10 +349,7 @@ MAX_OPTIONAL = 4
 
 
 def _regex_parser():
-    import re._constants as constants  # noqa: PLC0415  (3.11+: sre_parse's successor)
-    import re._parser as parser
-
-    return parser, constants
+    return re_parser, re_constants
 
 
 def pattern_problem(pattern: Any) -> str | None:

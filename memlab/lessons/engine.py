@@ -23,6 +23,7 @@ from memlab.lessons.actions import ACTIONS, ActionResult, RunContext, Skipped
 from memlab.lessons.checks import CHECKS, FAIL, PASS, SKIP, Args, Verdict, fmt
 from memlab.lessons.lessonfile import (  # noqa: F401  (re-exported for front ends)
     REF_RE, Catalog, CheckCall, Lesson, LessonFileError, Quiz, Step, discover, load_lesson)
+from memlab.processes import ascii_decimal
 
 
 @dataclass(frozen=True)
@@ -100,8 +101,6 @@ def _normal(value: Any) -> str:
 def answers_match(given: Any, expected: Any, choices: tuple[str, ...] = ()) -> bool:
     """A learner's answer against the expected one: case and spacing ignored, yes/true,
     hex/decimal alike; with choices, "2" or "b" picks the second choice."""
-    from memlab.processes import ascii_decimal
-
     g = str(given).strip()
     if choices:
         number = ascii_decimal(g)

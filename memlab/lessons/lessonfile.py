@@ -18,7 +18,9 @@ from pathlib import Path
 from typing import Any
 
 from memlab.errors import UsageError
-from memlab.lessons.actions import ACTIONS, PROGRAM_PARAMS, param_value, program_requirement
+from memlab.inputfile import LESSON, InputFileError, read_input_text
+from memlab.lessons.actions import (ACTIONS, PROGRAM_PARAMS, missing_requirements, param_value,
+                                    program_requirement)
 from memlab.lessons.checks import CHECKS
 
 CONTENT_DIR = Path(__file__).resolve().parent / "content"
@@ -146,8 +148,6 @@ class Lesson:
     def availability(self) -> tuple[bool, str]:
         """(True, "") when every building block the lesson's actions call is present,
         else (False, why)."""
-        from memlab.lessons.actions import missing_requirements
-
         missing = missing_requirements(self.requires)
         if missing:
             return False, "needs " + "; ".join(missing)
@@ -220,8 +220,6 @@ def _too_deep(data: dict) -> bool:
 
 
 def load_lesson(path: str | Path) -> Lesson:
-    from memlab.inputfile import LESSON, InputFileError, read_input_text
-
     path = Path(path)
     try:
         text = read_input_text(path, LESSON)

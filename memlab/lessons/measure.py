@@ -9,11 +9,7 @@ from __future__ import annotations
 
 from typing import Any, Iterable
 
-from memlab.model import PAGE_SIZE, EnvEntry, Region, Snapshot
-
-
-def page_align(value: int) -> int:
-    return (value + PAGE_SIZE - 1) & ~(PAGE_SIZE - 1)
+from memlab.model import EnvEntry, Region, Snapshot
 
 
 def region_fact(r: Region) -> dict[str, Any]:

@@ -38,12 +38,9 @@ from memlab.errors import (
     ZombieProcess,
     errno_of,
 )
+from memlab.kernel.abi import PF_KTHREAD, PID_MAX_LIMIT
 
 PROC_ROOT = "/proc"
-PF_KTHREAD = 0x00200000  # include/linux/sched.h: the task is a kernel thread
-# include/linux/threads.h PID_MAX_LIMIT on 64-bit: no pid is larger (a bigger number
-# cast to the kernel's 32-bit pid_t would name another process)
-PID_MAX_LIMIT = 4 * 1024 * 1024
 
 # What the kernel checks before it lets another process read each file
 # (fs/proc/base.c: the mode passed to proc_mem_open / ptrace_may_access).

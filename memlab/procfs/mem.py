@@ -48,7 +48,8 @@ from memlab.errors import (
     UnreadableMemory,
     UsageError,
 )
-from memlab.model import PAGE_SIZE, Region
+from memlab.kernel.abi import PAGE_SIZE
+from memlab.model import Region
 from memlab.procfs import _cproc
 from memlab.procfs._io import (
     NO_MM_ERRNOS,

@@ -18,14 +18,12 @@ import operator
 import re
 
 from memlab.errors import NoSuchProcess, ParseError
-from memlab.model import STAT_ADDRESS_FIELDS, ProcStat, text
+from memlab.kernel.abi import (PF_KTHREAD, STAT_ADDRESS_FIELDS, STAT_EXIT_CODE,
+                               STAT_FLAGS, STAT_PPID, STAT_STATE)
+from memlab.model import ProcStat, text
 from memlab.procfs import _cproc  # the C fast path (None when not compiled)
-from memlab.procfs._io import PF_KTHREAD, check_pid, read_proc_file, state_and_flags
+from memlab.procfs._io import check_pid, read_proc_file, state_and_flags
 
-FIELD_STATE = 3
-FIELD_PPID = 4
-FIELD_FLAGS = 9
-FIELD_EXIT_CODE = 52
 # the last field memlab needs; kernels since 3.5 print at least 52
 _MIN_FIELDS = STAT_ADDRESS_FIELDS["env_end"]
 
@@ -96,7 +94,7 @@ def parse_stat_python(data: bytes) -> ProcStat:
     if len(fields) + 2 < _MIN_FIELDS:
         raise ParseError(f"stat has {len(fields) + 2} fields, memlab needs {_MIN_FIELDS}")
     addresses = tuple(map(int, _ADDRESSES(fields)))
-    exit_code = int(fields[FIELD_EXIT_CODE - 3]) if len(fields) + 2 >= FIELD_EXIT_CODE else None
+    exit_code = int(fields[STAT_EXIT_CODE - 3]) if len(fields) + 2 >= STAT_EXIT_CODE else None
     # ProcStat's fields: pid, comm, state, ppid, then STAT_ADDRESS_FIELDS in order
     return ProcStat(pid, text(comm), fields[0].decode("ascii"), int(fields[1]),
                     *addresses, exit_code, addresses == _MASKED)
@@ -105,10 +103,10 @@ def parse_stat_python(data: bytes) -> ProcStat:
 def _name_the_bad_field(data: bytes) -> None:
     """Raise the ParseError that names the first field after comm that is malformed."""
     _, _, fields = split_stat(data)
-    if len(fields) < FIELD_STATE or not _STATE.fullmatch(fields[FIELD_STATE - 1]):
-        state = fields[FIELD_STATE - 1] if len(fields) >= FIELD_STATE else b""
+    if len(fields) < STAT_STATE or not _STATE.fullmatch(fields[STAT_STATE - 1]):
+        state = fields[STAT_STATE - 1] if len(fields) >= STAT_STATE else b""
         raise ParseError(f"stat state field is not a letter: {state[:8]!r}")
-    for n in range(FIELD_PPID, len(fields) + 1):
+    for n in range(STAT_PPID, len(fields) + 1):
         _int_field(fields, n)
     raise ParseError("stat is malformed after comm")
 
@@ -144,9 +142,9 @@ def exec_settled(stat: ProcStat) -> bool:
 def parse_flags(data: bytes) -> int:
     """Field 9, the task's PF_* flags."""
     _, _, fields = split_stat(data)
-    if len(fields) < FIELD_FLAGS:
+    if len(fields) < STAT_FLAGS:
         raise ParseError(f"stat has {len(fields)} fields, no flags field")
-    return _int_field(fields, FIELD_FLAGS)
+    return _int_field(fields, STAT_FLAGS)
 
 
 def is_kernel_thread(pid: int) -> bool:

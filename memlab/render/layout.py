@@ -1,7 +1,7 @@
 """The address-space picture: one block model, several renderers.
 
-`build_blocks(snapshot, elf)` turns a Snapshot (and the optional ELF section,
-snapshot.extra["elf"]) into a list of Blocks, HIGHEST address first, the way the classic
+`build_blocks(snapshot)` turns a Snapshot (and its ELF area, Snapshot.elf, when
+memlab.elf.attach added it) into a list of Blocks, HIGHEST address first, the way the classic
 diagram is drawn: kernel space and [vsyscall], the non-canonical hole, [stack] (with the
 strings execve copied to its top, then auxv/envp/argv and the stack pointer), the unmapped
 gap, the mmap area and libraries, [heap], the executable's bss/data/rodata/text, and the
@@ -19,21 +19,15 @@ allow most control characters at all, not even as &#27;.
 
 from __future__ import annotations
 
+import math
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Iterator
 
-from memlab.model import PAGE_SIZE, Region, Snapshot, hexaddr
+from memlab.kernel.abi import ADDR_END, CANONICAL_USER_END, KERNEL_START, TASK_SIZE_MAX
+from memlab.model import Region, Snapshot, hexaddr
 from memlab.render.safe import fit, printable
 
-# x86_64, 4-level paging (arch/x86/include/asm/page_64_types.h): user space ends at
-# TASK_SIZE_MAX = 2^47 - PAGE_SIZE; kernel space starts at 0xffff800000000000; the
-# addresses in between are non-canonical (the CPU faults on them).
-USER_TOP = (1 << 47) - PAGE_SIZE
-CANONICAL_USER_END = 1 << 47
-KERNEL_START = 0xFFFF800000000000
-ADDR_END = 1 << 64
-VSYSCALL = 0xFFFFFFFFFF600000
 
 # kind -> one-line "what it is" when nothing more specific is known
 WHAT = {
@@ -115,35 +109,25 @@ def human_size(n: int) -> str:
 
 
 # --------------------------------------------------------------------------- model
-def _hex(v: Any) -> int | None:
-    if isinstance(v, int):
-        return v
-    if isinstance(v, str) and v.startswith("0x"):
-        return int(v, 16)
-    return None
-
-
 class _ElfFacts:
-    """What the layout needs from the ELF section (JSON form, snapshot.extra["elf"])."""
+    """What the layout needs from the ELF area (Snapshot.elf): runtime addresses of the
+    symbols and allocated sections (link-time address + load bias)."""
 
-    def __init__(self, elf: dict | None):
-        self.ok = bool(elf and elf.get("available"))
+    def __init__(self, elf):
+        self.ok = bool(elf) and elf.available
         self.symbols: dict[str, int] = {}
         self.sections: list[tuple[int, int, str]] = []
-        self.heap = (elf or {}).get("heap") or {}
-        self.kind = None
-        if not self.ok:
+        self.heap_below_binary = bool(elf) and elf.heap is not None \
+            and elf.heap.heap_below_binary
+        self.kind = elf.info.kind if self.ok else None
+        bias = elf.bias.value if self.ok and elf.bias is not None else None
+        if bias is None:
             return
-        for s in elf.get("symbols", []):
-            a = _hex(s.get("address"))
-            if a is not None:
-                self.symbols.setdefault(s["name"], a)
-        f = elf.get("file") or {}
-        self.kind = f.get("kind")
-        for s in f.get("sections", []):
-            a = _hex(s.get("address"))
-            if a is not None and s.get("size"):
-                self.sections.append((a, a + s["size"], s["name"]))
+        for sym in elf.info.symbols:
+            self.symbols.setdefault(sym.name, sym.value + bias)
+        for s in elf.info.sections:
+            if s.alloc and s.size:
+                self.sections.append((s.addr + bias, s.addr + bias + s.size, s.name))
 
     def sections_in(self, start: int, end: int) -> list[str]:
         return [n for a, e, n in sorted(self.sections) if a < end and e > start]
@@ -254,11 +238,9 @@ def _gap(start: int, end: int, what: str = "") -> Block:
     return Block(start, end, "gap", "unmapped", what)
 
 
-def build_blocks(snap: Snapshot, elf: dict | None = None) -> list[Block]:
+def build_blocks(snap: Snapshot) -> list[Block]:
     """The picture's blocks, highest address first (see module doc)."""
-    if elf is None:
-        elf = snap.extra.get("elf")
-    facts = _ElfFacts(elf)
+    facts = _ElfFacts(snap.elf)
     exe_name = os.path.basename((snap.exe or "exe").replace(" (deleted)", "")) or "exe"
     regions = sorted(snap.regions, key=lambda r: r.start)
     user = [r for r in regions if r.start < CANONICAL_USER_END]
@@ -266,7 +248,7 @@ def build_blocks(snap: Snapshot, elf: dict | None = None) -> list[Block]:
     markers = _markers(snap, facts)
 
     blocks: list[Block] = []  # built lowest first, reversed at the end
-    lowest = user[0].start if user else USER_TOP
+    lowest = user[0].start if user else TASK_SIZE_MAX
     if lowest > 0:
         blocks.append(Block(0, lowest, "reserved", "reserved low area",
                             "never mapped: NULL guard"))
@@ -277,7 +259,7 @@ def build_blocks(snap: Snapshot, elf: dict | None = None) -> list[Block]:
             blocks.append(_gap(cursor, first.start, _gap_what(cursor, first.start, snap)))
         blocks.append(_region_block(snap, group, facts, exe_name))
         cursor = last.end
-    top = max(cursor, USER_TOP)
+    top = max(cursor, TASK_SIZE_MAX)
     if top > cursor:
         blocks.append(_gap(cursor, top, "random gap above the stack"
                            if any(r.kind == "stack" for r in user) else ""))
@@ -330,7 +312,7 @@ def _region_block(snap: Snapshot, group: list[Region], facts: _ElfFacts,
             what = f"shared library, {len(group)} maps lines"
     elif r.kind == "file":
         label, what = os.path.basename(r.path or ""), f"mapped file {r.path}"
-    elif r.kind == "heap" and facts.heap.get("heap_below_binary"):
+    elif r.kind == "heap" and facts.heap_below_binary:
         label, what = r.path or "[heap]", "brk heap BELOW the binary (static-PIE)"
     elif r.path and r.path.startswith("["):
         label, what = r.path, WHAT.get(r.kind, "kernel-named mapping")
@@ -347,8 +329,6 @@ def _region_block(snap: Snapshot, group: list[Region], facts: _ElfFacts,
 def _with_markers(b: Block, markers: list[Marker]) -> Block:
     """Attach the markers that fall in [start, end) -- or exactly at `end` for one-past
     symbols like _end -- to the deepest block holding them."""
-    from dataclasses import replace
-
     if b.children:
         kids = tuple(_with_markers(c, markers) for c in b.children)
         b = replace(b, children=kids)
@@ -418,7 +398,7 @@ def render_plain(blocks: list[Block], width: int = WIDTH) -> str:
 def render_rich(blocks: list[Block], width: int = WIDTH):
     """A rich Text of the picture (the console decides on colour: none when piped or
     NO_COLOR)."""
-    from rich.text import Text
+    from rich.text import Text  # heavy: only the terminal renderer needs it
 
     t = Text()
     for line, style in text_lines(blocks, width):
@@ -441,7 +421,6 @@ def render_svg(blocks: list[Block], title: str = "memlab layout") -> str:
     """The same blocks as an SVG document (for slides and docs): one <g class="block">
     per block in drawing order, each with a <text class="label">; gaps are short dashed
     boxes, other heights grow with log2(size) so both a page and a GiB stay visible."""
-    import math
     from xml.sax.saxutils import escape as xml_escape  # pulls in urllib: SVG path only
 
     def escape(s: str) -> str:

@@ -38,25 +38,26 @@ def _python_process():
 
 def bench_snapshot_elf_cold_vs_cached():
     from memlab.collect import snapshot
+    from memlab.elf.attach import snapshot_with_elf
     from memlab.elf import clear_cache, load, snapshot_section
     from memlab.elf import section as section_mod
 
     rows = []
     with _python_process() as child:
         pid = child.pid
-        snapshot(pid, with_elf=True)  # warm imports (elftools) and page cache
+        snapshot_with_elf(pid)  # warm imports (elftools) and page cache
 
         def cold():
             clear_cache()
-            snapshot(pid, with_elf=True)
+            snapshot_with_elf(pid)
 
         cold_ms = _median_ms(cold, 10)
-        snapshot(pid, with_elf=True)
+        snapshot_with_elf(pid)
         # interleaved, so both see the same machine load (2 shared cores)
         base_t, cached_t = [], []
         for _ in range(200):
             base_t.append(_median_ms(lambda: snapshot(pid), 1))
-            cached_t.append(_median_ms(lambda: snapshot(pid, with_elf=True), 1))
+            cached_t.append(_median_ms(lambda: snapshot_with_elf(pid), 1))
         base, cached = statistics.median(base_t), statistics.median(cached_t)
         snap = snapshot(pid)
         section = _median_ms(lambda: snapshot_section(snap), 500)

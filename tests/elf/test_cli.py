@@ -108,12 +108,12 @@ def test_help_has_examples(capsys):
 def test_rich_colour_on_a_terminal(sleeper):
     from rich.console import Console
 
-    from memlab.collect import snapshot
+    from memlab.elf.attach import snapshot_with_elf
     from memlab.render.layout import build_blocks, render_rich
 
     con = Console(force_terminal=True, color_system="standard", width=80)
     with con.capture() as cap:
-        con.print(render_rich(build_blocks(snapshot(sleeper.pid, with_elf=True))))
+        con.print(render_rich(build_blocks(snapshot_with_elf(sleeper.pid))))
     assert "\x1b[" in cap.get()
 
 

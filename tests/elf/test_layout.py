@@ -11,10 +11,12 @@ from pathlib import Path
 import pytest
 
 from memlab.collect import snapshot
+from memlab.elf.attach import snapshot_with_elf
 from memlab.launch import launch
-from memlab.safefs import open_trusted
+from memlab.render.json import snapshot as to_json
 from memlab.render.layout import (ADDR_END, Block, build_blocks, render_plain, render_svg,
                                   walk)
+from memlab.safefs import open_trusted
 from tests.helpers import sample, wait_until
 
 GOLDEN = Path(__file__).parent / "golden"
@@ -46,7 +48,7 @@ def assert_text_ok(text: str) -> None:
 
 
 def picture(pid: int):
-    snap = snapshot(pid, with_elf=True)
+    snap = snapshot_with_elf(pid)
     blocks = build_blocks(snap)
     assert_well_ordered(blocks)
     text = render_plain(blocks)
@@ -56,7 +58,7 @@ def picture(pid: int):
 
 def wait_for(pid: int, pred, timeout: float = 10.0):
     """The first snapshot of pid for which pred holds (the loader is still mapping)."""
-    return wait_until(lambda: pred(snap := snapshot(pid, with_elf=True)) and snap, timeout,
+    return wait_until(lambda: pred(snap := snapshot_with_elf(pid)) and snap, timeout,
                       what=f"pid {pid} loaded")
 
 
@@ -67,7 +69,7 @@ def test_sleep_held_at_exec():
     kinds = [b.kind for b in blocks]
     assert "heap" not in kinds and "[stack]" in text and "ld-linux" in text
     assert "text sleep" in text and "◀ start_brk" in text and "◀ _end" in text
-    assert snap.extra["elf"]["file"]["stripped"] is True
+    assert to_json(snap)["elf"]["file"]["stripped"] is True
 
 
 def test_sleep_running():
@@ -75,7 +77,7 @@ def test_sleep_running():
         wait_for(child.pid, lambda s: any(r.path and "libc.so" in r.path for r in s.regions))
         snap, blocks, text = picture(child.pid)
     assert "libc.so.6" in text and "ld-linux" in text
-    assert snap.extra["elf"]["all_segments_exact"]
+    assert to_json(snap)["elf"]["all_segments_exact"]
 
 
 def test_static_pie_heap_below_binary():
@@ -110,7 +112,7 @@ def test_python3():
             r.path and "libm.so" in r.path for r in s.regions))
         snap, blocks, text = picture(child.pid)
     assert "[heap]" in text and "libc.so.6" in text
-    assert snap.extra["elf"]["available"]
+    assert to_json(snap)["elf"]["available"]
 
 
 def test_deleted_executable(tmp_path):
@@ -121,7 +123,7 @@ def test_deleted_executable(tmp_path):
         snap, blocks, text = picture(child.pid)
         report = child.report
     assert snap.exe.endswith(" (deleted)")
-    elf = snap.extra["elf"]
+    elf = to_json(snap)["elf"]
     # read through /proc/PID/exe: the ELF view still works for a deleted file
     assert elf["available"] and elf["deleted"] and elf["all_segments_exact"]
     syms = {s["name"]: s["address"] for s in elf["symbols"]}
@@ -140,7 +142,7 @@ def test_unreadable_exe_degrades(tmp_path):
     view = analyse(snap)
     assert not view.available and "not readable" in view.reason
     assert view.heap is not None and view.heap.start_brk == snap.stat.start_brk
-    snap = snap._replace(extra={"elf": view.to_dict(snap.regions)})
+    snap = snap._replace(elf=view)
     blocks = build_blocks(snap)
     assert_well_ordered(blocks)
     text = render_plain(blocks)
@@ -238,7 +240,7 @@ def golden_picture() -> str:
         d.write_file(os.path.basename(GOLDEN_PATH), Path(sample("sleeper")).read_bytes(),
                      0o755)
     with launch(GOLDEN_PATH, ["golden"], GOLDEN_ENV, no_aslr=True, hold="ready") as child:
-        snap = snapshot(child.pid, with_elf=True)
+        snap = snapshot_with_elf(child.pid)
     blocks = normalise(build_blocks(snap))
     assert_well_ordered(blocks)
     return render_plain(blocks)

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from memlab.collect import snapshot
 from memlab.elf import analyse, load, page_down, page_up
+from memlab.elf.attach import snapshot_with_elf
+from memlab.render.json import snapshot as to_json
 
 REPORTED = (("main", ("main",)), ("etext", ("etext",)), ("edata", ("edata", "_edata")),
             ("end", ("end", "_end")))
@@ -53,10 +55,11 @@ def test_every_pt_load_is_covered_exactly(running):
 
 def test_snapshot_with_elf_section(running):
     name, child = running
-    snap = snapshot(child.pid, with_elf=True)
-    elf = snap.extra["elf"]
+    snap = snapshot_with_elf(child.pid)
+    d = to_json(snap)
+    elf = d["elf"]
     assert elf["available"] and elf["all_segments_exact"]
-    d = snap.to_dict()
+    assert snap.elf.available and snap.elf.info.kind == elf["file"]["kind"]
     assert d["elf"]["file"]["kind"] == load(child.exe).kind
     syms = {s["name"]: s["address"] for s in d["elf"]["symbols"]}
     assert syms["main"] == child.report["main"]

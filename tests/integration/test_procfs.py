@@ -31,6 +31,7 @@ from memlab.procfs.mem import MemReader
 from memlab.procfs.pidfd import pidfd_uids
 from memlab.procfs.stat import is_kernel_thread, read_stat
 from memlab.procfs.status import read_status, uids
+from memlab.render import json as json_form
 from tests.conftest import requires_root
 from tests.helpers import NOBODY, run_as, wait_until
 
@@ -449,7 +450,7 @@ def test_another_uid(sleeper):
     stat = got["stat"]
     assert stat.masked and not stat.has_mm
     assert (stat.start_code, stat.end_code, stat.env_start) == (1, 1, 0)
-    assert stat.to_dict()["env_start"] == "hidden"
+    assert json_form.proc_stat(stat)["env_start"] == "hidden"
     assert got["cmdline"][1:] == [a.encode() for a in ARGS]  # cmdline is not checked
     assert got["uids"][0] == 0
 

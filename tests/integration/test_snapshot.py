@@ -14,9 +14,11 @@ import pytest
 
 from memlab.analysis.selfreport import compare
 from memlab.collect import snapshot
+from memlab.elf.attach import snapshot_with_elf
 from memlab.errors import NoSuchProcess, UnreadableMemory, ZombieProcess
 from memlab.launch import launch
 from memlab.procfs.environ import read_cmdline
+from memlab.render.json import snapshot as to_json
 from tests.helpers import wait_until
 
 VARIANTS = ("sleeper", "sleeper-nopie", "sleeper-static", "sleeper-static-pie")
@@ -174,15 +176,15 @@ def test_kernel_thread():
 
 def test_snapshot_with_elf_section():
     with launch("sleeper", [], [b"A=1"], hold="ready") as child:
-        snap = snapshot(child.pid, with_elf=True)
-        assert "elf" in snap.extra
-        assert snap.extra["elf"] is not None or any("ELF" in w for w in snap.warnings)
+        snap = snapshot_with_elf(child.pid)
+        assert snap.elf is not None and "elf" not in snap.extra
+        assert snap.elf or any("ELF" in w for w in snap.warnings)
 
 
 def test_self_snapshot_never_raises():
     snap = snapshot(os.getpid())
     assert snap.env is not None and snap.stack is not None
-    assert snap.to_dict()["schema"] == "memlab.snapshot/1"
+    assert to_json(snap)["schema"] == "memlab.snapshot/1"
 
 
 def test_stopped_process():
@@ -243,13 +245,14 @@ def test_without_the_c_module_the_snapshot_is_the_same(variant):
              "sys.modules['memlab.procfs._cproc'] = None  # import fails: not compiled\n"
              "from memlab.collect import snapshot\n"
              "from memlab.procfs import _cproc, mem\n"
+             "from memlab.render.json import snapshot as to_json\n"
              "assert _cproc is None\n"
              "snap = snapshot(int(sys.argv[1]))\n"
-             "print(json.dumps([snap.to_dict(reveal=True),"
+             "print(json.dumps([to_json(snap, reveal=True),"
              " mem.MemReader(snap.pid).method]))\n")
     with launch(variant, ARGS, env=ENV) as child:
         out = subprocess.run([sys.executable, "-c", probe, str(child.pid)],
                              capture_output=True, text=True, timeout=60, check=True)
         python_only, method = json.loads(out.stdout)
         assert method == "/proc/PID/mem"
-        assert python_only == json.loads(json.dumps(snapshot(child.pid).to_dict(reveal=True)))
+        assert python_only == json.loads(json.dumps(to_json(snapshot(child.pid), reveal=True)))

@@ -9,7 +9,9 @@ from pathlib import Path
 import pytest
 
 from memlab.errors import ParseError
-from memlab.procfs.auxv import AT_NAMES, AT_NUMBERS, auxv_name, parse_auxv
+from memlab.kernel.abi import AT_NAMES, AT_NUMBERS, auxv_name
+from memlab.procfs.auxv import parse_auxv
+from memlab.render import json as json_form
 from tests.helpers import REPO
 
 DATA = REPO / "tests" / "data"
@@ -94,7 +96,7 @@ def test_unknown_type_shown_as_number(t):
     (entry,) = parse_auxv(struct.pack("=QQQQ", t, 7, 0, 0))
     assert (entry.type, entry.value) == (t, 7)
     assert entry.name == auxv_name(t) == str(t)
-    assert entry.to_dict()["type"] == str(t)
+    assert json_form.auxv_entry(entry)["type"] == str(t)
 
 
 def test_empty_is_no_entries():
@@ -115,5 +117,5 @@ def test_missing_terminator_raises_unless_allowed():
 
 
 def test_to_dict():
-    d = parse_auxv(load("auxv_static.bin"))[3].to_dict()
+    d = json_form.auxv_entry(parse_auxv(load("auxv_static.bin"))[3])
     assert d == {"type": "AT_PAGESZ", "type_number": 6, "value": 4096, "hex": "0x1000"}

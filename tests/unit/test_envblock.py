@@ -8,6 +8,7 @@ from hypothesis import strategies as st
 
 from memlab.analysis.envblock import locate_env_block
 from memlab.analysis.memview import BytesMemory
+from memlab.render import json as json_form
 from tests.data.initstack import CASES, load_case
 
 
@@ -37,9 +38,9 @@ def test_entries_are_byte_exact_with_addresses():
     for e in block.entries:  # each address really holds its string
         off = e.address - case.base
         assert case.stack_bytes[off:off + len(e.raw) + 1] == e.raw + b"\0"
-    d = block.to_dict()
+    d = json_form.env_block(block)
     assert [x["value"] for x in d["entries"]] == ["1", "x y", "***"]
-    assert block.to_dict(reveal=True)["entries"][2]["value"] == "hunter2"
+    assert json_form.env_block(block, reveal=True)["entries"][2]["value"] == "hunter2"
     assert d["start"] == hex(start)
 
 

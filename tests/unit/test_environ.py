@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from memlab.errors import ParseError
+from memlab.render import json as json_form
 from memlab.procfs.environ import parse_cmdline, parse_environ, split_nul
 from tests.helpers import REPO
 
@@ -28,7 +29,7 @@ def test_entry_without_equals_kept():
     e = parse_environ(load("environ_raw.bin"))[1]
     assert e.raw == b"NO_EQUALS_SIGN" and not e.has_equals
     assert e.name == "NO_EQUALS_SIGN" and e.value == ""
-    assert e.to_dict()["no_equals"] is True and e.to_dict()["value"] is None
+    assert json_form.env_entry(e)["no_equals"] is True and json_form.env_entry(e)["value"] is None
 
 
 def test_empty_string_entry_kept():

@@ -21,7 +21,8 @@ HEADLESS = [
     "memlab.procfs.maps", "memlab.procfs.stat", "memlab.procfs.auxv",
     "memlab.procfs.environ", "memlab.procfs.status", "memlab.procfs.mem",
     "memlab.analysis.classify", "memlab.analysis.envblock", "memlab.analysis.initstack",
-    "memlab.analysis.memview", "memlab.analysis.selfreport", "memlab.cli",
+    "memlab.analysis.memview", "memlab.analysis.selfreport", "memlab.kernel.abi",
+    "memlab.render.json", "memlab.elf.attach", "memlab.cli",
     "memlab.cli._output", "memlab.cli._views", *COMMAND_MODULES,
 ]
 
@@ -52,6 +53,14 @@ def test_inspect_json_imports_nothing_heavy():
     loaded = loaded_after(_cli(["inspect", "--json", str(os.getpid())]))
     assert "memlab" in loaded
     assert not loaded & set(HEAVY), loaded & set(HEAVY)
+
+
+def test_inspect_json_does_not_load_the_elf_layer():
+    """collect knows nothing of ELF files: only `inspect --elf` (memlab.elf.attach)
+    loads memlab.elf."""
+    loaded = loaded_modules(_cli(["inspect", "--json", str(os.getpid())]))
+    assert "memlab.render.json" in loaded
+    assert not {m for m in loaded if m.startswith("memlab.elf")}
 
 
 def test_inspect_json_does_not_import_dataclasses_or_ctypes():

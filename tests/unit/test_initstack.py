@@ -9,10 +9,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from memlab.analysis.initstack import AT_EXECFN, AT_PLATFORM, AT_RANDOM, decode_initial_stack
+from memlab.analysis.initstack import decode_initial_stack
 from memlab.analysis.memview import BytesMemory
 from memlab.errors import UnreadableMemory
+from memlab.kernel.abi import AT_EXECFN, AT_PLATFORM, AT_RANDOM
 from memlab.procfs.environ import parse_environ
+from memlab.render import json as json_form
 from tests.data.initstack import CASES, load_case
 
 
@@ -159,9 +161,9 @@ def test_unreadable_startstack_and_zero():
 
 def test_to_dict_masks_secret_envp_unless_reveal():
     stack, _ = decode(load_case("sleep_exec"))
-    masked = [e["string"] for e in stack.to_dict()["envp"]]
+    masked = [e["string"] for e in json_form.initial_stack(stack)["envp"]]
     assert "DB_PASSWORD=***" in masked and "A=1" in masked
-    assert "DB_PASSWORD=hunter2" in [e["string"] for e in stack.to_dict(reveal=True)["envp"]]
+    assert "DB_PASSWORD=hunter2" in [e["string"] for e in json_form.initial_stack(stack, reveal=True)["envp"]]
 
 
 @settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow])

@@ -5,11 +5,11 @@ from __future__ import annotations
 import pytest
 
 from memlab.errors import ParseError
+from memlab.kernel.abi import VSYSCALL_ADDR
 from memlab.procfs.maps import parse_maps
 from tests.helpers import REPO
 
 DATA = REPO / "tests" / "data"
-VSYSCALL = 0xFFFFFFFFFF600000
 
 
 def load(name: str) -> bytes:
@@ -44,7 +44,7 @@ def test_fields_of_a_file_line():
 def test_vsyscall_above_2_63():
     last = parse_maps(load("maps_cat.txt"))[-1]
     assert last.path == "[vsyscall]"
-    assert last.start == VSYSCALL and last.start > 2**63
+    assert last.start == VSYSCALL_ADDR and last.start > 2**63
     assert last.size == 4096
     assert last.perms == "--xp" and not last.readable
 

@@ -1,4 +1,4 @@
-"""memlab.model records are NamedTuples: what Snapshot equality and `extra` mean."""
+"""memlab.model records are NamedTuples: what Snapshot equality, `elf` and `extra` mean."""
 
 from __future__ import annotations
 
@@ -6,14 +6,15 @@ import json
 
 import pytest
 
+from memlab.render.json import snapshot as to_json
 from tests.tui import fakes
 
 
-def test_snapshot_equality_ignores_extra():
+def test_snapshot_equality_ignores_elf_and_extra():
     snap, _ = fakes.build()
-    with_elf = snap._replace(extra={"elf": {"available": True}})
-    assert snap == with_elf and not snap != with_elf
-    assert hash(snap) == hash(with_elf)
+    derived = snap._replace(elf=False, extra={"denied": ["mem"]})
+    assert snap == derived and not snap != derived
+    assert hash(snap) == hash(derived)
     assert snap != snap._replace(pid=snap.pid + 1)
 
 
@@ -23,24 +24,21 @@ def test_snapshot_equals_only_snapshots():
     assert snap != None  # noqa: E711  (the TUI compares with "no snapshot yet")
 
 
-def test_replace_keeps_the_extra_dict():
-    snap, _ = fakes.build()
-    extra: dict = {}
-    first = snap._replace(extra=extra)
-    second = first._replace(warnings=("w",))
-    extra["elf"] = None  # collect.snapshot fills it after _replace
-    assert second.extra is extra and "elf" in second.extra
-
-
 def test_default_extra_is_read_only():
     snap, _ = fakes.build()
-    assert snap.extra == {} and snap.extra.get("elf") is None
+    assert snap.extra == {} and snap.elf is None
     with pytest.raises(TypeError):
-        snap.extra["elf"] = {}  # type: ignore[index]
+        snap.extra["denied"] = []  # type: ignore[index]
 
 
-def test_to_dict_is_the_json_form():
+def test_json_form():
     snap, _ = fakes.build()
-    d = json.loads(json.dumps(snap._replace(extra={"denied": ["mem"]}).to_dict()))
+    d = json.loads(json.dumps(to_json(snap._replace(extra={"denied": ["mem"]}))))
     assert d["schema"] == "memlab.snapshot/1" and d["denied"] == ["mem"]
     assert d["regions"][0]["start"].startswith("0x")
+    assert "elf" not in d  # not asked for
+
+
+def test_json_form_of_a_failed_elf_analysis_is_null():
+    snap, _ = fakes.build()
+    assert to_json(snap._replace(elf=False))["elf"] is None

@@ -5,7 +5,9 @@ from __future__ import annotations
 import pytest
 
 from memlab.errors import ParseError
-from memlab.procfs.stat import PF_KTHREAD, parse_flags, parse_stat, split_stat
+from memlab.render import json as json_form
+from memlab.kernel.abi import PF_KTHREAD
+from memlab.procfs.stat import parse_flags, parse_stat, split_stat
 from tests.helpers import REPO
 
 DATA = REPO / "tests" / "data"
@@ -65,8 +67,8 @@ def test_masked_fields_are_recognised():
     assert (s.start_code, s.end_code, s.start_stack) == (1, 1, 0)
     assert s.env_start == s.env_end == s.arg_start == 0
     assert not s.has_mm  # 1 and 0 are not addresses
-    assert s.to_dict()["env_start"] == "hidden"
-    assert s.to_dict()["start_code"] == "hidden"
+    assert json_form.proc_stat(s)["env_start"] == "hidden"
+    assert json_form.proc_stat(s)["start_code"] == "hidden"
 
 
 def test_pid1_read_by_root_is_masked_here():

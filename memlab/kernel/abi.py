@@ -1,0 +1,152 @@
+"""Numbers of the Linux ABI memlab reads and uses, each with the header it comes from.
+
+A leaf module: it imports nothing of memlab (tests/unit/test_import_graph.py checks),
+so every layer can take its constants from here.  x86_64 only where it says so.
+"""
+
+# --------------------------------------------------------------------------- memory
+# arch/x86/include/asm/page_types.h: PAGE_SHIFT 12 (x86_64 has no other base page size)
+PAGE_SIZE = 4096
+
+
+
+def page_down(addr: int) -> int:
+    """The start of the page holding addr (PAGE_MASK of include/asm-generic/page.h)."""
+    return addr & ~(PAGE_SIZE - 1)
+
+
+def page_up(addr: int) -> int:
+    """PAGE_ALIGN() of include/linux/mm.h: the next page boundary at or above addr."""
+    return (addr + PAGE_SIZE - 1) & ~(PAGE_SIZE - 1)
+
+
+# x86_64, 4-level paging (arch/x86/include/asm/page_64_types.h): user space ends at
+# TASK_SIZE_MAX = 2^47 - PAGE_SIZE (the guard page below is never mapped); kernel space
+# starts at 0xffff800000000000; the addresses in between are non-canonical (the CPU
+# faults on them).
+CANONICAL_USER_END = 1 << 47
+TASK_SIZE_MAX = CANONICAL_USER_END - PAGE_SIZE
+KERNEL_START = 0xFFFF800000000000
+ADDR_END = 1 << 64
+# arch/x86/include/uapi/asm/vsyscall.h VSYSCALL_ADDR: the legacy [vsyscall] page
+VSYSCALL_ADDR = 0xFFFFFFFFFF600000
+
+# include/uapi/linux/binfmts.h: MAX_ARG_STRLEN = PAGE_SIZE * 32, the longest single
+# argv or envp string execve accepts (E2BIG past it)
+MAX_ARG_STRLEN = 32 * PAGE_SIZE
+
+# include/linux/threads.h PID_MAX_LIMIT on 64-bit: no pid is larger (a bigger number
+# cast to the kernel's 32-bit pid_t would name another process)
+PID_MAX_LIMIT = 4 * 1024 * 1024
+
+# --------------------------------------------------------------------------- auxv
+# Every AT_* the kernel headers define (the type of a /proc/PID/auxv pair).
+AT_NULL = 0
+AT_PHDR = 3
+AT_ENTRY = 9
+AT_PLATFORM = 15
+AT_BASE_PLATFORM = 24
+AT_RANDOM = 25
+AT_EXECFN = 31
+AT_NAMES: dict[int, str] = {
+    # include/uapi/linux/auxvec.h (all architectures)
+    AT_NULL: "AT_NULL",  # end of vector
+    1: "AT_IGNORE",  # entry should be ignored
+    2: "AT_EXECFD",  # file descriptor of program (binfmt_misc)
+    AT_PHDR: "AT_PHDR",  # program headers for program
+    4: "AT_PHENT",  # size of program header entry
+    5: "AT_PHNUM",  # number of program headers
+    6: "AT_PAGESZ",  # system page size
+    7: "AT_BASE",  # base address of interpreter (ld.so)
+    8: "AT_FLAGS",  # flags
+    AT_ENTRY: "AT_ENTRY",  # entry point of program
+    10: "AT_NOTELF",  # program is not ELF
+    11: "AT_UID",  # real uid
+    12: "AT_EUID",  # effective uid
+    13: "AT_GID",  # real gid
+    14: "AT_EGID",  # effective gid
+    AT_PLATFORM: "AT_PLATFORM",  # string identifying CPU for optimizations
+    16: "AT_HWCAP",  # arch dependent hints at CPU capabilities
+    17: "AT_CLKTCK",  # frequency at which times() increments
+    23: "AT_SECURE",  # secure mode boolean (setuid/setgid/capabilities exec)
+    AT_BASE_PLATFORM: "AT_BASE_PLATFORM",  # string identifying real platform
+    AT_RANDOM: "AT_RANDOM",  # address of 16 random bytes
+    26: "AT_HWCAP2",  # extension of AT_HWCAP
+    27: "AT_RSEQ_FEATURE_SIZE",  # rseq supported feature size (6.3+)
+    28: "AT_RSEQ_ALIGN",  # rseq allocation alignment (6.3+)
+    29: "AT_HWCAP3",  # extension of AT_HWCAP (recent kernels)
+    30: "AT_HWCAP4",  # extension of AT_HWCAP (recent kernels)
+    AT_EXECFN: "AT_EXECFN",  # filename of program
+    51: "AT_MINSIGSTKSZ",  # minimal stack size for signal delivery (5.14+)
+    # arch/x86/include/uapi/asm/auxvec.h
+    32: "AT_SYSINFO",  # vsyscall entry (32-bit processes only)
+    33: "AT_SYSINFO_EHDR",  # address of the vDSO ELF header
+    # other architectures' uapi asm/auxvec.h (never on x86_64, named for completeness)
+    18: "AT_FPUCW",  # sh, nds32: used FPU control word
+    19: "AT_DCACHEBSIZE",  # powerpc: data cache block size
+    20: "AT_ICACHEBSIZE",  # powerpc: instruction cache block size
+    21: "AT_UCACHEBSIZE",  # powerpc: unified cache block size
+    22: "AT_IGNOREPPC",  # powerpc: entry should be ignored
+    34: "AT_L1I_CACHESHAPE",  # alpha
+    35: "AT_L1D_CACHESHAPE",  # alpha
+    36: "AT_L2_CACHESHAPE",  # alpha
+    37: "AT_L3_CACHESHAPE",  # alpha
+    40: "AT_L1I_CACHESIZE",  # powerpc, riscv
+    41: "AT_L1I_CACHEGEOMETRY",  # powerpc, riscv
+    42: "AT_L1D_CACHESIZE",  # powerpc, riscv
+    43: "AT_L1D_CACHEGEOMETRY",  # powerpc, riscv
+    44: "AT_L2_CACHESIZE",  # powerpc, riscv
+    45: "AT_L2_CACHEGEOMETRY",  # powerpc, riscv
+    46: "AT_L3_CACHESIZE",  # powerpc, riscv
+    47: "AT_L3_CACHEGEOMETRY",  # powerpc, riscv
+    48: "AT_ADI_BLKSZ",  # sparc: ADI block size
+    49: "AT_ADI_NBITS",  # sparc: ADI version tag bits
+    50: "AT_ADI_UEONADI",  # sparc: ADI UE on ADI error
+}
+AT_NUMBERS: dict[str, int] = {name: number for number, name in AT_NAMES.items()}
+# Entries whose value is the address of a string in the process (create_elf_tables
+# copies the platform strings and bprm->exec's path onto the stack).
+AT_STRING_TYPES = frozenset({AT_PLATFORM, AT_BASE_PLATFORM, AT_EXECFN})
+
+
+def auxv_name(t: int) -> str:
+    """"AT_PHDR" for 3; an unknown type (a newer kernel) is shown as its number."""
+    return AT_NAMES.get(t, str(t))
+
+
+# --------------------------------------------------------------------------- /proc/PID/stat
+# Field numbers (1-based, proc_pid_stat(5)), in the order fs/proc/array.c do_task_stat
+# prints them.
+STAT_STATE = 3
+STAT_PPID = 4
+STAT_FLAGS = 9
+STAT_EXIT_CODE = 52
+# The memory-layout fields memlab uses, name -> field number.
+STAT_ADDRESS_FIELDS: dict[str, int] = {
+    "start_code": 26,
+    "end_code": 27,
+    "start_stack": 28,
+    "start_data": 45,
+    "end_data": 46,
+    "start_brk": 47,
+    "arg_start": 48,
+    "arg_end": 49,
+    "env_start": 50,
+    "env_end": 51,
+}
+
+# --------------------------------------------------------------------------- task flags
+# include/linux/sched.h: PF_KTHREAD, the task is a kernel thread (stat field 9)
+PF_KTHREAD = 0x00200000
+
+# --------------------------------------------------------------------------- prctl, personality, ptrace
+# include/uapi/linux/prctl.h
+PR_SET_PDEATHSIG = 1
+PR_SET_DUMPABLE = 4
+# include/uapi/linux/personality.h
+ADDR_NO_RANDOMIZE = 0x0040000
+# include/uapi/linux/ptrace.h
+PTRACE_TRACEME = 0
+PTRACE_DETACH = 17
+# include/uapi/linux/capability.h
+CAP_SYS_PTRACE = 19
