@@ -1,11 +1,15 @@
 """Start a process with exactly the argv and environment you choose, and hold it.
 
-fork + execve, done by hand rather than with subprocess because memlab needs things
-subprocess cannot give:
+vfork + execve, done by hand rather than with subprocess because memlab needs things
+subprocess cannot give.  The child is C (memlab.procfs._cproc.spawn, in _cproc.c): between
+fork and exec it makes only async-signal-safe calls (signal-safety(7)), as CPython's
+Modules/_posixsubprocess.c does, never Python: memlab forks from a process with threads
+(the TUI's workers), and a lock one of them held at fork time would stay locked forever
+in a Python child.
 
 - an environment that is byte-exact and in order (entries without '=', non-UTF-8 bytes,
-  duplicates): os.execve takes a dict, so the child calls libc execve(2) through ctypes
-  with a char** built from the bytes;
+  duplicates): os.execve takes a dict, so the child calls execve(2) with a char** built
+  from the bytes;
 - personality(ADDR_NO_RANDOMIZE) in the child (`setarch -R`), for repeatable addresses;
 - hold="exec": PTRACE_TRACEME before execve, so the process stops with SIGTRAP right
   after the kernel built its image (kernel-facts 9) - the pristine initial stack, before
@@ -13,8 +17,9 @@ subprocess cannot give:
 - hold="ready": for the bundled samples, wait for their one-line JSON self-report.
 
 A failed execve (ENOENT, EACCES, ENOEXEC...) is sent back through a close-on-exec
-status pipe: the parent raises LaunchError with the errno text; the child never prints
-a traceback.
+status pipe as (stage, errno): the parent raises LaunchError with the errno text.  The
+child's stdin/stdout/stderr are memlab's pipes and file; every other descriptor closes on
+exec; SIGPIPE and SIGXFSZ get their default action back and the signal mask is empty.
 
 Children never outlive memlab.  Each child leads its own process group (setpgid), and
 memlab kills the whole group, not just the child: `sh -c "sleep 3600"` forks sleep, which
@@ -63,17 +68,14 @@ from typing import Any
 
 from memlab import reaper
 from memlab.errors import LaunchError, UsageError
+from memlab.kernel.abi import MAX_ARG_STRLEN, PTRACE_DETACH
+from memlab.procfs import _cproc  # spawn(); None when memlab was built without a compiler
 from memlab.samples import resolve_target
 
 HOLD_MODES = ("ready", "exec", "none")
 
-# <sys/personality.h>, <sys/prctl.h>, <sys/ptrace.h> (x86_64 values).
-ADDR_NO_RANDOMIZE = 0x0040000
-PR_SET_PDEATHSIG = 1
-PTRACE_TRACEME = 0
-PTRACE_DETACH = 17
-
-# Stages the child reports through the status pipe when something fails before exec.
+# Stages the child reports through the status pipe when something fails before exec
+# (_cproc.c's enum: the C child writes them).
 _STAGES = {1: "prctl(PR_SET_PDEATHSIG)", 2: "personality(ADDR_NO_RANDOMIZE)",
            3: "ptrace(PTRACE_TRACEME)", 4: "execve", 5: "child setup"}
 _STATUS = struct.Struct("ii")  # stage, errno
@@ -84,22 +86,13 @@ _libc: ctypes.CDLL | None = None
 def _get_libc() -> ctypes.CDLL:
     global _libc
     if _libc is None:
+        # The parent's PTRACE_DETACH (resume); no child runs Python, so nothing else.
         libc = ctypes.CDLL(None, use_errno=True)
-        libc.execve.argtypes = [ctypes.c_char_p, ctypes.POINTER(ctypes.c_char_p),
-                                ctypes.POINTER(ctypes.c_char_p)]
-        libc.execve.restype = ctypes.c_int
-        # prctl and ptrace are variadic in glibc; passing full-width integer args is the
-        # portable way to call them from ctypes on x86_64.
-        libc.prctl.argtypes = [ctypes.c_int, ctypes.c_ulong, ctypes.c_ulong,
-                               ctypes.c_ulong, ctypes.c_ulong]
-        libc.prctl.restype = ctypes.c_int
+        # ptrace is variadic in glibc; passing full-width integer args is the portable
+        # way to call it from ctypes on x86_64.
         libc.ptrace.argtypes = [ctypes.c_long, ctypes.c_long, ctypes.c_void_p,
                                 ctypes.c_void_p]
         libc.ptrace.restype = ctypes.c_long
-        libc.personality.argtypes = [ctypes.c_ulong]
-        libc.personality.restype = ctypes.c_int
-        libc.signal.argtypes = [ctypes.c_int, ctypes.c_void_p]
-        libc.signal.restype = ctypes.c_void_p
         _libc = libc
     return _libc
 
@@ -272,10 +265,6 @@ def _install_signal_handlers() -> None:
     _handlers_installed = True
 
 
-# include/uapi/linux/binfmts.h: one argv/env string may be at most 32 pages.
-MAX_ARG_STRLEN = 32 * 4096
-
-
 def _e2big_hint(code: int, argv: Sequence[bytes], env: Sequence[bytes]) -> str:
     """Why execve said E2BIG, in numbers: a string longer than MAX_ARG_STRLEN, or all
     strings + pointers over the limit fs/exec.c derives from RLIMIT_STACK (1/4 of it)."""
@@ -302,55 +291,6 @@ def _e2big_hint(code: int, argv: Sequence[bytes], env: Sequence[bytes]) -> str:
             f"{limit}: execve may use 1/4 of the stack limit, ulimit -s)")
 
 
-# --------------------------------------------------------------------------- child side
-def _char_array(items: Sequence[bytes]) -> ctypes.Array:
-    return (ctypes.c_char_p * (len(items) + 1))(*items, None)
-
-
-def _child(status_w: int, stdin_r: int, stdout_w: int, stderr_fd: int, parent: int,
-           path: bytes, argv_arr: ctypes.Array, envp_arr: ctypes.Array,
-           no_aslr: bool, hold: str) -> None:
-    """Runs in the forked child; never returns.  Everything it needs was built before
-    fork(); failures go to the status pipe as (stage, errno), never as a traceback."""
-    stage = 5
-    try:
-        libc = _get_libc()
-        stage = 1
-        if libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0) != 0:
-            raise OSError(ctypes.get_errno(), "prctl")
-        # prctl(2): if the parent died before prctl ran, the signal never comes.
-        if os.getppid() != parent:
-            os._exit(1)
-        stage = 5
-        os.setpgid(0, 0)  # its own process group: kill() takes its children too
-        os.dup2(stdin_r, 0)
-        os.dup2(stdout_w, 1)
-        os.dup2(stderr_fd, 2)
-        # Python ignores SIGPIPE/SIGXFSZ and ignored signals survive execve; the signal
-        # mask too.  Give the new program the defaults (as subprocess does).
-        for sig in (signal.SIGPIPE, signal.SIGXFSZ):
-            libc.signal(sig, None)  # SIG_DFL; libc, as signal.signal wants the main thread
-        signal.pthread_sigmask(signal.SIG_SETMASK, [])
-        if no_aslr:
-            stage = 2
-            current = libc.personality(0xFFFFFFFF)  # query
-            if current == -1 or libc.personality(current | ADDR_NO_RANDOMIZE) == -1:
-                raise OSError(ctypes.get_errno(), "personality")
-        if hold == "exec":
-            stage = 3
-            if libc.ptrace(PTRACE_TRACEME, 0, None, None) != 0:
-                raise OSError(ctypes.get_errno(), "ptrace")
-        stage = 4
-        libc.execve(path, argv_arr, envp_arr)
-        raise OSError(ctypes.get_errno(), "execve")
-    except BaseException as err:  # report, never print: this is a forked copy of memlab
-        code = err.errno if isinstance(err, OSError) and err.errno else errno_mod.EIO
-        try:
-            os.write(status_w, _STATUS.pack(stage, code))
-        finally:
-            os._exit(127)
-
-
 # --------------------------------------------------------------------------- parent side
 def _read_status(fd: int, timeout: float) -> bytes:
     """Everything the child wrote before exec closed the pipe (b"" = exec succeeded)."""
@@ -371,7 +311,7 @@ _HANDLED_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGPIPE
 
 
 def _adopt(pid: int) -> None:
-    """Right after fork, in the parent: the child's group exists (setpgid here too, so
+    """Right after spawn, in the parent: the child's group exists (setpgid here too, so
     that a kill() right after fork already has it) and the reaper knows it.  If the
     reaper cannot be told, the child is killed: a launch never goes unwatched."""
     try:
@@ -387,7 +327,7 @@ def _adopt(pid: int) -> None:
 
 def launch(target: str, args: Sequence[str | bytes] = (), env: Sequence[bytes] | None = None,
            *, no_aslr: bool = False, hold: str = "ready", timeout: float = 5.0) -> Launched:
-    """fork + execve `target` (a sample name, a path, or a command on $PATH).
+    """vfork + execve `target` (a sample name, a path, or a command on $PATH).
 
     argv is [target as given, *args], like a shell.  `env` is the exact list of entries
     (see build_env); None passes memlab's own environment.  hold: "ready" waits for a
@@ -403,10 +343,14 @@ def launch(target: str, args: Sequence[str | bytes] = (), env: Sequence[bytes] |
     for item in (*argv, *entries):
         if b"\0" in item:
             raise UsageError("argv and environment entries cannot contain NUL bytes")
-    # Build everything the child needs before fork: it must only call libc after it.
+    if _cproc is None:
+        # No Python fallback on purpose: a forked Python child of a threaded memlab can
+        # hang on a lock held at fork time (the reason spawn is C).  Without a compiler
+        # pip skips the optional extension (pyproject.toml): say how to get it.
+        raise LaunchError("launching needs memlab's C extension (memlab.procfs._cproc), "
+                          "which was not built: install gcc and the Python headers "
+                          "(python3-dev), then reinstall memlab (make setup)", path=exe)
     path_b = os.fsencode(exe)
-    argv_arr, envp_arr = _char_array(argv), _char_array(entries)
-    _get_libc()
     _install_signal_handlers()
 
     fds: list[int] = []
@@ -416,18 +360,18 @@ def launch(target: str, args: Sequence[str | bytes] = (), env: Sequence[bytes] |
         for _ in range(3):
             fds.extend(os.pipe())  # O_CLOEXEC (PEP 446)
         stderr_file = tempfile.TemporaryFile(prefix="memlab-stderr-")
-        parent = os.getpid()
+        status_r, status_w, stdin_r, stdin_w, stdout_r, stdout_w = fds
         # No signal handler (^C's KeyboardInterrupt...) between fork and the reaper
-        # knowing the new group: the child would be known to nobody.
+        # knowing the new group: the child would be known to nobody.  (spawn blocks
+        # every signal while the vfork child runs, and the child empties its mask.)
         masked = signal.pthread_sigmask(signal.SIG_BLOCK, _HANDLED_SIGNALS)
-        pid = -1
         try:
-            pid = os.fork()
-            if pid:
-                _adopt(pid)
+            pid = _cproc.spawn(path_b, argv, entries, stdin_r, stdout_w,
+                               stderr_file.fileno(), status_w, os.getpid(), no_aslr,
+                               hold == "exec")
+            _adopt(pid)
         finally:
-            if pid:  # the child keeps them blocked until it resets its mask
-                signal.pthread_sigmask(signal.SIG_SETMASK, masked)
+            signal.pthread_sigmask(signal.SIG_SETMASK, masked)
     except OSError as err:  # EMFILE, EAGAIN (RLIMIT_NPROC), ENOMEM...
         for fd in fds:
             os.close(fd)
@@ -435,10 +379,6 @@ def launch(target: str, args: Sequence[str | bytes] = (), env: Sequence[bytes] |
             stderr_file.close()
         raise LaunchError(f"cannot start a process: {err.strerror}", path=exe) from err
     # status pipe: EOF in the parent means exec succeeded (close-on-exec).
-    status_r, status_w, stdin_r, stdin_w, stdout_r, stdout_w = fds
-    if pid == 0:
-        _child(status_w, stdin_r, stdout_w, stderr_file.fileno(), parent, path_b,
-               argv_arr, envp_arr, no_aslr, hold)
     for fd in (status_w, stdin_r, stdout_w):
         os.close(fd)
     child = Launched(pid, [os.fsdecode(a) for a in argv], entries, exe, stdin_w,

@@ -29,14 +29,15 @@ time in clock ticks since boot).
 
 Standard library only, run as `python -I -S` (no site, no user paths): it must start
 fast and import nothing memlab or the environment could change (where memlab's uid may
-not run that interpreter, a copy of root's memlab that dropped its uid, the reaper is a
-plain fork of memlab running main()).  It runs with memlab's
-uid: as root, killpg reaches set-uid children too; otherwise kill(2) still allows it,
+not run that interpreter, a copy of root's memlab that dropped its uid, the reaper is
+main()'s twin in C, memlab.procfs._cproc.reaper_fork, forked without exec).  It runs
+with memlab's uid: as root, killpg reaches set-uid children too; otherwise kill(2) still allows it,
 since a set-uid child keeps memlab's uid as its real uid (kernel/signal.c kill_ok_by_cred).
 """
 
 from __future__ import annotations
 
+import errno
 import os
 import signal
 import sys
@@ -190,7 +191,7 @@ def _start() -> None:
                 close_fds=True, start_new_session=True, cwd="/", env={})
         except (OSError, ImportError):
             # This uid cannot run the interpreter (a copy of root's memlab that dropped
-            # to another uid: /root is 0700): the reaper is a fork of memlab instead.
+            # to another uid: /root is 0700): the reaper is the same program in C.
             _proc = _fork_reaper(r, args)
     except BaseException:
         os.close(w)
@@ -216,20 +217,13 @@ class _Forked:
 
 
 def _fork_reaper(r: int, args: list[str]) -> _Forked:
-    pid = os.fork()
-    if pid == 0:
-        try:
-            os.setsid()
-            os.dup2(r, 0)
-            null = os.open(os.devnull, os.O_RDWR)
-            os.dup2(null, 1)
-            os.dup2(null, 2)
-            os.closerange(3, os.sysconf("SC_OPEN_MAX"))
-            os.chdir("/")
-            main(["reaper", *args])
-        finally:
-            os._exit(0)
-    return _Forked(pid)
+    """main() in C (memlab.procfs._cproc.reaper_fork): forked, not exec'd, and no
+    Python in the child, which would be a fork of a process that may have threads."""
+    from memlab.procfs import _cproc  # memlab's side only: the script imports no memlab
+
+    if _cproc is None:  # launch() refuses first: it needs _cproc to spawn at all
+        raise OSError(errno.ENOSYS, "memlab.procfs._cproc was not built")
+    return _Forked(_cproc.reaper_fork(r, int(args[0]), int(args[1])))
 
 
 def _send(message: bytes) -> None:
@@ -288,7 +282,7 @@ def reaper_pid() -> int | None:
 
 
 def _after_fork_in_child() -> None:
-    """A forked copy of memlab (an observer, run_as in the tests) must not hold the
+    """A forked copy of memlab (the tests' run_as) must not hold the
     pipe open (the reaper would wait for it too) nor tell its parent's reaper anything:
     it starts its own if it launches."""
     global _proc, _fd, _lock

@@ -11,8 +11,9 @@ more precise (fs/proc/base.c, kernel/ptrace.c __ptrace_may_access):
 A 0400 secret file (what a Kubernetes secret volume gives you) is readable by its owner
 and by root only: the classic permission check, nothing ptrace-related.
 
-Each row is one observer process (memlab.exposure.observers): memlab forks, the child
-drops to the row's uid if memlab is root, and tries every channel.  memlab never
+Each row is one observer process (memlab.exposure.observers): memlab starts
+`python -m memlab.exposure.observer_process`, which drops to the row's uid if memlab is
+root, and tries every channel.  memlab never
 escalates: when it is not root it runs the rows it can (itself as "same uid" or "other
 uid") and lists the others as skipped, with the reason.
 """
@@ -29,8 +30,9 @@ from typing import Any, Iterator, Sequence
 from memlab.errors import MemlabError, UsageError, ZombieProcess
 from memlab.exposure.audit import is_dumpable
 from memlab.exposure.demo_dir import DemoDir
+from memlab.exposure import observers
 from memlab.exposure.observers import (CHANNEL_HELP, CHANNELS, Cell, Identity, Target,
-                                       can_switch_uid, observe)
+                                       can_switch_uid)
 from memlab.launch import launch
 from memlab.model import hexaddr
 from memlab.procfs.environ import read_environ
@@ -237,22 +239,45 @@ def access_matrix(pid: int, *, secret: bytes | str | None = None, file: str | No
             all_notes.append(f"pid {nodump_pid} is still dumpable: the non-dumpable row "
                              "shows nothing special")
     out: list[Row] = []
-    for key, label, identity, why in plan_rows(victim.uid, nodump=nd_target is not None):
-        if rows is not None and key not in rows:
-            continue
-        tgt = nd_target if key == "same_uid_nodump" else target
-        assert tgt is not None
-        if identity is None:
+    # Every row's observer process starts first: their interpreters start together.
+    started: list[tuple[str, str, Target, str | None, observers.Observer | None]] = []
+    try:
+        for key, label, identity, why in plan_rows(victim.uid,
+                                                   nodump=nd_target is not None):
+            if rows is not None and key not in rows:
+                continue
+            tgt = nd_target if key == "same_uid_nodump" else target
+            assert tgt is not None
+            run = None
+            if identity is not None:
+                if identity.uid is not None and identity.gid is None:
+                    identity = Identity(identity.uid, victim.gid)
+                run = observers.start(tgt, identity, observer=key, channels=channels,
+                                      timeout=timeout)
+            started.append((key, label, tgt, why, run))
+    except BaseException:
+        for *_, run in started:
+            if run is not None:
+                run.kill()
+        raise
+    for i, (key, label, tgt, why, run) in enumerate(started):
+        if run is None:
             out.append(Row(key, label, None, tgt.pid, skipped=why))
             continue
-        if identity.uid is not None and identity.gid is None:
-            identity = Identity(identity.uid, victim.gid)
-        result = observe(tgt, identity, observer=key, channels=channels, timeout=timeout)
+        try:
+            result = run.result()
+        except BaseException:
+            for *_, later in started[i + 1:]:
+                if later is not None:
+                    later.kill()
+            raise
         if result.error:
             out.append(Row(key, label, None, tgt.pid,
                            skipped=f"the observer failed: {result.error}"))
         else:
             out.append(Row(key, label, result.uid, tgt.pid, tuple(result.cells)))
+            if result.note:
+                all_notes.append(f"{label}: {result.note}")
     if victim.uid == 0 and os.geteuid() == 0:
         all_notes.append("the victim runs as root: 'same uid' is root too, with "
                          "CAP_SYS_PTRACE, so it reads everything")

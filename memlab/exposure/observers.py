@@ -1,13 +1,13 @@
 """Observers: separate processes that try to read a victim's secret, channel by channel.
 
-An observer is a fork of memlab that optionally drops to a uid first (os.setgroups([]),
-setresgid, setresuid: real, effective and saved ids all change, so the child can never
-get root back, and the kernel clears its capabilities -- kernel/cred.c cap_task_fix_setuid)
-and then tries each channel, reporting one result per channel to the parent through a
-pipe, as JSON.  It never execs anything: /root may be 0700, so another uid could not even
-start memlab's Python.  memlab never escalates: it only drops privileges it already has.
-An observer never outlives memlab (PR_SET_PDEATHSIG, armed after the uid change that
-would clear it) nor its timeout (alarm).
+An observer is a separate process, `python -m memlab.exposure.observer_process`, started
+by observe() with subprocess: it optionally drops to a uid first (os.setgroups([]),
+setresgid, setresuid: real, effective and saved ids all change, so it can never get root
+back, and the kernel clears its capabilities -- kernel/cred.c, cap_task_fix_setuid) and
+then tries each channel, answering one result per channel on stdout, as JSON.  memlab
+never escalates: it only drops privileges it already has.  An observer never outlives
+memlab (PR_SET_PDEATHSIG, armed again after the uid change that clears it) nor its
+timeout (alarm); observer_process says how.
 
 Each channel goes through memlab.procfs (or plain open() for the secret file), so a
 refusal here is the same memlab error, with the same errno, as anywhere else in memlab.
@@ -21,14 +21,19 @@ from __future__ import annotations
 import errno as _errno
 import json
 import os
-import select
-import signal
-import time
+import subprocess
+import sys
 from dataclasses import dataclass, field
 from typing import Any, Sequence
 
 from memlab.errors import MemlabError, UnreadableMemory, errno_of
+from memlab.inputfile import SECRET_FILE, read_input
 from memlab.model import Region
+from memlab.procfs._io import read_proc_file
+from memlab.procfs.auxv import read_auxv
+from memlab.procfs.maps import read_maps
+from memlab.procfs.mem import MemReader
+from memlab.procfs.stat import read_stat
 
 # The channels, in the order the matrix shows them.
 CHANNELS: tuple[str, ...] = (
@@ -119,6 +124,23 @@ class Target:
     regions: tuple[Region, ...] | None = None
     file: str | None = None
 
+    def to_json(self) -> dict[str, Any]:
+        """For the observer process's job: secrets as latin-1 text (one character per
+        byte, exact both ways), regions as lists of their fields."""
+        return {"pid": self.pid, "secrets": [s.decode("latin-1") for s in self.secrets],
+                "env_start": self.env_start, "env_end": self.env_end,
+                "regions": None if self.regions is None else [list(r) for r in self.regions],
+                "file": self.file}
+
+    @classmethod
+    def from_json(cls, d: dict[str, Any]) -> "Target":
+        regions = d.get("regions")
+        return cls(pid=int(d["pid"]),
+                   secrets=tuple(s.encode("latin-1") for s in d.get("secrets", ())),
+                   env_start=d.get("env_start"), env_end=d.get("env_end"),
+                   regions=None if regions is None else tuple(Region(*r) for r in regions),
+                   file=d.get("file"))
+
 
 # --------------------------------------------------------------------------- probes
 def _found(target: Target, data: bytes) -> bool | None:
@@ -137,15 +159,11 @@ def _bytes_cell(channel: str, observer: str, target: Target, data: bytes,
 
 def _probe_proc_file(name: str):
     def probe(target: Target, observer: str) -> Cell:
-        from memlab.procfs._io import read_proc_file
-
         return _bytes_cell(name, observer, target, read_proc_file(target.pid, name))
     return probe
 
 
 def _probe_stat(target: Target, observer: str) -> Cell:
-    from memlab.procfs.stat import read_stat
-
     st = read_stat(target.pid)
     note = ("addresses hidden by the kernel (1,1,0...): no PTRACE_MODE_READ"
             if st.masked else "addresses visible")
@@ -153,8 +171,6 @@ def _probe_stat(target: Target, observer: str) -> Cell:
 
 
 def _probe_maps(target: Target, observer: str) -> Cell:
-    from memlab.procfs.maps import read_maps
-
     regions = read_maps(target.pid)
     return Cell("maps", observer, True, size=len(regions),
                 note=f"{len(regions)} regions" if regions else
@@ -162,8 +178,6 @@ def _probe_maps(target: Target, observer: str) -> Cell:
 
 
 def _probe_auxv(target: Target, observer: str) -> Cell:
-    from memlab.procfs.auxv import read_auxv
-
     entries = read_auxv(target.pid)
     return Cell("auxv", observer, True, size=len(entries),
                 note=f"{len(entries)} entries" if entries else
@@ -172,8 +186,6 @@ def _probe_auxv(target: Target, observer: str) -> Cell:
 
 def _mem_probe(channel: str, method: str):
     def probe(target: Target, observer: str) -> Cell:
-        from memlab.procfs.mem import MemReader
-
         if not target.env_start or not target.env_end or target.env_end <= target.env_start:
             return Cell(channel, observer, False, applicable=False,
                         note="no env block to read (memlab could not read the victim's "
@@ -193,8 +205,6 @@ def _probe_file(target: Target, observer: str) -> Cell:
         return Cell("file", observer, False, applicable=False, note="no secret file given")
     # Not /proc: a plain file.  Its errno is the open()'s (fs/namei.c may_open); a FIFO,
     # a device or a huge file is refused unread (memlab.inputfile).
-    from memlab.inputfile import SECRET_FILE, read_input
-
     data = read_input(target.file, SECRET_FILE)
     return _bytes_cell("file", observer, target, data, note=target.file)
 
@@ -238,7 +248,7 @@ class Identity:
     gid: int | None = None
 
 
-def drop_to(uid: int, gid: int) -> None:
+def drop_to(uid: int, gid: int) -> None:  # in memlab.exposure.observer_process
     """Become uid/gid for good (this process only).  Order matters: groups and gid
     first, while we still may (setgroups needs CAP_SETGID)."""
     os.setgroups([])
@@ -252,89 +262,115 @@ def can_switch_uid() -> bool:
     return os.geteuid() == 0
 
 
-PR_SET_PDEATHSIG = 1  # <sys/prctl.h>
-
-
-def _preload():
-    """Import (and dlopen) what the child uses before forking: the child then loads
-    nothing, so a lock another thread held at fork time (a TUI worker) cannot block it.
-    Returns libc's prctl."""
-    import ctypes
-
-    import memlab.inputfile  # noqa: F401
-    import memlab.procfs.auxv  # noqa: F401
-    import memlab.procfs.maps  # noqa: F401
-    import memlab.procfs.mem  # noqa: F401
-    import memlab.procfs.stat  # noqa: F401
-
-    prctl = ctypes.CDLL(None, use_errno=True).prctl
-    prctl.argtypes = [ctypes.c_int, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong,
-                      ctypes.c_ulong]
-    return prctl
-
-
 @dataclass
 class ObserverResult:
     cells: list[Cell] = field(default_factory=list)
     uid: int | None = None  # the uid the observer really ran as (reported by the child)
     error: str | None = None
+    note: str | None = None  # how it ran, when not as a separate process
+
+
+def _observer_env() -> dict[str, str]:
+    """The observer's whole environment: where memlab's package is, nothing of memlab's
+    own environment (it may hold secrets, and PYTHON* variables would change what runs)."""
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    return {"PYTHONPATH": root, "PYTHONDONTWRITEBYTECODE": "1"}
+
+
+def _in_process(target: Target, observer: str, channels: Sequence[str],
+                why: str) -> ObserverResult:
+    """The probes run in memlab itself: same credentials as a separate observer, but the
+    victim may be memlab's descendant, which Yama ptrace_scope 1 lets read its memory."""
+    cells = [probe(ch, target, observer) for ch in channels]
+    return ObserverResult(cells=cells, uid=os.geteuid(), note=why)
 
 
 def observe(target: Target, identity: Identity = Identity(), *, observer: str = "",
             channels: Sequence[str] = CHANNELS, timeout: float = 10.0) -> ObserverResult:
-    """Fork an observer (dropping to identity.uid if given), try every channel, return
-    the cells.  Raises nothing for refusals; a crashed/hung observer becomes `error`."""
-    if identity.uid is not None and identity.uid != os.geteuid() and not can_switch_uid():
-        raise PermissionError(f"cannot become uid {identity.uid} without root")
-    prctl = _preload()
-    parent = os.getpid()
-    r, w = os.pipe()
-    pid = os.fork()
-    if pid == 0:  # ---------------------------------------------------------- child
-        code = 0
+    """Run an observer process (`python -m memlab.exposure.observer_process`) that drops
+    to identity.uid if given, tries every channel and answers with the cells.  Raises
+    nothing for refusals; a crashed/hung observer becomes `error`."""
+    return start(target, identity, observer=observer, channels=channels,
+                 timeout=timeout).result()
+
+
+class Observer:
+    """An observer process started by start(); result() sends its job and waits."""
+
+    def __init__(self, proc: subprocess.Popen | None, job: dict[str, Any],
+                 done: ObserverResult | None = None) -> None:
+        self._proc, self._job, self._done = proc, job, done
+
+    def result(self) -> ObserverResult:
+        if self._done is not None:
+            return self._done
+        proc, timeout = self._proc, self._job["timeout"]
+        assert proc is not None
         try:
-            os.close(r)
-            signal.alarm(max(1, int(timeout)))  # never outlive a hung read
-            if identity.uid is not None and os.geteuid() == 0:
-                gid = identity.gid if identity.gid is not None else identity.uid
-                drop_to(identity.uid, gid)
-            # Die with memlab.  Armed after the uid change, which clears it (prctl(2)).
-            prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
-            if os.getppid() != parent:
-                os._exit(1)  # memlab already died before the signal was armed
-            cells = [probe(ch, target, observer).to_dict() for ch in channels]
-            payload = {"uid": os.geteuid(), "cells": cells}
-        except BaseException as err:  # shipped to the parent, which reports it
-            payload = {"error": f"{type(err).__name__}: {err}"}
-            code = 1
-        try:
-            data = json.dumps(payload).encode()
-            view = memoryview(data)
-            while view:
-                view = view[os.write(w, view):]
-        finally:
-            os._exit(code)
-    # ---------------------------------------------------------------------- parent
-    os.close(w)
-    chunks: list[bytes] = []
-    deadline = time.monotonic() + timeout + 2
+            out, err_out = proc.communicate(json.dumps(self._job).encode(),
+                                            timeout=timeout + 2)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.communicate()
+            self._done = ObserverResult(
+                error="observer exited without reporting (killed or hung)")
+            return self._done
+        except BaseException:
+            self.kill()
+            raise
+        self._done = _parse(out, err_out)
+        return self._done
+
+    def kill(self) -> None:
+        if self._proc is not None and self._proc.returncode is None:
+            self._proc.kill()
+            self._proc.wait()
+
+
+def _parse(out: bytes, err_out: bytes) -> ObserverResult:
     try:
-        while True:
-            left = deadline - time.monotonic()
-            if left <= 0 or not select.select([r], [], [], left)[0]:
-                os.kill(pid, signal.SIGKILL)
-                break
-            chunk = os.read(r, 65536)
-            if not chunk:
-                break
-            chunks.append(chunk)
-    finally:
-        os.close(r)
-        os.waitpid(pid, 0)
-    if not chunks:
-        return ObserverResult(error="observer exited without reporting (killed or hung)")
-    payload = json.loads(b"".join(chunks))
+        payload = json.loads(out) if out else None
+    except ValueError:
+        payload = None
+    if not isinstance(payload, dict):
+        tail = err_out.decode("utf-8", "backslashreplace").strip().splitlines()[-1:]
+        return ObserverResult(error="observer exited without reporting (killed or hung)"
+                              + (f": {tail[0][:200]}" if tail else ""))
     if "error" in payload:
         return ObserverResult(error=payload["error"])
     return ObserverResult(cells=[Cell.from_dict(c) for c in payload["cells"]],
                           uid=payload["uid"])
+
+
+def start(target: Target, identity: Identity = Identity(), *, observer: str = "",
+          channels: Sequence[str] = CHANNELS, timeout: float = 10.0) -> Observer:
+    """Start an observer process; its interpreter starts while memlab starts the next
+    (access_matrix starts every row, then collects them).
+
+    subprocess starts it (vfork + exec: safe from any thread, the TUI's workers too), in
+    a process group of its own (the terminal's ^C is memlab's to handle), with none of
+    memlab's descriptors and a minimal environment; see observer_process for how it
+    never outlives memlab."""
+    if identity.uid is not None and identity.uid != os.geteuid() and not can_switch_uid():
+        raise PermissionError(f"cannot become uid {identity.uid} without root")
+    switch = identity.uid is not None and os.geteuid() == 0
+    job = {"target": target.to_json(), "observer": observer,
+           "channels": list(channels), "timeout": timeout,
+           "uid": identity.uid if switch else None,
+           "gid": identity.gid if switch else None}
+    argv = [sys.executable, "-s", "-P", "-m", "memlab.exposure.observer_process",
+            str(os.getpid())]
+    try:
+        proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, close_fds=True, process_group=0,
+                                cwd="/", env=_observer_env())
+    except PermissionError as err:
+        if identity.uid is not None and identity.uid != os.geteuid():
+            raise
+        # memlab's own uid cannot run its interpreter: a copy of root's memlab that
+        # dropped its uid (tests' run_as; /root is 0700).  Same credentials, so the
+        # probes run here, without a fork.
+        return Observer(None, job, _in_process(
+            target, observer, channels, f"the observer ran inside memlab: "
+            f"{sys.executable} is not executable by uid {os.geteuid()} ({err.strerror})"))
+    return Observer(proc, job)

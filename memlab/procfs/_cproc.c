@@ -32,11 +32,35 @@
  * process_vm_readv(2) of len(buffer) bytes at address into the writable buffer, and
  * process_vm_writev(2) (the immutable-env lesson's poke): Python has no wrapper.
  * procfs/mem.py and lessons/poke.py map the OSError to memlab's errors.
+ *
+ * spawn(path, argv, envp, stdin_fd, stdout_fd, stderr_fd, status_fd, parent, no_aslr,
+ *       traceme) -> pid
+ *
+ * vfork + execve for memlab.launch, with only async-signal-safe calls in the child
+ * (signal-safety(7)): no Python runs between fork and exec, so a lock another thread
+ * held at fork time (the GIL, the import lock, malloc's, logging's) cannot hang the
+ * child.  Follows CPython's Modules/_posixsubprocess.c: vfork with every signal blocked
+ * in the parent (subprocess_fork_exec_impl), the child's caught signals reset to
+ * SIG_DFL before it unblocks any (reset_signal_handlers), the stdio fds moved out of
+ * the way before dup2 (child_exec), failures written to a close-on-exec pipe.
+ * See launch.py for what the child does and why.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/personality.h>
+#include <sys/prctl.h>
+#include <sys/ptrace.h>
+#include <sys/syscall.h>
 #include <sys/uio.h>
+#include <time.h>
+#include <unistd.h>
+
+#ifndef CLOSE_RANGE_CLOEXEC
+#define CLOSE_RANGE_CLOEXEC (1U << 2)  /* include/uapi/linux/close_range.h */
+#endif
 
 static int hexval(unsigned char c) {
     if (c >= '0' && c <= '9') return c - '0';
@@ -390,6 +414,404 @@ static PyObject *vm_writev(PyObject *module, PyObject *const *args, Py_ssize_t n
     return vm_rw(args, nargs, 1);
 }
 
+/* ------------------------------------------------------------------ spawn */
+
+/* The stages the child reports through the status pipe (memlab/launch.py _STAGES). */
+enum { ST_PDEATHSIG = 1, ST_PERSONALITY = 2, ST_TRACEME = 3, ST_EXECVE = 4, ST_SETUP = 5 };
+
+struct spawn_args {
+    const char *path;
+    char *const *argv;
+    char *const *envp;
+    int fds[3];  /* become 0, 1, 2 */
+    int status_fd;
+    pid_t parent;
+    int no_aslr, traceme;
+};
+
+/* (stage, errno) as two native ints, then _exit: the parent reads them (struct "ii"). */
+__attribute__((noreturn)) static void child_fail(int status_fd, int stage, int err) {
+    int msg[2] = {stage, err ? err : EIO};
+    ssize_t unused = write(status_fd, msg, sizeof msg);
+    (void)unused;
+    _exit(127);
+}
+
+/* _posixsubprocess.c reset_signal_handlers: a handler the parent installed (Python's
+ * C-level trip_signal writes to the wakeup fd and flags memory the vfork child shares)
+ * must never run in the child; execve resets caught signals anyway. */
+static void reset_signal_handlers(void) {
+    struct sigaction dfl;
+    memset(&dfl, 0, sizeof dfl);
+    dfl.sa_handler = SIG_DFL;
+    for (int sig = 1; sig < NSIG; sig++) {
+        struct sigaction sa;
+        if (sig == SIGKILL || sig == SIGSTOP || sigaction(sig, NULL, &sa) != 0)
+            continue;  /* glibc's internal signals give EINVAL */
+        if ((sa.sa_flags & SA_SIGINFO) ||  /* an sa_sigaction: never SIG_IGN/SIG_DFL */
+            (sa.sa_handler != SIG_IGN && sa.sa_handler != SIG_DFL))
+            (void)sigaction(sig, &dfl, NULL);
+    }
+}
+
+/* Runs in the vfork child: async-signal-safe calls only (signal-safety(7)), no malloc,
+ * no Python; it shares the parent's memory until execve, so it writes none of it but
+ * its own stack and errno. */
+__attribute__((noreturn)) static void child_exec(const struct spawn_args *a) {
+    int fd[3];
+    sigset_t none;
+    struct sigaction dfl;
+
+    reset_signal_handlers();
+    /* prctl(2): dies with the thread that forked it; if that parent is already gone
+     * the signal will never come, so check getppid() after arming it. */
+    if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) != 0)
+        child_fail(a->status_fd, ST_PDEATHSIG, errno);
+    if (getppid() != a->parent)
+        _exit(1);
+    /* Its own process group: memlab kills the group (memlab/reaper.py). */
+    if (setpgid(0, 0) != 0)
+        child_fail(a->status_fd, ST_SETUP, errno);
+    /* Move the three fds above 2 first (_posixsubprocess.c child_exec: one of them may
+     * be 0, 1 or 2 already and be overwritten by an earlier dup2); the copies are
+     * close-on-exec, the dup2 targets are not. */
+    for (int i = 0; i < 3; i++) {
+        fd[i] = fcntl(a->fds[i], F_DUPFD_CLOEXEC, 3);
+        if (fd[i] < 0)
+            child_fail(a->status_fd, ST_SETUP, errno);
+    }
+    for (int i = 0; i < 3; i++)
+        if (dup2(fd[i], i) < 0)
+            child_fail(a->status_fd, ST_SETUP, errno);
+    /* Every other fd closes on exec (close_range(2), Linux 5.11; Python's own fds are
+     * close-on-exec already, PEP 446: this catches what C libraries opened).  An older
+     * kernel says EINVAL/ENOSYS: those fds then stay as they were. */
+    (void)syscall(SYS_close_range, 3U, ~0U, CLOSE_RANGE_CLOEXEC);
+    /* Python ignores SIGPIPE and SIGXFSZ, and an ignored signal stays ignored across
+     * execve (signal(7)): give the program the defaults, as subprocess does
+     * (_Py_RestoreSignals).  Then the empty mask: the parent blocked everything. */
+    memset(&dfl, 0, sizeof dfl);
+    dfl.sa_handler = SIG_DFL;
+    if (sigaction(SIGPIPE, &dfl, NULL) != 0 || sigaction(SIGXFSZ, &dfl, NULL) != 0)
+        child_fail(a->status_fd, ST_SETUP, errno);
+    if (a->no_aslr) {  /* setarch -R */
+        int cur = personality(0xffffffff);
+        if (cur == -1 || personality((unsigned long)cur | ADDR_NO_RANDOMIZE) == -1)
+            child_fail(a->status_fd, ST_PERSONALITY, errno);
+    }
+    if (a->traceme && ptrace(PTRACE_TRACEME, 0, NULL, NULL) != 0)
+        child_fail(a->status_fd, ST_TRACEME, errno);
+    sigemptyset(&none);
+    if (sigprocmask(SIG_SETMASK, &none, NULL) != 0)
+        child_fail(a->status_fd, ST_SETUP, errno);
+    execve(a->path, a->argv, a->envp);
+    child_fail(a->status_fd, ST_EXECVE, errno);
+}
+
+/* Out of line, as _posixsubprocess.c do_fork_exec: the child's frame is its own. */
+static pid_t __attribute__((noinline)) do_vfork_exec(const struct spawn_args *a) {
+    pid_t pid = vfork();
+    if (pid == 0)
+        child_exec(a);
+    return pid;
+}
+
+/* A NULL-terminated char* array pointing into the bytes of `seq` (a tuple or list the
+ * caller keeps alive).  PyMem_Free it. */
+static char **char_array(PyObject *fast) {
+    Py_ssize_t n = PySequence_Fast_GET_SIZE(fast);
+    char **out = PyMem_New(char *, n + 1);
+    if (out == NULL) {
+        PyErr_NoMemory();
+        return NULL;
+    }
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *item = PySequence_Fast_GET_ITEM(fast, i);
+        if (!PyBytes_Check(item)) {
+            PyErr_SetString(PyExc_TypeError, "argv and envp must hold bytes");
+            PyMem_Free(out);
+            return NULL;
+        }
+        out[i] = PyBytes_AS_STRING(item);
+        if ((size_t)PyBytes_GET_SIZE(item) != strlen(out[i])) {
+            PyErr_SetString(PyExc_ValueError, "embedded NUL byte");
+            PyMem_Free(out);
+            return NULL;
+        }
+    }
+    out[n] = NULL;
+    return out;
+}
+
+static PyObject *spawn(PyObject *module, PyObject *const *args, Py_ssize_t nargs) {
+    (void)module;
+    if (nargs != 10) {
+        PyErr_SetString(PyExc_TypeError, "spawn(path, argv, envp, stdin_fd, stdout_fd, "
+                        "stderr_fd, status_fd, parent, no_aslr, traceme)");
+        return NULL;
+    }
+    struct spawn_args a;
+    long ints[5];
+    for (int i = 0; i < 5; i++) {
+        ints[i] = PyLong_AsLong(args[3 + i]);
+        if (ints[i] == -1 && PyErr_Occurred()) return NULL;
+        if (ints[i] < 0 || ints[i] > INT_MAX) {
+            PyErr_SetString(PyExc_ValueError, "fds and parent must be >= 0");
+            return NULL;
+        }
+    }
+    a.fds[0] = (int)ints[0];
+    a.fds[1] = (int)ints[1];
+    a.fds[2] = (int)ints[2];
+    a.status_fd = (int)ints[3];
+    a.parent = (pid_t)ints[4];
+    a.no_aslr = PyObject_IsTrue(args[8]);
+    a.traceme = PyObject_IsTrue(args[9]);
+    if (a.no_aslr < 0 || a.traceme < 0) return NULL;
+    if (!PyBytes_Check(args[0])) {
+        PyErr_SetString(PyExc_TypeError, "path must be bytes");
+        return NULL;
+    }
+    a.path = PyBytes_AS_STRING(args[0]);
+    if ((size_t)PyBytes_GET_SIZE(args[0]) != strlen(a.path)) {
+        PyErr_SetString(PyExc_ValueError, "embedded NUL byte");
+        return NULL;
+    }
+    PyObject *argv_fast = PySequence_Fast(args[1], "argv must be a sequence");
+    PyObject *envp_fast = argv_fast ? PySequence_Fast(args[2], "envp must be a sequence")
+                                    : NULL;
+    char **argv = NULL, **envp = NULL;
+    PyObject *result = NULL;
+    if (envp_fast == NULL) goto done;
+    if ((argv = char_array(argv_fast)) == NULL) goto done;
+    if ((envp = char_array(envp_fast)) == NULL) goto done;
+    a.argv = argv;
+    a.envp = envp;
+
+    /* Every signal blocked while the child shares our memory (_posixsubprocess.c): no
+     * handler may run in it before reset_signal_handlers.  The GIL stays held, so no
+     * other Python thread changes what the child reads; vfork returns when the child
+     * has exec'd or exited. */
+    sigset_t all, old;
+    sigfillset(&all);
+    int err = pthread_sigmask(SIG_BLOCK, &all, &old);
+    if (err) {
+        errno = err;
+        PyErr_SetFromErrno(PyExc_OSError);
+        goto done;
+    }
+    pid_t pid = do_vfork_exec(&a);
+    int saved = errno;
+    (void)pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if (pid < 0) {
+        errno = saved;
+        PyErr_SetFromErrno(PyExc_OSError);
+        goto done;
+    }
+    result = PyLong_FromLong((long)pid);
+done:
+    PyMem_Free(argv);
+    PyMem_Free(envp);
+    Py_XDECREF(argv_fast);
+    Py_XDECREF(envp_fast);
+    return result;
+}
+
+/* ------------------------------------------------------------------ reaper */
+
+/* reaper_fork(stdin_fd, session, since) -> pid
+ *
+ * memlab/reaper.py's main() in C, for the one memlab that cannot exec its interpreter
+ * to run the Python one: a copy of root's memlab that dropped to a uid which may not
+ * read /root (0700, where pyenv keeps Python).  Forked, not exec'd, so the child runs
+ * only async-signal-safe calls (signal-safety(7)) on its own copy of this file's static
+ * memory: read, open, getdents64, kill, nanosleep.  The protocol and the checks are
+ * reaper.py's (see its docstring): "+PGID" / "-PGID" lines until end of file, then
+ * SIGKILL every group still known that has a live member in `session` started at or
+ * after `since`, until none is left or KILL_PATIENCE (5 s) has passed. */
+#define REAPER_MAX 4096
+static int reaper_groups[REAPER_MAX];
+static int reaper_count;
+static char reaper_buf[65536];
+
+static void reaper_add(int pgid) {
+    for (int i = 0; i < reaper_count; i++)
+        if (reaper_groups[i] == pgid) return;
+    if (reaper_count < REAPER_MAX) reaper_groups[reaper_count++] = pgid;
+}
+
+static void reaper_drop(int pgid) {
+    for (int i = 0; i < reaper_count; i++)
+        if (reaper_groups[i] == pgid) {
+            reaper_groups[i] = reaper_groups[--reaper_count];
+            return;
+        }
+}
+
+/* Field n (1-based: proc(5)) of a stat line, from after the last ')' (the comm field
+ * may hold anything: fs/proc/array.c do_task_stat). NULL if absent. */
+static const char *stat_field(const char *data, ssize_t len, int n) {
+    const char *p = NULL;
+    for (ssize_t i = len - 1; i >= 0; i--)
+        if (data[i] == ')') { p = data + i + 1; break; }
+    if (p == NULL) return NULL;
+    const char *end = data + len;
+    for (int f = 3; p < end; f++) {  /* p is at the space before field f */
+        while (p < end && *p == ' ') p++;
+        if (p >= end) return NULL;
+        if (f == n) return p;
+        while (p < end && *p != ' ') p++;
+    }
+    return NULL;
+}
+
+static long long num_at(const char *p) {
+    long long v = 0;
+    int neg = (*p == '-');
+    if (neg) p++;
+    while (*p >= '0' && *p <= '9') v = v * 10 + (*p++ - '0');
+    return neg ? -v : v;
+}
+
+/* Does group `pgid` still have a live member of ours?  One pass over /proc. */
+static int reaper_scan(int *live, long session, unsigned long long since) {
+    int found = 0;
+    for (int i = 0; i < reaper_count; i++) live[i] = 0;
+    int dir = open("/proc", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dir < 0) return 0;
+    for (;;) {
+        long n = syscall(SYS_getdents64, dir, reaper_buf, sizeof reaper_buf);
+        if (n <= 0) break;
+        for (long off = 0; off < n;) {
+            struct { unsigned long long ino; long long off; unsigned short reclen;
+                     unsigned char type; char name[]; } *d = (void *)(reaper_buf + off);
+            off += d->reclen;
+            if (d->name[0] < '1' || d->name[0] > '9') continue;
+            char path[64] = "/proc/";
+            size_t k = 6;
+            for (const char *c = d->name; *c && k < sizeof path - 6; c++) path[k++] = *c;
+            memcpy(path + k, "/stat", 6);
+            int fd = open(path, O_RDONLY | O_CLOEXEC);
+            if (fd < 0) continue;
+            char stat[1024];
+            ssize_t len = read(fd, stat, sizeof stat - 1);
+            close(fd);
+            if (len <= 0) continue;
+            stat[len] = 0;
+            const char *st = stat_field(stat, len, 3), *pg = stat_field(stat, len, 5);
+            const char *sid = stat_field(stat, len, 6), *start = stat_field(stat, len, 22);
+            if (!st || !pg || !sid || !start || *st == 'Z' || *st == 'X') continue;
+            if (num_at(sid) != session || (unsigned long long)num_at(start) < since)
+                continue;
+            long long g = num_at(pg);
+            for (int i = 0; i < reaper_count; i++)
+                if (reaper_groups[i] == g && !live[i]) { live[i] = 1; found++; }
+        }
+    }
+    close(dir);
+    return found;
+}
+
+__attribute__((noreturn)) static void reaper_main(int in_fd, long session,
+                                                  unsigned long long since) {
+    static int live[REAPER_MAX];
+    static char line[32];
+    size_t used = 0;
+    for (;;) {
+        char c;
+        ssize_t n = read(in_fd, &c, 1);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) break;
+        if (c != '\n') {
+            if (used < sizeof line - 1) line[used++] = c;
+            continue;
+        }
+        line[used] = 0;
+        if (used > 1 && (line[0] == '+' || line[0] == '-')) {
+            long long g = num_at(line + 1);
+            if (g > 1 && g <= INT_MAX) {
+                if (line[0] == '+') reaper_add((int)g);
+                else reaper_drop((int)g);
+            }
+        }
+        used = 0;
+    }
+    struct timespec now, deadline;
+    clock_gettime(CLOCK_MONOTONIC, &deadline);
+    deadline.tv_sec += 5;  /* reaper.py KILL_PATIENCE */
+    long delay_ns = 1000000;
+    while (reaper_count && reaper_scan(live, session, since)) {
+        for (int i = 0; i < reaper_count; i++)
+            if (live[i]) (void)kill(-reaper_groups[i], SIGKILL);
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        if (now.tv_sec > deadline.tv_sec ||
+            (now.tv_sec == deadline.tv_sec && now.tv_nsec >= deadline.tv_nsec))
+            break;
+        struct timespec pause = {0, delay_ns};
+        nanosleep(&pause, NULL);
+        if (delay_ns < 50000000) delay_ns *= 2;
+    }
+    _exit(0);
+}
+
+static PyObject *reaper_fork(PyObject *module, PyObject *const *args, Py_ssize_t nargs) {
+    (void)module;
+    if (nargs != 3) {
+        PyErr_SetString(PyExc_TypeError, "reaper_fork(stdin_fd, session, since)");
+        return NULL;
+    }
+    long in_fd = PyLong_AsLong(args[0]);
+    if (in_fd == -1 && PyErr_Occurred()) return NULL;
+    long session = PyLong_AsLong(args[1]);
+    if (session == -1 && PyErr_Occurred()) return NULL;
+    unsigned long long since = PyLong_AsUnsignedLongLong(args[2]);
+    if (since == (unsigned long long)-1 && PyErr_Occurred()) return NULL;
+    if (in_fd < 0 || in_fd > INT_MAX) {
+        PyErr_SetString(PyExc_ValueError, "bad fd");
+        return NULL;
+    }
+    sigset_t all, old;
+    sigfillset(&all);
+    int err = pthread_sigmask(SIG_BLOCK, &all, &old);
+    if (err) {
+        errno = err;
+        return PyErr_SetFromErrno(PyExc_OSError);
+    }
+    pid_t pid = fork();
+    if (pid == 0) {
+        struct sigaction ign;
+        sigset_t none;
+        reset_signal_handlers();
+        memset(&ign, 0, sizeof ign);
+        ign.sa_handler = SIG_IGN;
+        (void)sigaction(SIGINT, &ign, NULL);
+        (void)sigaction(SIGTERM, &ign, NULL);
+        (void)sigaction(SIGHUP, &ign, NULL);
+        (void)sigaction(SIGPIPE, &ign, NULL);
+        (void)setsid();  /* the terminal's ^C and hangup do not reach it */
+        if (dup2((int)in_fd, 0) < 0) _exit(1);
+        int null = open("/dev/null", O_RDWR);
+        if (null >= 0) {
+            (void)dup2(null, 1);
+            (void)dup2(null, 2);
+        }
+        /* It holds none of memlab's pipes (a `| cat` would wait for it). */
+        if (syscall(SYS_close_range, 3U, ~0U, 0U) != 0)
+            for (int fd = 3; fd < 65536; fd++) (void)close(fd);
+        (void)chdir("/");
+        sigemptyset(&none);
+        (void)sigprocmask(SIG_SETMASK, &none, NULL);
+        reaper_main(0, session, since);
+    }
+    int saved = errno;
+    (void)pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if (pid < 0) {
+        errno = saved;
+        return PyErr_SetFromErrno(PyExc_OSError);
+    }
+    return PyLong_FromLong((long)pid);
+}
+
 static PyMethodDef cproc_methods[] = {
     {"parse_maps", (PyCFunction)(void (*)(void))parse_maps, METH_FASTCALL,
      "parse_maps(data, Region, path_kind, known) -> list of Region, or None"},
@@ -399,12 +821,18 @@ static PyMethodDef cproc_methods[] = {
      "vm_readv(pid, buffer, address) -> bytes read (process_vm_readv(2); OSError)"},
     {"vm_writev", (PyCFunction)(void (*)(void))vm_writev, METH_FASTCALL,
      "vm_writev(pid, data, address) -> bytes written (process_vm_writev(2); OSError)"},
+    {"spawn", (PyCFunction)(void (*)(void))spawn, METH_FASTCALL,
+     "spawn(path, argv, envp, stdin_fd, stdout_fd, stderr_fd, status_fd, parent, "
+     "no_aslr, traceme) -> pid (vfork + execve; failures via status_fd)"},
+    {"reaper_fork", (PyCFunction)(void (*)(void))reaper_fork, METH_FASTCALL,
+     "reaper_fork(stdin_fd, session, since) -> pid (memlab.reaper's main, in C)"},
     {NULL, NULL, 0, NULL},
 };
 
 static struct PyModuleDef cproc_module = {
     PyModuleDef_HEAD_INIT, "_cproc",
-    "C fast paths of memlab.procfs.maps.parse_maps and stat.parse_stat; process_vm_*v.",
+    "C fast paths of memlab.procfs.maps.parse_maps and stat.parse_stat; process_vm_*v; "
+    "spawn (vfork + execve for memlab.launch).",
     -1,
     cproc_methods, NULL, NULL, NULL, NULL,
 };

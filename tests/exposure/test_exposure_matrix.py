@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import errno
 import os
+from pathlib import Path
 
 import pytest
 
@@ -140,6 +141,13 @@ def test_plan_picks_another_other_uid_when_the_victim_is_nobody():
     assert keys["other_uid"].uid == OTHER_UID - 1
 
 
+def _environ_has(pid: int, name: bytes) -> bool:
+    try:
+        return name in Path(f"/proc/{pid}/environ").read_bytes()
+    except PermissionError:
+        return False
+
+
 @requires_root
 def test_unprivileged_memlab_runs_only_its_own_rows():
     """memlab run as nobody (a forked child that dropped to 65534) against its own
@@ -149,6 +157,12 @@ def test_unprivileged_memlab_runs_only_its_own_rows():
 
         child = subprocess.Popen(["/bin/sleep", "30"], env={"DB_PASSWORD": "nb-secret"})
         try:
+            # Popen returns when the exec has replaced the mm (fs/exec.c exec_mmap wakes
+            # the vfork parent), before begin_new_exec makes the new mm dumpable and
+            # load_elf_binary sets env_start: until then /proc/PID/environ is root's
+            # (EACCES) or empty, and access_matrix would find no secret.
+            wait_until(lambda: _environ_has(child.pid, b"DB_PASSWORD"), interval=0.001,
+                       what="sleep's environ")
             m = access_matrix(child.pid)
             return ({r.key: (r.skipped is None) for r in m.rows},
                     m.cell("same_uid", "environ").verdict)
@@ -257,3 +271,36 @@ def test_demo_leaves_nothing_behind(demo_matrix):
     for pid in pids:
         assert not os.path.exists(f"/proc/{pid}")
     assert demo_matrix.victim.file not in glob.glob("/tmp/memlab-exposure-*/*")
+
+
+@requires_root
+def test_an_observer_as_another_uid_is_a_separate_python_process(monkeypatch):
+    """observe() runs `python -m memlab.exposure.observer_process`: a new process (not a
+    fork of memlab: its exe is the interpreter, its argv names the module), leading its
+    own process group, that reports the uid it dropped to."""
+    import subprocess
+    import sys
+
+    from memlab.exposure import observers
+
+    seen = {}
+
+    class Watched(subprocess.Popen):
+        def communicate(self, *args, **kwargs):
+            # The observer is alive here: it waits for its job on stdin.
+            seen["exe"] = os.readlink(f"/proc/{self.pid}/exe")
+            with open(f"/proc/{self.pid}/cmdline", "rb") as f:
+                seen["argv"] = f.read().split(b"\0")[:-1]
+            seen["pgid"] = os.getpgid(self.pid)
+            seen["pid"] = self.pid
+            return super().communicate(*args, **kwargs)
+
+    monkeypatch.setattr(observers.subprocess, "Popen", Watched)
+    result = observe(Target(pid=os.getpid()), Identity(NOBODY, NOBODY), observer="x",
+                     channels=["environ", "cmdline"])
+    assert result.error is None and result.uid == NOBODY
+    assert seen["exe"] == os.path.realpath(sys.executable)
+    assert seen["pid"] != os.getpid() and seen["pgid"] == seen["pid"]
+    assert b"memlab.exposure.observer_process" in seen["argv"]
+    verdicts = {c.channel: c.verdict for c in result.cells}
+    assert verdicts == {"environ": "EACCES", "cmdline": "read"}

@@ -738,3 +738,89 @@ def test_binary_env_file_line_is_shown_short_and_escaped(tmp_path):
     msg = str(info.value)
     assert len(msg) < 300 and "\\x" in msg and "..." in msg
     assert all(c.isprintable() for c in msg)
+
+
+# --------------------------------------------------------------------------- the C child
+def _status_mask(pid: int, field: str) -> int:
+    for line in proc_bytes(pid, "status").decode().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1], 16)
+    raise AssertionError(f"no {field} in /proc/{pid}/status")
+
+
+def test_child_gets_default_signals_an_empty_mask_and_only_stdio():
+    """Held at exec (nothing of the program ran yet), the new image has fds 0-2 only
+    (close-on-exec for the rest, an inheritable one included), an empty signal mask
+    though launch() blocks signals around the spawn, and SIGPIPE/SIGXFSZ not ignored
+    although Python ignores them."""
+    r, w = os.pipe()
+    os.set_inheritable(r, True)  # what a C library's fd without O_CLOEXEC looks like
+    try:
+        with launch("sleeper", hold="exec") as child:
+            assert sorted(int(fd) for fd in os.listdir(f"/proc/{child.pid}/fd")) == [0, 1, 2]
+            assert _status_mask(child.pid, "SigBlk") == 0
+            ignored = _status_mask(child.pid, "SigIgn")
+            for sig in (signal.SIGPIPE, signal.SIGXFSZ):
+                assert not ignored & (1 << (sig - 1)), sig.name
+    finally:
+        os.close(r)
+        os.close(w)
+
+
+def test_launch_from_a_thread_heavy_process_never_hangs_nor_warns():
+    """200 launches while other threads log (logging's locks), allocate (malloc's
+    arenas) and import (the import lock) without pause: the child runs no Python, so
+    no lock held at fork time can hang it (each launch would fail after its timeout),
+    and Python 3.12+ has no fork of a multi-threaded process to warn about."""
+    import importlib
+    import io
+    import logging
+    import warnings
+
+    stop = threading.Event()
+    log = logging.getLogger("memlab-test-threads")
+    handler = logging.StreamHandler(io.StringIO())
+    log.addHandler(handler)
+    log.propagate = False
+
+    def logger():
+        while not stop.is_set():
+            log.warning("busy %s", "x" * 100)
+            handler.stream.seek(0)
+            handler.stream.truncate()
+
+    def allocator():
+        while not stop.is_set():
+            junk = [bytearray(4096) for _ in range(64)]
+            del junk
+
+    def importer():
+        while not stop.is_set():
+            importlib.reload(textwrap)
+
+    threads = [threading.Thread(target=f, daemon=True)
+               for f in (logger, allocator, importer, allocator)]
+    for t in threads:
+        t.start()
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            for _ in range(200):
+                child = launch("/bin/true", hold="none")
+                assert child.wait(timeout=10) == 0
+    finally:
+        stop.set()
+        for t in threads:
+            t.join()
+        log.removeHandler(handler)
+    assert not [w for w in caught if issubclass(w.category, DeprecationWarning)]
+
+
+def test_without_the_c_extension_launch_says_how_to_get_it(monkeypatch):
+    """No Python fallback (a Python child of a threaded memlab can hang): a LaunchError
+    naming the missing extension, before anything is started."""
+    import memlab.launch
+
+    monkeypatch.setattr(memlab.launch, "_cproc", None)
+    with pytest.raises(LaunchError, match="C extension"):
+        launch("sleeper")

@@ -3,11 +3,14 @@ another uid), the one-line-refusal check, and a no-follow snapshot of a victim t
 
 from __future__ import annotations
 
+import functools
 import os
 import stat
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
 
 from tests.helpers import REPO
 
@@ -36,9 +39,24 @@ def pod_yaml(name="tp", vol="v", mount="/etc/config", extra="", items="") -> str
     return POD % {"name": name, "vol": vol, "mount": mount, "extra": extra, "items": items}
 
 
+def as_user(user: int) -> list[str]:
+    return ["setpriv", "--reuid", str(user), "--regid", str(user), "--clear-groups"]
+
+
+@functools.cache
+def python_fails_as(user: int) -> str | None:
+    """Why this interpreter cannot run memlab as `user`, or None.  pyenv's builds live
+    under /root (0700): another uid cannot load their libpython or standard library (a
+    3.11 may start anyway, on Debian's own libpython3.11 and stdlib)."""
+    r = subprocess.run(as_user(user) + [sys.executable, "-c", "import memlab.cli"],
+                       cwd=REPO, text=True, capture_output=True, timeout=60)
+    return None if r.returncode == 0 else (r.stderr.strip().splitlines() or ["?"])[-1]
+
+
 def memlab(*argv, env=None, user=None) -> subprocess.CompletedProcess:
-    prefix = ["setpriv", "--reuid", str(user), "--regid", str(user), "--clear-groups"] \
-        if user is not None else []
+    if user is not None and (why := python_fails_as(user)):
+        pytest.skip(f"{sys.executable} does not run as uid {user}: {why}")
+    prefix = as_user(user) if user is not None else []
     return subprocess.run(prefix + MEMLAB + [str(a) for a in argv], cwd=REPO, text=True,
                           capture_output=True, timeout=60,
                           env={**os.environ, "NO_COLOR": "1", **(env or {})})

@@ -39,6 +39,7 @@ from memlab.procfs.stat import (exec_fields, exec_settled, parse_stat, read_stat
                                 split_stat)
 from tests.conftest import requires_root
 from tests.helpers import NOBODY, REPO, LineReader, run_as, sample, wait_until
+from tests.security.pod_helpers import as_user, python_fails_as
 
 DATA = REPO / "tests" / "data"
 
@@ -99,8 +100,9 @@ def cli(*argv: str) -> tuple[int, str, str]:
 
 
 def memlab(*args: str, user: int | None = None) -> subprocess.CompletedProcess:
-    pre = ["setpriv", "--reuid", str(user), "--regid", str(user), "--clear-groups"] \
-        if user is not None else []
+    if user is not None and (why := python_fails_as(user)):
+        pytest.skip(f"{sys.executable} does not run as uid {user}: {why}")
+    pre = as_user(user) if user is not None else []
     return subprocess.run([*pre, sys.executable, "-m", "memlab", *args], cwd=REPO,
                           text=True, capture_output=True, timeout=120,
                           env={**os.environ, "NO_COLOR": "1", "COLUMNS": "200"})

@@ -270,7 +270,8 @@ def test_the_reaper_kills_what_is_watched_when_its_pipe_closes(marker):
 @requires_root
 def test_sigkill_of_a_uid_dropped_fork_kills_its_grandchild(marker):
     """A copy of root's memlab that dropped to nobody (who may not run root's python,
-    under a 0700 /root here) gets a forked reaper instead: SIGKILL is covered too."""
+    under a 0700 /root here) gets the reaper in C (forked, no exec): SIGKILL is covered
+    too."""
     from memlab.launch import launch  # imported as root: nobody may not read the stdlib
 
     r, w = os.pipe()

@@ -6,7 +6,7 @@ secret straight out of /proc/PID/environ, while an observer with ANOTHER uid is 
 matrix of observers x channels (environ, cmdline, stat, maps, auxv, mem,
 process_vm_readv), and the variable three ways: what execve got, what
 /proc/PID/environ shows, what libc's environ holds, with every copy of the value.
-`o` runs the observers (each is a forked child that drops to its uid).
+`o` runs the observers (each a separate process that drops to its uid).
 """
 
 from __future__ import annotations
