@@ -35,7 +35,7 @@ from collections.abc import Callable
 from memlab.analysis.classify import classify
 from memlab.analysis.envblock import locate_env_block
 from memlab.analysis.initstack import decode_initial_stack
-from memlab.analysis.memview import BytesMemory
+from memlab.analysis.bytesmemory import BytesMemory
 from memlab.errors import (
     AccessDenied,
     ExecDuringRead,

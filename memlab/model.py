@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 from memlab.kernel.abi import auxv_name
 
 if TYPE_CHECKING:
-    from memlab.elf.section import ElfView
+    from memlab.elf.memorymap import ElfMemoryMap
 
 
 def hexaddr(value: int | None) -> str | None:
@@ -226,7 +226,7 @@ class Snapshot(NamedTuple):
     warnings: tuple[str, ...] = ()
     # The ELF area's result (memlab.elf.attach.with_elf): None when not asked for,
     # False when asked but the analysis failed (the reason is in warnings).
-    elf: "ElfView | bool | None" = None
+    elf: "ElfMemoryMap | bool | None" = None
     # Other sections, already JSON-ready: "denied" (the files the kernel refused),
     # "main_thread_exited".  The default is read-only so no two snapshots share a dict.
     extra: Mapping[str, Any] = MappingProxyType({})

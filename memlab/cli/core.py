@@ -195,7 +195,7 @@ def _snapshot_json(snap, reveal: bool) -> dict:
 
 # --------------------------------------------------------------------------- inspect
 def show_snapshot(snap, reveal: bool, masker=None) -> None:
-    from memlab.cli import _views as v
+    from memlab.cli import _text as v
 
     items = [v.header(snap, masker or _masker(snap, reveal))]
     if snap.regions:
@@ -216,7 +216,7 @@ def show_snapshot(snap, reveal: bool, masker=None) -> None:
 
 
 def _elf_line(elf) -> str:
-    """One line from the ELF area (Snapshot.elf, memlab.elf.section.ElfView); `memlab
+    """One line from the ELF area (Snapshot.elf, memlab.elf.memorymap.ElfMemoryMap); `memlab
     elf PID` and `--json` show all of it."""
     if not elf.available:
         return f"not available ({elf.reason})"
@@ -243,10 +243,10 @@ def cmd_inspect(args) -> int:
 
 # --------------------------------------------------------------- env / stack
 def _part_command(args, part: str, source: str, schema: str, stat_keys: tuple[str, ...],
-                  masked_what: str, views) -> int:
+                  masked_what: str, renderables) -> int:
     """`memlab env` and `memlab stack`: one part of the snapshot (snap.<part>, read from
-    /proc/PID/<source>) as JSON or as `views(v, snap, masker) -> items` under the header;
-    the stat fields that locate it either way."""
+    /proc/PID/<source>) as JSON or as `renderables(v, snap, masker) -> items` under the
+    header; the stat fields that locate it either way."""
     snap = _snapshot(args.pid)
     masker = _masker(snap, args.reveal)
     value = getattr(snap, part)
@@ -261,11 +261,11 @@ def _part_command(args, part: str, source: str, schema: str, stat_keys: tuple[st
                     "stat": {k: stat[k] for k in stat_keys},
                     "warnings": list(snap.warnings)})
     else:
-        from memlab.cli import _views as v
+        from memlab.cli import _text as v
 
         items = [v.header(snap, masker)]
         if value is not None:
-            items += views(v, snap, masker)
+            items += renderables(v, snap, masker)
         elif snap.stat.masked:
             items.append(v.Text(f"{masked_what}: hidden by the kernel", style="yellow"))
         items.append(v.warnings_text(snap.warnings))
@@ -301,7 +301,7 @@ def cmd_samples(args) -> int:
         print_json({"schema": SCHEMA_SAMPLES, "dir": str(samples_dir()),
                     "samples": [s.to_dict() for s in samples]})
     else:
-        from memlab.cli import _views as v
+        from memlab.cli import _text as v
 
         _print(v.samples_table(samples))
     return 0
@@ -342,11 +342,11 @@ def cmd_launch(args) -> int:
         else:
             show_snapshot(snap, args.reveal, masker)
             if snap.env is not None:
-                from memlab.cli import _views as v
+                from memlab.cli import _text as v
 
                 _print(v.env_table(snap.env, args.reveal, masker))
             if checks:
-                from memlab.cli import _views as v
+                from memlab.cli import _text as v
 
                 _print(v.checks_table(checks))
         if args.keep:

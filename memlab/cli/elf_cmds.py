@@ -142,17 +142,17 @@ def cmd_elf(args) -> int:
         else:
             console().print(_file_text(info, None), end="", markup=False)
         return 0
-    from memlab.elf.section import snapshot_and_view
+    from memlab.elf.memorymap import snapshot_and_map
 
     try:
         pid = pid_arg(args.target)
     except argparse.ArgumentTypeError as err:
         raise UsageError(str(err)) from None
-    snap, view = snapshot_and_view(pid)
+    snap, emap = snapshot_and_map(pid)
     if args.json:
-        print_json(view.to_dict(snap.regions))
+        print_json(emap.to_dict(snap.regions))
         return 0
-    console().print(elf_view_text(view, snap), end="", markup=False)
+    console().print(elf_map_text(emap, snap), end="", markup=False)
     return 0
 
 
@@ -193,11 +193,11 @@ def _file_lines(info, bias: int | None) -> list[str]:
     return lines
 
 
-def elf_view_text(view, snap) -> str:
+def elf_map_text(emap, snap) -> str:
     from memlab.model import hexaddr
 
-    if not view.available:
-        lines = [f"pid {view.pid}: {view.reason}"]
+    if not emap.available:
+        lines = [f"pid {emap.pid}: {emap.reason}"]
         st = snap.stat
         if not st.masked:
             lines.append(f"  stat: code {hexaddr(st.start_code)}-{hexaddr(st.end_code)}, "
@@ -207,8 +207,8 @@ def elf_view_text(view, snap) -> str:
             if r.kind in ("text", "rodata", "data", "bss"):
                 lines.append(f"  {r.start:#x}-{r.end:#x} {r.perms} {r.kind:<6} {r.label}")
         return _lines(lines)
-    info, bias = view.info, view.bias
-    out = [f"pid {view.pid}" + (" (executable deleted since exec)" if view.deleted else "")]
+    info, bias = emap.info, emap.bias
+    out = [f"pid {emap.pid}" + (" (executable deleted since exec)" if emap.deleted else "")]
     out.extend(_file_lines(info, bias.value))
     out.append("")
     check = {True: "consistent", False: "MISMATCH", None: "not cross-checked"}[bias.consistent]
@@ -217,20 +217,20 @@ def elf_view_text(view, snap) -> str:
                f"maps = {hexaddr(bias.from_maps)} -> {check}")
     out.append("")
     out.append("PT_LOAD -> maps lines  [PAGE_DOWN(vaddr+bias), PAGE_ALIGN(vaddr+memsz+bias))")
-    for m in view.segments:
+    for m in emap.segments:
         out.append(f"  {m.segment.perms} {m.start:#x}-{m.end:#x}  {m.verdict}")
         for r in m.regions:
             out.append(f"      {r.start:#x}-{r.end:#x} {r.perms} {r.label}")
         for n in m.notes:
             out.append(f"      note: {n}")
-    if view.libc is not None and view.libc.environ is not None:
+    if emap.libc is not None and emap.libc.environ is not None:
         out.append("")
-        out.append(f"environ   {hexaddr(view.libc.environ)} in {view.libc.path}"
-                   + (f" -> {hexaddr(view.libc.environ_value)} (libc's current envp)"
-                      if view.libc.environ_value is not None else ""))
-        if view.libc.note:
-            out.append(f"          {view.libc.note}")
-    for w in view.warnings:
+        out.append(f"environ   {hexaddr(emap.libc.environ)} in {emap.libc.path}"
+                   + (f" -> {hexaddr(emap.libc.environ_value)} (libc's current envp)"
+                      if emap.libc.environ_value is not None else ""))
+        if emap.libc.note:
+            out.append(f"          {emap.libc.note}")
+    for w in emap.warnings:
         out.append(f"warning: {w}")
     return _lines(out)
 
@@ -238,7 +238,9 @@ def elf_view_text(view, snap) -> str:
 # ---------------------------------------------------------------------------- layout
 def cmd_layout(args) -> int:
     from memlab.elf.attach import snapshot_with_elf
-    from memlab.render.layout import blocks_to_json, build_blocks, render_rich, render_svg
+    from memlab.render.layout import blocks_to_json, build_blocks
+    from memlab.render.layout_svg import render_svg
+    from memlab.render.layout_text import render_rich
 
     snap = snapshot_with_elf(args.pid)
     blocks = build_blocks(snap)
@@ -308,20 +310,20 @@ def heap_text(ev) -> str:
 
 
 def cmd_heap(args) -> int:
-    from memlab.elf.section import snapshot_and_view
+    from memlab.elf.memorymap import snapshot_and_map
 
-    snap, view = snapshot_and_view(args.pid, walk_heap=True)
-    ev = view.heap
+    snap, emap = snapshot_and_map(args.pid, walk_heap=True)
+    ev = emap.heap
     if args.json:
         d = ev.to_dict()
-        d.update(schema="memlab.heap/1", pid=snap.pid, elf_available=view.available,
-                 elf_reason=view.reason)
+        d.update(schema="memlab.heap/1", pid=snap.pid, elf_available=emap.available,
+                 elf_reason=emap.reason)
         print_json(d)
         return 0
     con = console()
     con.print(printable(f"pid {snap.pid}  {snap.exe or ''}"), highlight=False, markup=False)
-    if not view.available:
-        con.print(printable(f"({view.reason})"), highlight=False, markup=False)
+    if not emap.available:
+        con.print(printable(f"({emap.reason})"), highlight=False, markup=False)
     con.print(heap_text(ev), end="", highlight=False, markup=False)
     return 0
 

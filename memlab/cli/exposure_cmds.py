@@ -195,7 +195,7 @@ def _print_walkthrough(w, reveal: bool) -> None:
 
     con = console()
     for step in w.steps:
-        v = step.view
+        v = step.three_way
         title = f"process {step.victim} (pid {v.pid}): " + (step.command or "start")
         t = Table("view", "state", "value", "where", title=title, title_justify="left")
         for label, src in (("(a) execve env", v.execve),

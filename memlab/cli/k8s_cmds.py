@@ -297,7 +297,7 @@ def _print_started(pr, reveal: bool) -> None:
     _say(f"env ({len(pr.env)}, frozen at execve):")
     for e in pr.env:
         _say(f"  {e.name}={e.display(reveal)}    [{e.source}]")
-    from memlab.k8s.pod import volume_tree
+    from memlab.k8s.poddir import volume_tree
     for vs in pr.volume_sources:
         host = vs.host_dir(pr.pod_dir)
         _say(f"volume {vs.name} ({vs.kind} {vs.object_name}) at {host}:")
@@ -393,7 +393,8 @@ def _follow(pr, args) -> None:
 # --- apply --------------------------------------------------------------------------------
 
 def cmd_apply(args) -> int:
-    from memlab.k8s.pod import ENV_NOTE, apply_to_pod_dir, pod_dir_running
+    from memlab.k8s.apply import ENV_NOTE, apply_to_pod_dir
+    from memlab.k8s.poddir import pod_dir_running
     results = apply_to_pod_dir(args.pod, args.manifest)
     running = pod_dir_running(args.pod)
     if args.json:

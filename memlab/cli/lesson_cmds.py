@@ -36,8 +36,8 @@ examples:
 
 output of --check: one line per check (PASS/FAIL/SKIP, where, what, the measured value),
 then exactly `N passed, N failed` (plus `, N skipped` when some were skipped).
-Steps that need root are skipped with the reason when not root; a lesson whose building
-block is missing is skipped as unavailable; a lesson file that does not load is an ERROR
+Steps that need root are skipped with the reason when not root; a lesson that needs a
+program not here (a sample not built) is skipped as unavailable; a lesson file that does not load is an ERROR
 (counted as failed) naming its file and line, and the other lessons still run.
 
 exit codes: 0 every check passed (or was skipped), 1 a check failed, 2 usage

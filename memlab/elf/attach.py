@@ -1,5 +1,5 @@
 """A snapshot with its ELF area: collect.snapshot(pid), then the executable's file, load
-bias, PT_LOAD -> maps and heap evidence (memlab.elf.section) as Snapshot.elf.
+bias, PT_LOAD -> maps and heap evidence (memlab.elf.memorymap) as Snapshot.elf.
 
 The snapshot stays immutable: with_elf returns a new one.  It sits above memlab.collect
 (collect knows nothing of ELF files, so importing it never loads the ELF layer and its
@@ -9,7 +9,7 @@ dataclasses on the `memlab inspect --json` path).
 from __future__ import annotations
 
 from memlab.collect import snapshot
-from memlab.elf.section import _analyse
+from memlab.elf.memorymap import _analyse
 from memlab.errors import ExecDuringRead, MemlabError
 from memlab.model import Snapshot
 

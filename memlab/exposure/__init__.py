@@ -2,7 +2,7 @@
 
     matrix.access_matrix(pid, secret=..., file=...) -> Matrix   observers x channels
     matrix.demo() -> Matrix                                     `memlab exposure demo`
-    removal.three_way(launched, name) -> EnvView                execve / proc / libc
+    removal.three_way(launched, name) -> ThreeWay               execve / proc / libc
     removal.walkthrough() -> Walkthrough                        `memlab exposure removal`
     search.search(pid, needle, progress=cb) -> SearchResult     `memlab search`
     audit.audit(progress=cb) -> AuditReport                     `memlab audit`

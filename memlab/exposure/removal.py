@@ -138,7 +138,7 @@ def read_libc_environ(pid: int, regions: Sequence[Region] | None = None, *,
     return sym, entries
 
 
-# --------------------------------------------------------------------------- the view
+# --------------------------------------------------------------------------- three ways
 def _value(entries, name: bytes) -> bytes | None:
     prefix = name + b"="
     for e in entries:
@@ -171,7 +171,7 @@ class Source:
 
 
 @dataclass(frozen=True)
-class EnvView:
+class ThreeWay:
     """One variable, three ways, at one moment, plus every copy of the secret."""
 
     pid: int
@@ -198,14 +198,14 @@ class EnvView:
         }
 
 
-def three_way(launched, name: str, secret: bytes | None = None) -> EnvView:
-    """The three views of `name` in a process memlab launched (a Launched: its .env is
+def three_way(launched, name: str, secret: bytes | None = None) -> ThreeWay:
+    """The three readings of `name` in a process memlab launched (a Launched: its .env is
     what execve got).  secret: the bytes to track (default: the value passed to execve)."""
-    return view_of(launched.pid, name, list(launched.env), secret)
+    return three_way_of(launched.pid, name, list(launched.env), secret)
 
 
-def view_of(pid: int, name: str, execve_env: Sequence[bytes] | None,
-            secret: bytes | None = None) -> EnvView:
+def three_way_of(pid: int, name: str, execve_env: Sequence[bytes] | None,
+            secret: bytes | None = None) -> ThreeWay:
     """three_way for any pid; execve_env None when memlab did not start it (then (a)
     is unknown and shown as absent)."""
     bname = name.encode()
@@ -245,7 +245,7 @@ def view_of(pid: int, name: str, execve_env: Sequence[bytes] | None,
     except MemlabError as err:
         warnings.append(f"libc environ not read: {err}")
     copies = tuple(search(pid, secret).hits)
-    return EnvView(pid=pid, name=name, secret=secret, execve=execve, proc_environ=proc,
+    return ThreeWay(pid=pid, name=name, secret=secret, execve=execve, proc_environ=proc,
                    libc_environ=libc, symbol=symbol, copies=copies,
                    warnings=tuple(warnings))
 
@@ -256,13 +256,13 @@ class Step:
     victim: str  # "A" or "B": which process (scrub needs a process that still has it)
     command: str  # the sample command sent ("" for the starting state)
     answer: dict[str, Any]
-    view: EnvView
+    three_way: ThreeWay
     lesson: str
 
     def to_dict(self, reveal: bool = False) -> dict[str, Any]:
-        return {"victim": self.victim, "pid": self.view.pid, "command": self.command,
+        return {"victim": self.victim, "pid": self.three_way.pid, "command": self.command,
                 "answer": self.answer, "lesson": self.lesson,
-                "view": self.view.to_dict(reveal)}
+                "view": self.three_way.to_dict(reveal)}
 
 
 @dataclass
@@ -301,7 +301,7 @@ SCRIPT: tuple[tuple[str, str, str], ...] = (
 def walkthrough(target: str = "sleeper", name: str = DEMO_NAME,
                 secret: bytes = DEMO_SECRET, *, extra_env: Sequence[bytes] = (),
                 timeout: float = 5.0) -> Walkthrough:
-    """Run SCRIPT on two fresh sample processes and take the three-way view after each
+    """Run SCRIPT on two fresh sample processes and take the three-way reading after each
     step.  Both processes are killed before this returns."""
     env = [b"HOME=/", b"LANG=C", name.encode() + b"=" + secret, *extra_env]
     out = Walkthrough(name=name)

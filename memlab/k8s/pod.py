@@ -1,26 +1,12 @@
-"""Run a pod's container on this machine as kubelet would, and apply object updates.
+"""Run a pod's container on this machine as kubelet would.
 
-run:   validate every object -> resolve every configMap/secret volume (FailedMount) ->
-       compute the environment (CreateContainerConfigError) -> only then write the pod
-       directory: objects, one AtomicWriter volume dir per volume, a mountPath map,
-       pod.json -> execve the container's process with exactly that environment.
-apply: validate the new object against the stored one (immutable, type) -> store it ->
-       re-run AtomicWriter for every volume that projects it, as kubelet's sync loop
-       would (here at once, not after the 60-90 s sync period).  The running process's
-       environment does not change: it was fixed at execve (kubernetes#22368).
+prepare: validate every object -> resolve every configMap/secret volume (FailedMount) ->
+         compute the environment (CreateContainerConfigError); writes nothing.
+start:   only then write the pod directory (memlab.k8s.poddir): objects, one AtomicWriter
+         volume dir per volume, a mountPath map, pod.json -> execve the container's
+         process with exactly that environment.
+PodRun.apply (memlab.k8s.apply) updates objects and volumes afterwards.
 
-Pod directory (default <state dir>/pods/<pod>: the per-user state dir of memlab.statedir,
-$XDG_RUNTIME_DIR/memlab when that is the user's own, else /tmp/memlab-<euid>):
-    pod.json                        state (schema memlab.pod/1, owner uid): pod spec,
-                                    container, pid, env, volumes, mounts
-    objects/ConfigMap_<ns>_<name>.json   the API objects as the API server stores them
-    volumes/kubernetes.io~configmap/<volume>/   what kubelet bind-mounts at mountPath
-    rootfs/<mountPath> -> ../volumes/...        where mountPath points on this machine
-A directory is memlab's pod directory only if it is owned by the effective user, mode
-0700, and holds a pod.json that validates (schema, owner = euid, a valid Pod spec).
-`run` reuses one (or an empty directory) and refuses anything else; `apply` refuses
-anything else.  Every write and delete goes through a held directory fd
-(memlab.safefs): a symlink planted in the pod directory is never followed.
 The container's command is NOT rewritten: /etc/config in a command still means the
 host's /etc/config (memlab does not create mount namespaces); read the mapped path
 rootfs/etc/config instead.  Arguments given to a bundled stand-in sample (--exec) that
@@ -32,81 +18,34 @@ is stopped or memlab exits.  Launch from the main thread (PR_SET_PDEATHSIG).
 
 from __future__ import annotations
 
-import fcntl
-import json
 import os
 import posixpath
 import shutil
 import stat as _stat
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 
 from memlab.errors import LaunchError, MemlabError, UsageError
 from memlab.k8s import validation
+from memlab.k8s.apply import ApplyResult, apply_to_pod_dir
 from memlab.k8s.atomic_writer import AtomicWriter, WriteResult
 from memlab.k8s.envvars import (EnvVar, container_environment, expand, mapping_func_for,
-                                make_environment, to_execve)
-from memlab.k8s.manifests import (ConfigMap, Manifest, ObjectStore, Pod, Secret,
-                                  build_object, text_or_path)
-from memlab.k8s.podroot import POD_ROOT_NAME, default_pod_root
-from memlab.k8s.volumes import (FailedMount, VolumeSource, read_volume, resolve,
-                                setup_volume, unsupported_volumes, volume_sources)
-from memlab.safefs import Dir, UnsafePath, check_name, open_trusted
-from memlab.statedir import check_state_root, open_state_dir
+                                to_execve)
+from memlab.k8s.manifests import Manifest, ObjectStore, Pod, text_or_path
+from memlab.k8s.poddir import (SCHEMA, STATE_FILE, Mount, check_reusable, claim_pod_dir,
+                               json_bytes, load_objects, mount_components, object_file_name,
+                               object_to_api, volume_tree)
+from memlab.k8s.podroot import default_pod_root
+from memlab.k8s.volumes import (VolumeSource, read_volume, resolve, setup_volume,
+                                unsupported_volumes, volume_sources)
+from memlab.launch import launch
+from memlab.procfs._io import read_proc_file
+from memlab.safefs import Dir, check_name, open_trusted
+from memlab.samples import is_sample_path, resolve_target
+from memlab.secrets import Masker
 
-SCHEMA = "memlab.pod/1"
-STATE_FILE = "pod.json"
 DEFAULT_SAMPLE = "sleeper"
-ENV_NOTE = ("the environment of a running process never changes: it was copied onto its "
-            "stack at execve (kubernetes#22368); a restarted container would get new values")
-
-
-MAX_STATE_BYTES = 8 << 20  # pod.json and each object file: a 1 MiB object, base64'd
-
-
-@dataclass(frozen=True)
-class Mount:
-    volume: str
-    mount_path: str  # the container's mountPath
-    host_dir: str  # the volume directory (AtomicWriter target)
-    mapped_path: str  # <pod dir>/rootfs/<mountPath>: a symlink to host_dir
-    read_only: bool
-    sub_path: str = ""
-
-    def to_dict(self) -> dict:
-        return {"volume": self.volume, "mount_path": self.mount_path,
-                "host_dir": self.host_dir, "mapped_path": self.mapped_path,
-                "read_only": self.read_only, "sub_path": self.sub_path}
-
-
-@dataclass
-class ApplyResult:
-    """What one apply did to one volume (or to nothing, when no volume uses the object)."""
-
-    object: str  # "ConfigMap default/test-config"
-    action: str  # "created" | "updated" | "unchanged"
-    volume: str | None = None
-    write: WriteResult | None = None
-    event: str | None = None  # a FailedMount message when the payload is invalid now
-    env_drift: dict | None = None  # name -> {"running": v, "on_restart": v}
-
-    def to_dict(self, reveal: bool = True) -> dict:
-        drift = None
-        if self.env_drift is not None:
-            drift = {k: {"running": _show(k, v["running"], v.get("secret"), reveal),
-                         "on_restart": _show(k, v["on_restart"], v.get("secret"), reveal)}
-                     for k, v in self.env_drift.items()}
-        return {"object": self.object, "action": self.action, "volume": self.volume,
-                "write": self.write.to_dict() if self.write else None,
-                "event": self.event, "env_drift": drift}
-
-
-def _show(name: str, value: str, secret: bool | None, reveal: bool) -> str:
-    from memlab.secrets import display_value
-    return display_value(name, value, reveal, bool(secret))
 
 
 # --- command resolution ----------------------------------------------------------------------
@@ -178,86 +117,6 @@ def _hotreload_default_args(mounts: list[Mount], env: list[EnvVar]) -> list[str]
     return [file_arg, name]
 
 
-# --- state --------------------------------------------------------------------------------
-
-def _object_file_name(obj: Manifest) -> str:
-    # kind, a DNS-1123 label namespace and a DNS-1123 subdomain name: one plain name.
-    return check_name(f"{obj.kind}_{obj.namespace}_{obj.name}.json")
-
-
-def object_to_api(obj: Manifest) -> dict:
-    """The object as the API server stores it (Secret: stringData merged into data)."""
-    import base64
-    meta = {"name": obj.name, "namespace": obj.namespace}
-    if isinstance(obj, ConfigMap):
-        d: dict = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": meta}
-        if obj.data:
-            d["data"] = obj.data
-        if obj.binary_data:
-            d["binaryData"] = {k: base64.b64encode(v).decode() for k, v in
-                               obj.binary_data.items()}
-    elif isinstance(obj, Secret):
-        if obj.annotations:
-            meta["annotations"] = obj.annotations
-        d = {"apiVersion": "v1", "kind": "Secret", "metadata": meta, "type": obj.type}
-        if obj.data:
-            d["data"] = {k: base64.b64encode(v).decode() for k, v in obj.data.items()}
-    else:
-        raise TypeError(obj)
-    if obj.immutable is not None:  # type: ignore[attr-defined]
-        d["immutable"] = obj.immutable  # type: ignore[attr-defined]
-    return d
-
-
-def _json_bytes(data: dict) -> bytes:
-    return (json.dumps(data, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
-
-
-def _load_objects(d: Dir) -> ObjectStore:
-    """objects/*.json, each validated as a manifest and stored under its own name."""
-    store = ObjectStore()
-    if d.lstat("objects") is None:
-        return store
-    with d.open_dir("objects") as objects:
-        for name in sorted(objects.listdir()):
-            where = objects.join(name)
-            if name.startswith("."):
-                continue  # a temporary file of an interrupted write
-            try:
-                raw = json.loads(objects.read_file(name, MAX_STATE_BYTES))
-            except (ValueError, UnicodeDecodeError) as err:
-                raise UsageError(f"unreadable object file: {err}", path=where) from err
-            obj = build_object(raw, {}, 1, where)
-            if isinstance(obj, Pod) or _object_file_name(obj) != name:
-                raise UsageError("not an object file memlab wrote", path=where)
-            validation.check(obj)
-            store.put(obj)
-    return store
-
-
-@contextmanager
-def _locked(d: Dir):
-    """Serialise writers (a TUI and `memlab k8s apply` in another terminal)."""
-    fd = os.open(".lock", os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600,
-                 dir_fd=d.fd)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        yield
-    finally:
-        os.close(fd)
-
-
-def _process_alive(pid: int | None, argv0: str | None) -> bool:
-    if not pid:
-        return False
-    try:
-        from memlab.procfs.environ import read_cmdline
-        argv = read_cmdline(pid)
-    except MemlabError:
-        return False
-    return bool(argv) and (argv0 is None or os.fsdecode(argv[0]) == argv0)
-
-
 # --- the pod ------------------------------------------------------------------------------
 
 class PodRun:
@@ -314,8 +173,6 @@ class PodRun:
     # -- start / stop
     def start(self, exec_sample: str | None = None, exec_args: list[str] | None = None,
               timeout: float = 5.0) -> "PodRun":
-        from memlab.launch import launch
-        from memlab.samples import is_sample_path, resolve_target
         exec_args = list(exec_args or [])
         target, args, note = resolve_command(self.container, list(self.env), exec_sample,
                                              exec_args, self.mounts)
@@ -364,11 +221,11 @@ class PodRun:
 
     # -- pod directory
     def _write_pod_dir(self) -> None:
-        d = _claim_pod_dir(self.pod_dir)
+        d = claim_pod_dir(self.pod_dir)
         self._dir = d
         with d.mkdir("objects") as objects:
             for obj in self.store:
-                objects.write_file(_object_file_name(obj), _json_bytes(object_to_api(obj)))
+                objects.write_file(object_file_name(obj), json_bytes(object_to_api(obj)))
         for vs in self._payload_sources:
             self.writes[vs.name] = setup_volume(vs, self.pod, self.store, d)
         for m in self.mounts:
@@ -403,7 +260,7 @@ class PodRun:
             "mounts": [m.to_dict() for m in self.mounts],
             "saved_at": time.time(),
         }
-        self._dir.write_file(STATE_FILE, _json_bytes(state))
+        self._dir.write_file(STATE_FILE, json_bytes(state))
 
     # -- what the container sees
     def volume_files(self) -> dict[str, bytes]:
@@ -431,7 +288,6 @@ class PodRun:
         """The running process's /proc/PID/environ entries (what execve gave it)."""
         if self.pid is None:
             raise LaunchError("the pod's process is not running")
-        from memlab.procfs._io import read_proc_file
         data = read_proc_file(self.pid, "environ")
         return [e for e in data.split(b"\0") if e]
 
@@ -440,7 +296,7 @@ class PodRun:
         + kubelet's sync would.  The env of the running process does not change."""
         results = apply_to_pod_dir(self.pod_dir, manifest)
         with open_trusted(self.pod_dir) as d:
-            self.store = _load_objects(d)
+            self.store = load_objects(d)
         return results
 
     def shown_argv(self, reveal: bool = False) -> list[str] | None:
@@ -449,8 +305,6 @@ class PodRun:
         $(VAR) expansion may have put into args."""
         if self.launched is None:
             return None
-        from memlab.secrets import Masker
-
         masker = Masker.build([f"{e.name}={e.value}".encode("utf-8", "surrogateescape")
                                for e in self.env], self.launched.argv,
                               names=[e.name for e in self.env if e.from_secret],
@@ -475,116 +329,6 @@ class PodRun:
             "mounts": [m.to_dict() for m in self.mounts],
             "warnings": self.warnings,
         }
-
-
-def mount_components(mount_path: str) -> list[str]:
-    """rootfs/<mountPath> as components below the pod directory.
-
-    The API server accepts any non-empty mountPath (ValidateVolumeMounts) and the runtime
-    resolves it inside the container's root (runc: securejoin.SecureJoin).  memlab maps
-    it onto the host under rootfs/, so a '..' component is refused (validation.py says so
-    first; this holds even if that were bypassed), as is a mountPath of "/" alone."""
-    parts = [c for c in mount_path.split("/") if c not in ("", ".")]
-    if not parts or ".." in parts:
-        raise UnsafePath(f"mountPath {mount_path!r}: must not contain '..' and must name a "
-                         "directory below /")
-    return [check_name(c) for c in parts]
-
-
-def _refuse(why: str, d: Dir) -> UsageError:
-    return UsageError(f"not a memlab pod directory: {why}; refusing to use it", path=d.path)
-
-
-def _check_state(state, d: Dir) -> dict:
-    """pod.json as memlab writes it: the marker that D is memlab's pod directory."""
-    if not isinstance(state, dict) or state.get("schema") != SCHEMA:
-        raise _refuse(f"{STATE_FILE} is not schema {SCHEMA}", d)
-    if state.get("owner") != os.geteuid():
-        raise _refuse(f"{STATE_FILE} names another owner than uid {os.geteuid()}", d)
-    types = {"name": str, "namespace": str, "pod": dict, "container": str,
-             "env": list, "volumes": list, "mounts": list}
-    for key, typ in types.items():
-        if not isinstance(state.get(key), typ):
-            raise _refuse(f"{STATE_FILE}: {key!r} is not a {typ.__name__}", d)
-    pid, argv = state.get("pid"), state.get("argv")
-    if pid is not None and (type(pid) is not int or pid <= 0):
-        raise _refuse(f"{STATE_FILE}: 'pid' is not a process id", d)
-    if argv is not None and not (isinstance(argv, list) and
-                                 all(isinstance(a, str) for a in argv)):
-        raise _refuse(f"{STATE_FILE}: 'argv' is not a list of strings", d)
-    for e in state["env"]:
-        if not (isinstance(e, dict) and isinstance(e.get("name"), str)
-                and isinstance(e.get("value"), str)
-                and isinstance(e.get("from_secret", False), bool)):
-            raise _refuse(f"{STATE_FILE}: an 'env' entry is not {{name, value, from_secret}}",
-                          d)
-    # The stored pod spec goes through the same checks as a manifest.
-    pod = build_object(state["pod"], {}, 1, d.join(STATE_FILE))
-    if not isinstance(pod, Pod):
-        raise _refuse(f"{STATE_FILE}: 'pod' is not a Pod", d)
-    validation.check(pod)
-    if (pod.name, pod.namespace) != (state["name"], state["namespace"]):
-        raise _refuse(f"{STATE_FILE}: 'name'/'namespace' do not match the pod", d)
-    pod.container(state["container"])
-    return state
-
-
-def _read_state(d: Dir) -> dict:
-    """D's validated pod.json; D itself must be ours and 0700."""
-    st = os.fstat(d.fd)
-    if st.st_uid != os.geteuid() or _stat.S_IMODE(st.st_mode) & 0o077:
-        raise _refuse(f"it must be uid {os.geteuid()}'s with mode 0700 (it is uid "
-                      f"{st.st_uid}'s, {_stat.S_IMODE(st.st_mode):04o})", d)
-    try:
-        raw = d.read_file(STATE_FILE, MAX_STATE_BYTES)
-    except FileNotFoundError as err:
-        raise _refuse(f"no {STATE_FILE}", d) from err
-    except OSError as err:
-        raise _refuse(f"{STATE_FILE} is not a regular file ({err.strerror})", d) from err
-    try:
-        state = json.loads(raw)
-    except (ValueError, UnicodeDecodeError) as err:
-        raise _refuse(f"unreadable {STATE_FILE} ({err})", d) from err
-    return _check_state(state, d)
-
-
-def _claim_pod_dir(path: Path) -> Dir:
-    """The pod directory, held: created 0700, an empty directory of ours, or a memlab pod
-    directory whose process is gone (its volumes, objects and rootfs are cleared)."""
-    name = check_name(path.name)
-    if path.parent == default_pod_root():
-        parent = open_state_dir(POD_ROOT_NAME)
-    else:  # a root-owned sticky parent (/tmp) is fine: nobody can replace our entry
-        parent = open_trusted(path.parent, create=True, strict=False)
-    with parent:  # made 0700, or opened: no symlink, ours, not writable by others
-        d = parent.mkdir(name, 0o700)
-    try:
-        if not d.listdir():
-            os.fchmod(d.fd, 0o700)
-            return d
-        state = _read_state(d)
-        argv0 = (state.get("argv") or [None])[0]
-        if _process_alive(state.get("pid"), argv0):
-            raise UsageError(f"pod {state['name']!r} is already running here "
-                             f"(pid {state['pid']})", path=d.path)
-        for sub in ("volumes", "objects", "rootfs"):
-            d.rmtree(sub)  # fd-based: a link here is removed, never followed
-        d.unlink(STATE_FILE)
-        return d
-    except BaseException:
-        d.close()
-        raise
-
-
-def _check_reusable(path: Path) -> None:
-    """prepare(): refuse early (nothing written) what _claim_pod_dir would refuse."""
-    if path.parent == default_pod_root():
-        check_state_root()
-    if not os.path.lexists(path):
-        return
-    with open_trusted(path) as d:
-        if d.listdir():
-            _read_state(d)
 
 
 def prepare(pod_manifest: str | os.PathLike | Pod, objects=(), *,
@@ -618,7 +362,7 @@ def prepare(pod_manifest: str | os.PathLike | Pod, objects=(), *,
     if pod_dir is None:
         pod_dir = default_pod_root() / check_name(pod.name)  # a DNS-1123 subdomain
     pod_dir = Path(os.path.abspath(pod_dir))
-    _check_reusable(pod_dir)
+    check_reusable(pod_dir)
     # Volumes first (kubelet mounts before it builds the container config).
     sources = volume_sources(pod)
     for vs in sources:
@@ -648,119 +392,3 @@ def run(pod_manifest, objects=(), *, container: str | None = None,
     """prepare() then start(): the TUI/CLI entry point.  Call from the main thread."""
     pr = prepare(pod_manifest, objects, container=container, pod_dir=pod_dir)
     return pr.start(exec_sample, exec_args, timeout)
-
-
-# --- apply ----------------------------------------------------------------------------------
-
-def load_state(pod_dir: str | os.PathLike) -> dict:
-    """POD_DIR's pod.json, validated: the directory reached without a symlink, ours and
-    0700, the state of schema memlab.pod/1 with owner = euid and a valid Pod spec.
-    `env` entries are {"name", "value", "source", "from_secret"}; `pid` an int or None."""
-    with open_trusted(pod_dir) as d:
-        return _read_state(d)
-
-
-def pod_dir_running(pod_dir: str | os.PathLike) -> int | None:
-    """The pid of the pod directory's process if it still runs, else None (the pod was
-    stopped: an apply still updates the files, but no process sees them)."""
-    state = load_state(os.path.abspath(pod_dir))
-    return state.get("pid") if _process_alive(state.get("pid"),
-                                              (state.get("argv") or [None])[0]) else None
-
-
-def apply_to_pod_dir(pod_dir: str | os.PathLike, manifest) -> list[ApplyResult]:
-    """`memlab k8s apply OBJ.yaml --pod DIR`: works from any process.
-
-    DIR must be memlab's pod directory (load_state).  Validates every document first
-    (nothing written if one fails), then per object: store it, re-run AtomicWriter for
-    each volume projecting it, report env drift."""
-    docs = text_or_path(manifest)
-    with open_trusted(os.path.abspath(pod_dir)) as d:
-        state = _read_state(d)
-        ns = state["namespace"]
-        for obj in docs:
-            if isinstance(obj, Pod):
-                raise UsageError(f"{obj.where()}: a Pod's spec cannot be updated in place "
-                                 "(most fields are immutable): stop it and run it again")
-            if obj.namespace != ns:
-                raise UsageError(f"{obj.where()}: {obj.kind} {obj.namespace}/{obj.name} is "
-                                 f"not in the pod's namespace {ns!r}")
-        with _locked(d):
-            return _apply(d, state, docs)
-
-
-def _apply(d: Dir, state: dict, docs: list[Manifest]) -> list[ApplyResult]:
-    results: list[ApplyResult] = []
-    store = _load_objects(d)
-    for obj in docs:  # validate all before writing any
-        validation.check(obj, store.get(obj.kind, obj.namespace, obj.name))
-    pod = build_object(state["pod"], {}, 1, d.join(STATE_FILE))
-    container = pod.container(state["container"])
-    frozen = {e["name"]: (e["value"], e.get("from_secret", False)) for e in state["env"]}
-    for obj in docs:
-        old = store.get(obj.kind, obj.namespace, obj.name)
-        same = old is not None and object_to_api(old) == object_to_api(obj)
-        action = "created" if old is None else ("unchanged" if same else "updated")
-        with d.mkdir("objects") as objects:
-            objects.write_file(_object_file_name(obj), _json_bytes(object_to_api(obj)))
-        store.put(obj)
-        label = f"{obj.kind} {obj.namespace}/{obj.name}"
-        drift = _env_drift(pod, container, store, frozen)
-        touched = False
-        for vs in volume_sources(pod):
-            if vs.object_kind != obj.kind or vs.object_name != obj.name:
-                continue
-            touched = True
-            try:
-                wr = setup_volume(vs, pod, store, d)
-                results.append(ApplyResult(label, action, vs.name, wr, None, drift))
-            except FailedMount as err:  # kubelet keeps the old content, emits an event
-                results.append(ApplyResult(label, action, vs.name, None, str(err), drift))
-        if not touched:
-            results.append(ApplyResult(label, action, None, None, None, drift))
-    return results
-
-
-def _env_drift(pod: Pod, container: dict, store: ObjectStore,
-               frozen: dict[str, tuple[str, bool]]) -> dict:
-    """Variables whose value a restarted container would see differently:
-    name -> {"running", "on_restart", "secret"}."""
-    try:
-        fresh = {e.name: e for e in make_environment(pod, container, store)}
-    except MemlabError as err:  # the restarted container would not even start
-        return {"(restart)": {"running": "", "on_restart": str(err), "secret": False}}
-    drift = {}
-    for name in sorted(set(fresh) | {k for k in frozen if k not in ("HOSTNAME", "PATH")}):
-        old = frozen.get(name)
-        new = fresh.get(name)
-        old_v = old[0] if old else None
-        new_v = new.value if new else None
-        if old_v != new_v:
-            drift[name] = {"running": old_v if old_v is not None else "(unset)",
-                           "on_restart": new_v if new_v is not None else "(unset)",
-                           "secret": bool((old and old[1]) or (new and new.from_secret))}
-    return drift
-
-
-def volume_tree(host_dir: str) -> list[dict]:
-    """The volume directory as `ls -la` would show it: name, type, mode, link target,
-    size; ts dir contents included (nested paths)."""
-    out = []
-    if not os.path.isdir(host_dir):
-        return out
-    for root, dirs, files in os.walk(host_dir):
-        dirs.sort()
-        for name in sorted(dirs + files):
-            full = os.path.join(root, name)
-            rel = os.path.relpath(full, host_dir)
-            st = os.lstat(full)
-            entry = {"path": rel, "mode": f"{_stat.S_IMODE(st.st_mode):04o}"}
-            if _stat.S_ISLNK(st.st_mode):
-                entry.update(type="symlink", target=os.readlink(full))
-            elif _stat.S_ISDIR(st.st_mode):
-                entry.update(type="dir")
-            else:
-                entry.update(type="file", size=st.st_size)
-            out.append(entry)
-        dirs[:] = [x for x in dirs if not os.path.islink(os.path.join(root, x))]
-    return sorted(out, key=lambda e: e["path"])

@@ -17,10 +17,10 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
+from memlab import requirements
 from memlab.errors import UsageError
 from memlab.inputfile import LESSON, InputFileError, read_input_text
-from memlab.lessons.actions import (ACTIONS, PROGRAM_PARAMS, missing_requirements, param_value,
-                                    program_requirement)
+from memlab.lessons.actions import ACTIONS, PROGRAM_PARAMS, param_value
 from memlab.lessons.checks import CHECKS
 
 CONTENT_DIR = Path(__file__).resolve().parent / "content"
@@ -110,7 +110,7 @@ class Lesson:
     steps: tuple[Step, ...]
     quizzes: tuple[Quiz, ...]
     path: Path
-    requires: tuple[str, ...] = field(default=())
+    requires: tuple[str, ...] = field(default=())  # outside memlab (memlab.requirements)
 
     @property
     def trusted(self) -> bool:
@@ -146,9 +146,9 @@ class Lesson:
         return sum(len(s.checks) for s in self.steps) + len(self.quizzes)
 
     def availability(self) -> tuple[bool, str]:
-        """(True, "") when every building block the lesson's actions call is present,
-        else (False, why)."""
-        missing = missing_requirements(self.requires)
+        """(True, "") when everything the lesson's actions need from outside memlab is
+        here (memlab.requirements: the programs they start, ...), else (False, why)."""
+        missing = requirements.missing_all(self.requires)
         if missing:
             return False, "needs " + "; ".join(missing)
         return True, ""
@@ -354,9 +354,9 @@ def _build(path: Path, text: str, data: dict) -> Lesson:
             requires.extend(spec.requires)
             for key in PROGRAM_PARAMS:  # a sample not built yet: unavailable, say why
                 if isinstance(params.get(key), str):
-                    requires.append(program_requirement(params[key]))
+                    requires.append(requirements.program(params[key]))
             if name == "launch" and "target" not in params:
-                requires.append(program_requirement("sleeper"))
+                requires.append(requirements.program("sleeper"))
             if save:
                 saved.add(save)
         checks = [build_check(c, start, where) for c in _as_list(raw.get("check"))]

@@ -7,9 +7,9 @@ strings execve copied to its top, then auxv/envp/argv and the stack pointer), th
 gap, the mmap area and libraries, [heap], the executable's bss/data/rodata/text, and the
 reserved low area.  Unmapped gaps become compressed blocks labelled with their size.
 
-The model (Block, Marker) is plain data: the CLI renders it with `render_text` (rich
-Text, 80 columns) or `render_svg` (hand-written SVG); the TUI draws its own tower from the
-same list.  Nothing here imports rich at module level.
+The model (Block, Marker) is plain data: the CLI renders it as text
+(memlab.render.layout_text: 80 columns, plain or rich) or as SVG
+(memlab.render.layout_svg); the TUI draws its own tower from the same list.
 
 Labels and notes hold strings from the process (file names, AT_EXECFN, ELF section
 names): the blocks keep them as they are (JSON escapes them itself); every renderer
@@ -19,14 +19,12 @@ allow most control characters at all, not even as &#27;.
 
 from __future__ import annotations
 
-import math
 import os
 from dataclasses import dataclass, replace
 from typing import Any, Iterator
 
 from memlab.kernel.abi import ADDR_END, CANONICAL_USER_END, KERNEL_START, TASK_SIZE_MAX
 from memlab.model import Region, Snapshot, hexaddr
-from memlab.render.safe import fit, printable
 
 
 # kind -> one-line "what it is" when nothing more specific is known
@@ -343,153 +341,15 @@ def _with_markers(b: Block, markers: list[Marker]) -> Block:
     return b
 
 
-# --------------------------------------------------------------------------- text
-STYLE = {
-    "text": "bold red", "rodata": "yellow", "data": "green", "bss": "cyan",
-    "heap": "bold magenta", "stack": "bold blue", "lib": "bright_black",
-    "anon": "white", "file": "white", "vdso": "bright_cyan", "vvar": "bright_cyan",
-    "vsyscall": "bright_cyan", "kernel": "dim", "noncanonical": "dim", "gap": "dim",
-    "reserved": "dim", "part": "blue",
-}
-WIDTH = 80
-
-
 def fmt_addr(addr: int) -> str:
     """Boundary address, 16 hex digits; the top of the address space (2^64, one past
     the last byte) is written as its last byte."""
     return f"{min(addr, ADDR_END - 1):#018x}"
 
 
-def text_lines(blocks: list[Block], width: int = WIDTH) -> list[tuple[str, str]]:
-    """The picture as (line, style) pairs: the plain text is the picture, the style is
-    what a terminal colours it with.  Every block boundary is one address line, then one
-    line per block, per piece inside it and per marker; gaps use a dotted bar."""
-    out: list[tuple[str, str]] = []
-    for i, b in enumerate(blocks):
-        corner = "┌" if i == 0 else "├"
-        out.append((f"  {corner}─ {fmt_addr(b.end)}", "dim"))
-        _block_lines(b, 0, width, out)
-    if blocks:
-        out.append((f"  └─ {fmt_addr(blocks[-1].start)}", "dim"))
-    return out
-
-
-def _block_lines(b: Block, depth: int, width: int, out: list) -> None:
-    bar = "┆" if b.is_gap else "│"
-    indent = "  " * depth
-    head = f"  {bar} {indent}"
-    label_w = 26 - len(indent)
-    left = f"{head}{fit(b.label, label_w):<{label_w}} {b.perms or '':<4} " \
-           f"{human_size(b.size):>9}  "
-    out.append((left + fit(b.what, max(0, width - len(left))), STYLE.get(b.kind, "")))
-    for c in b.children:
-        _block_lines(c, depth + 1, width, out)
-    for m in b.markers:
-        line = f"{head}{indent}  ◀ {m.label} {m.address:#x}"
-        if m.note:
-            line += f"  {m.note}"
-        out.append((fit(line, width), "bold"))
-
-
-def render_plain(blocks: list[Block], width: int = WIDTH) -> str:
-    return "\n".join(line.rstrip() for line, _ in text_lines(blocks, width)) + "\n"
-
-
-def render_rich(blocks: list[Block], width: int = WIDTH):
-    """A rich Text of the picture (the console decides on colour: none when piped or
-    NO_COLOR)."""
-    from rich.text import Text  # heavy: only the terminal renderer needs it
-
-    t = Text()
-    for line, style in text_lines(blocks, width):
-        t.append(line.rstrip() + "\n", style=style or None)
-    return t
-
-
-# --------------------------------------------------------------------------- SVG
-SVG_W = 760
-_FILL = {
-    "text": "#f4a6a6", "rodata": "#f7e3a1", "data": "#b9e4b0", "bss": "#a9dce6",
-    "heap": "#e2b0e8", "stack": "#a8c1f0", "lib": "#d9d9d9", "anon": "#eeeeee",
-    "file": "#eeeeee", "vdso": "#c4ecec", "vvar": "#c4ecec", "vsyscall": "#c4ecec",
-    "kernel": "#bbbbbb", "noncanonical": "#ffffff", "gap": "#ffffff",
-    "reserved": "#f3f3f3", "part": "#d3e0fa",
-}
-
-
-def render_svg(blocks: list[Block], title: str = "memlab layout") -> str:
-    """The same blocks as an SVG document (for slides and docs): one <g class="block">
-    per block in drawing order, each with a <text class="label">; gaps are short dashed
-    boxes, other heights grow with log2(size) so both a page and a GiB stay visible."""
-    from xml.sax.saxutils import escape as xml_escape  # pulls in urllib: SVG path only
-
-    def escape(s: str) -> str:
-        """Text content: control characters as \\xNN first (XML 1.0 forbids them)."""
-        return xml_escape(printable(s))
-
-    rows: list[str] = []
-    y = 40
-    x0, box_w = 170, 560
-
-    def height(b: Block) -> int:
-        if b.is_gap or b.kind == "kernel":
-            h = 26
-        else:
-            h = int(22 + 3 * max(0, math.log2(max(b.size, 1)) - 12))
-        return max(h, 22 + 12 * len(b.markers))
-
-    def draw(b: Block, depth: int) -> None:
-        nonlocal y
-        h = height(b)
-        x = x0 + 16 * depth
-        w = box_w - 32 * depth
-        dash = ' stroke-dasharray="4 3"' if b.is_gap else ""
-        rows.append(f'<g class="block" data-kind="{escape(b.kind)}" '
-                    f'data-start="{b.start:#x}" data-end="{b.end:#x}">')
-        rows.append(f'<rect x="{x}" y="{y}" width="{w}" height="{h}" '
-                    f'fill="{_FILL.get(b.kind, "#ffffff")}" stroke="#555"{dash}/>')
-        if depth == 0:
-            rows.append(f'<text class="addr" x="{x0 - 6}" y="{y + 10}" '
-                        f'text-anchor="end">{fmt_addr(b.end)}</text>')
-        rows.append(f'<text class="label" x="{x + 6}" y="{y + 15}">'
-                    f'{escape(b.label)}</text>')
-        info = " ".join(p for p in (b.perms or "", human_size(b.size)) if p)
-        rows.append(f'<text class="info" x="{x + w - 6}" y="{y + 15}" '
-                    f'text-anchor="end">{escape(info)}</text>')
-        if b.what:  # to the right of the tower
-            rows.append(f'<text class="what" x="{x0 + box_w + 10}" y="{y + 14}">'
-                        f'{escape(fit(b.what, 48))}</text>')
-        for i, m in enumerate(b.markers):
-            my = y + 26 + 12 * i
-            rows.append(f'<line class="marker" x1="{x}" y1="{my - 4}" x2="{x + w}" '
-                        f'y2="{my - 4}" stroke="#b00" stroke-dasharray="2 2"/>')
-            rows.append(f'<text class="marker" x="{x0 + box_w + 10}" y="{my}">'
-                        f'◀ {escape(m.label)} {m.address:#x}</text>')
-        rows.append("</g>")
-        y += h
-        for c in b.children:
-            draw(c, depth + 1)
-
-    for b in blocks:
-        draw(b, 0)
-    if blocks:
-        rows.append(f'<text class="addr" x="{x0 - 6}" y="{y + 4}" '
-                    f'text-anchor="end">{fmt_addr(blocks[-1].start)}</text>')
-    total_h = y + 20
-    total_w = SVG_W + 260
-    head = (f'<svg xmlns="http://www.w3.org/2000/svg" width="{total_w}" '
-            f'height="{total_h}" viewBox="0 0 {total_w} {total_h}" '
-            'font-family="monospace" font-size="12">\n'
-            f'<title>{escape(title)}</title>\n'
-            '<style>.addr{fill:#333}.what{fill:#444;font-size:10px}'
-            '.info{fill:#222}text.marker{fill:#b00;font-size:10px}</style>\n'
-            f'<text x="10" y="22" font-size="15">{escape(title)}</text>\n')
-    return head + "\n".join(rows) + "\n</svg>\n"
-
-
 def blocks_to_json(blocks: list[Block]) -> list[dict[str, Any]]:
     return [b.to_dict() for b in blocks]
 
 
-__all__ = ["Block", "Marker", "build_blocks", "walk", "human_size", "text_lines",
-           "render_plain", "render_rich", "render_svg", "blocks_to_json"]
+__all__ = ["Block", "Marker", "blocks_to_json", "build_blocks", "fmt_addr", "human_size",
+           "walk"]

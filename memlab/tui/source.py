@@ -109,7 +109,7 @@ class DataSource:
         raise UsageError("this source has no exposure data")
 
     def env_three_way(self, name: str):
-        """memlab.exposure.removal.view_of: NAME as execve, /proc/PID/environ and libc's
+        """memlab.exposure.removal.three_way_of: NAME as execve, /proc/PID/environ and libc's
         environ see it, plus every copy of its value in memory."""
         raise UsageError("this source has no exposure data")
 
@@ -311,9 +311,9 @@ class LiveSource(DataSource):
         return pod.apply(yaml_text)
 
     def env_three_way(self, name: str):
-        from memlab.exposure.removal import view_of
+        from memlab.exposure.removal import three_way_of
 
         if self.pid is None:
             raise NoSuchProcess("no process on screen")
         launched = self._launched
-        return view_of(self.pid, name, list(launched.env) if launched else None)
+        return three_way_of(self.pid, name, list(launched.env) if launched else None)

@@ -2,16 +2,18 @@
 
 A view module (memlab/tui/widgets/*.py) exports `VIEW = ViewSpec(...)`; listing the
 module in VIEW_MODULES gives it a tab on the main screen, a key binding (`key`), a
-command-palette entry and a line in the help screen.  A view whose library is not there
-yet (`requires`) is left out, and the help screen says why.
+command-palette entry and a line in the help screen.  A view that needs something from
+outside memlab (`requires`, memlab.requirements: a program, root) which is not here is
+left out, and the help screen says why.  memlab's own modules are plain imports.
 """
 
 from __future__ import annotations
 
 import importlib
-import importlib.util
 from dataclasses import dataclass
 from typing import Callable
+
+from memlab import requirements
 
 VIEW_MODULES = (
     "memlab.tui.widgets.memmap",
@@ -32,21 +34,17 @@ class ViewSpec:
     key: str  # binding that shows it
     teaches: str  # one line for the help screen
     factory: Callable[[], object]  # builds the view widget (a widgets.base.SnapshotView)
-    requires: tuple[str, ...] = ()  # modules that must import for the view to work
+    requires: tuple[str, ...] = ()  # outside memlab only: "program:NAME", "root"
+
+    def __post_init__(self) -> None:
+        for req in self.requires:
+            requirements.check(req)  # a memlab module here is a ValueError at import
 
 
 def missing_requirement(spec: ViewSpec) -> str | None:
-    """Why the view cannot work here (a library missing), or None.  Looks the modules
-    up without importing them: the view imports them when it is used, and start-up
-    stays fast."""
-    for name in spec.requires:
-        try:
-            found = importlib.util.find_spec(name)
-        except ImportError as err:  # a parent package is missing
-            return f"needs {name} ({err})"
-        if found is None:
-            return f"needs {name} (not installed)"
-    return None
+    """Why the view cannot work here (a program missing, not root), or None."""
+    missing = requirements.missing_all(spec.requires)
+    return "needs " + "; ".join(missing) if missing else None
 
 
 def load_views(modules: tuple[str, ...] = VIEW_MODULES) -> tuple[list[ViewSpec], dict[str, str]]:

@@ -40,7 +40,7 @@ def bench_snapshot_elf_cold_vs_cached():
     from memlab.collect import snapshot
     from memlab.elf.attach import snapshot_with_elf
     from memlab.elf import clear_cache, load, snapshot_section
-    from memlab.elf import section as section_mod
+    from memlab.elf import memorymap
 
     rows = []
     with _python_process() as child:
@@ -63,7 +63,7 @@ def bench_snapshot_elf_cold_vs_cached():
         section = _median_ms(lambda: snapshot_section(snap), 500)
 
         def miss():  # parse cached, but the maps changed: bias/segments/heap redone
-            section_mod._MEMO.clear()
+            memorymap._MEMO.clear()
             snapshot_section(snap)
 
         section_miss = _median_ms(miss, 500)

@@ -109,7 +109,8 @@ def test_rich_colour_on_a_terminal(sleeper):
     from rich.console import Console
 
     from memlab.elf.attach import snapshot_with_elf
-    from memlab.render.layout import build_blocks, render_rich
+    from memlab.render.layout import build_blocks
+    from memlab.render.layout_text import render_rich
 
     con = Console(force_terminal=True, color_system="standard", width=80)
     with con.capture() as cap:
@@ -118,7 +119,8 @@ def test_rich_colour_on_a_terminal(sleeper):
 
 
 def test_headless_imports_stay_light():
-    code = ("import sys, memlab.elf, memlab.render.layout, memlab.aslr, "
+    code = ("import sys, memlab.elf, memlab.render.layout, memlab.render.layout_text, "
+            "memlab.render.layout_svg, memlab.aslr, "
             "memlab.cli.elf_cmds, memlab.analysis.heap; "
             "print(sorted(m for m in ('elftools', 'textual', 'rich') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,

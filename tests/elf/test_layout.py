@@ -14,8 +14,9 @@ from memlab.collect import snapshot
 from memlab.elf.attach import snapshot_with_elf
 from memlab.launch import launch
 from memlab.render.json import snapshot as to_json
-from memlab.render.layout import (ADDR_END, Block, build_blocks, render_plain, render_svg,
-                                  walk)
+from memlab.render.layout import ADDR_END, Block, build_blocks, walk
+from memlab.render.layout_svg import render_svg
+from memlab.render.layout_text import render_plain
 from memlab.safefs import open_trusted
 from tests.helpers import sample, wait_until
 
@@ -124,7 +125,7 @@ def test_deleted_executable(tmp_path):
         report = child.report
     assert snap.exe.endswith(" (deleted)")
     elf = to_json(snap)["elf"]
-    # read through /proc/PID/exe: the ELF view still works for a deleted file
+    # read through /proc/PID/exe: the ELF memory map still works for a deleted file
     assert elf["available"] and elf["deleted"] and elf["all_segments_exact"]
     syms = {s["name"]: s["address"] for s in elf["symbols"]}
     assert syms["main"] == report["main"]
@@ -132,17 +133,17 @@ def test_deleted_executable(tmp_path):
 
 
 def test_unreadable_exe_degrades(tmp_path):
-    """A process whose exe cannot be opened: the ELF view says why, the picture is
+    """A process whose exe cannot be opened: the ELF emap says why, the picture is
     drawn from maps + stat."""
     from memlab.elf import analyse
 
     with launch(sample("sleeper"), hold="ready", env=[b"A=1"]) as child:
         snap = snapshot(child.pid)
     # the process is gone now: /proc/PID/exe cannot be opened any more
-    view = analyse(snap)
-    assert not view.available and "not readable" in view.reason
-    assert view.heap is not None and view.heap.start_brk == snap.stat.start_brk
-    snap = snap._replace(elf=view)
+    emap = analyse(snap)
+    assert not emap.available and "not readable" in emap.reason
+    assert emap.heap is not None and emap.heap.start_brk == snap.stat.start_brk
+    snap = snap._replace(elf=emap)
     blocks = build_blocks(snap)
     assert_well_ordered(blocks)
     text = render_plain(blocks)
@@ -265,11 +266,11 @@ def _reason_as_other_user(snap):
     from memlab.elf import analyse, clear_cache
 
     clear_cache()  # this child must really try to open /proc/PID/exe
-    from memlab.elf import section
+    from memlab.elf import memorymap
 
-    section._MEMO.clear()
-    view = analyse(snap)
-    return view.available, view.reason, view.heap.start_brk
+    memorymap._MEMO.clear()
+    emap = analyse(snap)
+    return emap.available, emap.reason, emap.heap.start_brk
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="needs root to switch uid")

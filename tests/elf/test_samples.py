@@ -19,24 +19,24 @@ REPORTED = (("main", ("main",)), ("etext", ("etext",)), ("edata", ("edata", "_ed
 def test_symbol_plus_bias_equals_self_report(running):
     name, child = running
     snap = snapshot(child.pid)
-    view = analyse(snap, report=child.report)
-    assert view.available, view.reason
-    assert view.bias.consistent is True, view.bias
+    emap = analyse(snap, report=child.report)
+    assert emap.available, emap.reason
+    assert emap.bias.consistent is True, emap.bias
     for key, names in REPORTED:
-        assert view.symbol_address(*names) == int(child.report[key], 16), (name, key)
+        assert emap.symbol_address(*names) == int(child.report[key], 16), (name, key)
     if name in ("sleeper-nopie", "sleeper-static"):
-        assert view.bias.value == 0  # ET_EXEC: linked where it runs
+        assert emap.bias.value == 0  # ET_EXEC: linked where it runs
     else:
-        assert view.bias.value % 4096 == 0 and view.bias.value > 0
+        assert emap.bias.value % 4096 == 0 and emap.bias.value > 0
 
 
 def test_every_pt_load_is_covered_exactly(running):
     name, child = running
     snap = snapshot(child.pid)
-    view = analyse(snap)
-    info, bias = view.info, view.bias.value
-    assert len(view.segments) == len(info.loads) == 4
-    for m, seg in zip(view.segments, info.loads):
+    emap = analyse(snap)
+    info, bias = emap.info, emap.bias.value
+    assert len(emap.segments) == len(info.loads) == 4
+    for m, seg in zip(emap.segments, info.loads):
         lo, hi = page_down(seg.vaddr + bias), page_up(seg.vaddr + seg.memsz + bias)
         assert (m.start, m.end) == (lo, hi)
         # the union of the lines: contiguous, and exactly the expected range
@@ -44,7 +44,7 @@ def test_every_pt_load_is_covered_exactly(running):
         for a, b in zip(m.regions, m.regions[1:]):
             assert a.end == b.start
         assert m.verdict == "exact"
-    rw = view.segments[-1]
+    rw = emap.segments[-1]
     # RELRO split (ld.so, or libc start-up when static): r--p then rw-p
     assert [r.perms for r in rw.regions[:2]] == ["r--p", "rw-p"]
     if name.startswith("sleeper-static"):
@@ -68,8 +68,8 @@ def test_snapshot_with_elf_section(running):
 
 def test_heap_evidence(running):
     name, child = running
-    view = analyse(snapshot(child.pid), report=child.report)
-    ev = view.heap
+    emap = analyse(snapshot(child.pid), report=child.report)
+    ev = emap.heap
     end = int(child.report["end"], 16)
     assert ev.end_symbol == end
     assert ev.brk == int(child.report["sbrk"], 16)
@@ -94,8 +94,8 @@ def test_no_aslr_heap_is_only_page_round_up(variant):
     from tests.helpers import sample
 
     with launch(sample(variant), hold="ready", env=[b"A=1"], no_aslr=True) as child:
-        view = analyse(snapshot(child.pid), report=child.report)
-    ev = view.heap
+        emap = analyse(snapshot(child.pid), report=child.report)
+    ev = emap.heap
     if variant == "sleeper-static-pie":
         assert ev.heap_below_binary
     else:
@@ -106,9 +106,9 @@ def test_no_aslr_heap_is_only_page_round_up(variant):
 
 def test_libc_environ_points_at_current_envp(running):
     name, child = running
-    view = analyse(snapshot(child.pid))
-    assert view.libc is not None and view.libc.environ is not None
-    assert view.libc.environ_value == int(child.report["environ"], 16)
+    emap = analyse(snapshot(child.pid))
+    assert emap.libc is not None and emap.libc.environ is not None
+    assert emap.libc.environ_value == int(child.report["environ"], 16)
 
 
 def test_refresh_memo_follows_changes():

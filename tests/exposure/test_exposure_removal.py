@@ -27,7 +27,7 @@ def proc_environ(pid: int) -> bytes:
 @pytest.fixture(scope="module")
 def steps():
     w = walkthrough(secret=SECRET, name=NAME)
-    return {(s.victim, s.command.split(" ")[0] or "start"): s.view for s in w.steps}
+    return {(s.victim, s.command.split(" ")[0] or "start"): s.three_way for s in w.steps}
 
 
 def test_start_all_three_views_hold_the_secret_in_the_stack_block(steps):

@@ -192,7 +192,7 @@ def _cli_as_nobody(args: list[str]) -> tuple[int, str, str]:
     from memlab.cli import build_parser, main
 
     build_parser()  # import every command module while root can still read the venv
-    import memlab.cli._views  # noqa: F401  (and the text-mode renderers)
+    import memlab.cli._text  # noqa: F401  (and the text-mode renderers)
     import rich.console  # noqa: F401
 
     def child():

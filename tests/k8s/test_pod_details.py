@@ -16,6 +16,7 @@ import pytest
 from memlab.k8s import pod as k8spod
 from memlab.k8s.envvars import EnvVar
 from memlab.k8s.pod import resolve_command
+from memlab.k8s.poddir import Mount
 from memlab.procfs._io import read_proc_file
 from tests.conftest import requires_root
 from tests.helpers import loaded_after
@@ -67,7 +68,7 @@ def test_image_without_usable_command_runs_sleeper():
 
 
 def test_exec_args_under_a_mount_path_are_mapped():
-    m = k8spod.Mount("v", "/etc/config", "/pod/volumes/x/v", "/pod/rootfs/etc/config", False)
+    m = Mount("v", "/etc/config", "/pod/volumes/x/v", "/pod/rootfs/etc/config", False)
     _, args, note = resolve_command({"image": "x"}, [], "hotreload",
                                     ["--hold-fd", "/etc/config/K", "/etc/configX", "K"], [m])
     assert args == ["--hold-fd", "/pod/rootfs/etc/config/K", "/etc/configX", "K"]

@@ -40,7 +40,7 @@ def test_basic_auth_with_neither():
 def test_string_data_wins_and_is_stored_as_data():
     s = one(SECRET + "data: {k: aGVsbG8=}\nstringData: {k: world}\n")
     assert s.data == {"k": b"world"}
-    from memlab.k8s.pod import object_to_api
+    from memlab.k8s.poddir import object_to_api
     assert object_to_api(s)["data"] == {"k": "d29ybGQ="}
     assert "stringData" not in object_to_api(s)
 

@@ -147,21 +147,22 @@ def test_ci_style_run_of_the_real_command():
 def test_unavailable_lesson_is_skipped_with_why_not_failed(lesson_dir):
     from memlab.lessons import actions
 
-    actions.action("needs-a-block", requires=("memlab_no_such_block",))(
+    actions.action("needs-a-program", requires=("program:memlab-no-such-program",))(
         lambda ctx, p, save: actions.ActionResult(1))
     try:
-        lesson_dir("u.toml", GOOD.replace('do = "launch"', 'do = "needs-a-block"')
+        lesson_dir("u.toml", GOOD.replace('do = "launch"', 'do = "needs-a-program"')
                    .replace('env = ["A=1"]\n', ""))
         rc, out, _ = run_cli("lesson", "run", "--all", "--check", "--no-builtin",
                              "--dir", str(lesson_dir.dir))
         assert rc == 0
         assert re.search(r"^SKIP  u: unavailable \(2 checks skipped\): needs "
-                         r"memlab_no_such_block \(not importable", out, re.M), out
+                         r"program 'memlab-no-such-program'", out, re.M), out
         assert summary(out) == (0, 0, 2)
         rc, out, _ = run_cli("lesson", "list", "--no-builtin", "--dir", str(lesson_dir.dir))
-        assert "[unavailable]" in out and "why unavailable: needs memlab_no_such_block" in out
+        assert "[unavailable]" in out
+        assert "why unavailable: needs program 'memlab-no-such-program'" in out
     finally:
-        del actions.ACTIONS["needs-a-block"]
+        del actions.ACTIONS["needs-a-program"]
 
 
 def test_run_json_gives_every_verdict_with_its_measured_value(lesson_dir):

@@ -62,20 +62,36 @@ def test_a_program_that_is_not_there_makes_the_lesson_unavailable(lesson_dir):
     assert not ok and "program '/nonexistent/x'" in why
 
 
-def test_a_missing_building_block_makes_the_lesson_unavailable(lesson_dir):
-    actions.action("needs-a-block", requires=("memlab_no_such_block:thing",))(
+def test_a_missing_outside_requirement_makes_the_lesson_unavailable(lesson_dir):
+    actions.action("needs-a-program", requires=("program:memlab-no-such-program",))(
         lambda ctx, p, save: actions.ActionResult(1))
     try:
-        text = GOOD.replace('do = "launch"', 'do = "needs-a-block"').replace(
+        text = GOOD.replace('do = "launch"', 'do = "needs-a-program"').replace(
             'env = ["A=1"]\n', "")
         lesson = load_lesson(lesson_dir("u.toml", text))
         ok, why = lesson.availability()
-        assert not ok and "memlab_no_such_block" in why
+        assert not ok and "program 'memlab-no-such-program'" in why
         with LessonRunner(lesson, allow_programs=True) as r:
             out = r.run_step()
         assert out.skipped and all(x.status == "skip" for x in out.results)
     finally:
-        del actions.ACTIONS["needs-a-block"]
+        del actions.ACTIONS["needs-a-program"]
+
+
+@pytest.mark.parametrize("req", ["memlab.launch:launch", "memlab.collect", "yaml",
+                                 "program:", "rooot"])
+def test_an_action_may_require_only_things_outside_memlab(req):
+    """memlab's own modules are imports, never requirements: declaring one fails at
+    import time (here), not quietly as an unavailable lesson."""
+    with pytest.raises(ValueError, match="outside memlab"):
+        actions.action("needs-a-module", requires=(req,))(lambda ctx, p, save: None)
+    assert "needs-a-module" not in actions.ACTIONS
+
+
+def test_the_builtin_actions_require_only_things_outside_memlab():
+    for spec in actions.ACTIONS.values():
+        for req in spec.requires:
+            assert req == "root" or req.startswith("program:"), (spec.name, req)
 
 
 ROOT_STEP = GOOD.replace('[[step]]\ntext = "Launch."',

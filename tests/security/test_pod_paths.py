@@ -79,7 +79,7 @@ def test_traversal_in_manifest_fields_is_refused(field, victim, files, tmp_path)
 @pytest.mark.parametrize("mount", ["/../../x", "/a/../../x", "..", "/", "", "a/./../b"])
 def test_mount_mapping_never_leaves_rootfs_even_unvalidated(mount):
     from memlab.errors import UsageError
-    from memlab.k8s.pod import mount_components
+    from memlab.k8s.poddir import mount_components
 
     with pytest.raises(UsageError, match="mountPath"):
         mount_components(mount)

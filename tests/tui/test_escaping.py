@@ -67,7 +67,7 @@ def exposure_results():
     """What the exposure panel's observers would answer, quoting hostile strings."""
     from memlab.exposure.matrix import Matrix, Row, Victim
     from memlab.exposure.observers import Cell
-    from memlab.exposure.removal import EnvView, Source
+    from memlab.exposure.removal import Source, ThreeWay
     from memlab.exposure.search import Hit
 
     victim = Victim(fakes.PID, 0, 0, f"sl{TITLE}", True, ("EVIL_TOKEN",), None)
@@ -77,7 +77,7 @@ def exposure_results():
                 skipped=f"the observer failed: {CLEAR}"))
     matrix = Matrix(victim, rows, channels=("environ",), notes=(f"note {TITLE}",))
     value = f"s3cret{CLEAR}".encode()
-    three = EnvView(fakes.PID, f"EVIL_TOKEN{TITLE}", value,
+    three = ThreeWay(fakes.PID, f"EVIL_TOKEN{TITLE}", value,
                     Source(value, True), Source(value, True, 0x7FFFFFFFE000, HOSTILE_PATH),
                     Source(None, False), None,
                     copies=(Hit(0x555555559010, HOSTILE_PATH, "file", 16, b"", b""),))

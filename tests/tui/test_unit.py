@@ -148,10 +148,17 @@ def test_tui_cli_errors_are_one_line_with_exit_codes():
     assert main(["tui", "--launch", "no-such-program-xyz"]) == 2
 
 
-def test_a_view_whose_library_is_missing_is_left_out_with_why():
+def test_a_view_whose_outside_requirement_is_missing_is_left_out_with_why():
     from memlab.tui.views import ViewSpec, missing_requirement
     spec = lambda *req: ViewSpec("x", "X", "z", "", object, req)  # noqa: E731
-    assert missing_requirement(spec("memlab.no_such_module")) == \
-        "needs memlab.no_such_module (not installed)"
-    assert "No module named 'nopkg'" in missing_requirement(spec("nopkg.mod"))
-    assert missing_requirement(spec("memlab.k8s.pod", "yaml")) is None
+    assert missing_requirement(spec("program:memlab-no-such-program")).startswith(
+        "needs program 'memlab-no-such-program'")
+    assert missing_requirement(spec("program:sh")) is None
+    assert missing_requirement(spec()) is None
+
+
+@pytest.mark.parametrize("req", ["memlab.k8s.pod", "yaml", "memlab.lessons.engine:discover"])
+def test_a_view_may_require_only_things_outside_memlab(req):
+    from memlab.tui.views import ViewSpec
+    with pytest.raises(ValueError, match="outside memlab"):
+        ViewSpec("x", "X", "z", "", object, (req,))

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from memlab import collect
-from memlab.analysis.memview import BytesMemory
+from memlab.analysis.bytesmemory import BytesMemory
 from tests.data.initstack import CASES, HERE, load_case
 
 FILE = b"from-proc\0"

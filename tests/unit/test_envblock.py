@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from memlab.analysis.envblock import locate_env_block
-from memlab.analysis.memview import BytesMemory
+from memlab.analysis.bytesmemory import BytesMemory
 from memlab.render import json as json_form
 from tests.data.initstack import CASES, load_case
 

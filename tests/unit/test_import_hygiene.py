@@ -21,9 +21,10 @@ HEADLESS = [
     "memlab.procfs.maps", "memlab.procfs.stat", "memlab.procfs.auxv",
     "memlab.procfs.environ", "memlab.procfs.status", "memlab.procfs.mem",
     "memlab.analysis.classify", "memlab.analysis.envblock", "memlab.analysis.initstack",
-    "memlab.analysis.memview", "memlab.analysis.selfreport", "memlab.kernel.abi",
-    "memlab.render.json", "memlab.elf.attach", "memlab.cli",
-    "memlab.cli._output", "memlab.cli._views", *COMMAND_MODULES,
+    "memlab.analysis.bytesmemory", "memlab.analysis.selfreport", "memlab.kernel.abi",
+    "memlab.render.json", "memlab.elf.attach", "memlab.cli", "memlab.cli._output",
+    "memlab.cli._text", "memlab.requirements", "memlab.elf.memorymap", "memlab.k8s.poddir",
+    "memlab.k8s.pod", "memlab.k8s.apply", "memlab.lessons.actions", *COMMAND_MODULES,
 ]
 
 

@@ -10,7 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from memlab.analysis.initstack import decode_initial_stack
-from memlab.analysis.memview import BytesMemory
+from memlab.analysis.bytesmemory import BytesMemory
 from memlab.errors import UnreadableMemory
 from memlab.kernel.abi import AT_EXECFN, AT_PLATFORM, AT_RANDOM
 from memlab.procfs.environ import parse_environ

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from memlab.render import layout
+from memlab.render import layout, layout_text
 from memlab.render.safe import fit, printable
 from memlab.tui.widgets.tower import short_label
 
@@ -57,7 +57,7 @@ def test_a_literal_backslash_x_is_not_taken_for_an_escape():
 def test_the_text_picture_cuts_labels_with_fit():
     block = layout.Block(kind="lib", label="L" * 23 + "\x1b" + "LLLL", start=0, end=4096)
     lines: list = []
-    layout._block_lines(block, 0, 80, lines)  # a 26-column label at depth 0
+    layout_text._block_lines(block, 0, 80, lines)  # a 26-column label at depth 0
     assert "L" * 23 + "… " in lines[0][0]  # the \x1b does not fit whole: left out
 
 

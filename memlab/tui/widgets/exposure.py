@@ -55,7 +55,7 @@ class ExposureView(SnapshotView):
         super().__init__(**kw)
         self.claim = None  # Matrix with the two rows of the article's claim
         self.matrix = None  # the full Matrix
-        self.three_way = None  # removal.EnvView
+        self.three_way = None  # removal.ThreeWay
         self.errors: list[str] = []
         self._pid: int | None = None
 
@@ -204,5 +204,4 @@ class ExposureView(SnapshotView):
 VIEW = ViewSpec(
     id="exposure", title="Exposure", key="o", factory=ExposureView,
     teaches="who can read the secret: same uid reads /proc/PID/environ, another uid gets "
-            "EACCES; the full observer x channel matrix; the variable three ways",
-    requires=("memlab.exposure.matrix", "memlab.exposure.removal"))
+            "EACCES; the full observer x channel matrix; the variable three ways")

@@ -18,6 +18,7 @@ from textual.containers import Vertical, VerticalScroll
 from textual.css.query import NoMatches
 from textual.widgets import DataTable, Input, Static
 
+from memlab.lessons.engine import LessonRunner, discover
 from memlab.render.safe import printable
 from memlab.tui.views import ViewSpec
 from memlab.tui.widgets.base import SnapshotView
@@ -64,8 +65,6 @@ class LessonPane(Vertical, can_focus=True):
 
     def __init__(self, lesson, **kw) -> None:
         super().__init__(**kw)
-        from memlab.lessons.engine import LessonRunner
-
         self.lesson = lesson
         self.runner = LessonRunner(lesson)
         self.quiz_index = 0
@@ -274,8 +273,6 @@ class LessonsView(SnapshotView):
         yield table
 
     def on_mount(self) -> None:
-        from memlab.lessons.engine import discover
-
         self.catalog = discover()
         table = self.query_one("#lessons-table", DataTable)
         for n, lesson in enumerate(self.catalog.lessons, 1):
@@ -304,5 +301,4 @@ class LessonsView(SnapshotView):
 VIEW = ViewSpec(
     id="lessons", title="Lessons", key="g", factory=LessonsView,
     teaches="guided lessons: the article, runnable, each step checked against what "
-            "memlab measures, in a pane beside the live views",
-    requires=("memlab.lessons.engine",))
+            "memlab measures, in a pane beside the live views")

@@ -20,6 +20,7 @@ from textual.message import Message
 from textual.widgets import Button, DataTable, Input, Static, TextArea
 
 from memlab.errors import MemlabError
+from memlab.k8s.manifests import ConfigMap, text_or_path
 from memlab.model import text
 from memlab.render.safe import fit, printable
 from memlab.secrets import display_value
@@ -37,9 +38,7 @@ def demo_manifest() -> str:
 
 def config_map_yaml(manifest_path: str, log_level: str = "DEBUG") -> str:
     """The demo's first ConfigMap as YAML, with LOG_LEVEL changed: the editor's start."""
-    from memlab.k8s.manifests import ConfigMap, text_or_path
-
-    import yaml  # PyYAML, as memlab.k8s uses
+    import yaml  # PyYAML, as memlab.k8s uses: lazy, a heavy optional import
 
     for obj in text_or_path(manifest_path):
         if isinstance(obj, ConfigMap):
@@ -240,5 +239,4 @@ class PodView(SnapshotView):
 VIEW = ViewSpec(
     id="pod", title="Pod", key="k", factory=PodView,
     teaches="a pod run here: ConfigMap as env (frozen at execve) beside the same ConfigMap "
-            "as a volume (..data swapped on apply)",
-    requires=("memlab.k8s.pod", "yaml"))
+            "as a volume (..data swapped on apply)")

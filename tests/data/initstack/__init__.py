@@ -6,7 +6,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from memlab.analysis.memview import BytesMemory
+from memlab.analysis.bytesmemory import BytesMemory
 from memlab.model import AuxvEntry, ProcStat, Region
 from memlab.procfs.auxv import parse_auxv
 from memlab.procfs.environ import parse_cmdline

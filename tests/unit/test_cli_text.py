@@ -1,4 +1,4 @@
-"""memlab/cli/_views.py renderables at the widths people use (QA regressions)."""
+"""memlab/cli/_text.py renderables at the widths people use (QA regressions)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import io
 import pytest
 from rich.console import Console
 
-from memlab.cli._views import regions_table
+from memlab.cli._text import regions_table
 from memlab.model import Region
 
 LIBC = "/usr/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2"
@@ -42,7 +42,7 @@ def test_matching_env_checks_are_one_row_and_a_mismatch_keeps_its_own():
     """`memlab launch sleeper` listed one self-check row per env string (41 in a plain
     shell, 100,000 rows and minutes of rendering for a big env file)."""
     from memlab.analysis.selfreport import Check
-    from memlab.cli._views import checks_table
+    from memlab.cli._text import checks_table
 
     src = "env block (stat env_start + offset)"
     checks = [Check("argv", 0x7ffd0000, 0x7ffd0000, "startstack + 8", True)]
@@ -73,7 +73,7 @@ def _env_block(n: int):
 def test_a_huge_table_prints_every_row_as_plain_lines():
     """`memlab launch -i --env-file` with 100,000 entries took 27 s in rich's Table; past
     RICH_ROW_LIMIT the same columns are printed as plain lines, every row kept."""
-    from memlab.cli._views import RICH_ROW_LIMIT, PlainLines, env_table
+    from memlab.cli._text import RICH_ROW_LIMIT, PlainLines, env_table
 
     small = env_table(_env_block(RICH_ROW_LIMIT), reveal=False)
     assert not isinstance(small, PlainLines)
@@ -96,7 +96,7 @@ def test_a_huge_table_prints_every_row_as_plain_lines():
 def test_terminal_control_from_a_process_is_shown_escaped(raw):
     """An env value like ESC]52 (write the reader's clipboard) or ESC[2J (clear the
     screen) is printed as \\x1b..., in the rich table as in the plain one."""
-    from memlab.cli._views import env_table
+    from memlab.cli._text import env_table
     from memlab.model import EnvBlock, EnvEntry
 
     env = EnvBlock(start=0x1000, end=0x1000 + len(raw) + 1, raw=raw + b"\0",

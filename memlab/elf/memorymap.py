@@ -1,8 +1,9 @@
-"""The ELF view of one process snapshot: file + bias + segments -> maps + symbols + heap.
+"""The ELF file laid over one process's memory: file + bias + segments -> maps + symbols
++ heap + libc's `environ`.
 
-`analyse(snapshot)` returns an ElfView (objects, for the CLI/TUI); `snapshot_section`
+`analyse(snapshot)` returns an ElfMemoryMap (objects, for the CLI/TUI); `snapshot_section`
 is its JSON form, which collect.snapshot(pid, with_elf=True) stores as extra["elf"].
-Never raises for an unreadable executable: the view then says why (`reason`) and keeps
+Never raises for an unreadable executable: the map then says why (`reason`) and keeps
 what maps + stat still tell (`fallback`).  Raises ExecDuringRead when the executable it
 opened is not the one in the snapshot's maps (the process exec'd since): one program's
 ELF is never laid over another's maps.
@@ -29,7 +30,10 @@ _LIBC = re.compile(r"/libc(\.so[.\d]*|-[\d.]+\.so)$")
 
 
 @dataclass(frozen=True)
-class LibcView:
+class LibcEnviron:
+    """libc in the process: where it was loaded and its `environ` variable (the envp
+    array setenv() keeps, which may no longer be the one execve laid on the stack)."""
+
     path: str
     bias: int | None
     environ: int | None  # runtime address of libc's `environ` variable
@@ -43,7 +47,10 @@ class LibcView:
 
 
 @dataclass(frozen=True)
-class ElfView:
+class ElfMemoryMap:
+    """One process's executable, correlated with its memory: the load bias, each PT_LOAD
+    segment and the maps lines it became, the heap's evidence, libc's `environ`."""
+
     pid: int
     exe: str | None  # as maps spells it (no " (deleted)")
     deleted: bool
@@ -52,7 +59,7 @@ class ElfView:
     bias: Bias | None = None
     segments: tuple[SegmentMapping, ...] = ()
     heap: HeapEvidence | None = None
-    libc: LibcView | None = None
+    libc: LibcEnviron | None = None
     warnings: tuple[str, ...] = field(default=())
 
     @property
@@ -160,14 +167,14 @@ def check_exe_identity(snap: Snapshot, exe: str | None, st: os.stat_result) -> N
 
 
 # Refresh memo: the same process with the same maps, auxv, brk and parsed file gives the
-# same view, so a TUI refresh (or a repeated `inspect`) reuses it and only re-reads the
+# same map, so a TUI refresh (or a repeated `inspect`) reuses it and only re-reads the
 # live value (libc's environ pointer).  Small and bounded: one entry per watched process.
 # The maps part is compared, not hashed (CPython does not cache tuple hashes, and
 # hashing ~100 lines on every refresh would cost more than the comparison).
 @dataclass
 class _Memo:
     regions: tuple
-    view: ElfView
+    emap: ElfMemoryMap
     json: dict[str, Any] | None = None
 
 
@@ -186,7 +193,7 @@ def _memo_key(snap: Snapshot, info: ElfInfo, reported_brk, first_alloc, start_br
 
 
 def _analyse(snap: Snapshot, report: dict | None, live: bool = True,
-             maps: bytes | None = None) -> tuple[ElfView, _Memo | None]:
+             maps: bytes | None = None) -> tuple[ElfMemoryMap, _Memo | None]:
     exe, deleted = _exe_path(snap)
     rep = report or {}
     reported_brk = _addr(rep.get("sbrk"))
@@ -201,7 +208,7 @@ def _analyse(snap: Snapshot, report: dict | None, live: bool = True,
         heap = heap_evidence(snap.regions, start_brk, exe_path=exe, reported_brk=reported_brk,
                              first_alloc=first_alloc,
                              end_source=None)
-        return ElfView(snap.pid, exe, deleted, None,
+        return ElfMemoryMap(snap.pid, exe, deleted, None,
                        f"executable not readable: {err}; showing maps + stat only",
                        heap=heap), None
     key = _memo_key(snap, info, reported_brk, first_alloc, start_brk)
@@ -211,13 +218,13 @@ def _analyse(snap: Snapshot, report: dict | None, live: bool = True,
     # Region compares for 150 lines.
     regions_key = snap.regions if maps is None else maps
     memo = _MEMO.get(key)
-    if memo is not None and memo.view.info is info and memo.regions == regions_key:
-        view = memo.view
-        if view.libc is not None and view.libc.environ is not None:
-            value = _read_ptr(snap, view.libc.environ) if live else None
-            if value != view.libc.environ_value:
-                view = replace(view, libc=replace(view.libc, environ_value=value))
-        return view, memo
+    if memo is not None and memo.emap.info is info and memo.regions == regions_key:
+        emap = memo.emap
+        if emap.libc is not None and emap.libc.environ is not None:
+            value = _read_ptr(snap, emap.libc.environ) if live else None
+            if value != emap.libc.environ_value:
+                emap = replace(emap, libc=replace(emap.libc, environ_value=value))
+        return emap, memo
     warnings = []
 
     def is_exe(r: Region) -> bool:
@@ -240,43 +247,43 @@ def _analyse(snap: Snapshot, report: dict | None, live: bool = True,
                          end_source=f"{end_sym.name} ({end_sym.source})" if end_sym else None,
                          exe_path=exe, static_pie=info.kind == "static-pie",
                          reported_brk=reported_brk, first_alloc=first_alloc)
-    libc = _libc_view(snap, info, bias, live)
-    view = ElfView(snap.pid, exe, deleted, info, None, bias, mappings, heap, libc,
+    libc = _libc_environ(snap, info, bias, live)
+    emap = ElfMemoryMap(snap.pid, exe, deleted, info, None, bias, mappings, heap, libc,
                    tuple(warnings))
     if key not in _MEMO and len(_MEMO) >= _MEMO_MAX:
         _MEMO.pop(next(iter(_MEMO)))
-    memo = _MEMO[key] = _Memo(regions_key, view)
-    return view, memo
+    memo = _MEMO[key] = _Memo(regions_key, emap)
+    return emap, memo
 
 
 def analyse(snap: Snapshot, *, report: dict | None = None,
-            walk_heap: bool = False) -> ElfView:
-    """The ELF view of `snap`.  `report` is a sample's self-report (adds the reported
+            walk_heap: bool = False) -> ElfMemoryMap:
+    """The ELF memory map of `snap`.  `report` is a sample's self-report (adds the reported
     sbrk(0) and first malloc to the heap evidence).  walk_heap reads the first malloc
     chunk headers at start_brk (memory access needed; `memlab heap` does)."""
-    view = _analyse(snap, report)[0]
-    if walk_heap and view.heap is not None:
-        chunks = _heap_chunks(snap, view.heap)
+    emap = _analyse(snap, report)[0]
+    if walk_heap and emap.heap is not None:
+        chunks = _heap_chunks(snap, emap.heap)
         if chunks is None:
             pass  # nothing to walk, or memory not readable
         elif not chunks:
-            view = replace(view, heap=replace(view.heap, notes=view.heap.notes + (
+            emap = replace(emap, heap=replace(emap.heap, notes=emap.heap.notes + (
                 "no malloc chunk header at start_brk: something used sbrk before malloc "
                 "(a static glibc puts its TLS block there, csu/libc-tls.c)",)))
         else:
-            ev = view.heap
+            ev = emap.heap
             heap = heap_evidence(snap.regions, ev.start_brk, end_symbol=ev.end_symbol,
-                                 end_source=ev.end_source, exe_path=view.exe,
-                                 static_pie=view.info is not None
-                                 and view.info.kind == "static-pie",
+                                 end_source=ev.end_source, exe_path=emap.exe,
+                                 static_pie=emap.info is not None
+                                 and emap.info.kind == "static-pie",
                                  reported_brk=_addr((report or {}).get("sbrk")),
                                  first_alloc=ev.first_alloc if ev.first_alloc_source
                                  else None, chunks=chunks)
-            view = replace(view, heap=heap)
-    return view
+            emap = replace(emap, heap=heap)
+    return emap
 
 
-def snapshot_and_view(pid: int, **kw) -> tuple[Snapshot, ElfView]:
+def snapshot_and_map(pid: int, **kw) -> tuple[Snapshot, ElfMemoryMap]:
     """collect.snapshot(pid) and its analyse(), read again when the process exec'd
     between the two (up to collect.READ_ATTEMPTS times, then ExecDuringRead)."""
     from memlab.collect import READ_ATTEMPTS, snapshot
@@ -315,13 +322,13 @@ def snapshot_section(snap: Snapshot, *, report: dict | None = None,
     not mutate them.  live=False (the default, cheap on every refresh) leaves out the
     one value that needs a memory read: libc.environ_value (`memlab elf` shows it).
     maps: the /proc/PID/maps text snap.regions came from, if the caller kept it."""
-    view, memo = _analyse(snap, report, live, maps)
+    emap, memo = _analyse(snap, report, live, maps)
     if memo is None:
-        return view.to_dict(snap.regions)
+        return emap.to_dict(snap.regions)
     if memo.json is None:
-        memo.json = view.to_dict(snap.regions)
+        memo.json = emap.to_dict(snap.regions)
     d = dict(memo.json)
-    d["libc"] = view.libc.to_dict() if view.libc else None
+    d["libc"] = emap.libc.to_dict() if emap.libc else None
     return d
 
 
@@ -331,8 +338,8 @@ def _addr(v: Any) -> int | None:
     return v if isinstance(v, int) else None
 
 
-def _libc_view(snap: Snapshot, exe_info: ElfInfo, exe_bias: Bias,
-               live: bool = True) -> LibcView | None:
+def _libc_environ(snap: Snapshot, exe_info: ElfInfo, exe_bias: Bias,
+               live: bool = True) -> LibcEnviron | None:
     """Where libc's `environ` lives.  A static executable carries its own libc; a non-PIE
     executable that references `environ` gets a copy relocation: the executable's
     definition (in its .bss) is then the one every caller uses."""
@@ -342,7 +349,7 @@ def _libc_view(snap: Snapshot, exe_info: ElfInfo, exe_bias: Bias,
         note = ("static executable: its own libc's environ" if exe_info.is_static else
                 f"environ defined in the executable ({own.source}): a copy relocation, "
                 "libc uses this one")
-        return LibcView(snap.exe or "", exe_bias.value, addr,
+        return LibcEnviron(snap.exe or "", exe_bias.value, addr,
                         _read_ptr(snap, addr) if live else None, note)
     libc_regs = [r for r in snap.regions if r.path and _LIBC.search(r.path)]
     if not libc_regs:
@@ -355,13 +362,13 @@ def _libc_view(snap: Snapshot, exe_info: ElfInfo, exe_bias: Bias,
         with f:
             info = load_stream(f, first.path, st)
     except MemlabError as err:
-        return LibcView(first.path, None, None, None, f"libc not readable: {err}")
+        return LibcEnviron(first.path, None, None, None, f"libc not readable: {err}")
     bias = bias_from_maps(info, snap.regions, lambda r: r.path == first.path)
     sym = info.first("environ", "__environ")
     if sym is None or bias is None:
-        return LibcView(first.path, bias, None, None, "no environ symbol in libc")
+        return LibcEnviron(first.path, bias, None, None, "no environ symbol in libc")
     addr = sym.value + bias
-    return LibcView(first.path, bias, addr, _read_ptr(snap, addr) if live else None, None)
+    return LibcEnviron(first.path, bias, addr, _read_ptr(snap, addr) if live else None, None)
 
 
 def _read_ptr(snap: Snapshot, addr: int) -> int | None:
@@ -381,4 +388,4 @@ def _read_ptr(snap: Snapshot, addr: int) -> int | None:
         return None
 
 
-__all__ = ["ElfView", "LibcView", "analyse", "snapshot_and_view", "snapshot_section"]
+__all__ = ["ElfMemoryMap", "LibcEnviron", "analyse", "snapshot_and_map", "snapshot_section"]
