@@ -20,7 +20,7 @@ PYTEST_ARGS ?=
 PIP_QUIET  := PYTHONWARNINGS=ignore:::setuptools.config.pyprojecttoml,ignore:::setuptools.command.editable_wheel
 BENCH      ?=
 
-.PHONY: help setup samples run test bench clean
+.PHONY: help setup samples run test lint bench clean
 .DEFAULT_GOAL := help
 
 help:  ## list the targets
@@ -58,6 +58,9 @@ run: setup samples  ## set up, build the samples and open the TUI on the default
 
 test: setup samples  ## set up, build the samples and run the whole test suite
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+lint: setup  ## check memlab and tests with ruff (the rules are in pyproject.toml)
+	$(VENV)/bin/ruff check memlab tests
 
 bench: setup samples  ## measure memlab against psutil, pmap, gdb and grep (prints a table)
 	$(PY) -m tests.bench $(BENCH)

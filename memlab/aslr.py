@@ -226,7 +226,7 @@ def render_text(res: AslrResult) -> str:
         lines.append(f"{r.run:>2}{cells}".rstrip())
     lines.append("")
     lines.append("changed bits between runs (observed entropy):")
-    for key, heading, what in COLUMNS:
+    for key, heading, _what in COLUMNS:
         c = res.columns[key]
         if c.values_seen == 0:
             desc = "not available"

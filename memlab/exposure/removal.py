@@ -94,7 +94,8 @@ def find_environ_symbol(pid: int, regions: Sequence[Region]) -> tuple[int, str, 
         sym = info.first("environ", "__environ")
         if sym is None:
             continue
-        match = (lambda r, p=path: r.path == p)
+        def match(r, p=path):
+            return r.path == p
         if path == exe_path:
             bias = load_bias(info, auxv, regions, match).value
         else:

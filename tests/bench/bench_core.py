@@ -55,8 +55,8 @@ def bench_snapshot_vs_psutil():
             snap = snapshot(pid)
             proc = psutil.Process(pid)
             n_maps = len(snap.regions)
-            mine = _median_ms(lambda: snapshot(pid), 300)
-            theirs = _median_ms(lambda: proc.memory_maps(grouped=False), 300)
+            mine = _median_ms(lambda pid=pid: snapshot(pid), 300)
+            theirs = _median_ms(lambda proc=proc: proc.memory_maps(grouped=False), 300)
             label = os.path.basename(target)
             rows.append(_row(f"snapshot(pid): {label}, {n_maps} maps lines", mine * 1000,
                              "psutil memory_maps(grouped=False)", theirs * 1000,

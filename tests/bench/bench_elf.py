@@ -9,9 +9,9 @@ from __future__ import annotations
 import os
 import shutil
 import statistics
-import time
 
 from tests.bench._common import median_ms
+from tests.helpers import wait_until
 
 PYTHON = os.path.realpath("/usr/bin/python3" if os.path.exists("/usr/bin/python3")
                           else shutil.which("python3") or "python3")
@@ -27,13 +27,12 @@ def _python_process():
 
     child = launch(PYTHON, ["-c", "import time; time.sleep(120)"], hold="none",
                    env=[b"A=1"])
-    deadline = time.monotonic() + 5
-    while time.monotonic() < deadline:
-        snap = snapshot(child.pid)
-        if any(r.kind == "heap" for r in snap.regions) and any(
-                r.path and "libm" in r.path for r in snap.regions):
-            break
-        time.sleep(0.02)
+
+    def loaded():
+        regions = snapshot(child.pid).regions
+        return any(r.kind == "heap" for r in regions) and any(
+            r.path and "libm" in r.path for r in regions)
+    wait_until(loaded, what="python's heap and libm")
     return child
 
 

@@ -19,6 +19,7 @@ import time
 from pathlib import Path
 
 from tests.bench._common import best_of, child_with_mapping, compile_memlab
+from tests.helpers import wait_until
 
 SIZE = 512 << 20
 CHUNK = 1 << 20
@@ -146,7 +147,8 @@ def bench_audit_1000():
             if i % 10 == 0:
                 env["DB_PASSWORD"] = f"pw-{i}"
             pids.append(os.posix_spawn("/bin/sleep", ["sleep", "600"], env))
-        time.sleep(1.0)  # all exec'd
+        wait_until(lambda: all(os.readlink(f"/proc/{p}/exe") == os.path.realpath("/bin/sleep")
+                               for p in pids), what="all 1000 exec'd")
         ours = set(pids)
         audit()
         lib_t, report = _best(audit, 5)

@@ -47,7 +47,7 @@ class _Pane:
             s = self.screen()
             if all(n in s for n in needles):
                 return time.perf_counter()
-            time.sleep(0.01)
+            time.sleep(0.01)  # the measure: when the screen appeared, to 10 ms
         raise RuntimeError(f"{needles} never appeared:\n{self.screen()}")
 
     def memlab(self) -> psutil.Process:
@@ -69,9 +69,9 @@ COMPLETE = ("pid ", "[stack]", "[heap]", "env strings", "Quit")
 def _first_screen_s() -> float:
     """From Enter to the complete screen: the pane (and the tmux server) exist before
     the clock starts, waiting on `read` to exec memlab."""
-    pane = _Pane(f"sh -c 'read go; exec {MEMLAB} tui'")
+    pane = _Pane(f"sh -c 'echo ready; read go; exec {MEMLAB} tui'")
     try:
-        time.sleep(0.2)
+        pane.wait_for(("ready",))
         start = time.perf_counter()
         pane._tmux("send-keys", "-t", "b", "Enter")
         return pane.wait_for(COMPLETE) - start
@@ -104,9 +104,9 @@ def bench_idle_cpu() -> list[dict]:
     try:
         pane.wait_for(COMPLETE)
         proc = pane.memlab()
-        time.sleep(1.0)  # past start-up
+        time.sleep(1.0)  # past start-up (a measure of the idle state, not a wait for one)
         t0, c0 = time.perf_counter(), proc.cpu_times()
-        time.sleep(10.0)
+        time.sleep(10.0)  # the idle period measured
         t1, c1 = time.perf_counter(), proc.cpu_times()
         assert "live on" in pane.screen()
     finally:
@@ -206,7 +206,7 @@ def bench_huge_views() -> list[dict]:
         source.attach(victim.pid)
         result: dict = {}
 
-        async def run() -> None:
+        async def run(source=source, key=key, needle=needle, result=result) -> None:
             app = MemlabApp(source)
             rss = psutil.Process().memory_info().rss
             t = time.perf_counter()

@@ -17,7 +17,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from tests.helpers import NOBODY, run_as
+from tests.helpers import NOBODY, run_as, wait_until
 
 HERE = Path(__file__).resolve().parent
 STATIC_SRC = b"#include <unistd.h>\nint main(void){ pause(); return 0; }\n"
@@ -31,6 +31,15 @@ RAW_ARGV = [b"/bin/sh", b"-c", b"/bin/sleep 30", b"arg with spaces", b""]
 def proc(pid: int | str, name: str) -> bytes:
     with open(f"/proc/{pid}/{name}", "rb") as f:
         return f.read()
+
+
+def execd(pid: int) -> bool:
+    """pid runs another program than this Python (its execve is done)."""
+    return os.readlink(f"/proc/{pid}/exe") != os.readlink("/proc/self/exe")
+
+
+def state(pid: int) -> bytes:
+    return proc(pid, "stat").rsplit(b")", 1)[1].split()[0]
 
 
 def save(name: str, data: bytes) -> None:
@@ -48,7 +57,7 @@ def raw_execve_child(argv: list[bytes], env: list[bytes]) -> int:
         os.setpgid(0, 0)  # its own group: the parent kills sh and sleep together
         libc.execve(argv[0], c_argv, c_env)
         os._exit(127)
-    time.sleep(0.3)
+    wait_until(lambda: execd(pid), what=f"{argv[0]!r} to be exec'd")
     return pid
 
 
@@ -57,9 +66,9 @@ def comm_child(name: bytes) -> int:
     pid = os.fork()
     if pid == 0:
         ctypes.CDLL(None).prctl(15, ctypes.c_char_p(name), 0, 0, 0)  # PR_SET_NAME
-        time.sleep(30)
+        time.sleep(30)  # the process to capture; killed by main()
         os._exit(0)
-    time.sleep(0.3)
+    wait_until(lambda: proc(pid, "comm") == name[:15] + b"\n", what="the renamed child")
     return pid
 
 
@@ -72,9 +81,11 @@ def edge_maps_child(tmp: str) -> tuple[int, int]:
         with open(p, "wb") as f:
             f.write(b"\0" * 8192)
     r, w = os.pipe()
+    ready_r, ready_w = os.pipe()
     pid = os.fork()
     if pid == 0:
         os.close(w)
+        os.close(ready_r)
         keep = []
         for p, prot in ((spaced, mmap.PROT_READ), (gone, mmap.PROT_READ | mmap.PROT_WRITE)):
             with open(p, "r+b") as f:
@@ -85,10 +96,13 @@ def edge_maps_child(tmp: str) -> tuple[int, int]:
         keep.append(mmap.mmap(fd, 4096))
         keep.append(mmap.mmap(-1, 4096, prot=0))  # PROT_NONE
         keep.append(mmap.mmap(-1, 4096, flags=mmap.MAP_SHARED))
+        os.write(ready_w, b"x")  # all mapped
         os.read(r, 1)  # wait until the parent has read our maps
         os._exit(0)
     os.close(r)
-    time.sleep(0.5)
+    os.close(ready_w)
+    assert os.read(ready_r, 1) == b"x", "the edge-maps child died before mapping"
+    os.close(ready_r)
     return pid, w
 
 
@@ -98,8 +112,9 @@ def main() -> int:
         return 2
     save("maps_cat.txt", subprocess.run(["cat", "/proc/self/maps"], check=True,
                                         capture_output=True).stdout)
-    py = subprocess.Popen(["python3", "-c", "import time; time.sleep(30)"])
-    time.sleep(0.5)
+    py = subprocess.Popen(["python3", "-c", "import time; print(flush=True); time.sleep(30)"],
+                          stdout=subprocess.PIPE)
+    py.stdout.readline()  # started: its imports are done
     save("maps_python3.txt", proc(py.pid, "maps"))
     save("auxv_python3.bin", proc(py.pid, "auxv"))
     save("stat_python3.txt", proc(py.pid, "stat"))
@@ -113,7 +128,7 @@ def main() -> int:
         Path(src).write_bytes(STATIC_SRC)
         subprocess.run(["gcc", "-static", "-O1", "-o", exe, src], check=True)
         st = subprocess.Popen([exe])
-        time.sleep(0.3)
+        wait_until(lambda: os.readlink(f"/proc/{st.pid}/exe") == exe, what="pause-static")
         save("maps_static.txt", proc(st.pid, "maps"))
         save("auxv_static.bin", proc(st.pid, "auxv"))
         save("stat_static.txt", proc(st.pid, "stat"))
@@ -147,7 +162,7 @@ def main() -> int:
     pid = os.fork()
     if pid == 0:
         os._exit(7)
-    time.sleep(0.3)
+    wait_until(lambda: state(pid) == b"Z", what="the child a zombie")
     save("stat_zombie.txt", proc(pid, "stat"))
     os.waitpid(pid, 0)
     moving_targets()
@@ -167,8 +182,7 @@ def moving_targets() -> None:
     p = subprocess.Popen([sample("leaderexit")], stdin=subprocess.PIPE,
                          stdout=subprocess.PIPE, env={"PATH": "/usr/bin:/bin"})
     tid = _ready_line(p)["tid"]
-    while not proc(p.pid, "stat").split(b") ")[1].startswith(b"Z"):
-        time.sleep(0.01)
+    wait_until(lambda: state(p.pid) == b"Z", what="leaderexit's leader a zombie")
     save("stat_leader_exited.txt", proc(p.pid, "stat"))
     save("stat_leader_exited_task.txt", proc(p.pid, f"task/{tid}/stat"))
     p.kill()

@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import time
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -19,7 +18,7 @@ from memlab.render.layout import ADDR_END, Block, build_blocks, walk
 from memlab.render.layout_svg import render_svg
 from memlab.render.layout_text import render_plain
 from memlab.safefs import open_trusted
-from tests.helpers import sample
+from tests.helpers import sample, wait_until
 
 GOLDEN = Path(__file__).parent / "golden"
 REGEN = os.environ.get("MEMLAB_REGEN_GOLDEN") == "1"
@@ -58,13 +57,10 @@ def picture(pid: int):
     return snap, blocks, text
 
 
-def wait_for(pid: int, pred, timeout: float = 5.0):
-    deadline = time.monotonic() + timeout
-    while True:
-        snap = snapshot_with_elf(pid)
-        if pred(snap) or time.monotonic() > deadline:
-            return snap
-        time.sleep(0.02)
+def wait_for(pid: int, pred, timeout: float = 10.0):
+    """The first snapshot of pid for which pred holds (the loader is still mapping)."""
+    return wait_until(lambda: pred(snap := snapshot_with_elf(pid)) and snap, timeout,
+                      what=f"pid {pid} loaded")
 
 
 def test_sleep_held_at_exec():
@@ -205,7 +201,7 @@ def test_svg_matches_text_picture(tmp_path):
     assert any(m.startswith("◀ _end ") for m in marks)
     assert any(m.startswith("◀ start_brk ") for m in marks)
     assert root.find(f"{SVG_NS}title").text == "t & <test>"
-    tops = [s for (l, s, e), (d, _) in zip(rows, walk(blocks)) if d == 0]
+    tops = [s for (_, s, _e), (d, _) in zip(rows, walk(blocks)) if d == 0]
     assert tops == sorted(tops, reverse=True)
 
 

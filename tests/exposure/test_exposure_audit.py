@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import signal
-import time
 
 import pytest
 from hypothesis import given
@@ -14,7 +13,7 @@ from hypothesis import strategies as st
 from memlab.exposure import audit as audit_mod
 from memlab.exposure.audit import audit, finding_reason, scan_block
 from tests.exposure.conftest import requires_root
-from tests.helpers import NOBODY, run_as
+from tests.helpers import NOBODY, gone, run_as, wait_until
 
 SLEEP = "/bin/sleep"
 JWT = b"eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.SflKxwRJSMeKKF2QT4fwpM"
@@ -84,6 +83,15 @@ def reap(pid: int) -> None:
         pass
 
 
+def execd_sleep(pid: int) -> bool:
+    """pid runs sleep now (or is gone: nothing to wait for)."""
+    try:
+        with open(f"/proc/{pid}/comm") as f:
+            return f.read().strip() == "sleep"
+    except OSError:
+        return True
+
+
 @pytest.fixture
 def crowd():
     """500 sleeping processes: every 7th with a password, every 11th with a JWT-shaped
@@ -116,16 +124,10 @@ def crowd():
             short.add(pid)
             planted[pid] = {"API_TOKEN"} if i % 2 else set()
         # Every sleeper has exec'd (environ then holds the planted env, not ours).
-        deadline = time.monotonic() + 10
         for pid in pids:
-            while pid not in short and time.monotonic() < deadline:
-                try:
-                    with open(f"/proc/{pid}/comm") as f:
-                        if f.read().strip() == "sleep":
-                            break
-                except OSError:
-                    break
-                time.sleep(0.001)
+            if pid not in short:
+                wait_until(lambda pid=pid: execd_sleep(pid), interval=0.001,
+                           what=f"pid {pid} to exec sleep")
         yield pids, planted, short
     finally:
         for pid in pids:
@@ -150,7 +152,8 @@ def test_audit_finds_exactly_the_planted_secrets_while_processes_die(crowd):
                 reap(victim)
             for victim in doomed_zombie:
                 os.kill(victim, signal.SIGKILL)
-            time.sleep(0.05)  # let SIGKILL land: the zombies must be zombies
+            # let SIGKILL land: the zombies must be zombies
+            wait_until(lambda: all(gone(v) for v in doomed_zombie), what="the killed zombies")
 
     report = audit(progress=progress)
     assert killed

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import errno
 import os
-import time
 from pathlib import Path
 
 import pytest
@@ -14,7 +13,7 @@ from memlab.exposure import matrix
 from memlab.exposure.matrix import OTHER_UID, VICTIM_UID, access_matrix, plan_rows
 from memlab.exposure.observers import CHANNELS, Identity, Target, observe
 from tests.exposure.conftest import requires_root, yama_scope
-from tests.helpers import NOBODY, run_as
+from tests.helpers import NOBODY, gone, run_as, wait_until
 
 S, R, M = "SECRET", "read", "masked"
 ATTACH_SAME_UID = S if yama_scope() == 0 else "EPERM"  # Yama refuses non-descendants
@@ -162,10 +161,8 @@ def test_unprivileged_memlab_runs_only_its_own_rows():
             # the vfork parent), before begin_new_exec makes the new mm dumpable and
             # load_elf_binary sets env_start: until then /proc/PID/environ is root's
             # (EACCES) or empty, and access_matrix would find no secret.
-            deadline = time.monotonic() + 10
-            while not _environ_has(child.pid, b"DB_PASSWORD"):
-                assert time.monotonic() < deadline, "sleep's environ never appeared"
-                time.sleep(0.001)
+            wait_until(lambda: _environ_has(child.pid, b"DB_PASSWORD"), interval=0.001,
+                       what="sleep's environ")
             m = access_matrix(child.pid)
             return ({r.key: (r.skipped is None) for r in m.rows},
                     m.cell("same_uid", "environ").verdict)
@@ -247,20 +244,13 @@ def test_kernel_thread_reads_empty_not_denied():
 
 
 def test_zombie_has_nothing_to_observe():
-    import time
-
     from memlab.errors import ZombieProcess
 
     pid = os.fork()
     if pid == 0:
         os._exit(0)
     try:
-        deadline = time.monotonic() + 5
-        while time.monotonic() < deadline:
-            with open(f"/proc/{pid}/stat") as f:
-                if f.read().rsplit(")", 1)[1].split()[0] == "Z":
-                    break
-            time.sleep(0.01)
+        wait_until(lambda: gone(pid), what=f"child {pid} a zombie")  # ours: not reaped
         with pytest.raises(ZombieProcess):
             access_matrix(pid)
     finally:

@@ -11,7 +11,7 @@ from memlab.cli import main
 from memlab.errors import MemlabError
 from memlab.exposure.removal import read_libc_environ, three_way, walkthrough
 from memlab.launch import launch
-from tests.helpers import sample
+from tests.helpers import sample, wait_until
 
 NAME = "DB_PASSWORD"
 SECRET = b"rm-secret-0123456789"
@@ -122,21 +122,16 @@ def test_environ_found_in_libc_when_the_program_does_not_name_it():
     """/bin/sleep never mentions `environ`: no copy relocation, so the variable is
     libc's own (.dynsym of libc.so.6, bias from where libc is mapped).  Untouched env:
     the array must point at exactly the strings /proc/PID/environ shows, in order."""
-    import time
-
     from memlab.procfs.stat import read_stat
 
     with launch("/bin/sleep", ["30"], env=[b"A=1", b"DB_PASSWORD=x"], hold="none") as p:
-        sym, entries = None, []
-        deadline = time.monotonic() + 5
-        while not entries and time.monotonic() < deadline:  # until libc set environ up
+        def environ_set_up():
             try:
                 sym, entries = read_libc_environ(p.pid)
             except MemlabError:  # ld.so has not mapped libc yet
-                entries = []
-            if not entries:
-                time.sleep(0.01)
-        assert sym is not None
+                return None
+            return (sym, entries) if entries else None
+        sym, entries = wait_until(environ_set_up, what="libc to set environ up")
         assert "libc.so" in sym.file
         assert [s for _, _, s in entries] == [b"A=1", b"DB_PASSWORD=x"]
         env_start = read_stat(p.pid).env_start

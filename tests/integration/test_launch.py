@@ -21,7 +21,7 @@ import pytest
 
 from memlab.errors import LaunchError, MemlabError, UsageError
 from memlab.launch import Launched, build_env, launch
-from tests.helpers import NOBODY, REPO, run_as, sample
+from tests.helpers import NOBODY, REPO, run_as, sample, wait_until
 
 VARIANTS = ("sleeper", "sleeper-nopie", "sleeper-static", "sleeper-static-pie")
 SLEEP = "/usr/bin/sleep"
@@ -95,15 +95,6 @@ def gone(pid: int) -> bool:
         return state(pid) in ("Z", "X")
     except (FileNotFoundError, ProcessLookupError):
         return True
-
-
-def wait_until(pred, timeout: float = 3.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if pred():
-            return True
-        time.sleep(0.02)
-    return pred()
 
 
 def our_children() -> list[int]:
@@ -235,8 +226,8 @@ def test_hold_exec_is_the_pristine_image():
         assert pc == auxv(p.pid)[7] + _interp_entry_offset(p.pid)  # ld.so's entry
         p.resume()
         assert not p.held_at_exec
-        assert wait_until(lambda: state(p.pid) == "S")
-        assert wait_until(lambda: any("libc" in r[3] for r in maps(p.pid)))
+        wait_until(lambda: state(p.pid) == "S", what="the sample asleep (S)")
+        wait_until(lambda: any("libc" in r[3] for r in maps(p.pid)), what="libc mapped")
         with pytest.raises(LaunchError, match="not held"):
             p.resume()
 
@@ -525,7 +516,7 @@ def test_quit_and_eof_exit_cleanly():
 def test_command_to_a_dead_process_raises_launch_error():
     with launch("sleeper", env=[]) as p:
         os.kill(p.pid, signal.SIGKILL)
-        assert wait_until(lambda: not p.alive)
+        wait_until(lambda: not p.alive, what="the child to end")
         with pytest.raises(LaunchError):
             p.command("report")
 
@@ -613,7 +604,7 @@ def test_no_zombie_after_kill():
 def test_dropping_the_launched_object_kills_the_child():
     pid = launch("sleeper", env=[]).pid  # no reference kept
     gc.collect()
-    assert wait_until(lambda: not Path(f"/proc/{pid}").exists())
+    wait_until(lambda: not Path(f"/proc/{pid}").exists(), what=f"/proc/{pid} to go")
 
 
 HELPER = textwrap.dedent("""
@@ -629,7 +620,7 @@ HELPER = textwrap.dedent("""
     print(p.pid, flush=True)
     if mode == "exit":
         sys.exit(0)
-    time.sleep(60)
+    time.sleep(60)  # stays up until the test's signal ends it
 """)
 
 
@@ -650,7 +641,7 @@ def test_children_never_outlive_memlab(mode, sig):
             assert not gone(child)
             helper.send_signal(sig)
         helper.wait(10)
-        assert wait_until(lambda: gone(child), 3.0), f"child {child} outlived memlab"
+        wait_until(lambda: gone(child), what=f"child {child} to end with memlab")
         out = helper.stdout.read()
         err = helper.stderr.read()
         assert "Traceback" not in err
@@ -686,7 +677,7 @@ def test_pdeathsig_follows_the_launching_thread_not_the_process():
     t.start()
     t.join()
     p = box["p"]
-    assert wait_until(lambda: not p.alive)
+    wait_until(lambda: not p.alive, what="the child to end")
     assert p.wait(1) == -signal.SIGKILL
 
 
@@ -716,12 +707,12 @@ def test_kill_takes_the_childs_own_children_too(tmp_path):
     marker = tmp_path / "sleep-pid"
     p = launch("/bin/sh", ["-c", f"sleep 3600 & echo $! > {marker}; wait"], env=[],
                hold="none")
-    assert wait_until(lambda: marker.exists() and marker.read_text().strip())
+    wait_until(lambda: marker.exists() and marker.read_text().strip(), what="the marker file")
     grandchild = int(marker.read_text())
     assert not gone(grandchild)
     assert os.getpgid(p.pid) == p.pid and os.getpgid(grandchild) == p.pid
     p.kill()
-    assert wait_until(lambda: gone(grandchild), 3.0), "sleep outlived its launcher"
+    wait_until(lambda: gone(grandchild), what="sleep to end with its launcher")
 
 
 def test_build_env_is_linear_in_the_number_of_entries(tmp_path):

@@ -33,7 +33,7 @@ from memlab.procfs.stat import is_kernel_thread, read_stat
 from memlab.procfs.status import read_status, uids
 from memlab.render import json as json_form
 from tests.conftest import requires_root
-from tests.helpers import NOBODY, run_as
+from tests.helpers import NOBODY, run_as, wait_until
 
 ENV = [b"A=1", b"DB_PASSWORD=hunter2", b"NO_EQUALS", b"BAD=\xff\xfe"]
 ARGS = ["first", "with space"]
@@ -61,10 +61,7 @@ def zombie():
     pid = os.fork()
     if pid == 0:  # exits at once, never returns into pytest
         os._exit(7)
-    deadline = time.monotonic() + 5
-    while read_stat(pid).state != "Z":
-        assert time.monotonic() < deadline
-        time.sleep(0.01)
+    wait_until(lambda: read_stat(pid).state == "Z", what=f"child {pid} a zombie")
     yield pid
     os.waitpid(pid, 0)
 
@@ -148,10 +145,8 @@ def split_uids():
     """A process whose real uid (65534) differs from its effective uid (0)."""
     p = subprocess.Popen(["setpriv", "--ruid", str(NOBODY), "sleep", "30"])
     try:
-        deadline = time.monotonic() + 5
-        while read_proc_file(p.pid, "comm") != b"sleep\n":  # setpriv has exec'd
-            assert time.monotonic() < deadline
-            time.sleep(0.01)
+        wait_until(lambda: read_proc_file(p.pid, "comm") == b"sleep\n",
+                   what="setpriv to exec sleep")
         yield p.pid
     finally:
         p.kill()
@@ -288,7 +283,7 @@ def test_regions_stop_reads_at_prot_none():
             libc.mprotect(ctypes.c_void_p(base + 4096), ctypes.c_size_t(4096), 0)
             os.write(w, base.to_bytes(8, "little"))
             os.close(w)
-            time.sleep(30)
+            time.sleep(30)  # holds its pages for the test to read; killed by the test
         finally:
             os._exit(0)
     os.close(w)

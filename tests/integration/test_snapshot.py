@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import signal
-import time
 
 import pytest
 
@@ -20,6 +19,7 @@ from memlab.errors import NoSuchProcess, UnreadableMemory, ZombieProcess
 from memlab.launch import launch
 from memlab.procfs.environ import read_cmdline
 from memlab.render.json import snapshot as to_json
+from tests.helpers import wait_until
 
 VARIANTS = ("sleeper", "sleeper-nopie", "sleeper-static", "sleeper-static-pie")
 ENV = [b"A=1", b"B=x y", b"EMPTY=", b"DB_PASSWORD=hunter2", b"U=h\xc3\xa9"]
@@ -192,12 +192,10 @@ def test_self_snapshot_never_raises():
 def test_stopped_process():
     with launch("sleeper", [], [b"A=1"], hold="ready") as child:
         os.kill(child.pid, signal.SIGSTOP)
-        for _ in range(1000):  # the stop is delivered asynchronously
-            snap = snapshot(child.pid)
-            if snap.stat.state == "T":
-                break
-            time.sleep(0.005)
-        assert snap.stat.state == "T" and snap.env.matches_proc_environ
+        # the stop is delivered asynchronously
+        snap = wait_until(lambda: (s := snapshot(child.pid)).stat.state == "T" and s,
+                          what="the sample stopped (T)")
+        assert snap.env.matches_proc_environ
         os.kill(child.pid, signal.SIGCONT)
 
 

@@ -291,7 +291,7 @@ def test_fuzz_accepted_paths_stay_inside_the_volume(tmp_path_factory, p):
         AtomicWriter(root).write(payload(**{p: b"x"}))
     except AtomicWriteError:
         return  # e.g. "a/." cleans to "a" then collides: an OS error, still contained
-    for dirpath, dirs, files in os.walk(root):
+    for dirpath, _dirs, files in os.walk(root):
         for f in files:
             real = os.path.realpath(os.path.join(dirpath, f))
             assert real.startswith(str(root) + os.sep)

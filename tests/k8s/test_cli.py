@@ -4,11 +4,9 @@ nothing written to the pod directory when a manifest is refused."""
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -16,6 +14,7 @@ import pytest
 from memlab.cli import main
 from memlab.k8s import pod as k8spod
 from memlab.procfs._io import read_proc_file
+from tests.helpers import LineReader, gone, wait_until
 
 EX = Path(k8spod.__file__).parent / "examples"
 MEMLAB = [sys.executable, "-m", "memlab"]
@@ -209,33 +208,14 @@ def test_apply_to_a_non_pod_dir(tmp_path, capsys):
     assert code == 2 and "not a memlab pod directory" in err
 
 
-class Lines:
-    """JSON lines from a child's stdout, with a timeout (a hung child fails, not hangs)."""
-
-    def __init__(self, fd: int):
-        self.fd, self.buf = fd, b""
-
-    def next(self, timeout: float = 10.0) -> dict:
-        import select
-        deadline = time.monotonic() + timeout
-        while b"\n" not in self.buf:
-            left = deadline - time.monotonic()
-            assert left > 0 and select.select([self.fd], [], [], left)[0], "no line in time"
-            chunk = os.read(self.fd, 65536)
-            assert chunk, "EOF"
-            self.buf += chunk
-        line, self.buf = self.buf.split(b"\n", 1)
-        return json.loads(line)
-
-
 def test_cli_run_foreground_then_apply_from_another_process(tmp_path):
     pod_dir = tmp_path / "pod"
     proc = subprocess.Popen(MEMLAB + ["k8s", "run", str(EX / "volume-pod.yaml"), "--json",
                                       "--pod-dir", str(pod_dir)],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    out = Lines(proc.stdout.fileno())
+    out = LineReader(proc.stdout.fileno(), "memlab k8s run")
     try:
-        started = out.next()
+        started = out.json()
         assert started["event"] == "started" and started["pod_dir"] == str(pod_dir)
         assert set(started) >= {"pid", "argv", "env", "volumes", "mounts", "note"}
         pid = started["pid"]
@@ -247,16 +227,14 @@ def test_cli_run_foreground_then_apply_from_another_process(tmp_path):
                             capture_output=True, text=True, timeout=30)
         assert ap.returncode == 0, ap.stderr
         assert "..data ->" in ap.stdout
-        event = out.next()
+        event = out.json()
         assert event["event"] == "volume" and event["previous"] == vol["data_target"]
         assert read_proc_file(pid, "environ") == env_before
         proc.send_signal(signal.SIGINT)
-        stopped = out.next()
+        stopped = out.json()
         assert stopped["event"] == "stopped"
         assert proc.wait(10) == 0
-        time.sleep(0.05)
-        assert not os.path.exists(f"/proc/{pid}") or \
-            read_proc_file(pid, "stat").split()[2] == b"Z"
+        wait_until(lambda: gone(pid), what=f"the pod's process {pid} to end")
     finally:
         if proc.poll() is None:
             proc.kill()

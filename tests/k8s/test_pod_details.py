@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import shutil
 import stat
 import subprocess
 import sys
@@ -32,10 +33,30 @@ def test_command_args_expanded_with_container_env():
     assert args == ["-c", "echo hi $(GREETING) $HOME $(NOPE)"]
 
 
-def test_busybox_applet_maps_to_local_tool():
-    target, args, _ = resolve_command(
-        {"image": "busybox", "command": ["/bin/busybox", "sh", "-c", "true"]}, [], None, [], [])
+def _path_with(monkeypatch, tmp_path, *tools: str) -> None:
+    """PATH holds only `tools` (copies of /bin/true): whether busybox is installed on this
+    machine must not decide the test."""
+    bindir = tmp_path / "bin"
+    bindir.mkdir()
+    for tool in tools:
+        shutil.copy(shutil.which("true"), bindir / tool)
+    monkeypatch.setenv("PATH", str(bindir))
+
+
+BUSYBOX_SH = {"image": "busybox", "command": ["/bin/busybox", "sh", "-c", "true"]}
+
+
+def test_busybox_applet_maps_to_local_tool(monkeypatch, tmp_path):
+    _path_with(monkeypatch, tmp_path, "sh")
+    target, args, _ = resolve_command(BUSYBOX_SH, [], None, [], [])
     assert target == "sh" and args == ["-c", "true"]
+
+
+def test_installed_busybox_runs_its_own_applet(monkeypatch, tmp_path):
+    _path_with(monkeypatch, tmp_path, "sh", "busybox")
+    target, args, _ = resolve_command(BUSYBOX_SH, [], None, [], [])
+    # /bin/busybox itself when it exists here, else the one on PATH
+    assert os.path.basename(target) == "busybox" and args == ["sh", "-c", "true"]
 
 
 def test_image_without_usable_command_runs_sleeper():

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import os
-import time
 
 import pytest
 
@@ -16,6 +15,7 @@ from memlab.k8s import pod as k8spod
 from memlab.k8s.envvars import to_execve
 from memlab.launch import launch
 from memlab.procfs._io import read_proc_file
+from tests.helpers import wait_until
 
 CM = """apiVersion: v1
 kind: ConfigMap
@@ -54,18 +54,20 @@ def next_json(proc, timeout: float = 1.0) -> dict | None:
     return None if line is None else json.loads(line)
 
 
-def lines_until(proc, pred, timeout: float = 1.0) -> tuple[list[dict], dict | None]:
-    """Read JSON lines until pred(obj); return (all read, the match or None)."""
+def lines_until(proc, pred, timeout: float = 10.0) -> tuple[list[dict], dict]:
+    """Read JSON lines until pred(obj); return (all read, the match).  No match within
+    timeout fails the test."""
     seen = []
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        obj = next_json(proc, max(0.01, deadline - time.monotonic()))
-        if obj is None:
-            continue
-        seen.append(obj)
-        if pred(obj):
-            return seen, obj
-    return seen, None
+
+    def matched():
+        obj = next_json(proc, 0.05)
+        if obj is not None:
+            seen.append(obj)
+            return obj if pred(obj) else None
+        return None
+    found = wait_until(matched, timeout, interval=0,
+                       what=lambda: f"a matching line from pid {proc.pid}; read: {seen}")
+    return seen, found
 
 
 def environ(pid: int) -> bytes:
@@ -97,14 +99,10 @@ def test_run_apply_env_frozen_volume_hot_reloaded(tmp_path):
         assert env_before == b"".join(e + b"\0" for e in to_execve(list(a.env)))
 
         # --- first update ---
-        t0 = time.monotonic()
         results = a.apply(CM % "debug")
-        _, reload_ = lines_until(a.launched, lambda o: o.get("event") == "reload", 1.0)
-        elapsed = time.monotonic() - t0
-        assert reload_ is not None, "hotreload did not print the new value within 1 s"
+        _, reload_ = lines_until(a.launched, lambda o: o.get("event") == "reload")
         assert reload_["file_value"] == "debug" and reload_["trigger"] == "..data"
         assert reload_["env_value"] == "info"  # getenv: fixed at execve
-        assert elapsed < 1.0
         assert environ(a.pid) == env_before  # /proc/PID/environ unchanged
         assert a.volume_files()["/etc/config/LOG_LEVEL"] == b"debug"
         [r] = results
@@ -113,8 +111,7 @@ def test_run_apply_env_frozen_volume_hot_reloaded(tmp_path):
                                              "secret": False}}
 
         # the key-file watcher saw its inode go away, never a MODIFY
-        seen, gone = lines_until(keyfile, lambda o: o.get("event") == "watch-gone", 1.0)
-        assert gone is not None, seen
+        seen, _ = lines_until(keyfile, lambda o: o.get("event") == "watch-gone")
         masks = [tuple(o["mask"]) for o in seen if o.get("event") == "inotify"]
         important = [m for m in masks if not set(m) & {"OPEN", "ACCESS", "CLOSE_NOWRITE"}]
         assert important == [("ATTRIB",), ("DELETE_SELF",), ("IGNORED",)]
@@ -122,19 +119,19 @@ def test_run_apply_env_frozen_volume_hot_reloaded(tmp_path):
 
         # pod B: the held fd still reads the old inode; a fresh open sees the new file
         b.apply(CM % "debug")
-        _, held = lines_until(b.launched, lambda o: o.get("event") == "reload", 1.0)
-        assert held is not None
+        _, held = lines_until(b.launched, lambda o: o.get("event") == "reload")
         assert held["file_value"] == "info" and held["path_value"] == "debug"
 
         # --- second update: the directory watch sees it, the key-file watch does not ---
         a.apply(CM % "warn")
-        _, reload2 = lines_until(a.launched, lambda o: o.get("event") == "reload", 1.0)
-        assert reload2 is not None and reload2["file_value"] == "warn"
-        assert next_json(keyfile, 0.5) is None  # missed
+        _, reload2 = lines_until(a.launched, lambda o: o.get("event") == "reload")
+        assert reload2["file_value"] == "warn"
+        # missed: the watcher prints nothing (a bounded look for a line that must not come)
+        assert next_json(keyfile, 0.5) is None
         assert keyfile.alive
         assert environ(a.pid) == env_before
         b.apply(CM % "warn")
-        _, held2 = lines_until(b.launched, lambda o: o.get("event") == "reload", 1.0)
+        _, held2 = lines_until(b.launched, lambda o: o.get("event") == "reload")
         assert held2["file_value"] == "info" and held2["path_value"] == "warn"
     finally:
         for r in runs:
@@ -195,9 +192,9 @@ def test_hotreload_directory_watch_event_order(tmp_path):
                     exec_args=["--events", "/etc/config/LOG_LEVEL", "LOG_LEVEL"]) as pr:
         old_ts = pr.data_targets()["config"]
         [res] = pr.apply(CM % "debug")
-        seen, reload_ = lines_until(pr.launched, lambda o: o.get("event") == "reload", 1.0)
-        assert reload_ is not None and reload_["file_value"] == "debug"
-        seen += lines_until(pr.launched, lambda o: o.get("name") == old_ts, 1.0)[0]
+        seen, reload_ = lines_until(pr.launched, lambda o: o.get("event") == "reload")
+        assert reload_["file_value"] == "debug"
+        seen += lines_until(pr.launched, lambda o: o.get("name") == old_ts)[0]
         events = [(tuple(o["mask"]), o["name"]) for o in seen if o["event"] == "inotify"]
         new_ts = res.write.ts_dir
         assert events == [

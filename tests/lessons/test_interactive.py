@@ -9,9 +9,8 @@ import pty
 import select
 import subprocess
 import sys
-import time
 
-from tests.helpers import REPO
+from tests.helpers import REPO, wait_until
 
 
 class Terminal:
@@ -22,20 +21,31 @@ class Terminal:
                                      env={**os.environ, "NO_COLOR": "1"}, close_fds=True)
         os.close(slave)
         self.seen = ""
+        self.pos = 0  # expect() looks past the previous match
+
+    def _read(self, wait: float) -> bool:
+        """Add what the lesson printed within `wait` seconds to seen; False at its end."""
+        if select.select([self.master], [], [], wait)[0]:
+            try:
+                chunk = os.read(self.master, 65536)
+            except OSError:  # EIO: the child closed the terminal
+                chunk = b""
+            if not chunk:
+                return False
+            self.seen += chunk.decode("utf-8", "replace")
+        return True
 
     def expect(self, text: str, timeout: float = 20.0) -> str:
-        deadline = time.monotonic() + timeout
-        while text not in self.seen:
-            left = deadline - time.monotonic()
-            assert left > 0, f"{text!r} not shown; screen so far:\n{self.seen[-2000:]}"
-            if select.select([self.master], [], [], left)[0]:
-                try:
-                    chunk = os.read(self.master, 65536)
-                except OSError:  # EIO: the child closed the terminal
-                    chunk = b""
-                if not chunk:
-                    assert text in self.seen, f"{text!r} never shown:\n{self.seen[-2000:]}"
-                self.seen += chunk.decode("utf-8", "replace")
+        """Wait until text is printed after the previous match; return the screen so far."""
+        def shown():
+            at = self.seen.find(text, self.pos)
+            if at < 0 and not self._read(0.05):
+                at = self.seen.find(text, self.pos)
+                assert at >= 0, f"{text!r} never shown:\n{self.seen[-2000:]}"
+            return at + 1
+        at = wait_until(shown, timeout, interval=0,
+                        what=lambda: f"{text!r}; screen so far:\n{self.seen[-2000:]}") - 1
+        self.pos = at + len(text)
         return self.seen
 
     def send(self, line: str) -> None:
@@ -62,9 +72,13 @@ def test_interactive_lesson_pauses_goes_back_and_checks_quiz_answers():
         t.expect(PROMPT)
         t.send("")
         t.expect(PROMPT)
-        for _ in range(3):
-            t.send("")
-            time.sleep(0.05)
+        t.send("")
+        t.expect("── Step 3/4")
+        t.expect(PROMPT)
+        t.send("")
+        t.expect("── Step 4/4")
+        t.expect(PROMPT)
+        t.send("")
         t.expect("your answer >")
         pids = set(re.findall(r"launched sleeper as pid (\d+)", t.seen))
         assert t.seen.count("── Step 1/4") == 2 and len(pids) == 1, pids  # not re-run
@@ -89,6 +103,11 @@ def test_q_quits_and_ends_the_lesson_processes():
     finally:
         code = t.close()
     assert code == 0
-    time.sleep(0.1)
-    assert not os.path.exists(f"/proc/{pid}") or open(f"/proc/{pid}/stat").read().split(
-        ")")[1].split()[0] == "Z"
+
+    def ended():
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                return f.read().rsplit(")", 1)[1].split()[0] == "Z"
+        except FileNotFoundError:
+            return True
+    wait_until(ended, what=f"the lesson's sleeper (pid {pid}) to end")

@@ -14,6 +14,7 @@ from memlab.tui.app import MemlabApp
 from memlab.tui.source import LaunchRequest, LiveSource, demo_env
 from memlab.tui.widgets.lessons import LessonPane
 from memlab.tui.widgets.virtual import VirtualTable
+from tests.helpers import wait_until_async
 from tests.tui.conftest import settle
 
 
@@ -57,11 +58,11 @@ async def walk_where_env_lives() -> None:
                     want, _, target = step.highlight.partition(":")
                     assert app.query_one("#views", TabbedContent).active == want
                     if want == "map" and target:  # ... with its row under the cursor
-                        await pilot.pause(0.5)
                         regions = app.query_one("#regions", VirtualTable)
                         assert pane.highlighted and pane.highlighted[1] == target
-                        row = regions.get_row_at(regions.cursor_row)
-                        assert row[4].plain == target, row
+                        await wait_until_async(
+                            lambda r=regions, t=target: r.get_row_at(r.cursor_row)[4].plain == t,
+                            pilot.pause, what=f"the cursor on {target}")
                 await pilot.press("n")
                 await settle(app, pilot)
             assert verdicts and set(verdicts) == {"pass"}

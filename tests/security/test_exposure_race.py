@@ -46,7 +46,7 @@ def attacker(base: str, canary_file: str, canary_dir: str) -> None:
                         os.symlink(target, os.path.join(d, name))
                     except OSError:
                         pass
-        time.sleep(0.0005)
+        time.sleep(0.0005)  # the attacker's pace (racing root is the test), not a wait
 
 
 def start_attacker(uid: int, *args: str) -> int:

@@ -20,10 +20,8 @@ import io
 import json
 import os
 import secrets
-import select
 import subprocess
 import sys
-import time
 
 import pytest
 
@@ -40,7 +38,7 @@ from memlab.procfs.mem import MemReader
 from memlab.procfs.stat import (exec_fields, exec_settled, parse_stat, read_stat,
                                 split_stat)
 from tests.conftest import requires_root
-from tests.helpers import NOBODY, REPO, run_as, sample
+from tests.helpers import NOBODY, REPO, LineReader, run_as, sample, wait_until
 from tests.security.pod_helpers import as_user, python_fails_as
 
 DATA = REPO / "tests" / "data"
@@ -57,21 +55,10 @@ class Child:
         self.proc = subprocess.Popen(argv, env=env, stdin=subprocess.PIPE,
                                      stdout=subprocess.PIPE, **popen)
         self.pid = self.proc.pid
-        self._buf = b""
+        self._out = LineReader(self.proc.stdout.fileno(), f"pid {self.pid}")
 
     def line(self, timeout: float = 10.0) -> dict:
-        deadline = time.monotonic() + timeout
-        fd = self.proc.stdout.fileno()
-        while b"\n" not in self._buf:
-            left = deadline - time.monotonic()
-            assert left > 0, f"no line from pid {self.pid} within {timeout}s"
-            ready, _, _ = select.select([fd], [], [], left)
-            if ready:
-                chunk = os.read(fd, 4096)
-                assert chunk, f"pid {self.pid} closed its stdout"
-                self._buf += chunk
-        line, _, self._buf = self._buf.partition(b"\n")
-        return json.loads(line)
+        return self._out.json(timeout)
 
     def send(self, text: str) -> None:
         self.proc.stdin.write(text.encode() + b"\n")
@@ -231,7 +218,7 @@ def test_commands_against_an_exec_loop_are_coherent_or_exit_3(looping, kind):
 def test_real_cli_runs_against_an_exec_loop(looping):
     """The same through `python -m memlab`, text and JSON: exit 0 or the exit-3 line,
     never 4, never a traceback."""
-    for i in range(10):
+    for _ in range(10):
         for args in (("stack",), ("inspect", "--elf"), ("env",), ("stack", "--json")):
             p = memlab(*args, str(looping.pid))
             assert "Traceback" not in p.stderr + p.stdout
@@ -347,10 +334,8 @@ class LeaderExit(Child):
                          preexec_fn=drop)
         self.report = self.line()
         self.tid = self.report["tid"]
-        deadline = time.monotonic() + 10
-        while read_stat(self.pid).state != "Z":  # the leader's exit completes
-            assert time.monotonic() < deadline, "the main thread did not become Z"
-            time.sleep(0.01)
+        wait_until(lambda: read_stat(self.pid).state == "Z",  # the leader's exit completes
+                   what="the main thread to become Z")
 
 
 @pytest.fixture
@@ -443,10 +428,7 @@ def test_a_real_zombie_is_still_a_zombie():
     if pid == 0:
         os._exit(0)
     try:
-        deadline = time.monotonic() + 5
-        while read_stat(pid).state != "Z":
-            assert time.monotonic() < deadline
-            time.sleep(0.01)
+        wait_until(lambda: read_stat(pid).state == "Z", what=f"child {pid} a zombie")
         assert live_thread(pid) is None
         with pytest.raises(ZombieProcess):
             collect.snapshot(pid)

@@ -17,14 +17,13 @@ import signal
 import subprocess
 import sys
 import textwrap
-import time
 from pathlib import Path
 
 import pytest
 import yaml
 
 from tests.conftest import requires_root
-from tests.helpers import NOBODY, REPO
+from tests.helpers import NOBODY, REPO, wait_until
 
 MEMLAB = str(Path(sys.executable).with_name("memlab"))
 VOLUME_POD = REPO / "memlab" / "k8s" / "examples" / "volume-pod.yaml"
@@ -60,15 +59,6 @@ def cmdline(pid: int) -> bytes:
             return f.read().replace(b"\0", b" ")
     except OSError:
         return b""
-
-
-def wait_until(pred, timeout: float = SURVIVAL) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if pred():
-            return True
-        time.sleep(0.02)
-    return pred()
 
 
 def running_sleep(marker: str) -> bool:
@@ -113,11 +103,11 @@ def marker():
 
 def assert_no_survivors(marker: str, memlab: subprocess.Popen) -> None:
     memlab.wait(timeout=SURVIVAL)
-    survivors = marked(marker)
-    assert wait_until(lambda: not marked(marker)), (
-        f"memlab ended ({memlab.returncode}) and left {survivors} running")
+    wait_until(lambda: not marked(marker), SURVIVAL,
+               what=lambda: f"memlab ended ({memlab.returncode}) and left "
+                            f"{marked(marker)} running")
     # the reaper (memlab ran as a session leader: session == its pid) is gone too
-    assert wait_until(lambda: not reaper_of(memlab.pid)), "the reaper outlived its job"
+    wait_until(lambda: not reaper_of(memlab.pid), SURVIVAL, what="the reaper to end with its job")
 
 
 def start(argv: list[str], **kw) -> subprocess.Popen:
@@ -151,7 +141,7 @@ LIBRARY = textwrap.dedent("""
     from memlab.launch import launch
     child = launch(sys.argv[1], sys.argv[2:], hold="none")
     print(child.pid, flush=True)
-    time.sleep(600)
+    time.sleep(600)  # memlab's library user stays up until the test kills it
 """)
 
 
@@ -162,7 +152,7 @@ def sh_sleep(marker: str) -> list[str]:
 def test_sigkill_of_a_library_user_kills_the_grandchild(marker):
     memlab = start([sys.executable, "-c", LIBRARY, *sh_sleep(marker)])
     first_line(memlab)
-    assert wait_until(lambda: running_sleep(marker))
+    wait_until(lambda: running_sleep(marker), SURVIVAL, what="the marked sleep to run")
     memlab.kill()
     assert_no_survivors(marker, memlab)
 
@@ -171,7 +161,7 @@ def test_sigkill_of_a_library_user_kills_the_grandchild(marker):
 def test_sigkill_of_a_library_user_kills_a_setuid_child(marker, setuid_sleep):
     memlab = start([sys.executable, "-c", LIBRARY, setuid_sleep, marker])
     first_line(memlab)
-    assert wait_until(lambda: running_sleep(marker))
+    wait_until(lambda: running_sleep(marker), SURVIVAL, what="the marked sleep to run")
     memlab.kill()
     assert_no_survivors(marker, memlab)
 
@@ -197,7 +187,7 @@ def test_sigkill_of_k8s_run_kills_the_container_processes(tmp_path, marker, when
     memlab = start(k8s_run(tmp_path, ["sh", "-c", f"sleep {marker}; :"]))
     first_line(memlab)  # printed once the process is started
     if when == "running":
-        assert wait_until(lambda: running_sleep(marker))
+        wait_until(lambda: running_sleep(marker), SURVIVAL, what="the marked sleep to run")
     memlab.kill()
     assert_no_survivors(marker, memlab)
 
@@ -206,7 +196,7 @@ def test_sigkill_of_k8s_run_kills_the_container_processes(tmp_path, marker, when
 def test_sigkill_of_k8s_run_kills_a_setuid_container(tmp_path, marker, setuid_sleep):
     memlab = start(k8s_run(tmp_path, [setuid_sleep, marker]))
     first_line(memlab)
-    assert wait_until(lambda: running_sleep(marker))
+    wait_until(lambda: running_sleep(marker), SURVIVAL, what="the marked sleep to run")
     memlab.kill()
     assert_no_survivors(marker, memlab)
 
@@ -232,10 +222,10 @@ def test_sigkill_of_the_tui_kills_the_grandchild(tmp_path, marker):
     script.write_text(f"exec {MEMLAB} tui --launch /bin/sh -- -c 'sleep {marker}; :'\n")
     tui = Tmux(f"sh {script}")
     try:
-        assert wait_until(lambda: running_sleep(marker))
+        wait_until(lambda: running_sleep(marker), SURVIVAL, what="the marked sleep to run")
         (memlab,) = [pid for pid in marked(marker) if b" tui " in cmdline(pid)]
         os.kill(memlab, signal.SIGKILL)
-        assert wait_until(lambda: not marked(marker)), "the TUI's grandchild survived"
+        wait_until(lambda: not marked(marker), SURVIVAL, what="the TUI's grandchild to end")
     finally:
         tui.kill()
 
@@ -249,7 +239,7 @@ def test_the_reaper_kills_only_groups_of_memlabs_session(marker):
     ours = subprocess.Popen(["sleep", marker], process_group=0)
     theirs = subprocess.Popen(["sleep", marker], start_new_session=True)
     try:
-        assert wait_until(lambda: len(marked(marker)) == 2)
+        wait_until(lambda: len(marked(marker)) == 2, SURVIVAL, what="two marked processes")
         me = reaper.proc_stat("self")
         session, since = me[2], me[3]
         wanted = {ours.pid, theirs.pid}
@@ -271,9 +261,9 @@ def test_the_reaper_kills_what_is_watched_when_its_pipe_closes(marker):
     from memlab.launch import launch
 
     with launch("/bin/sh", ["-c", f"sleep {marker}; :"], hold="none") as child:
-        assert wait_until(lambda: running_sleep(marker))
+        wait_until(lambda: running_sleep(marker), SURVIVAL, what="the marked sleep to run")
         reaper.stop()
-        assert wait_until(lambda: not marked(marker))
+        wait_until(lambda: not marked(marker), SURVIVAL, what="the marked processes to end")
         assert child.wait(SURVIVAL) == -signal.SIGKILL
 
 
@@ -301,9 +291,9 @@ def test_sigkill_of_a_uid_dropped_fork_kills_its_grandchild(marker):
     os.close(w)
     try:
         assert os.read(r, 1) == b"x"
-        assert wait_until(lambda: running_sleep(marker))
+        wait_until(lambda: running_sleep(marker), SURVIVAL, what="the marked sleep to run")
     finally:
         os.close(r)
         os.kill(pid, signal.SIGKILL)
         os.waitpid(pid, 0)
-    assert wait_until(lambda: not marked(marker)), "the grandchild survived"
+    wait_until(lambda: not marked(marker), SURVIVAL, what="the grandchild to end")

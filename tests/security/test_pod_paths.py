@@ -14,13 +14,12 @@ import stat
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import requires_root
-from tests.helpers import NOBODY
+from tests.helpers import NOBODY, wait_until
 from tests.security.pod_helpers import CM, memlab, pod_yaml, refused, snapshot
 
 
@@ -339,9 +338,8 @@ def test_symlink_race_with_a_second_uid(where, victim, files, capsys):
                               str(victim), str(stop)])
     codes = set()
     try:
-        deadline = time.monotonic() + 30
-        while not os.path.lexists(target) and time.monotonic() < deadline:
-            time.sleep(0.001)
+        wait_until(lambda: os.path.lexists(target), 30, interval=0.001,
+                   what="the racer's first plant")
         for _ in range(40):
             codes.add(main(["k8s", "run", str(files / "pod.yaml"), "-f",
                             str(files / "cm.yaml"), "--pod-dir", str(target)]))

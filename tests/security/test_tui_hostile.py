@@ -13,7 +13,6 @@ import asyncio
 import shutil
 import signal
 import sys
-import time
 
 import psutil
 import pytest
@@ -22,10 +21,11 @@ from textual.lazy import Lazy
 
 from memlab.launch import launch
 from memlab.tui.app import MemlabApp
-from memlab.tui.source import FakeSource, LiveSource
+from memlab.tui.source import LiveSource
 from memlab.tui.widgets.hexview import HexGrid
 from memlab.tui.widgets.virtual import VirtualTable
-from tests.helpers import sample
+from tests.helpers import gone, sample, wait_until, wait_until_async
+from tests.tui import fakes
 from tests.tui.conftest import screen_text, settle
 
 # 100,000 entries of 9 bytes + NUL, plus 8-byte pointers: 1.8 MB, under the quarter of an
@@ -40,14 +40,11 @@ RSS_GROWTH = 512 << 20
 DEADLINE = 30.0  # generous: these are not timing tests
 
 
-async def wait_until(done, what: str, timeout: float = DEADLINE) -> None:
+async def app_until(done, what: str, timeout: float = DEADLINE) -> None:
     """Poll `done` (the app runs on this event loop meanwhile).  asyncio.sleep, not
     pilot.pause: Pilot waits for every widget to process a callback, and one removed
     meanwhile (the Lazy placeholders of the tabs) leaves it waiting for ever."""
-    deadline = time.monotonic() + timeout
-    while not done():
-        assert time.monotonic() < deadline, f"{what} within {timeout} s"
-        await asyncio.sleep(0.05)
+    await wait_until_async(done, asyncio.sleep, timeout, what=what)
 
 
 def open_views_and_quit(victim, keys_and_needles) -> tuple[MemlabApp, int, dict]:
@@ -66,12 +63,12 @@ def open_views_and_quit(victim, keys_and_needles) -> tuple[MemlabApp, int, dict]
         app = MemlabApp(source)
         async with app.run_test(size=(120, 40)) as pilot:
             # and every tab mounted: a key pressed while Textual still swaps the Lazy
-            # placeholders can leave Pilot waiting on a removed one (see wait_until)
-            await wait_until(lambda: app.snapshot is not None and not app.query(Lazy)
+            # placeholders can leave Pilot waiting on a removed one (see app_until)
+            await app_until(lambda: app.snapshot is not None and not app.query(Lazy)
                              and len(app.all_views()) == len(app.views), "first snapshot")
             for key, needle in keys_and_needles:
                 await pilot.press(key)
-                await wait_until(lambda: needle in screen_text(app),
+                await app_until(lambda needle=needle: needle in screen_text(app),
                                  f"{needle!r} on screen after {key!r}")
                 peak = max(peak, me.memory_info().rss)
             rows.update({t.id: t.row_count for t in app.query(VirtualTable)})
@@ -125,9 +122,7 @@ def test_an_unexpected_worker_error_ends_the_app_in_one_line():
     """A bug in a worker (here: a source whose reads raise RuntimeError) is not a
     traceback over the terminal: the app leaves with status 1 and keeps the error for
     the CLI's one-line "internal error"."""
-    from tests.tui import fakes
-
-    class Broken(FakeSource):
+    class Broken(fakes.FakeSource):
         broken = False
 
         def read_memory(self, addr: int, size: int):
@@ -145,9 +140,7 @@ def test_an_unexpected_worker_error_ends_the_app_in_one_line():
             app.query_one("HexView").open_region(app.snapshot.regions[0])  # new rows
             app.action_show_view("hex")
             # no pilot.pause from here: once the app has left, it would never return
-            deadline = asyncio.get_running_loop().time() + 30
-            while app.return_code is None and asyncio.get_running_loop().time() < deadline:
-                await asyncio.sleep(0.05)
+            await app_until(lambda: app.return_code is not None, "the app to end")
         return app
 
     app = asyncio.run(drive())
@@ -187,7 +180,7 @@ def test_signal_ends_a_busy_tui_and_its_child(tmp_path, sig):
     environment: show the Env view and signal memlab at once.  It leaves within the
     deadline (its handler runs on an event loop that is never blocked for long), and
     the launched process goes with it."""
-    from tests.tui.test_real_tui import MEMLAB, Tmux, is_gone
+    from tests.tui.test_real_tui import MEMLAB, Tmux
 
     huge = tmp_path / "huge-env"  # a #! script: memlab launches it, it execs the sample
     huge.write_text(f"#!{sys.executable}\nimport os\n"
@@ -203,16 +196,17 @@ def test_signal_ends_a_busy_tui_and_its_child(tmp_path, sig):
         # outlives memlab only to kill what it launched
         (child,) = [c for c in memlab.children()
                     if not any(a.endswith('reaper.py') for a in c.cmdline())]
-        deadline = time.monotonic() + DEADLINE
-        while f"pid {child.pid} sleeper" not in t.capture():  # after its execve
-            assert time.monotonic() < deadline, t.capture()
-            t.keys("r")
-            time.sleep(0.2)
+        def execd_on_screen() -> bool:
+            if f"pid {child.pid} sleeper" in t.capture():
+                return True
+            t.keys("r")  # refresh: the next snapshot is taken after its execve
+            return False
+        wait_until(execd_on_screen, DEADLINE, interval=0.2, what=lambda: t.capture())
         t.keys("e")
         memlab.send_signal(sig)
-        assert is_gone(memlab.pid, timeout=DEADLINE), f"memlab outlived {sig.name}"
-        assert is_gone(child.pid, timeout=DEADLINE), f"its child outlived {sig.name}"
+        wait_until(lambda: gone(memlab.pid), DEADLINE, what=f"memlab to end on {sig.name}")
+        wait_until(lambda: gone(child.pid), DEADLINE, what=f"its child to end on {sig.name}")
     finally:
         t.kill()
-        if memlab is not None and not is_gone(memlab.pid, timeout=1):
+        if memlab is not None and not gone(memlab.pid):
             memlab.kill()  # a failed run leaves nothing behind (PDEATHSIG ends the child)

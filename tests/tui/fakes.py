@@ -1,15 +1,19 @@
-"""A fixed, hand-built Snapshot of a sleeper-like process (no ASLR addresses), for
-Pilot and snapshot tests that need no real process.  Every address is derived from the
+"""FakeSource, the TUI's data source for tests, and a fixed, hand-built Snapshot of a
+sleeper-like process (no ASLR addresses) for Pilot and snapshot tests that need no real
+process.  Every address is derived from the
 layout execve produces (fs/binfmt_elf.c create_elf_tables): end marker and exec path at
 the very top of [stack], the env strings below them, the arg strings below those, then
 (after AT_RANDOM/platform/padding) argc, argv[], envp[] and auxv at sp."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
+
+from memlab.errors import NoSuchProcess, UsageError
 from memlab.model import (AuxvEntry, EnvBlock, EnvEntry, InitialStack, ProcStat, Region,
                           Snapshot, StackString)
 from memlab.processes import ProcessInfo
-from memlab.tui.source import FakeSource, LaunchRequest
+from memlab.tui.source import DataSource, LaunchRequest, check_command
 
 PID = 4242
 EXE = "/opt/memlab/c_samples/bin/sleeper"
@@ -23,6 +27,91 @@ AT = {"AT_SYSINFO_EHDR": 33, "AT_HWCAP": 16, "AT_PAGESZ": 6, "AT_CLKTCK": 17,
       "AT_PHDR": 3, "AT_PHENT": 4, "AT_PHNUM": 5, "AT_BASE": 7, "AT_FLAGS": 8,
       "AT_ENTRY": 9, "AT_UID": 11, "AT_EUID": 12, "AT_GID": 13, "AT_EGID": 14,
       "AT_SECURE": 23, "AT_RANDOM": 25, "AT_EXECFN": 31, "AT_PLATFORM": 15}
+
+
+class FakeSource(DataSource):
+    """Serves fixed snapshots.  `snapshots` is a sequence: every command advances to
+    the next one (so a test scripts what `scrub` does); `memory` maps base addresses
+    to bytes for read_memory (anything else reads as unreadable)."""
+
+    def __init__(self, snapshots: Snapshot | Sequence[Snapshot], *,
+                 memory: dict[int, bytes] | None = None,
+                 processes: Iterable = (), samples: Iterable[str] = ("sleeper",),
+                 launched: bool = True, gone_after: int | None = None,
+                 matrices: Sequence = (), three_way=None):
+        self.snapshots = [snapshots] if isinstance(snapshots, Snapshot) else list(snapshots)
+        self.index = 0
+        self.memory = dict(memory or {})
+        self.processes = list(processes)
+        self.samples = list(samples)
+        self.launched = launched
+        self.pid = self.snapshots[0].pid
+        self.commands: list[str] = []
+        self.launches: list[LaunchRequest] = []
+        self.attached: list[int] = []
+        self.stopped = False
+        self.bytes_read = 0
+        self.reads: list[tuple[int, int]] = []
+        # after this many snapshot() calls the process "vanishes" (NoSuchProcess)
+        self.gone_after = gone_after
+        self.snapshot_calls = 0
+        # exposure panel: access_matrix() answers these in turn (the last one repeats)
+        self.matrices = list(matrices)
+        self.matrix_calls: list[tuple] = []
+        self.three_way_view = three_way
+
+    def snapshot(self) -> Snapshot:
+        self.snapshot_calls += 1
+        if self.gone_after is not None and self.snapshot_calls > self.gone_after:
+            raise NoSuchProcess("process exited", pid=self.pid)
+        return self.snapshots[self.index]
+
+    def launch(self, request: LaunchRequest) -> int:
+        self.launches.append(request)
+        self.last_launch = request
+        self.launched = True
+        return self.pid
+
+    def attach(self, pid: int) -> None:
+        self.attached.append(pid)
+        self.launched = False
+
+    def command(self, line: str) -> dict:
+        if not self.launched:
+            raise UsageError("commands drive a process memlab launched; "
+                             "an attached process is read-only (launch one with l)")
+        line = check_command(line)
+        self.commands.append(line)
+        self.index = min(self.index + 1, len(self.snapshots) - 1)
+        return {"ok": True, "cmd": line.split()[0]}
+
+    def read_memory(self, addr: int, size: int) -> bytes | None:
+        self.reads.append((addr, size))
+        for base, data in self.memory.items():
+            if base <= addr and addr + size <= base + len(data):
+                self.bytes_read += size
+                return data[addr - base:addr - base + size]
+        return None
+
+    def list_processes(self) -> list:
+        return list(self.processes)
+
+    def sample_names(self) -> list[str]:
+        return list(self.samples)
+
+    def access_matrix(self, rows=None, channels=None):
+        if not self.matrices:
+            return super().access_matrix(rows, channels)
+        self.matrix_calls.append((rows, channels))
+        return self.matrices[min(len(self.matrix_calls), len(self.matrices)) - 1]
+
+    def env_three_way(self, name: str):
+        if self.three_way_view is None:
+            return super().env_three_way(name)
+        return self.three_way_view
+
+    def stop(self) -> None:
+        self.stopped = True
 
 
 def region(start, end, perms, path, kind, offset=0, inode=0, dev="00:00"):

@@ -17,7 +17,7 @@ from memlab.model import Region, StackString
 from memlab.processes import ProcessInfo
 from memlab.tui.app import MemlabApp
 from memlab.tui.palette import memlab_commands
-from memlab.tui.source import FakeSource, LaunchRequest, LiveSource
+from memlab.tui.source import LaunchRequest, LiveSource
 from memlab.tui.widgets.virtual import VirtualTable
 from tests.tui import fakes
 from tests.tui.conftest import screen_text, settle, started
@@ -90,7 +90,7 @@ async def test_every_view_shows_hostile_strings_escaped():
     processes = [*fakes.PROCESSES,
                  ProcessInfo(6666, f"us{CLEAR}er", 1000, f"evil{TITLE}", False,
                              f"owned by {TITLE}")]
-    source = FakeSource([first, after], memory=memory, processes=processes,
+    source = fakes.FakeSource([first, after], memory=memory, processes=processes,
                         samples=["sleeper"], matrices=matrices, three_way=three)
     source.last_launch = LaunchRequest("sleeper", HOSTILE_ENV)
     app = MemlabApp(source)

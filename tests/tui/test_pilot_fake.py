@@ -11,6 +11,7 @@ from memlab.tui.app import MemlabApp
 from memlab.tui.widgets.drive import DriveView
 from memlab.tui.widgets.hexview import HexGrid
 from memlab.tui.widgets.virtual import VirtualTable
+from tests.helpers import wait_until_async
 from tests.tui import fakes
 from tests.tui.conftest import screen_text, settle, started
 
@@ -276,17 +277,16 @@ async def test_live_refresh_is_cheap_when_nothing_changed():
         shown, calls = app.snapshots_shown, src.snapshot_calls
         await pilot.press("a")
         assert app.live and "live on" in app.query_one("#status").render().plain
-        await pilot.pause(0.4)
+        await wait_until_async(lambda: src.snapshot_calls >= calls + 3, pilot.pause,
+                               what="three polls")  # it polled ...
         await settle(app, pilot)
-        assert src.snapshot_calls >= calls + 3  # it polled ...
         assert app.snapshots_shown == shown  # ... and redrew nothing
         src.index = 2  # the process changed (scrubbed): the next tick shows it
-        await pilot.pause(0.2)
-        await settle(app, pilot)
-        assert app.snapshots_shown == shown + 1
+        await wait_until_async(lambda: app.snapshots_shown == shown + 1, pilot.pause,
+                               what="the changed snapshot shown")
         await pilot.press("a")
         calls = src.snapshot_calls
-        await pilot.pause(0.3)
+        await pilot.pause(0.3)  # time passes with live off: no polling is the test
         assert not app.live and src.snapshot_calls <= calls + 1
 
 

@@ -8,7 +8,6 @@ import subprocess
 import threading
 
 import psutil
-import pytest
 
 from textual.widgets import DataTable, Input
 
@@ -19,6 +18,7 @@ from memlab.tui.source import LaunchRequest, LiveSource
 from memlab.tui.widgets.drive import DriveView
 from memlab.tui.widgets.hexview import HexGrid
 from memlab.tui.widgets.virtual import VirtualTable
+from tests.helpers import wait_until_async
 from tests.tui.conftest import settle, started
 
 
@@ -195,11 +195,8 @@ async def test_live_refresh_follows_a_change_made_elsewhere(live_source):
         await pilot.press("a")
         # the sample changes without the TUI asking: scrub through the launcher
         live_source._launched.command("scrub DB_PASSWORD")
-        for _ in range(30):
-            await pilot.pause(0.1)
-            if b"DB_PASSWORD=XXXXXXX" in app.snapshot.env.raw:
-                break
-        assert b"DB_PASSWORD=XXXXXXX" in app.snapshot.env.raw
+        await wait_until_async(lambda: b"DB_PASSWORD=XXXXXXX" in app.snapshot.env.raw,
+                               pilot.pause, what="the scrub shown by a live refresh")
         assert len(app.view("env")._changed) == 7
 
 

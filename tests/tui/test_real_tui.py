@@ -14,6 +14,8 @@ from pathlib import Path
 import psutil
 import pytest
 
+from tests.helpers import gone, wait_until
+
 pytestmark = pytest.mark.skipif(shutil.which("tmux") is None, reason="needs tmux")
 
 MEMLAB = str(Path(sys.executable).with_name("memlab"))
@@ -42,14 +44,11 @@ class Tmux:
         self.run("send-keys", "-t", "t", *keys)
 
     def wait_for(self, *needles: str, timeout: float = 15.0) -> str:
-        deadline = time.monotonic() + timeout
-        screen = ""
-        while time.monotonic() < deadline:
+        def shown():
             screen = self.capture()
-            if all(n in screen for n in needles):
-                return screen
-            time.sleep(0.1)
-        raise AssertionError(f"{needles} not on screen:\n{screen}")
+            return screen if all(n in screen for n in needles) else None
+        return wait_until(shown, timeout, interval=0.1,
+                          what=lambda: f"{needles} on screen:\n{self.capture()}")
 
     def memlab_process(self) -> psutil.Process:
         pane = int(self.run("list-panes", "-t", "t", "-F", "#{pane_pid}").split()[0])
@@ -63,16 +62,8 @@ class Tmux:
         subprocess.run(["tmux", "-L", self.socket, "kill-server"], capture_output=True)
 
 
-def is_gone(pid: int, timeout: float = 5.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            if psutil.Process(pid).status() == psutil.STATUS_ZOMBIE:
-                return True
-        except psutil.NoSuchProcess:
-            return True
-        time.sleep(0.05)
-    return False
+def wait_gone(pid: int, what: str = "", timeout: float = 10.0) -> None:
+    wait_until(lambda: gone(pid), timeout, what=what or f"pid {pid} to end")
 
 
 @pytest.fixture
@@ -100,8 +91,8 @@ def test_memlab_tui_in_tmux_shows_map_and_quits_cleanly(tui):
     tui.keys("v")
     tui.wait_for("hunter2")
     tui.keys("q")
-    assert is_gone(sample.pid), "the launched sample outlived `q`"
-    assert is_gone(memlab.pid)
+    wait_gone(sample.pid, "the launched sample to end with `q`")
+    wait_gone(memlab.pid)
 
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGHUP], ids=["SIGTERM", "SIGHUP"])
@@ -110,8 +101,8 @@ def test_signal_ends_tui_and_its_sample(tui, sig):
     memlab = tui.memlab_process()
     sample = launched_sample(memlab)
     memlab.send_signal(sig)
-    assert is_gone(sample.pid), f"the launched sample outlived {sig.name}"
-    assert is_gone(memlab.pid)
+    wait_gone(sample.pid, f"the launched sample to end with {sig.name}")
+    wait_gone(memlab.pid)
 
 
 def test_sigkill_still_ends_the_sample_via_pdeathsig(tui):
@@ -119,7 +110,7 @@ def test_sigkill_still_ends_the_sample_via_pdeathsig(tui):
     memlab = tui.memlab_process()
     sample = launched_sample(memlab)
     memlab.kill()  # no handler runs: PR_SET_PDEATHSIG is the last line of defence
-    assert is_gone(sample.pid)
+    wait_gone(sample.pid)
 
 
 def test_launch_from_tui_replaces_and_quit_ends_the_new_one(tui):
@@ -131,15 +122,13 @@ def test_launch_from_tui_replaces_and_quit_ends_the_new_one(tui):
     # the path box has the focus: a path (or sample name) + enter launches
     tui.keys("-l", "sleeper-nopie")
     tui.keys("Enter")
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline and not is_gone(first.pid, timeout=0.1):
-        pass
-    assert is_gone(first.pid), "the replaced process is still running:\n" + tui.capture()
+    wait_until(lambda: gone(first.pid), 10,
+               what=lambda: "the replaced process to end:\n" + tui.capture())
     second = launched_sample(memlab)
     assert second.pid != first.pid
     tui.wait_for(f"pid {second.pid}")
     tui.keys("q")
-    assert is_gone(second.pid)
+    wait_gone(second.pid)
 
 
 def test_closed_terminal_ends_tui_even_when_not_session_leader():
@@ -154,8 +143,8 @@ def test_closed_terminal_ends_tui_even_when_not_session_leader():
         sample = launched_sample(memlab)
     finally:
         t.kill()
-    assert is_gone(memlab.pid, timeout=10), "memlab kept running on a closed terminal"
-    assert is_gone(sample.pid)
+    wait_gone(memlab.pid, "memlab to end on a closed terminal")
+    wait_gone(sample.pid)
 
 
 def test_escape_sequences_in_the_env_do_not_reach_the_terminal():

@@ -14,7 +14,7 @@ from memlab.errors import UsageError
 from memlab.processes import list_processes, verdict
 from memlab.tui.diff import env_changed_addresses, region_changes, summarize
 from memlab.tui.source import check_command
-from tests.helpers import NOBODY, loaded_after, run_as
+from tests.helpers import NOBODY, loaded_after, run_as, wait_until
 from tests.tui import fakes
 
 from tests.conftest import requires_root
@@ -101,11 +101,8 @@ def test_list_processes_marks_kernel_threads_zombies_and_self():
     child = subprocess.Popen(["true"])
     psutil.Process(child.pid)  # exists
     try:
-        deadline = 50
-        while psutil.Process(child.pid).status() != psutil.STATUS_ZOMBIE and deadline:
-            import time
-            time.sleep(0.02)
-            deadline -= 1
+        wait_until(lambda: psutil.Process(child.pid).status() == psutil.STATUS_ZOMBIE,
+                   what="`true` exited, unreaped")
         rows = {r.pid: r for r in list_processes()}
         assert rows[os.getpid()].readable and rows[os.getpid()].why is None
         assert rows[child.pid].why.startswith("zombie")

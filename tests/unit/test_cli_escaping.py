@@ -125,6 +125,7 @@ def hostile_lesson() -> str:
     ("lesson", "run", "1", "--no-pause", "--yes"),  # the interactive walk (no tty here)
     ("lesson", "run", "--all", "--check", "--yes"),
 ])
+@pytest.mark.usefixtures("samples_built")  # the lesson launches sleeper
 def test_lesson_text_from_a_user_directory_is_escaped(capsys, tmp_path, argv):
     (tmp_path / "evil.toml").write_text(hostile_lesson())
     rc, out, err = run(capsys, *argv, "--dir", tmp_path, "--no-builtin")

@@ -17,6 +17,7 @@ def test_samples_dir_is_the_repo_c_samples(monkeypatch):
     assert samples.samples_dir() == REPO / "c_samples"
 
 
+@pytest.mark.usefixtures("samples_built")
 def test_default_sample_is_listed_in_all_four_variants_with_its_description():
     found = {s.name: s for s in samples.list_samples()}
     assert samples.DEFAULT_SAMPLE == "sleeper"
@@ -24,7 +25,7 @@ def test_default_sample_is_listed_in_all_four_variants_with_its_description():
         s = found[name]
         assert s.source == REPO / "c_samples" / "sleeper.c"
         assert s.path == REPO / "c_samples" / "bin" / name
-        assert s.built  # the test session ran `make samples`
+        assert s.built  # the samples_built fixture ran `make samples`
         assert s.description.startswith("sleeper: a long-running process")
         assert s.to_dict()["built"] is True
 
@@ -63,6 +64,7 @@ def test_unbuilt_sample_says_make_samples(tmp_path, monkeypatch):
     assert info.value.exit_code == 2 and "\n" not in str(info.value)
 
 
+@pytest.mark.usefixtures("samples_built")
 def test_resolve_sample_name_path_and_PATH():
     assert samples.resolve_target("sleeper") == str(REPO / "c_samples" / "bin" / "sleeper")
     assert samples.resolve_target("/usr/bin/sleep") == "/usr/bin/sleep"
