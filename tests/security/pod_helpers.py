@@ -53,6 +53,19 @@ def python_fails_as(user: int) -> str | None:
     return None if r.returncode == 0 else (r.stderr.strip().splitlines() or ["?"])[-1]
 
 
+@functools.cache
+def stdlib_python_as(user: int) -> str:
+    """An interpreter that runs stdlib-only code (a racer) as `user`: this one, or the
+    system's python3 where this one's install is closed to that uid (pyenv under /root).
+    Skips the test if there is none."""
+    for exe in (sys.executable, "/usr/bin/python3"):
+        if os.path.exists(exe) and subprocess.run(
+                as_user(user) + [exe, "-I", "-c", "pass"], capture_output=True,
+                timeout=60).returncode == 0:
+            return exe
+    pytest.skip(f"no Python runs as uid {user} here")
+
+
 def memlab(*argv, env=None, user=None) -> subprocess.CompletedProcess:
     if user is not None and (why := python_fails_as(user)):
         pytest.skip(f"{sys.executable} does not run as uid {user}: {why}")

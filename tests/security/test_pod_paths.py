@@ -12,7 +12,6 @@ import os
 import shutil
 import stat
 import subprocess
-import sys
 import tempfile
 from pathlib import Path
 
@@ -20,7 +19,8 @@ import pytest
 
 from tests.conftest import requires_root
 from tests.helpers import NOBODY, wait_until
-from tests.security.pod_helpers import CM, memlab, pod_yaml, refused, snapshot
+from tests.security.pod_helpers import (CM, memlab, pod_yaml, refused, snapshot,
+                                        stdlib_python_as)
 
 
 @pytest.fixture
@@ -334,7 +334,8 @@ def test_symlink_race_with_a_second_uid(where, victim, files, capsys):
     target = theirs / "pod" if where == "their-dir" else Path(f"{theirs}-pod")
     stop = theirs / "stop"
     racer = subprocess.Popen(["setpriv", "--reuid", str(NOBODY), "--regid", str(NOBODY),
-                              "--clear-groups", sys.executable, "-c", RACER, str(target),
+                              "--clear-groups", stdlib_python_as(NOBODY), "-I", "-c", RACER,
+                              str(target),
                               str(victim), str(stop)])
     codes = set()
     try:
