@@ -16,13 +16,17 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+from memlab.safefs import open_trusted  # noqa: E402  (after the path: run as a script)
 OUT = ROOT / "docs" / "images"
 SAMPLES = Path("/tmp/memlab/c_samples")
 
 
 def copy_samples() -> None:
-    if SAMPLES.exists():
-        shutil.rmtree(SAMPLES)
+    # /tmp is shared: /tmp/memlab must be ours, not writable by others and not a link
+    # (memlab.safefs), or another user could point root's rmtree and copy elsewhere.
+    with open_trusted(SAMPLES.parent, create=True, mode=0o755) as d:
+        d.rmtree(SAMPLES.name)
     shutil.copytree(ROOT / "c_samples", SAMPLES)
     os.environ["MEMLAB_SAMPLES_DIR"] = str(SAMPLES)
 
