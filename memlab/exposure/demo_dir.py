@@ -23,27 +23,21 @@ import stat
 import tempfile
 
 from memlab.errors import MemlabError
+from memlab.safefs import UnsafePath, open_trusted
 
 _CREATE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
 
 
 def check_ancestors(path: str) -> None:
-    """Every directory from `path` up to / belongs to root or to us, and no other uid
-    may rename entries in it (not group/world-writable, or sticky).  MemlabError if not."""
-    me = os.geteuid()
-    current = os.path.realpath(path)
-    while True:
-        st = os.lstat(current)
-        loose = st.st_mode & 0o022 and not st.st_mode & stat.S_ISVTX
-        if st.st_uid not in (0, me) or loose:
-            raise MemlabError("the temporary directory's parent may be changed by another "
-                              f"user (owner uid {st.st_uid}, mode "
-                              f"{stat.S_IMODE(st.st_mode):04o}): set TMPDIR to a safe "
-                              "directory", path=current)
-        parent = os.path.dirname(current)
-        if parent == current:
-            return
-        current = parent
+    """Every directory from / down to `path` belongs to root or to us, and no other uid
+    may rename entries in it (not group/world-writable, or root's and sticky): the walk
+    of memlab.safefs, judging `path` itself as such an ancestor.  MemlabError if not."""
+    try:
+        with open_trusted(os.path.realpath(path), strict=False):
+            pass
+    except UnsafePath as err:
+        raise MemlabError("the temporary directory's parent may be changed by another "
+                          f"user: {err}; set TMPDIR to a safe directory") from err
 
 
 class DemoDir:
