@@ -63,10 +63,11 @@ import tempfile
 import threading
 import time
 import weakref
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from memlab import reaper
+from memlab.envbuild import base_entries, shown_name
 from memlab.errors import LaunchError, UsageError
 from memlab.kernel.abi import MAX_ARG_STRLEN, PTRACE_DETACH
 from memlab.procfs import _cproc  # spawn(); None when memlab was built without a compiler
@@ -95,101 +96,6 @@ def _get_libc() -> ctypes.CDLL:
         libc.ptrace.restype = ctypes.c_long
         _libc = libc
     return _libc
-
-
-# --------------------------------------------------------------------------- env
-def _entry_name(entry: bytes) -> bytes:
-    return entry.split(b"=", 1)[0]
-
-
-def _set_entry(env: list[bytes], entry: bytes, index: dict[bytes, int]) -> None:
-    """Replace the first entry with the same name in place, else append.  `index` maps
-    a name to the position of its first entry in `env` (kept up to date here), so a
-    100,000-line env file costs O(n), not O(n^2)."""
-    name = _entry_name(entry)
-    i = index.get(name)
-    if i is not None:
-        env[i] = entry
-        return
-    index[name] = len(env)
-    env.append(entry)
-
-
-def _base_entries(base: Mapping | None) -> list[bytes]:
-    if base is None:
-        return [k + b"=" + v for k, v in os.environb.items()]
-    return [os.fsencode(k) + b"=" + os.fsencode(v) for k, v in base.items()]
-
-
-def _shown(raw: bytes, limit: int = 60) -> str:
-    """The NAME of an entry for an error message, never its value (a value may be a
-    secret, memlab.secrets): non-UTF-8 bytes as \\xNN, control characters escaped,
-    cut to `limit` characters (a binary file given as --env-file must not flood the
-    terminal)."""
-    name = raw.split(b"=", 1)[0]
-    text = name[:limit].decode("utf-8", "backslashreplace")
-    text = "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
-    return text + ("..." if len(name) > limit else "")
-
-
-def _assignment(item: str | bytes, base: Mapping | None, where: str) -> bytes:
-    """`K=V` as bytes; a bare `K` takes K's value from the base environment (like
-    `docker run -e K`).  Unlike docker, a bare K that is not set there is an error,
-    not silently dropped: a lesson should not lose a variable without saying so."""
-    raw = os.fsencode(item)
-    if b"\0" in raw:
-        raise UsageError(f"{where}: an environment entry cannot contain a NUL byte")
-    if b"=" in raw:
-        if raw.startswith(b"="):
-            raise UsageError(f"{where}: an entry starts with '=': empty variable name "
-                             f"(its {len(raw) - 1}-byte value is not shown)")
-        return raw
-    if not raw:
-        raise UsageError(f"{where}: empty variable name")
-    src = os.environb if base is None else {os.fsencode(k): os.fsencode(v)
-                                            for k, v in base.items()}
-    if raw not in src:
-        raise UsageError(f"{where}: {_shown(raw)} has no value and is not set in "
-                         "memlab's environment (write NAME=VALUE)")
-    return raw + b"=" + src[raw]
-
-
-def read_env_file(path: str, base: Mapping | None = None) -> list[bytes]:
-    """The entries of a docker-style env file, byte-exact: one NAME=VALUE per line, the
-    value taken literally (no quotes removed, spaces kept), blank lines and lines whose
-    first non-blank character is '#' skipped, a bare NAME taken from the base env."""
-    from memlab.inputfile import ENV_FILE, read_input
-
-    data = read_input(path, ENV_FILE)
-    out = []
-    for lineno, line in enumerate(data.split(b"\n"), 1):
-        if line.endswith(b"\r"):
-            line = line[:-1]
-        if not line.strip() or line.lstrip().startswith(b"#"):
-            continue
-        out.append(_assignment(line, base, f"{path}:{lineno}"))
-    return out
-
-
-def build_env(assignments: Iterable[str | bytes] = (), env_files: Iterable[str] = (),
-              clear: bool = False, base: Mapping | None = None) -> list[bytes]:
-    """The environment for launch(), as the list of `K=V` byte strings execve receives.
-
-    Starts empty with `clear` (-i), else from `base` (default: memlab's own environment,
-    in its order).  Then every --env-file in order, then every -e in order: a name
-    already present is replaced in place (its position kept), a new name is appended.
-    """
-    env = [] if clear else _base_entries(base)
-    index: dict[bytes, int] = {}
-    for i, entry in enumerate(env):
-        index.setdefault(_entry_name(entry), i)
-    for path in env_files:
-        for entry in read_env_file(path, base):
-            _set_entry(env, entry, index)
-    for item in assignments:
-        name = _shown(os.fsencode(item))
-        _set_entry(env, _assignment(item, base, f"-e {name!r}" if name else "-e"), index)
-    return env
 
 
 # --------------------------------------------------------------------------- registry
@@ -278,7 +184,7 @@ def _e2big_hint(code: int, argv: Sequence[bytes], env: Sequence[bytes]) -> str:
                          default=(b"", 0))
     longest_env = max(env, key=len, default=b"")
     if len(longest_env) > len(longest):
-        what = f"the env string named {_shown(longest_env, 30)!r}"
+        what = f"the env string named {shown_name(longest_env, 30)!r}"
         longest = longest_env
     else:
         what = f"argv[{index}]"
@@ -330,7 +236,7 @@ def launch(target: str, args: Sequence[str | bytes] = (), env: Sequence[bytes] |
     """vfork + execve `target` (a sample name, a path, or a command on $PATH).
 
     argv is [target as given, *args], like a shell.  `env` is the exact list of entries
-    (see build_env); None passes memlab's own environment.  hold: "ready" waits for a
+    (see memlab.envbuild.build_env); None passes memlab's own environment.  hold: "ready" waits for a
     sample's JSON self-report (-> .report), "exec" stops the process at its first
     instruction (resume() to let it run), "none" just starts it.  The child's stdin and
     stdout are pipes (for .command), its stderr a temporary file (for error messages).
@@ -339,7 +245,7 @@ def launch(target: str, args: Sequence[str | bytes] = (), env: Sequence[bytes] |
         raise UsageError(f"hold must be one of {', '.join(HOLD_MODES)}, not {hold!r}")
     exe = resolve_target(target)
     argv = [os.fsencode(target), *(os.fsencode(a) for a in args)]
-    entries = _base_entries(None) if env is None else [bytes(e) for e in env]
+    entries = base_entries(None) if env is None else [bytes(e) for e in env]
     for item in (*argv, *entries):
         if b"\0" in item:
             raise UsageError("argv and environment entries cannot contain NUL bytes")

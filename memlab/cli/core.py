@@ -309,7 +309,8 @@ def cmd_samples(args) -> int:
 
 # --------------------------------------------------------------------------- launch
 def cmd_launch(args) -> int:
-    from memlab.launch import build_env, launch
+    from memlab.envbuild import build_env
+    from memlab.launch import launch
     from memlab.samples import is_sample_path, resolve_target
 
     target_args = args.args[1:] if args.args[:1] == ["--"] else args.args

@@ -72,7 +72,7 @@ def request_from_args(args):
         if args.env or args.clear_env or extra:
             raise UsageError("-e, -i and ARGS need --launch TARGET")
         return LaunchRequest(DEFAULT_SAMPLE, tuple(demo_env()), args.no_aslr)
-    from memlab.launch import build_env
+    from memlab.envbuild import build_env
 
     env = build_env(args.env, (), args.clear_env)
     return LaunchRequest(args.launch, tuple(env), args.no_aslr, tuple(extra))

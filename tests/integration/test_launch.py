@@ -20,7 +20,8 @@ from pathlib import Path
 import pytest
 
 from memlab.errors import LaunchError, MemlabError, UsageError
-from memlab.launch import Launched, build_env, launch
+from memlab.envbuild import build_env
+from memlab.launch import Launched, launch
 from tests.helpers import NOBODY, REPO, run_as, sample, wait_until
 
 VARIANTS = ("sleeper", "sleeper-nopie", "sleeper-static", "sleeper-static-pie")

@@ -13,7 +13,8 @@ import pytest
 from memlab.cli import main
 from memlab.errors import LaunchError, UsageError
 from memlab.exposure.search import render_context, search
-from memlab.launch import build_env, launch, read_env_file
+from memlab.envbuild import build_env, read_env_file
+from memlab.launch import launch
 from memlab.render.safe import fit, json_text, printable
 from memlab.secrets import display_value, looks_secret_name
 from tests.helpers import sample, wait_until

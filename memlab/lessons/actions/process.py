@@ -11,7 +11,8 @@ from typing import Any
 
 from memlab.collect import snapshot
 from memlab.errors import LaunchError, MemlabError, UsageError
-from memlab.launch import build_env, launch
+from memlab.envbuild import build_env
+from memlab.launch import launch
 from memlab.lessons.actions.registry import (ActionResult, Bound, RunContext, action, argv_text,
                                              bounded)
 from memlab.lessons.measure import report_facts, snapshot_facts
