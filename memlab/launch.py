@@ -75,10 +75,8 @@ from memlab.samples import resolve_target
 
 HOLD_MODES = ("ready", "exec", "none")
 
-# Stages the child reports through the status pipe when something fails before exec
-# (_cproc.c's enum: the C child writes them).
-_STAGES = {1: "prctl(PR_SET_PDEATHSIG)", 2: "personality(ADDR_NO_RANDOMIZE)",
-           3: "ptrace(PTRACE_TRACEME)", 4: "execve", 5: "child setup"}
+# What the child reports through the status pipe when something fails before exec:
+# (stage, errno), the stage one of _cproc.c's, named by _cproc.SPAWN_STAGES.
 _STATUS = struct.Struct("ii")  # stage, errno
 
 _libc: ctypes.CDLL | None = None
@@ -297,7 +295,7 @@ def launch(target: str, args: Sequence[str | bytes] = (), env: Sequence[bytes] |
         if status:
             stage, code = _STATUS.unpack(status[:_STATUS.size])
             child.wait(timeout)
-            raise LaunchError(f"cannot launch: {_STAGES.get(stage, 'child')} failed: "
+            raise LaunchError(f"cannot launch: {_cproc.SPAWN_STAGES.get(stage, 'child')} failed: "
                               f"{os.strerror(code)}{_e2big_hint(code, argv, entries)}",
                               path=exe)
         if hold == "exec":

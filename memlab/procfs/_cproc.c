@@ -416,7 +416,8 @@ static PyObject *vm_writev(PyObject *module, PyObject *const *args, Py_ssize_t n
 
 /* ------------------------------------------------------------------ spawn */
 
-/* The stages the child reports through the status pipe (memlab/launch.py _STAGES). */
+/* The stages the child reports through the status pipe; the module's SPAWN_STAGES names
+   them for memlab/launch.py's error message (one table, here). */
 enum { ST_PDEATHSIG = 1, ST_PERSONALITY = 2, ST_TRACEME = 3, ST_EXECVE = 4, ST_SETUP = 5 };
 
 struct spawn_args {
@@ -837,4 +838,18 @@ static struct PyModuleDef cproc_module = {
     cproc_methods, NULL, NULL, NULL, NULL,
 };
 
-PyMODINIT_FUNC PyInit__cproc(void) { return PyModule_Create(&cproc_module); }
+PyMODINIT_FUNC PyInit__cproc(void) {
+    PyObject *m = PyModule_Create(&cproc_module);
+    if (m == NULL)
+        return NULL;
+    PyObject *stages = Py_BuildValue(
+        "{i:s,i:s,i:s,i:s,i:s}", ST_PDEATHSIG, "prctl(PR_SET_PDEATHSIG)",
+        ST_PERSONALITY, "personality(ADDR_NO_RANDOMIZE)", ST_TRACEME,
+        "ptrace(PTRACE_TRACEME)", ST_EXECVE, "execve", ST_SETUP, "child setup");
+    if (stages == NULL || PyModule_AddObject(m, "SPAWN_STAGES", stages) < 0) {
+        Py_XDECREF(stages);
+        Py_DECREF(m);
+        return NULL;
+    }
+    return m;
+}
