@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import os
 import stat as _stat
-from pathlib import Path
 
 from memlab.safefs import Dir, UnsafePath, open_trusted
 
@@ -32,15 +31,17 @@ def _runtime_dir() -> str | None:
     return None  # sudo keeps the invoking user's XDG_RUNTIME_DIR: not root's
 
 
-def state_root() -> Path:
-    """Where the per-user state lives (nothing is created or checked beyond choosing)."""
+def state_root() -> str:
+    """Where the per-user state lives (nothing is created or checked beyond choosing).
+    A str, not a pathlib.Path: every `memlab env`/`inspect` names it (to look for pod
+    Secrets), and pathlib's import (with urllib.parse and ipaddress) costs 5 ms."""
     runtime = _runtime_dir()
     if runtime is not None:
-        return Path(runtime) / APP
-    return Path(f"/tmp/{APP}-{os.geteuid()}")
+        return os.path.join(runtime, APP)
+    return f"/tmp/{APP}-{os.geteuid()}"
 
 
-def check_state_root() -> Path:
+def check_state_root() -> str:
     """The state root, refused (UnsafePath, exit 2) if it exists and is not a real
     directory of ours without group/other write.  Creates nothing."""
     root = state_root()

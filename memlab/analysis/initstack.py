@@ -89,23 +89,23 @@ def _strings(memory, slots_base: int, pointers: Sequence[int], what: str,
     """Resolve each pointer to its string; check it lies in [lo, hi) when known.
     `known` maps addresses to the strings already split out of the same bytes (the env
     block): a pointer found there needs no second look at memory."""
-    rows = []
     moved = []
     unreadable = []
-    check = lo is not None and hi is not None
-    known = known or {}
-    for i, p in enumerate(pointers):
-        s = known.get(p)
-        if s is None:
+    strings = list(map((known or {}).get, pointers))  # the env block's: no memory read
+    if None in strings:
+        check = lo is not None and hi is not None
+        for i, p in enumerate(pointers):
+            if strings[i] is not None:
+                continue
             try:
-                s = memory.read_cstring(p, STRING_LIMIT)
+                strings[i] = memory.read_cstring(p, STRING_LIMIT)
             except UnreadableMemory:
                 unreadable.append(i)
-                s = b""
+                strings[i] = b""
             else:
                 if check and not lo <= p < hi:
                     moved.append(i)
-        rows.append((slots_base + 8 * i, p, s))
+    rows = zip(range(slots_base, slots_base + 8 * len(pointers), 8), pointers, strings)
     for i in unreadable[:5]:
         warnings.append(f"{what}[{i}] = 0x{pointers[i]:x} points to unreadable memory")
     if moved:

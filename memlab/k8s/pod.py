@@ -34,9 +34,9 @@ from memlab.k8s.envvars import (EnvVar, container_environment, expand, mapping_f
                                 to_execve)
 from memlab.k8s.manifests import Manifest, ObjectStore, Pod, text_or_path
 from memlab.k8s.poddir import (SCHEMA, STATE_FILE, Mount, check_reusable, claim_pod_dir,
+                               default_pod_root,
                                json_bytes, load_objects, mount_components, object_file_name,
                                object_to_api, volume_tree)
-from memlab.k8s.podroot import default_pod_root
 from memlab.k8s.volumes import (VolumeSource, read_volume, resolve, setup_volume,
                                 unsupported_volumes, volume_sources)
 from memlab.launch import launch

@@ -29,7 +29,7 @@ from pathlib import Path
 from memlab.errors import MemlabError, UsageError
 from memlab.k8s import validation
 from memlab.k8s.manifests import ConfigMap, Manifest, ObjectStore, Pod, Secret, build_object
-from memlab.k8s.podroot import POD_ROOT_NAME, default_pod_root
+from memlab.k8s.podroot import POD_ROOT_NAME, pod_root
 from memlab.procfs.environ import read_cmdline
 from memlab.safefs import Dir, UnsafePath, check_name, open_trusted
 from memlab.statedir import check_state_root, open_state_dir
@@ -278,3 +278,8 @@ def volume_tree(host_dir: str) -> list[dict]:
             out.append(entry)
         dirs[:] = [x for x in dirs if not os.path.islink(os.path.join(root, x))]
     return sorted(out, key=lambda e: e["path"])
+
+
+def default_pod_root() -> Path:
+    """<per-user state dir>/pods (memlab.k8s.podroot.pod_root) as a Path."""
+    return Path(pod_root())

@@ -1,19 +1,20 @@
 """Where memlab's pod directories live: <per-user state dir>/pods, one directory per pod.
 
-A module of its own, importing nothing heavy: every `memlab env`/`inspect` looks here
-for the Secret values of the pod a process belongs to (memlab.k8s.podsecrets), and
-must not pay for importing memlab.k8s.pod.
+A module of its own, importing nothing heavy (not even pathlib): every `memlab env`/
+`inspect` looks here for the Secret values of the pod a process belongs to
+(memlab.k8s.podsecrets), and must not pay for importing memlab.k8s.pod.
+memlab.k8s.poddir.default_pod_root() is the same directory as a Path.
 """
 
 from __future__ import annotations
 
-from pathlib import Path
+import os
 
 from memlab.statedir import state_root
 
 POD_ROOT_NAME = "pods"
 
 
-def default_pod_root() -> Path:
+def pod_root() -> str:
     """<per-user state dir>/pods: where `k8s run` (and the TUI Pod view) put pods."""
-    return state_root() / POD_ROOT_NAME
+    return os.path.join(state_root(), POD_ROOT_NAME)

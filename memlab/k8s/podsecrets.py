@@ -1,6 +1,6 @@
 """Which values of a process came from a Kubernetes Secret, from memlab's own pod state.
 
-`memlab k8s run` writes one directory per pod under default_pod_root() (memlab.k8s.podroot):
+`memlab k8s run` writes one directory per pod under pod_root() (memlab.k8s.podroot):
 pod.json (the pid, and each env variable with `from_secret`) and objects/Secret_*.json
 (the API objects, data base64-encoded as the API server stores them).  Every command
 that shows a process asks secrets_for_pid(pid) so that a value kubelet took from a
@@ -20,9 +20,8 @@ import binascii
 import json
 import os
 import stat
-from pathlib import Path
 
-from memlab.k8s.podroot import default_pod_root
+from memlab.k8s.podroot import pod_root
 
 STATE_FILE = "pod.json"
 MAX_FILE = 4 << 20  # bytes: a Secret holds at most 1 MiB (k8s.io/api core/v1 Secret)
@@ -54,9 +53,9 @@ def _read_json(path: str | os.PathLike, dir_fd: int | None = None) -> object | N
         os.close(fd)
 
 
-def _pod_root() -> Path | None:
+def _pod_root() -> str | None:
     try:
-        return Path(default_pod_root())
+        return pod_root()
     except Exception:  # the state dir cannot even be named: no pods known
         return None
 
@@ -121,7 +120,7 @@ def secrets_for_pid(pid: int) -> tuple[frozenset[str], frozenset[bytes]]:
         return frozenset(), frozenset()
     for name in dirs:
         try:
-            fd = os.open(root / name, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW
+            fd = os.open(os.path.join(root, name), os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW
                          | os.O_CLOEXEC)
         except OSError:
             continue

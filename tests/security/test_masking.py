@@ -193,7 +193,7 @@ def test_pod_secret_lookup_survives_hostile_state(tmp_path, monkeypatch):
     from memlab.k8s.podsecrets import secrets_for_pid
 
     monkeypatch.setenv("XDG_RUNTIME_DIR", str(tmp_path))
-    from memlab.k8s.podroot import default_pod_root
+    from memlab.k8s.poddir import default_pod_root
 
     root = default_pod_root()
     _hostile_pod_root(root, 1)

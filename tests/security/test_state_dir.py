@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from memlab.k8s.podroot import default_pod_root
+from memlab.k8s.poddir import default_pod_root
 from tests.conftest import requires_root
 from tests.helpers import NOBODY, run_as
 from tests.security.pod_helpers import CM, memlab, pod_yaml, refused, snapshot
