@@ -90,6 +90,23 @@ def bench_launch_reaper():
                  one * 1000, unit="us", note="two pipe writes; ratio = launch / this")]
 
 
+def bench_env_file():
+    """build_env on a 100,000-line env file: once a scan per entry made it minutes (the
+    test in tests/integration/test_launch.py checks the result, this row the speed)."""
+    import tempfile
+
+    from memlab.envbuild import build_env
+
+    with tempfile.NamedTemporaryFile("w", suffix=".env") as f:
+        f.write("".join(f"V{i}=x\n" for i in range(100_000)) + "V7=y\n")
+        f.flush()
+        ms = _median_ms(lambda: build_env(env_files=[f.name], clear=True), 5)
+        raw = _median_ms(lambda: open(f.name, "rb").read().splitlines(), 5)
+    return [_row("build_env: 100,000 env-file lines", ms, "read + splitlines", raw,
+                 note="linear: a rescan per entry took minutes; ratio = splitlines / "
+                 "build_env")]
+
+
 def bench_inspect_process():
     from memlab.launch import launch
 

@@ -14,7 +14,6 @@ import subprocess
 import sys
 import textwrap
 import threading
-import time
 from pathlib import Path
 
 import pytest
@@ -716,13 +715,12 @@ def test_kill_takes_the_childs_own_children_too(tmp_path):
     wait_until(lambda: gone(grandchild), what="sleep to end with its launcher")
 
 
-def test_build_env_is_linear_in_the_number_of_entries(tmp_path):
-    """100,000 env-file lines used to take minutes (a linear scan per entry)."""
+def test_build_env_takes_100000_entries_and_the_last_value_wins(tmp_path):
+    """100,000 env-file lines, one name given twice: the later value replaces the earlier
+    in place (how fast: `make bench BENCH=core`, build_env row)."""
     f = tmp_path / "big.env"
     f.write_text("".join(f"V{i}=x\n" for i in range(100_000)) + "V7=y\n")
-    t0 = time.monotonic()
     env = build_env(env_files=[str(f)], clear=True)
-    assert time.monotonic() - t0 < 5.0
     assert len(env) == 100_000 and env[7] == b"V7=y" and env[-1] == b"V99999=x"
 
 
