@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-from memlab.cli._output import (add_json_flag, add_reveal_flag, console, count_arg,
-                                pid_arg, print_json)
+from memlab.cli._output import (CorePath, add_json_flag, add_reveal_flag, console,
+                                count_arg, pid_arg, pid_or_core_arg, print_json)
 from memlab.errors import UsageError
 
 # Exit code of `memlab audit --fail-on-findings` when a secret is exposed (CI fails the
@@ -93,7 +93,7 @@ def register(sub) -> None:
                        description="Find every occurrence of TEXT in a process's memory.",
                        epilog=SEARCH_EPILOG,
                        formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("pid", type=pid_arg, metavar="PID")
+    p.add_argument("pid", type=pid_or_core_arg, metavar="PID|CORE")
     p.add_argument("text", metavar="TEXT")
     p.add_argument("--hex", action="store_true", help="TEXT is hex bytes ('deadbeef')")
     # at most a million hits: each is kept with its context (some hundred bytes)
@@ -220,6 +220,13 @@ def cmd_search(args) -> int:
     from memlab.exposure.search import classified_regions, parse_needle, search, searchable
 
     needle = parse_needle(args.text, hex_input=args.hex)
+    if isinstance(args.pid, CorePath):
+        result = _search_core(args.pid, needle, args.max_hits)
+        if args.json:
+            print_json({**result.to_dict(args.reveal), "source": "core",
+                        "core": str(args.pid)})
+            return 0
+        return _print_search(result, needle, args.reveal)
     regions = classified_regions(args.pid)
     total = sum(r.size for r in searchable(regions)[0])
     if sys.stderr.isatty() and total >= PROGRESS_THRESHOLD:
@@ -236,6 +243,24 @@ def cmd_search(args) -> int:
     if args.json:
         print_json(result.to_dict(args.reveal))
         return 0
+    return _print_search(result, needle, args.reveal)
+
+
+def _search_core(path: str, needle: bytes, max_hits: int):
+    """search over a core file's segments: the regions of its snapshot, the secrets of
+    its env block masked (no pod lookup: the pid in a core names no live process)."""
+    from memlab.core.reader import CoreFile
+    from memlab.core.snapshot import snapshot_from_core
+    from memlab.exposure.search import search
+    from memlab.secrets import Masker
+
+    with CoreFile(path) as core:
+        snap = snapshot_from_core(core)
+        return search(snap.pid, needle, regions=snap.regions, max_hits=max_hits,
+                      masker=Masker.for_snapshot(snap, pods=False), reader=core)
+
+
+def _print_search(result, needle: bytes, reveal: bool) -> int:
     from rich.table import Table
     from rich.text import Text
 
@@ -250,7 +275,7 @@ def cmd_search(args) -> int:
         t = Table("address", "region", "kind", "context")
         for h in result.hits:
             t.add_row(Text(f"0x{h.address:x}"), Text(printable(h.region)), Text(h.kind),
-                      Text(h.context(needle, args.reveal)))
+                      Text(h.context(needle, reveal)))
         con.print(t)
     for region, why in result.skipped:
         con.print(Text(printable(f"skipped {region}: {why}"), style="dim"))

@@ -438,5 +438,5 @@ class CoreFile:
         if s is None:
             return f"0x{addr:x} is in no segment of the core (it was not mapped)"
         return (f"0x{addr:x} is mapped (0x{s.start:x}..0x{s.end:x}) but its bytes are not "
-                f"in the core: the dumper left them out")
+                "in the core (left out by the dumper: see the core's `missing` list)")
 

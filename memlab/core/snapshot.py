@@ -184,6 +184,9 @@ def _missing_warnings(info: CoreInfo, regions: Sequence[Region]) -> tuple[list[s
             continue
         if s is None:
             why = "no PT_LOAD: the dumper left this file mapping out"
+        elif r.path and not r.is_special and present:
+            why = ("file-backed: only its first page (the ELF header, coredump_filter bit "
+                   "4) is in the core")
         elif r.path and not r.is_special:
             why = ("file-backed and never written: a kernel core leaves it out unless "
                    "coredump_filter has bit 2 (file-backed private) or 3 (shared)")
