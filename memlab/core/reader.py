@@ -49,6 +49,8 @@ _IDENT = struct.Struct("<16sH")
 # a corrupt note, not a process (vm.max_map_count defaults to 65530).
 MAX_FILE_ENTRIES = 1 << 20
 MAX_NOTES = 1 << 16
+PHDR_SIZE = 56  # sizeof(Elf64_Phdr)
+PN_XNUM = 0xFFFF  # e_phnum when the count is in section 0's sh_info (many mappings)
 
 
 class CoreFileError(UsageError):
@@ -291,13 +293,22 @@ class CoreFile:
         if e_machine != EM_X86_64:
             raise self._bad(f"an ELF core for machine {e_machine}, not x86_64")
 
+        (phoff,) = struct.unpack_from("<Q", head, 32)
+        phentsize, phnum = struct.unpack_from("<HH", head, 54)
+        if phentsize != PHDR_SIZE:
+            raise self._bad(f"program header entries of {phentsize} bytes, not "
+                            f"{PHDR_SIZE}")
+        if phnum != PN_XNUM and phoff + phentsize * phnum > size:
+            raise self._bad(f"truncated: {phnum} program headers at {phoff} need "
+                            f"{phoff + phentsize * phnum} bytes, the file has {size}")
+
         from elftools.common.exceptions import ELFError
         from elftools.elf.elffile import ELFFile
 
         stream = os.fdopen(os.dup(self._fd), "rb")
         try:
             return self._walk(ELFFile(stream), size)
-        except (ELFError, struct.error, ValueError, KeyError, IndexError, TypeError,
+        except (ELFError, OSError, struct.error, ValueError, KeyError, IndexError, TypeError,
                 AttributeError, OverflowError, UnicodeDecodeError, AssertionError) as err:
             # pyelftools raises these (and construct's errors, ValueError's kin) on a
             # corrupt header or note table
@@ -436,6 +447,10 @@ class CoreFile:
         """Why the byte at addr is not in the core, as a sentence."""
         s = self.segment_at(addr)
         if s is None:
+            f = next((f for f in self.info.files if f.start <= addr < f.end), None)
+            if f is not None:
+                return (f"0x{addr:x} is mapped from {f.path} but not in the core (no "
+                        "PT_LOAD: gcore leaves out file mappings the process never wrote)")
             return f"0x{addr:x} is in no segment of the core (it was not mapped)"
         return (f"0x{addr:x} is mapped (0x{s.start:x}..0x{s.end:x}) but its bytes are not "
                 "in the core (left out by the dumper: see the core's `missing` list)")
