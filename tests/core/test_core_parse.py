@@ -102,6 +102,11 @@ def test_not_a_core(tmp_path):
     assert is_elf_core("/dev/zero") is None
     assert is_elf_core(str(tmp_path / "nope")) is None
     assert is_elf_core(str(REPO / "c_samples" / "sleeper.c")) is False
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    assert is_elf_core(str(fifo)) is None  # refused unopened: no wait for a writer
+    with pytest.raises(CoreFileError, match="FIFO"):
+        CoreFile(str(fifo))
     with pytest.raises(CoreFileError, match="regular file"):
         CoreFile("/dev/zero")
     with pytest.raises(CoreFileError, match="no ELF header"):
