@@ -27,6 +27,7 @@ functions below, which the unit tests fuzz.
 
 from __future__ import annotations
 
+import bisect
 import errno
 import os
 import stat
@@ -258,6 +259,7 @@ class CoreFile:
             self.close()
             raise
         self._segments = sorted(self.info.segments, key=lambda s: s.start)
+        self._starts = [s.start for s in self._segments]
 
     # -- lifetime
     def close(self) -> None:
@@ -376,9 +378,9 @@ class CoreFile:
 
     # -- memory (the read methods of procfs.mem.MemReader and analysis.BytesMemory)
     def segment_at(self, addr: int) -> CoreSegment | None:
-        for s in self._segments:
-            if s.start <= addr < s.end:
-                return s
+        i = bisect.bisect_right(self._starts, addr) - 1
+        if i >= 0 and addr < self._segments[i].end:
+            return self._segments[i]
         return None
 
     def _available(self, addr: int, size: int) -> int:

@@ -21,6 +21,7 @@ What comes from where:
 
 from __future__ import annotations
 
+import bisect
 import struct
 from collections.abc import Sequence
 
@@ -127,14 +128,16 @@ def _regions(info: CoreInfo, stack_addr: int | None, vdso: int | None) -> list[R
     """One region per PT_LOAD, plus the NT_FILE mappings no PT_LOAD covers, in address
     order, named by NT_FILE."""
     files = sorted(info.files, key=lambda f: f.start)
+    starts = [f.start for f in files]
+    segments = sorted(info.segments, key=lambda s: s.start)
+    seg_starts = [s.start for s in segments]
     rows = []
-    covered = []
-    for s in sorted(info.segments, key=lambda s: s.start):
-        f = next((f for f in files if f.start <= s.start < f.end), None)
+    for s in segments:
+        i = bisect.bisect_right(starts, s.start) - 1
+        f = files[i] if i >= 0 and s.start < files[i].end else None
         path, offset = None, 0
         if f is not None:
             path, offset = f.path, f.file_offset + (s.start - f.start)
-            covered.append(f)
         elif stack_addr is not None and s.start <= stack_addr < s.end:
             path = "[stack]"
         elif vdso is not None and s.start == vdso:
@@ -143,10 +146,10 @@ def _regions(info: CoreInfo, stack_addr: int | None, vdso: int | None) -> list[R
             path = "[vsyscall]"
         rows.append((s.start, s.end, s.perms, offset, path))
     for f in files:
-        if f in covered:
-            continue
-        if any(s.start < f.end and f.start < s.end for s in info.segments):
-            continue  # partly covered: the PT_LOADs already show it
+        # the last segment starting below f's end overlaps f if it ends above f's start
+        j = bisect.bisect_left(seg_starts, f.end) - 1
+        if j >= 0 and segments[j].end > f.start:
+            continue  # covered (wholly or partly): the PT_LOADs already show it
         rows.append((f.start, f.end, "????", f.file_offset, f.path))
     rows.sort()
     out = []
