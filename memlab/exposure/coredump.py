@@ -28,7 +28,8 @@ from memlab.core.dump import Dump, core_limit, gcore_dump, kernel_dump, launch_i
 from memlab.core.reader import CoreFile
 from memlab.core.snapshot import snapshot_from_core
 from memlab.exposure.search import Hit, search
-from memlab.procfs.coredump import CorePattern, read_core_pattern
+from memlab.kernel.abi import COREDUMP_FILTER_BITS
+from memlab.procfs.coredump import CorePattern, read_core_pattern, read_coredump_filter
 from memlab.samples import resolve_target
 from memlab.secrets import MASK, Masker
 from memlab.statedir import open_state_dir
@@ -51,6 +52,7 @@ class CoreExposure:
     env_address: int | None = None
     hits: list[Hit] = field(default_factory=list)
     kept: bool = False
+    coredump_filter: int | None = None
 
     def to_dict(self, reveal: bool = False) -> dict[str, Any]:
         return {
@@ -67,6 +69,8 @@ class CoreExposure:
             "signal": signal.Signals(self.dump.signal).name if self.dump.signal else None,
             "core": self.file,
             "kept": self.kept,
+            "coredump_filter": (f"0x{self.coredump_filter:x}"
+                                if self.coredump_filter is not None else None),
             "in_env_block": self.in_env_block,
             "env_address": f"0x{self.env_address:x}" if self.env_address else None,
             "count": len(self.hits),
@@ -108,6 +112,13 @@ def core_exposure(sample: str = "sleeper", secret: bytes = DEMO_SECRET, *,
                 result.notes.append("the process called prctl(PR_SET_DUMPABLE, 0): the "
                                     "kernel writes no core for it (fs/coredump.c "
                                     "do_coredump checks __get_dumpable)")
+            result.coredump_filter = read_coredump_filter(child.pid)
+            if result.coredump_filter is not None:
+                parts = [b for i, b in enumerate(COREDUMP_FILTER_BITS)
+                         if result.coredump_filter >> i & 1]
+                result.notes.append(f"coredump_filter 0x{result.coredump_filter:x}: a "
+                                    f"kernel core holds {', '.join(parts) or 'nothing'} "
+                                    "(/proc/PID/coredump_filter; gcore ignores it)")
             limit = core_limit(child.pid)
             if pattern.in_cwd and limit != 0:
                 result.notes.append(f"core_pattern is {pattern.raw!r}: the kernel writes "

@@ -151,6 +151,8 @@ def test_exposure_core_finds_the_secret_masked_then_revealed():
     assert all("[***]" in h["context"] for h in d["hits"])
     assert d["core"]["uid"] == os.geteuid()
     assert not os.path.exists(d["core"]["path"])  # removed: no secret left on disk
+    with open(f"/proc/{os.getpid()}/coredump_filter") as f:  # the sample inherits ours
+        assert int(d["coredump_filter"], 16) == int(f.read(), 16)
     if IN_CWD:
         assert d["writer"] == "kernel" and d["core"]["mode"] == "0600"
         assert d["signal"] == "SIGABRT"
