@@ -52,6 +52,32 @@ def pid_arg(value: str) -> int:
     return pid
 
 
+class CorePath(str):
+    """A core file's path, given where a PID may go (pid_or_core_arg)."""
+
+
+def pid_or_core_arg(value: str) -> int | CorePath:
+    """argparse type for PID|CORE: ASCII digits are a PID (a core file named by digits
+    is given as ./1234); anything else must name an existing regular file that starts as
+    an ELF core (e_type ET_CORE), else a usage error (exit 2).  The whole core is read
+    (and a truncated one refused) by the command."""
+    from memlab.processes import ascii_decimal
+
+    if ascii_decimal(value) is not None:
+        return pid_arg(value)
+    from memlab.core.reader import is_elf_core
+
+    kind = is_elf_core(value)
+    if kind is None:
+        raise argparse.ArgumentTypeError(
+            f"not a process id nor a readable regular file: {value!r} (a PID is ASCII "
+            "digits 0-9; a core file is a path)")
+    if not kind:
+        raise argparse.ArgumentTypeError(f"not an ELF core file: {value!r} (its header "
+                                         "is not ELF with e_type ET_CORE)")
+    return CorePath(value)
+
+
 def positive_int(value: str, most: int | None = None) -> int:
     """argparse type for a count that must be at least 1 (--runs, --max-hits), and at
     most `most` if given: ASCII digits, like a PID."""

@@ -10,7 +10,8 @@ import argparse
 import os
 import sys
 
-from memlab.cli._output import add_json_flag, add_reveal_flag, pid_arg, print_json
+from memlab.cli._output import (CorePath, add_json_flag, add_reveal_flag, pid_or_core_arg,
+                                print_json)
 from memlab.errors import AccessDenied, UsageError
 
 SCHEMA_ENV = "memlab.env/1"
@@ -42,6 +43,12 @@ examples:
   memlab inspect 1234                 regions with kinds, stat fields, env + stack verdicts
   memlab inspect 1234 --json | jq '.regions[] | select(.kind=="heap")'
   memlab inspect $$ --elf             also correlate the ELF file (load bias, PT_LOADs)
+  memlab inspect ./core.1234          a core file (kernel or gcore): the same snapshot
+
+PID|CORE: ASCII digits are a process id; anything else must be an ELF core file
+(e_type ET_CORE).  From a core: regions from its PT_LOAD segments and NT_FILE note,
+auxv from NT_AUXV, pid, comm and registers from NT_PRSTATUS/NT_PRPSINFO, the env block
+and initial stack found on the stack segment (docs/cli.md#core-files).
 
 Another user's process: the kernel hides its maps (exit 4) and masks the address fields
 of /proc/PID/stat; memlab shows them as "hidden", never as addresses.
@@ -52,6 +59,7 @@ examples:
   memlab env 1234                     each NAME=value string, its address, masked secrets
   memlab env 1234 --reveal            secret-looking values shown
   memlab env 1234 --json
+  memlab env ./core.1234 --json       the env block as the core file holds it
 
 Masked: values of secret-looking names (PASSWORD, MYSQL_PWD, TOKEN, *_KEY ...), values
 shaped like credentials, URL passwords, and for a pod started by `memlab k8s run` every
@@ -67,6 +75,7 @@ STACK_EPILOG = """\
 examples:
   memlab stack 1234                   argc, argv[], envp[], auxv, AT_RANDOM, padding
   memlab stack 1234 --json
+  memlab stack ./core.1234            from a core file: argc found below NT_AUXV's copy
 
 Decoded from startstack (/proc/PID/stat field 28), where execve left argc; the auxv read
 from the stack is compared with /proc/PID/auxv.
@@ -110,7 +119,7 @@ def register(sub) -> None:
                        epilog=INSPECT_EPILOG, formatter_class=_RAW,
                        description="Read /proc/PID/{stat,maps,auxv,environ,mem}: regions "
                        "classified, env block located and verified, initial stack decoded.")
-    p.add_argument("pid", type=pid_arg, metavar="PID")
+    p.add_argument("pid", type=pid_or_core_arg, metavar="PID|CORE")
     add_json_flag(p)
     add_reveal_flag(p)
     p.add_argument("--elf", action="store_true",
@@ -122,7 +131,7 @@ def register(sub) -> None:
                        description="The NAME=value strings execve copied to the top of the "
                        "stack, with their addresses, cross-checked against "
                        "/proc/PID/environ.")
-    p.add_argument("pid", type=pid_arg, metavar="PID")
+    p.add_argument("pid", type=pid_or_core_arg, metavar="PID|CORE")
     add_json_flag(p)
     add_reveal_flag(p)
     p.set_defaults(func=cmd_env)
@@ -131,7 +140,7 @@ def register(sub) -> None:
                        epilog=STACK_EPILOG, formatter_class=_RAW,
                        description="argc, argv[], envp[], auxv, AT_RANDOM, AT_PLATFORM, "
                        "AT_EXECFN and the random padding, decoded from startstack.")
-    p.add_argument("pid", type=pid_arg, metavar="PID")
+    p.add_argument("pid", type=pid_or_core_arg, metavar="PID|CORE")
     add_json_flag(p)
     add_reveal_flag(p)
     p.set_defaults(func=cmd_stack)
@@ -143,7 +152,14 @@ def register(sub) -> None:
 
 
 # --------------------------------------------------------------------------- helpers
-def _snapshot(pid: int, *, with_elf: bool = False):
+def _snapshot(pid: int | CorePath, *, with_elf: bool = False):
+    if isinstance(pid, CorePath):
+        if with_elf:
+            raise UsageError("--elf correlates the executable with a live process's maps: "
+                             "not available for a core file")
+        from memlab.core.snapshot import core_snapshot
+
+        return core_snapshot(pid)
     if with_elf:
         # the ELF layer (dataclasses, pyelftools when it parses): only for --elf
         from memlab.elf.attach import snapshot_with_elf
@@ -181,7 +197,8 @@ def _masker(snap, reveal: bool):
     took from a Secret (memlab.secrets.Masker.for_snapshot)."""
     from memlab.secrets import Masker
 
-    return Masker.for_snapshot(snap, reveal)
+    # a core's pid names no live process now: no pod's Secrets to look up by it
+    return Masker.for_snapshot(snap, reveal, pods=snap.extra.get("source") != "core")
 
 
 def _snapshot_json(snap, reveal: bool) -> dict:
@@ -198,6 +215,11 @@ def show_snapshot(snap, reveal: bool, masker=None) -> None:
     from memlab.cli import _text as v
 
     items = [v.header(snap, masker or _masker(snap, reveal))]
+    core = snap.extra.get("core")
+    if core:
+        items.append(v.ptext(f"core file {core['path']} written by {core['writer']}, "
+                             f"signal {core['signal']}, rip {core['registers']['rip']}, "
+                             f"rsp {core['registers']['rsp']} ({core['rsp_region']})"))
     if snap.regions:
         items.append(v.regions_table(snap.regions))
     items.append(v.stat_table(snap.stat))
@@ -256,7 +278,8 @@ def _part_command(args, part: str, source: str, schema: str, stat_keys: tuple[st
 
         stat = json_form.proc_stat(snap.stat)
         to_json = json_form.env_block if part == "env" else json_form.initial_stack
-        print_json({"schema": schema, "pid": snap.pid, "exe": snap.exe,
+        print_json({"schema": schema, "source": snap.extra.get("source", "process"),
+                    "pid": snap.pid, "exe": snap.exe,
                     part: to_json(value, args.reveal, masker) if value else None,
                     "stat": {k: stat[k] for k in stat_keys},
                     "warnings": list(snap.warnings)})

@@ -5,7 +5,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-from memlab.cli._output import add_json_flag, console, pid_arg, print_json
+from memlab.cli._output import (CorePath, add_json_flag, console, pid_arg, pid_or_core_arg,
+                                print_json)
 from memlab.errors import UsageError
 from memlab.render.safe import printable, printable_lines
 
@@ -69,7 +70,7 @@ def register(sub) -> None:
     p = sub.add_parser("layout", help="draw the address space (text or SVG)",
                        description="Draw a process's address space from the highest "
                        "address down.", epilog=LAYOUT_EPILOG, formatter_class=fmt)
-    p.add_argument("pid", type=pid_arg, metavar="PID")
+    p.add_argument("pid", type=pid_or_core_arg, metavar="PID|CORE")
     p.add_argument("--svg", metavar="FILE", help="also write the picture as SVG to FILE")
     add_json_flag(p)
     p.set_defaults(func=cmd_layout)
@@ -242,7 +243,12 @@ def cmd_layout(args) -> int:
     from memlab.render.layout_svg import render_svg
     from memlab.render.layout_text import render_rich
 
-    snap = snapshot_with_elf(args.pid)
+    if isinstance(args.pid, CorePath):  # no ELF area: it reads the live process's exe
+        from memlab.core.snapshot import core_snapshot
+
+        snap = core_snapshot(args.pid)
+    else:
+        snap = snapshot_with_elf(args.pid)
     blocks = build_blocks(snap)
     if args.svg is not None:  # --svg '' is an error (open fails), not "no SVG"
         title = f"memlab layout: pid {snap.pid} {snap.exe or ''}"  # render_svg escapes
@@ -254,7 +260,8 @@ def cmd_layout(args) -> int:
 
             raise UsageError(f"cannot write the SVG: {err.strerror}", path=args.svg) from err
     if args.json:
-        print_json({"schema": "memlab.layout/1", "pid": snap.pid, "exe": snap.exe,
+        print_json({"schema": "memlab.layout/1", "source": snap.extra.get("source", "process"),
+                    "pid": snap.pid, "exe": snap.exe,
                     "blocks": blocks_to_json(blocks), "warnings": list(snap.warnings)})
         return 0
     con = console()

@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-from memlab.cli._output import (add_json_flag, add_reveal_flag, console, count_arg,
-                                pid_arg, print_json)
+from memlab.cli._output import (CorePath, add_json_flag, add_reveal_flag, console,
+                                count_arg, pid_arg, pid_or_core_arg, print_json)
 from memlab.errors import UsageError
 
 # Exit code of `memlab audit --fail-on-findings` when a secret is exposed (CI fails the
@@ -16,7 +16,7 @@ EXIT_FINDINGS = 5
 PROGRESS_THRESHOLD = 64 << 20
 
 EXPOSURE_EPILOG = """\
-TARGET is `demo`, `removal` or a PID.
+TARGET is `demo`, `removal`, `core` or a PID.
 
   demo      launch a sample with DB_PASSWORD in its environment (and the same secret in
             a 0400 file), then read it from separate observer processes: same uid,
@@ -26,6 +26,13 @@ TARGET is `demo`, `removal` or a PID.
             Rows memlab cannot run without root are listed as skipped, with the reason.
   PID       the same matrix for an existing process (no non-dumpable row); the secret
             looked for is --secret, else the values of its secret-looking variables.
+  core      the crash-dump channel: launch a sample with DB_PASSWORD in its
+            environment, RLIMIT_CORE raised and its working directory in memlab's
+            private state directory, make it dump (SIGABRT), and find the secret in the
+            core file, with who can read that file.  core_pattern decides where the
+            kernel puts cores: a pipe to systemd-coredump or apport (or a path
+            elsewhere) makes memlab take the core with gdb's gcore instead, and say so.
+            --nodump: the sample first calls prctl(PR_SET_DUMPABLE, 0): no core.
   removal   what removes a secret: unsetenv, setenv, an in-place scrub and a heap copy,
             each shown three ways (execve's env, /proc/PID/environ, libc's environ
             array read from memory) with every copy of the secret left in memory.
@@ -35,6 +42,8 @@ examples:
   memlab exposure demo --json | jq '.rows[] | {key, cells: [.cells[] | .verdict]}'
   memlab exposure 1234 --secret hunter2 --file /run/secrets/db_password
   memlab exposure removal --reveal
+  memlab exposure core
+  memlab exposure core --nodump
 
 exit codes: 0 ok, 1 failure, 2 usage, 3 no such process, 4 access denied
 """
@@ -79,12 +88,17 @@ def register(sub) -> None:
                        description="Who can read a process's secret, channel by channel.",
                        epilog=EXPOSURE_EPILOG,
                        formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("target", metavar="TARGET", help="demo | removal | PID")
+    p.add_argument("target", metavar="TARGET", help="demo | removal | core | PID")
     p.add_argument("--secret", help="the secret to look for (default: the values of the "
                    "process's secret-looking variables; demo: a built-in one)")
     p.add_argument("--file", help="PID only: a secret file to try as the `file` channel")
     p.add_argument("--sample", default="sleeper",
-                   help="demo/removal: the bundled sample to launch (default: sleeper)")
+                   help="demo/removal/core: the bundled sample to launch (default: "
+                   "sleeper)")
+    p.add_argument("--nodump", action="store_true",
+                   help="core: the sample makes itself non-dumpable first")
+    p.add_argument("--keep-core", action="store_true",
+                   help="core: keep the core file in memlab's state directory")
     add_json_flag(p)
     add_reveal_flag(p)
     p.set_defaults(func=cmd_exposure)
@@ -93,7 +107,7 @@ def register(sub) -> None:
                        description="Find every occurrence of TEXT in a process's memory.",
                        epilog=SEARCH_EPILOG,
                        formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("pid", type=pid_arg, metavar="PID")
+    p.add_argument("pid", type=pid_or_core_arg, metavar="PID|CORE")
     p.add_argument("text", metavar="TEXT")
     p.add_argument("--hex", action="store_true", help="TEXT is hex bytes ('deadbeef')")
     # at most a million hits: each is kept with its context (some hundred bytes)
@@ -125,6 +139,10 @@ def cmd_exposure(args) -> int:
         raise UsageError("--secret is empty: give the text to look for, or leave the "
                          "option out")
     secret = args.secret.encode() if args.secret else None
+    if args.target != "core" and (args.nodump or args.keep_core):
+        raise UsageError("--nodump and --keep-core are for `exposure core`")
+    if args.target == "core":
+        return _exposure_core(args, secret)
     if args.target == "removal":
         w = removal.walkthrough(args.sample, secret=secret or removal.DEMO_SECRET)
         if args.json:
@@ -140,13 +158,55 @@ def cmd_exposure(args) -> int:
         try:
             pid = pid_arg(args.target)
         except argparse.ArgumentTypeError:
-            raise UsageError(f"TARGET must be demo, removal or a PID, not {args.target!r}"
-                             ) from None
+            raise UsageError(f"TARGET must be demo, removal, core or a PID, not "
+                             f"{args.target!r}") from None
         m = matrix.access_matrix(pid, secret=secret, file=args.file)
     if args.json:
         print_json(m.to_dict())
     else:
         _print_matrix(m)
+    return 0
+
+
+def _exposure_core(args, secret: bytes | None) -> int:
+    from rich.text import Text
+
+    from memlab.exposure.coredump import DEMO_SECRET, core_exposure
+    from memlab.render.safe import printable
+
+    if args.file:
+        raise UsageError("--file is for `exposure PID`")
+    r = core_exposure(args.sample, secret or DEMO_SECRET, nodump=args.nodump,
+                      keep=args.keep_core)
+    d = r.to_dict(args.reveal)
+    if args.json:
+        print_json(d)
+        return 0
+    con = console()
+
+    def say(line: str, style: str = "") -> None:
+        con.print(Text(printable(line), style=style))
+
+    say(f"core_pattern: {d['core_pattern']!r}"
+        + (f" (piped to {d['core_pattern_handler']})" if d["core_pattern_piped"] else ""))
+    say(f"victim pid {r.pid}, {d['variable']}={d['secret']} in its environment"
+        + ("; made non-dumpable (nodump)" if r.nodump else ""))
+    for note in d["notes"]:
+        say("note: " + note, "dim")
+    core = d["core"]
+    if core is None:
+        say(f"no core file: {d['how']}", "bold yellow")
+        return 0
+    say(f"core file: {core['path']} ({core['size']} bytes), written by {d['writer']}: "
+        f"{d['how']}")
+    say(f"owner uid {core['uid']}, mode {core['mode']}: readable by {core['readers']}"
+        + ("" if r.kept else " (memlab removed it)"))
+    say(f"secret in the core's env block: {'yes' if r.in_env_block else 'no'}"
+        + (f" at {d['env_address']}" if d["env_address"] else ""),
+        "bold red" if r.in_env_block else "green")
+    say(f"copies of the secret in the core: {d['count']}")
+    for h in d["hits"]:
+        say(f"  {h['address']}  {h['region']:<14} {h['context']}")
     return 0
 
 
@@ -220,6 +280,13 @@ def cmd_search(args) -> int:
     from memlab.exposure.search import classified_regions, parse_needle, search, searchable
 
     needle = parse_needle(args.text, hex_input=args.hex)
+    if isinstance(args.pid, CorePath):
+        result = _search_core(args.pid, needle, args.max_hits)
+        if args.json:
+            print_json({**result.to_dict(args.reveal), "source": "core",
+                        "core": str(args.pid)})
+            return 0
+        return _print_search(result, needle, args.reveal)
     regions = classified_regions(args.pid)
     total = sum(r.size for r in searchable(regions)[0])
     if sys.stderr.isatty() and total >= PROGRESS_THRESHOLD:
@@ -236,6 +303,24 @@ def cmd_search(args) -> int:
     if args.json:
         print_json(result.to_dict(args.reveal))
         return 0
+    return _print_search(result, needle, args.reveal)
+
+
+def _search_core(path: str, needle: bytes, max_hits: int):
+    """search over a core file's segments: the regions of its snapshot, the secrets of
+    its env block masked (no pod lookup: the pid in a core names no live process)."""
+    from memlab.core.reader import CoreFile
+    from memlab.core.snapshot import snapshot_from_core
+    from memlab.exposure.search import search
+    from memlab.secrets import Masker
+
+    with CoreFile(path) as core:
+        snap = snapshot_from_core(core)
+        return search(snap.pid, needle, regions=snap.regions, max_hits=max_hits,
+                      masker=Masker.for_snapshot(snap, pods=False), reader=core)
+
+
+def _print_search(result, needle: bytes, reveal: bool) -> int:
     from rich.table import Table
     from rich.text import Text
 
@@ -250,7 +335,7 @@ def cmd_search(args) -> int:
         t = Table("address", "region", "kind", "context")
         for h in result.hits:
             t.add_row(Text(f"0x{h.address:x}"), Text(printable(h.region)), Text(h.kind),
-                      Text(h.context(needle, args.reveal)))
+                      Text(h.context(needle, reveal)))
         con.print(t)
     for region, why in result.skipped:
         con.print(Text(printable(f"skipped {region}: {why}"), style="dim"))

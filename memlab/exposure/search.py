@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import re
 import time
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence
 
@@ -163,7 +164,9 @@ def searchable(regions: Sequence[Region]) -> tuple[list[Region], list[tuple[str,
     """Regions worth reading, and the others with the reason they are skipped."""
     keep, skipped = [], []
     for r in regions:
-        if not r.readable:
+        if r.perms == "????":  # a core file's NT_FILE mapping without a PT_LOAD
+            skipped.append((r.label, "not in the core file (no PT_LOAD: no bytes)"))
+        elif not r.readable:
             skipped.append((r.label, f"no read permission ({r.perms})"))
         elif r.start >= ADDRESS_LIMIT:
             skipped.append((r.label, "above 2**63 ([vsyscall]): not readable via /proc"))
@@ -188,7 +191,8 @@ def classified_regions(pid: int) -> list[Region]:
 def search(pid: int, needle: bytes, *, regions: Sequence[Region] | None = None,
            progress: Callable[[int, int], None] | None = None,
            max_hits: int = MAX_HITS, chunk: int = CHUNK, method: str = "auto",
-           context: int = CONTEXT, masker: Masker | None = None) -> SearchResult:
+           context: int = CONTEXT, masker: Masker | None = None,
+           reader=None) -> SearchResult:
     """Every occurrence of needle in pid's readable regions, in address order.
 
     Each hit's context carries the spans masker (default: Masker.for_pid(pid), the
@@ -197,6 +201,9 @@ def search(pid: int, needle: bytes, *, regions: Sequence[Region] | None = None,
     progress(done_bytes, total_bytes) is called after each chunk.  Regions that refuse
     reads ([vvar], guard pages) are skipped and listed with the reason; AccessDenied /
     NoSuchProcess are raised (nothing can be searched).
+
+    reader: what to read instead of the live process (a memlab.core.reader.CoreFile,
+    with regions and masker from its snapshot); it stays open.
     """
     if not needle:
         raise UsageError("the search text is empty")
@@ -212,7 +219,8 @@ def search(pid: int, needle: bytes, *, regions: Sequence[Region] | None = None,
     buf = bytearray(chunk + overlap)
     mv = memoryview(buf)
     done = 0
-    with MemReader(pid, regions, method=method) as reader:
+    with (MemReader(pid, regions, method=method) if reader is None
+          else nullcontext(reader)) as reader:
         for region in todo:
             addr, carry, read_any = region.start, 0, False
             while addr < region.end:
@@ -235,8 +243,10 @@ def search(pid: int, needle: bytes, *, regions: Sequence[Region] | None = None,
                     progress(done, total)
                 if n < want or result.truncated:
                     if n < want:
-                        skipped.append((region.label, f"unreadable from "
-                                        f"{hexaddr(addr + n)} (the kernel refused the read)"))
+                        why = (reader.missing(addr + n) if hasattr(reader, "missing")
+                               else f"unreadable from {hexaddr(addr + n)} (the kernel "
+                               "refused the read)")
+                        skipped.append((region.label, why))
                     break
                 keep = min(overlap, filled)
                 if keep:

@@ -150,3 +150,43 @@ PTRACE_TRACEME = 0
 PTRACE_DETACH = 17
 # include/uapi/linux/capability.h
 CAP_SYS_PTRACE = 19
+
+# --------------------------------------------------------------------------- core files
+# include/uapi/linux/elf.h: e_type of a core file, p_flags bits, note types
+ET_CORE = 4
+EM_X86_64 = 62
+ELF_PF_X = 0x1
+ELF_PF_W = 0x2
+ELF_PF_R = 0x4
+NT_PRSTATUS = 1
+NT_PRPSINFO = 3
+NT_AUXV = 6
+NT_SIGINFO = 0x53494749
+NT_FILE = 0x46494C45
+# include/uapi/linux/elfcore.h struct elf_prstatus on x86_64: pr_pid at byte 32, pr_cursig
+# (a short) at 12, then pr_reg (arch/x86/include/asm/user_64.h struct user_regs_struct,
+# 27 unsigned longs) at 112; the whole note is 336 bytes.
+PRSTATUS_SIZE = 336
+PRSTATUS_CURSIG = 12
+PRSTATUS_PID = 32  # pr_pid, pr_ppid, pr_pgrp, pr_sid: four ints
+PRSTATUS_REGS = 112
+USER_REGS_NAMES = ("r15", "r14", "r13", "r12", "rbp", "rbx", "r11", "r10", "r9", "r8",
+                   "rax", "rcx", "rdx", "rsi", "rdi", "orig_rax", "rip", "cs", "eflags",
+                   "rsp", "ss", "fs_base", "gs_base", "ds", "es", "fs", "gs")
+# struct elf_prpsinfo on x86_64 (136 bytes): pr_state, pr_sname, pr_zomb, pr_nice (chars),
+# pr_flag (unsigned long) at 8, pr_uid, pr_gid (unsigned int) at 16, pr_pid, pr_ppid,
+# pr_pgrp, pr_sid at 24, pr_fname[16] at 40, pr_psargs[80] at 56 (ELF_PRARGSZ).
+PRPSINFO_SIZE = 136
+PRPSINFO_SNAME = 1
+PRPSINFO_UID = 16
+PRPSINFO_PID = 24
+PRPSINFO_FNAME = 40
+PRPSINFO_PSARGS = 56
+# Documentation/filesystems/proc.rst, /proc/PID/coredump_filter: bit 0 anonymous
+# private, 1 anonymous shared, 2 file-backed private, 3 file-backed shared, 4 ELF
+# headers, 5 private huge pages, 6 shared huge pages ... ; the default is 0x33
+# (MMF_DUMP_FILTER_DEFAULT, include/linux/sched/coredump.h).
+COREDUMP_FILTER_DEFAULT = 0x33
+COREDUMP_FILTER_BITS = ("anonymous private", "anonymous shared", "file-backed private",
+                        "file-backed shared", "ELF headers", "private huge pages",
+                        "shared huge pages", "private DAX pages", "shared DAX pages")

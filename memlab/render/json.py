@@ -118,6 +118,7 @@ def snapshot(snap: Snapshot, reveal: bool = False,
         masker = Masker.for_snapshot(snap, reveal)
     d: dict[str, Any] = {
         "schema": SCHEMA,
+        "source": "process",  # extra["source"] says "core" for a core file
         "pid": snap.pid,
         "exe": snap.exe,
         "argv": masker.argv(snap.argv),
