@@ -230,7 +230,8 @@ def _adopt(pid: int) -> None:
 
 
 def launch(target: str, args: Sequence[str | bytes] = (), env: Sequence[bytes] | None = None,
-           *, no_aslr: bool = False, hold: str = "ready", timeout: float = 5.0) -> Launched:
+           *, no_aslr: bool = False, hold: str = "ready", timeout: float = 5.0,
+           cwd_fd: int | None = None) -> Launched:
     """vfork + execve `target` (a sample name, a path, or a command on $PATH).
 
     argv is [target as given, *args], like a shell.  `env` is the exact list of entries
@@ -238,6 +239,8 @@ def launch(target: str, args: Sequence[str | bytes] = (), env: Sequence[bytes] |
     sample's JSON self-report (-> .report), "exec" stops the process at its first
     instruction (resume() to let it run), "none" just starts it.  The child's stdin and
     stdout are pipes (for .command), its stderr a temporary file (for error messages).
+    cwd_fd: a directory descriptor the child fchdir()s to before execve (default: memlab's
+    working directory).
     """
     if hold not in HOLD_MODES:
         raise UsageError(f"hold must be one of {', '.join(HOLD_MODES)}, not {hold!r}")
@@ -272,7 +275,7 @@ def launch(target: str, args: Sequence[str | bytes] = (), env: Sequence[bytes] |
         try:
             pid = _cproc.spawn(path_b, argv, entries, stdin_r, stdout_w,
                                stderr_file.fileno(), status_w, os.getpid(), no_aslr,
-                               hold == "exec")
+                               hold == "exec", -1 if cwd_fd is None else cwd_fd)
             _adopt(pid)
         finally:
             signal.pthread_sigmask(signal.SIG_SETMASK, masked)

@@ -11,9 +11,9 @@ process's fsuid, in its working directory when the pattern is a plain name.
 So memlab starts the process with its working directory in a private directory (its
 state directory, memlab.statedir, 0700: nobody else can plant a file or link there) and
 its RLIMIT_CORE raised after spawn with prlimit(2) (soft limit up to the hard one:
-raising the hard limit needs CAP_SYS_RESOURCE).  memlab.launch's C spawn has no chdir
-stage: the child inherits memlab's working directory at vfork, so memlab fchdir()s to
-the held directory descriptor around the launch and back (no path is looked up again).
+raising the hard limit needs CAP_SYS_RESOURCE).  The child fchdir()s to the held
+directory descriptor between vfork and execve (memlab.launch's cwd_fd): no path is
+looked up again, and memlab's own working directory never changes.
 """
 
 from __future__ import annotations
@@ -45,15 +45,7 @@ def launch_in(directory: Dir, target: str, args: Sequence[str], env: Sequence[by
               *, hold: str = "ready") -> Launched:
     """launch(target, args, env) with the working directory `directory` and RLIMIT_CORE
     raised to its hard limit."""
-    saved = os.open(".", os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
-    try:
-        os.fchdir(directory.fd)
-        try:
-            child = launch(target, args, env, hold=hold)
-        finally:
-            os.fchdir(saved)
-    finally:
-        os.close(saved)
+    child = launch(target, args, env, hold=hold, cwd_fd=directory.fd)
     try:
         _soft, hard = resource.prlimit(child.pid, resource.RLIMIT_CORE)
         resource.prlimit(child.pid, resource.RLIMIT_CORE, (hard, hard))

@@ -418,7 +418,8 @@ static PyObject *vm_writev(PyObject *module, PyObject *const *args, Py_ssize_t n
 
 /* The stages the child reports through the status pipe; the module's SPAWN_STAGES names
    them for memlab/launch.py's error message (one table, here). */
-enum { ST_PDEATHSIG = 1, ST_PERSONALITY = 2, ST_TRACEME = 3, ST_EXECVE = 4, ST_SETUP = 5 };
+enum { ST_PDEATHSIG = 1, ST_PERSONALITY = 2, ST_TRACEME = 3, ST_EXECVE = 4, ST_SETUP = 5,
+       ST_CHDIR = 6 };
 
 struct spawn_args {
     const char *path;
@@ -428,6 +429,7 @@ struct spawn_args {
     int status_fd;
     pid_t parent;
     int no_aslr, traceme;
+    int cwd_fd;  /* fchdir here first; -1: the parent's working directory */
 };
 
 /* (stage, errno) as two native ints, then _exit: the parent reads them (struct "ii"). */
@@ -495,6 +497,10 @@ __attribute__((noreturn)) static void child_exec(const struct spawn_args *a) {
     dfl.sa_handler = SIG_DFL;
     if (sigaction(SIGPIPE, &dfl, NULL) != 0 || sigaction(SIGXFSZ, &dfl, NULL) != 0)
         child_fail(a->status_fd, ST_SETUP, errno);
+    /* A held directory fd, not a path: nothing is looked up again (the core-dump demo
+     * starts its process in a directory memlab checked and holds open). */
+    if (a->cwd_fd >= 0 && fchdir(a->cwd_fd) != 0)
+        child_fail(a->status_fd, ST_CHDIR, errno);
     if (a->no_aslr) {  /* setarch -R */
         int cur = personality(0xffffffff);
         if (cur == -1 || personality((unsigned long)cur | ADDR_NO_RANDOMIZE) == -1)
@@ -546,9 +552,9 @@ static char **char_array(PyObject *fast) {
 
 static PyObject *spawn(PyObject *module, PyObject *const *args, Py_ssize_t nargs) {
     (void)module;
-    if (nargs != 10) {
+    if (nargs != 11) {
         PyErr_SetString(PyExc_TypeError, "spawn(path, argv, envp, stdin_fd, stdout_fd, "
-                        "stderr_fd, status_fd, parent, no_aslr, traceme)");
+                        "stderr_fd, status_fd, parent, no_aslr, traceme, cwd_fd)");
         return NULL;
     }
     struct spawn_args a;
@@ -569,6 +575,13 @@ static PyObject *spawn(PyObject *module, PyObject *const *args, Py_ssize_t nargs
     a.no_aslr = PyObject_IsTrue(args[8]);
     a.traceme = PyObject_IsTrue(args[9]);
     if (a.no_aslr < 0 || a.traceme < 0) return NULL;
+    long cwd_fd = PyLong_AsLong(args[10]);
+    if (cwd_fd == -1 && PyErr_Occurred()) return NULL;
+    if (cwd_fd < -1 || cwd_fd > INT_MAX) {
+        PyErr_SetString(PyExc_ValueError, "cwd_fd must be a descriptor or -1");
+        return NULL;
+    }
+    a.cwd_fd = (int)cwd_fd;
     if (!PyBytes_Check(args[0])) {
         PyErr_SetString(PyExc_TypeError, "path must be bytes");
         return NULL;
@@ -843,9 +856,10 @@ PyMODINIT_FUNC PyInit__cproc(void) {
     if (m == NULL)
         return NULL;
     PyObject *stages = Py_BuildValue(
-        "{i:s,i:s,i:s,i:s,i:s}", ST_PDEATHSIG, "prctl(PR_SET_PDEATHSIG)",
+        "{i:s,i:s,i:s,i:s,i:s,i:s}", ST_PDEATHSIG, "prctl(PR_SET_PDEATHSIG)",
         ST_PERSONALITY, "personality(ADDR_NO_RANDOMIZE)", ST_TRACEME,
-        "ptrace(PTRACE_TRACEME)", ST_EXECVE, "execve", ST_SETUP, "child setup");
+        "ptrace(PTRACE_TRACEME)", ST_EXECVE, "execve", ST_SETUP, "child setup",
+        ST_CHDIR, "fchdir (the working directory)");
     if (stages == NULL || PyModule_AddObject(m, "SPAWN_STAGES", stages) < 0) {
         Py_XDECREF(stages);
         Py_DECREF(m);

@@ -827,3 +827,28 @@ def test_without_the_c_extension_launch_says_how_to_get_it(monkeypatch):
     monkeypatch.setattr(memlab.launch, "_cproc", None)
     with pytest.raises(LaunchError, match="C extension"):
         launch("sleeper")
+
+
+def test_cwd_fd_sets_the_childs_working_directory_and_not_memlabs(tmp_path):
+    """launch(cwd_fd=): the child fchdir()s between vfork and execve; memlab's own
+    working directory is untouched, and a descriptor that is not a directory fails at
+    its stage with the kernel's errno."""
+    before = os.getcwd()
+    fd = os.open(tmp_path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        with launch("/bin/sh", ["-c", "pwd; exec sleep 60"], env=[], hold="none",
+                    cwd_fd=fd) as child:
+            assert child.read_stdout_line(5).strip() == str(tmp_path)
+            assert os.readlink(f"/proc/{child.pid}/cwd") == str(tmp_path)
+    finally:
+        os.close(fd)
+    assert os.getcwd() == before
+    f = tmp_path / "file"
+    f.write_text("x")
+    not_dir = os.open(f, os.O_RDONLY)
+    try:
+        with pytest.raises(LaunchError, match=r"fchdir \(the working directory\) failed: "
+                           r"Not a directory"):
+            launch(SLEEP, ["60"], env=[], hold="exec", cwd_fd=not_dir)
+    finally:
+        os.close(not_dir)
