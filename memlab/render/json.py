@@ -165,6 +165,8 @@ def snapshot(snap: Snapshot, reveal: bool = False,
     d.update(snap.extra)
     if snap.memory is not None:
         d["memory"] = memory_usage(snap.memory)
+    elif "smaps" in snap.extra.get("denied", ()):
+        d["memory"] = None  # asked for, refused: a warning says why
     if snap.threads:
         d["threads"] = [thread_stack(t) for t in snap.threads]
     if snap.elf is not None:
