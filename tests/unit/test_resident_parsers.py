@@ -197,3 +197,50 @@ def test_label_thread_stacks():
     assert threads[0].region_start == 0x2000 and threads[0].guard
     assert threads[1].region_start is None
     assert threads[2].region_start == 0xA000  # on [stack]: the region keeps its kind
+
+
+def _scan_only(data: bytes):
+    """parse_smaps with its fast path switched off (the line-by-line reference)."""
+    from memlab.procfs import smaps
+
+    fast, smaps._parse_blocks = smaps._parse_blocks, lambda _data: None
+    try:
+        return smaps.parse_smaps(data)
+    finally:
+        smaps._parse_blocks = fast
+
+
+def test_smaps_fast_path_equals_the_scan():
+    from memlab.procfs.smaps import _parse_blocks
+
+    assert _parse_blocks(SMAPS) is not None  # the capture takes the fast path
+    assert _parse_blocks(SMAPS) == _scan_only(SMAPS)
+    # Swap printed before AnonHugePages (not this kernel's order): the scan decides
+    swapped = (b"1000-2000 rw-p 00000000 00:00 0\nRss:  8 kB\nPss:  8 kB\n"
+               b"Shared_Clean:  0 kB\nShared_Dirty:  0 kB\nPrivate_Clean:  0 kB\n"
+               b"Private_Dirty:  8 kB\nSwap:  4 kB\nAnonHugePages:  0 kB\n")
+    assert _parse_blocks(swapped) is None
+    [(_, _, mem)] = parse_smaps(swapped)
+    assert (mem.rss, mem.private_dirty, mem.swap) == (8192, 8192, 4096)
+
+
+@FUZZ
+@given(st.data())
+def test_smaps_fast_path_never_disagrees(data):
+    from memlab.procfs.smaps import _parse_blocks
+
+    buf = bytearray(SMAPS[:4000])
+    for _ in range(data.draw(st.integers(1, 6))):
+        i = data.draw(st.integers(0, len(buf) - 1))
+        buf[i] = data.draw(st.sampled_from(b"\n0123456789abcdef -:kBRss"))
+    fast = _parse_blocks(bytes(buf))
+    if fast is None:
+        return
+    try:
+        scan = _scan_only(bytes(buf))
+    except ParseError:
+        return  # the scan refuses what the fast path read: no worse than garbage in
+    # every complete mapping agrees; the scan also lists a trailing header cut short
+    # (no fields: all zero), which the kernel never prints
+    assert fast == scan[:len(fast)]
+    assert all(m == RegionMemory() for _, _, m in scan[len(fast):])
