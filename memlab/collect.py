@@ -250,6 +250,19 @@ def _read(pid: int, tid: int | None, stat: ProcStat, stat_bytes: bytes,
                     threads=threads)
 
 
+def add_memory(snap: Snapshot) -> Snapshot:
+    """snap with Snapshot.memory read now (smaps, smaps_rollup), for a caller that
+    decides after the snapshot whether smaps is worth its cost (the TUI: not for a
+    process with tens of thousands of mappings).  Refused: memory None, a warning."""
+    warnings, denied = list(snap.warnings), list(snap.extra.get("denied", ()))
+    usage = _memory_usage(snap.pid, snap.extra.get("main_thread_exited", {}).get(
+        "read_through_tid"), snap.regions, warnings, denied)
+    extra = dict(snap.extra)
+    if denied:
+        extra["denied"] = denied
+    return snap._replace(memory=usage, warnings=tuple(warnings), extra=extra)
+
+
 def _thread_stacks(pid: int, regions: tuple[Region, ...], warnings: list[str]):
     """Each thread's stack pointer (procfs.tasks) -> the regions with thread stacks
     labelled, and Snapshot.threads (analysis.threads)."""
