@@ -29,6 +29,7 @@ collect.snapshot reads it only when asked (memory=True).
 
 from __future__ import annotations
 
+import functools
 import re
 
 from memlab.errors import ParseError
@@ -37,10 +38,9 @@ from memlab.model import RegionMemory
 from memlab.procfs._io import read_proc_file
 
 _NAMES = b"|".join(SMAPS_FIELDS)
-_SCAN = re.compile(
+_SCAN = (
     rb"^(?:([0-9a-f]{1,16})-([0-9a-f]{1,16}) "  # a header: start-end of a mapping
-    rb"|(" + _NAMES + rb"): +([0-9]{1,20}) kB$)",  # or one field we keep
-    re.M,
+    rb"|(" + _NAMES + rb"): +([0-9]{1,20}) kB$)"  # or one field we keep
 )
 _INDEX = {name: RegionMemory._fields.index(key) for name, key in SMAPS_FIELDS.items()}
 # The fast path: one match per mapping, its fields in the order __show_smap prints them
@@ -48,15 +48,21 @@ _INDEX = {name: RegionMemory._fields.index(key) for name, key in SMAPS_FIELDS.it
 # (they start with a capital; a header with a hex digit, so no match runs into the next
 # mapping).  Used when every header line has its match; otherwise (another kernel's
 # order, a field missing) the line-by-line scan above decides.
-_LINE_HEX = re.compile(rb"\n[0-9a-f]")
+_LINE_HEX = b"\n[0-9a-f]"
 _HEX = b"0123456789abcdef"
 _ORDER = (b"Rss", b"Pss", b"Shared_Clean", b"Shared_Dirty", b"Private_Clean",
           b"Private_Dirty", b"AnonHugePages", b"Swap")
-_BLOCK = re.compile(
+_BLOCK = (
     rb"^([0-9a-f]{1,16})-([0-9a-f]{1,16}) [^\n]*\n"
-    + b"".join(rb"(?:[A-Z][^\n]*\n)*?" + name + rb": +([0-9]{1,20}) kB\n" for name in _ORDER),
-    re.M,
+    + b"".join(rb"(?:[A-Z][^\n]*\n)*?" + name + rb": +([0-9]{1,20}) kB\n" for name in _ORDER)
 )
+
+
+@functools.cache
+def _compiled() -> tuple[re.Pattern, re.Pattern]:
+    """The two patterns, compiled on first use: compiling them costs 1.4 ms, which every
+    `memlab inspect` would pay at import although only -X reads smaps."""
+    return re.compile(_SCAN, re.M), re.compile(_BLOCK, re.M)
 
 
 def parse_smaps(data: bytes) -> list[tuple[int, int, RegionMemory]]:
@@ -74,7 +80,7 @@ def parse_smaps(data: bytes) -> list[tuple[int, int, RegionMemory]]:
     values: list[int] | None = None
     start = end = 0
     index = _INDEX
-    for s, e, name, kb in _SCAN.findall(data):
+    for s, e, name, kb in _compiled()[0].findall(data):
         if s:
             if values is not None:
                 out.append((start, end, RegionMemory(*values)))
@@ -93,9 +99,9 @@ def parse_smaps(data: bytes) -> list[tuple[int, int, RegionMemory]]:
 
 def _parse_blocks(data: bytes) -> list[tuple[int, int, RegionMemory]] | None:
     """parse_smaps's fast path (see _BLOCK), or None to let the scan decide."""
-    rows = _BLOCK.findall(data)
+    rows = _compiled()[1].findall(data)
     # every line that starts with a hex digit (a header) matched: no mapping left out
-    if not rows or len(rows) != len(_LINE_HEX.findall(data)) + (data[:1] in _HEX):
+    if not rows or len(rows) != len(re.findall(_LINE_HEX, data)) + (data[:1] in _HEX):
         return None
     out = []
     for s, e, rss, pss, sc, sd, pc, pd, huge, swap in rows:
