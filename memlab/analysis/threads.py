@@ -1,10 +1,10 @@
 """Which mapping is which thread's stack.
 
 The main thread runs on [stack], the stack execve built.  Every other thread runs on a
-stack its library mapped for it: glibc's pthread_create takes an anonymous mapping
-(nptl/allocatestack.c allocate_stack: mmap of the stack size, then the lowest page(s)
-mprotect'ed PROT_NONE as a guard), so /proc/PID/maps shows a "---p" guard line and,
-right above it, the "rw-p" stack.  Nothing in maps says whose stack it is: the thread's
+stack its library mapped for it: glibc's pthread_create takes an anonymous mapping and
+makes its lowest page(s) PROT_NONE as a guard (docs/kernel-facts.md#resident-memory-and-
+thread-stacks), so /proc/PID/maps shows a "---p" guard line and, right above it, the
+"rw-p" stack.  Nothing in maps says whose stack it is: the thread's
 stack pointer does (memlab.procfs.tasks).  The region holding it gets kind
 "thread-stack"; Snapshot.threads keeps tid, sp and that region.
 """
