@@ -2,9 +2,9 @@
 
 The main thread runs on [stack], the stack execve built.  Every other thread runs on a
 stack its library mapped for it: glibc's pthread_create takes an anonymous mapping and
-makes its lowest page(s) PROT_NONE as a guard (docs/kernel-facts.md#resident-memory-and-
-thread-stacks), so /proc/PID/maps shows a "---p" guard line and, right above it, the
-"rw-p" stack.  Nothing in maps says whose stack it is: the thread's
+makes its lowest page(s) PROT_NONE as a guard
+(docs/kernel-facts.md#resident-memory-and-thread-stacks), so /proc/PID/maps shows a
+"---p" guard line and, right above it, the "rw-p" stack.  Nothing in maps says whose stack it is: the thread's
 stack pointer does (memlab.procfs.tasks).  The region holding it gets kind
 "thread-stack"; Snapshot.threads keeps tid, sp and that region.
 """

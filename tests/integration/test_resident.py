@@ -21,7 +21,7 @@ from memlab.launch import launch
 from memlab.procfs.pagemap import PagemapReader
 from memlab.render.json import snapshot as to_json
 from tests.conftest import requires_root
-from tests.helpers import NOBODY, REPO, run_as
+from tests.helpers import NOBODY, REPO, run_as, wait_until
 
 MEMLAB = [sys.executable, "-m", "memlab"]
 needs_pmap = pytest.mark.skipif(shutil.which("pmap") is None, reason="pmap (procps) missing")
@@ -88,6 +88,9 @@ def check_against_pmap_and_rollup(pid: int) -> None:
 
 @needs_pmap
 def test_sleeper_rss_per_region_equals_pmap(sleeper):
+    # idle: after one answered command its stdin buffer exists (the first getchar
+    # mallocs it, a heap page that would appear between memlab's read and pmap's)
+    sleeper.command("report")
     check_against_pmap_and_rollup(sleeper.pid)
 
 
@@ -140,6 +143,15 @@ def test_pages_text_picture(sleeper):
 def test_every_thread_stack_holds_its_sp(sleeper):
     answer = sleeper.command("threads 3")
     tids, locals_ = answer["tids"], [int(a, 16) for a in answer["locals"]]
+
+    def blocked() -> bool:  # each thread in pause() (syscall 34), not on its way there
+        for tid in tids:
+            with open(f"/proc/{sleeper.pid}/task/{tid}/syscall", "rb") as f:
+                if not f.read().startswith(b"34 "):
+                    return False
+        return True
+
+    wait_until(blocked, what="the threads blocked in pause()")
     snap = snapshot(sleeper.pid)
     assert sorted(t.tid for t in snap.threads) == sorted(tids)
     for tid, local in zip(tids, locals_):
