@@ -198,4 +198,6 @@ def test_smaps_denied_memory_null_with_warning(sleeper):
                             "--json")
     assert code == 4 and err.count("\n") == 1  # maps is denied too
     assert json.loads(out)["memory"] is None
+    code, out, err = run_as(NOBODY, cli_in_process, "pages", str(sleeper.pid))
+    assert code == 4 and err.count("\n") == 1 and "permission denied" in err
     assert os.path.exists(f"/proc/{sleeper.pid}")
