@@ -18,6 +18,14 @@
  *   getenv K     the value and where its string lives
  *   environ      the current environ pointer array and each entry's pointer
  *   report       the self-report again (environ/env/sbrk as they are now)
+ *   reserve N    malloc(N) WITHOUT touching it (N at most MAX_RESERVE, 1 GiB): answers
+ *                the address and the whole pages inside the block ("pages_start",
+ *                "pages"): malloc reserves, nothing is resident yet
+ *   touch ADDR N write one byte in each of N pages from the first page boundary at or
+ *                after ADDR, which must lie in a block `reserve` returned (the pages
+ *                must fit in it): touching commits; answers the first page touched
+ *   threads N    start N threads (at most MAX_THREADS, 64) that block in pause();
+ *                answers their tids and the address of a local of each (on its stack)
  *   quit         exit 0              (EOF on stdin exits too)
  *
  * Unknown commands answer {"error": "..."}.  Lines up to 1 MiB; longer lines are
@@ -34,6 +42,8 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <pthread.h>
+#include <sys/syscall.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -347,6 +357,156 @@ static void cmd_environ(void)
     end_line();
 }
 
+/* ------------------------------------------- reserve / touch / threads (resident) */
+#define MAX_RESERVE ((unsigned long long)1 << 30)
+#define MAX_RESERVED 64
+#define MAX_THREADS 64
+
+static struct { uintptr_t start, end; } reserved[MAX_RESERVED];
+static int n_reserved;
+
+static int parse_count(const char *cmd, const char *arg, unsigned long long max,
+                       unsigned long long *out)
+{
+    char *endp;
+    errno = 0;
+    unsigned long long n = strtoull(arg, &endp, 0);
+    if (*arg == '\0' || *arg == '-' || *endp != '\0' || errno != 0 || n > max) {
+        char msg[96];
+        snprintf(msg, sizeof msg, "expected a count N (decimal or 0x hex) up to %llu", max);
+        answer_error(cmd, msg);
+        return 0;
+    }
+    *out = n;
+    return 1;
+}
+
+static void cmd_reserve(char *arg)
+{
+    unsigned long long n;
+    if (!parse_count("reserve", arg, MAX_RESERVE, &n))
+        return;
+    if (n_reserved == MAX_RESERVED) {
+        answer_error("reserve", "at most 64 reserved blocks");
+        return;
+    }
+    void *p = malloc(n ? (size_t)n : 1); /* not touched: only malloc's header is */
+    if (p == NULL) {
+        answer_error("reserve", strerror(errno));
+        return;
+    }
+    uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
+    uintptr_t start = A(p), end = start + (uintptr_t)n;
+    reserved[n_reserved].start = start;
+    reserved[n_reserved].end = end;
+    n_reserved++;
+    uintptr_t first = (start + page - 1) & ~(page - 1), last = end & ~(page - 1);
+    begin_answer("reserve");
+    printf(",\"size\":%llu", n);
+    put_key_addr("address", start, 0);
+    put_key_addr("pages_start", first, 0);
+    printf(",\"pages\":%lu", (unsigned long)(last > first ? (last - first) / page : 0));
+    put_key_addr("sbrk", A(sbrk(0)), 0);
+    end_line();
+}
+
+static void cmd_touch(char *arg)
+{
+    char *count = split_arg(arg);
+    char *endp;
+    errno = 0;
+    unsigned long long addr = strtoull(arg, &endp, 16);
+    if (*arg == '\0' || *endp != '\0' || errno != 0) {
+        answer_error("touch", "expected ADDR (hex) and a page count N");
+        return;
+    }
+    unsigned long long n;
+    if (!parse_count("touch", count, MAX_RESERVE, &n))
+        return;
+    uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
+    uintptr_t first = ((uintptr_t)addr + page - 1) & ~(page - 1);
+    for (int i = 0; i < n_reserved; i++) {
+        if (addr < reserved[i].start || addr >= reserved[i].end)
+            continue;
+        if (first > reserved[i].end || n > (reserved[i].end - first) / page) {
+            answer_error("touch", "N pages from ADDR do not fit in its reserved block");
+            return;
+        }
+        for (unsigned long long k = 0; k < n; k++)
+            *(volatile char *)(first + k * page) = 1;
+        begin_answer("touch");
+        put_key_addr("address", first, 0);
+        printf(",\"pages\":%llu,\"page_size\":%lu", n, (unsigned long)page);
+        end_line();
+        return;
+    }
+    answer_error("touch", "ADDR is in no block `reserve` returned");
+}
+
+static pthread_mutex_t thread_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t thread_ready = PTHREAD_COND_INITIALIZER;
+static int threads_started;
+static long thread_tids[MAX_THREADS];
+static uintptr_t thread_locals[MAX_THREADS];
+
+static void *blocked_thread(void *arg)
+{
+    int slot = (int)(intptr_t)arg;
+    volatile int local = slot;
+    pthread_mutex_lock(&thread_lock);
+    thread_tids[slot] = syscall(SYS_gettid);
+    thread_locals[slot] = A(&local);
+    threads_started++;
+    pthread_cond_broadcast(&thread_ready);
+    pthread_mutex_unlock(&thread_lock);
+    for (;;)
+        pause(); /* blocked in a syscall: /proc/PID/task/TID/syscall shows its sp */
+    return NULL;
+}
+
+static void cmd_threads(char *arg)
+{
+    unsigned long long n;
+    if (!parse_count("threads", arg, MAX_THREADS, &n))
+        return;
+    pthread_mutex_lock(&thread_lock);
+    int from = threads_started;
+    pthread_mutex_unlock(&thread_lock);
+    if (from + n > MAX_THREADS) {
+        answer_error("threads", "at most 64 threads in all");
+        return;
+    }
+    int made = 0;
+    for (unsigned long long i = 0; i < n; i++) {
+        pthread_t t;
+        int err = pthread_create(&t, NULL, blocked_thread, (void *)(intptr_t)(from + i));
+        if (err != 0) {
+            answer_error("threads", strerror(err));
+            break;
+        }
+        pthread_detach(t);
+        made++;
+    }
+    pthread_mutex_lock(&thread_lock);
+    while (threads_started < from + made)
+        pthread_cond_wait(&thread_ready, &thread_lock);
+    pthread_mutex_unlock(&thread_lock);
+    if (made < (int)n)
+        return;
+    begin_answer("threads");
+    fputs(",\"tids\":[", stdout);
+    for (int i = from; i < from + made; i++)
+        printf("%s%ld", i > from ? "," : "", thread_tids[i]);
+    fputs("],\"locals\":[", stdout);
+    for (int i = from; i < from + made; i++) {
+        if (i > from)
+            putchar(',');
+        put_addr(thread_locals[i]);
+    }
+    fputs("]", stdout);
+    end_line();
+}
+
 /* Returns 0 to keep going, 1 to quit. */
 static int dispatch(char *line)
 {
@@ -369,6 +529,12 @@ static int dispatch(char *line)
         cmd_environ();
     else if (strcmp(line, "report") == 0)
         self_report("report");
+    else if (strcmp(line, "reserve") == 0)
+        cmd_reserve(arg);
+    else if (strcmp(line, "touch") == 0)
+        cmd_touch(arg);
+    else if (strcmp(line, "threads") == 0)
+        cmd_threads(arg);
     else if (strcmp(line, "quit") == 0) {
         begin_answer("quit");
         end_line();

@@ -46,7 +46,8 @@ from memlab.errors import (
     ZombieProcess,
 )
 from memlab.kernel.abi import PF_KTHREAD
-from memlab.model import ProcStat, Region, Snapshot, region_at, text
+from memlab.analysis.threads import label_thread_stacks
+from memlab.model import MemoryUsage, ProcStat, Region, Snapshot, region_at, text
 from memlab.procfs._io import (check_pid, live_thread, process_exists, read_proc_file,
                                readlink_proc)
 from memlab.procfs.auxv import parse_auxv
@@ -54,7 +55,10 @@ from memlab.procfs.environ import parse_cmdline, parse_environ
 from memlab.procfs.maps import parse_maps
 from memlab.procfs.mem import MemReader
 from memlab.procfs.pidfd import pidfd_uids
-from memlab.procfs.stat import exec_fields, exec_settled, parse_flags, parse_stat
+from memlab.procfs.smaps import read_smaps, read_smaps_rollup
+from memlab.procfs.stat import (exec_fields, exec_settled, num_threads, parse_flags,
+                                parse_stat)
+from memlab.procfs.tasks import list_tids, thread_sp
 from memlab.procfs.status import parse_ids
 
 HIDDEN = ("the address fields of /proc/PID/stat are hidden by the kernel "
@@ -118,7 +122,8 @@ def _stack_memory(reader: MemReader, stat: ProcStat, stack: Region | None,
 
 
 def snapshot(pid: int, *, partial: bool = False,
-             extend: Callable[[Snapshot], Snapshot] | None = None) -> Snapshot:
+             extend: Callable[[Snapshot], Snapshot] | None = None,
+             memory: bool = False) -> Snapshot:
     """Read and analyse one process.
 
     partial=True returns what is visible even when the kernel refuses the memory layout
@@ -129,6 +134,9 @@ def snapshot(pid: int, *, partial: bool = False,
     extend(snap) -> snap adds what is derived from the process's files (the ELF area:
     memlab.elf.attach.snapshot_with_elf passes with_elf) inside the same attempt, so an
     exec it notices (ExecDuringRead) is read again like one noticed here.
+    memory=True also reads /proc/PID/smaps and smaps_rollup (Snapshot.memory): what
+    each region costs in RAM.  Not by default: smaps makes the kernel walk every page
+    table, which costs more than the rest of the snapshot (docs/benchmarks.md).
     """
     pid = check_pid(pid)
     for _ in range(READ_ATTEMPTS):
@@ -143,7 +151,7 @@ def snapshot(pid: int, *, partial: bool = False,
             stat_bytes = read_proc_file(pid, "stat", tid=tid)
             stat = parse_stat(stat_bytes)
         try:
-            snap = _read(pid, tid, stat, stat_bytes, partial)
+            snap = _read(pid, tid, stat, stat_bytes, partial, memory)
             if extend is not None:
                 snap = extend(snap)
         except MemlabError:
@@ -170,7 +178,7 @@ def _exec_since(pid: int, tid: int | None, stat: ProcStat) -> bool:
 
 
 def _read(pid: int, tid: int | None, stat: ProcStat, stat_bytes: bytes,
-          partial: bool) -> Snapshot:
+          partial: bool, memory: bool = False) -> Snapshot:
     """One pass of snapshot(): every file once, through thread tid when given."""
     warnings: list[str] = []
     denied: list[str] = []
@@ -218,6 +226,10 @@ def _read(pid: int, tid: int | None, stat: ProcStat, stat_bytes: bytes,
     environ_bytes = _optional(pid, "environ", warnings, denied, tid)
 
     regions_t = classify(regions, stat, exe)
+    threads: tuple = ()
+    if regions_t and not stat.masked and num_threads(stat_bytes) > 1:  # no read if 1
+        regions_t, threads = _thread_stacks(pid, regions_t, warnings)
+    usage = _memory_usage(pid, tid, regions_t, warnings, denied) if memory else None
     env = stack = memory = None
     if regions_t and not stat.masked:
         env, stack, memory = _analyse_memory(pid, tid, stat, regions_t, auxv if auxv_bytes
@@ -234,7 +246,68 @@ def _read(pid: int, tid: int | None, stat: ProcStat, stat_bytes: bytes,
         extra["main_thread_exited"] = {"read_through_tid": tid}
     return Snapshot(pid=pid, exe=exe, argv=argv, stat=stat, regions=regions_t, auxv=auxv,
                     proc_environ=proc_environ, env=env, stack=stack, uid=uid,
-                    warnings=tuple(warnings), extra=extra)
+                    warnings=tuple(warnings), extra=extra, memory=usage,
+                    threads=threads)
+
+
+def add_memory(snap: Snapshot) -> Snapshot:
+    """snap with Snapshot.memory read now (smaps, smaps_rollup), for a caller that
+    decides after the snapshot whether smaps is worth its cost (the TUI: not for a
+    process with tens of thousands of mappings).  Refused: memory None, a warning."""
+    warnings, denied = list(snap.warnings), list(snap.extra.get("denied", ()))
+    usage = _memory_usage(snap.pid, snap.extra.get("main_thread_exited", {}).get(
+        "read_through_tid"), snap.regions, warnings, denied)
+    extra = dict(snap.extra)
+    if denied:
+        extra["denied"] = denied
+    return snap._replace(memory=usage, warnings=tuple(warnings), extra=extra)
+
+
+def _thread_stacks(pid: int, regions: tuple[Region, ...], warnings: list[str]):
+    """Each thread's stack pointer (procfs.tasks) -> the regions with thread stacks
+    labelled, and Snapshot.threads (analysis.threads)."""
+    try:
+        tids = list_tids(pid)
+    except MemlabError as err:
+        warnings.append(f"threads not listed: {err}")
+        return regions, ()
+    sps, refused = [], None
+    for t in tids:
+        if t == pid:
+            continue  # the main thread runs on [stack]
+        try:
+            sp, source = thread_sp(pid, t)
+        except AccessDenied as err:
+            refused, sp, source = err, None, ""
+        except MemlabError:
+            continue  # the thread exited while we read
+        sps.append((t, sp, source))
+    if refused is not None:
+        warnings.append(f"thread stacks not located: {refused}")
+    return label_thread_stacks(regions, sps)
+
+
+def _memory_usage(pid: int, tid: int | None, regions: tuple[Region, ...],
+                  warnings: list[str], denied: list[str]) -> MemoryUsage | None:
+    """Snapshot.memory from /proc/PID/smaps and smaps_rollup; None (with a warning)
+    when the kernel refuses them."""
+    try:
+        blocks = read_smaps(pid, tid)
+        rollup = read_smaps_rollup(pid, tid)
+    except AccessDenied as err:
+        denied.append("smaps")
+        warnings.append(f"memory (rss, pss ...) not measured: {err}")
+        return None
+    except ParseError as err:
+        warnings.append(f"memory (rss, pss ...) not measured: smaps: {err}")
+        return None
+    by_range = {(start, end): m for start, end, m in blocks}
+    per_region = tuple(by_range.get((r.start, r.end)) for r in regions)
+    missing = per_region.count(None)
+    if missing:
+        warnings.append(f"{missing} mapping(s) changed between the maps and the smaps "
+                        "read: no memory figures for them")
+    return MemoryUsage(per_region, rollup)
 
 
 def _analyse_memory(pid, tid, stat, regions, proc_auxv, environ_bytes, warnings, denied):

@@ -207,6 +207,49 @@ class InitialStack(NamedTuple):
     # overwrote its stack); the decode is then best effort.
     complete: bool = True
 
+# --------------------------------------------------------------------------- resident memory
+class RegionMemory(NamedTuple):
+    """What /proc/PID/smaps says one mapping costs, in bytes (fs/proc/task_mmu.c
+    __show_smap; the kernel prints kB).  Also the totals of /proc/PID/smaps_rollup."""
+
+    rss: int = 0
+    pss: int = 0
+    shared_clean: int = 0
+    shared_dirty: int = 0
+    private_clean: int = 0
+    private_dirty: int = 0
+    swap: int = 0
+    anon_huge: int = 0
+
+
+class MemoryUsage(NamedTuple):
+    """Snapshot.memory: one RegionMemory per region, in the order of Snapshot.regions
+    (None for a mapping that changed between the maps and the smaps read), and the
+    totals /proc/PID/smaps_rollup gave (None when it could not be read)."""
+
+    regions: tuple[RegionMemory | None, ...]
+    rollup: RegionMemory | None = None
+
+    def total(self) -> RegionMemory:
+        """The sum of the per-region values (compare with rollup)."""
+        sums = [0] * len(RegionMemory._fields)
+        for m in self.regions:
+            if m is not None:
+                for i, v in enumerate(m):
+                    sums[i] += v
+        return RegionMemory(*sums)
+
+
+class ThreadStack(NamedTuple):
+    """One thread's stack pointer and the mapping it points into (Snapshot.threads)."""
+
+    tid: int
+    sp: int | None  # None when the kernel did not say (running, or access refused)
+    source: str  # "syscall" (/proc/PID/task/TID/syscall), "kstkesp" (stat field 29), ""
+    region_start: int | None  # start of the region holding sp
+    guard: bool = False  # a PROT_NONE mapping lies right below that region
+
+
 # --------------------------------------------------------------------------- snapshot
 class Snapshot(NamedTuple):
     """Everything memlab read about one process at one moment.  Build it with
@@ -224,6 +267,12 @@ class Snapshot(NamedTuple):
     uid: int | None = None
     # Everything memlab could not read or verify, as one-line human sentences.
     warnings: tuple[str, ...] = ()
+    # /proc/PID/smaps per region and smaps_rollup: None when not asked for
+    # (collect.snapshot(memory=True)) or when the kernel refused (a warning says so).
+    memory: MemoryUsage | None = None
+    # The threads other than the main one, with their stacks (collect.snapshot reads
+    # them when stat says the process has more than one).
+    threads: tuple[ThreadStack, ...] = ()
     # The ELF area's result (memlab.elf.attach.with_elf): None when not asked for,
     # False when asked but the analysis failed (the reason is in warnings).
     elf: "ElfMemoryMap | bool | None" = None
@@ -256,3 +305,4 @@ class Snapshot(NamedTuple):
             if a.name == name:
                 return a.value
         return None
+

@@ -29,7 +29,8 @@ from memlab.model import ProcStat, Region, records
 from memlab.procfs.maps import path_kind
 
 KINDS = ("text", "rodata", "data", "bss", "heap", "stack", "vdso", "vvar", "vsyscall",
-         "lib", "anon", "file")
+         "lib", "anon", "file",
+         "thread-stack")  # set by analysis.threads from each thread's stack pointer
 
 DELETED_SUFFIX = " (deleted)"
 

@@ -124,6 +124,9 @@ def register(sub) -> None:
     add_reveal_flag(p)
     p.add_argument("--elf", action="store_true",
                    help="also correlate the executable's ELF file with the maps")
+    p.add_argument("-X", "--memory", action="store_true",
+                   help="also read /proc/PID/smaps: rss, pss, shared/private clean/dirty, "
+                   "swap per region (pmap -X's columns; regions[].memory in JSON)")
     p.set_defaults(func=cmd_inspect)
 
     p = sub.add_parser("env", help="the environment block of a process",
@@ -152,14 +155,22 @@ def register(sub) -> None:
 
 
 # --------------------------------------------------------------------------- helpers
-def _snapshot(pid: int | CorePath, *, with_elf: bool = False):
+def _snapshot(pid: int | CorePath, *, with_elf: bool = False, memory: bool = False):
     if isinstance(pid, CorePath):
-        if with_elf:
-            raise UsageError("--elf correlates the executable with a live process's maps: "
-                             "not available for a core file")
+        if with_elf or memory:
+            raise UsageError(f"{'--elf' if with_elf else '-X/--memory'} reads a live "
+                             "process's files (/proc/PID/exe, smaps): not available for a "
+                             "core file")
         from memlab.core.snapshot import core_snapshot
 
         return core_snapshot(pid)
+    if memory:  # smaps: only when asked (docs/benchmarks.md)
+        from memlab.collect import snapshot
+
+        extend = None
+        if with_elf:
+            from memlab.elf.attach import with_elf as extend
+        return snapshot(pid, partial=True, extend=extend, memory=True)
     if with_elf:
         # the ELF layer (dataclasses, pyelftools when it parses): only for --elf
         from memlab.elf.attach import snapshot_with_elf
@@ -211,7 +222,7 @@ def _snapshot_json(snap, reveal: bool) -> dict:
 
 
 # --------------------------------------------------------------------------- inspect
-def show_snapshot(snap, reveal: bool, masker=None) -> None:
+def show_snapshot(snap, reveal: bool, masker=None, memory: bool = False) -> None:
     from memlab.cli import _text as v
 
     items = [v.header(snap, masker or _masker(snap, reveal))]
@@ -220,7 +231,11 @@ def show_snapshot(snap, reveal: bool, masker=None) -> None:
         items.append(v.ptext(f"core file {core['path']} written by {core['writer']}, "
                              f"signal {core['signal']}, rip {core['registers']['rip']}, "
                              f"rsp {core['registers']['rsp']} ({core['rsp_region']})"))
-    if snap.regions:
+    if snap.regions and memory:
+        from memlab.cli.resident_cmds import memory_table
+
+        items.append(memory_table(snap))
+    elif snap.regions:
         items.append(v.regions_table(snap.regions))
     items.append(v.stat_table(snap.stat))
     if snap.env is not None:
@@ -252,11 +267,11 @@ def _elf_line(elf) -> str:
 
 
 def cmd_inspect(args) -> int:
-    snap = _snapshot(args.pid, with_elf=args.elf)
+    snap = _snapshot(args.pid, with_elf=args.elf, memory=args.memory)
     if args.json:
         print_json(_snapshot_json(snap, args.reveal))
     else:
-        show_snapshot(snap, args.reveal)
+        show_snapshot(snap, args.reveal, memory=args.memory)
     err = _refused(snap, "maps")
     if err:
         raise err

@@ -238,7 +238,8 @@ def elf_map_text(emap, snap) -> str:
 
 # ---------------------------------------------------------------------------- layout
 def cmd_layout(args) -> int:
-    from memlab.elf.attach import snapshot_with_elf
+    from memlab.collect import snapshot
+    from memlab.elf.attach import with_elf
     from memlab.render.layout import blocks_to_json, build_blocks
     from memlab.render.layout_svg import render_svg
     from memlab.render.layout_text import render_rich
@@ -247,8 +248,8 @@ def cmd_layout(args) -> int:
         from memlab.core.snapshot import core_snapshot
 
         snap = core_snapshot(args.pid)
-    else:
-        snap = snapshot_with_elf(args.pid)
+    else:  # memory=True: each block says how much of it is resident (smaps Rss)
+        snap = snapshot(args.pid, extend=with_elf, memory=True)
     blocks = build_blocks(snap)
     if args.svg is not None:  # --svg '' is an error (open fails), not "no SVG"
         title = f"memlab layout: pid {snap.pid} {snap.exe or ''}"  # render_svg escapes

@@ -190,3 +190,37 @@ COREDUMP_FILTER_DEFAULT = 0x33
 COREDUMP_FILTER_BITS = ("anonymous private", "anonymous shared", "file-backed private",
                         "file-backed shared", "ELF headers", "private huge pages",
                         "shared huge pages", "private DAX pages", "shared DAX pages")
+
+# --------------------------------------------------------------------------- resident memory
+# /proc/PID/stat: the thread count and a task's saved stack pointer (proc_pid_stat(5);
+# fs/proc/array.c do_task_stat prints kstkesp only for a task that is dumping core,
+# 0 otherwise since Linux 4.9)
+STAT_NUM_THREADS = 20
+STAT_KSTKESP = 29
+# /proc/PID/smaps: the "Name:  N kB" lines memlab keeps, in bytes, per mapping
+# (fs/proc/task_mmu.c __show_smap), key -> the name in Region memory / JSON
+SMAPS_FIELDS = {
+    b"Rss": "rss",
+    b"Pss": "pss",
+    b"Shared_Clean": "shared_clean",
+    b"Shared_Dirty": "shared_dirty",
+    b"Private_Clean": "private_clean",
+    b"Private_Dirty": "private_dirty",
+    b"Swap": "swap",
+    b"AnonHugePages": "anon_huge",
+}
+# /proc/PID/pagemap: one 64-bit little-endian entry per virtual page
+# (Documentation/admin-guide/mm/pagemap.rst, fs/proc/task_mmu.c PM_*)
+PAGEMAP_ENTRY_SIZE = 8
+PM_PFN_MASK = (1 << 55) - 1  # bits 0-54: the page frame number (zero unless CAP_SYS_ADMIN)
+PM_SWAP_TYPE_MASK = 0x1F  # bits 0-4 of a swapped entry: swap type, bits 5-54: offset
+PM_SOFT_DIRTY = 1 << 55
+PM_MMAP_EXCLUSIVE = 1 << 56  # the page is mapped by this process only
+PM_UFFD_WP = 1 << 57
+PM_GUARD_REGION = 1 << 58  # Linux 6.15: a MADV_GUARD_INSTALL guard page
+PM_FILE = 1 << 61  # file page or shared anonymous
+PM_SWAP = 1 << 62
+PM_PRESENT = 1 << 63
+# /proc/PID/task/TID/syscall: "NR a0 .. a5 sp pc" in a syscall, "-1 sp pc" blocked
+# elsewhere, "running" (fs/proc/base.c proc_pid_syscall)
+SYSCALL_RUNNING = b"running"

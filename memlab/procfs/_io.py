@@ -57,6 +57,12 @@ ACCESS_RULES: dict[str, str] = {
              "or CAP_SYS_PTRACE)"),
     "smaps": ("ptrace read access (PTRACE_MODE_READ: same uid and a dumpable process, "
               "or CAP_SYS_PTRACE)"),
+    "smaps_rollup": ("ptrace read access (PTRACE_MODE_READ: same uid and a dumpable "
+                     "process, or CAP_SYS_PTRACE)"),
+    "pagemap": _FSCREDS,
+    # fs/proc/base.c proc_pid_syscall -> lock_trace: PTRACE_MODE_ATTACH_FSCREDS
+    "syscall": ("ptrace attach access (PTRACE_MODE_ATTACH_FSCREDS: same uid, a dumpable "
+                "process and Yama ptrace_scope permitting, or CAP_SYS_PTRACE)"),
     "mem": ("ptrace attach access (PTRACE_MODE_ATTACH: same uid, a dumpable process and "
             "Yama ptrace_scope permitting, or CAP_SYS_PTRACE)"),
 }

@@ -19,7 +19,7 @@ import re
 
 from memlab.errors import NoSuchProcess, ParseError
 from memlab.kernel.abi import (PF_KTHREAD, STAT_ADDRESS_FIELDS, STAT_EXIT_CODE,
-                               STAT_FLAGS, STAT_PPID, STAT_STATE)
+                               STAT_FLAGS, STAT_NUM_THREADS, STAT_PPID, STAT_STATE)
 from memlab.model import ProcStat, text
 from memlab.procfs import _cproc  # the C fast path (None when not compiled)
 from memlab.procfs._io import check_pid, read_proc_file, state_and_flags
@@ -154,3 +154,12 @@ def is_kernel_thread(pid: int) -> bool:
     if found is None:
         raise NoSuchProcess("no such process", pid=pid)
     return bool(found[1] & PF_KTHREAD)
+
+
+def num_threads(data: bytes) -> int:
+    """Field 20, the number of threads (1 for a malformed line: nothing to look for)."""
+    rest = data[data.rfind(b")") + 1:].split(None, STAT_NUM_THREADS - 2)
+    try:
+        return int(rest[STAT_NUM_THREADS - 3])
+    except (IndexError, ValueError):
+        return 1

@@ -11,8 +11,9 @@ from __future__ import annotations
 from typing import Any
 
 from memlab.kernel.abi import STAT_ADDRESS_FIELDS
-from memlab.model import (AuxvEntry, EnvBlock, EnvEntry, InitialStack, ProcStat, Region,
-                          Snapshot, StackString, hexaddr, text)
+from memlab.model import (AuxvEntry, EnvBlock, EnvEntry, InitialStack, MemoryUsage,
+                          ProcStat, Region, RegionMemory, Snapshot, StackString,
+                          ThreadStack, hexaddr, text)
 from memlab.secrets import Masker
 
 SCHEMA = "memlab.snapshot/1"
@@ -36,6 +37,38 @@ def region(r: Region) -> dict[str, Any]:
         "deleted": r.deleted,
         "kind": r.kind,
     }
+
+
+def region_memory(m: RegionMemory | None) -> dict[str, int] | None:
+    """{rss, pss, shared_clean, ...} in bytes (docs/json.md), None when not measured."""
+    return None if m is None else m._asdict()
+
+
+def _regions(snap: Snapshot) -> list[dict[str, Any]]:
+    """regions[]: each with `memory` when it was asked for (null when smaps was
+    denied) and `tid` for a thread's stack."""
+    out = [region(r) for r in snap.regions]
+    if snap.memory is not None:
+        for d, m in zip(out, snap.memory.regions):
+            d["memory"] = region_memory(m)
+    elif "smaps" in snap.extra.get("denied", ()):
+        for d in out:
+            d["memory"] = None
+    if snap.threads:
+        tids = {t.region_start: t.tid for t in snap.threads if t.region_start is not None}
+        for d, r in zip(out, snap.regions):
+            if r.start in tids and r.kind == "thread-stack":
+                d["tid"] = tids[r.start]
+    return out
+
+
+def thread_stack(t: ThreadStack) -> dict[str, Any]:
+    return {"tid": t.tid, "sp": hexaddr(t.sp), "sp_source": t.source or None,
+            "region_start": hexaddr(t.region_start), "guard_below": t.guard}
+
+
+def memory_usage(u: MemoryUsage) -> dict[str, Any]:
+    return {"total": region_memory(u.total()), "rollup": region_memory(u.rollup)}
 
 
 def proc_stat(s: ProcStat) -> dict[str, Any]:
@@ -123,7 +156,7 @@ def snapshot(snap: Snapshot, reveal: bool = False,
         "exe": snap.exe,
         "argv": masker.argv(snap.argv),
         "uid": snap.uid,
-        "regions": [region(r) for r in snap.regions],
+        "regions": _regions(snap),
         "stat": proc_stat(snap.stat),
         "auxv": [auxv_entry(a) for a in snap.auxv],
         "env": env_block(snap.env, reveal, masker) if snap.env else None,
@@ -131,6 +164,12 @@ def snapshot(snap: Snapshot, reveal: bool = False,
         "warnings": list(snap.warnings),
     }
     d.update(snap.extra)
+    if snap.memory is not None:
+        d["memory"] = memory_usage(snap.memory)
+    elif "smaps" in snap.extra.get("denied", ()):
+        d["memory"] = None  # asked for, refused: a warning says why
+    if snap.threads:
+        d["threads"] = [thread_stack(t) for t in snap.threads]
     if snap.elf is not None:
         d["elf"] = snap.elf.to_dict(snap.regions) if snap.elf else None
     return d

@@ -41,6 +41,7 @@ WHAT = {
     "lib": "shared library",
     "anon": "anonymous mmap",
     "file": "mapped file",
+    "thread-stack": "a thread's stack: grows down",
 }
 
 
@@ -70,6 +71,7 @@ class Block:
     markers: tuple[Marker, ...] = ()
     children: tuple["Block", ...] = ()  # highest first, inside [start, end)
     lines: int = 1  # how many maps lines it stands for
+    resident: int | None = None  # bytes in RAM (smaps Rss), None when not measured
 
     @property
     def size(self) -> int:
@@ -84,7 +86,8 @@ class Block:
                 "kind": self.kind, "label": self.label, "what": self.what,
                 "perms": self.perms, "maps_lines": self.lines,
                 "markers": [m.to_dict() for m in self.markers],
-                "children": [c.to_dict() for c in self.children]}
+                "children": [c.to_dict() for c in self.children],
+                "resident": self.resident}
 
 
 def walk(blocks: list[Block], depth: int = 0) -> Iterator[tuple[int, Block]]:
@@ -316,12 +319,26 @@ def _region_block(snap: Snapshot, group: list[Region], facts: _ElfFacts,
         label, what = r.path, WHAT.get(r.kind, "kernel-named mapping")
     else:
         label, what = "anonymous", WHAT.get(r.kind, "")
+    if r.kind == "thread-stack":
+        tids = [t.tid for t in snap.threads if t.region_start == r.start]
+        label = f"thread {tids[0]} stack" if tids else "thread stack"
     perms = r.perms if len(group) == 1 else None
     children: tuple[Block, ...] = ()
     if r.kind == "stack":
         children = _stack_children(snap, r)
     return Block(start, end, r.kind, label, what, perms, lines=len(group),
-                 children=children)
+                 children=children, resident=_resident(snap, group))
+
+
+def _resident(snap: Snapshot, group: list[Region]) -> int | None:
+    """Bytes of the group in RAM (smaps Rss, Snapshot.memory), None when not measured."""
+    if snap.memory is None:
+        return None
+    index = {r.start: i for i, r in enumerate(snap.regions)}
+    values = [snap.memory.regions[index[r.start]] for r in group if r.start in index]
+    if not values or any(m is None for m in values):
+        return None
+    return sum(m.rss for m in values)
 
 
 def _with_markers(b: Block, markers: list[Marker]) -> Block:

@@ -12,7 +12,7 @@ STYLE = {
     "heap": "bold magenta", "stack": "bold blue", "lib": "bright_black",
     "anon": "white", "file": "white", "vdso": "bright_cyan", "vvar": "bright_cyan",
     "vsyscall": "bright_cyan", "kernel": "dim", "noncanonical": "dim", "gap": "dim",
-    "reserved": "dim", "part": "blue",
+    "reserved": "dim", "part": "blue", "thread-stack": "blue",
 }
 WIDTH = 80
 
@@ -38,7 +38,10 @@ def _block_lines(b: Block, depth: int, width: int, out: list) -> None:
     label_w = 26 - len(indent)
     left = f"{head}{fit(b.label, label_w):<{label_w}} {b.perms or '':<4} " \
            f"{human_size(b.size):>9}  "
-    out.append((left + fit(b.what, max(0, width - len(left))), STYLE.get(b.kind, "")))
+    what = b.what
+    if b.resident is not None:  # how much of it is in RAM (smaps Rss)
+        what = f"[{human_size(b.resident)} in RAM] {what}"
+    out.append((left + fit(what, max(0, width - len(left))), STYLE.get(b.kind, "")))
     for c in b.children:
         _block_lines(c, depth + 1, width, out)
     for m in b.markers:

@@ -35,8 +35,14 @@ def demo_env() -> list[bytes]:
     ]
 
 
+# The live snapshot reads /proc/PID/smaps too (Snapshot.memory: the Map view's resident
+# figures, the Drive view's growth) up to this many mappings: past it smaps costs more
+# than the rest of the refresh (0.2 s of parsing for 60,000: docs/benchmarks.md).
+SMAPS_MAX_REGIONS = 5000
+
 # The commands a launched sample understands on stdin (c_samples/*.c, memlab.launch).
-SAMPLE_COMMANDS = ("setenv", "unsetenv", "scrub", "copy", "malloc")
+SAMPLE_COMMANDS = ("setenv", "unsetenv", "scrub", "copy", "malloc", "reserve", "touch",
+                   "threads")
 
 
 def check_command(line: str) -> str:
@@ -46,7 +52,8 @@ def check_command(line: str) -> str:
     if not words:
         raise UsageError("empty command")
     verb, args = words[0], words[1:]
-    arity = {"setenv": 2, "unsetenv": 1, "scrub": 1, "copy": 1, "malloc": 1}
+    arity = {"setenv": 2, "unsetenv": 1, "scrub": 1, "copy": 1, "malloc": 1,
+             "reserve": 1, "touch": 2, "threads": 1}
     if verb not in arity:
         raise UsageError(f"unknown command {verb!r}: use one of {', '.join(SAMPLE_COMMANDS)}")
     if verb == "setenv" and len(args) >= 2:
@@ -55,6 +62,10 @@ def check_command(line: str) -> str:
         raise UsageError(f"{verb} takes {arity[verb]} argument(s)")
     if verb == "malloc" and not args[0].isdigit():
         raise UsageError("malloc takes a size in bytes")
+    if verb in ("reserve", "threads") and not args[0].isdigit():
+        raise UsageError(f"{verb} takes a number")
+    if verb == "touch" and not args[1].isdigit():
+        raise UsageError("touch takes ADDR (hex, from reserve) and a page count")
     return line.strip()
 
 
@@ -210,6 +221,10 @@ class LiveSource(DataSource):
         if pid is None:
             raise NoSuchProcess("no process: launch one (l) or attach to one (p)")
         snap = snapshot(pid)
+        if len(snap.regions) <= SMAPS_MAX_REGIONS:  # what each region has in RAM
+            from memlab.collect import add_memory
+
+            snap = add_memory(snap)
         # The hex view reads through a reader bounded by the regions just read, so a
         # mapping that appeared since (malloc) is readable after the next refresh.
         reader = MemReader(pid, list(snap.regions))

@@ -166,6 +166,7 @@ def main() -> int:
     save("stat_zombie.txt", proc(pid, "stat"))
     os.waitpid(pid, 0)
     moving_targets()
+    resident()
     return 0
 
 
@@ -219,6 +220,39 @@ def moving_targets() -> None:
                 del wanted[name]
         if not wanted:
             break
+    p.kill()
+    p.wait()
+
+
+
+def resident() -> None:
+    """smaps, smaps_rollup, pagemap and a thread's syscall file of the sleeper after
+    `threads 1`, `reserve 409600` (100 pages, 99 whole ones) and `touch <first> 7`."""
+    import json
+
+    from tests.helpers import sample
+
+    p = subprocess.Popen([sample("sleeper")], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                         env={"PATH": "/usr/bin:/bin"})
+    _ready_line(p)
+
+    def ask(line: str) -> dict:
+        p.stdin.write(line.encode() + b"\n")
+        p.stdin.flush()
+        return _ready_line(p)
+
+    tid = ask("threads 1")["tids"][0]
+    reserved = ask("reserve 409600")
+    ask(f"touch {reserved['pages_start']} 7")
+    save("smaps_sleeper.txt", proc(p.pid, "smaps"))
+    save("smaps_rollup_sleeper.txt", proc(p.pid, "smaps_rollup"))
+    start = int(reserved["pages_start"], 16)
+    with open(f"/proc/{p.pid}/pagemap", "rb") as f:
+        f.seek(start // 4096 * 8)
+        save("pagemap_touch7of99.bin", f.read(reserved["pages"] * 8))
+    save("pagemap_touch7of99.json", json.dumps({"start": reserved["pages_start"],
+                                                "pages": reserved["pages"]}).encode())
+    save("task_syscall_blocked.txt", proc(p.pid, f"task/{tid}/syscall"))
     p.kill()
     p.wait()
 

@@ -17,7 +17,7 @@ from textual.widgets import RichLog, Static
 
 from memlab.model import Snapshot
 from memlab.render.safe import printable
-from memlab.tui.diff import summarize
+from memlab.tui.diff import human_size, summarize
 from memlab.tui.views import ViewSpec
 from memlab.tui.widgets.base import SnapshotView
 
@@ -67,10 +67,23 @@ class DriveView(SnapshotView):
         return mask_command(line, self.reveal)
 
     def log_changes(self, before: Snapshot | None, after: Snapshot) -> list[str]:
-        lines = summarize(before, after)
+        lines = summarize(before, after) + resident_change(before, after)
         for s in lines:
             self._write(Text("  " + printable(s), style="yellow"))  # names, paths
         return lines
+
+
+def resident_change(before: Snapshot | None, after: Snapshot) -> list[str]:
+    """`resident: +28K (1.5M -> 1.5M)` when smaps was read both times and RSS moved:
+    malloc reserves, touching commits (`reserve` then `touch`)."""
+    if before is None or before.memory is None or after.memory is None:
+        return []
+    old, new = before.memory.total().rss, after.memory.total().rss
+    if old == new:
+        return []
+    sign = "+" if new > old else "-"
+    return [f"resident (smaps Rss): {sign}{human_size(abs(new - old))} "
+            f"({human_size(old)} -> {human_size(new)})"]
 
 
 VIEW = ViewSpec(

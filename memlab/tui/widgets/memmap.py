@@ -36,6 +36,7 @@ KIND_NOTES: dict[str, str] = {
     "vvar": "kernel data the vDSO reads; reading it via /proc/PID/mem fails",
     "vsyscall": "legacy fixed-address page above 2**63 in some configs",
     "anon": "anonymous memory: mmap'd blocks (big mallocs), thread stacks, guard pages",
+    "thread-stack": "a thread's stack (its stack pointer is here), with a guard page below",
 }
 
 
@@ -45,7 +46,15 @@ def perms_text(perms: str) -> str:
     return (", ".join(words) or "no access (guard)") + "; " + share
 
 
-def region_details(r: Region, index: int, mark: str | None) -> Text:
+def resident_text(memory) -> str:
+    """`resident 12K of 132K (9%), pss 12K, private dirty 12K, swap 0` (smaps)."""
+    return (f"in RAM {human_size(memory.rss)}, pss {human_size(memory.pss)}, "
+            f"private dirty {human_size(memory.private_dirty)}, shared "
+            f"{human_size(memory.shared_clean + memory.shared_dirty)}, swap "
+            f"{human_size(memory.swap)}  (/proc/PID/smaps)\n")
+
+
+def region_details(r: Region, index: int, mark: str | None, memory=None) -> Text:
     t = Text()
     t.append(f"{printable(r.label)}\n", style="bold")
     t.append(f"0x{r.start:x} – 0x{r.end:x}  {human_size(r.size)} ({r.size} bytes)\n")
@@ -53,6 +62,8 @@ def region_details(r: Region, index: int, mark: str | None) -> Text:
     t.append(f"offset 0x{r.offset:x}  dev {r.dev}  inode {r.inode}  kind ")
     t.append(r.kind, style=kind_style(r.kind))
     t.append(f"  (maps line {index + 1})\n")
+    if memory is not None:
+        t.append(resident_text(memory), style="cyan")
     note = KIND_NOTES.get(r.kind) or next(
         (v for k, v in KIND_NOTES.items() if k in r.kind), "")
     if note:
@@ -118,7 +129,9 @@ class MemoryMapView(SnapshotView):
         r = self.snapshot.regions[index]
         self.query_one(Tower).select(index)
         self.query_one("#region-details", Static).update(
-            region_details(r, index, getattr(self, "_marks", {}).get(index)))
+            region_details(r, index, getattr(self, "_marks", {}).get(index),
+                           self.snapshot.memory.regions[index]
+                           if self.snapshot.memory is not None else None))
 
     def on_virtual_table_row_highlighted(self, event: VirtualTable.RowHighlighted) -> None:
         if self.snapshot is not None and event.cursor_row is not None \
