@@ -357,7 +357,7 @@ class Launched:
             res = os.waitid(os.P_PID, self.pid, os.WEXITED | os.WNOHANG | os.WNOWAIT)
         except ChildProcessError:
             return False
-        return res is None
+        return not _exited(res)
 
     def stderr_tail(self, limit: int = 2000) -> str:
         """The last `limit` bytes the process wrote to stderr, as text."""
@@ -413,7 +413,7 @@ class Launched:
             except ChildProcessError:  # reaped behind our back: exit code unknown
                 self._forget()
                 return None
-            if res is not None:
+            if _exited(res):
                 # Still unreaped, the leader keeps the group's id ours: kill what it
                 # left behind in its group before the number can be reused.
                 _kill_group(self.pid)
@@ -531,6 +531,15 @@ class Launched:
             raise self._error("the process has exited")
         _write_nosigpipe(self._stdin, (line + "\n").encode(), self)
         return self._read_json(timeout, first=False)
+
+
+def _exited(res: os.waitid_result | None) -> bool:
+    """Whether a waitid(WEXITED | WNOWAIT) result is an exit.  To its tracer (memlab's
+    tracer, memlab/trace/session.py) a child's ptrace stops are reported even without
+    WSTOPPED (kernel/exit.c wait_task_stopped: the WUNTRACED test is for non-ptrace
+    stops only): those are not exits."""
+    return res is not None and res.si_code in (os.CLD_EXITED, os.CLD_KILLED,
+                                               os.CLD_DUMPED)
 
 
 def _write_nosigpipe(fd: int, data: bytes, child: Launched) -> None:
