@@ -27,6 +27,7 @@ COMMAND_MODULES: dict[str, tuple[str, ...]] = {
     "memlab.cli.exposure_cmds": ("exposure", "search", "audit"),
     "memlab.cli.tui_cmd": ("tui",),
     "memlab.cli.k8s_cmds": ("k8s",),
+    "memlab.cli.trace_cmd": ("trace",),
 }
 
 EPILOG = """\

@@ -9,7 +9,8 @@ named by its shape:
   grown      one line became one longer line with the same start or end
              (brk moving the heap's end, mmap merged into a neighbour, mremap in place)
   shrunk     the same, shorter (munmap of an end, brk down)
-  protection one line, same addresses, other permissions (mprotect of a whole region)
+  protection one line, same addresses and backing, other permissions (mprotect of a
+             whole region)
   split      one line became several (mprotect or munmap of the middle)
   merged     several lines became one (mprotect making neighbours alike:
              mm/vma.c merges adjacent areas with the same flags and backing)
@@ -49,7 +50,9 @@ def _shape(before: list[Region], after: list[Region]) -> str:
     if len(before) == 1 and len(after) == 1:
         b, a = before[0], after[0]
         if (b.start, b.end) == (a.start, a.end):
-            return "protection" if b.perms != a.perms else "replaced"
+            same_backing = (b.offset, b.dev, b.inode, b.path) == (a.offset, a.dev,
+                                                                   a.inode, a.path)
+            return "protection" if same_backing and b.perms != a.perms else "replaced"
         if b.start == a.start or b.end == a.end:
             if a.start <= b.start and a.end >= b.end:
                 return "grown"
