@@ -1,5 +1,5 @@
 """A traced system call and the change it made, as JSON (schema memlab.trace/1,
-docs/json.md#memlab-trace) and as text lines (what `memlab trace` prints, and what a
+docs/json.md#trace) and as text lines (what `memlab trace` prints, and what a
 front end can show under a sample command)."""
 
 from __future__ import annotations
