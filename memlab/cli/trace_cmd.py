@@ -60,8 +60,17 @@ def _say(line: str) -> None:
     sys.stdout.flush()
 
 
+_STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+_stopping = False
+
+
 def _raise_stop(signum, frame) -> None:
-    raise _Stop(signum)
+    """The first SIGTERM/SIGHUP ends the trace; a second one (`timeout` signals the
+    child, then its whole group) must not cut the detach short."""
+    global _stopping
+    if not _stopping:
+        _stopping = True
+        raise _Stop(signum)
 
 
 def _launch(target: str, extra: list[str], as_json: bool):
@@ -135,6 +144,9 @@ def cmd_trace(args) -> int:
                      + ("" if ended.returncode is None else f" ({ended.returncode})"))
             return 0
     except (KeyboardInterrupt, _Stop) as stop:
+        # no second Ctrl-C or SIGTERM between here and the detach: the process must be
+        # let go (or, launched, killed) whatever comes
+        signal.pthread_sigmask(signal.SIG_BLOCK, _STOP_SIGNALS)
         how = "interrupted"
         if session.tids:
             session.detach()
