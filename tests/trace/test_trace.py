@@ -196,3 +196,40 @@ def test_cli_bad_input():
     proc = subprocess.run([*MEMLAB, "trace", "4194303"], cwd=REPO,
                           capture_output=True, text=True, timeout=30)
     assert proc.returncode == 3 and proc.stderr.count("\n") == 1
+
+
+THREADED = """
+import mmap, sys, threading
+def work():
+    mmap.mmap(-1, 3 << 20).close()  # 3 MiB: a size nothing else maps
+print("ready", flush=True)
+for line in sys.stdin:
+    t = threading.Thread(target=work)
+    t.start()
+    t.join()
+    print(t.native_id, flush=True)
+"""
+
+
+def test_a_thread_started_during_the_trace_is_followed():
+    proc = subprocess.Popen([sys.executable, "-c", THREADED], stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE)
+    try:
+        out = LineReader(proc.stdout.fileno(), "the threaded child")
+        assert out.line() == b"ready"
+
+        def start_thread() -> int:
+            proc.stdin.write(b"go\n")
+            proc.stdin.flush()
+            return int(out.line())
+
+        tid, traced = trace_while(proc.pid, start_thread)
+        mine = [t for t in traced if t.call.name in ("mmap", "munmap")
+                and t.call.args[1] == 3 << 20]
+        assert [t.call.name for t in mine] == ["mmap", "munmap"]
+        assert {t.call.tid for t in mine} == {tid} != {proc.pid}
+        assert mine[0].changes[0].after[0].path == "/dev/zero"  # MAP_SHARED anon
+        assert tracer_pid(proc.pid) == 0
+    finally:
+        proc.kill()
+        proc.wait()
