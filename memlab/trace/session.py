@@ -111,7 +111,8 @@ class Session:
         self.tids: set[int] = set()
         self.launched: Any = None  # memlab.launch.Launched when adopted
         self.seized = False
-        self.ended: int | None | bool = False  # False while running; else returncode
+        # False while the main thread runs; then its exit code (None: not seen)
+        self.ended: int | None | bool = False
         self._thread = threading.get_ident()
         self._info = ptrace.SyscallInfo()
         self._pending: dict[int, tuple[int, tuple[int, ...], bytes | None,
@@ -128,6 +129,9 @@ class Session:
     def attach(self, pid: int) -> None:
         """PTRACE_SEIZE every thread of pid and set them running under the trace."""
         self._check_thread()
+        if pid == os.getpid():
+            raise UsageError("memlab cannot trace itself (the tracer would wait for its "
+                             "own stops)", pid=pid)
         holder = tracer_pid(pid)  # NoSuchProcess when gone
         if holder:
             raise AccessDenied(f"already traced by PID {holder}", pid=pid)
@@ -156,8 +160,7 @@ class Session:
                 if kind == "exit":
                     waiting.discard(tid)
                     if tid == pid:
-                        raise TraceEnded(pid, self.ended if isinstance(self.ended, int)
-                                         and self.ended is not True else None)
+                        raise TraceEnded(pid, None if self.ended is False else self.ended)
                     continue
                 waiting.discard(tid)
                 self._handle_stop(tid, status)
@@ -237,7 +240,7 @@ class Session:
         completed.  TraceEnded when the main thread has exited."""
         self._check_thread()
         if self.ended is not False:
-            raise TraceEnded(self.pid, self.ended if self.ended is not True else None)
+            raise TraceEnded(self.pid, self.ended)
         got = self._wait(block)
         if got is None:
             return []

@@ -233,3 +233,19 @@ def test_a_thread_started_during_the_trace_is_followed():
     finally:
         proc.kill()
         proc.wait()
+
+
+@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGINT])
+def test_a_launched_target_never_outlives_memlab(sig):
+    proc = subprocess.Popen([*MEMLAB, "trace", "--json", "sleeper"], cwd=REPO,
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            stderr=subprocess.DEVNULL)
+    try:
+        start = LineReader(proc.stdout.fileno(), "memlab trace").json()
+        assert start["mode"] == "launch" and tracer_pid(start["pid"]) == proc.pid
+        proc.send_signal(sig)
+        proc.wait(timeout=20)
+        wait_until(lambda: gone(start["pid"]), what="the traced sample's end")
+    finally:
+        proc.kill()
+        proc.wait()
