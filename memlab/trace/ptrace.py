@@ -67,14 +67,24 @@ def _lib() -> ctypes.CDLL:
 
 
 def request(req: int, tid: int, addr: int | None = None, data: int | None = None) -> int:
-    """ptrace(req, tid, addr, data); OSError with the kernel's errno on failure."""
-    ctypes.set_errno(0)
-    res = _lib().ptrace(req, tid, addr, data)
+    """ptrace(req, tid, addr, data); OSError with the kernel's errno on failure.  -1 is
+    always a failure for the requests memlab makes (only the PEEK requests return data
+    that may be -1, ptrace(2)), so errno is read only then: a stop's few requests are
+    most of the tracer's own time."""
+    res = (_ptrace or _load())(req, tid, addr, data)
     if res == -1:
         err = ctypes.get_errno()
-        if err:
-            raise OSError(err, os.strerror(err))
+        raise OSError(err, os.strerror(err))
     return res
+
+
+_ptrace = None
+
+
+def _load():
+    global _ptrace
+    _ptrace = _lib().ptrace
+    return _ptrace
 
 
 def seize(tid: int, options: int) -> None:
