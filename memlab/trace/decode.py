@@ -147,13 +147,20 @@ def errno_name(call: Call) -> str | None:
     return errno_mod.errorcode.get(-call.rval, str(-call.rval))
 
 
-def _arg_text(kind: str, value) -> str:
+def path_text(path: bytes) -> str:
+    """A file name as strace quotes it: printable ASCII kept, every other byte (and
+    the quote and backslash) as \\xNN, so a name from the process cannot break a line."""
+    return '"' + "".join(chr(b) if 0x20 <= b < 0x7F and b not in (0x22, 0x5C)
+                         else f"\\x{b:02x}" for b in path) + '"'
+
+
+def _arg_text(kind: str, value, path: bytes | None) -> str:
+    if kind == "path" and path is not None:
+        return path_text(path)
     if value is None:
         return "NULL"
     if isinstance(value, list):
         return "|".join(value) if value else "0"
-    if kind == "path":
-        return '"' + str(value) + '"'
     return str(value)
 
 
@@ -162,7 +169,7 @@ def call_text(call: Call) -> str:
     0x7f...`, strace's shape; a failure ends `= -1 ENOMEM (Cannot allocate memory)`."""
     sig = SIGNATURES.get(call.name, ())
     args = decoded_args(call)
-    inner = ", ".join(_arg_text(kind, args[name]) for name, kind in sig)
+    inner = ", ".join(_arg_text(kind, args[name], call.path) for name, kind in sig)
     if call.is_error:
         res = f"-1 {errno_name(call)} ({os.strerror(-call.rval)})"
     else:

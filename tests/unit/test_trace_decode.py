@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import errno
+import json
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
+from memlab.kernel.abi import SYSCALL_NUMBERS
 from memlab.trace.decode import (
     Call,
     call_text,
@@ -56,3 +60,17 @@ def test_parse_calls():
         parse_calls("brk,open")
     with pytest.raises(ValueError):
         parse_calls(" , ")
+
+
+@given(st.sampled_from(sorted(SYSCALL_NUMBERS)), st.lists(
+    st.integers(0, (1 << 64) - 1), min_size=6, max_size=6),
+    st.integers(-(1 << 63), (1 << 63) - 1), st.booleans(),
+    st.one_of(st.none(), st.binary(max_size=40)))
+def test_any_registers_decode_to_one_line(name, args, rval, error, path):
+    if error:
+        rval = -(abs(rval) % 4096 or 1)  # the kernel's -errno range
+    c = Call(7, SYSCALL_NUMBERS[name], name, tuple(args), path, rval, error)
+    text = call_text(c)
+    assert text.startswith(name + "(") and "\n" not in text
+    json.dumps(decoded_args(c))  # JSON-able
+    assert (result_value(c) is None) == error
