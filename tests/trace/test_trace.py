@@ -249,3 +249,25 @@ def test_a_launched_target_never_outlives_memlab(sig):
     finally:
         proc.kill()
         proc.wait()
+
+
+def _trace_execve(script: str) -> list[dict]:
+    proc = subprocess.run([*MEMLAB, "trace", "--json", "-e", "execve", "sh", "-c", script],
+                          cwd=REPO, capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    return [json.loads(line) for line in proc.stdout.splitlines()]
+
+
+def test_execve_replaces_the_map_and_a_failed_one_says_its_errno():
+    records = _trace_execve("exec /bin/nonexistent-memlab")
+    (failed,) = records[1:-1]
+    assert failed["args"]["filename"] == "/bin/nonexistent-memlab"
+    assert failed["errno"] == "ENOENT" and failed["result"] is None
+    assert failed["changes"] == [] and records[-1]["returncode"] == 127
+    records = _trace_execve("exec /bin/true")
+    (true,) = records[1:-1]
+    assert true["args"]["filename"] == "/bin/true"
+    assert true["result"] == 0 and true["errno"] is None
+    after = {r["path"] for c in true["changes"] for r in c["after"]}
+    assert "/usr/bin/true" in after or "/bin/true" in after
+    assert records[-1]["returncode"] == 0
