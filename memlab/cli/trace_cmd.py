@@ -118,7 +118,8 @@ def cmd_trace(args) -> int:
         else:
             session.adopt(_launch(args.target, extra, args.json))
         pid = session.pid
-        regions = len(session._read_maps())
+        maps = session.read_maps()
+        regions = None if maps is None else len(maps)
         if args.json:
             _emit({"schema": SCHEMA, "type": "start", "pid": pid,
                    "mode": "attach" if session.seized else "launch",
@@ -126,7 +127,8 @@ def cmd_trace(args) -> int:
         else:
             what = "attached to" if session.seized else "started"
             stop = "detaches" if session.seized else "ends it"
-            _say(f"memlab trace: {what} pid {pid} ({regions} regions); tracing "
+            size = "maps not readable" if regions is None else f"{regions} regions"
+            _say(f"memlab trace: {what} pid {pid} ({size}); tracing "
                  f"{', '.join(calls)}; Ctrl-C {stop}")
         show = ((lambda t: _emit(traced_json(t, pid))) if args.json else
                 (lambda t: [_say(line) for line in traced_lines(t, pid)]))

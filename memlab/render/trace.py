@@ -74,6 +74,8 @@ def traced_lines(t: Traced, pid: int) -> list[str]:
     out = [printable(head)]
     for ch in t.changes:
         out.extend("    " + line for line in change_lines(ch))
-    if not t.changes and not t.call.is_error:
+    if t.regions_after is None:
+        out.append("    (maps not readable around this call: no change shown)")
+    elif not t.changes and not t.call.is_error:
         out.append("    (no change to the map)")
     return out

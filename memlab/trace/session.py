@@ -64,7 +64,9 @@ class Traced(NamedTuple):
 
     call: Call
     changes: list[Change]
-    regions_after: int  # lines in /proc/PID/maps after the call
+    # lines in /proc/PID/maps after the call; None when maps could not be read before
+    # or after it (a set-user-ID exec made the process undumpable...): no changes then
+    regions_after: int | None
 
 
 class TraceEnded(NoSuchProcess):
@@ -116,7 +118,7 @@ class Session:
         self._thread = threading.get_ident()
         self._info = ptrace.SyscallInfo()
         self._pending: dict[int, tuple[int, tuple[int, ...], bytes | None,
-                                       list[Region]]] = {}
+                                       list[Region] | None]] = {}
         self._stopped: set[int] = set()  # tids in a stop memlab has not resumed
         self._fresh: set[int] = set()  # new threads whose first SIGSTOP is ours
 
@@ -303,11 +305,12 @@ class Session:
             self._resume(tid, sig)
         return []
 
-    def _read_maps(self) -> list[Region]:
+    def read_maps(self) -> list[Region] | None:
+        """The tracee's maps now, None when they cannot be read."""
         try:
             return read_maps(self.pid)
         except MemlabError:
-            return []
+            return None
 
     def _syscall_stop(self, tid: int) -> list[Traced]:
         info = self._info
@@ -321,7 +324,7 @@ class Session:
                 args = tuple(info.u.entry.args)
                 path = self._read_path(tid, args[1] if nr == 322 else args[0]) \
                     if nr in EXEC_CALLS else None
-                self._pending[tid] = (nr, args, path, self._read_maps())
+                self._pending[tid] = (nr, args, path, self.read_maps())
             else:
                 self._pending.pop(tid, None)
             return []
@@ -333,7 +336,9 @@ class Session:
             rval = info.u.exit.rval
             call = Call(tid, nr, syscall_name(nr), args, path, rval,
                         bool(info.u.exit.is_error))
-            after = self._read_maps()
+            after = self.read_maps()
+            if before is None or after is None:
+                return [Traced(call, [], None)]
             return [Traced(call, diff(before, after), len(after))]
         return []
 
