@@ -231,14 +231,17 @@ def _adopt(pid: int) -> None:
 
 def launch(target: str, args: Sequence[str | bytes] = (), env: Sequence[bytes] | None = None,
            *, no_aslr: bool = False, hold: str = "ready", timeout: float = 5.0,
-           cwd_fd: int | None = None) -> Launched:
+           cwd_fd: int | None = None, stdio: tuple[int, int, int] | None = None
+           ) -> Launched:
     """vfork + execve `target` (a sample name, a path, or a command on $PATH).
 
     argv is [target as given, *args], like a shell.  `env` is the exact list of entries
     (see memlab.envbuild.build_env); None passes memlab's own environment.  hold: "ready" waits for a
     sample's JSON self-report (-> .report), "exec" stops the process at its first
     instruction (resume() to let it run), "none" just starts it.  The child's stdin and
-    stdout are pipes (for .command), its stderr a temporary file (for error messages).
+    stdout are pipes (for .command), its stderr a temporary file (for error messages);
+    `stdio` gives it these three descriptors instead (memlab trace: memlab's own), and
+    .command and stderr_tail then have nothing to read.
     cwd_fd: a directory descriptor the child fchdir()s to before execve (default: memlab's
     working directory).
     """
@@ -264,17 +267,23 @@ def launch(target: str, args: Sequence[str | bytes] = (), env: Sequence[bytes] |
     stderr_file = None
     try:
         reaper.start()  # before fork: the first launch pays for it, not the child
-        for _ in range(3):
+        for _ in range(3 if stdio is None else 1):
             fds.extend(os.pipe())  # O_CLOEXEC (PEP 446)
-        stderr_file = tempfile.TemporaryFile(prefix="memlab-stderr-")
-        status_r, status_w, stdin_r, stdin_w, stdout_r, stdout_w = fds
+        if stdio is None:
+            stderr_file = tempfile.TemporaryFile(prefix="memlab-stderr-")
+            status_r, status_w, stdin_r, stdin_w, stdout_r, stdout_w = fds
+            child_err = stderr_file.fileno()
+        else:
+            status_r, status_w = fds
+            stdin_r, stdout_w, child_err = stdio
+            stdin_w = stdout_r = -1
         # No signal handler (^C's KeyboardInterrupt...) between fork and the reaper
         # knowing the new group: the child would be known to nobody.  (spawn blocks
         # every signal while the vfork child runs, and the child empties its mask.)
         masked = signal.pthread_sigmask(signal.SIG_BLOCK, _HANDLED_SIGNALS)
         try:
             pid = _cproc.spawn(path_b, argv, entries, stdin_r, stdout_w,
-                               stderr_file.fileno(), status_w, os.getpid(), no_aslr,
+                               child_err, status_w, os.getpid(), no_aslr,
                                hold == "exec", -1 if cwd_fd is None else cwd_fd)
             _adopt(pid)
         finally:
@@ -286,7 +295,7 @@ def launch(target: str, args: Sequence[str | bytes] = (), env: Sequence[bytes] |
             stderr_file.close()
         raise LaunchError(f"cannot start a process: {err.strerror}", path=exe) from err
     # status pipe: EOF in the parent means exec succeeded (close-on-exec).
-    for fd in (status_w, stdin_r, stdout_w):
+    for fd in (status_w, stdin_r, stdout_w) if stdio is None else (status_w,):
         os.close(fd)
     child = Launched(pid, [os.fsdecode(a) for a in argv], entries, exe, stdin_w,
                      stdout_r, stderr_file)
@@ -360,10 +369,12 @@ class Launched:
             res = os.waitid(os.P_PID, self.pid, os.WEXITED | os.WNOHANG | os.WNOWAIT)
         except ChildProcessError:
             return False
-        return res is None
+        return not _exited(res)
 
     def stderr_tail(self, limit: int = 2000) -> str:
         """The last `limit` bytes the process wrote to stderr, as text."""
+        if self._stderr is None:  # launched with stdio: its stderr is not ours to read
+            return ""
         try:
             size = os.fstat(self._stderr.fileno()).st_size
             data = os.pread(self._stderr.fileno(), limit, max(0, size - limit))
@@ -416,7 +427,7 @@ class Launched:
             except ChildProcessError:  # reaped behind our back: exit code unknown
                 self._forget()
                 return None
-            if res is not None:
+            if _exited(res):
                 # Still unreaped, the leader keeps the group's id ours: kill what it
                 # left behind in its group before the number can be reused.
                 _kill_group(self.pid)
@@ -536,6 +547,15 @@ class Launched:
         return self._read_json(timeout, first=False)
 
 
+def _exited(res: os.waitid_result | None) -> bool:
+    """Whether a waitid(WEXITED | WNOWAIT) result is an exit.  To its tracer (memlab's
+    tracer, memlab/trace/session.py) a child's ptrace stops are reported even without
+    WSTOPPED (kernel/exit.c wait_task_stopped: the WUNTRACED test is for non-ptrace
+    stops only): those are not exits."""
+    return res is not None and res.si_code in (os.CLD_EXITED, os.CLD_KILLED,
+                                               os.CLD_DUMPED)
+
+
 def _write_nosigpipe(fd: int, data: bytes, child: Launched) -> None:
     """Write to a child's stdin; a dead reader gives LaunchError, never SIGPIPE."""
     try:
@@ -555,4 +575,5 @@ def _finalize_child(pid: int, stdin_fd: int, stdout_fd: int, stderr_file: Any) -
             os.close(fd)
         except OSError:
             pass
-    stderr_file.close()
+    if stderr_file is not None:
+        stderr_file.close()

@@ -28,6 +28,7 @@ COMMAND_MODULES: dict[str, tuple[str, ...]] = {
     "memlab.cli.tui_cmd": ("tui",),
     "memlab.cli.k8s_cmds": ("k8s",),
     "memlab.cli.resident_cmds": ("pages",),
+    "memlab.cli.trace_cmd": ("trace",),
 }
 
 EPILOG = """\

@@ -224,3 +224,80 @@ PM_PRESENT = 1 << 63
 # /proc/PID/task/TID/syscall: "NR a0 .. a5 sp pc" in a syscall, "-1 sp pc" blocked
 # elsewhere, "running" (fs/proc/base.c proc_pid_syscall)
 SYSCALL_RUNNING = b"running"
+
+# --------------------------------------------------------------------------- the tracer
+# include/uapi/linux/ptrace.h: the requests memlab's tracer (memlab/trace/) makes
+PTRACE_CONT = 7
+PTRACE_SYSCALL = 24
+PTRACE_SETOPTIONS = 0x4200
+PTRACE_GETEVENTMSG = 0x4201
+PTRACE_GETSIGINFO = 0x4202
+PTRACE_SEIZE = 0x4206
+PTRACE_INTERRUPT = 0x4207
+PTRACE_LISTEN = 0x4208
+PTRACE_GET_SYSCALL_INFO = 0x420E  # Linux 5.3+
+# PTRACE_SETOPTIONS / PTRACE_SEIZE options
+PTRACE_O_TRACESYSGOOD = 0x1  # syscall stops report SIGTRAP | 0x80
+PTRACE_O_TRACECLONE = 0x8
+PTRACE_O_TRACEEXEC = 0x10
+PTRACE_O_EXITKILL = 0x100000  # SIGKILL the tracee when the tracer exits
+# events, in bits 16-23 of a wait status (status >> 16)
+PTRACE_EVENT_CLONE = 3
+PTRACE_EVENT_EXEC = 4
+PTRACE_EVENT_STOP = 128
+# struct ptrace_syscall_info's op
+PTRACE_SYSCALL_INFO_NONE = 0
+PTRACE_SYSCALL_INFO_ENTRY = 1
+PTRACE_SYSCALL_INFO_EXIT = 2
+PTRACE_SYSCALL_INFO_SECCOMP = 3
+# include/uapi/linux/wait.h: wait for every child, thread or not (a traced thread of
+# another process is a "clone" child of its tracer)
+WALL = 0x40000000
+
+# arch/x86/entry/syscalls/syscall_64.tbl: the calls that change a process's map (x86_64)
+SYSCALL_NUMBERS: dict[str, int] = {
+    "mmap": 9,
+    "mprotect": 10,
+    "munmap": 11,
+    "brk": 12,
+    "mremap": 25,
+    "madvise": 28,
+    "shmat": 30,
+    "execve": 59,
+    "shmdt": 67,
+    "execveat": 322,
+    "pkey_mprotect": 329,
+    "mseal": 462,
+}
+SYSCALL_NAMES: dict[int, str] = {nr: name for name, nr in SYSCALL_NUMBERS.items()}
+
+# include/uapi/asm-generic/mman-common.h, mman.h and arch/x86/include/uapi/asm/mman.h
+PROT_NAMES: dict[int, str] = {
+    0x1: "PROT_READ", 0x2: "PROT_WRITE", 0x4: "PROT_EXEC", 0x8: "PROT_SEM",
+    0x01000000: "PROT_GROWSDOWN", 0x02000000: "PROT_GROWSUP",
+}
+MAP_TYPE_MASK = 0x0F  # MAP_SHARED / MAP_PRIVATE / MAP_SHARED_VALIDATE / MAP_DROPPABLE
+MAP_TYPE_NAMES: dict[int, str] = {
+    0x01: "MAP_SHARED", 0x02: "MAP_PRIVATE", 0x03: "MAP_SHARED_VALIDATE",
+    0x08: "MAP_DROPPABLE",
+}
+MAP_FLAG_NAMES: dict[int, str] = {
+    0x10: "MAP_FIXED", 0x20: "MAP_ANONYMOUS", 0x40: "MAP_32BIT",
+    0x0100: "MAP_GROWSDOWN", 0x0800: "MAP_DENYWRITE", 0x1000: "MAP_EXECUTABLE",
+    0x2000: "MAP_LOCKED", 0x4000: "MAP_NORESERVE", 0x8000: "MAP_POPULATE",
+    0x10000: "MAP_NONBLOCK", 0x20000: "MAP_STACK", 0x40000: "MAP_HUGETLB",
+    0x80000: "MAP_SYNC", 0x100000: "MAP_FIXED_NOREPLACE", 0x4000000: "MAP_UNINITIALIZED",
+}
+# include/uapi/linux/mman.h
+MREMAP_NAMES: dict[int, str] = {1: "MREMAP_MAYMOVE", 2: "MREMAP_FIXED", 4: "MREMAP_DONTUNMAP"}
+# include/uapi/asm-generic/mman-common.h MADV_*
+MADV_NAMES: dict[int, str] = {
+    0: "MADV_NORMAL", 1: "MADV_RANDOM", 2: "MADV_SEQUENTIAL", 3: "MADV_WILLNEED",
+    4: "MADV_DONTNEED", 8: "MADV_FREE", 9: "MADV_REMOVE", 10: "MADV_DONTFORK",
+    11: "MADV_DOFORK", 12: "MADV_MERGEABLE", 13: "MADV_UNMERGEABLE",
+    14: "MADV_HUGEPAGE", 15: "MADV_NOHUGEPAGE", 16: "MADV_DONTDUMP", 17: "MADV_DODUMP",
+    18: "MADV_WIPEONFORK", 19: "MADV_KEEPONFORK", 20: "MADV_COLD", 21: "MADV_PAGEOUT",
+    22: "MADV_POPULATE_READ", 23: "MADV_POPULATE_WRITE", 24: "MADV_DONTNEED_LOCKED",
+    25: "MADV_COLLAPSE", 100: "MADV_HWPOISON", 101: "MADV_SOFT_OFFLINE",
+    102: "MADV_GUARD_INSTALL", 103: "MADV_GUARD_REMOVE",
+}

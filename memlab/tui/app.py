@@ -275,7 +275,7 @@ class MemlabApp(App[None]):
     @background(group="command")
     def _command_worker(self, line: str, before: Snapshot | None) -> None:
         try:
-            answer = self.source.command(line)
+            answer, syscalls = self.source.command_traced(line)
         except MemlabError as err:
             self.post_message(CommandDone(line, None, err))
             return
@@ -284,13 +284,14 @@ class MemlabApp(App[None]):
             self.post_message(CommandDone(line, answer, MemlabError(
                 f"{line.split()[0]}: {answer['error']}")))
             return
-        self.post_message(CommandDone(line, answer, None, before))
+        self.post_message(CommandDone(line, answer, None, before, tuple(syscalls)))
 
     def on_command_done(self, message: CommandDone) -> None:
         for drive in self.query(DriveView):
             drive.log_command(message.line,
                               message.answer if message.error is None else None,
                               str(message.error) if message.error else None)
+            drive.log_syscalls(message.syscalls)
         if message.error is not None:
             self.notify(str(message.error), severity="error")
             return

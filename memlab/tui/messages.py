@@ -36,9 +36,10 @@ class WorkerError(Message):
 
 class CommandDone(Message):
     def __init__(self, line: str, answer: dict | None, error: MemlabError | None,
-                 before: Snapshot | None = None) -> None:
+                 before: Snapshot | None = None, syscalls: tuple[str, ...] = ()) -> None:
         super().__init__()
         self.before = before  # the snapshot shown when the command was sent
+        self.syscalls = syscalls  # the traced calls it caused, as text lines
         self.line = line
         self.answer = answer
         self.error = error

@@ -17,8 +17,16 @@ import os
 import threading
 from dataclasses import dataclass
 
-from memlab.errors import LaunchError, NoSuchProcess, UnreadableMemory, UsageError
+from memlab.errors import (
+    AccessDenied,
+    LaunchError,
+    NoSuchProcess,
+    UnreadableMemory,
+    UsageError,
+)
 from memlab.model import Snapshot
+from memlab.render.trace import traced_lines
+from memlab.trace.session import trace_while
 
 # The demo environment `memlab tui` gives the default sample: one secret to find, one
 # harmless value, and the usual variables a shell would pass.
@@ -102,6 +110,11 @@ class DataSource:
 
     def command(self, line: str) -> dict:
         raise NotImplementedError
+
+    def command_traced(self, line: str) -> tuple[dict, list[str]]:
+        """command(line), and the map-changing system calls it made the process do, as
+        text lines (memlab.render.trace); no lines where nothing can trace."""
+        return self.command(line), []
 
     def read_memory(self, addr: int, size: int) -> bytes | None:
         """The bytes at [addr, addr+size), or None when any of them cannot be read."""
@@ -259,6 +272,26 @@ class LiveSource(DataSource):
             raise UsageError("only the bundled samples understand commands "
                              f"({os.path.basename(launched.exe)} is not one)")
         return launched.command(line, timeout=self.command_timeout)
+
+    def command_traced(self, line: str) -> tuple[dict, list[str]]:
+        """The command under memlab's tracer (memlab.trace.session.trace_while): this
+        worker thread attaches, steps and detaches, so every ptrace request comes from
+        one thread (docs/architecture.md#the-tracer).  Where attaching is refused the
+        command runs untraced."""
+        launched = self._launched
+        if launched is None or not self._is_sample:
+            return self.command(line), []
+        line = check_command(line)
+        try:
+            answer, traced = trace_while(
+                launched.pid, lambda: launched.command(line, timeout=self.command_timeout))
+        except (AccessDenied, NoSuchProcess) as err:
+            if not launched.alive:
+                raise
+            return launched.command(line, timeout=self.command_timeout), [
+                f"(not traced: {err})"]
+        lines = [text for t in traced for text in traced_lines(t, launched.pid)]
+        return answer, lines
 
     def list_processes(self) -> list:
         from memlab.processes import list_processes

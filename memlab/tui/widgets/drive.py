@@ -60,6 +60,12 @@ class DriveView(SnapshotView):
             t.append("  → " + json.dumps(answer, sort_keys=True), style="green")
         self._write(t)
 
+    def log_syscalls(self, lines: tuple[str, ...]) -> None:
+        """The system calls the command made the process do (memlab trace's lines:
+        `malloc 100` -> brk, `malloc 100000000` -> mmap), each with its maps change."""
+        for s in lines:
+            self._write(Text("  " + printable(s), style="magenta"))
+
     def masked_line(self, line: str) -> str:
         """`setenv DB_PASSWORD s3cret` is logged as `setenv DB_PASSWORD ***`."""
         from memlab.secrets import mask_command
