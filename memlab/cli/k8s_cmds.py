@@ -224,6 +224,7 @@ def _load_pod(pod_path: str, object_paths: list[str]):
     docs = manifests.load_file(pod_path)
     for p in object_paths:
         docs.extend(manifests.load_file(p))
+    docs = validation.expand_workloads(docs)  # a DaemonSet: its pod template
     pods = [d for d in docs if isinstance(d, manifests.Pod)]
     if len(pods) != 1:
         raise manifests.ManifestError(f"{pod_path}: expected exactly one Pod, found "
@@ -231,7 +232,8 @@ def _load_pod(pod_path: str, object_paths: list[str]):
     for d in docs:
         validation.check(d)
     store = manifests.ObjectStore(d for d in docs if not isinstance(d, manifests.Pod))
-    return pods[0], store
+    from memlab.k8s.serviceaccount import admit
+    return admit(pods[0], store), store
 
 
 def _kubelet_minor(version: str) -> int:

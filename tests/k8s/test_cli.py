@@ -3,6 +3,7 @@ nothing written to the pod directory when a manifest is refused."""
 
 from __future__ import annotations
 
+from memlab.k8s.serviceaccount import TOKEN_MOUNT_PATH
 import json
 import signal
 import subprocess
@@ -180,7 +181,8 @@ spec:
         assert err == (f'memlab: {f}:5: The ConfigMap "cm" is invalid: data: Forbidden: '
                        "field is immutable when `immutable` is set\n")
         assert pr.data_targets() == before and obj_file.read_bytes() == stored
-        assert pr.volume_files() == {}  # no volumeMounts: nothing mapped
+        # no volumeMounts: nothing mapped but the service account's token volume
+        assert all(k.startswith(TOKEN_MOUNT_PATH) for k in pr.volume_files())
         assert (Path(pr.volume_sources[0].host_dir(pr.pod_dir)) / "a").read_bytes() == b"1"
 
 
