@@ -199,6 +199,7 @@ def cmd_validate(args) -> int:
             report.append({
                 "file": obj.source, "line": obj.line, "kind": obj.kind, "name": obj.name,
                 "namespace": obj.namespace, "valid": not errs,
+                "warnings": validation.warnings(obj),
                 "errors": [{"field": e.field, "type": e.type, "detail": e.detail,
                             "line": obj.line_of(e.path), "message": str(e)} for e in errs]})
     if args.json:
@@ -211,6 +212,8 @@ def cmd_validate(args) -> int:
             head = f"{r['file']}:{r['line']}: {r['kind']} {r['namespace']}/{r['name']}"
             if r["valid"]:
                 _say(f"valid    {head}")
+            for w in r.get("warnings") or []:  # kubectl: "Warning: <the server's text>"
+                _say(f"Warning: {w}")
             for e in r["errors"]:
                 _say(f"invalid  {r['file']}:{e['line']}: The {r['kind']} \"{r['name']}\" "
                      f"is invalid: {e['message']}")

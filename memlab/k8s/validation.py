@@ -779,6 +779,15 @@ def pod_warnings(pod: Pod, prefix: tuple = ()) -> list[str]:
     return out
 
 
+def warnings(obj: Manifest) -> list[str]:
+    """The API server's warnings for OBJ (a Pod, or a DaemonSet's pod template)."""
+    if isinstance(obj, Pod):
+        return pod_warnings(obj)
+    if isinstance(obj, DaemonSet):
+        return pod_warnings(obj.template_pod(name=obj.name or "template"), DaemonSet.TEMPLATE)
+    return []
+
+
 def expand_workloads(docs: list[Manifest]) -> list[Manifest]:
     """Replace each DaemonSet by the Pod its controller would create on this node, after
     checking the DaemonSet (ValidationError).  Other objects pass through."""

@@ -3,7 +3,6 @@ nothing written to the pod directory when a manifest is refused."""
 
 from __future__ import annotations
 
-from memlab.k8s.serviceaccount import TOKEN_MOUNT_PATH
 import json
 import signal
 import subprocess
@@ -15,6 +14,7 @@ import pytest
 from memlab.cli import main
 from memlab.k8s import pod as k8spod
 from memlab.procfs._io import read_proc_file
+from memlab.k8s.serviceaccount import TOKEN_MOUNT_PATH
 from tests.helpers import LineReader, gone, wait_until
 
 EX = Path(k8spod.__file__).parent / "examples"

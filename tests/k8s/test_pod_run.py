@@ -6,7 +6,6 @@ second; a key-file watch dies after the first swap; a held fd keeps the old cont
 
 from __future__ import annotations
 
-from memlab.k8s.serviceaccount import TOKEN_MOUNT_PATH
 import json
 import os
 
@@ -16,6 +15,7 @@ from memlab.k8s import pod as k8spod
 from memlab.k8s.envvars import to_execve
 from memlab.launch import launch
 from memlab.procfs._io import read_proc_file
+from memlab.k8s.serviceaccount import TOKEN_MOUNT_PATH
 from tests.helpers import wait_until
 
 CM = """apiVersion: v1
