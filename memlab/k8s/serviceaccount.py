@@ -115,14 +115,15 @@ def _created(pod: Pod) -> float:
 def fake_token(pod: Pod, sat: dict, issued_at: float | None = None) -> str:
     """A JWT-shaped, unsigned token with a bound token's claims, issued at ISSUED_AT
     (default: the pod's creation).  The same inputs give the same token."""
-    iat = int(issued_at if issued_at is not None else _created(pod))
+    issued = issued_at if issued_at is not None else _created(pod)
+    iat = int(issued)
     exp = iat + int(sat.get("expirationSeconds", DEFAULT_EXPIRATION))
     meta = pod.raw.get("metadata") or {}
     sa = pod.spec.get("serviceAccountName") or "default"
     claims = {
         "aud": [sat["audience"]] if sat.get("audience") else [ISSUER],
         "exp": exp, "iat": iat, "nbf": iat, "iss": ISSUER,
-        "jti": str(uuid.uuid5(uuid.NAMESPACE_URL, f"{meta.get('uid')}/{iat}")),
+        "jti": str(uuid.uuid5(uuid.NAMESPACE_URL, f"{meta.get('uid')}/{issued!r}")),
         "kubernetes.io": {
             "namespace": pod.namespace,
             "node": {"name": node_name(pod)},
