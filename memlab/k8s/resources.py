@@ -43,7 +43,7 @@ def parse_quantity(value) -> tuple[Fraction, str]:
     suffix = m.group(2) or ""
     if suffix in _BINARY:
         return num * 1024 ** _BINARY[suffix], "BinarySI"
-    if suffix[:1] in ("e", "E"):
+    if suffix[:1] in ("e", "E") and len(suffix) > 1:  # an exponent; a lone E is exa
         return num * Fraction(10) ** int(suffix[1:]), "DecimalExponent"
     return num * Fraction(10) ** _DECIMAL[suffix], "DecimalSI"
 
