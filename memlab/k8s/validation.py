@@ -18,7 +18,7 @@ from typing import Any
 from memlab.errors import UsageError
 from memlab.k8s.manifests import (ConfigMap, DaemonSet, Manifest, Pod, Secret,
                                   ServiceAccount)
-from memlab.k8s.resources import canonical_divisor
+from memlab.k8s.resources import QuantityError, canonical_divisor, parse_quantity
 
 MAX_SECRET_SIZE = 1 * 1024 * 1024  # core.MaxSecretSize: 1 MiB, for ConfigMaps too
 DNS1123_SUBDOMAIN_MAX = 253
@@ -530,6 +530,33 @@ def _projection_errors(src: dict, path: tuple, name_field: str) -> list[FieldErr
     return errs
 
 
+def _resources_errors(res: dict, path: tuple) -> list[FieldError]:
+    """ValidateResourceRequirements for cpu and memory: each a Quantity (the decoder's
+    ParseQuantity message), not negative (ValidateNonnegativeQuantity), a request not
+    above its limit.  Values are shown as written (Go shows Quantity.String())."""
+    errs = []
+    parsed: dict = {}
+    for kind in ("limits", "requests"):
+        for rname, q in (res.get(kind) or {}).items():
+            if rname not in ("cpu", "memory"):
+                continue
+            qp = path + (kind, Key(rname))
+            try:
+                amount = parse_quantity(q)[0]
+            except QuantityError as err:
+                errs.append(invalid(qp, str(q), str(err)))
+                continue
+            if amount < 0:
+                errs.append(invalid(qp, str(q), "must be greater than or equal to 0"))
+            parsed[(kind, rname)] = (amount, str(q))
+    for rname in ("cpu", "memory"):
+        lim, req = parsed.get(("limits", rname)), parsed.get(("requests", rname))
+        if lim and req and lim[0] < req[0]:
+            errs.append(invalid(path + ("requests", Key(rname)), req[1],
+                                f"must be less than or equal to {rname} limit of {lim[1]}"))
+    return errs
+
+
 def _container_errors(c: dict, path: tuple, volume_names: set[str]) -> list[FieldError]:
     errs = []
     name = c.get("name", "")
@@ -540,6 +567,7 @@ def _container_errors(c: dict, path: tuple, volume_names: set[str]) -> list[Fiel
             errs.append(invalid(path + ("name",), name, msg))
     if not c.get("image"):
         errs.append(required(path + ("image",)))
+    errs += _resources_errors(c.get("resources") or {}, path + ("resources",))
     for i, ev in enumerate(c.get("env") or []):
         ep = path + ("env", i)
         ename = ev.get("name", "")

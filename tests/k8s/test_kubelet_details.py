@@ -285,3 +285,17 @@ def test_pod_field_selector_runtime_value_node_name():
     p = one(POD % env)
     got = {e.name: e.value for e in container_environment(p, p.containers[0], ObjectStore())}
     assert got["N"] == socket.gethostname().lower()
+
+
+def test_validate_resource_requirements():
+    """ValidateResourceRequirements: cpu/memory are quantities, not negative, and a
+    request is not above its limit (resourceFieldRef reads them)."""
+    errs = errors(POD % ('    resources: {limits: {cpu: 500m, memory: 1Gix}, '
+                         'requests: {cpu: "1", memory: "-1"}}'))
+    p = "spec.containers[0].resources"
+    assert errs == [
+        f'{p}.limits[memory]: Invalid value: "1Gix": quantities must match the regular '
+        "expression '^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$'",
+        f'{p}.requests[memory]: Invalid value: "-1": must be greater than or equal to 0',
+        f'{p}.requests[cpu]: Invalid value: "1": must be less than or equal to cpu limit '
+        'of 500m']
