@@ -671,32 +671,47 @@ def _downward_file_errors(item: dict, path: tuple) -> list[FieldError]:
 
 
 def _projected_errors(src: dict, path: tuple) -> list[FieldError]:
-    """validateProjectedVolumeSource for the sources memlab projects."""
+    """validateProjectedVolumeSource / validateProjectionSources for the sources memlab
+    projects.  Quirks kept: "conflicting duplicate paths" and the token's path errors are
+    reported on the projected volume's path, not the source's."""
     errs = _mode_errors(src.get("defaultMode"), path + ("defaultMode",))
+    all_paths: set[str] = set()
+
+    def seen(p: str, value) -> None:
+        if p in all_paths:
+            errs.append(invalid(path, value, "conflicting duplicate paths"))
+        all_paths.add(p)
+
     for i, proj in enumerate(src.get("sources") or []):
         sp = path + ("sources", i)
         kinds = [k for k in ("secret", "configMap", "downwardAPI", "serviceAccountToken",
                              "clusterTrustBundle", "podCertificate") if k in proj]
-        if len(kinds) > 1:
-            errs.append(forbidden(sp, "may not specify more than 1 volume type per source"))
         for k in ("secret", "configMap"):
             if k in proj:
                 errs += _projection_errors(proj[k], sp + (k,), "name")
+                for item in proj[k].get("items") or []:
+                    if item.get("path"):
+                        seen(item["path"], proj[k].get("name", ""))
         for j, item in enumerate((proj.get("downwardAPI") or {}).get("items") or []):
             errs += _downward_file_errors(item, sp + ("downwardAPI", "items", j))
+            if item.get("path"):
+                seen(item["path"], item["path"])
         sat = proj.get("serviceAccountToken")
         if sat is not None:
             exp = sat.get("expirationSeconds", 3600)
+            ep = sp + ("serviceAccountToken", "expirationSeconds")
             if exp < 600:
-                errs.append(invalid(sp + ("serviceAccountToken", "expirationSeconds"), exp,
-                                    "may not specify a duration less than 10 minutes"))
-            elif exp > 1 << 32:
-                errs.append(invalid(sp + ("serviceAccountToken", "expirationSeconds"), exp,
-                                    "may not specify a duration larger than 2^32 seconds"))
+                errs.append(invalid(ep, exp, "may not specify a duration less than 10 "
+                                    "minutes"))
+            if exp > 1 << 32:
+                errs.append(invalid(ep, exp, "may not specify a duration larger than 2^32 "
+                                    "seconds"))
             if not sat.get("path"):
-                errs.append(required(sp + ("serviceAccountToken", "path")))
-            errs += _local_path_errors(sat.get("path", ""), sp + ("serviceAccountToken",
-                                                                  "path"))
+                errs.append(required(path + ("path",)))
+            else:
+                errs += _local_path_errors(sat["path"], path + ("path",))
+        if len(kinds) > 1:
+            errs.append(forbidden(sp, "may not specify more than 1 volume type per source"))
     return errs
 
 

@@ -201,3 +201,29 @@ def test_automount_false_in_k8s_run(tmp_path):
     with k8spod.run(str(f), pod_dir=tmp_path / "p") as pr:
         assert not any(k.startswith(TOKEN_MOUNT_PATH) for k in pr.volume_files())
         assert not (tmp_path / "p/volumes/kubernetes.io~projected").exists()
+
+
+def test_validate_projection_sources():
+    """validateProjectionSources: duplicate paths across sources, a token shorter than
+    10 minutes, one volume type per source (the errors of the API server, its paths)."""
+    from memlab.k8s import validation
+    text = """apiVersion: v1
+kind: Pod
+metadata: {name: p}
+spec:
+  containers: [{name: c, image: x}]
+  volumes:
+  - name: v
+    projected:
+      sources:
+      - serviceAccountToken: {path: token, expirationSeconds: 60}
+      - configMap: {name: cm, items: [{key: a, path: same}]}
+        downwardAPI: {items: [{path: same, fieldRef: {fieldPath: metadata.name}}]}
+"""
+    errs = [str(e) for e in validation.validate(one(text))]
+    assert errs == [
+        "spec.volumes[0].projected.sources[0].serviceAccountToken.expirationSeconds: "
+        "Invalid value: 60: may not specify a duration less than 10 minutes",
+        'spec.volumes[0].projected: Invalid value: "same": conflicting duplicate paths',
+        "spec.volumes[0].projected.sources[1]: Forbidden: may not specify more than 1 "
+        "volume type per source"]
