@@ -146,6 +146,15 @@ def register(sub) -> None:
     add_reveal_flag(a)
     a.set_defaults(func=cmd_apply)
 
+    t = ksub.add_parser("rotate-token", help="issue a new (fake) service-account token "
+                        "into a pod's kube-api-access volume",
+                        description="kubelet's token manager refreshes a projected "
+                        "service-account token before it expires; this does it now, "
+                        "through the volume's ..data swap.  The token is memlab's fake.")
+    t.add_argument("--pod", required=True, metavar="DIR", help="the pod directory")
+    add_json_flag(t)
+    t.set_defaults(func=cmd_rotate_token)
+
 
 def _say(line: str, **kw) -> None:
     """Print one line for people.  Manifests, the pod's files and the process's own
@@ -437,4 +446,22 @@ def cmd_apply(args) -> int:
              "updated, but no process sees them until `memlab k8s run` starts it again")
     else:
         _say(f"note: {ENV_NOTE}")
+    return EXIT_OK
+
+
+# --- rotate-token -------------------------------------------------------------------------
+
+def cmd_rotate_token(args) -> int:
+    from memlab.k8s.volumes import rotate_token
+    results = rotate_token(args.pod)
+    if not results:
+        raise UsageError(f"{args.pod}: the pod has no service-account token volume "
+                         "(automountServiceAccountToken: false?)")
+    if args.json:
+        print_json({"schema": "memlab.k8s.rotate-token/1", "pod_dir": args.pod,
+                    "writes": [r.to_dict() for r in results]})
+        return EXIT_OK
+    for r in results:
+        _say(f"token rotated: ..data -> {r.ts_dir} (was {r.old_ts_dir}); the running "
+             "process reads the new token at its next open()")
     return EXIT_OK

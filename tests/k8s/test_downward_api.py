@@ -227,3 +227,23 @@ spec:
         'spec.volumes[0].projected: Invalid value: "same": conflicting duplicate paths',
         "spec.volumes[0].projected.sources[1]: Forbidden: may not specify more than 1 "
         "volume type per source"]
+
+
+def test_rotate_token_cli(tmp_path):
+    """`memlab k8s rotate-token --pod DIR`: the same ..data swap, from another process."""
+    with k8spod.run(POD % "", pod_dir=tmp_path / "p") as pr:
+        vol = next(v["name"] for v in pr.pod.volumes if "projected" in v)
+        before = pr.data_targets()[vol]
+        r = subprocess.run(MEMLAB + ["k8s", "rotate-token", "--pod", str(pr.pod_dir),
+                                     "--json"], capture_output=True, text=True, timeout=60)
+        assert r.returncode == 0, r.stderr
+        doc = json.loads(r.stdout)
+        assert doc["writes"][0]["old_ts_dir"] == before
+        assert pr.data_targets()[vol] == doc["writes"][0]["ts_dir"] != before
+    f = tmp_path / "off.yaml"
+    f.write_text(POD % "  automountServiceAccountToken: false")
+    with k8spod.run(str(f), pod_dir=tmp_path / "q") as pr:
+        r = subprocess.run(MEMLAB + ["k8s", "rotate-token", "--pod", str(pr.pod_dir)],
+                           capture_output=True, text=True, timeout=60)
+        assert r.returncode == 2 and r.stderr.count("\n") == 1
+        assert "no service-account token volume" in r.stderr
