@@ -146,6 +146,15 @@ def register(sub) -> None:
     add_reveal_flag(a)
     a.set_defaults(func=cmd_apply)
 
+    t = ksub.add_parser("rotate-token", help="issue a new (fake) service-account token "
+                        "into a pod's kube-api-access volume",
+                        description="kubelet's token manager refreshes a projected "
+                        "service-account token before it expires; this does it now, "
+                        "through the volume's ..data swap.  The token is memlab's fake.")
+    t.add_argument("--pod", required=True, metavar="DIR", help="the pod directory")
+    add_json_flag(t)
+    t.set_defaults(func=cmd_rotate_token)
+
 
 def _say(line: str, **kw) -> None:
     """Print one line for people.  Manifests, the pod's files and the process's own
@@ -199,6 +208,7 @@ def cmd_validate(args) -> int:
             report.append({
                 "file": obj.source, "line": obj.line, "kind": obj.kind, "name": obj.name,
                 "namespace": obj.namespace, "valid": not errs,
+                "warnings": validation.warnings(obj),
                 "errors": [{"field": e.field, "type": e.type, "detail": e.detail,
                             "line": obj.line_of(e.path), "message": str(e)} for e in errs]})
     if args.json:
@@ -211,6 +221,8 @@ def cmd_validate(args) -> int:
             head = f"{r['file']}:{r['line']}: {r['kind']} {r['namespace']}/{r['name']}"
             if r["valid"]:
                 _say(f"valid    {head}")
+            for w in r.get("warnings") or []:  # kubectl: "Warning: <the server's text>"
+                _say(f"Warning: {w}")
             for e in r["errors"]:
                 _say(f"invalid  {r['file']}:{e['line']}: The {r['kind']} \"{r['name']}\" "
                      f"is invalid: {e['message']}")
@@ -224,6 +236,7 @@ def _load_pod(pod_path: str, object_paths: list[str]):
     docs = manifests.load_file(pod_path)
     for p in object_paths:
         docs.extend(manifests.load_file(p))
+    docs = validation.expand_workloads(docs)  # a DaemonSet: its pod template
     pods = [d for d in docs if isinstance(d, manifests.Pod)]
     if len(pods) != 1:
         raise manifests.ManifestError(f"{pod_path}: expected exactly one Pod, found "
@@ -231,7 +244,8 @@ def _load_pod(pod_path: str, object_paths: list[str]):
     for d in docs:
         validation.check(d)
     store = manifests.ObjectStore(d for d in docs if not isinstance(d, manifests.Pod))
-    return pods[0], store
+    from memlab.k8s.serviceaccount import admit
+    return admit(pods[0], store), store
 
 
 def _kubelet_minor(version: str) -> int:
@@ -432,4 +446,22 @@ def cmd_apply(args) -> int:
              "updated, but no process sees them until `memlab k8s run` starts it again")
     else:
         _say(f"note: {ENV_NOTE}")
+    return EXIT_OK
+
+
+# --- rotate-token -------------------------------------------------------------------------
+
+def cmd_rotate_token(args) -> int:
+    from memlab.k8s.volumes import rotate_token
+    results = rotate_token(args.pod)
+    if not results:
+        raise UsageError(f"{args.pod}: the pod has no service-account token volume "
+                         "(automountServiceAccountToken: false?)")
+    if args.json:
+        print_json({"schema": "memlab.k8s.rotate-token/1", "pod_dir": args.pod,
+                    "writes": [r.to_dict() for r in results]})
+        return EXIT_OK
+    for r in results:
+        _say(f"token rotated: ..data -> {r.ts_dir} (was {r.old_ts_dir}); the running "
+             "process reads the new token at its next open()")
     return EXIT_OK

@@ -90,7 +90,7 @@ def _apply(d: Dir, state: dict, docs: list[Manifest]) -> list[ApplyResult]:
         drift = _env_drift(pod, container, store, frozen)
         touched = False
         for vs in volume_sources(pod):
-            if vs.object_kind != obj.kind or vs.object_name != obj.name:
+            if not vs.projects(obj.kind, obj.name):
                 continue
             touched = True
             try:

@@ -12,18 +12,25 @@ pkg/kubelet/kubelet_pods.go, in order:
 A missing object or key that is not optional stops the container from starting:
 reason CreateContainerConfigError with the error's message.
 
-Beyond kubelet, the container runtime adds HOSTNAME (the pod name) and the image's
-ENV (PATH) first; kubelet's variables override them.  memlab simulates the one service
+Beyond kubelet, the container runtime adds HOSTNAME and the image's ENV (PATH) first;
+kubelet's variables override them.  HOSTNAME is the sandbox's hostname, which kubelet
+chose (GeneratePodHostNameAndDomain): spec.hostname, else the pod name, cut to 63
+characters; a hostNetwork pod has the node's hostname.  $(VAR) in command/args sees only
+kubelet's variables (kubecontainer.ExpandContainerCommandAndArgs, called from
+GenerateRunContainerOptions with the env kubelet built), never HOSTNAME or PATH.  memlab simulates the one service
 every pod sees, default/kubernetes, at the conventional 10.96.0.1:443.
 """
 
 from __future__ import annotations
 
 import re
+import socket
 from dataclasses import dataclass
 from typing import Callable, Mapping
 
 from memlab.errors import MemlabError
+from memlab.k8s.downward import (Unsupported, pod_field_selector_runtime_value,
+                                 resource_field_value)
 from memlab.k8s.manifests import ObjectStore, Pod
 from memlab.secrets import display_value
 
@@ -53,6 +60,7 @@ class EnvVar:
     value: str
     source: str  # "envFrom secret default/db key K", "env", "service ...", ...
     from_secret: bool = False  # from a Secret, or expanded from such a variable
+    kubelet: bool = True  # built by kubelet (False: the runtime's HOSTNAME, the image's PATH)
 
     def display(self, reveal: bool = False) -> str:
         """The value to print: masked when it came from a Secret or looks secret."""
@@ -256,10 +264,16 @@ def make_environment(pod: Pod, container: dict, store: ObjectStore, *,
                 source = f"secretKeyRef {ns}/{sec.name} key {key}"
                 secret = True
             elif "fieldRef" in vf:
-                runtime_val, source = _field_ref(pod, vf["fieldRef"])
+                # makeEnvironmentVariables -> podFieldSelectorRuntimeValue
+                runtime_val = pod_field_selector_runtime_value(pod, vf["fieldRef"])
+                source = f"fieldRef {vf['fieldRef'].get('fieldPath')}"
+            elif "resourceFieldRef" in vf:
+                # makeEnvironmentVariables -> containerResourceRuntimeValue: the
+                # container defaulted by defaultPodLimitsForDownwardAPI
+                runtime_val = resource_field_value(pod, vf["resourceFieldRef"], container)
+                source = f"resourceFieldRef {vf['resourceFieldRef'].get('resource')}"
             else:
-                raise CreateContainerConfigError(
-                    f"memlab does not simulate valueFrom {sorted(vf)} (env {name})", cname)
+                raise Unsupported(f"valueFrom {', '.join(sorted(vf))} (env {name})")
         values[name] = runtime_val
         sources[name] = source
         if secret:
@@ -274,15 +288,25 @@ def make_environment(pod: Pod, container: dict, store: ObjectStore, *,
     return result
 
 
-def _field_ref(pod: Pod, ref: dict) -> tuple[str, str]:
-    """The downward-API fields memlab can answer without a cluster."""
-    path = ref.get("fieldPath", "")
-    known = {"metadata.name": pod.name, "metadata.namespace": pod.namespace,
-             "spec.nodeName": "memlab", "spec.serviceAccountName":
-             pod.spec.get("serviceAccountName", "default")}
-    if path not in known:
-        raise CreateContainerConfigError(f"memlab does not simulate fieldRef {path!r}")
-    return known[path], f"fieldRef {path}"
+def pod_hostname(pod: Pod) -> str:
+    """The sandbox hostname: GeneratePodHostNameAndDomain (spec.hostname, else the pod
+    name; truncatePodHostnameIfNeeded cuts it to 63 characters and trims a trailing '-'
+    or '.'); a hostNetwork pod sees the node's hostname."""
+    if pod.spec.get("hostNetwork"):
+        return socket.gethostname()
+    name = pod.spec.get("hostname") or pod.name
+    if len(name) > 63:
+        name = name[:63].rstrip("-.")
+    return name
+
+
+def expand_command_and_args(container: dict, env) -> tuple[list[str], list[str]]:
+    """kubecontainer.ExpandContainerCommandAndArgs with the env kubelet built
+    (GenerateRunContainerOptions -> makeEnvironmentVariables): the runtime's HOSTNAME
+    and the image's PATH are not in it, so `$(PATH)` stays `$(PATH)`."""
+    mapping = mapping_func_for({e.name: e.value for e in env if e.kubelet})
+    return ([expand(c, mapping) for c in container.get("command") or []],
+            [expand(a, mapping) for a in container.get("args") or []])
 
 
 def container_environment(pod: Pod, container: dict, store: ObjectStore, *,
@@ -294,8 +318,11 @@ def container_environment(pod: Pod, container: dict, store: ObjectStore, *,
     Sorted by name (the real order is unspecified; compare as a set)."""
     merged: dict[str, EnvVar] = {}
     if runtime:
-        merged["HOSTNAME"] = EnvVar("HOSTNAME", pod.name, "runtime (pod name)")
-        merged["PATH"] = EnvVar("PATH", IMAGE_PATH, "image ENV (simulated)")
+        host = pod_hostname(pod)
+        why = ("node hostname: hostNetwork" if pod.spec.get("hostNetwork") else
+               "spec.hostname" if pod.spec.get("hostname") else "pod name")
+        merged["HOSTNAME"] = EnvVar("HOSTNAME", host, f"runtime ({why})", kubelet=False)
+        merged["PATH"] = EnvVar("PATH", IMAGE_PATH, "image ENV (simulated)", kubelet=False)
     for ev in make_environment(pod, container, store, services=services,
                                kubelet_minor=kubelet_minor, events=events):
         merged[ev.name] = ev

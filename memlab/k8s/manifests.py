@@ -48,10 +48,14 @@ _META = {
     "deletionGracePeriodSeconds": "any", "ownerReferences": "any", "finalizers": "any",
     "managedFields": "any", "selfLink": "any",
 }
+_FIELD_REF = {"apiVersion": "str", "fieldPath": "str"}  # core.ObjectFieldSelector
+# core.ResourceFieldSelector: divisor is a resource.Quantity (a string or a number)
+_RESOURCE_REF = {"containerName": "str", "resource": "str", "divisor": "any"}
 _ENV_VAR = {
     "name": "str", "value": "str",
-    "valueFrom": {"configMapKeyRef": _KEYREF, "secretKeyRef": _KEYREF, "fieldRef": "any",
-                  "resourceFieldRef": "any", "fileKeyRef": "any"},
+    "valueFrom": {"configMapKeyRef": _KEYREF, "secretKeyRef": _KEYREF,
+                  "fieldRef": _FIELD_REF, "resourceFieldRef": _RESOURCE_REF,
+                  "fileKeyRef": "any"},
 }
 _ENV_FROM = {"prefix": "str", "configMapRef": _OBJREF, "secretRef": _OBJREF}
 _VOLUME_MOUNT = {
@@ -68,8 +72,19 @@ _CONTAINER = {
         "terminationMessagePath", "terminationMessagePolicy", "imagePullPolicy",
         "securityContext", "stdin", "stdinOnce", "tty")},
 }
+_DOWNWARD_FILE = {"path": "str", "fieldRef": _FIELD_REF, "resourceFieldRef": _RESOURCE_REF,
+                  "mode": "int"}
+_PROJECTION = {
+    "configMap": {"name": "str", "items": ("list", _KEY_TO_PATH), "optional": "bool"},
+    "secret": {"name": "str", "items": ("list", _KEY_TO_PATH), "optional": "bool"},
+    "downwardAPI": {"items": ("list", _DOWNWARD_FILE)},
+    "serviceAccountToken": {"path": "str", "audience": "str", "expirationSeconds": "int"},
+    "clusterTrustBundle": "any", "podCertificate": "any",
+}
 _VOLUME = {
     "name": "str",
+    "downwardAPI": {"items": ("list", _DOWNWARD_FILE), "defaultMode": "int"},
+    "projected": {"sources": ("list", _PROJECTION), "defaultMode": "int"},
     "configMap": {"name": "str", "items": ("list", _KEY_TO_PATH), "defaultMode": "int",
                   "optional": "bool"},
     "secret": {"secretName": "str", "items": ("list", _KEY_TO_PATH), "defaultMode": "int",
@@ -77,8 +92,8 @@ _VOLUME = {
     **{k: "any" for k in (
         "hostPath", "emptyDir", "gcePersistentDisk", "awsElasticBlockStore", "gitRepo",
         "nfs", "iscsi", "glusterfs", "persistentVolumeClaim", "rbd", "flexVolume",
-        "cinder", "cephfs", "flocker", "downwardAPI", "fc", "azureFile", "vsphereVolume",
-        "quobyte", "azureDisk", "photonPersistentDisk", "projected", "portworxVolume",
+        "cinder", "cephfs", "flocker", "fc", "azureFile", "vsphereVolume",
+        "quobyte", "azureDisk", "photonPersistentDisk", "portworxVolume",
         "scaleIO", "storageos", "csi", "ephemeral", "image")},
 }
 _POD_SPEC = {
@@ -107,8 +122,16 @@ SCHEMAS: dict[str, dict] = {
     "Secret": {**_TYPE_META, "data": "strmap", "stringData": "strmap", "type": "str",
                "immutable": "bool"},
     "Pod": {**_TYPE_META, "spec": _POD_SPEC, "status": "any"},
+    "ServiceAccount": {**_TYPE_META, "automountServiceAccountToken": "bool",
+                       "secrets": "any", "imagePullSecrets": "any"},
+    # apps/v1 DaemonSet: memlab validates and runs its pod template (spec.template).
+    "DaemonSet": {**_TYPE_META, "status": "any", "spec": {
+        "selector": {"matchLabels": "strmap", "matchExpressions": "any"},
+        "template": {"metadata": _META, "spec": _POD_SPEC},
+        "updateStrategy": "any", "minReadySeconds": "any", "revisionHistoryLimit": "any"}},
 }
 KINDS = tuple(SCHEMAS)
+API_VERSIONS = {"DaemonSet": "apps/v1"}  # every other kind memlab reads is core v1
 
 
 # --- objects -----------------------------------------------------------------------------
@@ -186,6 +209,47 @@ class Pod(Manifest):
                 return c
         names = ", ".join(str(c.get("name")) for c in containers)
         raise UsageError(f"pod {self.name!r} has no container {name!r} (containers: {names})")
+
+
+@dataclass
+class ServiceAccount(Manifest):
+    automount: bool | None = None  # automountServiceAccountToken
+
+
+# utilrand.String's alphabet (k8s.io/apimachinery/pkg/util/rand): no vowels, no 0/1/3.
+RAND_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"
+
+
+def rand_suffix(n: int = 5) -> str:
+    """utilrand.String(n): what names.SimpleNameGenerator appends to a generateName."""
+    import secrets as _secrets
+    return "".join(_secrets.choice(RAND_ALPHABET) for _ in range(n))
+
+
+@dataclass
+class DaemonSet(Manifest):
+    """apps/v1 DaemonSet: the controller creates one Pod per node from spec.template."""
+
+    TEMPLATE = ("spec", "template")
+
+    @property
+    def template(self) -> dict:
+        return (self.raw.get("spec") or {}).get("template") or {}
+
+    def template_pod(self, name: str | None = None) -> Pod:
+        """The Pod the DaemonSet controller would create on this node: the template's
+        metadata and spec, named `<ds>-<5 random chars>` (generateName), in the
+        DaemonSet's namespace, with line numbers of the template."""
+        meta = dict(self.template.get("metadata") or {})
+        meta["name"] = name or f"{self.name}-{rand_suffix()}"
+        meta["namespace"] = self.namespace
+        spec = self.template.get("spec") or {}
+        raw = {"apiVersion": "v1", "kind": "Pod", "metadata": meta, "spec": spec}
+        n = len(self.TEMPLATE)
+        lines = {p[n:]: ln for p, ln in self.lines.items() if p[:n] == self.TEMPLATE}
+        return Pod(kind="Pod", name=meta["name"], namespace=self.namespace, raw=raw,
+                   source=self.source, line=self.lines.get(self.TEMPLATE, self.line),
+                   lines=lines, spec=spec)
 
 
 # --- YAML -> plain data with line numbers --------------------------------------------------
@@ -422,9 +486,13 @@ def _check(value: Any, schema: Any, path: Path, lines: dict, source: str, kind: 
 
 
 def _b64(value: str, path: Path, lines: dict, source: str, kind: str) -> bytes:
-    # Standard padded base64, as encoding/json decodes []byte (base64.StdEncoding).
+    # Standard padded base64, as encoding/json decodes []byte (base64.StdEncoding.Decode).
+    # Go's decoder skips '\r' and '\n' anywhere (encoding/base64 decodeQuantum: "if in ==
+    # '\n' || in == '\r' { continue }"), so a value folded over lines by a YAML `|` block
+    # is valid; any other whitespace is not.
     try:
-        return base64.b64decode(value.encode("ascii"), validate=True)
+        return base64.b64decode(value.replace("\r", "").replace("\n", "").encode("ascii"),
+                                validate=True)
     except (binascii.Error, UnicodeEncodeError, ValueError) as err:
         line = lines.get(path, 1)
         raise ManifestError(f"{source}:{line}: {kind} {render_path(path)}: illegal base64 "
@@ -444,9 +512,10 @@ def build_object(data: Any, lines: dict, first_line: int, source: str) -> Manife
         raise ManifestError(f"{source}:{lines.get(('kind',), first_line)}: no matches for "
                             f"kind \"{kind}\" in version \"{api}\" (memlab understands v1 "
                             f"{', '.join(KINDS)})")
-    if api != "v1":
+    want = API_VERSIONS.get(kind, "v1")
+    if api != want:
         raise ManifestError(f"{source}:{lines.get(('apiVersion',), first_line)}: no matches "
-                            f"for kind \"{kind}\" in version \"{api}\" ({kind} is v1)")
+                            f"for kind \"{kind}\" in version \"{api}\" ({kind} is {want})")
     raw = _check(data, SCHEMAS[kind], (), lines, source, kind)
     meta = raw.get("metadata") or {}
     common = dict(kind=kind, name=meta.get("name", ""),
@@ -469,6 +538,10 @@ def build_object(data: Any, lines: dict, first_line: int, source: str) -> Manife
                       immutable=raw.get("immutable"),
                       annotations=dict(meta.get("annotations") or {}),
                       string_data_keys=tuple(string_data))
+    if kind == "ServiceAccount":
+        return ServiceAccount(**common, automount=raw.get("automountServiceAccountToken"))
+    if kind == "DaemonSet":
+        return DaemonSet(**common)
     return Pod(**common, spec=raw.get("spec") or {})
 
 
@@ -515,6 +588,9 @@ class ObjectStore:
 
     def secret(self, namespace: str, name: str) -> Secret | None:
         return self.get("Secret", namespace, name)  # type: ignore[return-value]
+
+    def service_account(self, namespace: str, name: str) -> ServiceAccount | None:
+        return self.get("ServiceAccount", namespace, name)  # type: ignore[return-value]
 
     def __iter__(self):
         return iter(self._objs.values())

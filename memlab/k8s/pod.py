@@ -30,13 +30,14 @@ from memlab.errors import LaunchError, MemlabError, UsageError
 from memlab.k8s import validation
 from memlab.k8s.apply import ApplyResult, apply_to_pod_dir
 from memlab.k8s.atomic_writer import AtomicWriter, WriteResult
-from memlab.k8s.envvars import (EnvVar, container_environment, expand, mapping_func_for,
+from memlab.k8s.envvars import (EnvVar, container_environment, expand_command_and_args,
                                 to_execve)
 from memlab.k8s.manifests import Manifest, ObjectStore, Pod, text_or_path
 from memlab.k8s.poddir import (SCHEMA, STATE_FILE, Mount, check_reusable, claim_pod_dir,
                                default_pod_root,
                                json_bytes, load_objects, mount_components, object_file_name,
                                object_to_api, volume_tree)
+from memlab.k8s.serviceaccount import admit
 from memlab.k8s.volumes import (VolumeSource, read_volume, resolve, setup_volume,
                                 unsupported_volumes, volume_sources)
 from memlab.launch import launch
@@ -58,11 +59,9 @@ def resolve_command(container: dict, env: list[EnvVar], exec_sample: str | None,
                     exec_args: list[str], mounts: list[Mount]) -> tuple[str, list[str], str]:
     """(target, args, note): what to execve for the container here.
 
-    kubelet expands $(VAR) in command and args with the container's env
-    (kubecontainer.ExpandContainerCommandAndArgs)."""
-    mapping = mapping_func_for({e.name: e.value for e in env})
-    command = [expand(c, mapping) for c in container.get("command") or []]
-    args = [expand(a, mapping) for a in container.get("args") or []]
+    kubelet expands $(VAR) in command and args with the env it built, not the runtime's
+    HOSTNAME or the image's PATH (envvars.expand_command_and_args)."""
+    command, args = expand_command_and_args(container, env)
     # notes quote the manifest's words, never their expansion: $(DB_PASSWORD) in args
     # becomes the Secret's value (memlab.secrets)
     written = list(container.get("command") or []) + list(container.get("args") or [])
@@ -347,15 +346,16 @@ def prepare(pod_manifest: str | os.PathLike | Pod, objects=(), *,
         docs.extend(text_or_path(pod_manifest))
     for o in objects:
         docs.extend([o] if isinstance(o, Manifest) else text_or_path(o))
+    docs = validation.expand_workloads(docs)  # a DaemonSet runs its pod template
     pods = [d for d in docs if isinstance(d, Pod)]
     if len(pods) != 1:
         raise UsageError(f"expected exactly one Pod in the manifests, found {len(pods)}")
-    pod = pods[0]
     for d in docs:
         validation.check(d)
     store = ObjectStore(d for d in docs if not isinstance(d, Pod))
+    pod = admit(pods[0], store)  # uid, serviceAccountName, kube-api-access volume
     c = pod.container(container)
-    warnings = []
+    warnings = validation.pod_warnings(pod)
     for name in unsupported_volumes(pod):
         warnings.append(f"volume {name!r}: only configMap and secret volumes are simulated; "
                         "it is skipped")

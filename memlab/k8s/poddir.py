@@ -28,7 +28,8 @@ from pathlib import Path
 
 from memlab.errors import MemlabError, UsageError
 from memlab.k8s import validation
-from memlab.k8s.manifests import ConfigMap, Manifest, ObjectStore, Pod, Secret, build_object
+from memlab.k8s.manifests import (ConfigMap, Manifest, ObjectStore, Pod, Secret,
+                                  ServiceAccount, build_object)
 from memlab.k8s.podroot import POD_ROOT_NAME, pod_root
 from memlab.procfs.environ import read_cmdline
 from memlab.safefs import Dir, UnsafePath, check_name, open_trusted
@@ -89,6 +90,11 @@ def object_to_api(obj: Manifest) -> dict:
         d = {"apiVersion": "v1", "kind": "Secret", "metadata": meta, "type": obj.type}
         if obj.data:
             d["data"] = {k: base64.b64encode(v).decode() for k, v in obj.data.items()}
+    elif isinstance(obj, ServiceAccount):
+        d = {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": meta}
+        if obj.automount is not None:
+            d["automountServiceAccountToken"] = obj.automount
+        return d
     else:
         raise TypeError(obj)
     if obj.immutable is not None:  # type: ignore[attr-defined]
@@ -97,7 +103,14 @@ def object_to_api(obj: Manifest) -> dict:
 
 
 def json_bytes(data: dict) -> bytes:
-    return (json.dumps(data, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
+    """UTF-8 JSON.  A value holding bytes that are not UTF-8 (a Secret's, carried as
+    surrogate escapes) is written with \\u escapes, which json.loads reads back as the
+    same surrogates: the file stays valid JSON and nothing is lost."""
+    text = json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+    try:
+        return text.encode("utf-8")
+    except UnicodeEncodeError:
+        return (json.dumps(data, indent=2, ensure_ascii=True) + "\n").encode("ascii")
 
 
 def load_objects(d: Dir) -> ObjectStore:

@@ -14,6 +14,7 @@ import pytest
 from memlab.cli import main
 from memlab.k8s import pod as k8spod
 from memlab.procfs._io import read_proc_file
+from memlab.k8s.serviceaccount import TOKEN_MOUNT_PATH
 from tests.helpers import LineReader, gone, wait_until
 
 EX = Path(k8spod.__file__).parent / "examples"
@@ -180,7 +181,8 @@ spec:
         assert err == (f'memlab: {f}:5: The ConfigMap "cm" is invalid: data: Forbidden: '
                        "field is immutable when `immutable` is set\n")
         assert pr.data_targets() == before and obj_file.read_bytes() == stored
-        assert pr.volume_files() == {}  # no volumeMounts: nothing mapped
+        # no volumeMounts: nothing mapped but the service account's token volume
+        assert all(k.startswith(TOKEN_MOUNT_PATH) for k in pr.volume_files())
         assert (Path(pr.volume_sources[0].host_dir(pr.pod_dir)) / "a").read_bytes() == b"1"
 
 
