@@ -28,8 +28,11 @@ from pathlib import Path
 
 from memlab.errors import LaunchError, MemlabError, UsageError
 from memlab.k8s import validation
+from memlab.k8s import bundle as oci
+from memlab.k8s import runtime as rt
 from memlab.k8s.apply import ApplyResult, apply_to_pod_dir
 from memlab.k8s.atomic_writer import AtomicWriter, WriteResult
+from memlab.k8s.container import ContainerRun, command_args, write_node_files
 from memlab.k8s.envvars import (EnvVar, container_environment, expand, mapping_func_for,
                                 to_execve)
 from memlab.k8s.manifests import Manifest, ObjectStore, Pod, text_or_path
@@ -38,7 +41,7 @@ from memlab.k8s.poddir import (SCHEMA, STATE_FILE, Mount, check_reusable, claim_
                                object_to_api, volume_tree)
 from memlab.k8s.podroot import default_pod_root
 from memlab.k8s.volumes import (VolumeSource, read_volume, resolve, setup_volume,
-                                unsupported_volumes, volume_sources)
+                                unsupported_volumes, volume_dir_names, volume_sources)
 from memlab.launch import launch
 from memlab.procfs._io import read_proc_file
 from memlab.safefs import Dir, check_name, open_trusted
@@ -149,6 +152,15 @@ class PodRun:
         self.note = ""
         self.writes: dict[str, WriteResult] = {}
         self._dir: Dir | None = None  # the pod directory, held from start() on
+        # the runtime (memlab.k8s.runtime): None = simulated, and why
+        self.runtime: rt.Runtime | None = None
+        self.simulated: str | None = rt.SIMULATED
+        self.containers_run: list[ContainerRun] = []
+        self.main: ContainerRun | None = None
+        self.security = oci.security(pod.spec, container)
+        self._shim: rt.Shim | None = None
+        self._tmpfs: list[str] = []
+        self._process_argv: list[str] | None = None
 
     # -- properties
     @property
@@ -157,6 +169,9 @@ class PodRun:
 
     @property
     def pid(self) -> int | None:
+        """The container's process as the node sees it (its host pid)."""
+        if self.main is not None:
+            return self.main.host_pid
         return self.launched.pid if self.launched is not None else None
 
     @property
@@ -174,6 +189,8 @@ class PodRun:
     def start(self, exec_sample: str | None = None, exec_args: list[str] | None = None,
               timeout: float = 5.0) -> "PodRun":
         exec_args = list(exec_args or [])
+        if self.runtime is not None:
+            return self._start_runtime(exec_sample, exec_args, timeout)
         target, args, note = resolve_command(self.container, list(self.env), exec_sample,
                                              exec_args, self.mounts)
         exe = resolve_target(target)  # UsageError before anything is written
@@ -194,11 +211,113 @@ class PodRun:
     def stop(self) -> int | None:
         """Kill the container's process (if running) and record it; the pod directory
         stays for inspection.  Returns the exit code (negative: signal)."""
+        if self.runtime is not None:
+            return self._stop_runtime()
         if self.launched is None:
             return None
         self.launched.kill()
         self._save_state()
         return self.launched.returncode
+
+    # -- the runtime (memlab.k8s.runtime): one runc container per container of the pod
+    def _container_config(self, c: dict, env: list[EnvVar], args: list[str],
+                          ns: dict[str, str | None]) -> dict:
+        by_name = {vs.name: vs for vs in self._payload_sources}
+        mounts = [oci.bind("/etc/hosts", self.pod_dir.joinpath("etc-hosts").as_posix(), False),
+                  oci.bind("/etc/hostname", str(self.pod_dir / "hostname"), False),
+                  oci.bind(c.get("terminationMessagePath") or "/dev/termination-log",
+                           str(self.pod_dir / "containers" / check_name(c["name"]) /
+                               "termination-log"), False)]
+        for vm in c.get("volumeMounts") or []:
+            vs = by_name.get(vm["name"])
+            if vs is None:
+                continue
+            src = vs.host_dir(self.pod_dir)
+            if vm.get("subPath"):
+                # kubelet resolves the subPath once, at container start, and bind-mounts
+                # what it names then (pkg/volume/util/subpath doSafeMakeDir/prepareSubpath):
+                # the file of today's ts dir; a later ..data swap never reaches it.
+                src = os.path.realpath(os.path.join(src, vm["subPath"]))
+                if not src.startswith(os.path.realpath(vs.host_dir(self.pod_dir)) + "/"):
+                    raise MemlabError(f"subPath {vm['subPath']!r} leaves volume {vs.name!r}")
+            # API data volumes are always mounted read-only (ReadOnlyAPIDataVolumes)
+            mounts.append(oci.bind(vm["mountPath"], src, True))
+        sec = oci.security(self.pod.spec, c)
+        return oci.config(args=args, env=[os.fsdecode(e) for e in to_execve(env)],
+                          cwd=c.get("workingDir") or "/", hostname=self.hostname, sec=sec,
+                          mounts=mounts, namespaces=ns)
+
+    @property
+    def hostname(self) -> str:
+        return self.pod.spec.get("hostname") or self.pod.name
+
+    def _start_runtime(self, exec_sample: str | None, exec_args: list[str],
+                       timeout: float) -> "PodRun":
+        mapping = mapping_func_for({e.name: e.value for e in self.env})
+        expanded = [expand(a, mapping) for a in (self.container.get("command") or [])]
+        expanded += [expand(a, mapping) for a in (self.container.get("args") or [])]
+        if expanded and not self.container.get("command"):
+            expanded = []  # args alone go to the image's entrypoint, which memlab lacks
+        override = [exec_sample, *exec_args] if exec_sample else None
+        args, note = command_args(self.container, expanded, override)
+        inits = []
+        for ic in self.pod.spec.get("initContainers") or []:
+            ienv = container_environment(self.pod, ic, self.store)
+            imap = mapping_func_for({e.name: e.value for e in ienv})
+            iargs = [expand(a, imap) for a in (ic.get("command") or [])] + \
+                    [expand(a, imap) for a in (ic.get("args") or [])]
+            inits.append((ic, ienv, command_args(ic, iargs, None)[0]))
+        self._shim = rt.Shim(self.runtime)
+        try:
+            self._write_pod_dir()
+            assert self._dir is not None
+            write_node_files(self._dir, self.hostname,
+                             [c["name"] for c, _, _ in inits] + [self.container["name"]])
+            ns: dict[str, str | None] = {"pid": None, "ipc": None, "uts": None, "mnt": None}
+            for ic, ienv, iargs in inits:  # in order, each to completion (kubelet)
+                cr = ContainerRun(self.runtime, self._dir, self.pod.name, ic["name"],
+                                  self._container_config(ic, ienv, iargs, ns), init=True)
+                self._shim.tell("c", cr.id)
+                self.containers_run.append(cr)
+                cr.start(timeout)
+                code = cr.wait()
+                self.runtime.delete(cr.id)
+                if code != 0:
+                    raise MemlabError(f"init container {ic['name']!r} exited {code}: the "
+                                      "pod's containers do not start (Init:Error)")
+            cr = ContainerRun(self.runtime, self._dir, self.pod.name, self.container["name"],
+                              self._container_config(self.container, list(self.env), args,
+                                                     ns))
+            self._shim.tell("c", cr.id)
+            self.containers_run.append(cr)
+            self.main = cr
+            cr.start(timeout)
+            self.launched = cr.launched
+        except BaseException:
+            self._stop_runtime()
+            raise
+        self._process_argv = args
+        self.target, self.args, self.note = args[0], args[1:], note
+        self._save_state()
+        return self
+
+    def _stop_runtime(self) -> int | None:
+        code = None
+        for cr in reversed(self.containers_run):
+            cr.stop()
+        if self.main is not None and self.main.launched is not None:
+            code = self.main.launched.returncode
+        for path in reversed(self._tmpfs):
+            try:
+                rt.umount(path)
+            except OSError:
+                pass
+        self._tmpfs.clear()
+        if self._shim is not None:
+            self._shim.close()
+            self._shim = None
+        self._save_state()
+        return code
 
     def remove(self) -> None:
         """Delete the pod directory this PodRun made (call after stop()).  Only the very
@@ -227,13 +346,35 @@ class PodRun:
             for obj in self.store:
                 objects.write_file(object_file_name(obj), json_bytes(object_to_api(obj)))
         for vs in self._payload_sources:
+            if self.runtime is not None:
+                # the volume root: traversable by the container's uid (kubelet's emptyDir
+                # wrapper makes it 0777; memlab 0755: no other uid may write below the
+                # pod directory, memlab.safefs), and a Secret's on a tmpfs, as kubelet
+                # mounts it (medium Memory: never on disk)
+                with d.makedirs(volume_dir_names(vs), 0o750) as vd:
+                    os.fchmod(vd.fd, 0o755)
+                    if vs.kind == "secret":
+                        assert self._shim is not None
+                        self._shim.tell("m", vd.path)
+                        rt.mount_tmpfs(vd.fd)
+                        self._tmpfs.append(vd.path)
             self.writes[vs.name] = setup_volume(vs, self.pod, self.store, d)
+        if self.runtime is not None:
+            self._save_state()
+            return
         for m in self.mounts:
             parts = mount_components(m.mount_path)
             with d.makedirs(["rootfs", *parts[:-1]]) as parent:
                 st = parent.lstat(parts[-1])
                 if st is not None and _stat.S_ISLNK(st.st_mode):
                     parent.unlink(parts[-1])
+                if m.sub_path:
+                    # a real subPath is the file bound once at start: a copy made now
+                    # tells the same story (it never updates)
+                    data = read_volume(m.host_dir).get(posixpath.normpath(m.sub_path))
+                    if data is not None:
+                        parent.write_file(parts[-1], data, 0o444)
+                        continue
                 parent.symlink(os.path.relpath(m.host_dir, parent.path), parts[-1])
         self._save_state()
 
@@ -245,10 +386,17 @@ class PodRun:
             "schema": SCHEMA, "owner": os.geteuid(),
             "name": self.pod.name, "namespace": self.pod.namespace,
             "pod": self.pod.raw, "container": self.container.get("name"),
-            "pid": launched.pid if launched else None,
-            "argv": launched.argv if launched else None,
+            "pid": self.pid if launched else None,
+            "argv": (self._process_argv or launched.argv) if launched else None,
             "exe": launched.exe if launched else None,
             "running": bool(launched and launched.alive),
+            "runtime": self.runtime.path if self.runtime else None,
+            "runtime_root": self.runtime.root if self.runtime else None,
+            "simulated": self.simulated,
+            "containers": [{"name": cr.name, "id": cr.id, "init": cr.init,
+                            "host_pid": cr.host_pid, "bundle": cr.bundle}
+                           for cr in self.containers_run],
+            "security": self.security.to_dict(),
             "exit_code": launched.returncode if launched else None,
             "note": self.note,
             "env": [{"name": e.name, "value": e.value, "source": e.source,
@@ -305,13 +453,14 @@ class PodRun:
         $(VAR) expansion may have put into args."""
         if self.launched is None:
             return None
+        argv = self._process_argv or self.launched.argv
         masker = Masker.build([f"{e.name}={e.value}".encode("utf-8", "surrogateescape")
-                               for e in self.env], self.launched.argv,
+                               for e in self.env], argv,
                               names=[e.name for e in self.env if e.from_secret],
                               values=[e.value.encode("utf-8", "surrogateescape")
                                       for e in self.env if e.from_secret],
                               reveal=reveal)
-        return masker.argv(self.launched.argv)
+        return masker.argv(argv)
 
     def to_dict(self, reveal: bool = False) -> dict:
         return {
@@ -319,6 +468,12 @@ class PodRun:
             "container": self.container.get("name"), "pod_dir": str(self.pod_dir),
             "pid": self.pid, "argv": self.shown_argv(reveal),
             "exe": self.launched.exe if self.launched else None, "note": self.note,
+            "simulated": self.simulated,
+            "runtime": self.runtime.path if self.runtime else None,
+            "network": rt.NETWORK_NOTE if self.runtime else None,
+            "containers": [{"name": cr.name, "id": cr.id, "init": cr.init,
+                            "host_pid": cr.host_pid} for cr in self.containers_run],
+            "security": self.security.to_dict(),
             "env": [e.to_dict(reveal) for e in self.env],
             "volumes": {vs.name: {"kind": vs.kind, "object": vs.object_name,
                                   "host_dir": vs.host_dir(self.pod_dir),
@@ -332,13 +487,15 @@ class PodRun:
 
 
 def prepare(pod_manifest: str | os.PathLike | Pod, objects=(), *,
-            container: str | None = None, pod_dir: str | os.PathLike | None = None
-            ) -> PodRun:
+            container: str | None = None, pod_dir: str | os.PathLike | None = None,
+            runtime: str | bool | None = False) -> PodRun:
     """Everything kubelet checks before a container starts; writes nothing.
 
     pod_manifest: a Pod, or YAML (text or path) holding exactly one Pod (it may also hold
     the ConfigMaps/Secrets).  objects: more manifests (paths, texts or Manifest objects).
     Raises ManifestError/ValidationError (exit 2), FailedMount, CreateContainerConfigError.
+    runtime: False simulates (a host process); True finds runc/crun on PATH; a path names
+    the runtime.  Without a usable runtime memlab simulates and says so (.simulated).
     """
     docs: list[Manifest] = []
     if isinstance(pod_manifest, Manifest):
@@ -356,6 +513,16 @@ def prepare(pod_manifest: str | os.PathLike | Pod, objects=(), *,
     store = ObjectStore(d for d in docs if not isinstance(d, Pod))
     c = pod.container(container)
     warnings = []
+    runtime_obj, simulated = None, rt.SIMULATED
+    if runtime is not False:
+        path = rt.find_runtime(runtime if isinstance(runtime, str) else None)
+        simulated = rt.why_simulated(path)
+        if simulated is None:
+            runtime_obj = rt.Runtime(path)
+            bad = unsupported_volumes(pod)
+            if bad:
+                raise MemlabError(f"volume {bad[0]!r}: memlab does not support this volume "
+                                  "type (configMap and secret only)")
     for name in unsupported_volumes(pod):
         warnings.append(f"volume {name!r}: only configMap and secret volumes are simulated; "
                         "it is skipped")
@@ -377,18 +544,24 @@ def prepare(pod_manifest: str | os.PathLike | Pod, objects=(), *,
                             "simulated")
             continue
         if vm.get("subPath"):
-            warnings.append(f"volumeMount {vm['mountPath']!r} uses subPath: a subPath mount "
-                            "binds one resolved file once and never updates (kubernetes#50345);"
-                            " memlab maps the whole volume")
+            how = ("a bind mount of that file" if runtime_obj else
+                   "simulated by a copy of that file")
+            warnings.append(f"volumeMount {vm['mountPath']!r} uses subPath: kubelet resolves "
+                            f"it to one file once, at container start ({how}); it never "
+                            "updates after an apply (kubernetes#50345)")
         mapped = os.path.join(pod_dir, "rootfs", *mount_components(vm["mountPath"]))
         mounts.append(Mount(vm["name"], vm["mountPath"], vs.host_dir(pod_dir), mapped,
                             bool(vm.get("readOnly")), vm.get("subPath", "")))
-    return PodRun(pod, c, store, env, sources, pod_dir, mounts, warnings)
+    pr = PodRun(pod, c, store, env, sources, pod_dir, mounts, warnings)
+    pr.runtime, pr.simulated = runtime_obj, simulated
+    return pr
 
 
 def run(pod_manifest, objects=(), *, container: str | None = None,
         pod_dir: str | os.PathLike | None = None, exec_sample: str | None = None,
-        exec_args: list[str] | None = None, timeout: float = 5.0) -> PodRun:
+        exec_args: list[str] | None = None, timeout: float = 5.0,
+        runtime: str | bool | None = False) -> PodRun:
     """prepare() then start(): the TUI/CLI entry point.  Call from the main thread."""
-    pr = prepare(pod_manifest, objects, container=container, pod_dir=pod_dir)
+    pr = prepare(pod_manifest, objects, container=container, pod_dir=pod_dir,
+                 runtime=runtime)
     return pr.start(exec_sample, exec_args, timeout)
