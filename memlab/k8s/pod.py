@@ -387,7 +387,9 @@ class PodRun:
             "name": self.pod.name, "namespace": self.pod.namespace,
             "pod": self.pod.raw, "container": self.container.get("name"),
             "pid": self.pid if launched else None,
-            "argv": (self._process_argv or launched.argv) if launched else None,
+            # in a runtime the program may exec another (busybox sh -c execs its last
+            # command): the runtime's state says whether the container runs, not argv[0]
+            "argv": launched.argv if launched and self.runtime is None else None,
             "exe": launched.exe if launched else None,
             "running": bool(launched and launched.alive),
             "runtime": self.runtime.path if self.runtime else None,

@@ -30,6 +30,7 @@ from memlab.errors import MemlabError, UsageError
 from memlab.k8s import validation
 from memlab.k8s.manifests import ConfigMap, Manifest, ObjectStore, Pod, Secret, build_object
 from memlab.k8s.podroot import POD_ROOT_NAME, default_pod_root
+from memlab.k8s.runtime import Runtime
 from memlab.procfs.environ import read_cmdline
 from memlab.safefs import Dir, UnsafePath, check_name, open_trusted
 from memlab.statedir import check_state_root, open_state_dir
@@ -220,7 +221,7 @@ def claim_pod_dir(path: Path) -> Dir:
         if process_alive(state.get("pid"), argv0):
             raise UsageError(f"pod {state['name']!r} is already running here "
                              f"(pid {state['pid']})", path=d.path)
-        for sub in ("volumes", "objects", "rootfs"):
+        for sub in ("volumes", "objects", "rootfs", "bundles", "containers"):
             d.rmtree(sub)  # fd-based: a link here is removed, never followed
         d.unlink(STATE_FILE)
         return d
@@ -252,6 +253,10 @@ def pod_dir_running(pod_dir: str | os.PathLike) -> int | None:
     """The pid of the pod directory's process if it still runs, else None (the pod was
     stopped: an apply still updates the files, but no process sees them)."""
     state = load_state(os.path.abspath(pod_dir))
+    if state.get("runtime"):
+        main = [c for c in state.get("containers") or [] if not c.get("init")]
+        st = Runtime(state["runtime"]).state(main[-1]["id"]) if main else None
+        return st.get("pid") if st and st.get("status") == "running" else None
     return state.get("pid") if process_alive(state.get("pid"),
                                               (state.get("argv") or [None])[0]) else None
 

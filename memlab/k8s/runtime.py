@@ -32,7 +32,7 @@ import subprocess
 import sys
 from dataclasses import dataclass
 
-from memlab.errors import MemlabError, UsageError
+from memlab.errors import MemlabError
 from memlab.procfs.mountinfo import read_mount_points
 from memlab.statedir import open_state_dir, state_root
 
@@ -55,7 +55,7 @@ def find_runtime(path: str | None = None) -> str | None:
     """--runtime PATH (must be an executable file), else runc or crun on PATH."""
     if path:
         if not (os.path.isfile(path) and os.access(path, os.X_OK)):
-            raise UsageError(f"--runtime: not an executable file: {path}")
+            raise RuntimeError_(f"--runtime: not an executable file: {path}")
         return os.path.abspath(path)
     for name in RUNTIMES:
         found = shutil.which(name)
