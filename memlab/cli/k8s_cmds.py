@@ -328,7 +328,8 @@ def _print_started(pr, reveal: bool) -> None:
     else:
         _say(f"runtime  {pr.runtime.path} (state {pr.runtime.root}); {rt_note()}")
         for cr in pr.containers_run:
-            kind = "init container" if cr.init else "container"
+            kind = ("sandbox (pause)" if cr.sandbox else
+                    "init container" if cr.init else "container")
             _say(f"{kind} {cr.name}: runc id {cr.id}, bundle {cr.bundle}"
                  + ("" if cr.init else f", host pid {cr.host_pid}"))
     _say(f"process  pid {pr.pid}: {' '.join(pr.shown_argv(reveal))}")

@@ -37,6 +37,7 @@ class ContainerRun:
         self.bundle = os.path.join(pod_dir.path, "bundles", self.name)
         self.launched: Launched | None = None
         self.host_pid: int | None = None
+        self.sandbox = False
         with pod_dir.makedirs(["bundles", self.name], 0o700) as b:
             for stale in (PID_FILE, "rootfs"):
                 b.rmtree(stale) if b.is_dir(stale) else b.unlink(stale, missing_ok=True)

@@ -49,6 +49,9 @@ from memlab.samples import is_sample_path, resolve_target
 from memlab.secrets import Masker
 
 DEFAULT_SAMPLE = "sleeper"
+# the pod sandbox: what kubelet's pause container does, with busybox (memlab.k8s.rootfs)
+PAUSE = {"name": "_pause"}  # "_" is not in a DNS-1123 label: no container has this name
+PAUSE_ARGS = ("/bin/sleep", "2147483647")
 
 
 # --- command resolution ----------------------------------------------------------------------
@@ -221,8 +224,12 @@ class PodRun:
 
     # -- the runtime (memlab.k8s.runtime): one runc container per container of the pod
     def _container_config(self, c: dict, env: list[EnvVar], args: list[str],
-                          ns: dict[str, str | None]) -> dict:
+                          ns: dict[str, str | None], sandbox: bool = False) -> dict:
         by_name = {vs.name: vs for vs in self._payload_sources}
+        if sandbox:
+            return oci.config(args=args, env=[], cwd="/", hostname=self.hostname,
+                              sec=oci.Security(read_only_root=True), mounts=[],
+                              namespaces=ns)
         mounts = [oci.bind("/etc/hosts", self.pod_dir.joinpath("etc-hosts").as_posix(), False),
                   oci.bind("/etc/hostname", str(self.pod_dir / "hostname"), False),
                   oci.bind(c.get("terminationMessagePath") or "/dev/termination-log",
@@ -260,39 +267,41 @@ class PodRun:
             expanded = []  # args alone go to the image's entrypoint, which memlab lacks
         override = [exec_sample, *exec_args] if exec_sample else None
         args, note = command_args(self.container, expanded, override)
-        inits = []
-        for ic in self.pod.spec.get("initContainers") or []:
-            ienv = container_environment(self.pod, ic, self.store)
-            imap = mapping_func_for({e.name: e.value for e in ienv})
-            iargs = [expand(a, imap) for a in (ic.get("command") or [])] + \
-                    [expand(a, imap) for a in (ic.get("args") or [])]
-            inits.append((ic, ienv, command_args(ic, iargs, None)[0]))
+        inits = [(ic, *self._other_process(ic)) for ic in
+                 self.pod.spec.get("initContainers") or []]
+        others = [(c, *self._other_process(c)) for c in self.pod.containers
+                  if c.get("name") != self.container.get("name")]
+        share = bool(self.pod.spec.get("shareProcessNamespace"))
+        sandbox = bool(inits or others or share)
         self._shim = rt.Shim(self.runtime)
         try:
             self._write_pod_dir()
             assert self._dir is not None
-            write_node_files(self._dir, self.hostname,
-                             [c["name"] for c, _, _ in inits] + [self.container["name"]])
+            names = [c["name"] for c, _, _ in inits] + [c["name"] for c in self.pod.containers]
+            write_node_files(self._dir, self.hostname, names)
             ns: dict[str, str | None] = {"pid": None, "ipc": None, "uts": None, "mnt": None}
+            if sandbox:
+                # the pod sandbox (kubelet's pause container) holds the IPC and UTS
+                # namespaces every container joins, and with shareProcessNamespace the
+                # PID namespace, where it is PID 1
+                pause = self._run(PAUSE, [], list(PAUSE_ARGS), ns, timeout, sandbox=True)
+                base = f"/proc/{pause.host_pid}/ns"
+                ns = {"pid": f"{base}/pid" if share else None, "ipc": f"{base}/ipc",
+                      "uts": f"{base}/uts", "mnt": None}
             for ic, ienv, iargs in inits:  # in order, each to completion (kubelet)
-                cr = ContainerRun(self.runtime, self._dir, self.pod.name, ic["name"],
-                                  self._container_config(ic, ienv, iargs, ns), init=True)
-                self._shim.tell("c", cr.id)
-                self.containers_run.append(cr)
-                cr.start(timeout)
+                cr = self._run(ic, ienv, iargs, ns, timeout, init=True)
                 code = cr.wait()
                 self.runtime.delete(cr.id)
                 if code != 0:
                     raise MemlabError(f"init container {ic['name']!r} exited {code}: the "
                                       "pod's containers do not start (Init:Error)")
-            cr = ContainerRun(self.runtime, self._dir, self.pod.name, self.container["name"],
-                              self._container_config(self.container, list(self.env), args,
-                                                     ns))
-            self._shim.tell("c", cr.id)
-            self.containers_run.append(cr)
-            self.main = cr
-            cr.start(timeout)
-            self.launched = cr.launched
+            for c in self.pod.containers:  # in the manifest's order, as kubelet starts them
+                if c.get("name") == self.container.get("name"):
+                    self.main = self._run(self.container, list(self.env), args, ns, timeout)
+                    self.launched = self.main.launched
+                else:
+                    _, cenv, cargs = next(o for o in others if o[0] is c)
+                    self._run(c, cenv, cargs, ns, timeout)
         except BaseException:
             self._stop_runtime()
             raise
@@ -300,6 +309,24 @@ class PodRun:
         self.target, self.args, self.note = args[0], args[1:], note
         self._save_state()
         return self
+
+    def _other_process(self, c: dict) -> tuple[list[EnvVar], list[str]]:
+        """(env, args) of a container other than the one memlab follows."""
+        cenv = container_environment(self.pod, c, self.store)
+        cmap = mapping_func_for({e.name: e.value for e in cenv})
+        cargs = [expand(a, cmap) for a in (c.get("command") or [])]
+        cargs += [expand(a, cmap) for a in (c.get("args") or [])] if cargs else []
+        return cenv, command_args(c, cargs, None)[0]
+
+    def _run(self, c: dict, env: list[EnvVar], args: list[str], ns: dict, timeout: float,
+             init: bool = False, sandbox: bool = False) -> ContainerRun:
+        assert self._dir is not None and self._shim is not None and self.runtime
+        cr = ContainerRun(self.runtime, self._dir, self.pod.name, c["name"],
+                          self._container_config(c, env, args, ns, sandbox), init=init)
+        self._shim.tell("c", cr.id)
+        self.containers_run.append(cr)
+        cr.sandbox = sandbox
+        return cr.start(timeout)
 
     def _stop_runtime(self) -> int | None:
         code = None
@@ -396,6 +423,7 @@ class PodRun:
             "runtime_root": self.runtime.root if self.runtime else None,
             "simulated": self.simulated,
             "containers": [{"name": cr.name, "id": cr.id, "init": cr.init,
+                            "sandbox": cr.sandbox, "main": cr is self.main,
                             "host_pid": cr.host_pid, "bundle": cr.bundle}
                            for cr in self.containers_run],
             "security": self.security.to_dict(),
@@ -474,7 +502,8 @@ class PodRun:
             "runtime": self.runtime.path if self.runtime else None,
             "network": rt.NETWORK_NOTE if self.runtime else None,
             "containers": [{"name": cr.name, "id": cr.id, "init": cr.init,
-                            "host_pid": cr.host_pid} for cr in self.containers_run],
+                            "sandbox": cr.sandbox, "host_pid": cr.host_pid}
+                           for cr in self.containers_run],
             "security": self.security.to_dict(),
             "env": [e.to_dict(reveal) for e in self.env],
             "volumes": {vs.name: {"kind": vs.kind, "object": vs.object_name,

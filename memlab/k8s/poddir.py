@@ -254,8 +254,8 @@ def pod_dir_running(pod_dir: str | os.PathLike) -> int | None:
     stopped: an apply still updates the files, but no process sees them)."""
     state = load_state(os.path.abspath(pod_dir))
     if state.get("runtime"):
-        main = [c for c in state.get("containers") or [] if not c.get("init")]
-        st = Runtime(state["runtime"]).state(main[-1]["id"]) if main else None
+        main = [c for c in state.get("containers") or [] if c.get("main")]
+        st = Runtime(state["runtime"]).state(main[0]["id"]) if main else None
         return st.get("pid") if st and st.get("status") == "running" else None
     return state.get("pid") if process_alive(state.get("pid"),
                                               (state.get("argv") or [None])[0]) else None

@@ -186,11 +186,11 @@ def _uptime(path: Path) -> float:
 
 def test_init_containers_run_first_in_order(pods, tmp_path):
     pr = pods(INIT_POD % "cat /proc/uptime > /dev/termination-log", pod_dir=tmp_path / "pod")
-    assert [c.name for c in pr.containers_run] == ["first", "second", "app"]
+    assert [c.name for c in pr.containers_run] == ["_pause", "first", "second", "app"]
     first = _uptime(tmp_path / "pod/containers/first/termination-log")
     second = _uptime(tmp_path / "pod/containers/second/termination-log")
     assert first <= second
-    assert all(not c.alive for c in pr.containers_run[:2]) and pr.main.alive
+    assert all(not c.alive for c in pr.containers_run[1:3]) and pr.main.alive
 
 
 def test_a_failing_init_container_stops_the_pod_and_leaves_nothing(tmp_path):
@@ -294,3 +294,92 @@ def test_without_a_runtime_the_output_says_simulated(tmp_path):
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+TWO_POD = """apiVersion: v1
+kind: Secret
+metadata: {name: app-secret}
+stringData: {API_TOKEN: s3cr3t-token}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: two}
+spec:
+  shareProcessNamespace: %s
+  containers:
+  - name: app
+    image: busybox
+    command: [sleep, "3600"]
+    env:
+    - name: API_TOKEN
+      valueFrom: {secretKeyRef: {name: app-secret, key: API_TOKEN}}
+    volumeMounts: [{name: config, mountPath: /etc/config}]
+  - name: sidecar
+    image: busybox
+    command: [sleep, "3600"]
+    volumeMounts: [{name: config, mountPath: /config}]
+  volumes:
+  - name: config
+    configMap: {name: app-config}
+"""
+
+
+def _container(pr, name):
+    return next(c for c in pr.containers_run if c.name == name)
+
+
+def test_two_containers_share_a_volume_and_the_sandbox_ipc_uts(pods, tmp_path):
+    (tmp_path / "cm.yaml").write_text(CM % "INFO")
+    (tmp_path / "cm2.yaml").write_text(CM % "DEBUG")
+    pr = pods(TWO_POD % "false", str(tmp_path / "cm.yaml"), pod_dir=tmp_path / "pod")
+    app, side = _container(pr, "app"), _container(pr, "sidecar")
+    pause = next(c for c in pr.containers_run if c.sandbox)
+    a, b, p = (namespaces(c.host_pid) for c in (app, side, pause))
+    assert a["ipc"] == b["ipc"] == p["ipc"] and a["uts"] == b["uts"] == p["uts"]
+    assert a["pid"] != b["pid"] and a["mnt"] != b["mnt"]
+    pr.apply(str(tmp_path / "cm2.yaml"))
+    assert pr.runtime.exec(side.id, ["cat", "/config/LOG_LEVEL"]).stdout == b"DEBUG"
+    assert pr.runtime.exec(app.id, ["cat", "/etc/config/LOG_LEVEL"]).stdout == b"DEBUG"
+    # without a shared PID namespace the sidecar cannot even see the app
+    r = pr.runtime.exec(side.id, ["sh", "-c", "cat /proc/[0-9]*/environ"])
+    assert b"s3cr3t-token" not in r.stdout
+
+
+def test_share_process_namespace_lets_a_sidecar_read_the_apps_environ(pods, tmp_path):
+    (tmp_path / "cm.yaml").write_text(CM % "INFO")
+    pr = pods(TWO_POD % "true", str(tmp_path / "cm.yaml"), pod_dir=tmp_path / "pod")
+    app, side = _container(pr, "app"), _container(pr, "sidecar")
+    assert namespaces(app.host_pid)["pid"] == namespaces(side.host_pid)["pid"]
+    r = pr.runtime.exec(side.id, ["sh", "-c", "cat /proc/[0-9]*/environ"])
+    assert b"API_TOKEN=s3cr3t-token" in r.stdout.split(b"\0")
+    pids = pr.runtime.exec(side.id, ["sh", "-c", "echo /proc/[0-9]*"]).stdout.split()
+    assert b"/proc/1" in pids  # the sandbox (pause) is PID 1
+
+
+def test_k8s_ps_json_lists_containers_with_pids_namespaces_mounts(tmp_path, capsys,
+                                                                 monkeypatch):
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(tmp_path / "xdg"))
+    (tmp_path / "xdg").mkdir(mode=0o700)
+    pr = k8spod.prepare(str(EX / "volume-pod.yaml"), runtime=True)
+    pr.start(timeout=20)
+    try:
+        assert main(["k8s", "ps", "--json"]) == 0
+        doc = json.loads(capsys.readouterr().out)
+        assert doc["schema"] == "memlab.k8s.ps/1"
+        (p,) = doc["pods"]
+        (c,) = p["containers"]
+        assert c["state"] == "running" and c["host_pid"] == pr.pid
+        assert c["container_pid"] == 1
+        assert c["namespaces"]["mnt"] != namespaces("self")["mnt"]
+        assert any(m["mount_point"] == "/etc/config" for m in c["mounts"])
+    finally:
+        pr.stop()
+
+
+def test_read_commands_take_a_containers_host_pid(pods, tmp_path, capsys):
+    pr = pods(str(EX / "env-pod.yaml"), str(EX / "my-configmap.yaml"),
+              pod_dir=tmp_path / "pod")
+    for cmd in (["env", str(pr.pid)], ["inspect", str(pr.pid)]):
+        assert main(cmd) == 0, cmd
+        out = capsys.readouterr().out
+        assert "MY_ENV_VARIABLE" in out or cmd[0] == "inspect"
