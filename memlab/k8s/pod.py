@@ -322,11 +322,18 @@ class PodRun:
              init: bool = False, sandbox: bool = False) -> ContainerRun:
         assert self._dir is not None and self._shim is not None and self.runtime
         cr = ContainerRun(self.runtime, self._dir, self.pod.name, c["name"],
-                          self._container_config(c, env, args, ns, sandbox), init=init)
+                          self._container_config(c, env, args, ns, sandbox), init=init,
+                          on_mount=self._mounting)
         self._shim.tell("c", cr.id)
         self.containers_run.append(cr)
         cr.sandbox = sandbox
         return cr.start(timeout)
+
+    def _mounting(self, path: str) -> None:
+        """A host mount is about to be made: the shim learns it first, then memlab."""
+        assert self._shim is not None
+        self._shim.tell("m", path)
+        self._tmpfs.append(path)
 
     def _stop_runtime(self) -> int | None:
         code = None
@@ -381,10 +388,8 @@ class PodRun:
                 with d.makedirs(volume_dir_names(vs), 0o750) as vd:
                     os.fchmod(vd.fd, 0o755)
                     if vs.kind == "secret":
-                        assert self._shim is not None
-                        self._shim.tell("m", vd.path)
+                        self._mounting(vd.path)
                         rt.mount_tmpfs(vd.fd)
-                        self._tmpfs.append(vd.path)
             self.writes[vs.name] = setup_volume(vs, self.pod, self.store, d)
         if self.runtime is not None:
             self._save_state()

@@ -146,6 +146,19 @@ def mount_tmpfs(dir_fd: int, mode: int = 0o755) -> None:
         raise OSError(err, f"mount tmpfs: {os.strerror(err)}")
 
 
+def mount_overlay(dir_fd: int, lower: str, upper: str, work: str) -> None:
+    """An overlay on the directory held by DIR_FD: the container's rootfs, as containerd's
+    overlayfs snapshotter mounts it (lowerdir the image, upperdir its own layer)."""
+    target = f"/proc/self/fd/{dir_fd}".encode()
+    for p in (lower, upper, work):
+        if any(c in p for c in ",:\\"):
+            raise MemlabError(f"overlay: a path with ',', ':' or '\\' cannot be a layer: {p}")
+    opts = f"lowerdir={lower},upperdir={upper},workdir={work}".encode()
+    if _libc().mount(b"overlay", target, b"overlay", 0, opts) != 0:
+        err = ctypes.get_errno()
+        raise OSError(err, f"mount overlay: {os.strerror(err)}")
+
+
 def umount(path: str) -> None:
     """Lazy unmount, never following a link at the last component; absent: no error."""
     if _libc().umount2(os.fsencode(path), MNT_DETACH | UMOUNT_NOFOLLOW) != 0:
