@@ -21,6 +21,7 @@ import base64
 import fcntl
 import json
 import os
+import re
 import stat as _stat
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -145,6 +146,19 @@ def process_alive(pid: int | None, argv0: str | None) -> bool:
     return bool(argv) and (argv0 is None or os.fsdecode(argv[0]) == argv0)
 
 
+_RUNTIME_ID = re.compile(r"[\w+.-]{1,200}")  # runc's container id rule
+
+
+def _trusted_program(path: str) -> bool:
+    """pod.json names the runtime memlab runs for `k8s exec`/`ps`: only a file that
+    neither pod.json's writer nor anyone else but root can change."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return False
+    return _stat.S_ISREG(st.st_mode) and st.st_uid == 0 and not st.st_mode & 0o022
+
+
 def _refuse(why: str, d: Dir) -> UsageError:
     return UsageError(f"not a memlab pod directory: {why}; refusing to use it", path=d.path)
 
@@ -172,6 +186,15 @@ def _check_state(state, d: Dir) -> dict:
                 and isinstance(e.get("from_secret", False), bool)):
             raise _refuse(f"{STATE_FILE}: an 'env' entry is not {{name, value, from_secret}}",
                           d)
+    runtime = state.get("runtime")
+    if runtime is not None and not (isinstance(runtime, str) and os.path.isabs(runtime)
+                                    and _trusted_program(runtime)):
+        raise _refuse(f"{STATE_FILE}: 'runtime' is not a root-owned program that only "
+                      "root can change", d)
+    for c in state.get("containers") or []:
+        if not (isinstance(c, dict) and isinstance(c.get("name"), str)
+                and isinstance(c.get("id"), str) and _RUNTIME_ID.fullmatch(c["id"])):
+            raise _refuse(f"{STATE_FILE}: a 'containers' entry is not {{name, id}}", d)
     # The stored pod spec goes through the same checks as a manifest.
     pod = build_object(state["pod"], {}, 1, d.join(STATE_FILE))
     if not isinstance(pod, Pod):

@@ -383,3 +383,15 @@ def test_read_commands_take_a_containers_host_pid(pods, tmp_path, capsys):
         assert main(cmd) == 0, cmd
         out = capsys.readouterr().out
         assert "MY_ENV_VARIABLE" in out or cmd[0] == "inspect"
+
+
+def test_pod_json_naming_another_runtime_is_refused(pods, tmp_path, capsys):
+    pr = pods(str(EX / "volume-pod.yaml"), pod_dir=tmp_path / "pod")
+    state = json.loads((tmp_path / "pod/pod.json").read_text())
+    (tmp_path / "evil").write_text("#!/bin/sh\ntouch /tmp/pwned\n")
+    (tmp_path / "evil").chmod(0o777)
+    state["runtime"] = str(tmp_path / "evil")
+    (tmp_path / "pod/pod.json").write_text(json.dumps(state))
+    code = main(["k8s", "exec", "--pod", str(tmp_path / "pod"), "--", "true"])
+    assert code == 2 and "'runtime'" in capsys.readouterr().err
+    pr.stop()
