@@ -67,8 +67,7 @@ def describe(source: Path) -> str:
 # sleeper.c is built four ways, execloop.c two (see the Makefile); every other foo.c
 # once, as bin/foo.
 _VARIANTS = {"sleeper": ("sleeper", "sleeper-nopie", "sleeper-static", "sleeper-static-pie"),
-             "execloop": ("execloop", "execloop-static"),
-             "hotreload": ("hotreload", "hotreload-static")}
+             "execloop": ("execloop", "execloop-static")}
 # What tells the four builds apart (`memlab samples` showed four identical lines).
 _BUILD_NOTES = {
     "sleeper": "Built as a PIE (-fPIE -pie): the kernel loads it at a random base.",
@@ -78,8 +77,6 @@ _BUILD_NOTES = {
                           "base (its heap lies below the binary).",
     "execloop": "Built as a PIE (-fPIE -pie).",
     "execloop-static": "Built -static: alternating with execloop changes the ELF type.",
-    "hotreload": "Built as a PIE (-fPIE -pie).",
-    "hotreload-static": "Built -static: runs inside a pod's minimal rootfs (no libc there).",
 }
 
 
