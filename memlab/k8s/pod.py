@@ -205,6 +205,8 @@ class PodRun:
                               path=err.filename or str(self.pod_dir)) from err
         if target == "hotreload" and not args:
             args = _hotreload_default_args(self.mounts, list(self.env))
+        if self.simulated:
+            note = f"{self.simulated}; {note}"
         self.launched = launch(target, args, to_execve(list(self.env)),
                                hold="ready" if sample else "none", timeout=timeout)
         self.target, self.args, self.note = target, args, note
@@ -284,10 +286,12 @@ class PodRun:
                 # the pod sandbox (kubelet's pause container) holds the IPC and UTS
                 # namespaces every container joins, and with shareProcessNamespace the
                 # PID namespace, where it is PID 1
-                pause = self._run(PAUSE, [], list(PAUSE_ARGS), ns, timeout, sandbox=True)
+                pause = self._run(PAUSE, [], list(PAUSE_ARGS), self._host_ns(ns), timeout,
+                                  sandbox=True)
                 base = f"/proc/{pause.host_pid}/ns"
                 ns = {"pid": f"{base}/pid" if share else None, "ipc": f"{base}/ipc",
                       "uts": f"{base}/uts", "mnt": None}
+            ns = self._host_ns(ns)
             for ic, ienv, iargs in inits:  # in order, each to completion (kubelet)
                 cr = self._run(ic, ienv, iargs, ns, timeout, init=True)
                 code = cr.wait()
@@ -328,6 +332,16 @@ class PodRun:
         self.containers_run.append(cr)
         cr.sandbox = sandbox
         return cr.start(timeout)
+
+    def _host_ns(self, ns: dict[str, str | None]) -> dict[str, str | None]:
+        """hostPID/hostIPC: no namespace of that type, the host's (as kubelet asks the
+        runtime for NamespaceMode NODE)."""
+        out = dict(ns)
+        if self.pod.spec.get("hostPID"):
+            out.pop("pid", None)
+        if self.pod.spec.get("hostIPC"):
+            out.pop("ipc", None)
+        return out
 
     def _mounting(self, path: str) -> None:
         """A host mount is about to be made: the shim learns it first, then memlab."""
@@ -550,6 +564,9 @@ def prepare(pod_manifest: str | os.PathLike | Pod, objects=(), *,
     c = pod.container(container)
     warnings = []
     runtime_obj, simulated = None, rt.SIMULATED
+    if runtime is False and rt.find_runtime() is not None:
+        simulated = ("simulated: the container runs as a host process here "
+                     "(`memlab k8s run` runs it in the container runtime)")
     if runtime is not False:
         path = rt.find_runtime(runtime if isinstance(runtime, str) else None)
         simulated = rt.why_simulated(path)

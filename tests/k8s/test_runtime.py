@@ -395,3 +395,22 @@ def test_pod_json_naming_another_runtime_is_refused(pods, tmp_path, capsys):
     code = main(["k8s", "exec", "--pod", str(tmp_path / "pod"), "--", "true"])
     assert code == 2 and "'runtime'" in capsys.readouterr().err
     pr.stop()
+
+
+HOSTPID_POD = """apiVersion: v1
+kind: Pod
+metadata: {name: hostpid}
+spec:
+  hostPID: true
+  containers:
+  - {name: app, image: busybox, command: [sleep, "3600"]}
+"""
+
+
+def test_host_pid_puts_the_container_in_the_hosts_pid_namespace(pods, tmp_path):
+    pr = pods(HOSTPID_POD, pod_dir=tmp_path / "pod")
+    assert namespaces(pr.pid)["pid"] == namespaces("self")["pid"]
+    assert namespaces(pr.pid)["mnt"] != namespaces("self")["mnt"]
+    r = rt_exec(pr, "cat", f"/proc/{os.getpid()}/cmdline")
+    assert r.returncode == 0 and r.stdout == read_proc_file(os.getpid(), "cmdline")
+
