@@ -207,8 +207,18 @@ class PodRun:
             args = _hotreload_default_args(self.mounts, list(self.env))
         if self.simulated:
             note = f"{self.simulated}; {note}"
-        self.launched = launch(target, args, to_execve(list(self.env)),
-                               hold="ready" if sample else "none", timeout=timeout)
+        wrap = self._simulated_user()
+        if wrap:
+            # runAsUser/runAsGroup/supplementalGroups for real: setpriv(1) sets the ids,
+            # then execs the program (its argv and env as given)
+            note += (f"; runs as uid {self.security.uid} gid {self.security.gid} "
+                     "(setpriv: memlab is root)")
+            self.launched = launch("setpriv", [*wrap, exe, *args], to_execve(list(self.env)),
+                                   hold="ready" if sample else "none", timeout=timeout)
+            self._process_argv = [exe, *args]
+        else:
+            self.launched = launch(target, args, to_execve(list(self.env)),
+                                   hold="ready" if sample else "none", timeout=timeout)
         self.target, self.args, self.note = target, args, note
         self._save_state()
         return self
@@ -333,6 +343,19 @@ class PodRun:
         cr.sandbox = sandbox
         return cr.start(timeout)
 
+    def _simulated_user(self) -> list[str]:
+        """setpriv's options for the pod's user and groups, when memlab is root and the
+        security context asks for another user (else [])."""
+        sec = self.security
+        if os.geteuid() != 0 or not (sec.uid or sec.gid or sec.groups):
+            return []
+        if _on_path("setpriv") is None:
+            raise MemlabError("runAsUser/runAsGroup in the simulation needs setpriv "
+                              "(util-linux), or a container runtime (install runc)")
+        groups = ["--groups", ",".join(map(str, sec.groups))] if sec.groups else \
+            ["--clear-groups"]
+        return ["--reuid", str(sec.uid), "--regid", str(sec.gid), *groups, "--"]
+
     def _host_ns(self, ns: dict[str, str | None]) -> dict[str, str | None]:
         """hostPID/hostIPC: no namespace of that type, the host's (as kubelet asks the
         runtime for NamespaceMode NODE)."""
@@ -435,7 +458,8 @@ class PodRun:
             "pid": self.pid if launched else None,
             # in a runtime the program may exec another (busybox sh -c execs its last
             # command): the runtime's state says whether the container runs, not argv[0]
-            "argv": launched.argv if launched and self.runtime is None else None,
+            "argv": (self._process_argv or launched.argv)
+            if launched and self.runtime is None else None,
             "exe": launched.exe if launched else None,
             "running": bool(launched and launched.alive),
             "runtime": self.runtime.path if self.runtime else None,
