@@ -65,8 +65,9 @@ class ContainerRun:
                 # an init container may finish before we look: its pid is gone anyway
                 if self.init and self.launched.wait() == 0:
                     return self
+                lines = [ln for ln in self.launched.stderr_tail().splitlines() if ln.strip()]
                 raise LaunchError(f"container {self.name}: the runtime failed: "
-                                  f"{self.launched.stderr_tail().strip()[-400:]}")
+                                  f"{(lines or ['no message'])[-1].strip()[-400:]}")
             if time.monotonic() > deadline:
                 raise LaunchError(f"container {self.name}: not started within {timeout}s")
             time.sleep(0.002)

@@ -414,3 +414,29 @@ def test_host_pid_puts_the_container_in_the_hosts_pid_namespace(pods, tmp_path):
     r = rt_exec(pr, "cat", f"/proc/{os.getpid()}/cmdline")
     assert r.returncode == 0 and r.stdout == read_proc_file(os.getpid(), "cmdline")
 
+
+
+def test_a_mount_the_runtime_refuses_is_one_line_exit_1_and_nothing_left(tmp_path, capsys):
+    f = tmp_path / "p.yaml"
+    f.write_text("""apiVersion: v1
+kind: ConfigMap
+metadata: {name: cm}
+data: {a: "1"}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: ro}
+spec:
+  containers:
+  - name: app
+    image: busybox
+    command: [sleep, "3600"]
+    volumeMounts: [{name: v, mountPath: /proc/sys/memlab}]
+  volumes: [{name: v, configMap: {name: cm}}]
+""")
+    pod_dir = tmp_path / "pod"
+    code = main(["k8s", "run", str(f), "--pod-dir", str(pod_dir)])
+    err = capsys.readouterr().err
+    assert code == 1 and len(err.strip().splitlines()) == 1 and "/proc/sys/memlab" in err
+    assert not mounted_below(str(pod_dir))
+    assert not [c for c in Runtime(find_runtime()).list() if c["id"].startswith("memlab-ro-")]
