@@ -21,6 +21,7 @@ from memlab.k8s import pod as k8spod
 from memlab.k8s.runtime import Runtime, find_runtime, mounted_below
 from memlab.procfs._io import read_proc_file
 from memlab.procfs.mountinfo import namespaces, read_mountinfo
+from memlab.procfs.status import read_status
 from tests.helpers import LineReader, gone, wait_until
 
 EX = Path(k8spod.__file__).parent / "examples"
@@ -440,3 +441,40 @@ spec:
     assert code == 1 and len(err.strip().splitlines()) == 1 and "/proc/sys/memlab" in err
     assert not mounted_below(str(pod_dir))
     assert not [c for c in Runtime(find_runtime()).list() if c["id"].startswith("memlab-ro-")]
+
+
+SC_POD = """apiVersion: v1
+kind: Pod
+metadata: {name: sc}
+spec:
+  containers:
+  - name: app
+    image: busybox
+    command: [sleep, "3600"]
+    workingDir: /etc
+    securityContext:
+      allowPrivilegeEscalation: false
+      readOnlyRootFilesystem: true
+      capabilities: {drop: [ALL], add: [NET_BIND_SERVICE]}
+"""
+
+
+def test_security_context_reaches_the_kernel(pods, tmp_path):
+    pr = pods(SC_POD, pod_dir=tmp_path / "pod")
+    st = read_status(pr.pid)
+    assert st["NoNewPrivs"].strip() == "1"
+    assert int(st["CapBnd"], 16) == 1 << 10 == int(st["CapEff"], 16)  # CAP_NET_BIND_SERVICE
+    assert rt_exec(pr, "pwd").stdout.strip() == b"/etc"
+    r = rt_exec(pr, "touch", "/x")
+    assert r.returncode != 0 and b"Read-only file system" in r.stderr  # EROFS
+
+
+def test_exec_into_a_simulated_pod_is_exit_1(tmp_path, capsys):
+    pr = k8spod.prepare(str(EX / "volume-pod.yaml"), pod_dir=tmp_path / "pod")
+    pr.start(timeout=20)
+    try:
+        code = main(["k8s", "exec", "--pod", str(tmp_path / "pod"), "--", "env"])
+        err = capsys.readouterr().err
+        assert code == 1 and "simulated" in err and len(err.strip().splitlines()) == 1
+    finally:
+        pr.stop()
