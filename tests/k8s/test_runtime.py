@@ -478,3 +478,20 @@ def test_exec_into_a_simulated_pod_is_exit_1(tmp_path, capsys):
         assert code == 1 and "simulated" in err and len(err.strip().splitlines()) == 1
     finally:
         pr.stop()
+
+
+def test_apply_to_a_stopped_runtime_pod_never_writes_a_secret_to_disk(tmp_path, capsys):
+    pr = k8spod.prepare(SECRET_POD % ("{}", "0400"), runtime=True, pod_dir=tmp_path / "pod")
+    pr.start(timeout=20)
+    vol = Path(pr.volume_sources[0].host_dir(pr.pod_dir))
+    pr.stop()
+    assert not os.path.ismount(vol)
+    (tmp_path / "s2.yaml").write_text("""apiVersion: v1
+kind: Secret
+metadata: {name: db}
+stringData: {password: new-value}
+""")
+    assert main(["k8s", "apply", str(tmp_path / "s2.yaml"), "--pod", str(pr.pod_dir)]) == 0
+    out = capsys.readouterr().out
+    assert "tmpfs is gone" in out and "not running" in out
+    assert not any(b"new-value" in p.read_bytes() for p in vol.rglob("*") if p.is_file())
