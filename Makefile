@@ -13,7 +13,8 @@ SLEEPER    := $(BIN)/sleeper $(BIN)/sleeper-nopie $(BIN)/sleeper-static $(BIN)/s
 OTHER_SRCS := $(filter-out $(SAMPLE_DIR)/sleeper.c,$(wildcard $(SAMPLE_DIR)/*.c))
 OTHERS     := $(patsubst $(SAMPLE_DIR)/%.c,$(BIN)/%,$(OTHER_SRCS))
 # execloop alternates between a PIE and a static build of itself (reading a moving target).
-SAMPLES    := $(SLEEPER) $(OTHERS) $(BIN)/execloop-static
+# hotreload-static runs inside the pods' minimal rootfs (memlab/k8s/rootfs.py): no libc there.
+SAMPLES    := $(SLEEPER) $(OTHERS) $(BIN)/execloop-static $(BIN)/hotreload-static
 PYTEST_ARGS ?=
 # setuptools warns that pyproject ext-modules (memlab/procfs/_cproc.c) and compat editable
 # installs are experimental: true, known, and noise on a first `make run`.
@@ -49,6 +50,8 @@ $(BIN)/sleeper-static: $(SAMPLE_DIR)/sleeper.c | $(BIN)
 $(BIN)/sleeper-static-pie: $(SAMPLE_DIR)/sleeper.c | $(BIN)
 	$(CC) $(CFLAGS) -fPIE -static-pie -o $@ $<
 $(BIN)/execloop-static: $(SAMPLE_DIR)/execloop.c | $(BIN)
+	$(CC) $(CFLAGS) -fno-pie -static -o $@ $<
+$(BIN)/hotreload-static: $(SAMPLE_DIR)/hotreload.c | $(BIN)
 	$(CC) $(CFLAGS) -fno-pie -static -o $@ $<
 $(BIN)/%: $(SAMPLE_DIR)/%.c | $(BIN)
 	$(CC) $(CFLAGS) -fPIE -pie -o $@ $<

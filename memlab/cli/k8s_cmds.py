@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 
@@ -76,6 +77,22 @@ children never outlive memlab).  From another terminal, `memlab k8s apply` updat
 ConfigMap/Secret; the volume changes (printed here), the env does not.
 """
 
+EXEC_EPILOG = """\
+Runs CMD inside the pod's running container through the runtime (`runc exec`), with
+the env the runtime holds for it (config.json process.env): what `kubectl exec POD --
+env` shows, which is not necessarily what the process has in memory (`memlab env PID`).
+Needs a pod started by `memlab k8s run` with a runtime (not simulated).
+
+examples:
+  memlab k8s exec --pod DIR -- cat /etc/config/LOG_LEVEL
+  memlab k8s exec --pod DIR --container sidecar -- env
+"""
+
+PS_EPILOG = """\
+Lists the pods under memlab's pod root: each container's runtime state, host pid and
+container pid (NSpid), mount and PID namespaces, and its mounts (--json: all of them).
+"""
+
 APPLY_EPILOG = """\
 examples:
   memlab k8s apply memlab/k8s/examples/test-config-debug.yaml \
@@ -132,6 +149,10 @@ def register(sub) -> None:
                    help="run this bundled sample (or program) instead of the command; "
                         "one shell-quoted string")
     r.add_argument("--pod-dir", metavar="DIR", help="where to lay out the pod")
+    r.add_argument("--runtime", metavar="PATH",
+                   help="the OCI runtime (default: runc, else crun, on PATH)")
+    r.add_argument("--simulate", action="store_true",
+                   help="run the container as a host process, without a runtime")
     r.add_argument("--timeout", type=_seconds, default=5.0,
                    help="seconds to wait for start")
     add_json_flag(r)
@@ -154,6 +175,18 @@ def register(sub) -> None:
     t.add_argument("--pod", required=True, metavar="DIR", help="the pod directory")
     add_json_flag(t)
     t.set_defaults(func=cmd_rotate_token)
+
+    x = ksub.add_parser("exec", help="run a command in a running container (runc exec)",
+                        epilog=EXEC_EPILOG, formatter_class=_RAW)
+    x.add_argument("--pod", required=True, metavar="DIR", help="the pod directory")
+    x.add_argument("--container", "-c", metavar="NAME", help="default: the pod's container")
+    x.add_argument("cmd", nargs=argparse.REMAINDER, metavar="-- CMD [ARGS...]")
+    x.set_defaults(func=cmd_exec)
+
+    ps = ksub.add_parser("ps", help="the pods memlab runs: containers, pids, namespaces",
+                         epilog=PS_EPILOG, formatter_class=_RAW)
+    add_json_flag(ps)
+    ps.set_defaults(func=cmd_ps)
 
 
 def _say(line: str, **kw) -> None:
@@ -304,6 +337,15 @@ def _emit(args, obj: dict) -> None:
 def _print_started(pr, reveal: bool) -> None:
     _say(f"pod {pr.pod.namespace}/{pr.pod.name} container {pr.container.get('name')}")
     _say(f"pod dir  {pr.pod_dir}")
+    if pr.simulated:
+        _say(pr.simulated)
+    else:
+        _say(f"runtime  {pr.runtime.path} (state {pr.runtime.root}); {rt_note()}")
+        for cr in pr.containers_run:
+            kind = ("sandbox (pause)" if cr.sandbox else
+                    "init container" if cr.init else "container")
+            _say(f"{kind} {cr.name}: runc id {cr.id}, bundle {cr.bundle}"
+                 + ("" if cr.init else f", host pid {cr.host_pid}"))
     _say(f"process  pid {pr.pid}: {' '.join(pr.shown_argv(reveal))}")
     _say(f"note     {pr.note}")
     for w in pr.warnings:
@@ -320,18 +362,28 @@ def _print_started(pr, reveal: bool) -> None:
                 f" ({ent['size']} bytes)" if ent["type"] == "file" else "/")
             _say(f"  {ent['mode']}  {ent['path']}{extra}")
     for m in pr.mounts:
-        _say(f"mount    {m.mount_path} -> {m.mapped_path} (mapped under the pod dir; the "
-             "command is not rewritten)")
+        if pr.simulated:
+            _say(f"mount    {m.mount_path} -> {m.mapped_path} (mapped under the pod dir; the "
+                 "command is not rewritten)")
+        elif m.sub_path:
+            _say(f"mount    {m.mount_path}: read-only bind of {m.sub_path} as resolved now "
+                 "(a subPath never sees a later ..data swap)")
+        else:
+            _say(f"mount    {m.mount_path}: read-only bind mount of {m.host_dir}")
     _say("Ctrl-C stops the pod.  From another terminal:")
     _say(f"  memlab k8s apply CM.yaml --pod {pr.pod_dir}    update a ConfigMap/Secret")
     _say(f"  memlab env {pr.pid}    the env block execve wrote at the top of the stack")
+    if not pr.simulated:
+        _say(f"  memlab k8s exec --pod {pr.pod_dir} -- env    what `kubectl exec` shows")
     sys.stdout.flush()
 
 
 def cmd_run(args) -> int:
     from memlab.k8s.pod import prepare
     objects = list(args.objects)
-    pr = prepare(args.pod, objects, container=args.container, pod_dir=args.pod_dir)
+    runtime = False if args.simulate else (args.runtime or True)
+    pr = prepare(args.pod, objects, container=args.container, pod_dir=args.pod_dir,
+                 runtime=runtime)
     sample, exec_args = None, []
     if args.exec_sample:
         import shlex
@@ -442,7 +494,7 @@ def cmd_apply(args) -> int:
                 _say(f"  env {name}: the running process keeps {d['running']!r}; "
                      f"a restarted container would get {d['on_restart']!r}")
     if running is None:
-        _say("note: the pod is not running (its process was stopped): the files were "
+        _say("note: the pod is not running: the object is stored and the files were "
              "updated, but no process sees them until `memlab k8s run` starts it again")
     else:
         _say(f"note: {ENV_NOTE}")
@@ -465,3 +517,103 @@ def cmd_rotate_token(args) -> int:
         _say(f"token rotated: ..data -> {r.ts_dir} (was {r.old_ts_dir}); the running "
              "process reads the new token at its next open()")
     return EXIT_OK
+
+
+# --- exec / ps ----------------------------------------------------------------------------
+
+def rt_note() -> str:
+    from memlab.k8s.runtime import NETWORK_NOTE
+    return NETWORK_NOTE
+
+
+def cmd_exec(args) -> int:
+    from memlab.k8s.poddir import load_state
+    from memlab.k8s.runtime import Runtime
+    cmd = list(args.cmd)
+    if cmd and cmd[0] == "--":
+        cmd = cmd[1:]
+    if not cmd:
+        raise UsageError("k8s exec: give the command after --")
+    state = load_state(os.path.abspath(args.pod))
+    if not state.get("runtime"):
+        raise MemlabError("k8s exec: this pod is simulated (no container runtime, install "
+                          "runc): run the command on the host instead", path=args.pod)
+    want = args.container or state["container"]
+    ids = {c["name"]: c["id"] for c in state.get("containers") or [] if not c.get("init")}
+    if want not in ids:
+        raise UsageError(f"pod {state['name']!r} has no running container {want!r}")
+    runtime = Runtime(state["runtime"])
+    if runtime.state(ids[want]) is None:
+        raise MemlabError(f"container {want!r} is not running", path=args.pod)
+    r = runtime.exec(ids[want], cmd)
+    sys.stdout.buffer.write(r.stdout)
+    sys.stdout.flush()
+    if r.stderr:
+        sys.stderr.buffer.write(r.stderr)
+    if cmd[0] in ("env", "/bin/env", "printenv"):
+        print("# memlab: this is the env the runtime holds for the container (config.json "
+              "process.env, as `kubectl exec -- env` shows it); the process's own memory may "
+              f"differ: compare `memlab env {state.get('pid')}`", file=sys.stderr)
+    return r.returncode
+
+
+def cmd_ps(args) -> int:
+    from memlab.k8s.poddir import default_pod_root, load_state
+    from memlab.k8s.runtime import Runtime
+    from memlab.procfs.mountinfo import namespaces, read_mountinfo
+    root = default_pod_root()
+    pods = []
+    names = sorted(os.listdir(root)) if os.path.isdir(root) else []
+    for name in names:
+        try:
+            state = load_state(root / name)
+        except MemlabError:
+            continue
+        runtime = Runtime(state["runtime"]) if state.get("runtime") else None
+        conts = []
+        for c in state.get("containers") or []:
+            st = runtime.state(c["id"]) if runtime else None
+            entry = {"name": c["name"], "id": c["id"], "init": bool(c.get("init")),
+                     "state": st["status"] if st else "gone",
+                     "host_pid": st["pid"] if st and st.get("pid") else None,
+                     "container_pid": None, "namespaces": {}, "mounts": []}
+            pid = entry["host_pid"]
+            if pid:
+                try:
+                    entry["namespaces"] = namespaces(pid)
+                    entry["container_pid"] = _nspid(pid)
+                    entry["mounts"] = [m.to_dict() for m in read_mountinfo(pid)
+                                       if m.fstype != "proc"]
+                except MemlabError:
+                    pass
+            conts.append(entry)
+        pods.append({"pod": state["name"], "namespace": state["namespace"],
+                     "pod_dir": str(root / name), "runtime": state.get("runtime"),
+                     "simulated": state.get("simulated"), "pid": state.get("pid"),
+                     "containers": conts})
+    if args.json:
+        print_json({"schema": "memlab.k8s.ps/1", "pods": pods})
+        return EXIT_OK
+    if not pods:
+        _say(f"no pods under {root}")
+    for p in pods:
+        _say(f"pod {p['namespace']}/{p['pod']}  {p['pod_dir']}")
+        if p["simulated"]:
+            _say(f"  {p['simulated']}: host pid {p['pid']}")
+        for c in p["containers"]:
+            ns = " ".join(f"{k}:{v.split('[')[-1].rstrip(']')}"
+                          for k, v in c["namespaces"].items() if k in ("mnt", "pid"))
+            _say(f"  {c['name']:<16} {c['state']:<8} host pid {c['host_pid']}  "
+                 f"container pid {c['container_pid']}  {ns}  {len(c['mounts'])} mounts")
+    return EXIT_OK
+
+
+def _nspid(pid: int) -> int | None:
+    """The pid inside the innermost PID namespace: NSpid's last field (/proc/PID/status)."""
+    from memlab.procfs.status import read_status
+    try:
+        nspid = read_status(pid).get("NSpid", "")
+    except (MemlabError, AttributeError):
+        return None
+    parts = str(nspid).split()
+    return int(parts[-1]) if parts and parts[-1].isdigit() else None

@@ -93,6 +93,14 @@ def _apply(d: Dir, state: dict, docs: list[Manifest]) -> list[ApplyResult]:
             if not vs.projects(obj.kind, obj.name):
                 continue
             touched = True
+            if (state.get("runtime") and vs.kind == "secret"
+                    and not os.path.ismount(vs.host_dir(d.path))):
+                # a runtime's pod keeps Secret volumes on a tmpfs, gone with the pod:
+                # kubelet never writes a Secret volume to disk
+                results.append(ApplyResult(label, action, vs.name, None,
+                                           "not written: the pod is stopped and its Secret "
+                                           "tmpfs is gone", drift))
+                continue
             try:
                 wr = setup_volume(vs, pod, store, d)
                 results.append(ApplyResult(label, action, vs.name, wr, None, drift))

@@ -21,6 +21,7 @@ import base64
 import fcntl
 import json
 import os
+import re
 import stat as _stat
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -31,6 +32,7 @@ from memlab.k8s import validation
 from memlab.k8s.manifests import (ConfigMap, Manifest, ObjectStore, Pod, Secret,
                                   ServiceAccount, build_object)
 from memlab.k8s.podroot import POD_ROOT_NAME, pod_root
+from memlab.k8s.runtime import Runtime
 from memlab.procfs.environ import read_cmdline
 from memlab.safefs import Dir, UnsafePath, check_name, open_trusted
 from memlab.statedir import check_state_root, open_state_dir
@@ -157,6 +159,19 @@ def process_alive(pid: int | None, argv0: str | None) -> bool:
     return bool(argv) and (argv0 is None or os.fsdecode(argv[0]) == argv0)
 
 
+_RUNTIME_ID = re.compile(r"[\w+.-]{1,200}")  # runc's container id rule
+
+
+def _trusted_program(path: str) -> bool:
+    """pod.json names the runtime memlab runs for `k8s exec`/`ps`: only a file that
+    neither pod.json's writer nor anyone else but root can change."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return False
+    return _stat.S_ISREG(st.st_mode) and st.st_uid == 0 and not st.st_mode & 0o022
+
+
 def _refuse(why: str, d: Dir) -> UsageError:
     return UsageError(f"not a memlab pod directory: {why}; refusing to use it", path=d.path)
 
@@ -184,6 +199,15 @@ def _check_state(state, d: Dir) -> dict:
                 and isinstance(e.get("from_secret", False), bool)):
             raise _refuse(f"{STATE_FILE}: an 'env' entry is not {{name, value, from_secret}}",
                           d)
+    runtime = state.get("runtime")
+    if runtime is not None and not (isinstance(runtime, str) and os.path.isabs(runtime)
+                                    and _trusted_program(runtime)):
+        raise _refuse(f"{STATE_FILE}: 'runtime' is not a root-owned program that only "
+                      "root can change", d)
+    for c in state.get("containers") or []:
+        if not (isinstance(c, dict) and isinstance(c.get("name"), str)
+                and isinstance(c.get("id"), str) and _RUNTIME_ID.fullmatch(c["id"])):
+            raise _refuse(f"{STATE_FILE}: a 'containers' entry is not {{name, id}}", d)
     # The stored pod spec goes through the same checks as a manifest.
     pod = build_object(state["pod"], {}, 1, d.join(STATE_FILE))
     if not isinstance(pod, Pod):
@@ -233,7 +257,7 @@ def claim_pod_dir(path: Path) -> Dir:
         if process_alive(state.get("pid"), argv0):
             raise UsageError(f"pod {state['name']!r} is already running here "
                              f"(pid {state['pid']})", path=d.path)
-        for sub in ("volumes", "objects", "rootfs"):
+        for sub in ("volumes", "objects", "rootfs", "bundles", "containers"):
             d.rmtree(sub)  # fd-based: a link here is removed, never followed
         d.unlink(STATE_FILE)
         return d
@@ -265,6 +289,10 @@ def pod_dir_running(pod_dir: str | os.PathLike) -> int | None:
     """The pid of the pod directory's process if it still runs, else None (the pod was
     stopped: an apply still updates the files, but no process sees them)."""
     state = load_state(os.path.abspath(pod_dir))
+    if state.get("runtime"):
+        main = [c for c in state.get("containers") or [] if c.get("main")]
+        st = Runtime(state["runtime"]).state(main[0]["id"]) if main else None
+        return st.get("pid") if st and st.get("status") == "running" else None
     return state.get("pid") if process_alive(state.get("pid"),
                                               (state.get("argv") or [None])[0]) else None
 

@@ -177,9 +177,9 @@ def pod_manifest(tmp_path: Path, command: list[str]) -> str:
     return str(path)
 
 
-def k8s_run(tmp_path: Path, command: list[str]) -> list[str]:
+def k8s_run(tmp_path: Path, command: list[str], simulate: bool = False) -> list[str]:
     return [MEMLAB, "k8s", "run", pod_manifest(tmp_path, command),
-            "--pod-dir", str(tmp_path / "pod")]
+            "--pod-dir", str(tmp_path / "pod"), *(["--simulate"] if simulate else [])]
 
 
 @pytest.mark.parametrize("when", ["started", "running"])
@@ -194,7 +194,8 @@ def test_sigkill_of_k8s_run_kills_the_container_processes(tmp_path, marker, when
 
 @requires_root
 def test_sigkill_of_k8s_run_kills_a_setuid_container(tmp_path, marker, setuid_sleep):
-    memlab = start(k8s_run(tmp_path, [setuid_sleep, marker]))
+    # a host program: the simulation runs it (a runtime's rootfs does not have it)
+    memlab = start(k8s_run(tmp_path, [setuid_sleep, marker], simulate=True))
     first_line(memlab)
     wait_until(lambda: running_sleep(marker), SURVIVAL, what="the marked sleep to run")
     memlab.kill()
