@@ -240,10 +240,11 @@ def cmd_layout(args) -> int:
     from memlab.elf.attach import snapshot_with_elf
     from memlab.render.layout import blocks_to_json, build_blocks
     from memlab.render.layout_svg import render_svg
+    from memlab.procfs.sysctl import read_mmap_min_addr
     from memlab.render.layout_text import render_rich
 
     snap = snapshot_with_elf(args.pid)
-    blocks = build_blocks(snap)
+    blocks = build_blocks(snap, read_mmap_min_addr())
     if args.svg is not None:  # --svg '' is an error (open fails), not "no SVG"
         title = f"memlab layout: pid {snap.pid} {snap.exe or ''}"  # render_svg escapes
         try:
@@ -271,7 +272,7 @@ def cmd_layout(args) -> int:
 # ---------------------------------------------------------------------------- heap
 def heap_text(ev) -> str:
     from memlab.model import hexaddr
-    from memlab.render.layout import human_size
+    from memlab.sizes import human_size
 
     def sz(n):
         return "?" if n is None else f"{n:#x} ({'-' if n < 0 else ''}{human_size(abs(n))})"

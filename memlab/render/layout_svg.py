@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import math
 
-from memlab.render.layout import Block, fmt_addr, human_size
+from memlab.render.layout import Block, fmt_addr
+from memlab.sizes import human_size
 from memlab.render.safe import fit, printable
 
 SVG_W = 760

@@ -4,7 +4,8 @@ from the process are escaped (memlab.render.safe): the terminal must not obey th
 
 from __future__ import annotations
 
-from memlab.render.layout import Block, fmt_addr, human_size
+from memlab.render.layout import Block, fmt_addr
+from memlab.sizes import human_size
 from memlab.render.safe import fit
 
 STYLE = {

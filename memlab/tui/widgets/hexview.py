@@ -20,7 +20,7 @@ from textual.widgets import Input, Static
 
 from memlab.model import Region
 from memlab.render.safe import printable
-from memlab.tui.diff import human_size
+from memlab.sizes import human_size
 from memlab.tui.views import ViewSpec
 from memlab.tui.widgets.base import SnapshotView
 from memlab.tui.widgets.hexfmt import bytes_per_row_for, hex_line, row_width
