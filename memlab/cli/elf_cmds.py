@@ -241,7 +241,7 @@ def cmd_layout(args) -> int:
     from memlab.render.layout import blocks_to_json, build_blocks
     from memlab.render.layout_svg import render_svg
     from memlab.procfs.sysctl import read_mmap_min_addr
-    from memlab.render.layout_text import render_rich
+    from memlab.render.layout_text import WIDTH, render_rich
 
     snap = snapshot_with_elf(args.pid)
     blocks = build_blocks(snap, read_mmap_min_addr())
@@ -261,7 +261,8 @@ def cmd_layout(args) -> int:
     con = console()
     con.print(printable(f"pid {snap.pid}  {snap.exe or '(exe unknown)'}"), highlight=False,
               markup=False)
-    con.print(render_rich(blocks), end="", markup=False)  # labels escaped by layout
+    # as wide as the output (memlab.cli._output: $COLUMNS, the terminal, or 100 piped)
+    con.print(render_rich(blocks, max(con.width, WIDTH)), end="", markup=False)
     for w in snap.warnings:
         con.print(printable(f"warning: {w}"), style="yellow", highlight=False, markup=False)
     if args.svg:

@@ -282,12 +282,12 @@ def _low_area(lowest: int, guard: int | None) -> list[Block]:
     guard = min(guard, lowest) if guard is not None else None
     if guard:
         out.append(Block(0, guard, "reserved", "mmap_min_addr guard",
-                         "vm.mmap_min_addr: no mmap below it (NULL guard)"))
+                         "no mmap below it: NULL guard"))
     start = guard or 0
     if lowest > start:
-        out.append(_gap(start, lowest, "never mapped here; a program could map it"
+        out.append(_gap(start, lowest, "free: a program could map it"
                         if guard is not None else
-                        "vm.mmap_min_addr unknown: the NULL guard is its lowest part"))
+                        "vm.mmap_min_addr unread: its bottom is the guard"))
     return out
 
 
