@@ -24,7 +24,7 @@ from memlab.tui.views import ViewSpec
 from memlab.tui.widgets.base import SnapshotView
 from memlab.tui.widgets.prompt import PromptInput
 from memlab.tui.widgets.tower import KIND_STYLES, Tower, kind_style
-from memlab.tui.widgets.virtual import VirtualTable
+from memlab.tui.widgets.virtual import MAX_COLUMN, MEASURED_ROWS, VirtualTable
 
 KIND_NOTES: dict[str, str] = {
     "text": "the program's machine code (PT_LOAD with PF_X), mapped from the ELF file",
@@ -178,7 +178,13 @@ class MemoryMapView(SnapshotView):
         room = table.scrollable_content_region.width  # less the scrollbar
         if self.snapshot is None or not room:
             return
-        others = sum(w + 2 for w in table._widths[:PATH_COLUMN])
+        # the columns before the path as wide as for every line (not only those a
+        # filter shows): the path keeps one width while filtering
+        widths = [len(name) for name, _ in REGION_COLUMNS[:PATH_COLUMN]]
+        for i in range(min(table.total_count, MEASURED_ROWS)):
+            cells = self._region_row(i)
+            widths = [max(w, min(c.cell_len, MAX_COLUMN)) for w, c in zip(widths, cells)]
+        others = sum(w + 2 for w in widths)
         width = max(MIN_PATH, room - others - 2)
         if width != self.path_width:
             self.path_width = width
