@@ -52,7 +52,7 @@ class MemlabApp(App[None]):
     # switch (v) and the screenshot come first, then the short ones.
     BINDINGS = [
         Binding("v", "toggle_reveal", "Reveal"),
-        Binding("ctrl+s", "save_svg", "Shot"),
+        Binding("ctrl+s", "save_svg", "Screenshot"),
         Binding("slash", "find", "Find"),
         Binding("colon", "command_line", "Cmd"),
         Binding("l", "launch_panel", "Launch"),

@@ -241,3 +241,14 @@ def test_parse_address_and_locate():
     assert index is None and "gap from 0x0 to 0x555555554000" in sentence
     index, sentence = locate(regions, 1 << 63)
     assert index is None and "top of the address space" not in sentence  # vsyscall above
+
+
+@size_ids
+async def test_configmap_editor_shows_its_yaml(size):
+    """The demo ConfigMap (about 8 lines) fits the editor, even at 80x24."""
+    app = MemlabApp(fakes.fake_source())
+    async with started(app, size) as pilot:
+        await pilot.press("k")
+        await settle(app, pilot)
+        editor = app.query_one("#pod-yaml")
+        assert editor.content_region.height >= 7
