@@ -1,5 +1,5 @@
 """The TUI on a small terminal (80x24) and a usual one (120x40): the safety indicators
-and each view's essentials stay on screen; `/` filters the tables, `g ADDR` finds the
+and each view's essentials stay on screen; `/` filters the tables, `j ADDR` finds the
 mapping holding an address, the map shows the tower or the table below 100 columns;
 labels are never cut inside a number.  FakeSource: no process needed."""
 
@@ -133,24 +133,24 @@ async def test_slash_filters_the_env_and_stack_tables(size):
 
 
 @size_ids
-async def test_g_finds_the_mapping_holding_an_address(size):
+async def test_j_finds_the_mapping_holding_an_address(size):
     app = MemlabApp(fakes.fake_source())
     async with started(app, size) as pilot:
         table = app.query_one("#regions", VirtualTable)
         heap_start, _ = fakes.HEAP
-        await pilot.press("g", *f"{heap_start + 0x123:#x}", "enter")
+        await pilot.press("j", *f"{heap_start + 0x123:#x}", "enter")
         await settle(app, pilot)
         assert paths(table)[table.cursor_row] == "[heap]"
         assert app.query_one(Tower).selected == table.index_of(table.cursor_row)
         notes = [str(n.message) for n in app._notifications]
         assert any("is in [heap]" in n and "+0x123" in n for n in notes)
         # an address in no mapping: said so, with the mappings around it
-        await pilot.press("g", *"0x1000", "enter")
+        await pilot.press("j", *"0x1000", "enter")
         await settle(app, pilot)
         notes = [str(n.message) for n in app._notifications]
         assert any(n.startswith("0x1000 is not mapped") for n in notes)
         # a bad address: the prompt stays for a fix, Esc cancels it
-        await pilot.press("g", *"zz", "enter")
+        await pilot.press("j", *"zz", "enter")
         await settle(app, pilot)
         box = app.query_one("#map-goto")
         assert box.display and box.has_focus
@@ -160,11 +160,11 @@ async def test_g_finds_the_mapping_holding_an_address(size):
 
 
 @size_ids
-async def test_g_shows_a_line_the_filter_hid(size):
+async def test_j_shows_a_line_the_filter_hid(size):
     app = MemlabApp(fakes.fake_source())
     async with started(app, size) as pilot:
         table = app.query_one("#regions", VirtualTable)
-        await pilot.press("slash", *"libc", "enter", "g", *"0x7ffffffde010", "enter")
+        await pilot.press("slash", *"libc", "enter", "j", *"0x7ffffffde010", "enter")
         await settle(app, pilot)
         assert table.filter_text == "" and paths(table)[table.cursor_row] == "[stack]"
 
@@ -252,3 +252,38 @@ async def test_configmap_editor_shows_its_yaml(size):
         await settle(app, pilot)
         editor = app.query_one("#pod-yaml")
         assert editor.content_region.height >= 7
+
+
+@size_ids
+async def test_pod_env_and_files_tables_start_on_one_row(size, tmp_path):
+    """The two tables of the Pod view sit side by side: their headers on the same row,
+    however long the volume heading (the ..data target) is."""
+    from memlab.tui.source import LiveSource
+    from tests.helpers import wait_until_async
+
+    source = LiveSource(pod_root=str(tmp_path))
+    try:
+        app = MemlabApp(source)
+        async with app.run_test(size=size) as pilot:
+            await pilot.press("k")
+            view = app.query_one("PodView")
+            view.run_pod()
+            await wait_until_async(lambda: view.state is not None, pilot.pause,
+                                   what="the pod runs")
+            await settle(app, pilot)
+            env, files = app.query_one("#pod-env"), app.query_one("#pod-files")
+            assert env.region.y == files.region.y
+            assert app.query_one("#pod-yaml").content_region.height >= 7
+    finally:
+        source.stop()
+
+
+@size_ids
+async def test_hex_jump_to_an_unmapped_address_says_where_it_is(size):
+    app = MemlabApp(fakes.fake_source())
+    async with started(app, size) as pilot:
+        await pilot.press("x", "j", *"0x1000", "enter")
+        await settle(app, pilot)
+        notes = [str(n.message) for n in app._notifications]
+        assert any("0x1000 is not mapped: it lies in the gap from 0x0 to 0x555555554000"
+                   in n for n in notes)

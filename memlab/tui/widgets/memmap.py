@@ -132,7 +132,8 @@ def locate(regions: tuple[Region, ...] | list[Region], addr: int) -> tuple[int |
 
 class MemoryMapView(SnapshotView):
     BINDINGS = [Binding("x", "hex", "Hex"),
-                Binding("g", "goto", "Go to addr"),
+                # j as in the Hex view (`g` stays the Lessons key, on every view)
+                Binding("j", "goto", "Jump to addr"),
                 Binding("t", "toggle_tower", "Tower")]
 
     class OpenHex(Message):
@@ -218,7 +219,7 @@ class MemoryMapView(SnapshotView):
     def focus_main(self) -> None:
         (self.query_one(Tower) if self.narrow and self.show_tower else self.table).focus()
 
-    # -- g ADDR: which mapping holds an address ------------------------------------------
+    # -- j ADDR: which mapping holds an address ------------------------------------------
     def action_goto(self) -> None:
         box = self.query_one("#map-goto", PromptInput)
         box.display = True
