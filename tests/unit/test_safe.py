@@ -57,11 +57,15 @@ def test_a_literal_backslash_x_is_not_taken_for_an_escape():
     assert fit("a\\x41bcd", 5) == "a\\x4…"
 
 
-def test_the_text_picture_cuts_labels_with_fit():
+def test_the_text_picture_cuts_labels_in_the_middle():
     block = layout.Block(kind="lib", label="L" * 23 + "\x1b" + "LLLL", start=0, end=4096)
     lines: list = []
     layout_text._block_lines(block, 0, 80, lines)  # a 26-column label at depth 0
-    assert "L" * 23 + "… " in lines[0][0]  # the \x1b does not fit whole: left out
+    assert "L" * 12 + "…" + "L" * 5 + "\\x1bLLLL " in lines[0][0]  # the escape whole
+    block = layout.Block(kind="lib", label="L" * 30 + "\x1b" + "L" * 10, start=0, end=4096)
+    lines = []
+    layout_text._block_lines(block, 0, 80, lines)
+    assert "L" * 12 + "…" + "L" * 10 + "    " in lines[0][0]  # does not fit whole: out
 
 
 def test_tower_labels_prefer_the_basename_then_cut_in_the_middle():
