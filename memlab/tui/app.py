@@ -405,6 +405,8 @@ class MemlabApp(App[None]):
         view = self.query(f"#view-{active}")
         if not view:
             return None
+        if isinstance(view.first(), MemoryMapView):
+            view.first().show_table()  # a narrow map showing the tower: the table
         shown = [t for t in view.first().query(VirtualTable) if t.display and
                  t.parent is not None and t.parent.display]
         return shown[0] if shown else None

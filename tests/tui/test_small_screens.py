@@ -84,6 +84,9 @@ async def test_map_shows_the_tower_or_the_table_below_100_columns(size):
         await pilot.press("t")
         await settle(app, pilot)
         assert right.display and not tower.display and table.has_focus
+        await pilot.press("t", "slash", *"heap", "enter")  # / brings the table back
+        await settle(app, pilot)
+        assert right.display and not tower.display and table.row_count == 1
 
 
 @size_ids

@@ -216,6 +216,12 @@ class MemoryMapView(SnapshotView):
         self._arrange()
         (self.query_one(Tower) if self.show_tower else self.table).focus()
 
+    def show_table(self) -> None:
+        """The table on screen (`/` filters it), the tower too if there is room."""
+        if self.show_tower:
+            self.show_tower = False
+            self._arrange()
+
     def focus_main(self) -> None:
         (self.query_one(Tower) if self.narrow and self.show_tower else self.table).focus()
 
