@@ -189,7 +189,7 @@ class MemoryMapView(SnapshotView):
         width = max(MIN_PATH, room - others - 2)
         if width != self.path_width:
             self.path_width = width
-            table.set_rows(table.total_count, self._region_row)
+            table.set_rows(table.total_count, self._region_row, self._region_text)
 
     def _arrange(self) -> None:
         # a short terminal: fewer lines of details, more rows of the table
@@ -278,7 +278,7 @@ class MemoryMapView(SnapshotView):
         source = getattr(self.app, "source", None)
         guard = source.mmap_min_addr() if source is not None else None
         tower.set_snapshot(snap, marks, guard)
-        self.table.set_rows(len(snap.regions), self._region_row)
+        self.table.set_rows(len(snap.regions), self._region_row, self._region_text)
         if self.table.row_count:
             index = keep if keep is not None and keep < len(snap.regions) \
                 else self._default_row()
@@ -291,6 +291,12 @@ class MemoryMapView(SnapshotView):
         r = self.snapshot.regions[i]
         look = RowLook("bold yellow" if i in self._marks else "", self.path_width)
         return tuple(cell(r, look) for _, cell in REGION_COLUMNS)
+
+    def _region_text(self, i: int) -> str:
+        """What `/` searches in maps line i: every column, the whole path."""
+        r = self.snapshot.regions[i]
+        return (f"{r.start:x} {human_size(r.size)} {r.perms} {r.kind} "
+                f"{printable(r.label)} {r.end:x}")
 
     def _default_row(self) -> int:
         stacks = [i for i, r in enumerate(self.snapshot.regions) if r.path == "[stack]"]

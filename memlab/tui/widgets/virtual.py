@@ -130,11 +130,15 @@ class VirtualTable(VirtualLines):
         self.filter_text = ""
         self._visible: list[int] | None = None  # row_at indexes shown (a filter is set)
         self._row_at: Callable[[int], Sequence[Text]] | None = None
+        self._text_at: Callable[[int], str] | None = None
         self._widths = [len(c) for c in columns]
 
     # -- the rows -------------------------------------------------------------------
-    def set_rows(self, count: int, row_at: Callable[[int], Sequence[Text]] | None) -> None:
-        self.total_count, self._row_at = count, row_at
+    def set_rows(self, count: int, row_at: Callable[[int], Sequence[Text]] | None,
+                 text_at: Callable[[int], str] | None = None) -> None:
+        """`text_at(i)`: what the filter searches in row i, when it is cheaper than
+        formatting the row (default: the row's cells)."""
+        self.total_count, self._row_at, self._text_at = count, row_at, text_at
         self._apply_filter()
         self._widths = [len(c) for c in self.columns]
         for i in range(min(self.row_count, MEASURED_ROWS)):
@@ -149,7 +153,7 @@ class VirtualTable(VirtualLines):
         """Show only the rows holding `text` in any cell ("" shows every row)."""
         keep = self.index_of(self.cursor_row) if self.row_count else None
         self.filter_text = text
-        self.set_rows(self.total_count, self._row_at)
+        self.set_rows(self.total_count, self._row_at, self._text_at)
         if keep is not None:
             self.move_to_index(keep, nearest=True)
 
@@ -159,8 +163,9 @@ class VirtualTable(VirtualLines):
             self._visible, self.row_count = None, self.total_count
             return
         row_at = self._row_at
+        text_at = self._text_at or (lambda i: " ".join(c.plain for c in row_at(i)))
         self._visible = [i for i in range(self.total_count)
-                         if needle in " ".join(c.plain for c in row_at(i)).casefold()]
+                         if needle in text_at(i).casefold()]
         self.row_count = len(self._visible)
 
     def index_of(self, row: int) -> int:
