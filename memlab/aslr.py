@@ -25,7 +25,7 @@ from memlab.elf.attach import snapshot_with_elf
 from memlab.errors import UsageError
 from memlab.launch import launch
 from memlab.model import Snapshot, hexaddr
-from memlab.render.layout import human_size
+from memlab.sizes import human_size
 from memlab.samples import list_samples, resolve_target
 
 SCHEMA = "memlab.aslr/1"

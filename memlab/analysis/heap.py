@@ -25,6 +25,7 @@ from typing import Any
 
 from memlab.kernel.abi import PAGE_SIZE, page_up
 from memlab.model import Region, hexaddr
+from memlab.sizes import human_size
 
 GIB = 1 << 30
 
@@ -32,12 +33,7 @@ GIB = 1 << 30
 def _size(n: int | None) -> str | None:
     if n is None:
         return None
-    sign = "-" if n < 0 else ""
-    n = abs(n)
-    for unit, div in (("GiB", GIB), ("MiB", 1 << 20), ("KiB", 1 << 10)):
-        if n >= div:
-            return f"{sign}{n / div:.2f} {unit}"
-    return f"{sign}{n} B"
+    return human_size(n)  # memlab.sizes: the one size format
 
 
 @dataclass(frozen=True)

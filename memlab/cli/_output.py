@@ -20,14 +20,22 @@ def print_json(obj: Any) -> None:
     sys.stdout.write(json_text(json.dumps(obj, indent=2, ensure_ascii=False)) + "\n")
 
 
+# The one rule for the width of text output (docs/cli.md, "Output width"): $COLUMNS when
+# set, else the terminal's width, else -- piped to a file or a pager -- PIPE_WIDTH.
+PIPE_WIDTH = 100
+
+
 def console():
     """A rich Console: colour on a terminal, plain when piped or NO_COLOR is set.
     emoji=False: a symbol or file named `a:smile:b` is printed as named, not with an
     emoji in it (rich replaces :name: codes even where markup is off)."""
     from rich.console import Console
 
-    return Console(no_color=bool(os.environ.get("NO_COLOR")), highlight=False,
-                   soft_wrap=False, emoji=False)
+    c = Console(no_color=bool(os.environ.get("NO_COLOR")), highlight=False,
+                soft_wrap=False, emoji=False)
+    if not c.is_terminal and not os.environ.get("COLUMNS", "").isdigit():
+        c.width = PIPE_WIDTH
+    return c
 
 
 def add_json_flag(p) -> None:

@@ -18,6 +18,7 @@ from memlab.kernel.abi import (AT_EXECFN, AT_PLATFORM, AT_RANDOM, AT_STRING_TYPE
                                STAT_ADDRESS_FIELDS)
 from memlab.model import EnvBlock, InitialStack, ProcStat, Region, Snapshot, hexaddr, text
 from memlab.render.safe import printable
+from memlab.sizes import human_size
 from memlab.secrets import Masker
 
 # auxv types whose value is an address or a bit mask: shown in hex; the rest in decimal.
@@ -42,16 +43,6 @@ def verdict(value: bool | None, what: str = "") -> Text:
     if value:
         return Text("✓ match" + (f" ({what})" if what else ""), style="green")
     return Text("✗ DIFFERS" + (f" ({what})" if what else ""), style="bold red")
-
-
-def human_size(n: int) -> str:
-    """4096 -> "4K", 1536 -> "1.5K", 132 MiB -> "132M" (pmap style, binary units)."""
-    value = float(n)
-    for unit in ("", "K", "M", "G", "T"):
-        if value < 1024 or unit == "T":
-            return f"{int(value)}{unit}" if value == int(value) else f"{value:.1f}{unit}"
-        value /= 1024
-    return str(n)
 
 
 # A rich Table measures and wraps every cell: about 0.25 ms a row, 27 s for the 100,000

@@ -7,7 +7,6 @@ docs/json.md with --json (rich is then never imported), rich tables otherwise.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 
 from memlab.cli._output import (CorePath, add_json_flag, add_reveal_flag, pid_or_core_arg,
@@ -195,9 +194,7 @@ def _refused(snap, need: str) -> AccessDenied | None:
 def _print(*renderables) -> None:
     from memlab.cli._output import console
 
-    c = console()
-    if not c.is_terminal and "COLUMNS" not in os.environ:
-        c.width = 160  # piped to a file or a pager: keep long paths on one line
+    c = console()  # its width: memlab.cli._output (PIPE_WIDTH when piped)
     for r in renderables:
         if r is not None:
             c.print(r)

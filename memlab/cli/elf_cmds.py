@@ -242,7 +242,8 @@ def cmd_layout(args) -> int:
     from memlab.elf.attach import with_elf
     from memlab.render.layout import blocks_to_json, build_blocks
     from memlab.render.layout_svg import render_svg
-    from memlab.render.layout_text import render_rich
+    from memlab.procfs.sysctl import read_mmap_min_addr
+    from memlab.render.layout_text import WIDTH, render_rich
 
     if isinstance(args.pid, CorePath):  # no ELF area: it reads the live process's exe
         from memlab.core.snapshot import core_snapshot
@@ -250,7 +251,7 @@ def cmd_layout(args) -> int:
         snap = core_snapshot(args.pid)
     else:  # memory=True: each block says how much of it is resident (smaps Rss)
         snap = snapshot(args.pid, extend=with_elf, memory=True)
-    blocks = build_blocks(snap)
+    blocks = build_blocks(snap, read_mmap_min_addr())
     if args.svg is not None:  # --svg '' is an error (open fails), not "no SVG"
         title = f"memlab layout: pid {snap.pid} {snap.exe or ''}"  # render_svg escapes
         try:
@@ -268,7 +269,8 @@ def cmd_layout(args) -> int:
     con = console()
     con.print(printable(f"pid {snap.pid}  {snap.exe or '(exe unknown)'}"), highlight=False,
               markup=False)
-    con.print(render_rich(blocks), end="", markup=False)  # labels escaped by layout
+    # as wide as the output (memlab.cli._output: $COLUMNS, the terminal, or 100 piped)
+    con.print(render_rich(blocks, max(con.width, WIDTH)), end="", markup=False)
     for w in snap.warnings:
         con.print(printable(f"warning: {w}"), style="yellow", highlight=False, markup=False)
     if args.svg:
@@ -279,7 +281,7 @@ def cmd_layout(args) -> int:
 # ---------------------------------------------------------------------------- heap
 def heap_text(ev) -> str:
     from memlab.model import hexaddr
-    from memlab.render.layout import human_size
+    from memlab.sizes import human_size
 
     def sz(n):
         return "?" if n is None else f"{n:#x} ({'-' if n < 0 else ''}{human_size(abs(n))})"

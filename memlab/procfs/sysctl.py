@@ -3,6 +3,11 @@
 read_sysctl("vm/mmap_min_addr") -> "65536"; None when the file does not exist on this
 kernel (Yama not built in, a sysctl from a newer kernel) or cannot be read.  Values are
 short text (Documentation/admin-guide/sysctl/): read once, bounded, stripped.
+
+vm.mmap_min_addr (mm/mmap.c, security/min_addr.c) is the lowest address a process may
+mmap without CAP_SYS_RAWIO.  Everything below it is refused, which turns a NULL-pointer
+dereference into a fault; everything between it and the first mapping is ordinary
+unmapped space a program could map (docs/kernel-facts.md).
 """
 
 from __future__ import annotations
@@ -37,10 +42,20 @@ def read_sysctl(name: str) -> str | None:
     return data.decode("utf-8", "backslashreplace").rstrip("\n")
 
 
+def parse_int(data: bytes) -> int | None:
+    """One non-negative decimal number, as sysctl files hold it ("65536\\n"); None if it
+    is not one."""
+    text = data.strip()
+    return int(text) if text.isascii() and text.isdigit() else None
+
+
 def read_sysctl_int(name: str) -> int | None:
-    """An integer sysctl (vm/mmap_min_addr, kernel/yama/ptrace_scope), or None."""
+    """A non-negative integer sysctl (vm/mmap_min_addr, kernel/yama/ptrace_scope), or
+    None."""
     value = read_sysctl(name)
-    try:
-        return int(value) if value is not None else None
-    except ValueError:
-        return None
+    return None if value is None else parse_int(value.encode())
+
+
+def read_mmap_min_addr() -> int | None:
+    """vm.mmap_min_addr in bytes, or None when it cannot be read (no /proc/sys)."""
+    return read_sysctl_int("vm/mmap_min_addr")

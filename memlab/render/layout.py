@@ -5,7 +5,8 @@ memlab.elf.attach added it) into a list of Blocks, HIGHEST address first, the wa
 diagram is drawn: kernel space and [vsyscall], the non-canonical hole, [stack] (with the
 strings execve copied to its top, then auxv/envp/argv and the stack pointer), the unmapped
 gap, the mmap area and libraries, [heap], the executable's bss/data/rodata/text, and the
-reserved low area.  Unmapped gaps become compressed blocks labelled with their size.
+`vm.mmap_min_addr` guard with the unmapped space above it.  Unmapped gaps become
+compressed blocks labelled with their size.
 
 The model (Block, Marker) is plain data: the CLI renders it as text
 (memlab.render.layout_text: 80 columns, plain or rich) or as SVG
@@ -25,6 +26,7 @@ from typing import Any, Iterator
 
 from memlab.kernel.abi import ADDR_END, CANONICAL_USER_END, KERNEL_START, TASK_SIZE_MAX
 from memlab.model import Region, Snapshot, hexaddr
+from memlab.sizes import human_size
 
 
 # kind -> one-line "what it is" when nothing more specific is known
@@ -95,18 +97,6 @@ def walk(blocks: list[Block], depth: int = 0) -> Iterator[tuple[int, Block]]:
     for b in blocks:
         yield depth, b
         yield from walk(list(b.children), depth + 1)
-
-
-def human_size(n: int) -> str:
-    units = ("B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB")
-    v = float(n)
-    i = 0
-    while v >= 1024 and i < len(units) - 1:
-        v /= 1024
-        i += 1
-    if i == 0:
-        return f"{n} B"
-    return f"{v:.0f} {units[i]}" if v == int(v) or v >= 100 else f"{v:.1f} {units[i]}"
 
 
 # --------------------------------------------------------------------------- model
@@ -239,8 +229,9 @@ def _gap(start: int, end: int, what: str = "") -> Block:
     return Block(start, end, "gap", "unmapped", what)
 
 
-def build_blocks(snap: Snapshot) -> list[Block]:
-    """The picture's blocks, highest address first (see module doc)."""
+def build_blocks(snap: Snapshot, mmap_min_addr: int | None = None) -> list[Block]:
+    """The picture's blocks, highest address first (see module doc).  `mmap_min_addr`:
+    vm.mmap_min_addr (memlab.procfs.sysctl), the guard at the bottom; None when unknown."""
     facts = _ElfFacts(snap.elf)
     exe_name = os.path.basename((snap.exe or "exe").replace(" (deleted)", "")) or "exe"
     regions = sorted(snap.regions, key=lambda r: r.start)
@@ -250,9 +241,7 @@ def build_blocks(snap: Snapshot) -> list[Block]:
 
     blocks: list[Block] = []  # built lowest first, reversed at the end
     lowest = user[0].start if user else TASK_SIZE_MAX
-    if lowest > 0:
-        blocks.append(Block(0, lowest, "reserved", "reserved low area",
-                            "never mapped: NULL guard"))
+    blocks.extend(_low_area(lowest, mmap_min_addr))
     cursor = lowest
     for group in _group_libs(user):
         first, last = group[0], group[-1]
@@ -284,6 +273,25 @@ def build_blocks(snap: Snapshot) -> list[Block]:
     blocks.extend(kernel_parts)
     blocks = [_with_markers(b, markers) for b in blocks]
     return blocks[::-1]
+
+
+def _low_area(lowest: int, guard: int | None) -> list[Block]:
+    """Below the first mapping, lowest first: only [0, vm.mmap_min_addr) is refused to
+    mmap (mm/mmap.c: mmap_region -> security_mmap_addr, security/min_addr.c); the rest
+    up to the first mapping is ordinary unmapped space a program could map."""
+    if lowest <= 0:
+        return []
+    out: list[Block] = []
+    guard = min(guard, lowest) if guard is not None else None
+    if guard:
+        out.append(Block(0, guard, "reserved", "mmap_min_addr guard",
+                         "no mmap below it: NULL guard"))
+    start = guard or 0
+    if lowest > start:
+        out.append(_gap(start, lowest, "free: a program could map it"
+                        if guard is not None else
+                        "vm.mmap_min_addr unread: its bottom is the guard"))
+    return out
 
 
 def _gap_what(lo: int, hi: int, snap: Snapshot) -> str:

@@ -6,10 +6,19 @@ from __future__ import annotations
 
 import math
 
-from memlab.render.layout import Block, fmt_addr, human_size
-from memlab.render.safe import fit, printable
+from memlab.render.layout import Block, fmt_addr
+from memlab.sizes import human_size
+from memlab.render.safe import printable
 
 SVG_W = 760
+# Width of one character of the 10px monospace notes: 0.6 em for the usual monospace
+# fonts (DejaVu Sans Mono, Liberation Mono: 1229/2048 em), rounded up.
+NOTE_CHAR_W = 6.2
+
+
+def notes_width(x: int, chars: int, char_w: float = NOTE_CHAR_W) -> int:
+    """The picture's width for a note of `chars` characters starting at x (+ margin)."""
+    return int(math.ceil(x + chars * char_w + 20))
 _FILL = {
     "text": "#f4a6a6", "rodata": "#f7e3a1", "data": "#b9e4b0", "bss": "#a9dce6",
     "heap": "#e2b0e8", "stack": "#a8c1f0", "lib": "#d9d9d9", "anon": "#eeeeee",
@@ -30,6 +39,7 @@ def render_svg(blocks: list[Block], title: str = "memlab layout") -> str:
         return xml_escape(printable(s))
 
     rows: list[str] = []
+    notes: list[int] = []  # length of every note right of the tower (10px monospace)
     y = 40
     x0, box_w = 170, 560
 
@@ -58,15 +68,19 @@ def render_svg(blocks: list[Block], title: str = "memlab layout") -> str:
         info = " ".join(p for p in (b.perms or "", human_size(b.size)) if p)
         rows.append(f'<text class="info" x="{x + w - 6}" y="{y + 15}" '
                     f'text-anchor="end">{escape(info)}</text>')
-        if b.what:  # to the right of the tower
+        if b.what:  # to the right of the tower, whole: the picture grows to fit it
+            note = escape(b.what)
+            notes.append(len(printable(b.what)))
             rows.append(f'<text class="what" x="{x0 + box_w + 10}" y="{y + 14}">'
-                        f'{escape(fit(b.what, 48))}</text>')
+                        f'{note}</text>')
         for i, m in enumerate(b.markers):
             my = y + 26 + 12 * i
             rows.append(f'<line class="marker" x1="{x}" y1="{my - 4}" x2="{x + w}" '
                         f'y2="{my - 4}" stroke="#b00" stroke-dasharray="2 2"/>')
+            mark = f"◀ {m.label} {m.address:#x}"
+            notes.append(len(printable(mark)))
             rows.append(f'<text class="marker" x="{x0 + box_w + 10}" y="{my}">'
-                        f'◀ {escape(m.label)} {m.address:#x}</text>')
+                        f'{escape(mark)}</text>')
         rows.append("</g>")
         y += h
         for c in b.children:
@@ -78,7 +92,8 @@ def render_svg(blocks: list[Block], title: str = "memlab layout") -> str:
         rows.append(f'<text class="addr" x="{x0 - 6}" y="{y + 4}" '
                     f'text-anchor="end">{fmt_addr(blocks[-1].start)}</text>')
     total_h = y + 20
-    total_w = SVG_W + 260
+    total_w = max(SVG_W + 260, notes_width(x0 + box_w + 10, max(notes, default=0)),
+                  notes_width(10, len(printable(title)), NOTE_CHAR_W * 1.5))
     head = (f'<svg xmlns="http://www.w3.org/2000/svg" width="{total_w}" '
             f'height="{total_h}" viewBox="0 0 {total_w} {total_h}" '
             'font-family="monospace" font-size="12">\n'

@@ -4,8 +4,9 @@ from the process are escaped (memlab.render.safe): the terminal must not obey th
 
 from __future__ import annotations
 
-from memlab.render.layout import Block, fmt_addr, human_size
-from memlab.render.safe import fit
+from memlab.render.layout import Block, fmt_addr
+from memlab.sizes import human_size
+from memlab.render.safe import fit, fit_middle
 
 STYLE = {
     "text": "bold red", "rodata": "yellow", "data": "green", "bss": "cyan",
@@ -36,7 +37,8 @@ def _block_lines(b: Block, depth: int, width: int, out: list) -> None:
     indent = "  " * depth
     head = f"  {bar} {indent}"
     label_w = 26 - len(indent)
-    left = f"{head}{fit(b.label, label_w):<{label_w}} {b.perms or '':<4} " \
+    # a label is cut in the middle (the end of a name tells libraries apart)
+    left = f"{head}{fit_middle(b.label, label_w):<{label_w}} {b.perms or '':<4} " \
            f"{human_size(b.size):>9}  "
     what = b.what
     if b.resident is not None:  # how much of it is in RAM (smaps Rss)

@@ -68,6 +68,34 @@ def fit(s: str, width: int) -> str:
     return printable(s[:cut]) + "…"
 
 
+def fit_middle(s: str, width: int) -> str:
+    """Like fit, but cut from the middle: a long path keeps its start and its file name
+    ("/usr/lib/x86_…/libc.so.6").  Escapes are never split."""
+    shown = printable(s)
+    if len(shown) <= width:
+        return shown
+    if width <= 1:
+        return fit(s, width)
+    pieces = [_escape(ch) if _CONTROL.match(ch) else ch for ch in s]
+    tail_room = (width - 1) // 2 + (width - 1) % 2
+    head_room = width - 1 - tail_room
+    tail: list[str] = []
+    used = 0
+    for piece in reversed(pieces):
+        if used + len(piece) > tail_room:
+            break
+        tail.append(piece)
+        used += len(piece)
+    head: list[str] = []
+    used = 0
+    for piece in pieces[:len(pieces) - len(tail)]:
+        if used + len(piece) > head_room:
+            break
+        head.append(piece)
+        used += len(piece)
+    return "".join(head) + "…" + "".join(reversed(tail))
+
+
 def json_text(s: str) -> str:
     """JSON text from json.dumps(..., ensure_ascii=False) with DEL, the C1 controls and
     the bidi controls written as \\uNNNN (the same JSON value: only string contents can

@@ -27,7 +27,7 @@ from textual.widgets import Footer, Input, Static, TabbedContent, TabPane
 
 from memlab.errors import MemlabError, NoSuchProcess
 from memlab.model import Snapshot
-from memlab.render.safe import printable
+from memlab.render.safe import fit_middle, printable
 from memlab.safefs import open_trusted
 from memlab.tui.messages import CommandDone, SnapshotFailed, SnapshotReady, WorkerError
 from memlab.tui.palette import memlab_commands
@@ -38,6 +38,8 @@ from memlab.tui.widgets.base import SnapshotView
 from memlab.tui.widgets.drive import DriveView
 from memlab.tui.widgets.hexview import HexView
 from memlab.tui.widgets.memmap import MemoryMapView
+from memlab.tui.widgets.prompt import PromptInput
+from memlab.tui.widgets.virtual import VirtualTable
 
 VIEWS, UNAVAILABLE_VIEWS = load_views()
 
@@ -46,16 +48,19 @@ class MemlabApp(App[None]):
     CSS_PATH = str(Path(__file__).with_name("memlab.tcss"))  # absolute: subclasses too
     TITLE = "memlab"
     AUTO_FOCUS = "#regions"
+    # Footer order = importance: on 80 columns the last ones are cut, so the safety
+    # switch (v) and the screenshot come first, then the short ones.
     BINDINGS = [
-        Binding("q", "quit", "Quit"),
-        Binding("question_mark", "help", "Help"),
-        Binding("l", "launch_panel", "Launch"),
-        Binding("p", "pick_process", "Attach"),
-        Binding("colon", "command_line", "Command"),
-        Binding("r", "refresh", "Refresh"),
-        Binding("a", "toggle_live", "Live"),
         Binding("v", "toggle_reveal", "Reveal"),
         Binding("ctrl+s", "save_svg", "Screenshot"),
+        Binding("slash", "find", "Find"),
+        Binding("colon", "command_line", "Cmd"),
+        Binding("l", "launch_panel", "Launch"),
+        Binding("p", "pick_process", "Attach"),
+        Binding("a", "toggle_live", "Live"),
+        Binding("r", "refresh", "Refresh"),
+        Binding("question_mark", "help", "Help"),
+        Binding("q", "quit", "Quit"),
         *(Binding(v.key, f"show_view('{v.id}')", v.title, show=False) for v in VIEWS),
     ]
 
@@ -105,6 +110,8 @@ class MemlabApp(App[None]):
             # The lesson pane (memlab.lessons) mounts here: see open_side_pane.
             yield Container(id="side-pane")
         yield Static(id="banner")
+        yield PromptInput(placeholder="/ filter the rows of this view — Esc clears",
+                          id="find")
         yield Input(placeholder=": setenv K V | unsetenv K | scrub K | copy K | malloc N",
                     id="cmdline")
         yield Footer()
@@ -114,6 +121,7 @@ class MemlabApp(App[None]):
         self.live = self._live_at_start
         self.query_one("#banner").display = False
         self.query_one("#side-pane").display = False
+        self.query_one("#find").display = False
         if not self.is_headless:
             # SIGTERM/SIGHUP: leave like `q` (restore the terminal; the CLI's finally
             # ends the launched child).  PR_SET_PDEATHSIG backs this up if we are killed.
@@ -246,19 +254,23 @@ class MemlabApp(App[None]):
         if not status:
             return  # reactive watchers can fire before compose
         s = self.snapshot
-        t = Text()
+        t = Text(no_wrap=True, overflow="crop")
+        # the indicators first, the executable's path last (cut in the middle to fit):
+        # on 80 columns the safety switches must stay on screen
         if s is not None:
             name = printable(s.stat.comm or (s.exe or "?"))
             t.append(f" pid {s.pid} {name} ", style="bold reverse")
-            t.append(f"  {printable(s.exe or '')}  ")
-        t.append("launched" if self.source.launched else "attached (read-only)",
-                 style="green" if self.source.launched else "yellow")
-        t.append("  live " + ("on" if self.live else "off"),
-                 style="bold green" if self.live else "dim")
-        t.append("  secrets " + ("REVEALED" if self.reveal else "masked"),
-                 style="bold red" if self.reveal else "dim")
         if self.gone is not None:
-            t.append("  GONE", style="bold red")
+            t.append(" GONE", style="bold red")
+        t.append(" secrets " + ("REVEALED" if self.reveal else "masked"),
+                 style="bold red" if self.reveal else "dim")
+        t.append(" live " + ("on" if self.live else "off"),
+                 style="bold green" if self.live else "dim")
+        t.append(" launched" if self.source.launched else " attached (read-only)",
+                 style="green" if self.source.launched else "yellow")
+        if s is not None and s.exe:
+            room = status.first(Static).size.width or self.size.width
+            t.append("  " + fit_middle(s.exe, max(8, room - t.cell_len - 2)))
         status.first(Static).update(t)
 
     # -- commands (workers) -------------------------------------------------------
@@ -312,6 +324,12 @@ class MemlabApp(App[None]):
         self.secret_copies.append((start, start + length))
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
+        if event.input.id == "find":  # keep the filter, back to the table
+            event.input.display = False
+            table = getattr(self, "_filtered", None)
+            if table is not None:
+                table.focus()
+            return
         if event.input.id != "cmdline":
             return
         line = event.value.strip()
@@ -381,6 +399,40 @@ class MemlabApp(App[None]):
     def on_key(self, event) -> None:
         if event.key == "escape" and self.focused is self.query_one("#cmdline"):
             self._focus_view(self.query_one("#views", TabbedContent).active)
+
+    # -- / filters the table of the view on screen -------------------------------------
+    def _find_table(self) -> VirtualTable | None:
+        active = self.query_one("#views", TabbedContent).active
+        view = self.query(f"#view-{active}")
+        if not view:
+            return None
+        if isinstance(view.first(), MemoryMapView):
+            view.first().show_table()  # a narrow map showing the tower: the table
+        shown = [t for t in view.first().query(VirtualTable) if t.display and
+                 t.parent is not None and t.parent.display]
+        return shown[0] if shown else None
+
+    def action_find(self) -> None:
+        table = self._find_table()
+        if table is None:
+            self.notify("this view has no table to filter", severity="warning")
+            return
+        self._filtered = table
+        box = self.query_one("#find", PromptInput)
+        box.value = table.filter_text
+        box.display = True
+        box.focus()
+
+    def on_input_changed(self, event: Input.Changed) -> None:
+        table = getattr(self, "_filtered", None)
+        if event.input.id == "find" and table is not None and event.input.display:
+            table.set_filter(event.value)
+
+    def on_prompt_input_cancelled(self, event: PromptInput.Cancelled) -> None:
+        table = getattr(self, "_filtered", None)
+        if event.prompt.id == "find" and table is not None:
+            table.set_filter("")
+            table.focus()
 
     def on_memory_map_view_open_hex(self, message: MemoryMapView.OpenHex) -> None:
         self.query_one(HexView).open_region(message.region)

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from memlab.model import Region, Snapshot
+from memlab.sizes import human_size
 
 
 def changed_offsets(old: bytes, new: bytes) -> frozenset[int]:
@@ -64,14 +65,6 @@ def region_changes(old: Snapshot | None, new: Snapshot) -> dict[tuple[int, str |
             out[_key(r)] = RegionChange(r, "grew" if r.size > prev.size else "shrank",
                                         r.size - prev.size)
     return out
-
-
-def human_size(n: int) -> str:
-    for unit in ("B", "KiB", "MiB", "GiB", "TiB", "PiB"):
-        if abs(n) < 1024 or unit == "PiB":
-            return f"{n} {unit}" if unit == "B" else f"{n:.1f} {unit}".replace(".0 ", " ")
-        n /= 1024  # type: ignore[assignment]
-    raise AssertionError("unreachable")
 
 
 def summarize(old: Snapshot | None, new: Snapshot) -> list[str]:

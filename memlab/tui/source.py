@@ -126,6 +126,10 @@ class DataSource:
     def sample_names(self) -> list[str]:
         return []
 
+    def mmap_min_addr(self) -> int | None:
+        """vm.mmap_min_addr (the map's low guard), or None when unknown."""
+        return None
+
     # -- optional panels (memlab.exposure): worker threads --------------------------
     def access_matrix(self, rows: tuple[str, ...] | None = None,
                       channels: tuple[str, ...] | None = None):
@@ -302,6 +306,13 @@ class LiveSource(DataSource):
         from memlab.samples import list_samples
 
         return [s.name for s in list_samples()]
+
+    def mmap_min_addr(self) -> int | None:
+        if not hasattr(self, "_mmap_min_addr"):  # system-wide: read once
+            from memlab.procfs.sysctl import read_mmap_min_addr
+
+            self._mmap_min_addr = read_mmap_min_addr()
+        return self._mmap_min_addr
 
     def access_matrix(self, rows=None, channels=None):
         from memlab.exposure.matrix import access_matrix

@@ -10,6 +10,7 @@ import xml.etree.ElementTree as ET
 import pytest
 
 from memlab.cli import main
+from memlab.cli._output import PIPE_WIDTH, console
 from memlab.launch import launch
 from tests.helpers import REPO, sample
 
@@ -49,11 +50,18 @@ def test_elf_text_and_file(capsys, sleeper):
 
 def test_layout_text_svg_json(capsys, sleeper, tmp_path, monkeypatch):
     monkeypatch.setenv("NO_COLOR", "1")
+    monkeypatch.delenv("COLUMNS", raising=False)
     svg = tmp_path / "l.svg"
     rc, out, err = run(capsys, "layout", sleeper.pid, "--svg", svg)
     assert rc == 0 and "[stack]" in out and "[heap]" in out and "◀ _end" in out
     assert "\x1b[" not in out
-    assert all(len(line) <= 80 for line in out.splitlines()[1:])
+    # piped: one width, PIPE_WIDTH (docs/cli.md "Output width"), whatever the command
+    assert all(len(line) <= PIPE_WIDTH for line in out.splitlines()[1:])
+    assert console().width == PIPE_WIDTH
+    monkeypatch.setenv("COLUMNS", "120")
+    assert console().width == 120
+    rc, out, err = run(capsys, "layout", sleeper.pid)
+    assert all(len(line) <= 120 for line in out.splitlines()[1:])
     root = ET.parse(svg).getroot()
     assert root.tag.endswith("svg")
     labels = [t.text for t in root.iter("{http://www.w3.org/2000/svg}text")

@@ -230,6 +230,7 @@ def normalise(blocks: list[Block]) -> list[Block]:
 
 
 GOLDEN_ENV = [b"A=1"]
+GOLDEN_MMAP_MIN_ADDR = 65536  # the usual vm.mmap_min_addr, fixed: the picture is not the host's
 GOLDEN_PATH = "/tmp/memlab-golden/sleeper"
 
 
@@ -242,7 +243,7 @@ def golden_picture() -> str:
                      0o755)
     with launch(GOLDEN_PATH, ["golden"], GOLDEN_ENV, no_aslr=True, hold="ready") as child:
         snap = snapshot_with_elf(child.pid)
-    blocks = normalise(build_blocks(snap))
+    blocks = normalise(build_blocks(snap, GOLDEN_MMAP_MIN_ADDR))
     assert_well_ordered(blocks)
     return render_plain(blocks)
 
@@ -285,3 +286,51 @@ def test_exe_denied_to_another_user_degrades():
     assert available is False
     assert "permission denied" in reason and "maps + stat" in reason
     assert start_brk == snap.stat.start_brk
+
+
+def test_low_area_is_the_mmap_min_addr_guard_then_unmapped():
+    """Only [0, vm.mmap_min_addr) is refused to mmap (security/min_addr.c); the rest
+    below the first mapping is ordinary unmapped space, labelled as such."""
+    from memlab.procfs.sysctl import read_mmap_min_addr
+
+    guard = read_mmap_min_addr()
+    assert guard is not None and guard > 0  # 65536 on most distributions
+    with launch(sample("sleeper"), hold="ready", env=[b"A=1"]) as child:
+        snap = snapshot_with_elf(child.pid)
+    blocks = build_blocks(snap, guard)
+    assert_well_ordered(blocks)
+    low, above = blocks[-1], blocks[-2]
+    assert (low.start, low.end, low.kind) == (0, guard, "reserved")
+    assert "mmap_min_addr" in low.label
+    assert above.kind == "gap" and above.label == "unmapped"
+    assert above.start == guard and above.end == min(r.start for r in snap.regions)
+    text = render_plain(blocks)
+    assert "reserved low area" not in text and "NULL guard" in text.splitlines()[-2]
+    # unknown guard: one unmapped block that does not claim to be reserved
+    blocks = build_blocks(snap)
+    assert blocks[-1].kind == "gap" and blocks[-1].start == 0
+
+
+def test_svg_is_as_wide_as_its_longest_note(tmp_path):
+    """Notes right of the tower are drawn whole (AT_EXECFN with a long path, RELRO's
+    section list) and the picture is wide enough for them, not cut at 1020 px."""
+    from memlab.render.layout_svg import NOTE_CHAR_W
+
+    long_dir = tmp_path / ("d" * 120)
+    long_dir.mkdir()
+    exe = long_dir / "sleeper"
+    exe.write_bytes(Path(sample("sleeper")).read_bytes())
+    exe.chmod(0o755)
+    with launch(str(exe), hold="ready", env=[b"A=1"]) as child:
+        snap = snapshot_with_elf(child.pid)
+    blocks = build_blocks(snap, 65536)
+    root = ET.fromstring(render_svg(blocks, "t"))
+    width = int(root.get("width"))
+    assert root.get("viewBox") == f"0 0 {width} {root.get('height')}"
+    notes = [t for t in root.iter(f"{SVG_NS}text") if t.get("class") in ("what", "marker")]
+    execfn = [t.text for t in notes if t.text.startswith("AT_EXECFN")]
+    assert execfn and str(exe) in execfn[0]  # whole, not "AT_EXECFN '/…/c_samples/bin/s"
+    assert not any(t.text.endswith("…") for t in notes)
+    for t in notes:
+        assert float(t.get("x")) + len(t.text) * NOTE_CHAR_W <= width, t.text
+    assert width > 1020

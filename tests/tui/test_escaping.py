@@ -99,7 +99,10 @@ async def test_every_view_shows_hostile_strings_escaped():
         screens = {"map": shown(app)}  # map first: tower, maps table, status line
         paths = [app.query_one("#regions", VirtualTable).get_row_at(i)[4].plain
                  for i in range(len(first.regions))]
-        assert "/tmp/lib\\x1b]0;PWNED\\x07evil\\x1b[2J.so" in paths
+        # escaped; a long path may be cut in the middle, never inside an escape
+        assert any(p.startswith("/tmp/lib") and p.endswith("\\x1b[2J.so")
+                   for p in paths)
+        assert not any("\x1b" in p or "\x07" in p for p in paths)
         assert "sl\\x1b]0;PWNED\\x07" in screens["map"]  # comm on the status line
         await pilot.press("v")  # reveal: the secret's value is drawn too
         for key in ("e", "s", "x"):
@@ -183,8 +186,8 @@ async def test_real_process_with_escapes_in_env_argv_and_paths(hostile_sample):
         assert " pid %d sl\\x1b]0;PWNED\\x07eep " % hostile_sample.pid in text  # comm
         paths = [app.query_one("#regions", VirtualTable).get_row_at(i)[4].plain
                  for i in range(len(app.snapshot.regions))]
-        assert any(p.endswith("/sl\\x1b]0;PWNED\\x07eeper\\x1b[2J") for p in paths)
-        assert "text sl\\x1b]" in text  # the tower's block for the binary
+        assert any(p.endswith("eeper\\x1b[2J") for p in paths)  # cut in the middle
+        assert "text sl" in text  # the tower's block for the binary (cut in the middle)
         await pilot.press("e")
         await settle(app, pilot)
         text = shown(app)

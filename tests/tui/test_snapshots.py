@@ -48,6 +48,8 @@ SCREENS = {
     "help": steps(["question_mark"]),
     "launch_panel": steps(["l"]),
     "picker": steps(["p"]),
+    "map_filtered_libc": steps(["slash", *"libc", "enter"]),
+    "map_tower_toggled": steps(["t"]),  # below 100 columns: the tower alone
 }
 
 

@@ -6,7 +6,10 @@ from __future__ import annotations
 import pytest
 
 from memlab.render import layout, layout_text
-from memlab.render.safe import fit, printable
+from hypothesis import given
+from hypothesis import strategies as st
+
+from memlab.render.safe import fit, fit_middle, printable
 from memlab.tui.widgets.tower import short_label
 
 
@@ -54,17 +57,34 @@ def test_a_literal_backslash_x_is_not_taken_for_an_escape():
     assert fit("a\\x41bcd", 5) == "a\\x4…"
 
 
-def test_the_text_picture_cuts_labels_with_fit():
+def test_the_text_picture_cuts_labels_in_the_middle():
     block = layout.Block(kind="lib", label="L" * 23 + "\x1b" + "LLLL", start=0, end=4096)
     lines: list = []
     layout_text._block_lines(block, 0, 80, lines)  # a 26-column label at depth 0
-    assert "L" * 23 + "… " in lines[0][0]  # the \x1b does not fit whole: left out
+    assert "L" * 12 + "…" + "L" * 5 + "\\x1bLLLL " in lines[0][0]  # the escape whole
+    block = layout.Block(kind="lib", label="L" * 30 + "\x1b" + "L" * 10, start=0, end=4096)
+    lines = []
+    layout_text._block_lines(block, 0, 80, lines)
+    assert "L" * 12 + "…" + "L" * 10 + "    " in lines[0][0]  # does not fit whole: out
 
 
-def test_tower_labels_prefer_the_basename_then_cut_with_fit():
+def test_tower_labels_prefer_the_basename_then_cut_in_the_middle():
     assert short_label("/usr/lib/libc.so.6", 30) == "/usr/lib/libc.so.6"
     assert short_label("/usr/lib/libc.so.6", 12) == "libc.so.6"
-    assert short_label("/usr/lib/libc.so.6", 5) == "libc…"
-    assert short_label("/tmp/a\x1bbcdef", 6) == "a\\x1b…"
-    assert short_label("/tmp/a\x1bbcdef", 5) == "a…"  # not "a\\x1…"
+    assert short_label("/usr/lib/libc.so.6", 5) == "li….6"  # both ends of the name
+    assert short_label("/tmp/a\x1bbcdef", 9) == "a…cdef"
+    assert short_label("/tmp/a\x1bbcdef", 6) == "a…def"  # not "a\\x1…"
+    assert short_label("/tmp/ab\x1b", 5) == "ab…"  # the escape whole or not at all
     assert short_label("/usr/lib/libc.so.6", 0) == ""
+
+
+@given(st.text(max_size=60), st.integers(min_value=0, max_value=70))
+def test_fit_middle_fits_and_keeps_both_ends(s, width):
+    out = fit_middle(s, width)
+    shown = printable(s)
+    assert len(out) <= max(width, 0)
+    if len(shown) <= width:
+        assert out == shown
+    elif width >= 2:
+        head, _, tail = out.partition("…")
+        assert shown.startswith(head) and shown.endswith(tail)

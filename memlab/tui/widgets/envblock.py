@@ -17,7 +17,8 @@ from textual.widgets import Static
 from memlab.model import EnvBlock, Snapshot
 from memlab.render.safe import printable
 from memlab.secrets import Masker
-from memlab.tui.diff import env_changed_addresses, human_size
+from memlab.sizes import human_size
+from memlab.tui.diff import env_changed_addresses
 from memlab.tui.views import ViewSpec
 from memlab.tui.widgets.base import SnapshotView
 from memlab.tui.widgets.hexfmt import bytes_per_row_for, hex_line, row_width

@@ -20,10 +20,11 @@ from textual.widgets import Input, Static
 
 from memlab.model import Region
 from memlab.render.safe import printable
-from memlab.tui.diff import human_size
+from memlab.sizes import human_size
 from memlab.tui.views import ViewSpec
 from memlab.tui.widgets.base import SnapshotView
 from memlab.tui.widgets.hexfmt import bytes_per_row_for, hex_line, row_width
+from memlab.tui.widgets.memmap import locate
 from memlab.tui.workers import background
 
 CHANGED = "bold white on red"
@@ -309,8 +310,9 @@ class HexView(SnapshotView):
             self.app.notify(f"not a hex address: {event.value!r}", severity="error")
             return
         region = self.snapshot.region_at(addr) if self.snapshot else None
-        if region is None:
-            self.app.notify(f"0x{addr:x} is not mapped", severity="warning")
+        if region is None:  # the Map view's `j` words it the same (memmap.locate)
+            self.app.notify(locate(self.snapshot.regions if self.snapshot else (), addr)[1],
+                            severity="warning")
             return
         if self.grid.hex_region is None or region.start != self.grid.hex_region.start:
             self.open_region(region)

@@ -14,8 +14,8 @@ from textual.message import Message
 
 from memlab.model import Snapshot
 from memlab.render.layout import Block, build_blocks
-from memlab.render.safe import fit, printable
-from memlab.tui.diff import human_size
+from memlab.render.safe import fit_middle, printable
+from memlab.sizes import human_size
 from memlab.tui.widgets.virtual import VirtualLines
 
 # Colour by kind (memlab.analysis.classify names); unknown kinds fall back to "anon".
@@ -68,9 +68,27 @@ def block_height(size: int) -> int:
 
 def short_label(label: str, width: int) -> str:
     """Every label on the tower passes here: it is escaped (a mapped path may hold
-    control characters), then shortened to its basename or cut."""
+    control characters), then shortened to its basename, then cut in the middle (the
+    end of a name tells libraries apart: libc.so.6, libm.so.6)."""
     full = printable(label)
-    return full if len(full) <= width else fit(label.rsplit("/", 1)[-1], width)
+    return full if len(full) <= width else fit_middle(label.rsplit("/", 1)[-1], width)
+
+
+# The pieces of [stack] (memlab.render.layout) by shorter names: the tower is narrow
+TOWER_NAMES = {
+    "execfn + end marker": "execfn",
+    "env strings (env block)": "env strings",
+    "random pad + AT_RANDOM": "AT_RANDOM+pad",
+    "argc, argv, envp, auxv": "argv envp auxv",
+    "free stack below sp": "free stack",
+}
+
+
+def label_and_size(label: str, size: str, width: int) -> str:
+    """`label` then `size`, right-aligned in exactly `width` columns, with at least one
+    space between: the label is shortened, never the number."""
+    room = max(0, width - len(size) - 1)
+    return f"{short_label(TOWER_NAMES.get(label, label), room):<{room}} {size}"
 
 
 class Tower(VirtualLines):
@@ -78,7 +96,7 @@ class Tower(VirtualLines):
     have 60,000 mappings); click (or up/down when focused) selects one."""
 
     BINDINGS = [("up", "move(-1)", "Up"), ("down", "move(1)", "Down")]
-    CELL = 20  # width of the coloured column
+    CELL = 26  # width of the coloured column: a 15-character label and a size
     WIDTH = 12 + 1 + CELL + 6
 
     class Selected(Message):
@@ -98,9 +116,10 @@ class Tower(VirtualLines):
         self._order: list[int] = []  # first region index of each drawn block, top down
         self._first_line: dict[int, int] = {}  # region index -> its block's first line
 
-    def set_snapshot(self, snapshot: Snapshot, marked: dict[int, str]) -> None:
+    def set_snapshot(self, snapshot: Snapshot, marked: dict[int, str],
+                     mmap_min_addr: int | None = None) -> None:
         self.snapshot, self.marked = snapshot, marked
-        self.blocks = build_blocks(snapshot)
+        self.blocks = build_blocks(snapshot, mmap_min_addr)
         self._indexes = block_indexes(snapshot, self.blocks)
         lines, to_index, order, first = [], [], [], {}
         for n, (b, indexes) in enumerate(zip(self.blocks, self._indexes)):
@@ -133,7 +152,7 @@ class Tower(VirtualLines):
         b, indexes = self.blocks[n], self._indexes[n]
         out = Text(no_wrap=True, overflow="crop")
         if b.kind in FLAT_KINDS or not indexes:
-            gap = short_label(f"{b.label} {human_size(b.size)}", self.CELL + 4)
+            gap = label_and_size(b.label, human_size(b.size), self.CELL + 4)
             out.append(f"{'':12} ┆ {gap}", style="dim")
             return out
         selected = self.selected in indexes
@@ -141,14 +160,11 @@ class Tower(VirtualLines):
         rows = 1 + len(b.children)
         last = max(rows, block_height(b.size)) - 1
         if row == 0:
-            size = human_size(b.size)
-            width = self.CELL - len(size) - 2
-            cell, cell_style = f" {short_label(b.label, width):<{width}}{size} ", style
+            cell = f" {label_and_size(b.label, human_size(b.size), self.CELL - 2)} "
+            cell_style = style
         elif row < rows:  # the pieces execve laid out at the top of [stack]
             c = b.children[row - 1]
-            csize = human_size(c.size)
-            cw = self.CELL - len(csize) - 3
-            cell = f"  {short_label(c.label, cw):<{cw}}{csize} "
+            cell = f"  {label_and_size(c.label, human_size(c.size), self.CELL - 3)} "
             cell_style = style if selected else kind_style("part")
         else:
             cell, cell_style = " " * self.CELL, style

@@ -10,9 +10,11 @@ lines, so the cost of a frame is the height of the screen, whatever the count.
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from typing import Callable, Sequence
 
 from rich.text import Text
+from textual.actions import SkipAction
 from textual.binding import Binding
 from textual.events import Click
 from textual.geometry import Size
@@ -61,7 +63,12 @@ class VirtualLines(ScrollView, can_focus=True):
 class VirtualTable(VirtualLines):
     """A table whose rows are formatted when drawn: `set_rows(count, row_at)` with
     row_at(i) -> the cells of row i (Text).  A subset of DataTable's interface
-    (row_count, cursor_row, move_cursor, get_row_at, clear), its look, and its keys."""
+    (row_count, cursor_row, move_cursor, get_row_at, clear), its look, and its keys.
+
+    `set_filter(text)` keeps only the rows whose cells contain text (case-insensitive):
+    row numbers (row_count, cursor_row, get_row_at) are then those of the rows shown;
+    `index_of(row)` / `move_to_index(i)` translate to and from the index row_at was
+    given (RowHighlighted.index carries it too)."""
 
     DEFAULT_CSS = """
     VirtualTable {
@@ -96,6 +103,7 @@ class VirtualTable(VirtualLines):
         Binding("home", "cursor_to(0)", "Top", show=False),
         Binding("end", "cursor_to(-1)", "Bottom", show=False),
         Binding("enter", "select", "Select", show=False),
+        Binding("escape", "clear_filter", "Clear filter", show=False),
     ]
 
     class RowHighlighted(Message):
@@ -103,6 +111,7 @@ class VirtualTable(VirtualLines):
             super().__init__()
             self.table = table
             self.cursor_row = cursor_row
+            self.index = table.index_of(cursor_row)  # in row_at's numbering
 
         @property
         def control(self) -> VirtualTable:
@@ -116,26 +125,74 @@ class VirtualTable(VirtualLines):
         self.columns = list(columns)
         self.zebra_stripes = zebra_stripes
         self.row_count = 0
+        self.total_count = 0  # rows before the filter
         self.cursor_row = 0
+        self.filter_text = ""
+        self._visible: list[int] | None = None  # row_at indexes shown (a filter is set)
         self._row_at: Callable[[int], Sequence[Text]] | None = None
+        self._text_at: Callable[[int], str] | None = None
         self._widths = [len(c) for c in columns]
 
     # -- the rows -------------------------------------------------------------------
-    def set_rows(self, count: int, row_at: Callable[[int], Sequence[Text]] | None) -> None:
-        self.row_count, self._row_at = count, row_at
+    def set_rows(self, count: int, row_at: Callable[[int], Sequence[Text]] | None,
+                 text_at: Callable[[int], str] | None = None) -> None:
+        """`text_at(i)`: what the filter searches in row i, when it is cheaper than
+        formatting the row (default: the row's cells)."""
+        self.total_count, self._row_at, self._text_at = count, row_at, text_at
+        self._apply_filter()
         self._widths = [len(c) for c in self.columns]
-        for i in range(min(count, MEASURED_ROWS)):
+        for i in range(min(self.row_count, MEASURED_ROWS)):
             self._measure(self.get_row_at(i))
-        self.cursor_row = min(self.cursor_row, max(0, count - 1))
+        self.cursor_row = min(self.cursor_row, max(0, self.row_count - 1))
         self._resize()
 
     def clear(self) -> None:
         self.set_rows(0, None)
 
+    def set_filter(self, text: str) -> None:
+        """Show only the rows holding `text` in any cell ("" shows every row)."""
+        keep = self.index_of(self.cursor_row) if self.row_count else None
+        self.filter_text = text
+        self.set_rows(self.total_count, self._row_at, self._text_at)
+        if keep is not None:
+            self.move_to_index(keep, nearest=True)
+
+    def _apply_filter(self) -> None:
+        needle = self.filter_text.casefold()
+        if not needle or self._row_at is None:
+            self._visible, self.row_count = None, self.total_count
+            return
+        row_at = self._row_at
+        text_at = self._text_at or (lambda i: " ".join(c.plain for c in row_at(i)))
+        self._visible = [i for i in range(self.total_count)
+                         if needle in text_at(i).casefold()]
+        self.row_count = len(self._visible)
+
+    def index_of(self, row: int) -> int:
+        """The row_at index of shown row `row`."""
+        return self._visible[row] if self._visible is not None else row
+
+    def move_to_index(self, index: int, *, nearest: bool = False) -> bool:
+        """Put the cursor on row_at's row `index`; False when the filter hides it (then,
+        with nearest, on the shown row closest below it)."""
+        if self._visible is None:
+            self.move_cursor(row=index)
+            return 0 <= index < self.row_count
+        pos = bisect_left(self._visible, index)
+        found = pos < len(self._visible) and self._visible[pos] == index
+        if found or nearest:
+            self.move_cursor(row=min(pos, self.row_count - 1))
+        return found
+
+    def action_clear_filter(self) -> None:
+        if not self.filter_text:
+            raise SkipAction()  # Esc means something else here
+        self.set_filter("")
+
     def get_row_at(self, row: int) -> Sequence[Text]:
         if not 0 <= row < self.row_count or self._row_at is None:
             raise IndexError(f"row {row} of {self.row_count}")
-        return self._row_at(row)
+        return self._row_at(self.index_of(row))
 
     def _measure(self, cells: Sequence[Text]) -> bool:
         grew = False
@@ -168,8 +225,16 @@ class VirtualTable(VirtualLines):
         width = self.size.width
         if y == 0:  # the header stays put
             style = self.get_component_rich_style("vtable--header")
-            return self._strip(self._cells([Text(c) for c in self.columns], style),
-                               width, style)
+            strip = self._strip(self._cells([Text(c) for c in self.columns], style),
+                                width, style)
+            if self.filter_text:  # at the right edge: the headings stay over their column
+                tag = Text(f" /{self.filter_text}: {self.row_count} of "
+                           f"{self.total_count}, Esc clears ", style="bold reverse",
+                           no_wrap=True, overflow="crop")
+                tag.truncate(width)
+                strip = Strip.join([strip.crop(0, width - tag.cell_len),
+                                    Strip(list(tag.render(self.app.console)))])
+            return strip
         row = int(self.scroll_offset.y) + y - 1
         if row >= self.row_count or self._row_at is None:
             return Strip.blank(width, self.rich_style)
