@@ -28,7 +28,7 @@ class ContainerRun:
     """A container's bundle written below the pod directory, and its `runc run`."""
 
     def __init__(self, runtime: Runtime, pod_dir: Dir, pod_name: str, name: str,
-                 config: dict, init: bool = False, on_mount=None):
+                 config: dict, init: bool = False, on_mount=None, image: str = ""):
         self.runtime = runtime
         self.name = check_name(name)
         self.init = init
@@ -41,7 +41,7 @@ class ContainerRun:
         with pod_dir.makedirs(["bundles", self.name], 0o700) as b:
             for stale in (PID_FILE, "rootfs", "upper", "work"):
                 b.rmtree(stale) if b.is_dir(stale) else b.unlink(stale, missing_ok=True)
-            rootfs.build(b, on_mount or (lambda path: None))
+            rootfs.build(b, on_mount or (lambda path: None), image)
             b.write_file("config.json", json.dumps(config, indent=2).encode(), 0o600)
 
     def start(self, timeout: float) -> "ContainerRun":

@@ -29,6 +29,7 @@ from pathlib import Path
 from memlab.errors import LaunchError, MemlabError, UsageError
 from memlab.k8s import validation
 from memlab.k8s import bundle as oci
+from memlab.k8s import rootfs
 from memlab.k8s import runtime as rt
 from memlab.k8s.apply import ApplyResult, apply_to_pod_dir
 from memlab.k8s.atomic_writer import AtomicWriter, WriteResult
@@ -262,6 +263,9 @@ class PodRun:
                     raise MemlabError(f"subPath {vm['subPath']!r} leaves volume {vs.name!r}")
             # API data volumes are always mounted read-only (ReadOnlyAPIDataVolumes)
             mounts.append(oci.bind(vm["mountPath"], src, True))
+        # the memlab image's python3 and source: this machine's, read-only (rootfs)
+        mounts += [oci.bind(dest, src, True) for dest, src in
+                   rootfs.host_binds(c.get("image", ""))]
         sec = oci.security(self.pod.spec, c)
         return oci.config(args=args, env=[os.fsdecode(e) for e in to_execve(env)],
                           cwd=c.get("workingDir") or "/", hostname=self.hostname, sec=sec,
@@ -336,7 +340,7 @@ class PodRun:
         assert self._dir is not None and self._shim is not None and self.runtime
         cr = ContainerRun(self.runtime, self._dir, self.pod.name, c["name"],
                           self._container_config(c, env, args, ns, sandbox), init=init,
-                          on_mount=self._mounting)
+                          on_mount=self._mounting, image="" if sandbox else c.get("image", ""))
         self._shim.tell("c", cr.id)
         self.containers_run.append(cr)
         cr.sandbox = sandbox

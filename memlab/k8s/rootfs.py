@@ -8,6 +8,10 @@ the same small tree, whatever its `image` says:
                           what an image without a command in the manifest (redis) runs
     etc/passwd, etc/group root and nobody, so `id` names them
     proc dev sys etc tmp  mount points (the runtime mounts over them)
+One image more, for deploy/'s DaemonSet (`image: memlab:latest`, built from
+deploy/Dockerfile on a real cluster): the same tree plus bin/memlab, with this machine's
+/usr (its python3) and memlab's source directory bind-mounted read-only at /usr and
+/opt/memlab (host_binds), lib and lib64 pointing into that /usr as on merged-/usr Debian.
 The tree is an image, written once below memlab's state dir (<state dir>/image-<stamp>,
 the stamp naming the busybox and sample files it was made from) through held directory
 fds (memlab.safefs).  Each container's rootfs is an overlay mount of it, as containerd's
@@ -20,6 +24,7 @@ from __future__ import annotations
 import hashlib
 import os
 
+import memlab
 from memlab.errors import MemlabError
 from memlab.k8s.runtime import mount_overlay
 from memlab.safefs import Dir
@@ -40,6 +45,42 @@ SAMPLE_DIR = "/usr/local/bin"
 DEFAULT_PROGRAM = "/usr/local/bin/sleeper"
 PASSWD = b"root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/false\n"
 GROUP = b"root:x:0:\nnobody:x:65534:\n"
+BUSYBOX_IMAGE, MEMLAB_IMAGE = "busybox", "memlab"  # the two trees image() makes
+HOST_PYTHON = "/usr/bin/python3"
+MEMLAB_MOUNT = "/opt/memlab"
+# bin/memlab in the memlab image: the host's python3 runs memlab from its read-only source
+MEMLAB_LAUNCHER = (b"#!/bin/sh\n"
+                   b"# memlab in memlab's own image: /usr and /opt/memlab are this machine's,\n"
+                   b"# bind-mounted read-only (memlab.k8s.rootfs)\n"
+                   b"exec /usr/bin/python3 -c 'import sys; sys.path.insert(0, \"/opt/memlab\"); "
+                   b"from memlab.cli import main; sys.exit(main(sys.argv[1:]))' \"$@\"\n")
+
+
+def image_kind(image: str) -> str:
+    """MEMLAB_IMAGE for `memlab`, `memlab:TAG`, `REGISTRY/memlab@sha256:...`; else
+    BUSYBOX_IMAGE (every other image runs in the busybox tree, as the note says)."""
+    name = image.rsplit("/", 1)[-1].split("@", 1)[0].split(":", 1)[0]
+    return MEMLAB_IMAGE if name == MEMLAB_IMAGE else BUSYBOX_IMAGE
+
+
+def memlab_source() -> str:
+    """The directory holding the memlab package (bind-mounted at MEMLAB_MOUNT)."""
+    return os.path.dirname(os.path.dirname(os.path.abspath(memlab.__file__)))
+
+
+def provides_image(image: str) -> bool:
+    """Whether a container of IMAGE can run here: the memlab image needs this machine's
+    python3; the busybox tree stands in for every other image."""
+    if image_kind(image) == MEMLAB_IMAGE:
+        return os.access(HOST_PYTHON, os.X_OK)
+    return True
+
+
+def host_binds(image: str) -> list[tuple[str, str]]:
+    """(destination, host source) read-only binds an IMAGE's container gets."""
+    if image_kind(image) == MEMLAB_IMAGE:
+        return [("/usr", "/usr"), (MEMLAB_MOUNT, memlab_source())]
+    return []
 
 
 def find_busybox() -> str | None:
@@ -94,17 +135,17 @@ def _stamp(busybox: str, samples: list[tuple[str, str]]) -> str:
     return h.hexdigest()[:16]
 
 
-def image() -> str:
-    """The image directory (made once per stamp): its path."""
+def image(kind: str = BUSYBOX_IMAGE) -> str:
+    """The image directory of KIND (made once per stamp): its path."""
     busybox, samples = _sources()
-    name = f"image-{_stamp(busybox, samples)}"
+    name = f"image-{kind}-{_stamp(busybox, samples)}"
     with open_state_dir() as state:
         if state.lstat(name) is None or state.lstat(name + ".ok") is None:
             tmp = name + ".new"
             if state.lstat(tmp) is not None:
                 state.rmtree(tmp)
             with state.mkdir(tmp, 0o755) as img:
-                _write_tree(img, busybox, samples)
+                _write_tree(img, busybox, samples, kind)
             if state.lstat(name) is not None:
                 state.rmtree(name)
             state.rename(tmp, name)
@@ -112,11 +153,14 @@ def image() -> str:
         return state.join(name)
 
 
-def build(bundle: Dir, on_mount) -> str:
-    """rootfs/ in the bundle directory BUNDLE (held): an overlay of the image with the
-    bundle's own upper layer.  on_mount(path) is called before the mount (so the cleanup
-    shim knows it first).  Returns the rootfs path."""
-    lower = image()
+def build(bundle: Dir, on_mount, image_name: str = "") -> str:
+    """rootfs/ in the bundle directory BUNDLE (held): an overlay of the image IMAGE_NAME
+    stands for, with the bundle's own upper layer.  on_mount(path) is called before the
+    mount (so the cleanup shim knows it first).  Returns the rootfs path."""
+    if not provides_image(image_name):
+        raise MemlabError(f"image {image_name!r}: memlab builds it from this machine's "
+                          f"{HOST_PYTHON}, which is missing")
+    lower = image(image_kind(image_name))
     for d in ("upper", "work", "rootfs"):
         bundle.mkdir(d, 0o755).close()
     target = bundle.join("rootfs")
@@ -126,7 +170,8 @@ def build(bundle: Dir, on_mount) -> str:
     return target
 
 
-def _write_tree(root: Dir, busybox: str, samples: list[tuple[str, str]]) -> None:
+def _write_tree(root: Dir, busybox: str, samples: list[tuple[str, str]],
+                kind: str = BUSYBOX_IMAGE) -> None:
     for d in ("proc", "dev", "sys", "tmp", "root"):
         root.mkdir(d, 0o755).close()
     with root.mkdir("bin", 0o755) as b:
@@ -144,3 +189,9 @@ def _write_tree(root: Dir, busybox: str, samples: list[tuple[str, str]]) -> None
                 raise MemlabError(f"sample {os.path.basename(path)} is not built (make "
                                   f"samples): {err.strerror}", path=path) from err
             ub.write_file(name, data, 0o755)
+    if kind == MEMLAB_IMAGE:  # the host's /usr is mounted over usr/ (host_binds)
+        with root.open_dir("bin") as b:
+            b.write_file("memlab", MEMLAB_LAUNCHER, 0o755)
+        root.symlink("usr/lib", "lib")
+        root.symlink("usr/lib64", "lib64")
+        root.makedirs(MEMLAB_MOUNT.strip("/").split("/"), 0o755).close()

@@ -80,7 +80,7 @@ def _runtime_with_memlab_image():
     if shutil.which("runc") is None and shutil.which("crun") is None:
         return None
     try:
-        runtime = importlib.import_module("memlab.k8s.runtime")
+        runtime = importlib.import_module("memlab.k8s.rootfs")
     except ImportError:
         return None
     provides = getattr(runtime, "provides_image", None)
@@ -90,7 +90,7 @@ def _runtime_with_memlab_image():
 
 
 @pytest.mark.skipif(os.geteuid() != 0 or _runtime_with_memlab_image() is None,
-                    reason="needs root, runc and memlab.k8s.runtime.provides_image("
+                    reason="needs root, runc and memlab.k8s.rootfs.provides_image("
                            "'memlab:latest'): an image name mapped to a rootfs that has "
                            "memlab; without a runtime the template's /bin/sh loop would run "
                            "on the host, not in the container")
