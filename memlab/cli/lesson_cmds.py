@@ -284,16 +284,79 @@ def _ask(prompt: str) -> str:
 def _show_step(runner: Any, out: Any) -> None:
     step = out.step
     total = len(runner.steps)
-    print(f"\n── Step {step.index + 1}/{total}: {printable(step.title)}")
-    print(_para(runner.render(step.text)))  # with measurements
+    print(f"\n── Step {step.index + 1}/{total}: {printable(runner.mask(step.title))}")
+    print(_para(runner.render(step.text)))  # with measurements, masked
     for note in out.notes:
         print(f"  → {printable(note)}")
     if out.skipped:
         print(f"  {_tag('skip')} {printable(out.skipped)}")
     for r in out.results:
-        print("  " + _result_line(r).replace("\n", "\n  "))
+        if not r.where.endswith("prediction"):  # shown beside the learner's prediction
+            print("  " + _result_line(r).replace("\n", "\n  "))
     if out.after:
         print(_para(out.after))
+
+
+def _ask_quiz(runner: Any, quiz: Any, pause: bool, *, retry: bool = True) -> Any:
+    """Ask a quiz (or a prediction): a wrong answer gets the measurement that rules it
+    out and, with retry, one more try.  Returns the last QuizAnswer (None: not asked)."""
+    print(_para(runner.mask(quiz.question)))
+    for i, choice in enumerate(quiz.choices):
+        print(f"    {chr(97 + i)}) {printable(runner.mask(choice))}")
+    if not pause:
+        return None
+    tries = 2 if retry else 1
+    ans = None
+    for attempt in range(tries):
+        given = _ask("  your answer > ")
+        ans = runner.answer_quiz(quiz, given)
+        if ans.correct:
+            print(f"  {_colour('pass', 'right')}: {printable(ans.expected)}")
+            break
+        print(f"  {_colour('fail', 'not quite')}" + (
+            f": {printable(ans.why_wrong)}" if ans.why_wrong else ""))
+        if attempt + 1 < tries:
+            print("  one more try.")
+    return ans
+
+
+def _show_answer(runner: Any, quiz: Any, ans: Any) -> bool:
+    """The right answer, the evidence memlab measured, the explanation; True if the
+    evidence failed."""
+    if ans is None or not ans.correct:
+        ans = runner.answer_quiz(quiz, "")
+        print(f"  answer: {printable(ans.expected)}")
+    if ans.evidence is not None:
+        print(f"  evidence: {_tag(ans.evidence.status)} "
+              f"{printable(ans.evidence.verdict.measured)}")
+    if quiz.explain:
+        print(_para(runner.mask(quiz.explain), "    "))
+    return ans.evidence is not None and ans.evidence.status == "fail"
+
+
+def _ask_try(runner: Any, step: Any, pause: bool) -> bool:
+    """A try-it step: the command for the learner's other terminal, what it showed, one
+    retry; True if memlab's own measurement failed."""
+    t = step.try_it
+    print("\n  Try it yourself, in another terminal:")
+    print(f"    $ {printable(runner.try_command(step))}")
+    print(_para(runner.mask(t.question)))
+    result = None
+    if pause:
+        for attempt in range(2):
+            given = _ask("  what did it show? > ")
+            result = runner.check_try(step, given)
+            if result.status == "pass":
+                print(f"  {_colour('pass', 'right')}: {printable(result.verdict.measured)}")
+                break
+            print(f"  {_colour('fail', 'not quite')}: look again at what the command printed"
+                  + (" (one more try)" if attempt == 0 else ""))
+    if result is None or result.status != "pass":
+        result = runner.check_try(step, None)
+        print(f"  memlab ran it: {_tag(result.status)} {printable(result.verdict.measured)}")
+    if t.explain:
+        print(_para(runner.mask(t.explain), "    "))
+    return result.status == "fail" and not pause
 
 
 def _run_interactive(lesson: Any, pause: bool) -> int:
@@ -306,13 +369,25 @@ def _run_interactive(lesson: Any, pause: bool) -> int:
         print(f"{_tag('skip')} this lesson cannot run here: {printable(why)}")
         return EXIT_OK
     failed = False
-    with LessonRunner(lesson, allow_programs=True) as runner:  # confirmed in cmd_run
+    with LessonRunner(lesson, allow_programs=True, run_commands=False) as runner:
         while not runner.at_quiz:
             out = runner.outcomes.get(runner.index)
-            if out is None:
+            step = runner.current
+            predicted = None
+            fresh = out is None  # asked once; going back shows the step again
+            if fresh:
+                if step.predict is not None:
+                    print(f"\n── Step {step.index + 1}/{len(runner.steps)}: "
+                          f"{printable(step.title)}: predict first")
+                    predicted = _ask_quiz(runner, step.predict, pause, retry=False)
                 out = runner.run_step()
                 failed |= any(r.status == "fail" for r in out.results)
             _show_step(runner, out)
+            if fresh and step.predict is not None and (predicted is not None or not pause):
+                print("  your prediction, against the measurement:")
+                failed |= _show_answer(runner, step.predict, predicted)
+            if fresh and step.try_it is not None:
+                failed |= _ask_try(runner, step, pause)
             if not pause:
                 runner.next()
                 continue
@@ -327,24 +402,8 @@ def _run_interactive(lesson: Any, pause: bool) -> int:
                 runner.next()
         print("\n── Quiz")
         for quiz in lesson.quizzes:
-            print(_para(quiz.question))
-            for i, choice in enumerate(quiz.choices):
-                print(f"    {chr(97 + i)}) {printable(choice)}")
-            if pause:
-                given = _ask("  your answer > ")
-                ans = runner.answer_quiz(quiz, given)
-                verdict = "right" if ans.correct else "not quite"
-                print(f"  {_colour('pass' if ans.correct else 'fail', verdict)}: "
-                      f"the answer is {printable(ans.expected)}")
-            else:
-                ans = runner.answer_quiz(quiz, "")
-                print(f"  answer: {printable(ans.expected)}")
-            if ans.evidence is not None:
-                print(f"  evidence: {_tag(ans.evidence.status)} "
-                      f"{printable(ans.evidence.verdict.measured)}")
-                failed |= ans.evidence.status == "fail"
-            if quiz.explain:
-                print(_para(quiz.explain, "    "))
+            ans = _ask_quiz(runner, quiz, pause)
+            failed |= _show_answer(runner, quiz, ans)
     if lesson.summary:
         print("\n── What you measured")
         print(_para(lesson.summary))

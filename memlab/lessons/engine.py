@@ -32,7 +32,7 @@ from memlab.lessons.lessonfile import (  # noqa: F401  (re-exported for front en
     REF_RE, Catalog, CheckCall, Lesson, LessonFileError, Quiz, Step, TryIt, discover,
     load_lesson)
 from memlab.processes import ascii_decimal
-from memlab.secrets import Masker, looks_secret
+from memlab.secrets import MASK, Masker, looks_secret
 
 
 @dataclass(frozen=True)
@@ -145,6 +145,7 @@ class LessonRunner:
         self.ctx = RunContext(lesson_dir=lesson.path.parent)
         self.run_commands = run_commands
         self.masker = lesson_masker(lesson)
+        self._secret_texts = [v.decode("utf-8", "replace") for v in self.masker.values]
 
     # ----------------------------------------------------------- navigation (TUI, CLI)
     @property
@@ -348,7 +349,7 @@ class LessonRunner:
         evidence picks the right choice (or IS the answer); the file's `answer` must agree,
         and every other choice must be rejected."""
         first = quiz.question.strip().splitlines()[0] if quiz.question.strip() else ""
-        label = f"{'prediction' if quiz.where.startswith('step') else 'quiz'}: {first}"
+        label = first if quiz.where.startswith("step") else f"quiz: {first}"
         verdicts: list[Verdict] = []
         expected: Any = None
         if quiz.when:
@@ -490,8 +491,13 @@ class LessonRunner:
     # ----------------------------------------------------------- masking
     def mask(self, text: str) -> str:
         """Lesson text and verdicts as shown: every secret value this lesson knows
-        (memlab.secrets) masked, unless --reveal."""
-        return text if checks_revealed() else self.masker.text(text)
+        (lesson_masker) replaced by memlab.secrets.MASK, unless --reveal.  Only the known
+        values: prose is not one NAME=value string, and must keep its other words."""
+        if checks_revealed() or not text:
+            return text
+        for value in sorted(self._secret_texts, key=len, reverse=True):
+            text = text.replace(value, MASK)
+        return text
 
     # ----------------------------------------------------------- whole lesson
     def run_all(self) -> list[CheckResult]:
