@@ -94,6 +94,9 @@ def test_every_check_fails_when_mutated(lesson, runs):
         if r.check_quiz(quiz).status == "skip":
             continue
         for i, (choice, call) in enumerate(quiz.when):
+            if choice != quiz.answer:  # a wrong choice's check: it fails on this run
+                assert r.evaluate(call).status == "fail", (quiz.label, choice)
+                continue
             when = list(quiz.when)
             when[i] = (choice, mutate(call))
             bad = dataclasses.replace(quiz, when=tuple(when))
