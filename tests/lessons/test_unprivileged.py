@@ -77,3 +77,26 @@ def test_no_secret_value_in_the_check_output_without_reveal():
     assert not _leaks(out), _leaks(out)
     rc, shown = _check_all("--reveal")
     assert "hunter2" in shown  # the test can fail: --reveal shows them
+
+
+def test_inherited_env_in_lesson_output_is_judged_as_the_views_judge_it():
+    """how-env-gets-in shows memlab's own environment (the parent's): a secret-looking
+    entry is masked, a CA-bundle path is not, exactly as memlab.secrets judges them for
+    `memlab env` and the TUI."""
+    import subprocess
+    import sys
+
+    from memlab.secrets import Masker
+    from tests.helpers import REPO
+
+    extra = {"MY_API_TOKEN": "zz-inherited-secret-zz",  # first in the parent's env below
+             "NODE_EXTRA_CA_CERTS": "/etc/ssl/certs/ca-certificates.crt"}
+    out = subprocess.run([sys.executable, "-m", "memlab", "lesson", "run", "how-env-gets-in",
+                          "--check"], cwd=REPO, capture_output=True, text=True, timeout=120,
+                         env={**extra, **os.environ, "NO_COLOR": "1"}).stdout
+    assert "MY_API_TOKEN=***" in out, out  # shown, and masked
+    assert out.rstrip().endswith("0 failed"), out
+    assert "zz-inherited-secret-zz" not in out
+    for name, value in extra.items():  # where shown (a long list shows its first items)
+        if f"{name}=" in out:
+            assert Masker().env_string(f"{name}={value}") in out, name
