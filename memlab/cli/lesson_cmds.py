@@ -246,7 +246,8 @@ def _run_check(lessons: list, errors: list, as_json: bool) -> int:
                 print(f"{_tag('skip')} {printable(lesson.id)}: unavailable "
                       f"({len(results)} checks skipped): {printable(why)}")
         else:
-            with LessonRunner(lesson, allow_programs=True) as runner:  # confirmed above
+            with LessonRunner(lesson, allow_programs=True,  # confirmed above
+                              run_memlab=_memlab_in_process) as runner:
                 results = []
                 for step in runner.steps:
                     out = runner.run_step(step)
@@ -272,6 +273,23 @@ def _run_check(lessons: list, errors: list, as_json: bool) -> int:
     else:
         print(_summary(counts))
     return EXIT_FAILURE if counts["fail"] else EXIT_OK
+
+
+def _memlab_in_process(argv: list[str]) -> str:
+    """A try-it `memlab ...` command, run by this memlab in-process (--check): its
+    output, as the learner's terminal would show it."""
+    import contextlib
+    import io
+
+    from memlab.cli import main  # the package that registers this module
+
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(out):
+        try:
+            main(list(argv))
+        except SystemExit:
+            pass
+    return out.getvalue()
 
 
 def _ask(prompt: str) -> str:

@@ -21,7 +21,7 @@ import shutil
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from memlab import launch as launcher
 from memlab.errors import MemlabError, UsageError
@@ -126,12 +126,15 @@ class LessonRunner:
     run_action()/run_checks()/run_step(), quiz answers, close()."""
 
     def __init__(self, lesson: Lesson, *, allow_programs: bool = False,
-                 run_commands: bool = True):
+                 run_commands: bool = True,
+                 run_memlab: Callable[[list[str]], str] | None = None):
         """allow_programs: the user said yes to what a lesson from outside memlab
         starts (Lesson.programs); without it such a lesson is refused here, before any
         action runs.  memlab's own lessons need no yes.  run_commands: run_checks runs a
         step's try-it command itself (--check); a front end with a learner sets it False
-        and judges what the learner typed (check_try with given)."""
+        and judges what the learner typed (check_try with given).  run_memlab: how a
+        try-it command `memlab ...` runs (the CLI runs it in-process: "memlab" is this
+        memlab, whatever may exec its interpreter); else the memlab program is launched."""
         refusal = None if allow_programs else lesson.refuse_programs()
         if refusal is not None:
             raise refusal
@@ -144,6 +147,7 @@ class LessonRunner:
         self.available, self.why_unavailable = lesson.availability()
         self.ctx = RunContext(lesson_dir=lesson.path.parent)
         self.run_commands = run_commands
+        self.run_memlab = run_memlab
         self.masker = lesson_masker(lesson)
         self._secret_texts = [v.decode("utf-8", "replace") for v in self.masker.values]
 
@@ -476,7 +480,7 @@ class LessonRunner:
                         fmt(measured))
             return CheckResult(self.lesson.id, where, label, v, t.line)
         try:
-            output = run_try_command(self.render(t.command))
+            output = run_try_command(self.render(t.command), run_memlab=self.run_memlab)
         except MemlabError as err:
             return CheckResult(self.lesson.id, where, label,
                                Verdict(FAIL, f"the command did not run: {err}"), t.line)
@@ -586,15 +590,19 @@ def _memlab_program() -> str:
 MAX_TRY_OUTPUT = 1 << 20
 
 
-def run_try_command(command: str, timeout: float = 10.0) -> str:
+def run_try_command(command: str, timeout: float = 10.0,
+                    run_memlab: Callable[[list[str]], str] | None = None) -> str:
     """Run a try-it command as the learner would (one program and its arguments, no
-    shell) through memlab.launch, and return its output."""
+    shell) through memlab.launch (`memlab ...` through run_memlab when given), and
+    return its output."""
     try:
         words = shlex.split(command)
     except ValueError as err:
         raise UsageError(f"cannot split {command!r}: {err}") from err
     if not words:
         raise UsageError("an empty try-it command")
+    if words[0] == "memlab" and run_memlab is not None:
+        return run_memlab(words[1:])
     target = _memlab_program() if words[0] == "memlab" else words[0]
     child = launcher.launch(target, words[1:], None, hold="none", timeout=timeout)
     with child:

@@ -35,7 +35,9 @@ def _preload() -> None:
 
     import elftools.elf.elffile  # noqa: F401
 
-    import memlab.cli.lesson_cmds  # noqa: F401
+    from memlab.cli.lesson_cmds import _memlab_in_process
+
+    _memlab_in_process(["env", str(os.getpid())])  # what a try-it `memlab env` loads
     for lesson in discover().lessons:
         lesson.availability()
 
