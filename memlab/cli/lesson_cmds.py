@@ -83,10 +83,19 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _add_dir(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--lang", choices=("en", "ko"), default=None,
+                   help="the lessons' language: en or ko (Korean, where translated; the "
+                   "default comes from LC_ALL / LC_MESSAGES / LANG)")
     p.add_argument("--dir", action="append", default=[], metavar="DIR",
                    help="also load the *.toml lessons in DIR (repeatable)")
     p.add_argument("--no-builtin", action="store_true",
                    help="only the lessons of --dir, not memlab's own")
+
+
+def _lang(args: argparse.Namespace) -> str:
+    from memlab.lessons.lessonfile import default_lang
+
+    return args.lang or default_lang()
 
 
 # --------------------------------------------------------------------------- output
@@ -128,7 +137,7 @@ def _result_line(r: Any) -> str:
 def cmd_list(args: argparse.Namespace) -> int:
     from memlab.lessons.engine import discover
 
-    cat = discover(args.dir, builtin=not args.no_builtin)
+    cat = discover(args.dir, builtin=not args.no_builtin, lang=_lang(args))
     rows = []
     for n, lesson in enumerate(cat.lessons, 1):
         ok, why = lesson.availability()
@@ -165,13 +174,13 @@ def _select(args: argparse.Namespace):
     if args.all:
         if args.name:
             raise UsageError("give a lesson NAME or --all, not both")
-        cat = discover(args.dir, builtin=not args.no_builtin)
+        cat = discover(args.dir, builtin=not args.no_builtin, lang=_lang(args))
         return cat.lessons, cat.errors
     if not args.name:
         raise UsageError("which lesson? give a NAME (see `memlab lesson list`) or --all")
     if args.name.endswith(".toml") or os.sep in args.name:
         return [load_lesson(args.name)], []
-    cat = discover(args.dir, builtin=not args.no_builtin)
+    cat = discover(args.dir, builtin=not args.no_builtin, lang=_lang(args))
     from memlab.processes import ascii_decimal
 
     number = ascii_decimal(args.name)

@@ -10,6 +10,7 @@ a semantic error is found by searching the source from the header of the step it
 from __future__ import annotations
 
 import bisect
+import os
 import re
 import tomllib
 from dataclasses import dataclass, field
@@ -24,6 +25,18 @@ from memlab.lessons.actions import ACTIONS, PROGRAM_PARAMS, param_value
 from memlab.lessons.checks import CHECKS, describe_ref
 
 CONTENT_DIR = Path(__file__).resolve().parent / "content"
+LANGUAGES = ("en", "ko")  # en: content/*.toml; ko: content/ko/*.toml, where translated
+
+
+def default_lang(environ: dict[str, str] | None = None) -> str:
+    """The learner's language from LC_ALL, else LC_MESSAGES, else LANG (POSIX order):
+    "ko" for ko_KR.UTF-8 and the like, else "en"."""
+    env = os.environ if environ is None else environ
+    for var in ("LC_ALL", "LC_MESSAGES", "LANG"):
+        value = env.get(var, "")
+        if value:
+            return "ko" if value.lower().startswith("ko") else "en"
+    return "en"
 REF_RE = re.compile(r"^\$([A-Za-z_][\w-]*)((?:\.[^.\s]+)*)$")
 _TEMPLATE_RE = re.compile(r"\{(\$[A-Za-z_][\w-]*(?:\.[^.\s{}:]+)*)\}")
 _LESSON_KEYS = {"id", "title", "goal", "minutes", "order", "chapters", "corrects", "summary"}
@@ -145,8 +158,9 @@ class Lesson:
         from anywhere else is code from whoever wrote it (see `programs`).  The directory
         it was found in counts too: its `file = ...` manifests are read from there, so a
         symlink to one of memlab's lessons from another directory is not memlab's."""
-        return (self.path.parent.resolve() == CONTENT_DIR
-                and self.path.resolve().parent == CONTENT_DIR)
+        homes = {CONTENT_DIR} | {CONTENT_DIR / lang for lang in LANGUAGES[1:]}
+        return (self.path.parent.resolve() in homes
+                and self.path.resolve().parent in homes)
 
     @cached_property
     def programs(self) -> tuple[str, ...]:
@@ -493,6 +507,12 @@ def _build(path: Path, text: str, data: dict) -> Lesson:
     )
 
 
+def translated(path: Path, lang: str) -> Path:
+    """The built-in lesson file in that language if there is one, else the English."""
+    other = CONTENT_DIR / lang / path.name
+    return other if lang != "en" and other.is_file() else path
+
+
 @dataclass
 class Catalog:
     """The lessons found in some directories, and the files that could not be loaded."""
@@ -511,9 +531,12 @@ class Catalog:
         raise UsageError(f"no lesson named {name!r} (known: {known})")
 
 
-def discover(extra_dirs: list[str | Path] = (), builtin: bool = True) -> Catalog:
+def discover(extra_dirs: list[str | Path] = (), builtin: bool = True,
+             lang: str = "en") -> Catalog:
     """Load every *.toml in the built-in content directory and the extra directories.
-    A broken file becomes an entry in `errors`; the others still load."""
+    A broken file becomes an entry in `errors`; the others still load.  lang: a built-in
+    lesson translated into that language (content/<lang>/NAME.toml) replaces the English
+    one; the others stay English."""
     dirs = ([CONTENT_DIR] if builtin else []) + [Path(d) for d in extra_dirs]
     lessons: list[Lesson] = []
     errors: list[LessonFileError] = []
@@ -524,6 +547,8 @@ def discover(extra_dirs: list[str | Path] = (), builtin: bool = True) -> Catalog
             continue
         # not a directory: one file, which load_lesson refuses if it is a FIFO, a device...
         files = sorted(d.glob("*.toml")) if d.is_dir() else [d]
+        if d == CONTENT_DIR and lang != "en":
+            files = [translated(f, lang) for f in files]
         for f in files:
             try:
                 lesson = load_lesson(f)

@@ -19,6 +19,7 @@ from textual.css.query import NoMatches
 from textual.widgets import DataTable, Input, Static
 
 from memlab.lessons.engine import LessonRunner, discover
+from memlab.lessons.lessonfile import default_lang
 from memlab.render.safe import printable
 from memlab.tui.views import ViewSpec
 from memlab.tui.widgets.base import SnapshotView
@@ -323,7 +324,7 @@ class LessonsView(SnapshotView):
         yield table
 
     def on_mount(self) -> None:
-        self.catalog = discover()
+        self.catalog = discover(lang=default_lang())  # LC_ALL/LANG: ko shows Korean
         table = self.query_one("#lessons-table", DataTable)
         for n, lesson in enumerate(self.catalog.lessons, 1):
             ok, why = lesson.availability()
