@@ -14,6 +14,7 @@ from collections import Counter
 import pytest
 
 from memlab.cli import main
+from memlab.lessons import checks
 from memlab.lessons.engine import discover, lesson_masker
 from tests.helpers import NOBODY, run_as
 
@@ -22,8 +23,11 @@ requires_root = pytest.mark.skipif(os.geteuid() != 0, reason="needs root to swit
 
 def _check_all(*extra: str) -> tuple[int, str]:
     buf = io.StringIO()
-    with contextlib.redirect_stdout(buf), contextlib.redirect_stderr(buf):
-        rc = main(["lesson", "run", "--all", "--check", *extra])
+    try:
+        with contextlib.redirect_stdout(buf), contextlib.redirect_stderr(buf):
+            rc = main(["lesson", "run", "--all", "--check", *extra])
+    finally:
+        checks.set_reveal(False)  # --reveal is the CLI's, for one run
     return rc, buf.getvalue()
 
 
@@ -50,8 +54,8 @@ def _secrets() -> set[str]:
 
 
 @requires_root
-def test_all_lessons_pass_as_nobody_with_at_most_one_skip_each():
-    os.environ["NO_COLOR"] = "1"
+def test_all_lessons_pass_as_nobody_with_at_most_one_skip_each(monkeypatch):
+    monkeypatch.setenv("NO_COLOR", "1")
     _preload()
     rc, out = run_as(NOBODY, _check_all)
     assert rc == 0, out
