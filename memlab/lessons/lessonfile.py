@@ -384,7 +384,7 @@ def _build(path: Path, text: str, data: dict) -> Lesson:
                        f"makes it right); none for {missing}", start)
         if "answer" not in raw and answer_from is None and not when:
             raise fail(f"{where}: needs answer = ... or answer_from = \"$...\"", start)
-        if answer_from is None and not when:
+        if answer_from is None and not when and (choices or check is None):
             raise fail(f"{where}: memlab must be able to check the answer against what it "
                        "measured: give answer_from = \"$...\" (the measured value is the "
                        "answer) or, with choices, one [[...when]] check per choice (the "

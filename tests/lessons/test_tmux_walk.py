@@ -18,10 +18,18 @@ PROMPT = "[Enter] next · b back · r run again · q quit >"
 
 
 class Scrollback(Tmux):
-    """The lesson scrolls: look at the pane's history too."""
+    """The lesson scrolls: look at the pane's history too.  Keys and captures aim at the
+    lesson's own window (by id), whatever window the other terminal opened."""
+
+    def __init__(self, command: str) -> None:
+        super().__init__(command)
+        self.window = self.run("display-message", "-p", "-t", "t", "#{window_id}").strip()
 
     def capture(self) -> str:
-        return self.run("capture-pane", "-p", "-J", "-S", "-3000", "-t", "t")
+        return self.run("capture-pane", "-p", "-J", "-S", "-3000", "-t", self.window)
+
+    def keys(self, *keys: str) -> None:
+        self.run("send-keys", "-t", self.window, *keys)
 
     def count(self, needle: str) -> int:
         return self.capture().count(needle)
@@ -41,7 +49,10 @@ class Scrollback(Tmux):
     def other_terminal(self, command: str) -> str:
         """Run command in a second window, as the learner would; its output."""
         self.run("new-window", "-d", "-n", "other", f"{command}; sleep 30")
-        return self.wait_for_fn_window(command)
+        try:
+            return self.wait_for_fn_window(command)
+        finally:
+            self.run("kill-window", "-t", "other")
 
     def wait_for_fn_window(self, command: str) -> str:
         from tests.helpers import wait_until
