@@ -83,10 +83,19 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _add_dir(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--lang", choices=("en", "ko"), default=None,
+                   help="the lessons' language: en or ko (Korean, where translated; the "
+                   "default comes from LC_ALL / LC_MESSAGES / LANG)")
     p.add_argument("--dir", action="append", default=[], metavar="DIR",
                    help="also load the *.toml lessons in DIR (repeatable)")
     p.add_argument("--no-builtin", action="store_true",
                    help="only the lessons of --dir, not memlab's own")
+
+
+def _lang(args: argparse.Namespace) -> str:
+    from memlab.lessons.lessonfile import default_lang
+
+    return args.lang or default_lang()
 
 
 # --------------------------------------------------------------------------- output
@@ -128,7 +137,7 @@ def _result_line(r: Any) -> str:
 def cmd_list(args: argparse.Namespace) -> int:
     from memlab.lessons.engine import discover
 
-    cat = discover(args.dir, builtin=not args.no_builtin)
+    cat = discover(args.dir, builtin=not args.no_builtin, lang=_lang(args))
     rows = []
     for n, lesson in enumerate(cat.lessons, 1):
         ok, why = lesson.availability()
@@ -165,13 +174,13 @@ def _select(args: argparse.Namespace):
     if args.all:
         if args.name:
             raise UsageError("give a lesson NAME or --all, not both")
-        cat = discover(args.dir, builtin=not args.no_builtin)
+        cat = discover(args.dir, builtin=not args.no_builtin, lang=_lang(args))
         return cat.lessons, cat.errors
     if not args.name:
         raise UsageError("which lesson? give a NAME (see `memlab lesson list`) or --all")
     if args.name.endswith(".toml") or os.sep in args.name:
         return [load_lesson(args.name)], []
-    cat = discover(args.dir, builtin=not args.no_builtin)
+    cat = discover(args.dir, builtin=not args.no_builtin, lang=_lang(args))
     from memlab.processes import ascii_decimal
 
     number = ascii_decimal(args.name)
@@ -246,7 +255,8 @@ def _run_check(lessons: list, errors: list, as_json: bool) -> int:
                 print(f"{_tag('skip')} {printable(lesson.id)}: unavailable "
                       f"({len(results)} checks skipped): {printable(why)}")
         else:
-            with LessonRunner(lesson, allow_programs=True) as runner:  # confirmed above
+            with LessonRunner(lesson, allow_programs=True,  # confirmed above
+                              run_memlab=_memlab_in_process) as runner:
                 results = []
                 for step in runner.steps:
                     out = runner.run_step(step)
@@ -274,6 +284,23 @@ def _run_check(lessons: list, errors: list, as_json: bool) -> int:
     return EXIT_FAILURE if counts["fail"] else EXIT_OK
 
 
+def _memlab_in_process(argv: list[str]) -> str:
+    """A try-it `memlab ...` command, run by this memlab in-process (--check): its
+    output, as the learner's terminal would show it."""
+    import contextlib
+    import io
+
+    from memlab.cli import main  # the package that registers this module
+
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(out):
+        try:
+            main(list(argv))
+        except SystemExit:
+            pass
+    return out.getvalue()
+
+
 def _ask(prompt: str) -> str:
     try:
         return input(prompt)
@@ -284,16 +311,79 @@ def _ask(prompt: str) -> str:
 def _show_step(runner: Any, out: Any) -> None:
     step = out.step
     total = len(runner.steps)
-    print(f"\n── Step {step.index + 1}/{total}: {printable(step.title)}")
-    print(_para(runner.render(step.text)))  # with measurements
+    print(f"\n── Step {step.index + 1}/{total}: {printable(runner.mask(step.title))}")
+    print(_para(runner.render(step.text)))  # with measurements, masked
     for note in out.notes:
         print(f"  → {printable(note)}")
     if out.skipped:
         print(f"  {_tag('skip')} {printable(out.skipped)}")
     for r in out.results:
-        print("  " + _result_line(r).replace("\n", "\n  "))
+        if not r.where.endswith("prediction"):  # shown beside the learner's prediction
+            print("  " + _result_line(r).replace("\n", "\n  "))
     if out.after:
         print(_para(out.after))
+
+
+def _ask_quiz(runner: Any, quiz: Any, pause: bool, *, retry: bool = True) -> Any:
+    """Ask a quiz (or a prediction): a wrong answer gets the measurement that rules it
+    out and, with retry, one more try.  Returns the last QuizAnswer (None: not asked)."""
+    print(_para(runner.mask(quiz.question)))
+    for i, choice in enumerate(quiz.choices):
+        print(f"    {chr(97 + i)}) {printable(runner.mask(choice))}")
+    if not pause:
+        return None
+    tries = 2 if retry else 1
+    ans = None
+    for attempt in range(tries):
+        given = _ask("  your answer > ")
+        ans = runner.answer_quiz(quiz, given)
+        if ans.correct:
+            print(f"  {_colour('pass', 'right')}: {printable(ans.expected)}")
+            break
+        print(f"  {_colour('fail', 'not quite')}" + (
+            f": {printable(ans.why_wrong)}" if ans.why_wrong else ""))
+        if attempt + 1 < tries:
+            print("  one more try.")
+    return ans
+
+
+def _show_answer(runner: Any, quiz: Any, ans: Any) -> bool:
+    """The right answer, the evidence memlab measured, the explanation; True if the
+    evidence failed."""
+    if ans is None or not ans.correct:
+        ans = runner.answer_quiz(quiz, "")
+        print(f"  answer: {printable(ans.expected)}")
+    if ans.evidence is not None:
+        print(f"  evidence: {_tag(ans.evidence.status)} "
+              f"{printable(ans.evidence.verdict.measured)}")
+    if quiz.explain:
+        print(_para(runner.mask(quiz.explain), "    "))
+    return ans.evidence is not None and ans.evidence.status == "fail"
+
+
+def _ask_try(runner: Any, step: Any, pause: bool) -> bool:
+    """A try-it step: the command for the learner's other terminal, what it showed, one
+    retry; True if memlab's own measurement failed."""
+    t = step.try_it
+    print("\n  Try it yourself, in another terminal:")
+    print(f"    $ {printable(runner.try_command(step))}")
+    print(_para(runner.mask(t.question)))
+    result = None
+    if pause:
+        for attempt in range(2):
+            given = _ask("  what did it show? > ")
+            result = runner.check_try(step, given)
+            if result.status == "pass":
+                print(f"  {_colour('pass', 'right')}: {printable(result.verdict.measured)}")
+                break
+            print(f"  {_colour('fail', 'not quite')}: look again at what the command printed"
+                  + (" (one more try)" if attempt == 0 else ""))
+    if result is None or result.status != "pass":
+        result = runner.check_try(step, None)
+        print(f"  memlab ran it: {_tag(result.status)} {printable(result.verdict.measured)}")
+    if t.explain:
+        print(_para(runner.mask(t.explain), "    "))
+    return result.status == "fail" and not pause
 
 
 def _run_interactive(lesson: Any, pause: bool) -> int:
@@ -306,13 +396,25 @@ def _run_interactive(lesson: Any, pause: bool) -> int:
         print(f"{_tag('skip')} this lesson cannot run here: {printable(why)}")
         return EXIT_OK
     failed = False
-    with LessonRunner(lesson, allow_programs=True) as runner:  # confirmed in cmd_run
+    with LessonRunner(lesson, allow_programs=True, run_commands=False) as runner:
         while not runner.at_quiz:
             out = runner.outcomes.get(runner.index)
-            if out is None:
+            step = runner.current
+            predicted = None
+            fresh = out is None  # asked once; going back shows the step again
+            if fresh:
+                if step.predict is not None:
+                    print(f"\n── Step {step.index + 1}/{len(runner.steps)}: "
+                          f"{printable(step.title)}: predict first")
+                    predicted = _ask_quiz(runner, step.predict, pause, retry=False)
                 out = runner.run_step()
                 failed |= any(r.status == "fail" for r in out.results)
             _show_step(runner, out)
+            if fresh and step.predict is not None and (predicted is not None or not pause):
+                print("  your prediction, against the measurement:")
+                failed |= _show_answer(runner, step.predict, predicted)
+            if fresh and step.try_it is not None:
+                failed |= _ask_try(runner, step, pause)
             if not pause:
                 runner.next()
                 continue
@@ -327,24 +429,8 @@ def _run_interactive(lesson: Any, pause: bool) -> int:
                 runner.next()
         print("\n── Quiz")
         for quiz in lesson.quizzes:
-            print(_para(quiz.question))
-            for i, choice in enumerate(quiz.choices):
-                print(f"    {chr(97 + i)}) {printable(choice)}")
-            if pause:
-                given = _ask("  your answer > ")
-                ans = runner.answer_quiz(quiz, given)
-                verdict = "right" if ans.correct else "not quite"
-                print(f"  {_colour('pass' if ans.correct else 'fail', verdict)}: "
-                      f"the answer is {printable(ans.expected)}")
-            else:
-                ans = runner.answer_quiz(quiz, "")
-                print(f"  answer: {printable(ans.expected)}")
-            if ans.evidence is not None:
-                print(f"  evidence: {_tag(ans.evidence.status)} "
-                      f"{printable(ans.evidence.verdict.measured)}")
-                failed |= ans.evidence.status == "fail"
-            if quiz.explain:
-                print(_para(quiz.explain, "    "))
+            ans = _ask_quiz(runner, quiz, pause)
+            failed |= _show_answer(runner, quiz, ans)
     if lesson.summary:
         print("\n── What you measured")
         print(_para(lesson.summary))

@@ -62,14 +62,19 @@ class Args:
 
     def label(self, name: str) -> str:
         raw = self._labels.get(name, name)
-        return raw if isinstance(raw, str) else fmt(raw)
+        return raw.lstrip("\0") if isinstance(raw, str) else fmt(raw)
+
+    def is_measured(self, name: str) -> bool:
+        raw = self._labels.get(name)
+        return isinstance(raw, str) and raw.startswith(("\0", "$"))
 
     def show(self, name: str, value: Any = None) -> str:
         """"$p.env.start = 0x7ff..." for a measurement, just the value for a literal."""
         value = self._values.get(name) if value is None else value
         raw = self._labels.get(name)
-        if isinstance(raw, str) and raw.startswith("$"):
-            last = raw.rsplit(".", 1)[-1]
+        if isinstance(raw, str) and raw.startswith("\0"):  # a measurement, described
+            raw = raw[1:]
+            last = raw.rsplit(" ", 1)[-1].rsplit(".", 1)[-1]
             if isinstance(value, str) and not _reveal and looks_secret_name(last):
                 return f"{raw} = {display_value(last, value, False)}"
             return f"{raw} = {fmt(value)}"
@@ -77,7 +82,7 @@ class Args:
 
     def labels(self, name: str) -> list[str]:
         raw = self._labels.get(name, [])
-        return [r if isinstance(r, str) else fmt(r) for r in raw]
+        return [describe_ref(r).lstrip("\0") if isinstance(r, str) else fmt(r) for r in raw]
 
 
 @dataclass(frozen=True)
@@ -111,6 +116,43 @@ def check(name: str, params: Iterable[str], optional: Iterable[str] = (),
 
 # --------------------------------------------------------------------------- display
 _reveal = False
+
+
+def revealed() -> bool:
+    return _reveal
+
+
+# Where a measurement comes from, in the words of the kernel's files: "$p.stat.env_start"
+# is shown as "/proc/PID/stat env_start", never as the lesson file's reference syntax.
+_SOURCES = {
+    "stat": "/proc/{pid}/stat", "proc_environ": "/proc/{pid}/environ",
+    "regions": "/proc/{pid}/maps", "stack": "/proc/{pid}/maps [stack]",
+    "heap": "/proc/{pid}/maps [heap]", "auxv": "/proc/{pid}/auxv",
+    "env": "the env block in memory", "initstack": "the initial stack in memory",
+    "report": "the program's own report", "exe_regions": "/proc/{pid}/maps",
+}
+_REF = re.compile(r"^\$([A-Za-z_][\w-]*)((?:\.[^.\s]+)*)$")
+
+
+def describe_ref(value: Any, measurements: Mapping[str, Any] | None = None) -> Any:
+    """A "$name.path" parameter as the learner should read it (a \\0 in front marks it
+    as a measurement for Args.show); anything else unchanged."""
+    if not isinstance(value, str):
+        return value
+    m = _REF.match(value)
+    if not m:
+        return value
+    root, parts = m.group(1), [p for p in m.group(2).split(".") if p]
+    meas = (measurements or {}).get(root)
+    pid = meas.get("pid") if isinstance(meas, dict) and isinstance(meas.get("pid"), int) \
+        else "PID"
+    if not parts:
+        return "\0" + root
+    src = _SOURCES.get(parts[0])
+    if src is None:
+        return "\0" + ".".join(parts)
+    rest = ".".join(parts[1:])
+    return "\0" + src.format(pid=pid) + (f" {rest}" if rest else "")
 
 
 def set_reveal(reveal: bool) -> None:
@@ -198,7 +240,7 @@ def _equals(a: Args) -> Verdict:
             else v == e
     except (TypeError, ValueError):
         same = v == e
-    shown = a.show("value") + (f"; {a.show('expected')}" if a.label("expected").startswith("$")
+    shown = a.show("value") + (f"; {a.show('expected')}" if a.is_measured("expected")
                                else "")
     return verdict(same, shown, fmt(e))
 

@@ -13,17 +13,26 @@ never failed, never silently passed.  An action that fails makes its checks fail
 
 from __future__ import annotations
 
+import base64
 import os
 import re
+import shlex
+import shutil
+import sys
 from dataclasses import dataclass, field
-from typing import Any
+from pathlib import Path
+from typing import Any, Callable
 
-from memlab.errors import MemlabError
+from memlab import launch as launcher
+from memlab.errors import MemlabError, UsageError
 from memlab.lessons.actions import ACTIONS, ActionResult, RunContext, Skipped
-from memlab.lessons.checks import CHECKS, FAIL, PASS, SKIP, Args, Verdict, fmt
+from memlab.lessons.checks import (CHECKS, FAIL, PASS, SKIP, Args, Verdict, describe_ref,
+                                   fmt, revealed as checks_revealed)
 from memlab.lessons.lessonfile import (  # noqa: F401  (re-exported for front ends)
-    REF_RE, Catalog, CheckCall, Lesson, LessonFileError, Quiz, Step, discover, load_lesson)
+    REF_RE, Catalog, CheckCall, Lesson, LessonFileError, Quiz, Step, TryIt, discover,
+    load_lesson)
 from memlab.processes import ascii_decimal
+from memlab.secrets import MASK, Masker, looks_secret
 
 
 @dataclass(frozen=True)
@@ -74,6 +83,7 @@ class QuizAnswer:
     correct: bool
     expected: str
     evidence: CheckResult | None
+    why_wrong: str = ""  # for a wrong choice: the measurement that rules it out
 
 
 def is_root() -> bool:
@@ -115,10 +125,16 @@ class LessonRunner:
     """Walk one lesson: `steps`, `index` (len(steps) means the quiz), next()/back(),
     run_action()/run_checks()/run_step(), quiz answers, close()."""
 
-    def __init__(self, lesson: Lesson, *, allow_programs: bool = False):
+    def __init__(self, lesson: Lesson, *, allow_programs: bool = False,
+                 run_commands: bool = True,
+                 run_memlab: Callable[[list[str]], str] | None = None):
         """allow_programs: the user said yes to what a lesson from outside memlab
         starts (Lesson.programs); without it such a lesson is refused here, before any
-        action runs.  memlab's own lessons need no yes."""
+        action runs.  memlab's own lessons need no yes.  run_commands: run_checks runs a
+        step's try-it command itself (--check); a front end with a learner sets it False
+        and judges what the learner typed (check_try with given).  run_memlab: how a
+        try-it command `memlab ...` runs (the CLI runs it in-process: "memlab" is this
+        memlab, whatever may exec its interpreter); else the memlab program is launched."""
         refusal = None if allow_programs else lesson.refuse_programs()
         if refusal is not None:
             raise refusal
@@ -130,6 +146,10 @@ class LessonRunner:
         self.quiz_results: dict[int, CheckResult] = {}
         self.available, self.why_unavailable = lesson.availability()
         self.ctx = RunContext(lesson_dir=lesson.path.parent)
+        self.run_commands = run_commands
+        self.run_memlab = run_memlab
+        self.masker = lesson_masker(lesson)
+        self._secret_texts = [v.decode("utf-8", "replace") for v in self.masker.values]
 
     # ----------------------------------------------------------- navigation (TUI, CLI)
     @property
@@ -203,7 +223,7 @@ class LessonRunner:
                 return fmt(self.resolve(m.group(1)))
             except _Unresolved:
                 return "?"
-        return _TEMPLATE_RE.sub(sub, text)
+        return self.mask(_TEMPLATE_RE.sub(sub, text))
 
     # ----------------------------------------------------------- running
     def _step(self, step: Step | int | None) -> Step:
@@ -265,16 +285,23 @@ class LessonRunner:
             values = {k: self.resolve(v) for k, v in call.params.items()}
         except _Unresolved as err:
             return err.verdict
+        labels = {k: describe_ref(v, self.measurements) if isinstance(v, str) else v
+                  for k, v in call.params.items()}
         try:
-            return spec.fn(Args(values, call.params))
+            v = spec.fn(Args(values, labels))
         except (TypeError, ValueError, KeyError, IndexError) as err:
-            return Verdict(FAIL, f"cannot evaluate {call.name}: {err}")
+            v = Verdict(FAIL, f"cannot evaluate {call.name}: {err}")
+        return Verdict(v.status, self.mask(v.measured), self.mask(v.expected))
 
     def run_checks(self, step: Step | int | None = None) -> list[CheckResult]:
         step = self._step(step)
         out = self.outcomes.setdefault(step.index, StepOutcome(step))
-        results = [CheckResult(self.lesson.id, f"step {step.index + 1}", c.label,
+        results = [CheckResult(self.lesson.id, f"step {step.index + 1}", self.mask(c.label),
                                self.evaluate(c), c.line) for c in step.checks]
+        if step.predict is not None:
+            results.append(self.check_quiz(step.predict))
+        if step.try_it is not None and self.run_commands:
+            results.append(self.check_try(step))
         if out.error:  # an action that failed never passes silently
             results.append(CheckResult(self.lesson.id, f"step {step.index + 1}",
                                        "the step's action runs",
@@ -289,40 +316,116 @@ class LessonRunner:
         return out
 
     # ----------------------------------------------------------- quiz
+    def _judge_when(self, quiz: Quiz) -> tuple[str | None, list[Verdict], Verdict | None]:
+        """The choice the evidence picks: (choice or None, one verdict per choice, the
+        verdict that explains why nothing is picked)."""
+        verdicts = [self.evaluate(check) for _, check in quiz.when]
+        skipped = next((v for v in verdicts if v.status == SKIP), None)
+        if skipped is not None:
+            return None, verdicts, skipped
+        broken = [v for v in verdicts if v.status == FAIL and v.measured.startswith(
+            ("action failed", "nothing measured", "cannot evaluate"))]
+        if broken:
+            return None, verdicts, Verdict(FAIL, broken[0].measured)
+        right = [c for (c, _), v in zip(quiz.when, verdicts) if v.passed]
+        if len(right) != 1:
+            shown = "; ".join(f"{c!r}: {v.status.upper()} ({v.measured})"
+                              for (c, _), v in zip(quiz.when, verdicts))
+            return None, verdicts, Verdict(
+                FAIL, f"the evidence picks {len(right)} choices, not one: {shown}",
+                "exactly one choice backed by the measurement")
+        return right[0], verdicts, None
+
     def quiz_expected(self, quiz: Quiz) -> Any:
-        """The right answer: the measured value for answer_from, else the written one."""
+        """The right answer: the choice the evidence picks, the measured value for
+        answer_from, else the written one."""
+        if quiz.when:
+            chosen, _, why = self._judge_when(quiz)
+            if chosen is None:
+                raise _Unresolved(why)
+            return chosen
         if quiz.answer_from is not None:
             return self.resolve(quiz.answer_from)
         return quiz.answer
 
     def check_quiz(self, quiz: Quiz) -> CheckResult:
-        """Is the quiz's expected answer backed by what memlab measured?"""
-        label = f"quiz: {quiz.question.strip().splitlines()[0]}"
+        """Is the quiz's answer key backed by what memlab measured on this run?  The
+        evidence picks the right choice (or IS the answer); the file's `answer` must agree,
+        and every other choice must be rejected."""
+        first = quiz.question.strip().splitlines()[0] if quiz.question.strip() else ""
+        label = first if quiz.where.startswith("step") else f"quiz: {first}"
         verdicts: list[Verdict] = []
+        expected: Any = None
+        if quiz.when:
+            chosen, per_choice, why = self._judge_when(quiz)
+            if chosen is None:
+                verdicts.append(why)
+            else:
+                i = [c for c, _ in quiz.when].index(chosen)
+                check, v = quiz.when[i][1], per_choice[i]
+                expected = chosen
+                evidence = f"{check.label}: {v.measured}"
+                if quiz.answer is not None and not answers_match(quiz.answer, chosen,
+                                                                 quiz.choices):
+                    verdicts.append(Verdict(
+                        FAIL, f"{quiz.label}: the answer key says {quiz.answer!r} but the "
+                        f"evidence says {chosen!r} ({evidence})", f"answer {chosen!r}"))
+                else:
+                    verdicts.append(Verdict(PASS, f"{chosen!r}, because {evidence}",
+                                            "the evidence picks the answer"))
         if quiz.answer_from is not None:
             try:
                 measured = self.resolve(quiz.answer_from)
             except _Unresolved as err:
                 verdicts.append(err.verdict)
             else:
+                expected = measured if expected is None else expected
+                src = str(describe_ref(quiz.answer_from, self.measurements)).lstrip("\0")
                 if quiz.answer is None:
-                    verdicts.append(Verdict(PASS, f"{quiz.answer_from} = {fmt(measured)}",
+                    verdicts.append(Verdict(PASS, f"{src} = {fmt(measured)}",
                                             "the measured value is the answer"))
                 else:
                     ok = answers_match(quiz.answer, measured, quiz.choices)
-                    verdicts.append(Verdict(PASS if ok else FAIL,
-                                            f"{quiz.answer_from} = {fmt(measured)}",
-                                            f"answer {quiz.answer!r}"))
+                    verdicts.append(Verdict(
+                        PASS if ok else FAIL,
+                        f"{src} = {fmt(measured)}" + ("" if ok else
+                                                      f"; {quiz.label}: the answer key says "
+                                                      f"{quiz.answer!r}"),
+                        f"answer {fmt(measured)}"))
         if quiz.check is not None:
             verdicts.append(self.evaluate(quiz.check))
+        if expected is not None and all(v.status == PASS for v in verdicts):
+            wrong = self._accepted_wrong(quiz, expected)
+            if wrong:
+                verdicts.append(Verdict(FAIL, f"{quiz.label}: wrong answers accepted: {wrong}",
+                                        "every wrong choice rejected"))
         status = FAIL if any(v.status == FAIL for v in verdicts) else \
             SKIP if any(v.status == SKIP for v in verdicts) else PASS
         worst = next((v for v in verdicts if v.status == status), verdicts[0])
-        result = CheckResult(self.lesson.id, f"quiz {quiz.index + 1}", label,
-                             Verdict(status, "; ".join(v.measured for v in verdicts),
-                                     worst.expected), quiz.line)
-        self.quiz_results[quiz.index] = result
+        result = CheckResult(self.lesson.id, quiz.label, self.mask(label),
+                             Verdict(status, self.mask("; ".join(v.measured for v in verdicts)),
+                                     self.mask(worst.expected)), quiz.line)
+        if not quiz.where.startswith("step"):
+            self.quiz_results[quiz.index] = result
         return result
+
+    @staticmethod
+    def _accepted_wrong(quiz: Quiz, expected: Any) -> list[str]:
+        """The wrong answers answers_match would take: every other choice (by text, by
+        letter, by number); for a number, its neighbours."""
+        if quiz.choices:
+            bad = []
+            for i, choice in enumerate(quiz.choices):
+                if answers_match(choice, expected, quiz.choices):
+                    continue
+                for form in (choice, chr(97 + i), str(i + 1)):
+                    if answers_match(form, expected, quiz.choices):
+                        bad.append(form)
+            return bad
+        if isinstance(expected, int) and not isinstance(expected, bool):
+            return [str(n) for n in (expected - 1, expected + 1)
+                    if answers_match(str(n), expected)]
+        return []
 
     def answer_quiz(self, quiz: Quiz, given: str) -> QuizAnswer:
         evidence = self.check_quiz(quiz)
@@ -333,7 +436,72 @@ class LessonRunner:
         shown = fmt(expected) if not isinstance(expected, str) else expected
         if expected is None:
             return QuizAnswer(False, "(not measured)", evidence)
-        return QuizAnswer(answers_match(given, expected, quiz.choices), shown, evidence)
+        return QuizAnswer(answers_match(given, expected, quiz.choices), self.mask(shown),
+                          evidence, self.why_wrong(quiz, given))
+
+    def why_wrong(self, quiz: Quiz, given: str) -> str:
+        """For a wrong choice: what memlab measured that rules it out (its [[when]]
+        check, which did not hold)."""
+        choice = given.strip()
+        if quiz.choices:
+            number = ascii_decimal(choice)
+            if number is not None and 1 <= number <= len(quiz.choices):
+                choice = quiz.choices[number - 1]
+            elif len(choice) == 1 and choice.isalpha() and \
+                    ord(choice.lower()) - 97 < len(quiz.choices):
+                choice = quiz.choices[ord(choice.lower()) - 97]
+        for c, check in quiz.when:
+            if _normal(c) == _normal(choice):
+                v = self.evaluate(check)
+                if v.status == FAIL:
+                    return self.mask(f"for {c!r} to be right, {check.label}; memlab "
+                                     f"measured: {v.measured}")
+        return ""
+
+    # ----------------------------------------------------------- try it yourself
+    def try_command(self, step: Step) -> str:
+        """The step's try-it command with its {$refs} filled in (for the learner)."""
+        return self.render(step.try_it.command) if step.try_it else ""
+
+    def check_try(self, step: Step, given: str | None = None) -> CheckResult:
+        """A learner's answer to a try-it step (given), or with given=None (--check) the
+        command run by memlab itself: its output must show the measured value."""
+        t = step.try_it
+        where = f"step {step.index + 1} try it"
+        label = self.mask(f"try it: {self.render(t.command)}")
+        try:
+            measured = self.resolve(t.answer_from)
+        except _Unresolved as err:
+            return CheckResult(self.lesson.id, where, label, err.verdict, t.line)
+        if given is not None:
+            ok = answers_match(given, measured) or _in_output(given, measured)
+            v = Verdict(PASS if ok else FAIL, self.mask(f"you typed {given.strip()!r}; memlab "
+                                                       f"measured {fmt(measured)}"),
+                        fmt(measured))
+            return CheckResult(self.lesson.id, where, label, v, t.line)
+        try:
+            output = run_try_command(self.render(t.command), run_memlab=self.run_memlab)
+        except MemlabError as err:
+            return CheckResult(self.lesson.id, where, label,
+                               Verdict(FAIL, f"the command did not run: {err}"), t.line)
+        line = _in_output(output, measured)
+        v = Verdict(PASS if line else FAIL,
+                    self.mask(f"the command printed: {line.strip()}" if line else
+                              f"the command's output ({len(output)} bytes) never shows "
+                              f"{fmt(measured)}"),
+                    self.mask(f"{fmt(measured)} in its output"))
+        return CheckResult(self.lesson.id, where, label, v, t.line)
+
+    # ----------------------------------------------------------- masking
+    def mask(self, text: str) -> str:
+        """Lesson text and verdicts as shown: every secret value this lesson knows
+        (lesson_masker) replaced by memlab.secrets.MASK, unless --reveal.  Only the known
+        values: prose is not one NAME=value string, and must keep its other words."""
+        if checks_revealed() or not text:
+            return text
+        for value in sorted(self._secret_texts, key=len, reverse=True):
+            text = text.replace(value, MASK)
+        return text
 
     # ----------------------------------------------------------- whole lesson
     def run_all(self) -> list[CheckResult]:
@@ -362,3 +530,102 @@ def unavailable_results(lesson: Lesson, why: str) -> list[CheckResult]:
     out += [CheckResult(lesson.id, f"quiz {q.index + 1}", f"quiz: {q.question.strip()[:60]}",
                         v, q.line) for q in lesson.quizzes]
     return out
+
+
+def lesson_masker(lesson: Lesson) -> Masker:
+    """Every secret value the lesson itself writes down (a secret-looking NAME=value it
+    launches with, a Secret's data in its manifests): masked in everything the lesson
+    shows, as memlab's views mask them (memlab.secrets)."""
+    entries: list[bytes] = []
+    values: list[bytes] = []
+
+    def walk(value: Any, key: str = "") -> None:
+        if isinstance(value, dict):
+            for k, v in value.items():
+                if isinstance(v, str) and looks_secret(str(k), v):
+                    values.append(v.encode())
+                walk(v, str(k))
+        elif isinstance(value, list):
+            for v in value:
+                walk(v, key)
+        elif isinstance(value, str) and "=" in value and " " not in value.split("=")[0]:
+            entries.append(value.encode())
+        if isinstance(value, str) and key in ("manifest",):
+            values.extend(_secret_manifest_values(value))
+
+    for step in lesson.steps:
+        for call in step.actions:
+            walk(call.params)
+    return Masker.build(entries, values=values)
+
+
+_SECRET_DATA_RE = re.compile(r"^\s+[\w.-]+:\s*[\"']?([^\"'\n]{4,})[\"']?\s*$", re.M)
+
+
+def _secret_manifest_values(text: str) -> list[bytes]:
+    """The values under stringData/data of a `kind: Secret` in a lesson's manifest."""
+    out: list[bytes] = []
+    for doc in text.split("\n---"):
+        if re.search(r"^kind:\s*Secret\s*$", doc, re.M):
+            parts = re.split(r"^(stringData|data):\s*$", doc, flags=re.M)
+            for kind, block in zip(parts[1::2], parts[2::2]):
+                body = re.split(r"^\S", block, maxsplit=1, flags=re.M)[0]
+                for m in _SECRET_DATA_RE.finditer(body):
+                    value = m.group(1).strip().encode()
+                    if kind == "data":
+                        try:
+                            value = base64.b64decode(value, validate=True)
+                        except ValueError:
+                            continue
+                    out.append(value)
+    return out
+
+
+def _memlab_program() -> str:
+    """`memlab` in a try-it command: this memlab (next to its Python), else $PATH's."""
+    here = Path(sys.executable).parent / "memlab"
+    return str(here) if here.exists() else (shutil.which("memlab") or "memlab")
+
+
+MAX_TRY_OUTPUT = 1 << 20
+
+
+def run_try_command(command: str, timeout: float = 10.0,
+                    run_memlab: Callable[[list[str]], str] | None = None) -> str:
+    """Run a try-it command as the learner would (one program and its arguments, no
+    shell) through memlab.launch (`memlab ...` through run_memlab when given), and
+    return its output."""
+    try:
+        words = shlex.split(command)
+    except ValueError as err:
+        raise UsageError(f"cannot split {command!r}: {err}") from err
+    if not words:
+        raise UsageError("an empty try-it command")
+    if words[0] == "memlab" and run_memlab is not None:
+        return run_memlab(words[1:])
+    target = _memlab_program() if words[0] == "memlab" else words[0]
+    child = launcher.launch(target, words[1:], None, hold="none", timeout=timeout)
+    with child:
+        lines: list[str] = []
+        size = 0
+        while size < MAX_TRY_OUTPUT:
+            line = child.read_stdout_line(timeout)
+            if line is None:
+                break
+            lines.append(line)
+            size += len(line) + 1
+        child.wait(timeout)
+    return "\n".join(lines)
+
+
+def _in_output(output: str, measured: Any) -> str:
+    """The first line of output that shows the measured value (a number in hex or
+    decimal, as a word of its own; text as a substring), else ""."""
+    if isinstance(measured, bool) or measured is None:
+        return ""
+    if isinstance(measured, int):
+        pat = re.compile(rf"(?<![0-9a-fA-Fx])(?:0x)?0*{measured:x}(?![0-9a-fA-F])|"
+                         rf"(?<![\w]){measured}(?!\w)", re.IGNORECASE)
+        return next((line for line in output.splitlines() if pat.search(line)), "")
+    text = str(measured)
+    return next((line for line in output.splitlines() if text and text in line), "")

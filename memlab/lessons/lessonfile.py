@@ -10,6 +10,7 @@ a semantic error is found by searching the source from the header of the step it
 from __future__ import annotations
 
 import bisect
+import os
 import re
 import tomllib
 from dataclasses import dataclass, field
@@ -21,13 +22,28 @@ from memlab import requirements
 from memlab.errors import UsageError
 from memlab.inputfile import LESSON, InputFileError, read_input_text
 from memlab.lessons.actions import ACTIONS, PROGRAM_PARAMS, param_value
-from memlab.lessons.checks import CHECKS
+from memlab.lessons.checks import CHECKS, describe_ref
 
 CONTENT_DIR = Path(__file__).resolve().parent / "content"
+LANGUAGES = ("en", "ko")  # en: content/*.toml; ko: content/ko/*.toml, where translated
+
+
+def default_lang(environ: dict[str, str] | None = None) -> str:
+    """The learner's language from LC_ALL, else LC_MESSAGES, else LANG (POSIX order):
+    "ko" for ko_KR.UTF-8 and the like, else "en"."""
+    env = os.environ if environ is None else environ
+    for var in ("LC_ALL", "LC_MESSAGES", "LANG"):
+        value = env.get(var, "")
+        if value:
+            return "ko" if value.lower().startswith("ko") else "en"
+    return "en"
 REF_RE = re.compile(r"^\$([A-Za-z_][\w-]*)((?:\.[^.\s]+)*)$")
+_TEMPLATE_RE = re.compile(r"\{(\$[A-Za-z_][\w-]*(?:\.[^.\s{}:]+)*)\}")
 _LESSON_KEYS = {"id", "title", "goal", "minutes", "order", "chapters", "corrects", "summary"}
-_STEP_KEYS = {"title", "text", "after", "action", "check", "needs_root", "highlight"}
-_QUIZ_KEYS = {"question", "choices", "answer", "answer_from", "check", "explain"}
+_STEP_KEYS = {"title", "text", "after", "action", "check", "needs_root", "highlight",
+              "predict", "try"}
+_QUIZ_KEYS = {"question", "choices", "answer", "answer_from", "check", "explain", "when"}
+_TRY_KEYS = {"command", "question", "answer_from", "explain"}
 _TOML_LINE_RE = re.compile(r"\(at line (\d+), column (\d+)\)")
 # Bounds on what a lesson file may ask for (FORMAT.md "Limits"): a lesson takes under
 # ~5 minutes, memlab's own have at most 9 steps.
@@ -68,7 +84,8 @@ class CheckCall:
     def label(self) -> str:
         if self.say:
             return self.say
-        shown = ", ".join(f"{k}={v}" for k, v in self.params.items())
+        shown = ", ".join(f"{k}={str(describe_ref(v)).lstrip(chr(0))}"
+                          for k, v in self.params.items())
         return f"{self.name}({shown})"
 
 
@@ -83,6 +100,8 @@ class Step:
     needs_root: str | None  # the reason root is needed, or None
     highlight: str | None
     line: int
+    predict: Quiz | None = None  # asked BEFORE the actions run, judged after
+    try_it: TryIt | None = None  # a command for the learner's own terminal
 
 
 @dataclass(frozen=True)
@@ -90,9 +109,30 @@ class Quiz:
     index: int
     question: str
     choices: tuple[str, ...]
-    answer: Any  # the expected answer (None when answer_from alone decides)
+    answer: Any  # the expected answer (None when the evidence alone decides)
     answer_from: str | None  # "$name.path": the measured value IS the answer
-    check: CheckCall | None  # the evidence that makes `answer` right
+    check: CheckCall | None  # more evidence that must hold
+    explain: str
+    line: int
+    # (choice, check): the check passes exactly when that choice is right; the measured
+    # evidence picks the answer, and `answer` (the file's key) must agree with it
+    when: tuple[tuple[str, CheckCall], ...] = ()
+    where: str = ""  # "quiz 2", "step 3 prediction"
+
+    @property
+    def label(self) -> str:
+        return self.where or f"quiz {self.index + 1}"
+
+
+@dataclass(frozen=True)
+class TryIt:
+    """A real command the learner runs in another terminal; they type what it showed
+    and memlab compares it with its own measurement (answer_from).  `--check` runs the
+    command itself and looks for the measured value in its output."""
+
+    command: str  # shell words; {$name.path} filled in from measurements
+    question: str
+    answer_from: str
     explain: str
     line: int
 
@@ -118,8 +158,9 @@ class Lesson:
         from anywhere else is code from whoever wrote it (see `programs`).  The directory
         it was found in counts too: its `file = ...` manifests are read from there, so a
         symlink to one of memlab's lessons from another directory is not memlab's."""
-        return (self.path.parent.resolve() == CONTENT_DIR
-                and self.path.resolve().parent == CONTENT_DIR)
+        homes = {CONTENT_DIR} | {CONTENT_DIR / lang for lang in LANGUAGES[1:]}
+        return (self.path.parent.resolve() in homes
+                and self.path.resolve().parent in homes)
 
     @cached_property
     def programs(self) -> tuple[str, ...]:
@@ -306,6 +347,74 @@ def _build(path: Path, text: str, data: dict) -> Lesson:
                            f"saves (saved so far: {', '.join(sorted(saved)) or 'nothing'})",
                            loc.find(line, ref))
 
+    def build_quiz(raw: dict, i: int, start: int, where: str) -> Quiz:
+        for key in raw:
+            if key not in _QUIZ_KEYS:
+                raise fail(f"{where}: unknown key {key!r} (known: {', '.join(sorted(_QUIZ_KEYS))})",
+                           loc.find(start, key))
+        if not isinstance(raw.get("question"), str):
+            raise fail(f"{where}: needs question = \"...\"", start)
+        answer_from = raw.get("answer_from")
+        if answer_from is not None:
+            if not isinstance(answer_from, str) or not REF_RE.match(answer_from):
+                raise fail(f"{where}: answer_from must be a \"$name.path\" reference",
+                           loc.find(start, "answer_from"))
+            check_refs({"answer_from": answer_from}, start, where)
+        check = build_check(raw["check"], loc.find(start, "check"), where) \
+            if "check" in raw else None
+        choices = raw.get("choices", [])
+        if not isinstance(choices, list):
+            raise fail(f"{where}: choices is a list of strings", loc.find(start, "choices"))
+        choices = [str(c) for c in choices]
+        when: list[tuple[str, CheckCall]] = []
+        for raw_when in _as_list(raw.get("when")):
+            w_line = loc.find(start, "when")
+            if not isinstance(raw_when, dict) or not isinstance(raw_when.get("choice"), str):
+                raise fail(f"{where}: a [[...when]] table names its choice = \"...\" and a "
+                           "check", w_line)
+            choice = raw_when["choice"]
+            if choice not in choices:
+                raise fail(f"{where}: when choice {choice!r} is not one of the choices",
+                           loc.find(start, f'"{choice}"'))
+            when.append((choice, build_check({k: v for k, v in raw_when.items()
+                                              if k != "choice"}, w_line, where)))
+        if when and {c for c, _ in when} != set(choices):
+            missing = [c for c in choices if c not in {c for c, _ in when}]
+            raise fail(f"{where}: every choice needs a [[...when]] check (the evidence that "
+                       f"makes it right); none for {missing}", start)
+        if "answer" not in raw and answer_from is None and not when:
+            raise fail(f"{where}: needs answer = ... or answer_from = \"$...\"", start)
+        if answer_from is None and not when and (choices or check is None):
+            raise fail(f"{where}: memlab must be able to check the answer against what it "
+                       "measured: give answer_from = \"$...\" (the measured value is the "
+                       "answer) or, with choices, one [[...when]] check per choice (the "
+                       "evidence that makes that choice right)", start)
+        if "answer" in raw and choices and str(raw["answer"]) not in choices:
+            raise fail(f"{where}: answer {raw['answer']!r} is not one of the choices",
+                       loc.find(start, "answer"))
+        return Quiz(i, raw["question"], tuple(choices), raw.get("answer"), answer_from,
+                    check, str(raw.get("explain", "")), start, tuple(when), where)
+
+    def build_try(raw: Any, start: int, where: str) -> TryIt:
+        if not isinstance(raw, dict):
+            raise fail(f"{where}: try is a table (command, question, answer_from)", start)
+        for key in raw:
+            if key not in _TRY_KEYS:
+                raise fail(f"{where}: try takes no key {key!r} (known: "
+                           f"{', '.join(sorted(_TRY_KEYS))})", loc.find(start, key))
+        for key in ("command", "question", "answer_from"):
+            if not isinstance(raw.get(key), str) or not raw[key].strip():
+                raise fail(f"{where}: try needs {key} = \"...\"", loc.find(start, "try"))
+        if not REF_RE.match(raw["answer_from"]):
+            raise fail(f"{where}: try's answer_from must be a \"$name.path\" reference",
+                       loc.find(start, "answer_from"))
+        line = loc.find(start, "command")
+        check_refs({"answer_from": raw["answer_from"]}, line, where)
+        for ref in _TEMPLATE_RE.findall(raw["command"]):
+            check_refs({"c": ref}, line, where)
+        return TryIt(raw["command"], raw["question"], raw["answer_from"],
+                     str(raw.get("explain", "")), line)
+
     for i, raw in enumerate(raw_steps):
         start = loc.step(i)
         where = f"step {i + 1}"
@@ -360,6 +469,14 @@ def _build(path: Path, text: str, data: dict) -> Lesson:
             if save:
                 saved.add(save)
         checks = [build_check(c, start, where) for c in _as_list(raw.get("check"))]
+        predict = None
+        if "predict" in raw:
+            if not isinstance(raw["predict"], dict):
+                raise fail(f"{where}: predict is a table (question, choices, when...)",
+                           loc.find(start, "predict"))
+            predict = build_quiz(raw["predict"], i, loc.find(start, "predict"),
+                                 f"{where} prediction")
+        try_it = build_try(raw["try"], start, where) if "try" in raw else None
         needs_root = raw.get("needs_root")
         if needs_root is True:
             needs_root = "this step switches to another uid, which needs root"
@@ -367,39 +484,15 @@ def _build(path: Path, text: str, data: dict) -> Lesson:
             needs_root = None
         steps.append(Step(i, str(raw.get("title", f"Step {i + 1}")), raw["text"],
                           str(raw.get("after", "")), tuple(actions), tuple(checks),
-                          needs_root, raw.get("highlight"), start))
+                          needs_root, raw.get("highlight"), start, predict, try_it))
     quizzes: list[Quiz] = []
     if not isinstance(raw_quizzes, list) or not raw_quizzes:
         raise fail("a lesson ends with at least one [[quiz]] that memlab can check", head_line)
     for i, raw in enumerate(raw_quizzes):
         start = loc.quiz(i)
-        where = f"quiz {i + 1}"
-        for key in raw:
-            if key not in _QUIZ_KEYS:
-                raise fail(f"{where}: unknown key {key!r} (known: {', '.join(sorted(_QUIZ_KEYS))})",
-                           loc.find(start, key))
-        if not isinstance(raw.get("question"), str):
-            raise fail(f"{where}: needs question = \"...\"", start)
-        answer_from = raw.get("answer_from")
-        if answer_from is not None:
-            if not isinstance(answer_from, str) or not REF_RE.match(answer_from):
-                raise fail(f"{where}: answer_from must be a \"$name.path\" reference",
-                           loc.find(start, "answer_from"))
-            check_refs({"answer_from": answer_from}, start, where)
-        check = build_check(raw["check"], loc.find(start, "check"), where) \
-            if "check" in raw else None
-        if "answer" not in raw and answer_from is None:
-            raise fail(f"{where}: needs answer = ... or answer_from = \"$...\"", start)
-        if check is None and answer_from is None:
-            raise fail(f"{where}: memlab must be able to check the answer: give check = {{...}} "
-                       "(the evidence) or answer_from = \"$...\"", start)
-        choices = raw.get("choices", [])
-        if "answer" in raw and choices and str(raw["answer"]) not in [str(c) for c in choices]:
-            raise fail(f"{where}: answer {raw['answer']!r} is not one of the choices",
-                       loc.find(start, "answer"))
-        quizzes.append(Quiz(i, raw["question"], tuple(str(c) for c in choices),
-                            raw.get("answer"), answer_from, check,
-                            str(raw.get("explain", "")), start))
+        if not isinstance(raw, dict):
+            raise fail(f"quiz {i + 1}: a quiz is a table", start)
+        quizzes.append(build_quiz(raw, i, start, f"quiz {i + 1}"))
     minutes = head.get("minutes", 5)
     if not isinstance(minutes, int) or not 1 <= minutes <= 5:
         raise fail("minutes must be an integer from 1 to 5 (a lesson takes under ~5 minutes)",
@@ -412,6 +505,12 @@ def _build(path: Path, text: str, data: dict) -> Lesson:
         summary=str(head.get("summary", "")).strip(), steps=tuple(steps),
         quizzes=tuple(quizzes), path=path, requires=tuple(dict.fromkeys(requires)),
     )
+
+
+def translated(path: Path, lang: str) -> Path:
+    """The built-in lesson file in that language if there is one, else the English."""
+    other = CONTENT_DIR / lang / path.name
+    return other if lang != "en" and other.is_file() else path
 
 
 @dataclass
@@ -432,9 +531,12 @@ class Catalog:
         raise UsageError(f"no lesson named {name!r} (known: {known})")
 
 
-def discover(extra_dirs: list[str | Path] = (), builtin: bool = True) -> Catalog:
+def discover(extra_dirs: list[str | Path] = (), builtin: bool = True,
+             lang: str = "en") -> Catalog:
     """Load every *.toml in the built-in content directory and the extra directories.
-    A broken file becomes an entry in `errors`; the others still load."""
+    A broken file becomes an entry in `errors`; the others still load.  lang: a built-in
+    lesson translated into that language (content/<lang>/NAME.toml) replaces the English
+    one; the others stay English."""
     dirs = ([CONTENT_DIR] if builtin else []) + [Path(d) for d in extra_dirs]
     lessons: list[Lesson] = []
     errors: list[LessonFileError] = []
@@ -445,6 +547,8 @@ def discover(extra_dirs: list[str | Path] = (), builtin: bool = True) -> Catalog
             continue
         # not a directory: one file, which load_lesson refuses if it is a FIFO, a device...
         files = sorted(d.glob("*.toml")) if d.is_dir() else [d]
+        if d == CONTENT_DIR and lang != "en":
+            files = [translated(f, lang) for f in files]
         for f in files:
             try:
                 lesson = load_lesson(f)

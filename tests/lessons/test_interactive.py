@@ -67,6 +67,11 @@ def test_interactive_lesson_pauses_goes_back_and_checks_quiz_answers():
         t.expect(PROMPT)
         t.send("")  # next
         t.expect("── Step 2/4")
+        t.expect("what did it show? >")
+        t.send("")  # no idea: twice, then memlab runs the command itself
+        t.expect("what did it show? >")
+        t.send("")
+        t.expect("memlab ran it: PASS")
         t.expect(PROMPT)
         t.send("b")  # back: step 1 shown again (with its result), not re-run
         t.expect(PROMPT)
@@ -74,6 +79,9 @@ def test_interactive_lesson_pauses_goes_back_and_checks_quiz_answers():
         t.expect(PROMPT)
         t.send("")
         t.expect("── Step 3/4")
+        t.expect("your answer >")  # the prediction, before memlab measures
+        t.send("b")
+        t.expect("not quite: for 'some alignment padding' to be right")
         t.expect(PROMPT)
         t.send("")
         t.expect("── Step 4/4")
@@ -83,10 +91,14 @@ def test_interactive_lesson_pauses_goes_back_and_checks_quiz_answers():
         pids = set(re.findall(r"launched sleeper as pid (\d+)", t.seen))
         assert t.seen.count("── Step 1/4") == 2 and len(pids) == 1, pids  # not re-run
         t.send("a")  # wrong: [heap]
-        t.expect("not quite: the answer is [stack]")
+        t.expect("not quite: for '[heap]' to be right")
+        t.expect("one more try.")
+        t.send("d")  # wrong again: the answer is shown, with the evidence
+        t.expect("answer: [stack]")
+        t.expect("evidence: PASS")
         t.expect("your answer >")
         t.send("8")
-        t.expect("right: the answer is 8")
+        t.expect("right: 8")
         out = t.expect("── What you measured")
         assert "FAIL" not in out
     finally:

@@ -79,9 +79,8 @@ async def walk_where_env_lives() -> None:
                 shown = app.query_one("#lesson-verdicts").render().plain
                 assert shown.startswith("right"), shown
                 assert "PASS" in shown  # the evidence memlab measured
-                await pilot.press("n")
-                await settle(app, pilot)
             assert "Lesson complete" in app.query_one("#lesson-step").render().plain
+            assert not answer.display and pane.has_focus  # the answer box closed
 
             await pilot.press("escape")
             await settle(app, pilot)

@@ -12,12 +12,17 @@ from memlab.errors import MemlabError
 from memlab.exposure.matrix import DEMO_NAME, DEMO_SECRET, demo
 from memlab.exposure.observers import Identity, Target, can_switch_uid, observe
 from memlab.exposure.search import search
+from memlab.kernel.abi import PAGE_SIZE
+from memlab.procfs._io import list_pids
+from memlab.procfs.status import real_uid
 from memlab.lessons.actions.registry import (ActionResult, Bound, RunContext, Skipped, action,
                                              bounded)
 
 
 def _starts_exposure(p: dict[str, Any], lesson_dir: Path) -> list[str]:
     return ["memlab's sleeper sample as the victims, and observer processes"]
+
+NOBODY_UID = 65534  # the observer's uid when memlab is root (nobody)
 
 # the demo's victims are sleeper samples
 
@@ -87,3 +92,53 @@ def _observe(ctx: RunContext, p: dict[str, Any], save: str | None) -> ActionResu
     return ActionResult({"uid": result.uid, **cells},
                         f"observer as uid {result.uid}: " + ", ".join(
                             f"{k} {v['verdict']}" for k, v in cells.items()))
+
+
+def _someone_elses_process() -> tuple[int, int] | None:
+    """(pid, uid) of the first process in pid order that belongs to another uid (PID 1,
+    root's init, on most machines): a normal user's "another uid" that already exists."""
+    me = os.geteuid()
+    for pid in list_pids():
+        try:
+            owner = real_uid(pid)
+        except MemlabError:
+            continue
+        if owner != me:
+            return pid, owner
+    return None
+
+
+@action("other_user", optional=("process", "channels"),
+        starts=lambda p, d: ["an observer process"])
+def _other_user(ctx: RunContext, p: dict[str, Any], save: str | None) -> ActionResult:
+    """"Another uid is refused", for real, whoever runs memlab: as root, an observer that
+    drops to uid 65534 for good tries the launched `process`; as a normal user, memlab's
+    own uid tries a process of another user that already exists (PID 1, usually root's).
+    Measures observer_uid, target_pid, target_uid and per channel {ok, errno, verdict}."""
+    channels = tuple(p.get("channels", ("environ", "mem")))
+    if can_switch_uid() and "process" in p:
+        proc = ctx.process(str(p["process"]))
+        snap = snapshot(proc.pid)
+        target = Target(pid=proc.pid, env_start=snap.stat.env_start,
+                        env_end=snap.stat.env_end, regions=snap.regions)
+        identity, owner = Identity(NOBODY_UID, NOBODY_UID), os.geteuid()
+    else:
+        found = _someone_elses_process()
+        if found is None:
+            why = (f"every process here runs as uid {os.geteuid()}: another user's process "
+                   "(or root, to switch uid) is needed to show the refusal")
+            return ActionResult(Skipped(why), why)
+        # its stat hides env_start from us: any address will do, mem_open (fs/proc/base.c)
+        # refuses the open itself before a byte is read
+        target = Target(pid=found[0], env_start=PAGE_SIZE, env_end=PAGE_SIZE + 1)
+        owner = found[1]
+        identity = Identity()
+    result = observe(target, identity, observer="another uid", channels=channels)
+    if result.error:
+        raise MemlabError(f"the observer failed: {result.error}")
+    cells = {c.channel: {"ok": c.ok, "errno": c.errno_name, "verdict": c.verdict,
+                         "secret_found": c.secret_found} for c in result.cells}
+    return ActionResult({"observer_uid": result.uid, "target_pid": target.pid,
+                         "target_uid": owner, **cells},
+                        f"uid {result.uid} tried PID {target.pid} (uid {owner}): " + ", ".join(
+                            f"{k} {v['errno'] or v['verdict']}" for k, v in cells.items()))

@@ -113,24 +113,30 @@ def _wait_output(ctx: RunContext, p: dict[str, Any], save: str | None) -> Action
     timeout = float(bounded("wait_output", p, "timeout", 2.0))
     start = time.monotonic()
     seen: list[str] = []
+    lines: list[str] = []  # the lines as the process printed them (the inotify events)
+    exited = False
     while (left := timeout - (time.monotonic() - start)) > 0:
         try:
             line = proc.read_stdout_line(timeout=left)
         except LaunchError:  # nothing more within the timeout: that is the measurement
             break
         if line is None:  # EOF: the process exited
+            exited = True
             break
         try:
             obj = json.loads(line)
         except ValueError:
             continue
+        lines.append(line)
         seen.append(str(obj.get("event")))
         if isinstance(obj.get("mask"), list):  # an inotify event: record its flags too
             seen.extend(str(m) for m in obj["mask"])
         if obj.get("event") == p["event"]:
-            return ActionResult({**obj, "found": True, "seen": seen,
+            return ActionResult({**obj, "found": True, "seen": seen, "lines": lines,
+                                 "alive": proc.alive,
                                  "elapsed": round(time.monotonic() - start, 3)},
                                 f"{p['event']} after {time.monotonic() - start:.2f} s")
-    return ActionResult({"found": False, "seen": seen, "elapsed": timeout},
+    return ActionResult({"found": False, "seen": seen, "lines": lines,
+                         "alive": not exited and proc.alive, "elapsed": timeout},
                         f"no {p['event']!r} within {timeout} s "
                         f"(saw: {', '.join(seen) or 'nothing'})")

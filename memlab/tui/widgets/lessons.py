@@ -19,6 +19,7 @@ from textual.css.query import NoMatches
 from textual.widgets import DataTable, Input, Static
 
 from memlab.lessons.engine import LessonRunner, discover
+from memlab.lessons.lessonfile import default_lang
 from memlab.render.safe import printable
 from memlab.tui.views import ViewSpec
 from memlab.tui.widgets.base import SnapshotView
@@ -61,6 +62,8 @@ class LessonPane(Vertical, can_focus=True):
         Binding("b", "back_step", "Back"),
         Binding("enter", "run_step", "Run step"),
         Binding("escape", "close_lesson", "Close lesson"),
+        Binding("pageup", "page_up", "Scroll up", show=False),
+        Binding("pagedown", "page_down", "Scroll down", show=False),
     ]
 
     def __init__(self, lesson, **kw) -> None:
@@ -72,6 +75,7 @@ class LessonPane(Vertical, can_focus=True):
         self._highlight_timer = None
         self._highlight_tries = 0
         self.transcript: list[str] = []  # what the pane showed, as plain text (tests)
+        self.tries = 0  # wrong answers to the current quiz (one retry)
 
     def compose(self) -> ComposeResult:
         yield Static(id="lesson-head")
@@ -83,6 +87,21 @@ class LessonPane(Vertical, can_focus=True):
     def on_mount(self) -> None:
         self.show_current()
         self.focus()
+
+    # -- scrolling: the body holds the step, its verdicts and the quiz ------------
+    @property
+    def body(self) -> VerticalScroll:
+        return self.query_one("#lesson-body", VerticalScroll)
+
+    def action_page_up(self) -> None:
+        self.body.scroll_page_up(animate=False)
+
+    def action_page_down(self) -> None:
+        self.body.scroll_page_down(animate=False)
+
+    def _reveal_latest(self) -> None:
+        """New results scroll into view (after the layout took their height)."""
+        self.call_after_refresh(self.body.scroll_end, animate=False)
 
     def on_unmount(self) -> None:
         self.runner.close()  # ends the processes the lesson launched
@@ -103,8 +122,9 @@ class LessonPane(Vertical, can_focus=True):
         self._put("lesson-head", head)
         answer = self.query_one("#lesson-answer", Input)
         if r.at_quiz:
+            self._put("lesson-verdicts", Text())
+            answer.display = self.quiz_index < len(self.lesson.quizzes)
             self._show_quiz()
-            answer.display = True
             return
         answer.display = False
         step = r.current
@@ -130,7 +150,14 @@ class LessonPane(Vertical, can_focus=True):
                 t.append("\n")
             if out.after:
                 t.append(printable(" ".join(out.after.split())), style="italic")
+            step = out.step
+            if step.try_it is not None:
+                t.append("\nTry it yourself, in another terminal:\n", style="bold")
+                t.append(f"  $ {printable(self.runner.try_command(step))}\n")
+                t.append(printable(" ".join(self.runner.mask(step.try_it.question).split())))
         self._put("lesson-verdicts", t)
+        if out is not None:
+            self._reveal_latest()
 
     def _show_quiz(self) -> None:
         quizzes = self.lesson.quizzes
@@ -138,21 +165,22 @@ class LessonPane(Vertical, can_focus=True):
             t = Text("Lesson complete.\n", style="bold green")
             t.append(" ".join(self.lesson.summary.split()))
             self._put("lesson-step", t)
-            self._put("lesson-verdicts", Text())
-            self.query_one("#lesson-answer", Input).display = False
+            answer = self.query_one("#lesson-answer", Input)
+            answer.display = False  # done: the answer box closes, the keys are the pane's
+            self.focus()
             return
         q = quizzes[self.quiz_index]
         t = Text(f"Quiz {self.quiz_index + 1}/{len(quizzes)}\n", style="bold")
-        t.append(q.question)
+        t.append(printable(self.runner.mask(q.question)))
         for i, choice in enumerate(q.choices):
-            t.append(f"\n  {chr(97 + i)}) {choice}")
+            t.append(f"\n  {chr(97 + i)}) {printable(self.runner.mask(choice))}")
         self._put("lesson-step", t)
-        self._put("lesson-verdicts", Text())
 
     # -- actions ----------------------------------------------------------------
     def action_next_step(self) -> None:
         if self.runner.at_quiz:
-            self.quiz_index += 1
+            self.quiz_index = min(self.quiz_index + 1, len(self.lesson.quizzes))
+            self.tries = 0
         else:
             self.runner.next()
         self.show_current()
@@ -236,6 +264,10 @@ class LessonPane(Vertical, can_focus=True):
         return None
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
+        """An answer: checked against the measurement.  A wrong one is explained by what
+        memlab measured and gets one retry; then the evidence is shown and the next
+        question asked.  Focus stays in the answer box until the last question (typing
+        `b`, `a` or `d` answers, never moves the lesson or the app)."""
         if event.input.id != "lesson-answer" or not self.runner.at_quiz:
             return
         event.stop()
@@ -245,17 +277,36 @@ class LessonPane(Vertical, can_focus=True):
         q = quizzes[self.quiz_index]
         ans = self.runner.answer_quiz(q, event.value)
         event.input.value = ""
-        t = Text("right" if ans.correct else "not quite",
+        shown = self.query_one("#lesson-verdicts", Static)
+        t = Text()
+        if not ans.correct and self.tries == 0:
+            self.tries = 1
+            t.append(f"{printable(event.value.strip() or '(nothing)')}: not quite",
+                     style="bold red")
+            if ans.why_wrong:
+                t.append(f": {printable(ans.why_wrong)}")
+            t.append("\none more try.", style="dim")
+            self._put("lesson-verdicts", t)
+            shown.refresh()
+            self._reveal_latest()
+            event.input.focus()
+            return
+        t.append("right" if ans.correct else "not quite",
                  style="bold green" if ans.correct else "bold red")
         t.append(f": the answer is {printable(ans.expected)}\n")
         if ans.evidence is not None:
             t.append_text(_verdict_text(ans.evidence.status, "evidence",
                                         ans.evidence.verdict.measured))
         if q.explain:
-            t.append("\n" + " ".join(q.explain.split()), style="italic")
-        t.append("\n[n] next question", style="dim")
+            t.append("\n" + printable(" ".join(self.runner.mask(q.explain).split())),
+                     style="italic")
+        self.tries = 0
+        self.quiz_index += 1
         self._put("lesson-verdicts", t)
-        self.focus()
+        self._show_quiz()
+        if self.quiz_index < len(quizzes):
+            event.input.focus()
+        self._reveal_latest()
 
 
 class LessonsView(SnapshotView):
@@ -273,7 +324,7 @@ class LessonsView(SnapshotView):
         yield table
 
     def on_mount(self) -> None:
-        self.catalog = discover()
+        self.catalog = discover(lang=default_lang())  # LC_ALL/LANG: ko shows Korean
         table = self.query_one("#lessons-table", DataTable)
         for n, lesson in enumerate(self.catalog.lessons, 1):
             ok, why = lesson.availability()
