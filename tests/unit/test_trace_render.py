@@ -21,7 +21,7 @@ def test_a_call_with_its_change():
     t = Traced(MMAP, diff(before, after), len(after))
     lines = traced_lines(t, 10)
     assert lines[0].startswith("mmap(NULL, 100003840, PROT_READ|PROT_WRITE")
-    assert lines[1] == ("    ~ grown 7fca10a36000-7fca16998000 rw-p anon: 12 KiB -> "
+    assert lines[1] == ("    ~ grown 7fca10a36000-7fca16998000 rw-p anon: 12.0 KiB -> "
                         "95.4 MiB (was 7fca16995000-7fca16998000)")
     doc = traced_json(t, 10)
     assert doc["schema"] == "memlab.trace/1" and doc["result"] == "0x7fca10a36000"
