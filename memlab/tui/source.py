@@ -260,7 +260,23 @@ class LiveSource(DataSource):
 
         if self.pid is None:
             raise NoSuchProcess("no process on screen")
-        return access_matrix(self.pid, rows=rows, channels=channels)
+        # The observers look for the value execve was given, not the current one: after
+        # a scrub the env block holds XXXX, which is no secret (memlab.exposure.removal)
+        return access_matrix(self.pid, rows=rows, channels=channels,
+                             secret=self.execve_secret())
+
+    def execve_secret(self) -> bytes | None:
+        """The first secret-looking value memlab passed to execve (None: not launched
+        by memlab, or no such value)."""
+        from memlab.secrets import looks_secret
+
+        launched = self._launched
+        for raw in (launched.env if launched is not None else ()):
+            name, eq, value = raw.partition(b"=")
+            if eq and value and looks_secret(name.decode(errors="replace"),
+                                             value.decode(errors="replace")):
+                return value
+        return None
 
     def run_pod(self, manifest: str, exec_sample: str | None = "sleeper"):
         if threading.current_thread() is not threading.main_thread():
