@@ -368,6 +368,19 @@ class Launched:
             return ""
         return data.decode("utf-8", "backslashreplace").strip()
 
+    def exit_description(self) -> str:
+        """How it ended, in words: "exit status 3", "killed by signal 9 (SIGKILL)"."""
+        code = self.returncode
+        if code is None:
+            return "running" if not self._gone else "exited (status unknown)"
+        if code < 0:
+            try:
+                name = signal.Signals(-code).name
+            except ValueError:
+                name = "?"
+            return f"killed by signal {-code} ({name})"
+        return f"exit status {code}"
+
     def _error(self, msg: str) -> LaunchError:
         tail = self.stderr_tail(500)
         if tail:

@@ -125,11 +125,18 @@ class MemlabApp(App[None]):
             # fail at once (Textual's input thread then spins).  Notice it ourselves: on
             # a hung-up tty every ioctl, so isatty(), fails (drivers/tty/tty_io.c).
             self.set_interval(1.0, self._leave_if_terminal_gone)
+        # a launched process that exits is noticed (and reaped) without live refresh
+        self.set_interval(1.0, self._check_exited)
         self._update_status()
         if self._initial is not None and self._initial.pid == self.source.pid:
             self.on_snapshot_ready(SnapshotReady(self._initial, True))
         else:
             self.refresh_snapshot(forced=True)
+
+    def _check_exited(self) -> None:
+        ended = self.source.exited()
+        if ended is not None:
+            self.show_problem(self.source.pid, NoSuchProcess(ended, pid=self.source.pid))
 
     def _leave_if_terminal_gone(self) -> None:
         if not os.isatty(sys.__stdin__.fileno()):
@@ -188,6 +195,8 @@ class MemlabApp(App[None]):
         was_gone, self.gone = self.gone, None
         if was_gone is not None:
             self.query_one("#banner").display = False
+            for view in self.all_views():
+                view.mark_gone(None)
         if snap == self.snapshot and not message.forced and was_gone is None:
             return  # live refresh with nothing new: no redraw (idle stays cheap)
         self.previous = self.snapshot if (self.snapshot is not None and
@@ -214,6 +223,13 @@ class MemlabApp(App[None]):
         if isinstance(error, NoSuchProcess):
             self.gone = error
             what = f"process {pid} exited" if pid is not None else "no process"
+            if pid is not None:
+                # every view keeps its last snapshot, greyed and titled as such
+                how = getattr(error, "msg", str(error)).partition(";")[0]
+                how = how.split(" exited: ", 1)[1] if " exited: " in how else "gone"
+                title = f"last snapshot of pid {pid} (exited: {how})"
+                for view in self.all_views():
+                    view.mark_gone(title)
         else:
             what = f"process {pid}" if pid is not None else "no process"
         banner = self.query_one("#banner", Static)
@@ -342,7 +358,11 @@ class MemlabApp(App[None]):
         return pod
 
     def attach(self, pid: int) -> None:
-        self.source.attach(pid)
+        try:
+            self.source.attach(pid)
+        except MemlabError as err:  # it exited meanwhile: the current process stays
+            self.notify(f"not attached: {err}", severity="error", timeout=8)
+            return
         self.secret_copies = []
         self.snapshot = self.previous = None
         self.refresh_snapshot(forced=True)

@@ -58,6 +58,15 @@ def check_command(line: str) -> str:
     return line.strip()
 
 
+def exit_report(launched) -> str:
+    """"/bin/sh exited: exit status 3; last stderr: oops" for a reaped Launched."""
+    tail = launched.stderr_tail(1000).splitlines()[-5:]
+    out = f"{os.path.basename(launched.exe)} exited: {launched.exit_description()}"
+    if tail:
+        out += "; last stderr: " + " | ".join(tail)
+    return out
+
+
 @dataclass(frozen=True)
 class LaunchRequest:
     """What the launch panel asks for: a target, an exact env (None: inherit), no-ASLR."""
@@ -102,6 +111,14 @@ class DataSource:
     def sample_names(self) -> list[str]:
         return []
 
+    def exited(self) -> str | None:
+        """How the launched process ended, once it has (and it is reaped); else None."""
+        return None
+
+    def speaks_commands(self) -> bool:
+        """The process on screen understands the sample commands (Drive, palette)."""
+        return self.launched
+
     # -- optional panels (memlab.exposure): worker threads --------------------------
     def access_matrix(self, rows: tuple[str, ...] | None = None,
                       channels: tuple[str, ...] | None = None):
@@ -137,8 +154,10 @@ class LiveSource(DataSource):
     """Reads a real process through memlab.collect and memlab.procfs.mem."""
 
     def __init__(self, *, launch_timeout: float = 3.0, command_timeout: float = 5.0,
-                 pod_root: str | None = None):
+                 pod_root: str | None = None, confirm_running: float = 0.3):
         self.launch_timeout = launch_timeout
+        # a program that is not a sample counts as running once it survived this long
+        self.confirm_running = confirm_running
         self.pod_root = pod_root  # where pod directories go (None: memlab.k8s default)
         self.pod = None  # memlab.k8s.pod.PodRun on screen
         self.command_timeout = command_timeout
@@ -154,6 +173,9 @@ class LiveSource(DataSource):
     def launched(self) -> bool:  # type: ignore[override]
         return self._launched is not None
 
+    def speaks_commands(self) -> bool:
+        return self._launched is not None and self._is_sample
+
     def launch(self, request: LaunchRequest) -> int:
         # PR_SET_PDEATHSIG fires when the forking thread exits (prctl(2)): launching
         # from a worker thread would kill the child as soon as that worker finished.
@@ -168,6 +190,10 @@ class LiveSource(DataSource):
         new = launch(request.target, request.args,
                      list(request.env) if request.env is not None else None,
                      no_aslr=request.no_aslr, hold=hold, timeout=self.launch_timeout)
+        if hold == "none" and new.wait(timeout=self.confirm_running) is not None:
+            # it died at once: say how, and keep the process on screen (not replaced
+            # until the new one is confirmed running)
+            raise LaunchError(exit_report(new), pid=new.pid, path=new.exe)
         self._end_launched()  # the new process replaces the old one
         self._launched = new
         self._is_sample = hold == "ready"
@@ -176,8 +202,22 @@ class LiveSource(DataSource):
         return new.pid
 
     def attach(self, pid: int) -> None:
+        from memlab.procfs.stat import read_stat
+
+        if read_stat(pid).is_zombie:  # NoSuchProcess when it is gone: nothing changes
+            raise NoSuchProcess(f"process {pid} has exited", pid=pid)
         self._end_launched()
         self._switch(pid)
+
+    def exited(self) -> str | None:
+        """The launched process's end, in words ("exit status 3; stderr: ..."), once it
+        has exited; it is reaped here (no zombie left).  None while it runs or when
+        memlab did not launch it.  Cheap: one waitid(WNOHANG)."""
+        launched = self._launched
+        if launched is None or launched.alive:
+            return None
+        launched.wait()  # reaps it and ends what it left in its process group
+        return exit_report(launched)
 
     def stop(self) -> None:
         pod = self.pod
@@ -209,6 +249,10 @@ class LiveSource(DataSource):
         pid = self.pid
         if pid is None:
             raise NoSuchProcess("no process: launch one (l) or attach to one (p)")
+        launched = self._launched
+        if launched is not None and launched.pid == pid and not launched.alive:
+            launched.wait()
+            raise NoSuchProcess(exit_report(launched), pid=pid)
         snap = snapshot(pid)
         # The hex view reads through a reader bounded by the regions just read, so a
         # mapping that appeared since (malloc) is readable after the next refresh.

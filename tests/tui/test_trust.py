@@ -3,11 +3,19 @@ app with a Pilot against a real process (c_samples) or the fake source."""
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import sys
+
+import psutil
+import pytest
 from textual.widgets import DataTable
 
 from memlab.tui.app import MemlabApp
+from memlab.tui.source import LaunchRequest, LiveSource
 from tests.helpers import wait_until_async
-from tests.tui.conftest import started
+from tests.tui.conftest import settle, started
 
 
 def cells(table: DataTable, column: int) -> list[str]:
@@ -58,3 +66,91 @@ async def test_exposure_unsetenv_still_finds_the_bytes(live_source):
         assert got["/proc/PID/environ (env block)"] == "secret"
         assert got["libc environ (getenv)"] == "unset (bytes still there)"
         assert "SECRET" in app.query_one("#expo-claim").render().plain
+
+
+async def test_launch_panel_args_and_a_program_that_dies_at_once(live_source):
+    """Arguments split like a shell, shown as argv; a program that dies at once is
+    reported with its exit status and stderr, and the process on screen stays."""
+    from textual.widgets import Input
+
+    app = MemlabApp(live_source)
+    async with started(app, (120, 40)) as pilot:
+        old = live_source.pid
+        await pilot.press("l")
+        await pilot.pause()
+        panel = app.screen
+        panel.query_one("#launch-path", Input).value = "/bin/sh"
+        panel.query_one("#launch-args", Input).value = "-c 'echo oops >&2; exit 3'"
+        await pilot.pause()
+        assert ("argv: ['/bin/sh', '-c', 'echo oops >&2; exit 3']"
+                in panel.query_one("#launch-argv").render().plain)
+        await pilot.click("#launch-go")
+        await settle(app, pilot, rounds=4)
+        shown = " ".join(str(n.message) for n in app._notifications)
+        assert "oops" in shown and "exit status 3" in shown
+        assert live_source.pid == old and app.snapshot.pid == old
+        assert psutil.Process(old).status() != psutil.STATUS_ZOMBIE
+
+
+async def test_a_path_with_arguments_is_split():
+    from textual.widgets import Input
+
+    source = LiveSource()
+    try:
+        app = MemlabApp(source)
+        async with app.run_test(size=(120, 40)) as pilot:
+            await pilot.press("l")
+            await pilot.pause()
+            app.screen.query_one("#launch-path", Input).value = "/usr/bin/sleep 1000"
+            await pilot.click("#launch-go")
+            await settle(app, pilot, rounds=4)
+            assert source.pid is not None
+            assert psutil.Process(source.pid).cmdline() == ["/usr/bin/sleep", "1000"]
+    finally:
+        source.stop()
+
+
+async def test_an_exit_is_reported_greyed_and_reaped():
+    source = LiveSource()
+    source.launch(LaunchRequest("/usr/bin/sleep", (), args=("600",)))
+    pid = source.pid
+    try:
+        app = MemlabApp(source)
+        async with started(app, (120, 40)) as pilot:
+            os.kill(pid, signal.SIGTERM)
+            await wait_until_async(lambda: app.gone is not None, pilot.pause,
+                                   what="the exit noticed without live refresh")
+            await settle(app, pilot)
+            assert "killed by signal 15 (SIGTERM)" in app.query_one("#banner").render().plain
+            view = app.view("map")
+            assert view.has_class("gone")
+            assert view.border_title == (f"last snapshot of pid {pid} "
+                                         "(exited: killed by signal 15 (SIGTERM))")
+            with pytest.raises(psutil.NoSuchProcess):  # reaped: no zombie left
+                psutil.Process(pid).status()
+    finally:
+        source.stop()
+
+
+async def test_attaching_to_an_exited_pid_keeps_the_current_process(live_source):
+    other = subprocess.Popen(["sleep", "60"])
+    other.kill()
+    other.wait()
+    app = MemlabApp(live_source)
+    async with started(app, (120, 40)) as pilot:
+        old = live_source.pid
+        app.attach(other.pid)
+        await settle(app, pilot)
+        assert live_source.pid == old and app.snapshot.pid == old
+        assert live_source.launched
+        assert any("not attached" in str(n.message) for n in app._notifications)
+
+
+def test_cli_launch_of_a_program_that_fails_shows_its_stderr_and_status():
+    proc = subprocess.run([sys.executable, "-m", "memlab", "tui", "--launch", "/bin/sh",
+                           "--", "-c", "echo oops >&2; exit 3"],
+                          capture_output=True, text=True, timeout=60,
+                          stdin=subprocess.DEVNULL)
+    assert proc.returncode != 0
+    assert "oops" in proc.stderr and "exit status 3" in proc.stderr
+    assert "Traceback" not in proc.stderr and len(proc.stderr.splitlines()) == 1
