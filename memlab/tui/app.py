@@ -23,7 +23,7 @@ from textual.lazy import Lazy
 from textual.containers import Container, Horizontal
 from textual.reactive import reactive
 from textual.screen import Screen
-from textual.widgets import Footer, Input, Static, TabbedContent, TabPane
+from textual.widgets import Footer, Input, Static, TabbedContent, TabPane, TextArea
 
 from memlab.errors import MemlabError, NoSuchProcess
 from memlab.model import Snapshot
@@ -55,7 +55,8 @@ class MemlabApp(App[None]):
         Binding("r", "refresh", "Refresh"),
         Binding("a", "toggle_live", "Live"),
         Binding("v", "toggle_reveal", "Reveal"),
-        Binding("ctrl+s", "save_svg", "Screenshot"),
+        # priority: from any screen (the launch panel, the picker, help) too
+        Binding("ctrl+s", "save_svg", "Screenshot", priority=True),
         *(Binding(v.key, f"show_view('{v.id}')", v.title, show=False) for v in VIEWS),
     ]
 
@@ -398,8 +399,30 @@ class MemlabApp(App[None]):
             self.call_after_refresh(self._focus_view, view_id, tries - 1)
 
     def on_key(self, event) -> None:
-        if event.key == "escape" and self.focused is self.query_one("#cmdline"):
+        if event.key != "escape" or self.screen is not self.screen_stack[0]:
+            return  # the modal screens cancel with their own escape binding
+        focused = self.focused
+        if focused is self.query_one("#cmdline"):
             self._focus_view(self.query_one("#views", TabbedContent).active)
+        elif isinstance(focused, (Input, TextArea)):
+            # every prompt lets go on Esc (a bad hex address, the Pod manifest): the
+            # keys are the app's again (q quits, v reveals)
+            self._release(focused)
+            event.stop()
+
+    def _release(self, widget) -> None:
+        if widget.id == "hex-goto":  # the jump prompt: cancelled, hidden again
+            widget.value = ""
+            widget.display = False
+        for ancestor in widget.ancestors:
+            if isinstance(ancestor, SnapshotView):
+                for other in ancestor.query("*"):
+                    if (other.focusable and other.display and other is not widget
+                            and not isinstance(other, (Input, TextArea))):
+                        other.focus()
+                        return
+                break
+        self.set_focus(None)
 
     def on_memory_map_view_open_hex(self, message: MemoryMapView.OpenHex) -> None:
         self.query_one(HexView).open_region(message.region)
@@ -434,12 +457,22 @@ class MemlabApp(App[None]):
                 view.show(self.snapshot, self.previous)
         self._update_status()
 
+    def action_help_quit(self) -> None:
+        """^C does not quit (Textual binds it to copy in inputs): say what does, as
+        plain text (Textual's own message is markup, and notify here is plain)."""
+        self.notify("q (or ctrl+q) quits memlab", title="Quit?")
+
+    def screenshot_directory(self) -> str:
+        """--screenshot-dir, else $XDG_PICTURES_DIR, else ~/memlab-screenshots."""
+        return (self.screenshot_dir or os.environ.get("XDG_PICTURES_DIR")
+                or os.path.expanduser("~/memlab-screenshots"))
+
     def action_save_svg(self) -> None:
-        """The screen as SVG, in --screenshot-dir or ~/memlab-screenshots: a new file
+        """The screen as SVG, in screenshot_directory(): a new file
         (O_EXCL|O_NOFOLLOW, 0600: it may show revealed secrets) in a directory of ours
         reached without following a link (memlab.safefs) -- never the working directory,
         which for root may be a shared one where another user planted a link."""
-        directory = self.screenshot_dir or os.path.expanduser("~/memlab-screenshots")
+        directory = self.screenshot_directory()
         self._shots += 1
         name = time.strftime("memlab-%Y%m%d-%H%M%S") + f"-{os.getpid()}-{self._shots}.svg"
         try:
@@ -455,5 +488,8 @@ class MemlabApp(App[None]):
         self.exit()
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
-        yield from super().get_system_commands(screen)
+        # Textual's own Screenshot writes into the working directory: memlab's (in
+        # memlab_commands) is the one listed
+        yield from (c for c in super().get_system_commands(screen)
+                    if c.title != "Screenshot")
         yield from memlab_commands(self)

@@ -160,6 +160,8 @@ class LiveSource(DataSource):
         self.confirm_running = confirm_running
         self.pod_root = pod_root  # where pod directories go (None: memlab.k8s default)
         self.pod = None  # memlab.k8s.pod.PodRun on screen
+        self._made_dirs: list = []  # state dirs a pod made (removed again by stop)
+        self._stopped_pods: list = []  # PodRuns replaced or stopped, not yet removed
         self.command_timeout = command_timeout
         self._launched = None  # memlab.launch.Launched
         self._is_sample = False  # it speaks the samples' command protocol
@@ -220,10 +222,16 @@ class LiveSource(DataSource):
         return exit_report(launched)
 
     def stop(self) -> None:
-        pod = self.pod
         self._end_launched()
-        if pod is not None:  # the TUI's pod directory (Secret values in it) goes too
+        # the TUI's pod directories (Secret values in them) go too
+        pods, self._stopped_pods = self._stopped_pods, []
+        for pod in pods:
             pod.remove()
+        if self._made_dirs:  # and the state directories this session created for it
+            from memlab.statedir import remove_empty_dirs
+
+            made, self._made_dirs = self._made_dirs, []
+            remove_empty_dirs(made)
         self._switch(None)
 
     def _end_launched(self) -> None:
@@ -231,6 +239,7 @@ class LiveSource(DataSource):
         pod, self.pod = self.pod, None
         if pod is not None:
             pod.stop()  # kills its process (the same Launched) and records it
+            self._stopped_pods.append(pod)  # its directory goes when the source stops
         if old is not None:
             old.kill()
 
@@ -332,6 +341,11 @@ class LiveSource(DataSource):
         prepared = prepare(manifest)
         if self.pod_root is not None:
             prepared = prepare(manifest, pod_dir=Path(self.pod_root) / prepared.name)
+        else:  # the per-user state dir (memlab.statedir): what this session creates
+            from memlab.k8s.podroot import POD_ROOT_NAME
+            from memlab.statedir import missing_dirs
+
+            self._made_dirs = self._made_dirs or missing_dirs(POD_ROOT_NAME)
         self._end_launched()
         pod = prepared.start(exec_sample, timeout=self.launch_timeout)
         self.pod, self._launched = pod, pod.launched

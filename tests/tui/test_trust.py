@@ -154,3 +154,100 @@ def test_cli_launch_of_a_program_that_fails_shows_its_stderr_and_status():
     assert proc.returncode != 0
     assert "oops" in proc.stderr and "exit status 3" in proc.stderr
     assert "Traceback" not in proc.stderr and len(proc.stderr.splitlines()) == 1
+
+
+async def test_no_file_or_directory_left_after_q(tmp_path, monkeypatch):
+    """A session that ran the Pod view's demo pod and replaced it by a launch leaves
+    nothing behind once q is pressed: the pod directory and the state directories
+    made for it (memlab.statedir) go."""
+    import tempfile
+
+    from tests.helpers import wait_until_async as wait
+
+    run, tmp, home = tmp_path / "run", tmp_path / "tmp", tmp_path / "home"
+    for d in (run, tmp, home):
+        d.mkdir(mode=0o700)
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(run))
+    monkeypatch.setenv("TMPDIR", str(tmp))
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp))
+    source = LiveSource()
+    try:
+        app = MemlabApp(source)
+        async with app.run_test(size=(120, 40)) as pilot:
+            await pilot.press("k")
+            view = app.query_one("PodView")
+            await pilot.click("#pod-run")
+            await wait(lambda: view.state is not None, pilot.pause, what="the pod")
+            assert str(run) in view.state["pod_dir"]
+            assert any(run.iterdir())
+            await pilot.press("q")
+    finally:
+        source.stop()
+    assert list(run.iterdir()) == [] and list(tmp.iterdir()) == []
+    assert list(home.iterdir()) == []
+
+
+async def test_esc_cancels_the_hex_jump_prompt_after_a_bad_address():
+    from tests.tui import fakes
+
+    app = MemlabApp(fakes.fake_source())
+    async with started(app, (120, 40)) as pilot:
+        await pilot.press("x")
+        await settle(app, pilot)
+        await pilot.press("j", "z", "z", "enter")  # not a hex address: the prompt stays
+        box = app.query_one("#hex-goto")
+        assert box.display and app.focused is box
+        await pilot.press("escape")
+        assert not box.display and box.value == ""
+        assert app.focused is app.query_one("#hex-grid")
+
+
+async def test_esc_releases_the_pod_manifest_input_and_q_quits():
+    from textual.widgets import Input
+
+    from tests.tui import fakes
+
+    app = MemlabApp(fakes.fake_source())
+    async with started(app, (120, 40)) as pilot:
+        await pilot.press("k")
+        await pilot.pause()
+        assert not isinstance(app.focused, Input)  # the view's keys work at once
+        manifest = app.query_one("#pod-manifest", Input)
+        before = manifest.value
+        manifest.focus()
+        await pilot.press("escape")
+        assert not isinstance(app.focused, Input)
+        await pilot.press("q")
+        assert manifest.value == before  # q quit, it did not type into the manifest
+        assert app._exit  # noqa: SLF001 - the app is leaving
+
+
+async def test_ctrl_s_from_the_launch_panel_saves_to_xdg_pictures(tmp_path, monkeypatch):
+    from tests.tui import fakes
+
+    monkeypatch.setenv("XDG_PICTURES_DIR", str(tmp_path / "pics"))
+    monkeypatch.chdir(tmp_path)
+    app = MemlabApp(fakes.fake_source())
+    async with started(app, (120, 40)) as pilot:
+        await pilot.press("l")
+        await pilot.pause()
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+        saved = list((tmp_path / "pics").iterdir())
+        assert len(saved) == 1 and saved[0].suffix == ".svg"
+        assert any(str(saved[0]) in str(n.message) for n in app._notifications)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["pics"]  # not the cwd
+
+
+async def test_ctrl_c_says_how_to_quit_in_plain_words_and_palette_has_one_screenshot():
+    from tests.tui import fakes
+
+    app = MemlabApp(fakes.fake_source())
+    async with started(app, (120, 40)) as pilot:
+        await pilot.press("ctrl+c")
+        await pilot.pause()
+        said = " ".join(str(n.message) for n in app._notifications)
+        assert "ctrl+q" in said and "[b]" not in said
+        titles = [c.title for c in app.get_system_commands(app.screen)]
+        assert sum("Screenshot" in t for t in titles) == 1
