@@ -29,6 +29,7 @@ from memlab.errors import MemlabError, NoSuchProcess
 from memlab.model import Snapshot
 from memlab.render.safe import printable
 from memlab.safefs import open_trusted
+from memlab.tui.diff import has_visible_change
 from memlab.tui.messages import CommandDone, SnapshotFailed, SnapshotReady, WorkerError
 from memlab.tui.palette import memlab_commands
 from memlab.tui.source import DataSource, LaunchRequest, check_command
@@ -83,6 +84,7 @@ class MemlabApp(App[None]):
         self._live_at_start = live
         self._timer = None
         self._before_command: Snapshot | None = None
+        self._command_line: str | None = None
         self.snapshots_shown = 0  # how many snapshots reached the views (tests, bench)
         self._initial = initial
         # An exception no handler expected (a bug): the app leaves with status 1 and
@@ -200,14 +202,21 @@ class MemlabApp(App[None]):
                 view.mark_gone(None)
         if snap == self.snapshot and not message.forced and was_gone is None:
             return  # live refresh with nothing new: no redraw (idle stays cheap)
-        self.previous = self.snapshot if (self.snapshot is not None and
-                                          self.snapshot.pid == snap.pid) else None
+        # What the views highlight against (previous): the snapshot before the last
+        # command, or before the last change a live refresh brought; a refresh that
+        # changed nothing they show keeps the highlights (diff.has_visible_change).
+        if self.snapshot is None or self.snapshot.pid != snap.pid:
+            self.previous = None
+        elif self._before_command is not None and self._before_command.pid == snap.pid:
+            self.previous = self._before_command
+        elif self.previous is None or has_visible_change(self.snapshot, snap):
+            self.previous = self.snapshot
         self.snapshot = snap
         for view in self.all_views():
             view.show(snap, self.previous)
         if self._before_command is not None:
             for drive in self.query(DriveView):
-                drive.log_changes(self._before_command, snap)
+                drive.log_changes(self._before_command, snap, self._command_line)
             self._before_command = None
         self.snapshots_shown += 1
         self._update_status()
@@ -312,6 +321,7 @@ class MemlabApp(App[None]):
             self.notify(str(message.error), severity="error")
             return
         self._before_command = message.before
+        self._command_line = message.line
         self._note_secret_copy(message.answer)
         self.refresh_snapshot(forced=True)
 

@@ -118,7 +118,7 @@ async def test_drive_scrub_highlights_changed_bytes_unsetenv_does_not():
         await pilot.press("enter")
         await settle(app, pilot)
         assert src.commands[-1] == "scrub DB_PASSWORD"
-        assert "7 byte(s) changed" in log_text(app)
+        assert "7 bytes changed" in log_text(app)
         env_view = app.view("env")
         entry = app.snapshot.env.entries[0]
         start = entry.address + len("DB_PASSWORD=")

@@ -75,7 +75,7 @@ async def test_unsetenv_keeps_bytes_scrub_overwrites_them(live_source):
         assert any(e.name == "LOG_LEVEL" for e in app.snapshot.proc_environ)
         app.run_command("scrub DB_PASSWORD")
         await settle(app, pilot, rounds=5)
-        assert "7 byte(s) changed" in history(app)
+        assert "7 bytes changed" in history(app)
         env = app.snapshot.env
         assert b"DB_PASSWORD=XXXXXXX" in env.raw
         entry = next(e for e in env.entries if e.name == "DB_PASSWORD")

@@ -251,3 +251,40 @@ async def test_ctrl_c_says_how_to_quit_in_plain_words_and_palette_has_one_screen
         assert "ctrl+q" in said and "[b]" not in said
         titles = [c.title for c in app.get_system_commands(app.screen)]
         assert sum("Screenshot" in t for t in titles) == 1
+
+
+async def test_drive_speaks_english_and_highlights_stay_until_the_next_command(live_source):
+    from memlab.tui.widgets.drive import DriveView
+
+    app = MemlabApp(live_source)
+    async with started(app, (120, 40)) as pilot:
+        app.run_command("scrub DB_PASSWORD")
+        await settle(app, pilot, rounds=5)
+        log = "\n".join(app.query_one(DriveView).history)
+        assert "overwrote the 7 bytes of DB_PASSWORD's value" in log
+        assert '"cmd"' not in log  # no raw JSON unless asked (J)
+        assert len(app.view("env")._changed) == 7
+        for _ in range(2):  # refreshes that bring nothing new keep the highlight
+            app.refresh_snapshot(forced=True)
+            await settle(app, pilot)
+        assert len(app.view("env")._changed) == 7
+        app.run_command("malloc 4096")
+        await settle(app, pilot, rounds=5)
+        assert app.view("env")._changed == frozenset()  # the next command: cleared
+        log = "\n".join(app.query_one(DriveView).history)
+        assert "env block: no byte changed" not in log
+
+
+async def test_live_mode_keeps_the_changed_bytes_highlight(live_source):
+    app = MemlabApp(live_source, refresh_interval=0.1)
+    async with started(app, (120, 40)) as pilot:
+        await pilot.press("a")
+        live_source._launched.command("scrub DB_PASSWORD")
+        await wait_until_async(lambda: len(app.view("env")._changed) == 7, pilot.pause,
+                               what="the scrub highlighted by a live refresh")
+        # more refreshes, live and forced, that change nothing the views show
+        app.refresh_snapshot(forced=False)
+        await settle(app, pilot)
+        app.refresh_snapshot(forced=True)
+        await settle(app, pilot)
+        assert len(app.view("env")._changed) == 7
