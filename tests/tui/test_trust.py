@@ -288,3 +288,43 @@ async def test_live_mode_keeps_the_changed_bytes_highlight(live_source):
         app.refresh_snapshot(forced=True)
         await settle(app, pilot)
         assert len(app.view("env")._changed) == 7
+
+
+async def test_picker_user_processes_first_kernel_threads_folded_current_marked():
+    from textual.widgets import Input
+
+    from tests.tui import fakes
+
+    app = MemlabApp(fakes.fake_source())
+    async with started(app, (120, 40)) as pilot:
+        await pilot.press("p")
+        await settle(app, pilot)
+        table = app.screen.query_one("#picker-table", DataTable)
+        names = cells(table, 3)
+        assert names == ["init", "nginx", "sleeper", "bash", "1 kernel thread"]
+        assert cells(table, 0)[names.index("sleeper")] == "▶"  # the process on screen
+        assert cells(table, 4)[names.index("nginx")] == "nginx: worker process"
+        assert cells(table, 5)[names.index("nginx")].startswith("no: owned by uid 65534")
+        table.focus()
+        await pilot.press("slash")  # back to the filter
+        assert app.focused is app.screen.query_one("#picker-filter", Input)
+        await pilot.press(*"worker")  # the command line is searched too
+        await pilot.pause()
+        assert cells(table, 3) == ["nginx"]
+        app.screen.query_one("#picker-filter", Input).value = ""
+        await pilot.pause()
+        table.move_cursor(row=table.row_count - 1)
+        table.focus()
+        await pilot.press("enter")  # unfolds the kernel threads
+        await pilot.pause()
+        assert cells(table, 3)[-1] == "kthreadd"
+
+
+def test_real_process_list_has_command_lines_and_kernel_threads():
+    from memlab.processes import list_processes
+
+    rows = {p.pid: p for p in list_processes()}
+    me = rows[os.getpid()]
+    assert sys.executable.rsplit("/", 1)[-1] in me.cmdline and not me.kernel_thread
+    if 2 in rows:  # kthreadd (absent in a pid namespace)
+        assert rows[2].kernel_thread and rows[2].cmdline == ""
