@@ -135,6 +135,12 @@ def _forget_group(pid: int) -> None:
         pass
 
 
+def is_ours(pid: int | None) -> bool:
+    """True while `pid` is a live process this memlab launched (a lesson's, too)."""
+    with _registry_lock:
+        return pid in _live
+
+
 def kill_all() -> None:
     """Kill and reap every live launched child (used by the signal handlers)."""
     with _registry_lock:

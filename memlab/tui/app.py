@@ -277,8 +277,12 @@ class MemlabApp(App[None]):
             name = printable(s.stat.comm or (s.exe or "?"))
             t.append(f" pid {s.pid} {name} ", style="bold reverse")
             t.append(f"  {printable(s.exe or '')}  ")
-        t.append("launched" if self.source.launched else "attached (read-only)",
-                 style="green" if self.source.launched else "yellow")
+        if self.source.launched:
+            t.append("launched", style="green")
+        elif self.source.started_by_memlab():  # a lesson's process: memlab's own
+            t.append("started by a lesson", style="green")
+        else:
+            t.append("attached (read-only)", style="yellow")
         t.append("  live " + ("on" if self.live else "off"),
                  style="bold green" if self.live else "dim")
         t.append("  secrets " + ("REVEALED" if self.reveal else "masked"),

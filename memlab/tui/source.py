@@ -119,6 +119,11 @@ class DataSource:
         """The process on screen understands the sample commands (Drive, palette)."""
         return self.launched
 
+    def started_by_memlab(self) -> bool:
+        """The process on screen was started by this memlab (by the TUI, or by a
+        lesson, which then attaches the TUI to it)."""
+        return self.launched
+
     # -- optional panels (memlab.exposure): worker threads --------------------------
     def access_matrix(self, rows: tuple[str, ...] | None = None,
                       channels: tuple[str, ...] | None = None):
@@ -177,6 +182,11 @@ class LiveSource(DataSource):
 
     def speaks_commands(self) -> bool:
         return self._launched is not None and self._is_sample
+
+    def started_by_memlab(self) -> bool:
+        from memlab.launch import is_ours
+
+        return self._launched is not None or is_ours(self.pid)
 
     def launch(self, request: LaunchRequest) -> int:
         # PR_SET_PDEATHSIG fires when the forking thread exits (prctl(2)): launching

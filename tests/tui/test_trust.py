@@ -328,3 +328,63 @@ def test_real_process_list_has_command_lines_and_kernel_threads():
     assert sys.executable.rsplit("/", 1)[-1] in me.cmdline and not me.kernel_thread
     if 2 in rows:  # kthreadd (absent in a pid namespace)
         assert rows[2].kernel_thread and rows[2].cmdline == ""
+
+
+async def test_drive_and_palette_offer_commands_only_to_a_sample():
+    source = LiveSource()
+    source.launch(LaunchRequest("/usr/bin/sleep", (b"DB_PASSWORD=x1",), args=("600",)))
+    try:
+        app = MemlabApp(source)
+        async with started(app, (120, 40)) as pilot:
+            await pilot.press("d")
+            await settle(app, pilot)
+            help_text = app.query_one("#drive-help").render().plain
+            assert "does not understand commands" in help_text
+            titles = [c.title for c in app.get_system_commands(app.screen)]
+            assert not any(t.startswith(("scrub ", "unsetenv ", "malloc ")) for t in titles)
+    finally:
+        source.stop()
+
+
+async def test_a_lessons_process_is_not_shown_as_attached():
+    from memlab.launch import launch
+    from memlab.tui.source import demo_env
+
+    lesson_proc = launch("sleeper", env=demo_env(), hold="ready")
+    try:
+        app = MemlabApp(LiveSource())
+        async with app.run_test(size=(120, 40)) as pilot:
+            app.attach(lesson_proc.pid)  # what the lesson pane does
+            await settle(app, pilot)
+            status = app.query_one("#status").render().plain
+            assert "attached (read-only)" not in status and "started by a lesson" in status
+    finally:
+        lesson_proc.kill()
+
+
+async def test_stack_view_shows_all_of_at_random_and_one_string(live_source):
+    from tests.tui.conftest import screen_text
+
+    app = MemlabApp(live_source)
+    async with started(app, (120, 40)) as pilot:
+        await pilot.press("s")
+        await settle(app, pilot)
+        table = app.query_one("#stack-table")
+        row = next(i for i in range(table.row_count)
+                   if table.get_row_at(i)[1].plain == "AT_RANDOM")
+        table.move_cursor(row=row)
+        await settle(app, pilot)
+        assert app.snapshot.stack.at_random.hex() in screen_text(app)
+
+
+async def test_one_string_is_singular():
+    from tests.tui import fakes
+    from tests.tui.conftest import screen_text
+
+    snap, memory = fakes.build(env=(b"A=1",))
+    app = MemlabApp(fakes.FakeSource([snap], memory=memory))
+    async with started(app, (120, 40)) as pilot:
+        await pilot.press("e")
+        await settle(app, pilot)
+        text = screen_text(app)
+        assert "1 string" in text and "1 strings" not in text

@@ -56,7 +56,14 @@ class DriveView(SnapshotView):
         return self.query_one("#drive-log", RichLog)
 
     def render_snapshot(self) -> None:
-        """Nothing to redraw: the log is written by log_command / log_changes."""
+        """The help fits the process: commands are offered only to one that understands
+        them.  The log is written by log_command / log_changes."""
+        source = getattr(self.app, "source", None)
+        speaks = source is None or source.speaks_commands()
+        self.query_one("#drive-help", Static).update(Text(HELP) if speaks else Text(
+            "This process does not understand commands: only a bundled sample that "
+            "memlab launched does (l: launch one, e.g. sleeper).  Its changes still show "
+            "in the other views on refresh (r) or live (a).", style="yellow"))
 
     def log_command(self, line: str, answer: dict | None, error: str | None) -> None:
         t = Text("> ", style="bold")
