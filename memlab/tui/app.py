@@ -198,7 +198,8 @@ class MemlabApp(App[None]):
         was_gone, self.gone = self.gone, None
         if was_gone is not None:
             self.query_one("#banner").display = False
-            for view in self.all_views():
+        for view in self.all_views():
+            if view.has_class("gone"):
                 view.mark_gone(None)
         if snap == self.snapshot and not message.forced and was_gone is None:
             return  # live refresh with nothing new: no redraw (idle stays cheap)
@@ -237,9 +238,13 @@ class MemlabApp(App[None]):
                 # every view keeps its last snapshot, greyed and titled as such
                 how = getattr(error, "msg", str(error)).partition(";")[0]
                 how = how.split(" exited: ", 1)[1] if " exited: " in how else "gone"
-                title = f"last snapshot of pid {pid} (exited: {how})"
                 for view in self.all_views():
-                    view.mark_gone(title)
+                    shown = view.snapshot.pid if view.snapshot is not None else None
+                    if shown is None or shown == pid:
+                        view.mark_gone(f"last snapshot of pid {pid} (exited: {how})")
+                    else:  # it still shows the process before: never pass it off
+                        view.mark_gone(f"pid {shown}'s last snapshot, not pid {pid}'s "
+                                       f"(pid {pid} exited: {how})")
         else:
             what = f"process {pid}" if pid is not None else "no process"
         banner = self.query_one("#banner", Static)
@@ -356,20 +361,14 @@ class MemlabApp(App[None]):
         except MemlabError as err:
             self.notify(f"launch failed: {err}", severity="error", timeout=8)
             return False
-        self.secret_copies = []
-        self.snapshot = self.previous = None
-        self.refresh_snapshot(forced=True)
-        self._update_status()
+        self._switched()
         return True
 
     def run_pod(self, manifest: str):
         """Run a pod (the Pod view); its process becomes the one on screen.  Raises
         MemlabError for the view to show.  Event-loop thread (PR_SET_PDEATHSIG)."""
         pod = self.source.run_pod(manifest)
-        self.secret_copies = []
-        self.snapshot = self.previous = None
-        self.refresh_snapshot(forced=True)
-        self._update_status()
+        self._switched()
         return pod
 
     def attach(self, pid: int) -> None:
@@ -378,6 +377,16 @@ class MemlabApp(App[None]):
         except MemlabError as err:  # it exited meanwhile: the current process stays
             self.notify(f"not attached: {err}", severity="error", timeout=8)
             return
+        self._switched()
+
+    def _switched(self) -> None:
+        """Another process is on screen: until its first snapshot arrives, the views
+        say theirs is the previous process's."""
+        old = self.snapshot.pid if self.snapshot is not None else None
+        new = self.source.pid
+        if old is not None and old != new:
+            for view in self.all_views():
+                view.mark_gone(f"pid {old}'s last snapshot — waiting for pid {new}")
         self.secret_copies = []
         self.snapshot = self.previous = None
         self.refresh_snapshot(forced=True)

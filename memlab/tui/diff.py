@@ -95,29 +95,33 @@ def has_visible_change(old: Snapshot | None, new: Snapshot) -> bool:
                 or gone_regions(old, new))
 
 
-def answer_sentence(answer: dict | None) -> str:
-    """What a sample's answer (c_samples/sleeper.c) means, in one sentence."""
+def answer_sentence(answer: dict | None, line: str | None = None) -> str:
+    """What a sample's answer (c_samples/sleeper.c) to `line` means, in one sentence."""
     if not isinstance(answer, dict):
         return "done"
-    cmd, name = answer.get("cmd"), answer.get("name", "")
-    addr = answer.get("address")
+    words = (line or "").split()
+    cmd = answer.get("cmd") or (words[0] if words else None)
+    name = answer.get("name") or (words[1] if len(words) > 1 else "the variable")
+    addr, length = answer.get("address"), answer.get("length")
+    where = f" ({length} bytes at {addr})" if addr and length is not None else ""
     if cmd == "setenv":
-        return (f"getenv(\"{name}\") now returns a new string at {addr} (setenv copies "
-                "it to the heap); the env block's bytes are untouched")
+        return (f"getenv(\"{name}\") now returns a new string"
+                + (f" at {addr}" if addr else "") + " (setenv copies it to the heap); "
+                "the env block's bytes are untouched")
     if cmd == "unsetenv":
-        if not answer.get("was_set"):
+        if answer.get("was_set") is False:
             return f"{name} was not set: nothing changed"
         return (f"{name} is gone from libc's environ array; its bytes stay in the env "
                 "block, so /proc/PID/environ still shows them")
     if cmd == "scrub":
-        return (f"overwrote the {answer.get('length')} bytes of {name}'s value at {addr} "
-                "with X, in place")
+        return f"overwrote {name}'s value with X, in place{where}"
     if cmd == "copy":
-        return (f"copied {name}'s value ({answer.get('length')} bytes) to the heap at "
-                f"{addr} (strdup): it now lives twice")
+        return f"copied {name}'s value to the heap (strdup){where}: it now lives twice"
     if cmd == "malloc":
-        return (f"malloc({answer.get('size')}) returned {addr}; the program break is at "
-                f"{answer.get('sbrk')}")
+        size = answer.get("size") or (words[1] if len(words) > 1 else "?")
+        return (f"malloc({size}) returned {addr or 'a block'}"
+                + (f"; the program break is at {answer['sbrk']}" if answer.get("sbrk")
+                   else ""))
     return "done"
 
 

@@ -124,7 +124,7 @@ async def test_attach_from_picker_ends_the_launched_process(live_source):
             await pilot.press(*str(other.pid))
             await pilot.pause()
             table = app.screen.query_one("#picker-table", DataTable)
-            assert str(other.pid) in cells(table, 0)
+            assert str(other.pid) in cells(table, 1)
             await pilot.press("enter")
             await settle(app, pilot, rounds=5)
             assert app.snapshot.pid == other.pid and gone(launched)

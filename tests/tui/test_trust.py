@@ -261,7 +261,7 @@ async def test_drive_speaks_english_and_highlights_stay_until_the_next_command(l
         app.run_command("scrub DB_PASSWORD")
         await settle(app, pilot, rounds=5)
         log = "\n".join(app.query_one(DriveView).history)
-        assert "overwrote the 7 bytes of DB_PASSWORD's value" in log
+        assert "overwrote DB_PASSWORD's value with X, in place (7 bytes at 0x" in log
         assert '"cmd"' not in log  # no raw JSON unless asked (J)
         assert len(app.view("env")._changed) == 7
         for _ in range(2):  # refreshes that bring nothing new keep the highlight
@@ -388,3 +388,31 @@ async def test_one_string_is_singular():
         await settle(app, pilot)
         text = screen_text(app)
         assert "1 string" in text and "1 strings" not in text
+
+
+async def test_views_never_pass_the_previous_process_off_as_the_new_one():
+    from memlab.errors import NoSuchProcess
+
+    from tests.tui import fakes
+
+    class Switching(fakes.FakeSource):
+        def attach(self, pid: int) -> None:
+            super().attach(pid)
+            self.pid = pid
+
+        def snapshot(self):
+            if self.pid != fakes.PID:
+                raise NoSuchProcess("exited at once", pid=self.pid)
+            return super().snapshot()
+
+    snap, memory = fakes.build()
+    app = MemlabApp(Switching([snap], memory=memory))
+    async with started(app, (120, 40)) as pilot:
+        await pilot.press("e")
+        await settle(app, pilot)
+        app.attach(fakes.PID + 1)
+        await settle(app, pilot)
+        env = app.view("env")
+        assert env.has_class("gone")
+        assert env.border_title.startswith(f"pid {fakes.PID}'s last snapshot, not "
+                                           f"pid {fakes.PID + 1}'s")

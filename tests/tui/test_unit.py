@@ -187,6 +187,7 @@ def test_answers_are_sentences():
 
     said = answer_sentence({"cmd": "scrub", "name": "DB_PASSWORD", "address": "0x7ffd10",
                             "length": 7})
-    assert said == "overwrote the 7 bytes of DB_PASSWORD's value at 0x7ffd10 with X, in place"
+    assert said == "overwrote DB_PASSWORD's value with X, in place (7 bytes at 0x7ffd10)"
+    assert answer_sentence({"ok": True}, "scrub K") == "overwrote K's value with X, in place"
     said = answer_sentence({"cmd": "unsetenv", "name": "LOG_LEVEL", "was_set": True})
     assert "stay in the env block" in said and "{" not in said

@@ -74,7 +74,7 @@ class DriveView(SnapshotView):
         else:
             # a sentence (the answer quotes the variable's name: escaped); the answer
             # itself only when asked (J)
-            t.append("  → " + printable(answer_sentence(answer)), style="green")
+            t.append("  → " + printable(answer_sentence(answer, line)), style="green")
             if self.raw_json:
                 t.append("\n    " + printable(json.dumps(answer, sort_keys=True)), style="dim")
         self._write(t)
