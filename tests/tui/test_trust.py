@@ -14,7 +14,7 @@ from textual.widgets import DataTable
 
 from memlab.tui.app import MemlabApp
 from memlab.tui.source import LaunchRequest, LiveSource
-from tests.helpers import wait_until_async
+from tests.helpers import gone, wait_until, wait_until_async
 from tests.tui.conftest import settle, started
 
 
@@ -416,3 +416,19 @@ async def test_views_never_pass_the_previous_process_off_as_the_new_one():
         assert env.has_class("gone")
         assert env.border_title.startswith(f"pid {fakes.PID}'s last snapshot, not "
                                            f"pid {fakes.PID + 1}'s")
+
+
+def test_a_program_that_dies_at_once_takes_its_process_group_with_it():
+    from memlab.errors import LaunchError
+
+    source = LiveSource()
+    try:
+        with pytest.raises(LaunchError) as info:
+            source.launch(LaunchRequest("/bin/sh", (), args=(
+                "-c", "sleep 600 & echo $! >&2; exit 0")))
+        child = int(str(info.value.msg).rsplit("last stderr: ", 1)[1])
+        # killed with the group (its reaper is init: it may linger as a zombie)
+        wait_until(lambda: gone(child), 10, what=f"pid {child} to end with its group")
+        assert source.pid is None
+    finally:
+        source.stop()
