@@ -428,23 +428,23 @@ class MemlabApp(App[None]):
         if focused is self.query_one("#cmdline"):
             self._focus_view(self.query_one("#views", TabbedContent).active)
         elif isinstance(focused, (Input, TextArea)):
-            # every prompt lets go on Esc (a bad hex address, the Pod manifest): the
-            # keys are the app's again (q quits, v reveals)
-            self._release(focused)
-            event.stop()
+            # every prompt of a view lets go on Esc (a bad hex address, the Pod
+            # manifest): the keys are the app's again (q quits, v reveals).  The side
+            # pane (lessons) handles its own Esc.
+            view = next((a for a in focused.ancestors if isinstance(a, SnapshotView)), None)
+            if view is not None:
+                self._release(focused, view)
+                event.stop()
 
-    def _release(self, widget) -> None:
+    def _release(self, widget, view: SnapshotView) -> None:
         if widget.id == "hex-goto":  # the jump prompt: cancelled, hidden again
             widget.value = ""
             widget.display = False
-        for ancestor in widget.ancestors:
-            if isinstance(ancestor, SnapshotView):
-                for other in ancestor.query("*"):
-                    if (other.focusable and other.display and other is not widget
-                            and not isinstance(other, (Input, TextArea))):
-                        other.focus()
-                        return
-                break
+        for other in view.query("*"):
+            if (other.focusable and other.display and other is not widget
+                    and not isinstance(other, (Input, TextArea))):
+                other.focus()
+                return
         self.set_focus(None)
 
     def on_memory_map_view_open_hex(self, message: MemoryMapView.OpenHex) -> None:
