@@ -17,6 +17,8 @@ from memlab.tui.source import LaunchRequest, LiveSource
 from tests.helpers import gone, wait_until, wait_until_async
 from tests.tui.conftest import settle, started
 
+SIZES = [(120, 40), (80, 24)]
+
 
 def cells(table: DataTable, column: int) -> list[str]:
     return [table.get_row_at(i)[column].plain for i in range(table.row_count)]
@@ -188,11 +190,12 @@ async def test_no_file_or_directory_left_after_q(tmp_path, monkeypatch):
     assert list(home.iterdir()) == []
 
 
-async def test_esc_cancels_the_hex_jump_prompt_after_a_bad_address():
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+async def test_esc_cancels_the_hex_jump_prompt_after_a_bad_address(size):
     from tests.tui import fakes
 
     app = MemlabApp(fakes.fake_source())
-    async with started(app, (120, 40)) as pilot:
+    async with started(app, size) as pilot:
         await pilot.press("x")
         await settle(app, pilot)
         await pilot.press("j", "z", "z", "enter")  # not a hex address: the prompt stays
@@ -203,13 +206,14 @@ async def test_esc_cancels_the_hex_jump_prompt_after_a_bad_address():
         assert app.focused is app.query_one("#hex-grid")
 
 
-async def test_esc_releases_the_pod_manifest_input_and_q_quits():
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+async def test_esc_releases_the_pod_manifest_input_and_q_quits(size):
     from textual.widgets import Input
 
     from tests.tui import fakes
 
     app = MemlabApp(fakes.fake_source())
-    async with started(app, (120, 40)) as pilot:
+    async with started(app, size) as pilot:
         await pilot.press("k")
         await pilot.pause()
         assert not isinstance(app.focused, Input)  # the view's keys work at once
@@ -240,11 +244,12 @@ async def test_ctrl_s_from_the_launch_panel_saves_to_xdg_pictures(tmp_path, monk
     assert sorted(p.name for p in tmp_path.iterdir()) == ["pics"]  # not the cwd
 
 
-async def test_ctrl_c_says_how_to_quit_in_plain_words_and_palette_has_one_screenshot():
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+async def test_ctrl_c_says_how_to_quit_in_plain_words_and_palette_has_one_screenshot(size):
     from tests.tui import fakes
 
     app = MemlabApp(fakes.fake_source())
-    async with started(app, (120, 40)) as pilot:
+    async with started(app, size) as pilot:
         await pilot.press("ctrl+c")
         await pilot.pause()
         said = " ".join(str(n.message) for n in app._notifications)
@@ -290,13 +295,14 @@ async def test_live_mode_keeps_the_changed_bytes_highlight(live_source):
         assert len(app.view("env")._changed) == 7
 
 
-async def test_picker_user_processes_first_kernel_threads_folded_current_marked():
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+async def test_picker_user_processes_first_kernel_threads_folded_current_marked(size):
     from textual.widgets import Input
 
     from tests.tui import fakes
 
     app = MemlabApp(fakes.fake_source())
-    async with started(app, (120, 40)) as pilot:
+    async with started(app, size) as pilot:
         await pilot.press("p")
         await settle(app, pilot)
         table = app.screen.query_one("#picker-table", DataTable)
