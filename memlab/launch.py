@@ -135,6 +135,12 @@ def _forget_group(pid: int) -> None:
         pass
 
 
+def is_ours(pid: int | None) -> bool:
+    """True while `pid` is a live process this memlab launched (a lesson's, too)."""
+    with _registry_lock:
+        return pid in _live
+
+
 def kill_all() -> None:
     """Kill and reap every live launched child (used by the signal handlers)."""
     with _registry_lock:
@@ -381,6 +387,19 @@ class Launched:
         except (OSError, ValueError):  # closed after kill()
             return ""
         return data.decode("utf-8", "backslashreplace").strip()
+
+    def exit_description(self) -> str:
+        """How it ended, in words: "exit status 3", "killed by signal 9 (SIGKILL)"."""
+        code = self.returncode
+        if code is None:
+            return "running" if not self._gone else "exited (status unknown)"
+        if code < 0:
+            try:
+                name = signal.Signals(-code).name
+            except ValueError:
+                name = "?"
+            return f"killed by signal {-code} ({name})"
+        return f"exit status {code}"
 
     def _error(self, msg: str) -> LaunchError:
         tail = self.stderr_tail(500)

@@ -33,6 +33,12 @@ class ProcessInfo(NamedTuple):
     name: str
     readable: bool
     why: str | None  # why memlab may not read it (None when readable)
+    cmdline: str = ""  # argv joined by spaces ("" for a kernel thread or when hidden)
+    kernel_thread: bool = False  # kthreadd or one of its children: no user memory
+
+
+def is_kernel_thread(pid: int, ppid: int | None) -> bool:
+    return pid == KTHREADD_PID or ppid == KTHREADD_PID
 
 
 def has_cap_sys_ptrace() -> bool:
@@ -50,7 +56,7 @@ def verdict(pid: int, ppid: int | None, uids: tuple[int, ...] | None, status: st
     caller's uid (a setuid program keeps its saved uid, and is not readable)."""
     import psutil  # heavy (tests/unit/test_import_hygiene.py): only listing pays for it
 
-    if pid == KTHREADD_PID or ppid == KTHREADD_PID:
+    if is_kernel_thread(pid, ppid):
         return False, "kernel thread: no user memory to read"
     if status in (psutil.STATUS_ZOMBIE, psutil.STATUS_DEAD):
         return False, "zombie: it exited and its memory is freed"
@@ -71,7 +77,8 @@ def list_processes() -> list[ProcessInfo]:
     my_uid = os.geteuid()
     privileged = has_cap_sys_ptrace()
     rows: list[ProcessInfo] = []
-    for p in psutil.process_iter(["pid", "ppid", "name", "uids", "username", "status"]):
+    for p in psutil.process_iter(["pid", "ppid", "name", "uids", "username", "status",
+                                  "cmdline"]):
         info = p.info
         uids = info.get("uids")
         uid = uids.real if uids is not None else None
@@ -80,7 +87,10 @@ def list_processes() -> list[ProcessInfo]:
                                 tuple(uids) if uids is not None else None,
                                 info.get("status") or "",
                                 my_uid=my_uid, privileged=privileged)
+        # /proc/PID/cmdline: readable by every uid (fs/proc/base.c); None when hidden
+        cmdline = " ".join(info.get("cmdline") or ())
         rows.append(ProcessInfo(info["pid"], user, uid, info.get("name") or "?",
-                                readable, why))
+                                readable, why, cmdline,
+                                is_kernel_thread(info["pid"], info.get("ppid"))))
     rows.sort(key=lambda r: r.pid)
     return rows

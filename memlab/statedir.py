@@ -65,3 +65,26 @@ def open_state_dir(*sub: str) -> Dir:
     """The state root (or SUB below it), created 0700 where missing, held open."""
     with open_trusted(check_state_root(), create=True) as d:
         return d.makedirs(sub)
+
+
+def missing_dirs(*sub: str) -> list[str]:
+    """The state root and SUB directories below it that do not exist yet, deepest
+    first: what open_state_dir(*sub) will create (remove_empty_dirs undoes it)."""
+    path, out = state_root(), []
+    for name in ("", *sub):
+        path = os.path.join(path, name) if name else path
+        if not os.path.lexists(path):
+            out.insert(0, path)
+    return out
+
+
+def remove_empty_dirs(paths: list[str]) -> None:
+    """rmdir each path (deepest first) if it is still an empty directory; reached
+    from its parent without following a link (memlab.safefs).  A directory someone
+    put something in stays."""
+    for path in paths:
+        try:
+            with open_trusted(os.path.dirname(path), strict=False) as parent:
+                os.rmdir(os.path.basename(path), dir_fd=parent.fd)
+        except (OSError, UnsafePath):
+            continue

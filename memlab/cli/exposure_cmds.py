@@ -257,13 +257,14 @@ def _print_walkthrough(w, reveal: bool) -> None:
     for step in w.steps:
         v = step.three_way
         title = f"process {step.victim} (pid {v.pid}): " + (step.command or "start")
-        t = Table("view", "state", "value", "where", title=title, title_justify="left")
-        for label, src in (("(a) execve env", v.execve),
-                           ("(b) /proc/PID/environ", v.proc_environ),
-                           ("(c) libc environ", v.libc_environ)):
-            d = src.to_dict(v.name, v.secret, reveal)
+        t = Table("view", "verdict", "value", "where", title=title, title_justify="left")
+        views = v.to_dict(reveal)
+        for label, channel in (("(a) execve env", "execve"),
+                               ("(b) /proc/PID/environ", "proc_environ"),
+                               ("(c) libc environ", "libc_environ")):
+            d = views[channel]
             where = " ".join(x for x in (d["address"], d["region"]) if x) or "-"
-            t.add_row(Text(label), Text(d["state"]),
+            t.add_row(Text(label), Text(d["verdict"]),
                       Text("-" if d["value"] is None else printable(d["value"])),
                       Text(printable(where)))
         con.print(t)

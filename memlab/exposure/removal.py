@@ -163,8 +163,33 @@ class Source:
             return "secret"
         return "other value"
 
-    def to_dict(self, name: str, secret: bytes, reveal: bool) -> dict[str, Any]:
-        return {"state": self.state(secret), "has_secret": self.has_secret,
+    def verdict(self, secret: bytes, *, env_block: tuple[int, int] | None = None,
+                copies: int = 0) -> str:
+        """Is the value execve was given (`secret`) still readable here?  One of:
+        "secret" (still the value execve gave); "scrubbed" (the string is still where
+        execve put it, in the env block, but its bytes were overwritten); "changed"
+        (the variable now points at another string, e.g. setenv's heap copy);
+        "unset" (the variable is gone).  "changed"/"unset" add "(bytes still there)"
+        while the secret's bytes remain in this source or anywhere in memory
+        (`copies`): unsetenv and setenv leave the env block as it was
+        (stdlib/setenv.c), so /proc/PID/environ still shows it."""
+        lingering = self.has_secret or copies > 0
+        if self.value is None:
+            return "unset (bytes still there)" if lingering else "unset"
+        if self.value == secret:
+            return "secret"
+        if self.has_secret:
+            return "changed (bytes still there)"
+        in_block = (env_block is not None and self.address is not None
+                    and env_block[0] <= self.address < env_block[1])
+        if in_block:
+            return "scrubbed"
+        return "changed (bytes still there)" if lingering else "changed"
+
+    def to_dict(self, name: str, secret: bytes, reveal: bool, *,
+                verdict: str | None = None) -> dict[str, Any]:
+        return {"state": self.state(secret), "verdict": verdict or self.state(secret),
+                "has_secret": self.has_secret,
                 "value": None if self.value is None else
                 display_value(name, text(self.value), reveal),
                 "address": hexaddr(self.address), "region": self.region}
@@ -183,13 +208,26 @@ class ThreeWay:
     symbol: EnvironSymbol | None
     copies: tuple = ()  # memlab.exposure.search.Hit, address order
     warnings: tuple[str, ...] = ()
+    env_block: tuple[int, int] | None = None  # [env_start, env_end) from stat
+
+    def verdict(self, channel: str) -> str:
+        """The per-channel verdict against the value execve was given (Source.verdict):
+        channel "execve", "proc_environ" or "libc_environ"."""
+        if channel == "execve":
+            return "given" if self.execve.value is not None else "not given"
+        src = getattr(self, channel)
+        return src.verdict(self.secret, env_block=self.env_block, copies=len(self.copies))
 
     def to_dict(self, reveal: bool = False) -> dict[str, Any]:
+        def one(channel: str) -> dict[str, Any]:
+            return getattr(self, channel).to_dict(self.name, self.secret, reveal,
+                                                  verdict=self.verdict(channel))
+
         return {
             "pid": self.pid, "name": self.name,
-            "execve": self.execve.to_dict(self.name, self.secret, reveal),
-            "proc_environ": self.proc_environ.to_dict(self.name, self.secret, reveal),
-            "libc_environ": self.libc_environ.to_dict(self.name, self.secret, reveal),
+            "execve": one("execve"),
+            "proc_environ": one("proc_environ"),
+            "libc_environ": one("libc_environ"),
             "environ_symbol": self.symbol.to_dict() if self.symbol else None,
             "copies": [{"address": hexaddr(h.address), "region": h.region, "kind": h.kind,
                         "context": h.context(self.secret, reveal)}
@@ -247,7 +285,8 @@ def three_way_of(pid: int, name: str, execve_env: Sequence[bytes] | None,
     copies = tuple(search(pid, secret).hits)
     return ThreeWay(pid=pid, name=name, secret=secret, execve=execve, proc_environ=proc,
                    libc_environ=libc, symbol=symbol, copies=copies,
-                   warnings=tuple(warnings))
+                   warnings=tuple(warnings),
+                   env_block=(stat.env_start, stat.env_end) if stat.env_end else None)
 
 
 # --------------------------------------------------------------------------- the lesson

@@ -23,12 +23,13 @@ from textual.lazy import Lazy
 from textual.containers import Container, Horizontal
 from textual.reactive import reactive
 from textual.screen import Screen
-from textual.widgets import Footer, Input, Static, TabbedContent, TabPane
+from textual.widgets import Footer, Input, Static, TabbedContent, TabPane, TextArea
 
 from memlab.errors import MemlabError, NoSuchProcess
 from memlab.model import Snapshot
 from memlab.render.safe import fit_middle, printable
 from memlab.safefs import open_trusted
+from memlab.tui.diff import has_visible_change
 from memlab.tui.messages import CommandDone, SnapshotFailed, SnapshotReady, WorkerError
 from memlab.tui.palette import memlab_commands
 from memlab.tui.source import DataSource, LaunchRequest, check_command
@@ -52,7 +53,8 @@ class MemlabApp(App[None]):
     # switch (v) and the screenshot come first, then the short ones.
     BINDINGS = [
         Binding("v", "toggle_reveal", "Reveal"),
-        Binding("ctrl+s", "save_svg", "Screenshot"),
+        # priority: from any screen (the launch panel, the picker, help) too
+        Binding("ctrl+s", "save_svg", "Screenshot", priority=True),
         Binding("slash", "find", "Find"),
         Binding("colon", "command_line", "Cmd"),
         Binding("l", "launch_panel", "Launch"),
@@ -87,6 +89,7 @@ class MemlabApp(App[None]):
         self._live_at_start = live
         self._timer = None
         self._before_command: Snapshot | None = None
+        self._command_line: str | None = None
         self.snapshots_shown = 0  # how many snapshots reached the views (tests, bench)
         self._initial = initial
         # An exception no handler expected (a bug): the app leaves with status 1 and
@@ -133,11 +136,18 @@ class MemlabApp(App[None]):
             # fail at once (Textual's input thread then spins).  Notice it ourselves: on
             # a hung-up tty every ioctl, so isatty(), fails (drivers/tty/tty_io.c).
             self.set_interval(1.0, self._leave_if_terminal_gone)
+        # a launched process that exits is noticed (and reaped) without live refresh
+        self.set_interval(1.0, self._check_exited)
         self._update_status()
         if self._initial is not None and self._initial.pid == self.source.pid:
             self.on_snapshot_ready(SnapshotReady(self._initial, True))
         else:
             self.refresh_snapshot(forced=True)
+
+    def _check_exited(self) -> None:
+        ended = self.source.exited()
+        if ended is not None:
+            self.show_problem(self.source.pid, NoSuchProcess(ended, pid=self.source.pid))
 
     def _leave_if_terminal_gone(self) -> None:
         if not os.isatty(sys.__stdin__.fileno()):
@@ -196,16 +206,26 @@ class MemlabApp(App[None]):
         was_gone, self.gone = self.gone, None
         if was_gone is not None:
             self.query_one("#banner").display = False
+        for view in self.all_views():
+            if view.has_class("gone"):
+                view.mark_gone(None)
         if snap == self.snapshot and not message.forced and was_gone is None:
             return  # live refresh with nothing new: no redraw (idle stays cheap)
-        self.previous = self.snapshot if (self.snapshot is not None and
-                                          self.snapshot.pid == snap.pid) else None
+        # What the views highlight against (previous): the snapshot before the last
+        # command, or before the last change a live refresh brought; a refresh that
+        # changed nothing they show keeps the highlights (diff.has_visible_change).
+        if self.snapshot is None or self.snapshot.pid != snap.pid:
+            self.previous = None
+        elif self._before_command is not None and self._before_command.pid == snap.pid:
+            self.previous = self._before_command
+        elif self.previous is None or has_visible_change(self.snapshot, snap):
+            self.previous = self.snapshot
         self.snapshot = snap
         for view in self.all_views():
             view.show(snap, self.previous)
         if self._before_command is not None:
             for drive in self.query(DriveView):
-                drive.log_changes(self._before_command, snap)
+                drive.log_changes(self._before_command, snap, self._command_line)
             self._before_command = None
         self.snapshots_shown += 1
         self._update_status()
@@ -222,6 +242,17 @@ class MemlabApp(App[None]):
         if isinstance(error, NoSuchProcess):
             self.gone = error
             what = f"process {pid} exited" if pid is not None else "no process"
+            if pid is not None:
+                # every view keeps its last snapshot, greyed and titled as such
+                how = getattr(error, "msg", str(error)).partition(";")[0]
+                how = how.split(" exited: ", 1)[1] if " exited: " in how else "gone"
+                for view in self.all_views():
+                    shown = view.snapshot.pid if view.snapshot is not None else None
+                    if shown is None or shown == pid:
+                        view.mark_gone(f"last snapshot of pid {pid} (exited: {how})")
+                    else:  # it still shows the process before: never pass it off
+                        view.mark_gone(f"pid {shown}'s last snapshot, not pid {pid}'s "
+                                       f"(pid {pid} exited: {how})")
         else:
             what = f"process {pid}" if pid is not None else "no process"
         banner = self.query_one("#banner", Static)
@@ -266,8 +297,12 @@ class MemlabApp(App[None]):
                  style="bold red" if self.reveal else "dim")
         t.append(" live " + ("on" if self.live else "off"),
                  style="bold green" if self.live else "dim")
-        t.append(" launched" if self.source.launched else " attached (read-only)",
-                 style="green" if self.source.launched else "yellow")
+        if self.source.launched:
+            t.append(" launched", style="green")
+        elif self.source.started_by_memlab():  # a lesson's process: memlab's own
+            t.append(" started by a lesson", style="green")
+        else:
+            t.append(" attached (read-only)", style="yellow")
         if s is not None and s.exe:
             room = status.first(Static).size.width or self.size.width
             t.append("  " + fit_middle(s.exe, max(8, room - t.cell_len - 2)))
@@ -308,6 +343,7 @@ class MemlabApp(App[None]):
             self.notify(str(message.error), severity="error")
             return
         self._before_command = message.before
+        self._command_line = message.line
         self._note_secret_copy(message.answer)
         self.refresh_snapshot(forced=True)
 
@@ -344,24 +380,32 @@ class MemlabApp(App[None]):
         except MemlabError as err:
             self.notify(f"launch failed: {err}", severity="error", timeout=8)
             return False
-        self.secret_copies = []
-        self.snapshot = self.previous = None
-        self.refresh_snapshot(forced=True)
-        self._update_status()
+        self._switched()
         return True
 
     def run_pod(self, manifest: str):
         """Run a pod (the Pod view); its process becomes the one on screen.  Raises
         MemlabError for the view to show.  Event-loop thread (PR_SET_PDEATHSIG)."""
         pod = self.source.run_pod(manifest)
-        self.secret_copies = []
-        self.snapshot = self.previous = None
-        self.refresh_snapshot(forced=True)
-        self._update_status()
+        self._switched()
         return pod
 
     def attach(self, pid: int) -> None:
-        self.source.attach(pid)
+        try:
+            self.source.attach(pid)
+        except MemlabError as err:  # it exited meanwhile: the current process stays
+            self.notify(f"not attached: {err}", severity="error", timeout=8)
+            return
+        self._switched()
+
+    def _switched(self) -> None:
+        """Another process is on screen: until its first snapshot arrives, the views
+        say theirs is the previous process's."""
+        old = self.snapshot.pid if self.snapshot is not None else None
+        new = self.source.pid
+        if old is not None and old != new:
+            for view in self.all_views():
+                view.mark_gone(f"pid {old}'s last snapshot — waiting for pid {new}")
         self.secret_copies = []
         self.snapshot = self.previous = None
         self.refresh_snapshot(forced=True)
@@ -397,8 +441,30 @@ class MemlabApp(App[None]):
             self.call_after_refresh(self._focus_view, view_id, tries - 1)
 
     def on_key(self, event) -> None:
-        if event.key == "escape" and self.focused is self.query_one("#cmdline"):
+        if event.key != "escape" or self.screen is not self.screen_stack[0]:
+            return  # the modal screens cancel with their own escape binding
+        focused = self.focused
+        if focused is self.query_one("#cmdline"):
             self._focus_view(self.query_one("#views", TabbedContent).active)
+        elif isinstance(focused, (Input, TextArea)):
+            # every prompt of a view lets go on Esc (a bad hex address, the Pod
+            # manifest): the keys are the app's again (q quits, v reveals).  The side
+            # pane (lessons) handles its own Esc.
+            view = next((a for a in focused.ancestors if isinstance(a, SnapshotView)), None)
+            if view is not None:
+                self._release(focused, view)
+                event.stop()
+
+    def _release(self, widget, view: SnapshotView) -> None:
+        if widget.id == "hex-goto":  # the jump prompt: cancelled, hidden again
+            widget.value = ""
+            widget.display = False
+        for other in view.query("*"):
+            if (other.focusable and other.display and other is not widget
+                    and not isinstance(other, (Input, TextArea))):
+                other.focus()
+                return
+        self.set_focus(None)
 
     # -- / filters the table of the view on screen -------------------------------------
     def _find_table(self) -> VirtualTable | None:
@@ -467,12 +533,22 @@ class MemlabApp(App[None]):
                 view.show(self.snapshot, self.previous)
         self._update_status()
 
+    def action_help_quit(self) -> None:
+        """^C does not quit (Textual binds it to copy in inputs): say what does, as
+        plain text (Textual's own message is markup, and notify here is plain)."""
+        self.notify("q (or ctrl+q) quits memlab", title="Quit?")
+
+    def screenshot_directory(self) -> str:
+        """--screenshot-dir, else $XDG_PICTURES_DIR, else ~/memlab-screenshots."""
+        return (self.screenshot_dir or os.environ.get("XDG_PICTURES_DIR")
+                or os.path.expanduser("~/memlab-screenshots"))
+
     def action_save_svg(self) -> None:
-        """The screen as SVG, in --screenshot-dir or ~/memlab-screenshots: a new file
+        """The screen as SVG, in screenshot_directory(): a new file
         (O_EXCL|O_NOFOLLOW, 0600: it may show revealed secrets) in a directory of ours
         reached without following a link (memlab.safefs) -- never the working directory,
         which for root may be a shared one where another user planted a link."""
-        directory = self.screenshot_dir or os.path.expanduser("~/memlab-screenshots")
+        directory = self.screenshot_directory()
         self._shots += 1
         name = time.strftime("memlab-%Y%m%d-%H%M%S") + f"-{os.getpid()}-{self._shots}.svg"
         try:
@@ -488,5 +564,8 @@ class MemlabApp(App[None]):
         self.exit()
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
-        yield from super().get_system_commands(screen)
+        # Textual's own Screenshot writes into the working directory: memlab's (in
+        # memlab_commands) is the one listed
+        yield from (c for c in super().get_system_commands(screen)
+                    if c.title != "Screenshot")
         yield from memlab_commands(self)

@@ -22,7 +22,8 @@ def memlab_commands(app) -> Iterable[SystemCommand]:
     yield SystemCommand("Reveal/mask secrets", "show secret-looking values",
                         app.action_toggle_reveal)
     yield SystemCommand("Screenshot (SVG)", "save the screen as SVG", app.action_save_svg)
-    if app.source.launched and app.snapshot is not None and app.snapshot.env:
+    # only to a process that understands them (a bundled sample memlab launched)
+    if app.source.speaks_commands() and app.snapshot is not None and app.snapshot.env:
         from memlab.render.safe import printable
 
         for e in app.snapshot.env.entries:

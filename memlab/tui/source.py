@@ -77,6 +77,15 @@ def check_command(line: str) -> str:
     return line.strip()
 
 
+def exit_report(launched) -> str:
+    """"/bin/sh exited: exit status 3; last stderr: oops" for a reaped Launched."""
+    tail = launched.stderr_tail(1000).splitlines()[-5:]
+    out = f"{os.path.basename(launched.exe)} exited: {launched.exit_description()}"
+    if tail:
+        out += "; last stderr: " + " | ".join(tail)
+    return out
+
+
 @dataclass(frozen=True)
 class LaunchRequest:
     """What the launch panel asks for: a target, an exact env (None: inherit), no-ASLR."""
@@ -130,6 +139,19 @@ class DataSource:
         """vm.mmap_min_addr (the map's low guard), or None when unknown."""
         return None
 
+    def exited(self) -> str | None:
+        """How the launched process ended, once it has (and it is reaped); else None."""
+        return None
+
+    def speaks_commands(self) -> bool:
+        """The process on screen understands the sample commands (Drive, palette)."""
+        return self.launched
+
+    def started_by_memlab(self) -> bool:
+        """The process on screen was started by this memlab (by the TUI, or by a
+        lesson, which then attaches the TUI to it)."""
+        return self.launched
+
     # -- optional panels (memlab.exposure): worker threads --------------------------
     def access_matrix(self, rows: tuple[str, ...] | None = None,
                       channels: tuple[str, ...] | None = None):
@@ -165,10 +187,14 @@ class LiveSource(DataSource):
     """Reads a real process through memlab.collect and memlab.procfs.mem."""
 
     def __init__(self, *, launch_timeout: float = 3.0, command_timeout: float = 5.0,
-                 pod_root: str | None = None):
+                 pod_root: str | None = None, confirm_running: float = 0.3):
         self.launch_timeout = launch_timeout
+        # a program that is not a sample counts as running once it survived this long
+        self.confirm_running = confirm_running
         self.pod_root = pod_root  # where pod directories go (None: memlab.k8s default)
         self.pod = None  # memlab.k8s.pod.PodRun on screen
+        self._made_dirs: list = []  # state dirs a pod made (removed again by stop)
+        self._stopped_pods: list = []  # PodRuns replaced or stopped, not yet removed
         self.command_timeout = command_timeout
         self._launched = None  # memlab.launch.Launched
         self._is_sample = False  # it speaks the samples' command protocol
@@ -181,6 +207,14 @@ class LiveSource(DataSource):
     @property
     def launched(self) -> bool:  # type: ignore[override]
         return self._launched is not None
+
+    def speaks_commands(self) -> bool:
+        return self._launched is not None and self._is_sample
+
+    def started_by_memlab(self) -> bool:
+        from memlab.launch import is_ours
+
+        return self._launched is not None or is_ours(self.pid)
 
     def launch(self, request: LaunchRequest) -> int:
         # PR_SET_PDEATHSIG fires when the forking thread exits (prctl(2)): launching
@@ -196,6 +230,10 @@ class LiveSource(DataSource):
         new = launch(request.target, request.args,
                      list(request.env) if request.env is not None else None,
                      no_aslr=request.no_aslr, hold=hold, timeout=self.launch_timeout)
+        if hold == "none" and new.wait(timeout=self.confirm_running) is not None:
+            # it died at once: say how, and keep the process on screen (not replaced
+            # until the new one is confirmed running)
+            raise LaunchError(exit_report(new), pid=new.pid, path=new.exe)
         self._end_launched()  # the new process replaces the old one
         self._launched = new
         self._is_sample = hold == "ready"
@@ -204,14 +242,34 @@ class LiveSource(DataSource):
         return new.pid
 
     def attach(self, pid: int) -> None:
+        from memlab.procfs.stat import read_stat
+
+        if read_stat(pid).is_zombie:  # NoSuchProcess when it is gone: nothing changes
+            raise NoSuchProcess(f"process {pid} has exited", pid=pid)
         self._end_launched()
         self._switch(pid)
 
+    def exited(self) -> str | None:
+        """The launched process's end, in words ("exit status 3; stderr: ..."), once it
+        has exited; it is reaped here (no zombie left).  None while it runs or when
+        memlab did not launch it.  Cheap: one waitid(WNOHANG)."""
+        launched = self._launched
+        if launched is None or launched.alive:
+            return None
+        launched.wait()  # reaps it and ends what it left in its process group
+        return exit_report(launched)
+
     def stop(self) -> None:
-        pod = self.pod
         self._end_launched()
-        if pod is not None:  # the TUI's pod directory (Secret values in it) goes too
+        # the TUI's pod directories (Secret values in them) go too
+        pods, self._stopped_pods = self._stopped_pods, []
+        for pod in pods:
             pod.remove()
+        if self._made_dirs:  # and the state directories this session created for it
+            from memlab.statedir import remove_empty_dirs
+
+            made, self._made_dirs = self._made_dirs, []
+            remove_empty_dirs(made)
         self._switch(None)
 
     def _end_launched(self) -> None:
@@ -219,6 +277,7 @@ class LiveSource(DataSource):
         pod, self.pod = self.pod, None
         if pod is not None:
             pod.stop()  # kills its process (the same Launched) and records it
+            self._stopped_pods.append(pod)  # its directory goes when the source stops
         if old is not None:
             old.kill()
 
@@ -237,6 +296,10 @@ class LiveSource(DataSource):
         pid = self.pid
         if pid is None:
             raise NoSuchProcess("no process: launch one (l) or attach to one (p)")
+        launched = self._launched
+        if launched is not None and launched.pid == pid and not launched.alive:
+            launched.wait()
+            raise NoSuchProcess(exit_report(launched), pid=pid)
         snap = snapshot(pid)
         if len(snap.regions) <= SMAPS_MAX_REGIONS:  # what each region has in RAM
             from memlab.collect import add_memory
@@ -319,7 +382,23 @@ class LiveSource(DataSource):
 
         if self.pid is None:
             raise NoSuchProcess("no process on screen")
-        return access_matrix(self.pid, rows=rows, channels=channels)
+        # The observers look for the value execve was given, not the current one: after
+        # a scrub the env block holds XXXX, which is no secret (memlab.exposure.removal)
+        return access_matrix(self.pid, rows=rows, channels=channels,
+                             secret=self.execve_secret())
+
+    def execve_secret(self) -> bytes | None:
+        """The first secret-looking value memlab passed to execve (None: not launched
+        by memlab, or no such value)."""
+        from memlab.secrets import looks_secret
+
+        launched = self._launched
+        for raw in (launched.env if launched is not None else ()):
+            name, eq, value = raw.partition(b"=")
+            if eq and value and looks_secret(name.decode(errors="replace"),
+                                             value.decode(errors="replace")):
+                return value
+        return None
 
     def run_pod(self, manifest: str, exec_sample: str | None = "sleeper"):
         if threading.current_thread() is not threading.main_thread():
@@ -331,6 +410,11 @@ class LiveSource(DataSource):
         prepared = prepare(manifest)
         if self.pod_root is not None:
             prepared = prepare(manifest, pod_dir=Path(self.pod_root) / prepared.name)
+        else:  # the per-user state dir (memlab.statedir): what this session creates
+            from memlab.k8s.podroot import POD_ROOT_NAME
+            from memlab.statedir import missing_dirs
+
+            self._made_dirs = self._made_dirs or missing_dirs(POD_ROOT_NAME)
         self._end_launched()
         pod = prepared.start(exec_sample, timeout=self.launch_timeout)
         self.pod, self._launched = pod, pod.launched

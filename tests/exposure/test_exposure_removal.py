@@ -137,3 +137,17 @@ def test_environ_found_in_libc_when_the_program_does_not_name_it():
         env_start = read_stat(p.pid).env_start
         assert [a for _, a, _ in entries] == [env_start, env_start + 4]
         assert sym.array_region == "[stack]"
+
+
+def test_verdicts_against_the_value_execve_gave():
+    """scrub: scrubbed in the block; unsetenv/setenv: the bytes are still there."""
+    w = walkthrough()
+    steps = {(s.victim, s.command.split(" ")[0] or "start"): s.three_way for s in w.steps}
+    assert steps[("A", "start")].verdict("proc_environ") == "secret"
+    assert steps[("A", "unsetenv")].verdict("proc_environ") == "secret"
+    assert steps[("A", "unsetenv")].verdict("libc_environ") == "unset (bytes still there)"
+    assert steps[("A", "setenv")].verdict("libc_environ") == "changed (bytes still there)"
+    assert steps[("B", "scrub")].verdict("proc_environ") == "scrubbed"
+    assert steps[("B", "scrub")].verdict("libc_environ") == "scrubbed"
+    d = steps[("B", "scrub")].to_dict()
+    assert d["proc_environ"]["verdict"] == "scrubbed"

@@ -183,4 +183,20 @@ def test_tui_pod_view_uses_the_state_dir_and_removes_its_pod_on_quit(tmp_path, m
         assert (pod.pod_dir / "pod.json").is_file()
     finally:
         source.stop()  # what quitting the TUI does
-    assert os.listdir(xdg / "memlab" / "pods") == []
+    # the pod and the state directories made for it: nothing is left
+    assert os.listdir(xdg) == []
+
+
+def test_tui_keeps_a_state_dir_it_did_not_make(tmp_path, monkeypatch, shared_dir):
+    from memlab.tui.source import LiveSource
+
+    xdg = tmp_path / "run"
+    xdg.mkdir(mode=0o700)
+    (xdg / "memlab").mkdir(mode=0o700)  # there before the session: not the TUI's
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(xdg))
+    source = LiveSource()
+    try:
+        source.run_pod(str(write_pod(shared_dir, "tui")))
+    finally:
+        source.stop()
+    assert os.listdir(xdg) == ["memlab"] and os.listdir(xdg / "memlab") == []

@@ -206,13 +206,14 @@ def after_malloc(snap: Snapshot, grow: int = 0x21000) -> Snapshot:
 
 
 PROCESSES = [
-    ProcessInfo(1, "root", 0, "init", True, None),
-    ProcessInfo(2, "root", 0, "kthreadd", False, "kernel thread: no user memory to read"),
+    ProcessInfo(1, "root", 0, "init", True, None, "/sbin/init"),
+    ProcessInfo(2, "root", 0, "kthreadd", False, "kernel thread: no user memory to read",
+                "", True),
     ProcessInfo(777, "nobody", 65534, "nginx", False,
                 "owned by uid 65534, you are uid 1000 without CAP_SYS_PTRACE "
-                "(kernel ptrace access check)"),
-    ProcessInfo(PID, "root", 0, "sleeper", True, None),
-    ProcessInfo(5000, "root", 0, "bash", True, None),
+                "(kernel ptrace access check)", "nginx: worker process"),
+    ProcessInfo(PID, "root", 0, "sleeper", True, None, EXE),
+    ProcessInfo(5000, "root", 0, "bash", True, None, "-bash"),
 ]
 
 

@@ -98,7 +98,7 @@ async def test_stack_view_decodes_pointers_and_auxv():
         assert fields[:3] == ["argc", "argv[0]", "argv[1]"]
         assert "AT_RANDOM" in fields and "AT_EXECFN" in fields and "padding" in fields
         meaning = dict(zip(fields, cell_texts(table, 3)))
-        assert meaning["AT_RANDOM"].endswith(bytes(range(16)).hex())
+        assert meaning["AT_RANDOM"].startswith(bytes(range(16)).hex())
         assert "'x86_64'" in meaning["AT_PLATFORM"]
         assert meaning["envp[0]"] == "DB_PASSWORD=***"
         assert "auxv matches /proc/PID/auxv" in app.query_one("#stack-summary").render().plain
@@ -118,7 +118,7 @@ async def test_drive_scrub_highlights_changed_bytes_unsetenv_does_not():
         await pilot.press("enter")
         await settle(app, pilot)
         assert src.commands[-1] == "scrub DB_PASSWORD"
-        assert "7 byte(s) changed" in log_text(app)
+        assert "7 bytes changed" in log_text(app)
         env_view = app.view("env")
         entry = app.snapshot.env.entries[0]
         start = entry.address + len("DB_PASSWORD=")
@@ -220,11 +220,12 @@ async def test_process_picker_filters_refuses_unreadable_and_attaches():
         await pilot.press("p")
         await settle(app, pilot)
         table = app.screen.query_one("#picker-table", DataTable)
+        # kthreadd folded into one row, last
         assert table.row_count == len(fakes.PROCESSES)
-        assert "no: kernel thread" in cell_texts(table, 3)[1]
+        assert cell_texts(table, 3)[-1] == "1 kernel thread"
         await pilot.press(*"nginx")
         await pilot.pause()
-        assert cell_texts(table, 2) == ["nginx"]
+        assert cell_texts(table, 3) == ["nginx"]
         await pilot.press("enter")  # not readable: refused, picker stays
         await pilot.pause()
         assert src.attached == [] and type(app.screen).__name__ == "ProcessPicker"

@@ -75,7 +75,7 @@ async def test_unsetenv_keeps_bytes_scrub_overwrites_them(live_source):
         assert any(e.name == "LOG_LEVEL" for e in app.snapshot.proc_environ)
         app.run_command("scrub DB_PASSWORD")
         await settle(app, pilot, rounds=5)
-        assert "7 byte(s) changed" in history(app)
+        assert "7 bytes changed" in history(app)
         env = app.snapshot.env
         assert b"DB_PASSWORD=XXXXXXX" in env.raw
         entry = next(e for e in env.entries if e.name == "DB_PASSWORD")
@@ -124,7 +124,7 @@ async def test_attach_from_picker_ends_the_launched_process(live_source):
             await pilot.press(*str(other.pid))
             await pilot.pause()
             table = app.screen.query_one("#picker-table", DataTable)
-            assert str(other.pid) in cells(table, 0)
+            assert str(other.pid) in cells(table, 1)
             await pilot.press("enter")
             await settle(app, pilot, rounds=5)
             assert app.snapshot.pid == other.pid and gone(launched)

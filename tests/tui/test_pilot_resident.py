@@ -31,9 +31,10 @@ def growth_kib(app, cmd: str) -> float:
 
 
 def answer(app, cmd: str) -> dict:
-    """The sample's JSON answer to cmd, from the Drive log (`> cmd  → {...}`)."""
+    """The sample's JSON answer to cmd, from the Drive log: with raw_json on, the line
+    under the sentence (`> cmd  → sentence` then `    {...}`)."""
     line = [h for h in app.query_one(DriveView).history if h.startswith(f"> {cmd}")][-1]
-    return json.loads(line.split("→ ", 1)[1])
+    return json.loads(line.rsplit("\n", 1)[1])
 
 
 async def test_touch_shows_resident_growth_and_map_details(live_source):
@@ -42,6 +43,7 @@ async def test_touch_shows_resident_growth_and_map_details(live_source):
     app = MemlabApp(live_source)
     async with started(app, (120, 40)) as pilot:
         assert app.snapshot.memory is not None  # the live source reads smaps
+        app.query_one(DriveView).raw_json = True  # the answers' JSON too (J)
         app.run_command(f"reserve {200 * 4096}")
         await settle(app, pilot, rounds=5)
         reserved = answer(app, "reserve")

@@ -163,3 +163,44 @@ def test_escape_sequences_in_the_env_do_not_reach_the_terminal():
         t.keys("q")
     finally:
         t.kill()
+
+
+def test_real_terminal_ctrl_c_text_ctrl_s_in_the_panel_esc_and_nothing_left(tmp_path):
+    """In a real terminal: ^C's hint is words (no `[b]` markup), ctrl+s works in the
+    launch panel and saves under $XDG_PICTURES_DIR, Esc leaves the hex jump prompt after
+    a bad address, and `q` leaves nothing in the state directory or the working one."""
+    pics, run, work = tmp_path / "pics", tmp_path / "run", tmp_path / "work"
+    for d in (run, work):
+        d.mkdir(mode=0o700)
+    t = Tmux(f"cd {work} && XDG_PICTURES_DIR={pics} XDG_RUNTIME_DIR={run} {MEMLAB} tui")
+    try:
+        t.wait_for("[stack]")
+        memlab = t.memlab_process()
+        t.keys("C-c")
+        screen = t.wait_for("quits memlab")
+        assert "[b]" not in screen
+        t.keys("l")
+        t.wait_for("Launch a process")
+        t.keys("C-s")
+        t.wait_for("screenshot saved")
+        assert len(list(pics.iterdir())) == 1
+        t.keys("Escape")
+        wait_until(lambda: "Launch a process" not in t.capture(), 10,
+                   what="the launch panel to close")
+        t.keys("x")
+        t.wait_for("j: jump to address")
+        t.keys("j")
+        t.wait_for("enter to jump")
+        t.keys("-l", "zz")
+        t.wait_for("  zz  ")
+        t.keys("Enter")
+        t.wait_for("not a hex address")
+        t.keys("Escape")
+        # (a key sent with the Escape would be read as alt+key: wait for the effect)
+        wait_until(lambda: "  zz  " not in t.capture(), 10,
+                   what="the jump prompt to close on Esc")
+        t.keys("q")  # the prompt let go: q quits instead of typing into it
+        wait_gone(memlab.pid, "memlab to quit with q after Esc")
+    finally:
+        t.kill()
+    assert list(run.iterdir()) == [] and list(work.iterdir()) == []

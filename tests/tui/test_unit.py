@@ -27,7 +27,7 @@ def test_scrub_changes_exactly_the_value_bytes():
     entry = before.env.entries[0]  # DB_PASSWORD=hunter2
     value_start = entry.address + len(b"DB_PASSWORD=")
     assert changed == frozenset(range(value_start, value_start + len(b"hunter2")))
-    assert "7 byte(s) changed" in summarize(before, after)[0]
+    assert "7 bytes changed" in summarize(before, after)[0]
 
 
 def test_unsetenv_changes_no_byte_and_says_so():
@@ -162,3 +162,32 @@ def test_a_view_may_require_only_things_outside_memlab(req):
     from memlab.tui.views import ViewSpec
     with pytest.raises(ValueError, match="outside memlab"):
         ViewSpec("x", "X", "z", "", object, (req,))
+
+
+def test_a_merged_mapping_is_one_that_grew():
+    """The kernel merges a new anonymous mmap into the mapping below it: that mapping
+    starts lower, and is the same one grown, not "new" + "gone"."""
+    from memlab.tui.diff import gone_regions
+
+    before, _ = fakes.build()
+    anon = next(r for r in before.regions if r.path is None)
+    grown = anon._replace(start=anon.start - 0x4000000)
+    after = before._replace(regions=tuple(grown if r is anon else r
+                                          for r in before.regions))
+    changes = list(region_changes(before, after).values())
+    assert [(c.change, c.delta) for c in changes] == [("grew", 0x4000000)]
+    assert gone_regions(before, after) == []
+    lines = summarize(before, after, "malloc 67108864")
+    assert not any("gone" in s or "new mapping" in s for s in lines), lines
+    assert not any("no byte changed" in s for s in lines)  # not after malloc
+
+
+def test_answers_are_sentences():
+    from memlab.tui.diff import answer_sentence
+
+    said = answer_sentence({"cmd": "scrub", "name": "DB_PASSWORD", "address": "0x7ffd10",
+                            "length": 7})
+    assert said == "overwrote DB_PASSWORD's value with X, in place (7 bytes at 0x7ffd10)"
+    assert answer_sentence({"ok": True}, "scrub K") == "overwrote K's value with X, in place"
+    said = answer_sentence({"cmd": "unsetenv", "name": "LOG_LEVEL", "was_set": True})
+    assert "stay in the env block" in said and "{" not in said

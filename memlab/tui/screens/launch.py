@@ -5,6 +5,8 @@ with a LaunchRequest; the new process replaces the old one."""
 
 from __future__ import annotations
 
+import shlex
+
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -29,6 +31,7 @@ class LaunchPanel(ModalScreen[LaunchRequest | None]):
             else demo_env()
         self.initial_target = current.target if current else (samples[0] if samples else "")
         self.initial_no_aslr = current.no_aslr if current else False
+        self.initial_args = shlex.join(current.args) if current else ""
 
     def compose(self) -> ComposeResult:
         in_samples = self.initial_target in self.samples
@@ -40,6 +43,10 @@ class LaunchPanel(ModalScreen[LaunchRequest | None]):
                              value=self.initial_target if in_samples else Select.NULL)
                 yield Input(value="" if in_samples else self.initial_target,
                             placeholder="or a path / command on $PATH", id="launch-path")
+            with Horizontal(classes="row"):
+                yield Input(value=self.initial_args, id="launch-args",
+                            placeholder="arguments, split like a shell: -c 'echo hi'")
+            yield Static(id="launch-argv")
             yield Static(Text("environment (exactly these strings, in this order):"))
             table = DataTable(id="launch-env", cursor_type="row")
             table.add_columns("name", "value")
@@ -59,6 +66,36 @@ class LaunchPanel(ModalScreen[LaunchRequest | None]):
 
     def on_mount(self) -> None:
         self.fill()
+        self.show_argv()
+
+    def argv(self) -> tuple[str, tuple[str, ...]]:
+        """(target, arguments) as typed: the arguments field split like a shell would
+        (shlex); a path typed with arguments after it ("/usr/bin/sleep 1000") is split
+        too.  Raises ValueError for an unbalanced quote."""
+        path = self.query_one("#launch-path", Input).value.strip()
+        sample = self.query_one("#launch-sample", Select).value
+        args = shlex.split(self.query_one("#launch-args", Input).value)
+        if path and any(c.isspace() for c in path):
+            first, *rest = shlex.split(path)
+            path, args = first, [*rest, *args]
+        target = path or (sample if isinstance(sample, str) else "")
+        return target, tuple(args)
+
+    def show_argv(self) -> None:
+        line = self.query_one("#launch-argv", Static)
+        try:
+            target, args = self.argv()
+        except ValueError as err:
+            line.update(Text(f"arguments: {err}", style="bold red"))
+            return
+        line.update(Text("argv: " + printable(repr([target, *args])), style="dim"))
+
+    def on_input_changed(self, event: Input.Changed) -> None:
+        if event.input.id in ("launch-path", "launch-args"):
+            self.show_argv()
+
+    def on_select_changed(self, event: Select.Changed) -> None:
+        self.show_argv()
 
     def fill(self) -> None:
         table = self.query_one("#launch-env", DataTable)
@@ -109,14 +146,16 @@ class LaunchPanel(ModalScreen[LaunchRequest | None]):
                 box.value, box.placeholder = value, "value"
 
     def request(self) -> LaunchRequest | None:
-        path = self.query_one("#launch-path", Input).value.strip()
-        sample = self.query_one("#launch-sample", Select).value
-        target = path or (sample if isinstance(sample, str) else "")
+        try:
+            target, args = self.argv()
+        except ValueError as err:
+            self.app.notify(f"arguments: {err}", severity="error")
+            return None
         if not target:
             self.app.notify("choose a sample or type a path", severity="error")
             return None
         return LaunchRequest(target, tuple(self.env),
-                             self.query_one("#launch-no-aslr", Checkbox).value)
+                             self.query_one("#launch-no-aslr", Checkbox).value, args)
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         name = self.query_one("#env-name", Input).value.strip()
@@ -143,7 +182,7 @@ class LaunchPanel(ModalScreen[LaunchRequest | None]):
         if event.input.id in ("env-name", "env-value"):
             self.set_var(self.query_one("#env-name", Input).value.strip(),
                          self.query_one("#env-value", Input).value)
-        elif event.input.id == "launch-path":
+        elif event.input.id in ("launch-path", "launch-args"):
             req = self.request()
             if req is not None:
                 self.dismiss(req)

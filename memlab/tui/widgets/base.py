@@ -35,6 +35,12 @@ class SnapshotView(Vertical):
     def render_snapshot(self) -> None:
         raise NotImplementedError
 
+    def mark_gone(self, title: str | None) -> None:
+        """The process exited (title: "last snapshot of pid N (exited: ...)"): the view
+        keeps its last snapshot, greyed, under that title.  None: it is live again."""
+        self.set_class(title is not None, "gone")
+        self.border_title = title
+
     @property
     def reveal(self) -> bool:
         return bool(getattr(self.app, "reveal", False))

@@ -13,11 +13,12 @@ import json
 
 from rich.text import Text
 from textual.app import ComposeResult
+from textual.binding import Binding
 from textual.widgets import RichLog, Static
 
 from memlab.model import Snapshot
 from memlab.render.safe import printable
-from memlab.tui.diff import human_size, summarize
+from memlab.tui.diff import answer_sentence, human_size, summarize
 from memlab.tui.views import ViewSpec
 from memlab.tui.widgets.base import SnapshotView
 
@@ -31,9 +32,16 @@ HELP = ("Type a command on the command line (:), or pick one in the command pale
 
 
 class DriveView(SnapshotView):
+    BINDINGS = [Binding("J", "toggle_json", "Raw JSON")]
+
     def __init__(self, **kw) -> None:
         super().__init__(**kw)
         self.history: list[str] = []  # every line written to the log, as plain text
+        self.raw_json = False  # the sample's answers as JSON too (J)
+
+    def action_toggle_json(self) -> None:
+        self.raw_json = not self.raw_json
+        self.notify("Drive: raw JSON answers " + ("shown" if self.raw_json else "hidden"))
 
     def _write(self, t: Text) -> None:
         self.history.append(t.plain)
@@ -48,7 +56,14 @@ class DriveView(SnapshotView):
         return self.query_one("#drive-log", RichLog)
 
     def render_snapshot(self) -> None:
-        """Nothing to redraw: the log is written by log_command / log_changes."""
+        """The help fits the process: commands are offered only to one that understands
+        them.  The log is written by log_command / log_changes."""
+        source = getattr(self.app, "source", None)
+        speaks = source is None or source.speaks_commands()
+        self.query_one("#drive-help", Static).update(Text(HELP) if speaks else Text(
+            "This process does not understand commands: only a bundled sample that "
+            "memlab launched does (l: launch one, e.g. sleeper).  Its changes still show "
+            "in the other views on refresh (r) or live (a).", style="yellow"))
 
     def log_command(self, line: str, answer: dict | None, error: str | None) -> None:
         t = Text("> ", style="bold")
@@ -57,7 +72,11 @@ class DriveView(SnapshotView):
         if error is not None:
             t.append(f"  ✗ {printable(error)}", style="bold red")
         else:
-            t.append("  → " + json.dumps(answer, sort_keys=True), style="green")
+            # a sentence (the answer quotes the variable's name: escaped); the answer
+            # itself only when asked (J)
+            t.append("  → " + printable(answer_sentence(answer, line)), style="green")
+            if self.raw_json:
+                t.append("\n    " + printable(json.dumps(answer, sort_keys=True)), style="dim")
         self._write(t)
 
     def log_syscalls(self, lines: tuple[str, ...]) -> None:
@@ -72,8 +91,9 @@ class DriveView(SnapshotView):
 
         return mask_command(line, self.reveal)
 
-    def log_changes(self, before: Snapshot | None, after: Snapshot) -> list[str]:
-        lines = summarize(before, after) + resident_change(before, after)
+    def log_changes(self, before: Snapshot | None, after: Snapshot,
+                    command: str | None = None) -> list[str]:
+        lines = summarize(before, after, command) + resident_change(before, after)
         for s in lines:
             self._write(Text("  " + printable(s), style="yellow"))  # names, paths
         return lines

@@ -66,7 +66,8 @@ def place_in_stack(snap: Snapshot) -> Text:
         rows.append(("", f"↕ {env.distance_to_stack_top} bytes",
                      "AT_EXECFN path + end marker"))
     rows.append(("env block", f"0x{env.start:x}–0x{env.end:x}",
-                 f"{env.end - env.start} bytes, {len(env.entries)} strings"))
+                 f"{env.end - env.start} bytes, {len(env.entries)} "
+                 f"string{'s' if len(env.entries) != 1 else ''}"))
     if not st.masked:
         gap = env.distance_to_args
         rows.append(("argument strings", f"0x{st.arg_start:x}–0x{st.arg_end:x}",

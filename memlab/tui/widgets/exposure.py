@@ -27,7 +27,12 @@ from memlab.tui.widgets.base import SnapshotView
 from memlab.tui.workers import background
 
 VERDICT_STYLES = {"SECRET": "bold white on red", "EACCES": "bold green",
-                  "EPERM": "bold green", "masked": "yellow", "n/a": "dim", "empty": "dim"}
+                  "EPERM": "bold green", "masked": "yellow", "n/a": "dim", "empty": "dim",
+                  # the three-way verdicts (memlab.exposure.removal Source.verdict)
+                  "secret": "bold white on red", "scrubbed": "bold green",
+                  "changed": "green", "unset": "green",
+                  "changed (bytes still there)": "bold yellow",
+                  "unset (bytes still there)": "bold yellow"}
 HELP = ("o: run the observers — first the article's claim (same uid vs another uid on "
         "/proc/PID/environ), then the full matrix.  Each observer is a child process that "
         "drops to its uid; memlab never escalates.")
@@ -58,6 +63,7 @@ class ExposureView(SnapshotView):
         self.three_way = None  # removal.ThreeWay
         self.errors: list[str] = []
         self._pid: int | None = None
+        self._shown = None  # the snapshot the verdicts on screen were taken for
 
     def compose(self) -> ComposeResult:
         with VerticalScroll(id="expo-scroll"):
@@ -67,7 +73,7 @@ class ExposureView(SnapshotView):
             yield table
             yield Static(id="expo-3way-head")
             three = DataTable(id="expo-3way", cursor_type="row", show_cursor=False)
-            three.add_columns("where", "state", "value", "address", "region")
+            three.add_columns("where", "verdict", "value", "address", "region")
             yield three
             yield Static(id="expo-notes")
 
@@ -79,6 +85,15 @@ class ExposureView(SnapshotView):
             self._pid = self.snapshot.pid
             self.claim = self.matrix = self.three_way = None
             self.errors = []
+            self._shown = self.snapshot
+        elif (self._shown is not None and self.snapshot != self._shown
+              and (self.claim is not None or self.three_way is not None)):
+            # the process changed since the verdicts were taken (a command, a live
+            # refresh): they are taken again, never left stale on screen
+            self._shown = self.snapshot
+            self.action_observe()
+            return
+        self._shown = self.snapshot
         self._redraw()
 
     # -- running (workers) ----------------------------------------------------------
@@ -96,8 +111,8 @@ class ExposureView(SnapshotView):
         stages = [("claim", lambda: source.access_matrix(rows=("same_uid", "other_uid"),
                                                          channels=("environ",))),
                   ("matrix", lambda: source.access_matrix())]
-        if name is not None:
-            stages.append(("three_way", lambda: source.env_three_way(name)))
+        if name is not None:  # first: the claim line quotes its verdict
+            stages.insert(0, ("three_way", lambda: source.env_three_way(name)))
         for stage, call in stages:
             try:
                 self.post_message(self.Result(pid, stage, call()))
@@ -147,6 +162,13 @@ class ExposureView(SnapshotView):
                 t.append(f"read /proc/{row.victim_pid}/environ → {shown}  ", style="")
                 t.append("SECRET", style=VERDICT_STYLES["SECRET"])
                 t.append("  (the article's claim, live)\n", style="dim")
+            elif cell.secret_found is False:
+                # the observers look for the value execve was given
+                verdict = (self.three_way.verdict("proc_environ")
+                           if self.three_way is not None else "gone")
+                t.append(f"read /proc/{row.victim_pid}/environ → the value execve gave: ")
+                t.append(verdict, style=VERDICT_STYLES.get(verdict, "bold green"))
+                t.append("\n")
             elif not cell.ok:
                 t.append(f"open /proc/{row.victim_pid}/environ → ")
                 t.append(cell.errno_name or "error", style=VERDICT_STYLES.get(
@@ -187,12 +209,15 @@ class ExposureView(SnapshotView):
         head.update(Text(f"{printable(view.name)} three ways (execve / kernel / libc), and "
                          f"every copy of its value in memory: {len(view.copies)}",
                          style="bold"))
-        for where, src in (("execve (what memlab passed)", view.execve),
-                           ("/proc/PID/environ (env block)", view.proc_environ),
-                           ("libc environ (getenv)", view.libc_environ)):
+        for where, channel in (("execve (what memlab passed)", "execve"),
+                               ("/proc/PID/environ (env block)", "proc_environ"),
+                               ("libc environ (getenv)", "libc_environ")):
+            src = getattr(view, channel)
+            verdict = view.verdict(channel)
             value = "" if src.value is None else display_value(view.name, text(src.value),
                                                                self.reveal)
-            table.add_row(Text(where, style="bold"), Text(src.state(view.secret)),
+            table.add_row(Text(where, style="bold"),
+                          Text(verdict, style=VERDICT_STYLES.get(verdict, "")),
                           Text(printable(value)), Text("" if src.address is None else
                                                        f"0x{src.address:x}"),
                           Text(printable(src.region or "")))

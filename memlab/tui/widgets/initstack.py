@@ -50,7 +50,9 @@ def auxv_meaning(a: AuxvEntry, stack: InitialStack) -> Text:
     note = AUXV_NOTES.get(a.name, "")
     t = Text(note, style="dim")
     if a.name == "AT_RANDOM" and stack.at_random is not None:
-        t.append(f"  {stack.at_random.hex()}", style="magenta")
+        # the 16 bytes first: a narrow column cuts the note, never the bytes
+        t = Text(stack.at_random.hex(), style="magenta")
+        t.append(f"  {note}", style="dim")
     elif a.name == "AT_PLATFORM" and stack.platform is not None:
         # repr: quoted, every control character escaped
         t.append(f"  {stack.platform!r}", style="magenta")

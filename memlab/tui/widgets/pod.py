@@ -89,6 +89,10 @@ class PodView(SnapshotView):
             yield TextArea("", id="pod-yaml", language=None)
             yield Button("Apply", id="pod-apply")
 
+    def focus_main(self) -> None:
+        # the table, not the manifest Input: an Input would take q, v and the view keys
+        self.query_one("#pod-env", DataTable).focus()
+
     def render_snapshot(self) -> None:
         if self.state is not None:
             self.refresh_state()
