@@ -221,6 +221,11 @@ def test_cli_run_foreground_then_apply_from_another_process(tmp_path):
         assert started["event"] == "started" and started["pod_dir"] == str(pod_dir)
         assert set(started) >= {"pid", "argv", "env", "volumes", "mounts", "note"}
         pid = started["pid"]
+        # `sh -c "sleep 3600"`: busybox sh execs its last command in place, so the
+        # pid first holds sh's env block and then the one sh builds for sleep
+        # (SHLVL, PWD added). "Frozen at execve" is per execve: wait for the last.
+        wait_until(lambda: read_proc_file(pid, "comm") == b"sleep\n",
+                   what=f"pid {pid} to exec sleep")
         env_before = read_proc_file(pid, "environ")
         vol = started["volumes"]["config-volume"]
         assert vol["data_target"] and any(e["path"] == "..data" for e in vol["tree"])
