@@ -59,31 +59,40 @@ def _kind_of(mode: int) -> str:
     return "not a regular file"
 
 
-def read_input(path: str | os.PathLike, kind: InputKind) -> bytes:
-    """The bytes of the regular file at PATH, at most kind.limit of them; anything else
-    is an InputFileError (its __cause__ is the OSError, if one)."""
-    path = os.fspath(path)
+def open_regular(path: str | os.PathLike, what: str,
+                 error: type[UsageError] = InputFileError,
+                 limit: int | None = None) -> int:
+    """A read descriptor on the regular file at PATH, by the rule above (resolve with
+    O_PATH, fstat, reopen that inode); anything else raises `error` naming `what`.  With
+    limit, a file whose size is over it raises _too_big's message."""
     shown = os.fsdecode(path)
     try:
         pfd = os.open(path, os.O_PATH | os.O_CLOEXEC)
     except OSError as err:
         why = ("a symlink loop (too many levels of symbolic links)"
                if err.errno == errno.ELOOP else err.strerror)
-        raise InputFileError(f"cannot read {kind.what}: {why}", path=shown) from err
+        raise error(f"cannot read {what}: {why}", path=shown) from err
     try:
         st = os.fstat(pfd)
         if not stat.S_ISREG(st.st_mode):
-            raise InputFileError(f"cannot read {kind.what}: {_kind_of(st.st_mode)}, not a "
-                                 "regular file", path=shown)
-        if st.st_size > kind.limit:
-            raise _too_big(kind, shown)
+            raise error(f"cannot read {what}: {_kind_of(st.st_mode)}, not a regular file",
+                        path=shown)
+        if limit is not None and st.st_size > limit:
+            raise error(_too_big_msg(what, limit), path=shown)
         try:
-            fd = os.open(f"/proc/self/fd/{pfd}", os.O_RDONLY | os.O_CLOEXEC | os.O_NOCTTY)
+            return os.open(f"/proc/self/fd/{pfd}", os.O_RDONLY | os.O_CLOEXEC | os.O_NOCTTY)
         except OSError as err:
-            raise InputFileError(f"cannot read {kind.what}: {err.strerror}",
-                                 path=shown) from err
+            raise error(f"cannot read {what}: {err.strerror}", path=shown) from err
     finally:
         os.close(pfd)
+
+
+def read_input(path: str | os.PathLike, kind: InputKind) -> bytes:
+    """The bytes of the regular file at PATH, at most kind.limit of them; anything else
+    is an InputFileError (its __cause__ is the OSError, if one)."""
+    path = os.fspath(path)
+    shown = os.fsdecode(path)
+    fd = open_regular(path, kind.what, limit=kind.limit)
     try:
         chunks: list[bytes] = []
         left = kind.limit + 1  # one more byte tells a file over the limit
@@ -113,6 +122,9 @@ def read_input_text(path: str | os.PathLike, kind: InputKind) -> str:
                              path=os.fsdecode(path)) from err
 
 
+def _too_big_msg(what: str, limit: int) -> str:
+    return f"{what} too big: memlab reads at most {limit // MiB} MiB of a {what}"
+
+
 def _too_big(kind: InputKind, shown: str) -> InputFileError:
-    return InputFileError(f"{kind.what} too big: memlab reads at most {kind.limit // MiB} MiB "
-                          f"of a {kind.what}", path=shown)
+    return InputFileError(_too_big_msg(kind.what, kind.limit), path=shown)

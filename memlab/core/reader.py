@@ -28,13 +28,12 @@ functions below, which the unit tests fuzz.
 from __future__ import annotations
 
 import bisect
-import errno
 import os
-import stat
 import struct
 from typing import NamedTuple
 
 from memlab.errors import ParseError, UnreadableMemory, UsageError
+from memlab.inputfile import open_regular
 from memlab.kernel.abi import (EM_X86_64, ET_CORE, ELF_PF_R, ELF_PF_W, ELF_PF_X, NT_AUXV,
                                NT_FILE, NT_PRPSINFO, NT_PRSTATUS, PRPSINFO_FNAME,
                                PRPSINFO_PID, PRPSINFO_PSARGS, PRPSINFO_SIZE, PRPSINFO_SNAME,
@@ -215,26 +214,9 @@ def is_elf_core(path: str) -> bool | None:
 
 def _open_regular(path: str) -> int:
     """A read descriptor on the regular file at path (symlinks followed, as for any
-    file the user names), refusing FIFOs, devices and directories before opening them
-    for reading (memlab.inputfile's rule: resolve with O_PATH, check, reopen)."""
-    from memlab.inputfile import _kind_of
-
-    try:
-        pfd = os.open(path, os.O_PATH | os.O_CLOEXEC)
-    except OSError as err:
-        why = "a symlink loop" if err.errno == errno.ELOOP else err.strerror
-        raise CoreFileError(f"cannot read core file: {why}", path=path) from err
-    try:
-        st = os.fstat(pfd)
-        if not stat.S_ISREG(st.st_mode):
-            raise CoreFileError(f"not a core file: {_kind_of(st.st_mode)}, not a regular "
-                                "file", path=path)
-        try:
-            return os.open(f"/proc/self/fd/{pfd}", os.O_RDONLY | os.O_CLOEXEC | os.O_NOCTTY)
-        except OSError as err:
-            raise CoreFileError(f"cannot read core file: {err.strerror}", path=path) from err
-    finally:
-        os.close(pfd)
+    file the user names); FIFOs, devices and directories are refused before any open
+    for reading (memlab.inputfile.open_regular)."""
+    return open_regular(path, "core file", CoreFileError)
 
 
 def _note_type(n_type) -> int | str:
