@@ -7,8 +7,6 @@ import signal
 import subprocess
 import threading
 
-import psutil
-
 from textual.widgets import DataTable, Input
 
 from memlab.errors import LaunchError
@@ -18,7 +16,7 @@ from memlab.tui.source import LaunchRequest, LiveSource
 from memlab.tui.widgets.drive import DriveView
 from memlab.tui.widgets.hexview import HexGrid
 from memlab.tui.widgets.virtual import VirtualTable
-from tests.helpers import wait_until_async
+from tests.helpers import gone, wait_until, wait_until_async
 from tests.tui.conftest import settle, started
 
 
@@ -28,13 +26,6 @@ def cells(table: DataTable, column: int) -> list[str]:
 
 def history(app) -> str:
     return "\n".join(app.query_one(DriveView).history)
-
-
-def gone(pid: int) -> bool:
-    try:
-        return psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
-    except psutil.NoSuchProcess:
-        return True
 
 
 async def test_real_sample_in_every_view(live_source):
@@ -138,6 +129,8 @@ async def test_process_that_dies_is_reported_in_place(live_source):
     app = MemlabApp(live_source)
     async with started(app, (120, 40)) as pilot:
         os.kill(live_source.pid, signal.SIGKILL)
+        # kill() only queues the signal: refresh once the kernel has ended it
+        wait_until(lambda: gone(live_source.pid), what="the killed process to end")
         await pilot.press("r")
         await settle(app, pilot, rounds=5)
         banner = app.query_one("#banner")
