@@ -21,7 +21,7 @@ import pytest
 from memlab.errors import LaunchError, MemlabError, UsageError
 from memlab.envbuild import build_env
 from memlab.launch import Launched, launch
-from tests.helpers import NOBODY, REPO, run_as, sample, wait_until
+from tests.helpers import NOBODY, REPO, gone, run_as, sample, wait_until
 
 VARIANTS = ("sleeper", "sleeper-nopie", "sleeper-static", "sleeper-static-pie")
 SLEEP = "/usr/bin/sleep"
@@ -86,15 +86,6 @@ def env_addresses(pid: int) -> list[tuple[int, bytes]]:
         out.append((start + off, entry))
         off += len(entry) + 1
     return out
-
-
-def gone(pid: int) -> bool:
-    """The process no longer runs: no /proc entry, or an unreaped zombie of someone else
-    (pid 1 in a container may not reap)."""
-    try:
-        return state(pid) in ("Z", "X")
-    except (FileNotFoundError, ProcessLookupError):
-        return True
 
 
 def our_children() -> list[int]:
