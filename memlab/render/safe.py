@@ -69,8 +69,8 @@ def fit(s: str, width: int) -> str:
 
 
 def fit_middle(s: str, width: int) -> str:
-    """Like fit, but cut from the middle: a long path keeps its start and its file name
-    ("/usr/lib/x86_…/libc.so.6").  Escapes are never split."""
+    """Like fit, but cut from the middle: a long path keeps its start and its whole file
+    name where the width allows ("/usr/l…/libc.so.6").  Escapes are never split."""
     shown = printable(s)
     if len(shown) <= width:
         return shown
@@ -78,6 +78,9 @@ def fit_middle(s: str, width: int) -> str:
         return fit(s, width)
     pieces = [_escape(ch) if _CONTROL.match(ch) else ch for ch in s]
     tail_room = (width - 1) // 2 + (width - 1) % 2
+    name = printable("/" + s.rsplit("/", 1)[1]) if "/" in s else ""
+    if tail_room < len(name) <= width - 3:  # the whole "/file name", and 2 of the start
+        tail_room = len(name)
     head_room = width - 1 - tail_room
     tail: list[str] = []
     used = 0

@@ -12,6 +12,14 @@ import pytest
 from memlab.tui.source import LaunchRequest, LiveSource, demo_env
 
 
+def cells(table, column: int | str) -> list[str]:
+    """The text of one column, every row; a VirtualTable's column may be named by its
+    heading ("path"), so a new column does not shift what a test reads."""
+    if isinstance(column, str):
+        column = table.columns.index(column)
+    return [table.get_row_at(i)[column].plain for i in range(table.row_count)]
+
+
 async def settle(app, pilot, rounds: int = 3) -> None:
     """Let workers finish and their messages be handled."""
     for _ in range(rounds):

@@ -10,11 +10,7 @@ from textual.widgets import DataTable
 
 from memlab.tui.app import MemlabApp
 from tests.tui import fakes
-from tests.tui.conftest import settle, started
-
-
-def cells(table: DataTable, column: int) -> list[str]:
-    return [table.get_row_at(i)[column].plain for i in range(table.row_count)]
+from tests.tui.conftest import cells, settle, started
 
 
 async def wait_until(app, pilot, predicate, rounds: int = 100) -> None:

@@ -13,11 +13,7 @@ from memlab.tui.widgets.hexview import HexGrid
 from memlab.tui.widgets.virtual import VirtualTable
 from tests.helpers import wait_until_async
 from tests.tui import fakes
-from tests.tui.conftest import screen_text, settle, started
-
-
-def cell_texts(table: DataTable, column: int) -> list[str]:
-    return [table.get_row_at(i)[column].plain for i in range(table.row_count)]
+from tests.tui.conftest import cells, screen_text, settle, started
 
 
 def env_hex(app) -> str:
@@ -34,7 +30,7 @@ async def test_map_view_tower_table_and_details():
     app = MemlabApp(fakes.fake_source())
     async with started(app, (120, 40)) as pilot:
         table = app.query_one("#regions", VirtualTable)
-        paths = cell_texts(table, 4)
+        paths = cells(table, "path")
         assert "[heap]" in paths and "[stack]" in paths  # Text cells: markup did not eat them
         tower = app.query_one("#tower").build().plain
         assert "[stack]" in tower and "[heap]" in tower and "env strings" in tower
@@ -61,7 +57,7 @@ async def test_enter_on_region_opens_hex_view_of_it():
     async with started(app, (120, 40)) as pilot:
         table = app.query_one("#regions", VirtualTable)
         table.focus()
-        heap_row = cell_texts(table, 4).index("[heap]")
+        heap_row = cells(table, "path").index("[heap]")
         table.move_cursor(row=heap_row)
         await pilot.press("x")
         await settle(app, pilot)
@@ -77,14 +73,14 @@ async def test_env_view_masks_until_reveal():
     async with started(app, (120, 40)) as pilot:
         await pilot.press("e")
         entries = app.query_one("#env-entries", VirtualTable)
-        assert cell_texts(entries, 2)[:2] == ["DB_PASSWORD", "LOG_LEVEL"]
-        assert cell_texts(entries, 3)[:2] == ["***", "info"]
+        assert cells(entries, 2)[:2] == ["DB_PASSWORD", "LOG_LEVEL"]
+        assert cells(entries, 3)[:2] == ["***", "info"]
         hexdump = env_hex(app)
         assert "hunter2" not in hexdump and "68 75 6e" not in hexdump and "ORD=*******" in hexdump
         assert "matches /proc/PID/environ" in app.query_one("#env-summary").render().plain
         await pilot.press("v")
         await pilot.pause()
-        assert cell_texts(entries, 3)[0] == "hunter2"
+        assert cells(entries, 3)[0] == "hunter2"
         assert "ORD=hunter2" in env_hex(app)
         assert "REVEALED" in app.query_one("#status").render().plain
 
@@ -94,10 +90,10 @@ async def test_stack_view_decodes_pointers_and_auxv():
     async with started(app, (120, 40)) as pilot:
         await pilot.press("s")
         table = app.query_one("#stack-table", VirtualTable)
-        fields = cell_texts(table, 1)
+        fields = cells(table, 1)
         assert fields[:3] == ["argc", "argv[0]", "argv[1]"]
         assert "AT_RANDOM" in fields and "AT_EXECFN" in fields and "padding" in fields
-        meaning = dict(zip(fields, cell_texts(table, 3)))
+        meaning = dict(zip(fields, cells(table, 3)))
         assert meaning["AT_RANDOM"].startswith(bytes(range(16)).hex())
         assert "'x86_64'" in meaning["AT_PLATFORM"]
         assert meaning["envp[0]"] == "DB_PASSWORD=***"
@@ -190,7 +186,7 @@ async def test_launch_panel_edits_env_and_launches():
         panel.query_one("#env-name", Input).value = "LOG_LEVEL"
         await pilot.click("#env-delete")
         assert not any(e.startswith(b"LOG_LEVEL=") for e in panel.env)
-        masked = cell_texts(panel.query_one("#launch-env", DataTable), 1)
+        masked = cells(panel.query_one("#launch-env", DataTable), 1)
         assert masked[-1] == "***"  # API_TOKEN looks secret
         await pilot.click("#launch-no-aslr")
         await pilot.click("#launch-go")
@@ -222,10 +218,10 @@ async def test_process_picker_filters_refuses_unreadable_and_attaches():
         table = app.screen.query_one("#picker-table", DataTable)
         # kthreadd folded into one row, last
         assert table.row_count == len(fakes.PROCESSES)
-        assert cell_texts(table, 3)[-1] == "1 kernel thread"
+        assert cells(table, 3)[-1] == "1 kernel thread"
         await pilot.press(*"nginx")
         await pilot.pause()
-        assert cell_texts(table, 3) == ["nginx"]
+        assert cells(table, 3) == ["nginx"]
         await pilot.press("enter")  # not readable: refused, picker stays
         await pilot.pause()
         assert src.attached == [] and type(app.screen).__name__ == "ProcessPicker"
@@ -301,7 +297,7 @@ async def test_vanished_process_is_reported_in_place():
         assert banner.display and "process exited" in banner.render().plain
         assert "GONE" in app.query_one("#status").render().plain
         assert app.snapshot is not None  # the last snapshot stays on screen
-        assert "[heap]" in cell_texts(app.query_one("#regions", VirtualTable), 4)
+        assert "[heap]" in cells(app.query_one("#regions", VirtualTable), "path")
 
 
 async def test_screenshot_key_saves_svg(tmp_path: Path):

@@ -17,11 +17,7 @@ from memlab.tui.widgets.drive import DriveView
 from memlab.tui.widgets.hexview import HexGrid
 from memlab.tui.widgets.virtual import VirtualTable
 from tests.helpers import gone, wait_until, wait_until_async
-from tests.tui.conftest import settle, started
-
-
-def cells(table: DataTable, column: int) -> list[str]:
-    return [table.get_row_at(i)[column].plain for i in range(table.row_count)]
+from tests.tui.conftest import cells, settle, started
 
 
 def history(app) -> str:
@@ -33,7 +29,7 @@ async def test_real_sample_in_every_view(live_source):
     async with started(app, (120, 40)) as pilot:
         snap = app.snapshot
         assert snap.pid == live_source.pid
-        paths = cells(app.query_one("#regions", VirtualTable), 4)
+        paths = cells(app.query_one("#regions", VirtualTable), "path")
         assert "[heap]" in paths and "[stack]" in paths
         assert len(paths) == len(snap.regions)
         await pilot.press("e")

@@ -68,3 +68,30 @@ async def test_touch_shows_resident_growth_and_map_details(live_source):
         await pilot.press("m")
         details = app.query_one("#region-details").render().plain
         assert "in RAM" in details and "(/proc/PID/smaps)" in details
+
+
+async def test_maps_table_shows_each_regions_resident_share(live_source):
+    """The rss column is smaps Rss over the mapping's size, per maps line: after touching
+    150 of 200 reserved pages, the line holding them (merged with a neighbour, maybe)
+    says what smaps says of it, and the untouched [vvar] says 0."""
+    from tests.tui.conftest import cells, started
+
+    app = MemlabApp(live_source)
+    async with started(app, (120, 40)) as pilot:
+        app.query_one(DriveView).raw_json = True
+        app.run_command(f"reserve {200 * 4096}")
+        await settle(app, pilot, rounds=5)
+        pages = answer(app, "reserve")["pages_start"]
+        start = int(pages, 0) if isinstance(pages, str) else pages
+        app.run_command(f"touch {pages} 150")
+        await settle(app, pilot, rounds=5)
+        await pilot.press("r")
+        await settle(app, pilot)
+        snap = app.snapshot
+        table = app.query_one("#regions")
+        shares = cells(table, "rss")
+        i = next(i for i, r in enumerate(snap.regions) if r.start <= start < r.end)
+        region, rss = snap.regions[i], snap.memory.regions[i].rss
+        assert rss >= 150 * 4096
+        assert shares[i] == f"{rss * 100 // region.size}%", (shares[i], rss, region.size)
+        assert shares[[r.label for r in snap.regions].index("[vvar]")] == "0"

@@ -15,7 +15,7 @@ from memlab.tui.widgets.memmap import NARROW, legend, locate, parse_address
 from memlab.tui.widgets.tower import FLAT_KINDS, KIND_STYLES, Tower
 from memlab.tui.widgets.virtual import VirtualTable
 from tests.tui import fakes
-from tests.tui.conftest import screen_text, settle, started
+from tests.tui.conftest import cells, screen_text, settle, started
 
 SIZES = [(80, 24), (120, 40)]
 size_ids = pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
@@ -27,8 +27,7 @@ def lines(app) -> list[str]:
 
 
 def paths(table: VirtualTable) -> list[str]:
-    col = table.columns.index("path")
-    return [table.get_row_at(i)[col].plain for i in range(table.row_count)]
+    return cells(table, "path")
 
 
 @size_ids
@@ -60,7 +59,7 @@ async def test_maps_table_keeps_kind_and_path(size):
         # the whole file name of libc is on screen (a long path is cut in the middle)
         lib_lines = [line for line in text.splitlines() if " lib " in line and "7ffff7" in line]
         assert len(lib_lines) == 4
-        assert all(line.rstrip().endswith(("libc.so.6", "x86-64.so.2")) for line in lib_lines)
+        assert all(line.rstrip().endswith(("/libc.so.6", "64.so.2")) for line in lib_lines)
 
 
 @size_ids

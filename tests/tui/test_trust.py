@@ -15,13 +15,9 @@ from textual.widgets import DataTable
 from memlab.tui.app import MemlabApp
 from memlab.tui.source import LaunchRequest, LiveSource
 from tests.helpers import gone, wait_until, wait_until_async
-from tests.tui.conftest import settle, started
+from tests.tui.conftest import cells, settle, started
 
 SIZES = [(120, 40), (80, 24)]
-
-
-def cells(table: DataTable, column: int) -> list[str]:
-    return [table.get_row_at(i)[column].plain for i in range(table.row_count)]
 
 
 async def _verdicts(app, pilot, what: str) -> dict[str, str]:

@@ -78,6 +78,12 @@ def test_tower_labels_prefer_the_basename_then_cut_in_the_middle():
     assert short_label("/usr/lib/libc.so.6", 0) == ""
 
 
+def test_fit_middle_keeps_the_whole_file_name_when_it_can():
+    assert fit_middle("/usr/lib/x86_64-linux-gnu/libc.so.6", 16) == "/usr/…/libc.so.6"
+    assert fit_middle("/usr/lib/x86_64-linux-gnu/libc.so.6", 12) == "/usr/…c.so.6"  # too long
+    assert fit_middle("/tmp/x/sl\x1beeper", 16) == "/tm…/sl\\x1beeper"  # escaped whole
+
+
 @given(st.text(max_size=60), st.integers(min_value=0, max_value=70))
 def test_fit_middle_fits_and_keeps_both_ends(s, width):
     out = fit_middle(s, width)

@@ -16,7 +16,7 @@ from textual.containers import Horizontal, Vertical
 from textual.message import Message
 from textual.widgets import Input, Static
 
-from memlab.model import Region
+from memlab.model import Region, RegionMemory
 from memlab.render.safe import fit_middle, printable
 from memlab.sizes import human_size
 from memlab.tui.diff import region_changes
@@ -78,6 +78,14 @@ def region_details(r: Region, index: int, mark: str | None, memory=None) -> Text
     return t
 
 
+def _resident_share(r: Region, memory: RegionMemory | None) -> str:
+    if memory is None:
+        return "?"
+    if memory.rss and memory.rss < r.size:
+        return f"{max(1, memory.rss * 100 // r.size)}%"  # 1%: some, however little
+    return "100%" if memory.rss else "0"
+
+
 def _cell(text: str, style: str = "", justify: str | None = None) -> Text:
     # Text, not markup: "[heap]" must not be read as markup; a path may hold ESC
     return Text(text, style=style, justify=justify)  # type: ignore[arg-type]
@@ -86,6 +94,7 @@ def _cell(text: str, style: str = "", justify: str | None = None) -> Text:
 class RowLook(NamedTuple):
     style: str  # "bold yellow" on a line that changed since the last refresh
     path_width: int  # what is left of the table's width for the path
+    memory: RegionMemory | None  # smaps of this line; None when not read or refused
 
 
 # The regions table: (heading, cell of region r).  A new column is one entry here.
@@ -94,6 +103,11 @@ class RowLook(NamedTuple):
 REGION_COLUMNS: list[tuple[str, Callable[[Region, RowLook], Text]]] = [
     ("start", lambda r, look: _cell(f"{r.start:x}", look.style)),
     ("size", lambda r, look: _cell(human_size(r.size), justify="right")),
+    # how much of the block is in RAM (smaps Rss / size; the details line has the bytes,
+    # as pmap -X's RSS column); "?" when smaps was not read or refused
+    ("rss", lambda r, look: _cell(_resident_share(r, look.memory),
+                                  "" if look.memory and look.memory.rss else "dim",
+                                  justify="right")),
     ("perms", lambda r, look: _cell(r.perms)),
     ("kind", lambda r, look: _cell(r.kind, kind_style(r.kind))),
     ("path", lambda r, look: _cell(fit_middle(r.label, look.path_width), look.style)),
@@ -300,7 +314,10 @@ class MemoryMapView(SnapshotView):
 
     def _region_row(self, i: int) -> tuple[Text, ...]:
         r = self.snapshot.regions[i]
-        look = RowLook("bold yellow" if i in self._marks else "", self.path_width)
+        memory = self.snapshot.memory
+        look = RowLook("bold yellow" if i in self._marks else "", self.path_width,
+                       memory.regions[i] if memory is not None and i < len(memory.regions)
+                       else None)
         return tuple(cell(r, look) for _, cell in REGION_COLUMNS)
 
     def _region_text(self, i: int) -> str:
