@@ -476,7 +476,9 @@ class MemlabApp(App[None]):
             view.first().show_table()  # a narrow map showing the tower: the table
         shown = [t for t in view.first().query(VirtualTable) if t.display and
                  t.parent is not None and t.parent.display]
-        return shown[0] if shown else None
+        # two tables side by side (the Pod view): the one with the focus
+        focused = [t for t in shown if t.has_focus]
+        return (focused or shown or [None])[0]
 
     def action_find(self) -> None:
         table = self._find_table()

@@ -9,6 +9,7 @@ import pytest
 from textual.widgets import DataTable
 
 from memlab.tui.app import MemlabApp
+from memlab.tui.widgets.virtual import VirtualTable
 from tests.tui import fakes
 from tests.tui.conftest import cells, settle, started
 
@@ -91,16 +92,28 @@ async def test_pod_panel_apply_changes_file_not_env(tmp_path):
             assert st["files"]["/etc/config/LOG_LEVEL"] == b"DEBUG"  # the volume changed
             assert st["data_targets"]["config"] != target_before  # ..data swapped
             assert st["proc_environ"]["LOG_LEVEL"] == "INFO"  # the env did not
-            env_table = view.query_one("#pod-env", DataTable)
+            env_table = view.query_one("#pod-env", VirtualTable)
             rows = {r[0]: r for r in zip(cells(env_table, 0), cells(env_table, 1),
                                          cells(env_table, 2))}
             assert rows["LOG_LEVEL"][1] == "INFO" and rows["LOG_LEVEL"][2] == "INFO ✓ same"
             assert rows["DB_PASSWORD"][1] == "***"  # from a Secret: masked
-            files = dict(zip(cells(view.query_one("#pod-files", DataTable), 0),
-                             cells(view.query_one("#pod-files", DataTable), 1)))
+            files = dict(zip(cells(view.query_one("#pod-files", VirtualTable), 0),
+                             cells(view.query_one("#pod-files", VirtualTable), 1)))
             assert files["/etc/config/LOG_LEVEL"] == "DEBUG"
             head = view.query_one("#pod-vol-head").render().plain
             assert f"(was {target_before})" in head
+            # `/` filters the focused table: env first, then the volume files
+            env_table.focus()
+            await pilot.press("slash", *"log_l", "enter")
+            assert cells(env_table, 0) == ["LOG_LEVEL"]
+            files_table = view.query_one("#pod-files", VirtualTable)
+            files_table.focus()
+            every_file = cells(files_table, 0)
+            await pilot.press("slash", *"config/log", "enter")
+            assert cells(files_table, 0) and all(
+                p.startswith("/etc/config/LOG") for p in cells(files_table, 0)), cells(files_table, 0)
+            assert len(cells(files_table, 0)) < len(every_file)
+            assert cells(env_table, 0) == ["LOG_LEVEL"]  # its own filter stays
             # the pod's process is the one on screen: the other views show it
             assert any(e.name == "LOG_LEVEL" for e in app.snapshot.env.entries)
     finally:
@@ -175,8 +188,8 @@ async def test_pod_panel_masks_secret_env_and_secret_volume_files(tmp_path):
             assert view.state["files"]["/etc/creds/motd"] == b"plain-words"
 
             def shown() -> tuple[dict, dict]:
-                env = view.query_one("#pod-env", DataTable)
-                files = view.query_one("#pod-files", DataTable)
+                env = view.query_one("#pod-env", VirtualTable)
+                files = view.query_one("#pod-files", VirtualTable)
                 return (dict(zip(cells(env, 0), zip(cells(env, 1), cells(env, 2)))),
                         dict(zip(cells(files, 0), cells(files, 1))))
 

@@ -17,7 +17,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.message import Message
-from textual.widgets import Button, DataTable, Input, Static, TextArea
+from textual.widgets import Button, Input, Static, TextArea
 
 from memlab.errors import MemlabError
 from memlab.k8s.manifests import ConfigMap, text_or_path
@@ -26,6 +26,7 @@ from memlab.render.safe import fit, printable
 from memlab.secrets import display_value
 from memlab.tui.views import ViewSpec
 from memlab.tui.widgets.base import SnapshotView
+from memlab.tui.widgets.virtual import VirtualTable
 from memlab.tui.workers import background
 
 CHANGED = "bold black on yellow"
@@ -77,21 +78,18 @@ class PodView(SnapshotView):
             with Vertical(id="pod-env-side"):
                 yield Static(Text("env — frozen at execve (live /proc/PID/environ)",
                                   style="bold"))
-                env = DataTable(id="pod-env", show_cursor=False)
-                env.add_columns("name", "at execve", "/proc/PID/environ now")
-                yield env
+                yield VirtualTable("name", "at execve", "/proc/PID/environ now",
+                                   id="pod-env")
             with Vertical(id="pod-vol-side"):
                 yield Static(id="pod-vol-head")
-                vol = DataTable(id="pod-files", show_cursor=False)
-                vol.add_columns("file", "value now")
-                yield vol
+                yield VirtualTable("file", "value now", id="pod-files")
         with Horizontal(id="pod-edit"):
             yield TextArea("", id="pod-yaml", language=None)
             yield Button("Apply", id="pod-apply")
 
     def focus_main(self) -> None:
         # the table, not the manifest Input: an Input would take q, v and the view keys
-        self.query_one("#pod-env", DataTable).focus()
+        self.query_one("#pod-env", VirtualTable).focus()
 
     def render_snapshot(self) -> None:
         if self.state is not None:
@@ -133,7 +131,7 @@ class PodView(SnapshotView):
         self.query_one("#pod-yaml", TextArea).text = config_map_yaml(path)
         # Off the manifest Input (Enter there runs the pod): it would take the letter
         # keys, the app's `v` reveal and the view keys among them.
-        self.query_one("#pod-env", DataTable).focus()
+        self.query_one("#pod-env", VirtualTable).focus()
         self.refresh_state()
 
     def action_apply(self) -> None:
@@ -192,30 +190,32 @@ class PodView(SnapshotView):
         self._draw_files()
 
     def _draw_env(self) -> None:
-        table = self.query_one("#pod-env", DataTable)
-        table.clear()
+        table = self.query_one("#pod-env", VirtualTable)
         st = self.state
         if st is None:
+            table.clear()
             return
         # the variables from objects first: those are the ones an apply could change
         ordered = sorted(st["env"], key=lambda e: (not e.source.startswith(
             ("envFrom", "configMapKeyRef", "secretKeyRef")), e.name))
+        rows = []
         for e in ordered:
             now = st["proc_environ"].get(e.name)
             same = now == e.value
             shown_now = "(absent)" if now is None else display_value(
                 e.name, now, self.reveal, e.from_secret)
-            table.add_row(Text(fit(e.name, 18), style="bold cyan"),
-                          Text(fit(e.display(self.reveal), 12)),
-                          Text(fit(shown_now, 12) + (" ✓ same" if same else " ✗ differs"),
-                               style=SAME if same else "bold red"))
+            rows.append((Text(fit(e.name, 18), style="bold cyan"),
+                         Text(fit(e.display(self.reveal), 12)),
+                         Text(fit(shown_now, 12) + (" ✓ same" if same else " ✗ differs"),
+                              style=SAME if same else "bold red")))
+        table.set_rows(len(rows), rows.__getitem__)
 
     def _draw_files(self) -> None:
-        table = self.query_one("#pod-files", DataTable)
+        table = self.query_one("#pod-files", VirtualTable)
         head = self.query_one("#pod-vol-head", Static)
-        table.clear()
         st = self.state
         if st is None:
+            table.clear()
             head.update(Text("volume files — live", style="bold"))
             return
         before = self.before or {}
@@ -230,14 +230,16 @@ class PodView(SnapshotView):
         head.update(t)
         old_files = before.get("files") or {}
         secret_files = st.get("secret_files") or ()
+        rows = []
         for path, data in sorted(st["files"].items()):
             # masked like the env: a Secret volume's file always, another file when its
             # name (the key) or content looks secret; `v` reveals
             value = display_value(path.rsplit("/", 1)[-1], text(data), self.reveal,
                                   path in secret_files)
             changed = path in old_files and old_files[path] != data
-            table.add_row(Text(printable(path)),  # a file's content: one escaped line
-                          Text(printable(value), style=CHANGED if changed else ""))
+            rows.append((Text(printable(path)),  # a file's content: one escaped line
+                         Text(printable(value), style=CHANGED if changed else "")))
+        table.set_rows(len(rows), rows.__getitem__)
 
 
 VIEW = ViewSpec(
