@@ -61,7 +61,8 @@ async def walk_where_env_lives() -> None:
                         regions = app.query_one("#regions", VirtualTable)
                         assert pane.highlighted and pane.highlighted[1] == target
                         await wait_until_async(
-                            lambda r=regions, t=target: r.get_row_at(r.cursor_row)[4].plain == t,
+                            lambda r=regions, t=target:
+                            r.get_row_at(r.cursor_row)[r.columns.index("path")].plain == t,
                             pilot.pause, what=f"the cursor on {target}")
                 await pilot.press("n")
                 await settle(app, pilot)

@@ -32,7 +32,7 @@ HELP = ("Lessons walk you through the article, running memlab and checking what 
 # A step's `highlight` ("view" or "view:target") -> the view that shows that part of the
 # process, and the table (and columns) in it where `target` names a row.
 HIGHLIGHT_VIEWS = {"env": "env", "stack": "stack", "map": "map", "hex": "hex"}
-HIGHLIGHT_ROWS = {"map": ("#regions", (4, 3)), "stack": ("#stack-table", (1,)),
+HIGHLIGHT_ROWS = {"map": ("#regions", ("path", "kind")), "stack": ("#stack-table", (1,)),
                   "env": ("#env-entries", (2,))}
 
 STATUS_STYLE = {"pass": "bold green", "fail": "bold red", "skip": "bold yellow"}
@@ -255,6 +255,8 @@ class LessonPane(Vertical, can_focus=True):
             return None
         want = target.casefold()
         for col in columns:  # exact match first ("[stack]", "heap"), then a substring
+            if isinstance(col, str):  # a column named by its heading
+                col = table.columns.index(col)
             for exact in (True, False):
                 for i in range(table.row_count):
                     cell = table.get_row_at(i)[col]
