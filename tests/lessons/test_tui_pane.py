@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 
-import psutil
 import pytest
 from textual.widgets import DataTable, Input, TabbedContent
 
@@ -14,15 +13,8 @@ from memlab.tui.app import MemlabApp
 from memlab.tui.source import LaunchRequest, LiveSource, demo_env
 from memlab.tui.widgets.lessons import LessonPane
 from memlab.tui.widgets.virtual import VirtualTable
-from tests.helpers import wait_until_async
+from tests.helpers import gone, wait_until_async
 from tests.tui.conftest import settle
-
-
-def gone(pid: int) -> bool:
-    try:
-        return psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
-    except psutil.NoSuchProcess:
-        return True
 
 
 async def walk_where_env_lives() -> None:
@@ -129,3 +121,19 @@ def test_every_lesson_runs_in_the_tui_pane_without_a_failure():
     assert len(statuses) >= 9
     for lesson, got in statuses.items():
         assert got and "fail" not in got, (lesson, got)
+
+
+def test_highlight_columns_name_real_headings():
+    """A step's `highlight = "view:target"` looks the target up in columns named by
+    heading: each named heading is one of that table's."""
+    from memlab.tui.widgets.lessons import HIGHLIGHT_ROWS
+    from tests.tui import fakes
+    from tests.tui.conftest import started
+
+    async def check() -> None:
+        app = MemlabApp(fakes.fake_source())
+        async with started(app, (120, 40)):
+            for table_id, headings in HIGHLIGHT_ROWS.values():
+                columns = app.query_one(table_id, VirtualTable).columns
+                assert set(headings) <= set(columns), (table_id, headings, columns)
+    asyncio.run(check())

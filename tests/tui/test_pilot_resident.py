@@ -81,8 +81,8 @@ async def test_maps_table_shows_each_regions_resident_share(live_source):
         app.query_one(DriveView).raw_json = True
         app.run_command(f"reserve {200 * 4096}")
         await settle(app, pilot, rounds=5)
-        pages = answer(app, "reserve")["pages_start"]
-        start = int(pages, 0) if isinstance(pages, str) else pages
+        pages = answer(app, "reserve")["pages_start"]  # "0x…", as the sample prints it
+        start = int(pages, 16)
         app.run_command(f"touch {pages} 150")
         await settle(app, pilot, rounds=5)
         await pilot.press("r")

@@ -30,10 +30,10 @@ HELP = ("Lessons walk you through the article, running memlab and checking what 
         "enter run the step, escape close.")
 
 # A step's `highlight` ("view" or "view:target") -> the view that shows that part of the
-# process, and the table (and columns) in it where `target` names a row.
+# process, and the table (and the columns, by heading) where `target` names a row.
 HIGHLIGHT_VIEWS = {"env": "env", "stack": "stack", "map": "map", "hex": "hex"}
-HIGHLIGHT_ROWS = {"map": ("#regions", ("path", "kind")), "stack": ("#stack-table", (1,)),
-                  "env": ("#env-entries", (2,))}
+HIGHLIGHT_ROWS = {"map": ("#regions", ("path", "kind")), "stack": ("#stack-table", ("field",)),
+                  "env": ("#env-entries", ("name",))}
 
 STATUS_STYLE = {"pass": "bold green", "fail": "bold red", "skip": "bold yellow"}
 
@@ -254,9 +254,8 @@ class LessonPane(Vertical, can_focus=True):
         except NoMatches:
             return None
         want = target.casefold()
-        for col in columns:  # exact match first ("[stack]", "heap"), then a substring
-            if isinstance(col, str):  # a column named by its heading
-                col = table.columns.index(col)
+        for heading in columns:  # exact match first ("[stack]", "heap"), then a substring
+            col = table.columns.index(heading)
             for exact in (True, False):
                 for i in range(table.row_count):
                     cell = table.get_row_at(i)[col]
