@@ -28,7 +28,8 @@ from memlab.exposure.coredump import readers
 from memlab.exposure.observers import Identity, Target, can_switch_uid, observe
 from memlab.exposure.search import search
 from memlab.lessons.actions.exposure import NOBODY_UID
-from memlab.lessons.actions.registry import ActionResult, RunContext, Skipped, action
+from memlab.lessons.actions.registry import (ActionResult, Bound, RunContext, Skipped, action,
+                                             bounded)
 from memlab.procfs.coredump import read_core_pattern
 from memlab.procfs.status import real_uid
 from memlab.samples import resolve_target
@@ -46,12 +47,13 @@ def _limit_text(limit: int) -> str:
 
 
 @action("core_dump", params=("env", "name"), optional=("dumpable", "core_limit"),
-        requires=("program:sleeper",), starts=_starts)
+        requires=("program:sleeper",), starts=_starts,
+        bounds={"core_limit": Bound(0, 2**62)})
 def _core_dump(ctx: RunContext, p: dict[str, Any], save: str | None) -> ActionResult:
     """Crash the sleeper (SIGABRT) with `env` and read the core the kernel wrote:
     `written`, `file` {size, uid, gid, mode, readers, ls}, `in_env_block`, `copies`,
     `other_uid` {ok, errno, verdict} (root only), `left_behind`; `dumpable` false sends
-    `nodump` first, `core_limit` 0 sets RLIMIT_CORE to 0."""
+    `nodump` first, `core_limit` N sets RLIMIT_CORE's soft limit to N bytes."""
     pattern = read_core_pattern()
     if not pattern.in_cwd:
         why = (f"core_pattern is {pattern.raw!r}: the kernel hands cores elsewhere "
@@ -72,13 +74,16 @@ def _core_dump(ctx: RunContext, p: dict[str, Any], save: str | None) -> ActionRe
     try:
         with launch_in(run, resolve_target("sleeper"), [], env) as child:
             facts["pid"], facts["uid"] = child.pid, real_uid(child.pid)
-            if not p.get("dumpable", True):
+            facts["dumpable"] = None  # not asked: the default a process starts with
+            if not p.get("dumpable", True):  # the sample's prctl(PR_GET_DUMPABLE) after it
                 facts["dumpable"] = child.command("nodump").get("dumpable")
-            else:
-                facts["dumpable"] = 1
-            if int(p.get("core_limit", -1)) == 0:
+            limit = bounded("core_dump", p, "core_limit", None)
+            if limit is not None:  # a soft limit up to the hard one needs no privilege
                 _soft, hard = resource.prlimit(child.pid, resource.RLIMIT_CORE)
-                resource.prlimit(child.pid, resource.RLIMIT_CORE, (0, hard))
+                if hard != resource.RLIM_INFINITY and limit > hard:
+                    raise MemlabError(f"core_dump: core_limit {limit} is above the hard "
+                                      f"limit {hard}")
+                resource.prlimit(child.pid, resource.RLIMIT_CORE, (int(limit), hard))
             facts["rlimit_core"] = _limit_text(core_limit(child.pid))
             dump = kernel_dump(child, run, pattern, signal.SIGABRT)
         facts["signal"] = "SIGABRT"
@@ -97,7 +102,8 @@ def _core_dump(ctx: RunContext, p: dict[str, Any], save: str | None) -> ActionRe
                 f"{name.decode()} in its env block: "
                 f"{'yes' if facts['in_env_block'] else 'no'}; removed again")
     else:
-        note = (f"pid {facts['pid']} died of SIGABRT (dumpable {facts['dumpable']}, "
+        note = (f"pid {facts['pid']} died of SIGABRT (dumpable "
+                f"{'unchanged' if facts['dumpable'] is None else facts['dumpable']}, "
                 f"RLIMIT_CORE {facts['rlimit_core']}): no core file")
     return ActionResult(facts, note)
 
