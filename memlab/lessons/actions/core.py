@@ -69,7 +69,7 @@ def _core_dump(ctx: RunContext, p: dict[str, Any], save: str | None) -> ActionRe
     run_name = f"lesson-{os.getpid()}-{_random.token_hex(4)}"
     run = cores.mkdir(run_name, 0o700)
     facts: dict[str, Any] = {"core_pattern": pattern.raw, "written": False, "file": None,
-                             "in_env_block": None, "copies": 0, "hits": [],
+                             "in_env_block": None, "copies": 0, "hits": [], "hit_lines": [],
                              "other_uid": None}
     try:
         with launch_in(run, resolve_target("sleeper"), [], env) as child:
@@ -127,6 +127,10 @@ def _examine(facts: dict[str, Any], path: str, name: bytes, secret: bytes) -> No
                       reader=core).hits
     facts["copies"] = len(hits)
     facts["hits"] = [h.region for h in hits]
+    # the bytes around each copy as the core holds them, the secret masked (never revealed
+    # here: the measurement is stored and shown by the lesson)
+    facts["hit_lines"] = [f"0x{h.address:x} {h.region} {h.context(secret, False)}"
+                          for h in hits]
     if can_switch_uid():  # as root: an observer that drops to nobody opens the core
         result = observe(Target(pid=facts["pid"], secrets=(secret,), file=path),
                          Identity(NOBODY_UID, NOBODY_UID), observer="another uid",
