@@ -62,6 +62,8 @@ class Args:
 
     def label(self, name: str) -> str:
         raw = self._labels.get(name, name)
+        if isinstance(raw, list):  # each measurement by where it comes from
+            return "[" + ", ".join(self.labels(name)) + "]"
         return raw.lstrip("\0") if isinstance(raw, str) else fmt(raw)
 
     def is_measured(self, name: str) -> bool:

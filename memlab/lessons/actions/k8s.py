@@ -355,7 +355,7 @@ def _k8s_mountinfo(ctx: RunContext, p: dict[str, Any], save: str | None) -> Acti
             e = entries[0]
             line = raw.decode("utf-8", "backslashreplace")
             return ActionResult({**e.to_dict(), "line": line, "pid": pod.pid,
-                                 "_sources": {"line": f"/proc/{pod.pid}/mountinfo:",
+                                 "_sources": {"line": f"/proc/{pod.pid}/mountinfo line",
                                               "fstype": f"/proc/{pod.pid}/mountinfo "
                                                         f"{path} fstype"}},
                                 f"/proc/{pod.pid}/mountinfo: {line}")
