@@ -526,6 +526,16 @@ def rt_note() -> str:
     return NETWORK_NOTE
 
 
+def _write_bytes(stream, data: bytes) -> None:
+    """CMD's bytes as they are; to a text stream without a buffer (a lesson's try-it run
+    in-process captures memlab's output in a StringIO) decoded, undecodable bytes escaped."""
+    buf = getattr(stream, "buffer", None)
+    if buf is not None:
+        buf.write(data)
+    else:
+        stream.write(data.decode("utf-8", "backslashreplace"))
+
+
 def cmd_exec(args) -> int:
     from memlab.k8s.poddir import load_state
     from memlab.k8s.runtime import Runtime
@@ -546,10 +556,10 @@ def cmd_exec(args) -> int:
     if runtime.state(ids[want]) is None:
         raise MemlabError(f"container {want!r} is not running", path=args.pod)
     r = runtime.exec(ids[want], cmd)
-    sys.stdout.buffer.write(r.stdout)
+    _write_bytes(sys.stdout, r.stdout)
     sys.stdout.flush()
     if r.stderr:
-        sys.stderr.buffer.write(r.stderr)
+        _write_bytes(sys.stderr, r.stderr)
     if cmd[0] in ("env", "/bin/env", "printenv"):
         print("# memlab: this is the env the runtime holds for the container (config.json "
               "process.env, as `kubectl exec -- env` shows it); the process's own memory may "

@@ -370,6 +370,10 @@ def _ask_try(runner: Any, step: Any, pause: bool) -> bool:
     print(_para(runner.mask(t.question)))
     result = None
     if pause:
+        ahead = runner.check_try(step, "")  # nothing to compare with: say why, ask nothing
+        if ahead.status == "skip":
+            print(f"  {_tag('skip')} {printable(ahead.verdict.measured)}")
+            return False
         for attempt in range(2):
             given = _ask("  what did it show? > ")
             result = runner.check_try(step, given)

@@ -62,6 +62,8 @@ class Args:
 
     def label(self, name: str) -> str:
         raw = self._labels.get(name, name)
+        if isinstance(raw, list):  # each measurement by where it comes from
+            return "[" + ", ".join(self.labels(name)) + "]"
         return raw.lstrip("\0") if isinstance(raw, str) else fmt(raw)
 
     def is_measured(self, name: str) -> bool:
@@ -148,6 +150,11 @@ def describe_ref(value: Any, measurements: Mapping[str, Any] | None = None) -> A
         else "PID"
     if not parts:
         return "\0" + root
+    own = meas.get("_sources") if isinstance(meas, dict) else None
+    if isinstance(own, dict) and isinstance(own.get(parts[0]), str):
+        # an action that names its own sources (k8s_exec: "`env` via runc exec:")
+        rest = ".".join(parts[1:])
+        return "\0" + own[parts[0]] + (f" {rest}" if rest else "")
     src = _SOURCES.get(parts[0])
     if src is None:
         return "\0" + ".".join(parts)

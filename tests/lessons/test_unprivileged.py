@@ -34,6 +34,7 @@ def _check_all(*extra: str) -> tuple[int, str]:
 def _preload() -> None:
     """What the run imports lazily, loaded before the child drops to another uid (this
     interpreter's own library may be closed to it, e.g. pyenv under /root)."""
+    import _strptime  # noqa: F401  (datetime.strptime: memlab.k8s.serviceaccount)
     import ctypes  # noqa: F401
     import pdb  # noqa: F401
 
