@@ -324,7 +324,8 @@ class LessonsView(SnapshotView):
         yield table
 
     def on_mount(self) -> None:
-        self.catalog = discover(lang=default_lang())  # LC_ALL/LANG: ko shows Korean
+        # `memlab tui --lang`, else LC_ALL/LC_MESSAGES/LANG: ko shows the Korean lessons
+        self.catalog = discover(lang=getattr(self.app, "lang", None) or default_lang())
         table = self.query_one("#lessons-table", DataTable)
         for n, lesson in enumerate(self.catalog.lessons, 1):
             ok, why = lesson.availability()
