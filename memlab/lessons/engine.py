@@ -28,6 +28,7 @@ from memlab.errors import MemlabError, UsageError
 from memlab.lessons.actions import ACTIONS, ActionResult, RunContext, Skipped
 from memlab.lessons.checks import (CHECKS, FAIL, PASS, SKIP, Args, Verdict, describe_ref,
                                    fmt, revealed as checks_revealed)
+from memlab.lessons.evidence import kernel_lines
 from memlab.lessons.lessonfile import (  # noqa: F401  (re-exported for front ends)
     REF_RE, Catalog, CheckCall, Lesson, LessonFileError, Quiz, Step, TryIt, discover,
     load_lesson)
@@ -291,7 +292,10 @@ class LessonRunner:
             v = spec.fn(Args(values, labels))
         except (TypeError, ValueError, KeyError, IndexError) as err:
             v = Verdict(FAIL, f"cannot evaluate {call.name}: {err}")
-        return Verdict(v.status, self.mask(v.measured), self.mask(v.expected))
+        source = kernel_lines(call.params, values, self.measurements, self._secret_texts,
+                              checks_revealed())
+        return Verdict(v.status, self.mask(v.measured), self.mask(v.expected),
+                       tuple(self.mask(line) for line in source))
 
     def run_checks(self, step: Step | int | None = None) -> list[CheckResult]:
         step = self._step(step)
