@@ -155,6 +155,12 @@ def kernel_lines(params: Mapping[str, Any], values: Mapping[str, Any],
                 region = _region_at(meas.get("regions") or [], value)
                 if region is not None:
                     add(f"/proc/{pid}/maps: {maps_line(region)}")
+                init = meas.get("initstack")
+                if isinstance(init, Mapping) and value == init.get("at_random_address") \
+                        and isinstance(init.get("at_random"), str):
+                    # the 16 bytes execve put there (fs/binfmt_elf.c create_elf_tables)
+                    add(f"memory of PID {pid}: "
+                        f"{hex_line(value, bytes.fromhex(init['at_random']))}")
                 env = meas.get("env")
                 if isinstance(env, Mapping):
                     line = _env_bytes(env, value, secrets, reveal)

@@ -74,3 +74,19 @@ def test_no_reference_syntax_reaches_the_learner(lang):
     leaked = [ln for ln in (out + err).splitlines() if REF_SYNTAX.search(ln)]
     assert not leaked, leaked[:5]
     assert "/proc/" in out and re.search(r"/proc/\d+/maps: [0-9a-f]+-[0-9a-f]+ ", out)
+
+
+def test_at_random_shows_the_sixteen_bytes_and_stat_fields_their_number():
+    at = 0x7ffe00000f59
+    facts = {"p": {"pid": 7, "regions": [{"start": 0x7ffe00000000, "end": 0x7ffe00001000,
+                                          "perms": "rw-p", "offset": 0, "dev": "00:00",
+                                          "inode": 0, "path": "[stack]"}],
+                   "initstack": {"at_random_address": at, "at_random": "00ff" * 8},
+                   "stat": {"start_stack": 0x7ffe00000800}}}
+    shown = kernel_lines({"address": "$p.initstack.at_random_address", "sp": "$p.stat.start_stack"},
+                         {"address": at, "sp": 0x7ffe00000800}, facts)
+    assert shown == (
+        "/proc/7/maps: 7ffe00000000-7ffe00001000 rw-p 00000000 00:00 0" + " " * 26 + "[stack]",
+        "memory of PID 7: 7ffe00000f59: " + " ".join(["00ff"] * 8) + "  " + ".." * 8,
+        f"/proc/7/stat field 28 (start_stack): {0x7ffe00000800}")
+    assert kernel_lines({"value": "$p.stat.start_stack"}, {"value": 1}, {}) == ()
