@@ -48,6 +48,9 @@ def register(sub) -> None:
     p.add_argument("--live", action="store_true", help="start with live refresh on")
     p.add_argument("--reveal", action="store_true",
                    help="start with secret-looking values shown")
+    p.add_argument("--lang", choices=("en", "ko"), default=None,
+                   help="the Lessons view's language: en or ko (Korean, where translated; "
+                        "default: from LC_ALL/LC_MESSAGES/LANG)")
     p.add_argument("args", nargs=argparse.REMAINDER, metavar="-- ARGS",
                    help="with --launch: arguments for TARGET")
     p.set_defaults(func=run)
@@ -94,7 +97,8 @@ def run(args) -> int:
         initial = source.snapshot()
         from memlab.tui.app import MemlabApp
 
-        app = MemlabApp(source, live=args.live, reveal=args.reveal, initial=initial)
+        app = MemlabApp(source, live=args.live, reveal=args.reveal, initial=initial,
+                        lang=args.lang)
         app.run()
         if app.crashed is not None:
             raise app.crashed  # memlab.cli.main reports it in one line, status 1

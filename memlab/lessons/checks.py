@@ -30,6 +30,9 @@ class Verdict:
     status: str  # PASS / FAIL / SKIP
     measured: str  # what memlab found, as the learner should read it
     expected: str = ""  # what the check wanted
+    # the kernel's own text behind `measured` (a maps line, a stat field, bytes): shown
+    # beside the verdict (memlab.lessons.evidence)
+    source: tuple[str, ...] = ()
 
     @property
     def passed(self) -> bool:

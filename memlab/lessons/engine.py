@@ -28,6 +28,7 @@ from memlab.errors import MemlabError, UsageError
 from memlab.lessons.actions import ACTIONS, ActionResult, RunContext, Skipped
 from memlab.lessons.checks import (CHECKS, FAIL, PASS, SKIP, Args, Verdict, describe_ref,
                                    fmt, revealed as checks_revealed)
+from memlab.lessons.evidence import kernel_lines
 from memlab.lessons.lessonfile import (  # noqa: F401  (re-exported for front ends)
     REF_RE, Catalog, CheckCall, Lesson, LessonFileError, Quiz, Step, TryIt, discover,
     load_lesson)
@@ -290,7 +291,10 @@ class LessonRunner:
             v = spec.fn(Args(values, labels))
         except (TypeError, ValueError, KeyError, IndexError) as err:
             v = Verdict(FAIL, f"cannot evaluate {call.name}: {err}")
-        return Verdict(v.status, self.mask(v.measured), self.mask(v.expected))
+        source = kernel_lines(call.params, values, self.measurements, self._secret_texts,
+                              checks_revealed())
+        return Verdict(v.status, self.mask(v.measured), self.mask(v.expected),
+                       tuple(self.mask(line) for line in source))
 
     def _describe(self, value: Any) -> Any:
         """A parameter as the learner reads it: a "$name.path" (also inside a list) by
@@ -381,7 +385,7 @@ class LessonRunner:
                         f"evidence says {chosen!r} ({evidence})", f"answer {chosen!r}"))
                 else:
                     verdicts.append(Verdict(PASS, f"{chosen!r}, because {evidence}",
-                                            "the evidence picks the answer"))
+                                            "the evidence picks the answer", v.source))
         if quiz.answer_from is not None:
             try:
                 measured = self.resolve(quiz.answer_from)
@@ -390,9 +394,12 @@ class LessonRunner:
             else:
                 expected = measured if expected is None else expected
                 src = str(describe_ref(quiz.answer_from, self.measurements)).lstrip("\0")
+                source = tuple(self.mask(line) for line in kernel_lines(
+                    {"a": quiz.answer_from}, {"a": measured}, self.measurements,
+                    self._secret_texts, checks_revealed()))
                 if quiz.answer is None:
                     verdicts.append(Verdict(PASS, f"{src} = {fmt(measured)}",
-                                            "the measured value is the answer"))
+                                            "the measured value is the answer", source))
                 else:
                     ok = answers_match(quiz.answer, measured, quiz.choices)
                     verdicts.append(Verdict(
@@ -400,7 +407,7 @@ class LessonRunner:
                         f"{src} = {fmt(measured)}" + ("" if ok else
                                                       f"; {quiz.label}: the answer key says "
                                                       f"{quiz.answer!r}"),
-                        f"answer {fmt(measured)}"))
+                        f"answer {fmt(measured)}", source))
         if quiz.check is not None:
             verdicts.append(self.evaluate(quiz.check))
         if expected is not None and all(v.status == PASS for v in verdicts):
@@ -413,7 +420,9 @@ class LessonRunner:
         worst = next((v for v in verdicts if v.status == status), verdicts[0])
         result = CheckResult(self.lesson.id, quiz.label, self.mask(label),
                              Verdict(status, self.mask("; ".join(v.measured for v in verdicts)),
-                                     self.mask(worst.expected)), quiz.line)
+                                     self.mask(worst.expected),
+                                     tuple(dict.fromkeys(x for v in verdicts for x in v.source))),
+                             quiz.line)
         if not quiz.where.startswith("step"):
             self.quiz_results[quiz.index] = result
         return result

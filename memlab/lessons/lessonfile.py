@@ -347,11 +347,16 @@ def _build(path: Path, text: str, data: dict) -> Lesson:
                            f"saves (saved so far: {', '.join(sorted(saved)) or 'nothing'})",
                            loc.find(line, ref))
 
-    def build_quiz(raw: dict, i: int, start: int, where: str) -> Quiz:
+    def check_keys(raw: dict, known: set[str], where: str,
+                   start: int) -> None:
+        """The first key of `raw` that is not in `known` fails, on the line that has it."""
         for key in raw:
-            if key not in _QUIZ_KEYS:
-                raise fail(f"{where}: unknown key {key!r} (known: {', '.join(sorted(_QUIZ_KEYS))})",
+            if key not in known:
+                raise fail(f"{where}: unknown key {key!r} (known: {', '.join(sorted(known))})",
                            loc.find(start, key))
+
+    def build_quiz(raw: dict, i: int, start: int, where: str) -> Quiz:
+        check_keys(raw, _QUIZ_KEYS, where, start)
         if not isinstance(raw.get("question"), str):
             raise fail(f"{where}: needs question = \"...\"", start)
         answer_from = raw.get("answer_from")
@@ -420,10 +425,7 @@ def _build(path: Path, text: str, data: dict) -> Lesson:
         where = f"step {i + 1}"
         if not isinstance(raw, dict):
             raise fail(f"{where}: a step is a table", start)
-        for key in raw:
-            if key not in _STEP_KEYS:
-                raise fail(f"{where}: unknown key {key!r} (known: {', '.join(sorted(_STEP_KEYS))})",
-                           loc.find(start, key))
+        check_keys(raw, _STEP_KEYS, where, start)
         if not isinstance(raw.get("text"), str):
             raise fail(f"{where}: needs text = \"...\"", start)
         for key in ("action", "check"):

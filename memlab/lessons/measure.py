@@ -14,7 +14,8 @@ from memlab.model import EnvEntry, Region, Snapshot
 
 def region_fact(r: Region) -> dict[str, Any]:
     return {"start": r.start, "end": r.end, "size": r.size, "perms": r.perms,
-            "offset": r.offset, "inode": r.inode, "path": r.path, "kind": r.kind}
+            "offset": r.offset, "inode": r.inode, "path": r.path, "kind": r.kind,
+            "dev": r.dev, "deleted": r.deleted}
 
 
 def env_facts(entries: Iterable[EnvEntry]) -> dict[str, Any]:

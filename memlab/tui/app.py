@@ -71,11 +71,14 @@ class MemlabApp(App[None]):
 
     def __init__(self, source: DataSource, *, live: bool = False, reveal: bool = False,
                  refresh_interval: float = 1.0, screenshot_dir: str | None = None,
-                 views: list | None = None, initial: Snapshot | None = None) -> None:
+                 views: list | None = None, initial: Snapshot | None = None,
+                 lang: str | None = None) -> None:
         """`views`: the registry's views to show (default: all available ones).
         `initial`: a snapshot already taken (the CLI takes one while textual imports),
-        shown on mount without waiting for a worker."""
+        shown on mount without waiting for a worker.  `lang`: the lessons' language
+        (en, ko; None: from LC_ALL/LC_MESSAGES/LANG, memlab.lessons.lessonfile.default_lang)."""
         super().__init__()
+        self.lang = lang
         self.set_reactive(MemlabApp.reveal, reveal)
         self.source = source
         self.views = list(views) if views is not None else VIEWS

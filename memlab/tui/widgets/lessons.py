@@ -38,13 +38,17 @@ HIGHLIGHT_ROWS = {"map": ("#regions", ("path", "kind")), "stack": ("#stack-table
 STATUS_STYLE = {"pass": "bold green", "fail": "bold red", "skip": "bold yellow"}
 
 
-def _verdict_text(status: str, label: str, measured: str, expected: str = "") -> Text:
-    """What a check measured is read from a process (env values, paths): escaped."""
+def _verdict_text(status: str, label: str, measured: str, expected: str = "",
+                  source: tuple[str, ...] = ()) -> Text:
+    """What a check measured is read from a process (env values, paths): escaped.
+    `source`: the kernel's own lines behind it (a maps line, a stat field, bytes)."""
     t = Text(f"{status.upper():<5}", style=STATUS_STYLE.get(status, "bold"))
     t.append(f" {label}\n")
     t.append(f"      {printable(measured)}", style="dim" if status != "fail" else "red")
     if status == "fail" and expected:
         t.append(f" (expected {printable(expected)})", style="red")
+    for line in source:
+        t.append(f"\n        {printable(line)}", style="cyan")
     return t
 
 
@@ -146,7 +150,7 @@ class LessonPane(Vertical, can_focus=True):
                 t.append(f"SKIP  {printable(out.skipped)}\n", style="bold yellow")
             for res in out.results:
                 t.append_text(_verdict_text(res.status, res.label, res.verdict.measured,
-                                            res.verdict.expected))
+                                            res.verdict.expected, res.verdict.source))
                 t.append("\n")
             if out.after:
                 t.append(printable(" ".join(out.after.split())), style="italic")
@@ -325,7 +329,8 @@ class LessonsView(SnapshotView):
         yield table
 
     def on_mount(self) -> None:
-        self.catalog = discover(lang=default_lang())  # LC_ALL/LANG: ko shows Korean
+        # `memlab tui --lang`, else LC_ALL/LC_MESSAGES/LANG: ko shows the Korean lessons
+        self.catalog = discover(lang=getattr(self.app, "lang", None) or default_lang())
         table = self.query_one("#lessons-table", DataTable)
         for n, lesson in enumerate(self.catalog.lessons, 1):
             ok, why = lesson.availability()

@@ -1,0 +1,169 @@
+"""The kernel's own text behind a check's numbers, shown beside memlab's verdict: the
+/proc/PID/maps line that holds an address, the /proc/PID/stat field a value was read
+from (as the kernel prints it: decimal), the bytes at an address in the env block (an
+xxd-style line), the /proc/PID/environ entry.  Built from what the actions measured
+(memlab.lessons.measure), so it never opens /proc itself; secret values are masked
+(memlab.secrets) unless --reveal.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Iterable, Mapping
+
+from memlab.kernel.abi import STAT_ADDRESS_FIELDS
+from memlab.secrets import display_value
+
+_REF = re.compile(r"^\$([A-Za-z_][\w-]*)((?:\.[^.\s]+)*)$")
+MAX_LINES = 4  # per check: the lines nearest the verdict, not a dump
+HEX_WIDTH = 16  # bytes per hex line, as xxd prints them
+
+
+def maps_line(r: Mapping[str, Any]) -> str:
+    """One /proc/PID/maps line as fs/proc/task_mmu.c show_map_vma prints it: start-end
+    perms offset dev inode, then the name padded to column 73 (seq_setwidth(m, 25 +
+    sizeof(void *) * 6 - 1) and seq_pad)."""
+    head = (f"{r['start']:08x}-{r['end']:08x} {r['perms']} {r.get('offset', 0):08x} "
+            f"{r.get('dev') or '00:00'} {r.get('inode', 0)} ")
+    path = r.get("path")
+    if not path:
+        return head.rstrip()
+    return head.ljust(72) + " " + path + (" (deleted)" if r.get("deleted") else "")
+
+
+def _region_at(regions: Iterable[Mapping[str, Any]], addr: int) -> Mapping[str, Any] | None:
+    for r in regions:
+        if isinstance(r, Mapping) and r.get("start", 1) <= addr < r.get("end", 0):
+            return r
+    return None
+
+
+def _secret_spans(block: bytes, secrets: Iterable[str], reveal: bool) -> list[tuple[int, int]]:
+    """[start, end) offsets in the env block of values to mask."""
+    if reveal:
+        return []
+    spans: list[tuple[int, int]] = []
+    pos = 0
+    for raw in block.split(b"\0"):
+        name, eq, value = raw.partition(b"=")
+        if eq:
+            n, v = name.decode("utf-8", "replace"), value.decode("utf-8", "replace")
+            if display_value(n, v, False) != v:
+                start = pos + len(name) + 1
+                spans.append((start, start + len(value)))
+        pos += len(raw) + 1
+    for text in secrets:
+        needle = text.encode("utf-8", "replace")
+        at = block.find(needle) if needle else -1
+        while at >= 0:
+            spans.append((at, at + len(needle)))
+            at = block.find(needle, at + 1)
+    return spans
+
+
+def hex_line(addr: int, data: bytes, masked: Iterable[int] = ()) -> str:
+    """`addr: 4442 5f50 ...  DB_PASSWORD=...` (xxd's layout); masked bytes show as ** / *."""
+    hidden = set(masked)
+    pairs = ["**" if i in hidden else f"{b:02x}" for i, b in enumerate(data)]
+    groups = " ".join("".join(pairs[i:i + 2]) for i in range(0, len(pairs), 2))
+    text = "".join("*" if i in hidden else (chr(b) if 32 <= b < 127 else ".")
+                   for i, b in enumerate(data))
+    width = HEX_WIDTH * 2 + HEX_WIDTH // 2 - 1
+    return f"{addr:08x}: {groups.ljust(width)}  {text}"
+
+
+def _env_bytes(env: Mapping[str, Any], addr: int, secrets: Iterable[str],
+               reveal: bool) -> str | None:
+    start, end, raw = env.get("start"), env.get("end"), env.get("raw")
+    if not (isinstance(start, int) and isinstance(end, int) and isinstance(raw, str)):
+        return None
+    if not start <= addr < end:
+        return None
+    block = raw.encode("latin-1", "replace") + b"\0"
+    off = addr - start
+    data = block[off:off + HEX_WIDTH]
+    if not data:
+        return None
+    spans = _secret_spans(block, secrets, reveal)
+    masked = [i - off for a, b in spans for i in range(max(a, off), min(b, off + len(data)))]
+    return hex_line(addr, data, masked)
+
+
+def _environ_entry(pid: Any, environ: Mapping[str, Any], name: str, reveal: bool) -> str:
+    values = environ.get("values") or {}
+    if name not in values:
+        return f"/proc/{pid}/environ: no {name}= entry"
+    return f"/proc/{pid}/environ: {name}={display_value(name, str(values[name]), reveal)}"
+
+
+def _environ_block(pid: Any, environ: Mapping[str, Any], reveal: bool) -> str:
+    shown = []
+    for entry in environ.get("entries") or []:
+        name, eq, value = str(entry).partition("=")
+        shown.append(f"{name}={display_value(name, value, reveal)}" if eq else str(entry))
+    return f"/proc/{pid}/environ: " + "\\0".join(shown)
+
+
+def kernel_lines(params: Mapping[str, Any], values: Mapping[str, Any],
+                 measurements: Mapping[str, Any], secrets: Iterable[str] = (),
+                 reveal: bool = False) -> tuple[str, ...]:
+    """What the kernel printed for each "$name.path" parameter of a check (its resolved
+    value in `values`): the stat field, the maps line holding the address, the bytes
+    there, the environ entry.  Nothing for literals or for values with no such source."""
+    secrets = list(secrets)
+    lines: list[str] = []
+
+    def add(line: str | None) -> None:
+        if line and line not in lines:
+            lines.append(line)
+
+    def refs(raw: Any) -> list[str]:
+        return [raw] if isinstance(raw, str) else \
+            [r for r in raw if isinstance(r, str)] if isinstance(raw, list) else []
+
+    for key, raw in params.items():
+        for ref in refs(raw):
+            m = _REF.match(ref)
+            if not m:
+                continue
+            root, parts = m.group(1), [p for p in m.group(2).split(".") if p]
+            meas = measurements.get(root)
+            if not isinstance(meas, Mapping) or not parts:
+                continue
+            pid = meas.get("pid", "PID")
+            head = parts[0]
+            if head == "stat" and len(parts) == 2 and parts[1] in STAT_ADDRESS_FIELDS:
+                stat = meas.get("stat") or {}
+                v = stat.get(parts[1])
+                if isinstance(v, int):
+                    add(f"/proc/{pid}/stat field {STAT_ADDRESS_FIELDS[parts[1]]} "
+                        f"({parts[1]}): {v}")
+            if head == "proc_environ" and isinstance(meas.get("proc_environ"), Mapping):
+                environ = meas["proc_environ"]
+                if len(parts) == 3 and parts[1] == "values":
+                    add(_environ_entry(pid, environ, parts[2], reveal))
+                elif len(parts) == 2 and parts[1] in ("raw", "entries"):
+                    add(_environ_block(pid, environ, reveal))
+            if head in ("stack", "heap") and isinstance(meas.get(head), Mapping):
+                add(f"/proc/{pid}/maps: {maps_line(meas[head])}")
+            value = values.get(key) if not isinstance(raw, list) else None
+            if isinstance(raw, list):
+                idx = raw.index(ref)
+                got = values.get(key)
+                value = got[idx] if isinstance(got, list) and idx < len(got) else None
+            if isinstance(value, int) and not isinstance(value, bool) and value > 0xFFFF:
+                region = _region_at(meas.get("regions") or [], value)
+                if region is not None:
+                    add(f"/proc/{pid}/maps: {maps_line(region)}")
+                init = meas.get("initstack")
+                if isinstance(init, Mapping) and value == init.get("at_random_address") \
+                        and isinstance(init.get("at_random"), str):
+                    # the 16 bytes execve put there (fs/binfmt_elf.c create_elf_tables)
+                    add(f"memory of PID {pid}: "
+                        f"{hex_line(value, bytes.fromhex(init['at_random']))}")
+                env = meas.get("env")
+                if isinstance(env, Mapping):
+                    line = _env_bytes(env, value, secrets, reveal)
+                    if line:
+                        add(f"memory of PID {pid}: {line}")
+    return tuple(lines[:MAX_LINES])
