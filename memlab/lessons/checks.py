@@ -141,7 +141,9 @@ _REF = re.compile(r"^\$([A-Za-z_][\w-]*)((?:\.[^.\s]+)*)$")
 
 def describe_ref(value: Any, measurements: Mapping[str, Any] | None = None) -> Any:
     """A "$name.path" parameter as the learner should read it (a \\0 in front marks it
-    as a measurement for Args.show); anything else unchanged."""
+    as a measurement for Args.show), also inside a list; anything else unchanged."""
+    if isinstance(value, list):
+        return [describe_ref(v, measurements) for v in value]
     if not isinstance(value, str):
         return value
     m = _REF.match(value)

@@ -286,7 +286,7 @@ class LessonRunner:
             values = {k: self.resolve(v) for k, v in call.params.items()}
         except _Unresolved as err:
             return err.verdict
-        labels = {k: self._describe(v) for k, v in call.params.items()}
+        labels = {k: describe_ref(v, self.measurements) for k, v in call.params.items()}
         try:
             v = spec.fn(Args(values, labels))
         except (TypeError, ValueError, KeyError, IndexError) as err:
@@ -295,16 +295,6 @@ class LessonRunner:
                               checks_revealed())
         return Verdict(v.status, self.mask(v.measured), self.mask(v.expected),
                        tuple(self.mask(line) for line in source))
-
-    def _describe(self, value: Any) -> Any:
-        """A parameter as the learner reads it: a "$name.path" (also inside a list) by
-        where the measurement comes from."""
-        if isinstance(value, str):
-            return describe_ref(value, self.measurements)
-        if isinstance(value, list):
-            return [describe_ref(v, self.measurements) if isinstance(v, str) else v
-                    for v in value]
-        return value
 
     def run_checks(self, step: Step | int | None = None) -> list[CheckResult]:
         step = self._step(step)

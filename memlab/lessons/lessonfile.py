@@ -84,8 +84,11 @@ class CheckCall:
     def label(self) -> str:
         if self.say:
             return self.say
-        shown = ", ".join(f"{k}={str(describe_ref(v)).lstrip(chr(0))}"
-                          for k, v in self.params.items())
+        def plain(v: Any) -> str:
+            if isinstance(v, list):
+                return "[" + ", ".join(plain(x) for x in v) + "]"
+            return str(v).lstrip("\0")
+        shown = ", ".join(f"{k}={plain(describe_ref(v))}" for k, v in self.params.items())
         return f"{self.name}({shown})"
 
 
