@@ -73,8 +73,11 @@ async def test_pod_panel_apply_changes_file_not_env(tmp_path):
             await pilot.press("k")
             assert app.query_one("#views").active == "pod"
             view = app.query_one("PodView")
-            await pilot.click("#pod-run")  # runs on the event-loop thread
+            assert "enter (on Run pod) runs" in view.query_one("#pod-status").render().plain
+            assert app.focused is view.query_one("#pod-run")
+            await pilot.press("enter")  # as the status line says; on the event-loop thread
             await wait_until(app, pilot, lambda: view.state is not None)
+            assert app.focused is view.query_one("#pod-env")
             st = view.state
             pid = st["pid"]
             assert source.pid == pid and source.launched

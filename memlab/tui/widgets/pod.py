@@ -88,8 +88,12 @@ class PodView(SnapshotView):
             yield Button("Apply", id="pod-apply")
 
     def focus_main(self) -> None:
-        # the table, not the manifest Input: an Input would take q, v and the view keys
-        self.query_one("#pod-env", VirtualTable).focus()
+        # Never the manifest Input: it would take q, v and the view keys.  Before a pod
+        # runs, the Run button (enter presses it, as the status line says); then the env.
+        if self.state is None:
+            self.query_one("#pod-run", Button).focus()
+        else:
+            self.query_one("#pod-env", VirtualTable).focus()
 
     def render_snapshot(self) -> None:
         if self.state is not None:
@@ -173,8 +177,8 @@ class PodView(SnapshotView):
         status = Text()
         st = self.state
         if st is None:
-            status.append("no pod yet: enter runs the manifest above (a bundled demo: one "
-                          "ConfigMap as env AND as a volume)", style="dim")
+            status.append("no pod yet: enter (on Run pod) runs the manifest above (a bundled "
+                          "demo: one ConfigMap as env AND as a volume)", style="dim")
         else:
             # names come from the manifest, errors quote files and values: escaped
             status.append(f"pod {printable(st['name'])} pid {st['pid']}  ", style="bold")
