@@ -74,7 +74,7 @@ def resolve_command(container: dict, env: list[EnvVar], exec_sample: str | None,
     written = list(container.get("command") or []) + list(container.get("args") or [])
     image = container.get("image", "")
     if exec_sample:
-        mapped = [_map_arg(a, mounts) for a in exec_args]
+        mapped = [map_arg(a, mounts) for a in exec_args]
         return exec_sample, mapped, (f"running bundled sample {exec_sample!r} in place of "
                                      f"image {image!r} (--exec)")
     if not command:  # the image's ENTRYPOINT (unknown here) would run, with `args`
@@ -101,7 +101,7 @@ def resolve_command(container: dict, env: list[EnvVar], exec_sample: str | None,
     return posixpath.basename(first), argv[1:], note
 
 
-def _map_arg(arg: str, mounts: list[Mount]) -> str:
+def map_arg(arg: str, mounts: list[Mount]) -> str:
     for m in sorted(mounts, key=lambda m: -len(m.mount_path)):
         mp = m.mount_path.rstrip("/")
         if arg == mp or arg.startswith(mp + "/"):
@@ -209,7 +209,7 @@ class PodRun:
             args = _hotreload_default_args(self.mounts, list(self.env))
         if self.simulated:
             note = f"{self.simulated}; {note}"
-        wrap = self._simulated_user()
+        wrap = self.simulated_user()
         if wrap:
             # runAsUser/runAsGroup/supplementalGroups for real: setpriv(1) sets the ids,
             # then execs the program (its argv and env as given)
@@ -346,7 +346,7 @@ class PodRun:
         cr.sandbox = sandbox
         return cr.start(timeout)
 
-    def _simulated_user(self) -> list[str]:
+    def simulated_user(self) -> list[str]:
         """setpriv's options for the pod's user and groups, when memlab is root and the
         security context asks for another user (else [])."""
         sec = self.security

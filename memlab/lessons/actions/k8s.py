@@ -15,7 +15,7 @@ from memlab.inputfile import MANIFEST, read_input_text
 from memlab.k8s import validation
 from memlab.k8s.envvars import to_execve
 from memlab.k8s.manifests import load_text
-from memlab.k8s.pod import _map_arg, run
+from memlab.k8s.pod import map_arg, run
 from memlab.k8s.poddir import volume_tree
 from memlab.launch import launch
 from memlab.procfs._io import read_proc_file
@@ -271,8 +271,8 @@ def _simulated_exec(pod: Any, argv: list[str]) -> tuple[str, str, int | None]:
     pod was given (the container config's process.env), not the running one's; paths
     below a mountPath mapped to the pod's rootfs; as the pod's user when memlab is root
     (setpriv, as the pod itself is started)."""
-    args = [_map_arg(a, pod.mounts) for a in argv[1:]]
-    wrap = pod._simulated_user()
+    args = [map_arg(a, pod.mounts) for a in argv[1:]]
+    wrap = pod.simulated_user()
     target, targs = argv[0], args
     if wrap:
         exe = shutil.which(argv[0]) or argv[0]
