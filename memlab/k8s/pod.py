@@ -102,6 +102,8 @@ def resolve_command(container: dict, env: list[EnvVar], exec_sample: str | None,
 
 
 def map_arg(arg: str, mounts: list[Mount]) -> str:
+    """A container path below a mountPath as the simulation sees it (the mapped path;
+    the longest mountPath wins); any other argument unchanged."""
     for m in sorted(mounts, key=lambda m: -len(m.mount_path)):
         mp = m.mount_path.rstrip("/")
         if arg == mp or arg.startswith(mp + "/"):
