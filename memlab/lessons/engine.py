@@ -225,15 +225,17 @@ class LessonRunner:
     def render(self, text: str) -> str:
         """Text with {$name.path} replaced by what was measured ("?" when not yet),
         masked: what the learner sees."""
-        return self.mask(self._fill(text))
+        return self.mask(self._fill(text, fmt))
 
-    def _fill(self, text: str) -> str:
-        """As render, unmasked: a try-it command as it is run."""
+    def _fill(self, text: str, show: Callable[[Any], str] | None = None) -> str:
+        """Text with {$name.path} filled in by show(value); without show, unmasked text
+        as it is (a try-it command as it is run: a {$ref} to a secret is the secret)."""
         def sub(m: re.Match) -> str:
             try:
-                return fmt(self.resolve(m.group(1)))
+                value = self.resolve(m.group(1))
             except _Unresolved:
                 return "?"
+            return show(value) if show else value if isinstance(value, str) else fmt(value)
         return _TEMPLATE_RE.sub(sub, text)
 
     # ----------------------------------------------------------- running

@@ -249,3 +249,58 @@ def test_json_verdicts_carry_the_kernel_lines_masked():
     rc, out, _ = run_cli("lesson", "run", "where-env-lives", "--json", "--reveal")
     assert any("DB_PASSWORD=hunt" in x for r in json.loads(out)["results"]
                for x in r["source"])  # the bytes as xxd shows them, 16 a line
+
+
+# --- every text the lesson CLI prints is masked: notes, action errors, try-it -------------
+
+LEAKY = '''\
+[lesson]
+title = "Leaks"
+goal = "Nothing the lesson knows as secret is printed."
+minutes = 1
+
+[[step]]
+text = "Launch."
+[[step.action]]
+do = "launch"
+env = ["DB_PASSWORD=sekrit-9931"]
+save = "p"
+[[step.action]]
+do = "command"
+process = "p"
+line = "getenv DB_PASSWORD"
+[step.try]
+command = "echo {$p.env.entries.0}"
+question = "What did echo print?"
+answer_from = "$p.env.entries.0"
+[[step.check]]
+name = "equals"
+value = "$p.env.count"
+expected = 1
+
+[[step]]
+text = "Ask the sample for something it refuses."
+[[step.action]]
+do = "command"
+process = "p"
+line = "frobnicate sekrit-9931"
+
+[[quiz]]
+question = "How many variables?"
+answer_from = "$p.env.count"
+'''
+
+
+def test_notes_action_errors_and_try_it_never_print_a_secret(lesson_dir):
+    path = str(lesson_dir("leaky.toml", LEAKY))
+    for mode in ("--check", "--json", "--no-pause"):
+        rc, out, err = run_cli("lesson", "run", path, mode, "--yes")
+        assert rc == 1, out + err  # step 2's action fails: the sample refuses the line
+        assert "sekrit-9931" not in out + err, out
+    rc, out, _ = run_cli("lesson", "run", path, "--check", "--yes")
+    # the try-it command ran with the real value (not the mask) and its verdict is masked
+    assert re.search(r"^PASS  leaky step 1 try it: .*\n.*printed: DB_PASSWORD=\*\*\*$", out,
+                     re.M), out
+    assert re.search(r"^FAIL  leaky step 2: the step's action runs\n.*refused", out, re.M), out
+    rc, out, _ = run_cli("lesson", "run", path, "--check", "--yes", "--reveal")
+    assert "sekrit-9931" in out  # the test can fail
