@@ -728,39 +728,40 @@ def run_try_command(command: str, timeout: float = 10.0,
 ADDRESS_DIGITS = 8
 _TOKEN_RE = re.compile(r"[0-9A-Za-z_]+", re.ASCII)
 _HEX_RE = re.compile(r"[0-9a-fA-F]+")
-_BARE_HEX_END = re.compile(r"(?<![0-9A-Za-z_])[0-9a-fA-F]{%d,}-$" % ADDRESS_DIGITS, re.ASCII)
-_BARE_HEX_START = re.compile(r"-[0-9a-fA-F]{%d,}(?![0-9A-Za-z_])" % ADDRESS_DIGITS, re.ASCII)
-
-
-def _in_range(line: str, m: re.Match) -> bool:
-    """Is the token one end of a maps-style `start-end` range of bare hex addresses?"""
-    return (len(m.group()) >= ADDRESS_DIGITS and _HEX_RE.fullmatch(m.group()) is not None
-            and (_BARE_HEX_END.search(line, 0, m.start()) is not None
-                 or _BARE_HEX_START.match(line, m.end()) is not None))
+def _hex_address(tok: str) -> bool:
+    return len(tok) >= ADDRESS_DIGITS and _HEX_RE.fullmatch(tok) is not None
 
 
 def _shows_number(line: str, n: int) -> bool:
     """Does the line print n as a whole token, in a form that cannot be another number:
     decimal (not one end of a hex range, no leading zero, not part of a fraction),
-    0x-hex, or bare hex where it is printed as hex (a maps range, or an address-wide
-    token with a hex letter or a leading zero, as the kernel's %08lx prints it)?"""
-    for m in _TOKEN_RE.finditer(line):
-        tok, before, after = m.group(), line[:m.start()], line[m.end():]
-        if before.endswith(".") and before[-2:-1].isdigit() or \
-                after.startswith(".") and after[1:2].isdigit():
+    0x-hex, or bare hex where it is printed as hex (one end of a maps-style `start-end`
+    range, or an address-wide token with a hex letter or a leading zero, as the kernel's
+    %08lx prints it)?  One pass over the tokens: a megabyte line costs a megabyte."""
+    tokens = list(_TOKEN_RE.finditer(line))
+    for i, m in enumerate(tokens):
+        tok, (s, e) = m.group(), m.span()
+        if len(tok) > 66:  # no 64-bit number is this long (and int() limits its digits)
+            continue
+        before, before2 = line[s - 1:s] if s else "", line[s - 2:s - 1] if s > 1 else ""
+        after, after2 = line[e:e + 1], line[e + 1:e + 2]
+        if before == "." and before2.isdigit() or after == "." and after2.isdigit():
             continue  # a fraction: 1.5 is not 5
         if tok[:2].lower() == "0x" and len(tok) > 2 and _HEX_RE.fullmatch(tok[2:]):
             if n >= 0 and int(tok, 16) == n:
                 return True
             continue
-        in_range = _in_range(line, m)
+        in_range = _hex_address(tok) and (
+            before == "-" and i > 0 and tokens[i - 1].end() == s - 1
+            and _hex_address(tokens[i - 1].group())
+            or after == "-" and i + 1 < len(tokens) and tokens[i + 1].start() == e + 1
+            and _hex_address(tokens[i + 1].group()))
         if tok.isdigit() and (tok == "0" or tok[0] != "0") and not in_range:
-            negative = before.endswith("-") and not _TOKEN_RE.fullmatch(before[-2:-1] or "-")
+            negative = before == "-" and not _TOKEN_RE.fullmatch(before2 or "-")
             if (-int(tok) if negative else int(tok)) == n:
                 return True
-        if n >= 0 and len(tok) >= ADDRESS_DIGITS and _HEX_RE.fullmatch(tok) \
-                and int(tok, 16) == n and (in_range or tok[0] == "0"
-                                            or not tok.isdigit()):
+        if n >= 0 and _hex_address(tok) and int(tok, 16) == n \
+                and (in_range or tok[0] == "0" or not tok.isdigit()):
             return True
     return False
 

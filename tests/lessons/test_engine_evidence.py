@@ -61,6 +61,7 @@ NONPIE_HEAP = "00406000-00427000 rw-p 00000000 00:00 0                          
     ("", "x", False),
     ("DB_PASSWORD=s3cret\0HOME=/", "s3cret", True),
     ("DB_PASSWORD=s3cret2", "s3cret", False),
+    pytest.param("9" * 5000, 9, False, id="5000-digits"),  # int() would refuse it
     ("5", True, False),
     ("None", None, False),
 ])
