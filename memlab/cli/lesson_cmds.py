@@ -393,10 +393,11 @@ def _ask_try(runner: Any, step: Any, pause: bool) -> bool:
 
 
 def _run_interactive(lesson: Any, pause: bool) -> int:
-    from memlab.lessons.engine import LessonRunner
+    from memlab.lessons.engine import LessonRunner, lesson_mask
 
-    print(f"═══ {printable(lesson.title)}  (~{lesson.minutes} min)")
-    print(_para(f"Goal: {lesson.goal}"))
+    mask = lesson_mask(lesson)  # the lesson's own words are masked like its verdicts
+    print(f"═══ {printable(mask(lesson.title))}  (~{lesson.minutes} min)")
+    print(_para(mask(f"Goal: {lesson.goal}")))
     ok, why = lesson.availability()
     if not ok:
         print(f"{_tag('skip')} this lesson cannot run here: {printable(why)}")
@@ -411,7 +412,7 @@ def _run_interactive(lesson: Any, pause: bool) -> int:
             if fresh:
                 if step.predict is not None:
                     print(f"\n── Step {step.index + 1}/{len(runner.steps)}: "
-                          f"{printable(step.title)}: predict first")
+                          f"{printable(runner.mask(step.title))}: predict first")
                     predicted = _ask_quiz(runner, step.predict, pause, retry=False)
                 out = runner.run_step()
                 failed |= any(r.status == "fail" for r in out.results)
@@ -439,5 +440,5 @@ def _run_interactive(lesson: Any, pause: bool) -> int:
             failed |= _show_answer(runner, quiz, ans)
     if lesson.summary:
         print("\n── What you measured")
-        print(_para(lesson.summary))
+        print(_para(mask(lesson.summary)))
     return EXIT_FAILURE if failed else EXIT_OK

@@ -25,7 +25,9 @@ from typing import Any, Callable
 
 from memlab import launch as launcher
 from memlab.errors import MemlabError, UsageError
+from memlab.k8s.manifests import parse_documents
 from memlab.lessons.actions import ACTIONS, ActionResult, RunContext, Skipped
+from memlab.lessons.actions.k8s import _manifest as read_manifest
 from memlab.lessons.checks import (CHECKS, FAIL, PASS, SKIP, Args, Verdict, describe_ref,
                                    fmt, revealed as checks_revealed)
 from memlab.lessons.evidence import kernel_lines
@@ -65,8 +67,11 @@ class CheckResult:
         return self.verdict.status
 
     def to_dict(self) -> dict[str, Any]:
+        """The verdict for JSON (docs/json.md): with `source`, the kernel's own lines
+        behind it (masked, as every verdict is, unless --reveal)."""
         return {"lesson": self.lesson, "where": self.where, "label": self.label,
-                "line": self.line, **self.verdict.to_dict()}
+                "line": self.line, **self.verdict.to_dict(),
+                "source": list(self.verdict.source)}
 
 
 @dataclass
@@ -218,13 +223,20 @@ class LessonRunner:
         return cur
 
     def render(self, text: str) -> str:
-        """Text with {$name.path} replaced by what was measured ("?" when not yet)."""
+        """Text with {$name.path} replaced by what was measured ("?" when not yet),
+        masked: what the learner sees."""
+        return self.mask(self._fill(text, fmt))
+
+    def _fill(self, text: str, show: Callable[[Any], str] | None = None) -> str:
+        """Text with {$name.path} filled in by show(value); without show, unmasked text
+        as it is (a try-it command as it is run: a {$ref} to a secret is the secret)."""
         def sub(m: re.Match) -> str:
             try:
-                return fmt(self.resolve(m.group(1)))
+                value = self.resolve(m.group(1))
             except _Unresolved:
                 return "?"
-        return self.mask(_TEMPLATE_RE.sub(sub, text))
+            return show(value) if show else value if isinstance(value, str) else fmt(value)
+        return _TEMPLATE_RE.sub(sub, text)
 
     # ----------------------------------------------------------- running
     def _step(self, step: Step | int | None) -> Step:
@@ -241,7 +253,7 @@ class LessonRunner:
         out = StepOutcome(step)
         self.outcomes[step.index] = out
         if not self.available:
-            out.skipped = f"lesson unavailable: {self.why_unavailable}"
+            out.skipped = self.mask(f"lesson unavailable: {self.why_unavailable}")
             self._mark(step, Skipped(out.skipped))
             return out
         if step.needs_root and not is_root():
@@ -253,26 +265,26 @@ class LessonRunner:
             try:
                 params = self.resolve(call.params)
             except _Unresolved as err:
-                out.error = f"{call.do}: {err.verdict.measured}"
+                out.error = self.mask(f"{call.do}: {err.verdict.measured}")
                 if err.verdict.status == SKIP:
-                    out.error, out.skipped = None, err.verdict.measured
+                    out.error, out.skipped = None, self.mask(err.verdict.measured)
                     self._mark(step, Skipped(err.verdict.measured))
                 else:
                     self._mark(step, ActionFailed(out.error))
                 return out
             try:
                 result: ActionResult = spec.fn(self.ctx, params, call.save)
-            except MemlabError as err:
-                out.error = f"{call.do}: {err}"
+            except MemlabError as err:  # its text may quote what it was given: masked
+                out.error = self.mask(f"{call.do}: {err}")
             except Exception as err:  # a building block's bug: reported as a failure
-                out.error = f"{call.do}: {type(err).__name__}: {err}"
+                out.error = self.mask(f"{call.do}: {type(err).__name__}: {err}")
             if out.error:
                 self._mark(step, ActionFailed(out.error))
                 return out
             if call.save:
                 self.measurements[call.save] = result.value
             if result.note:
-                out.notes.append(result.note)
+                out.notes.append(self.mask(result.note))
         return out
 
     def _mark(self, step: Step, marker: Any) -> None:
@@ -290,7 +302,7 @@ class LessonRunner:
         try:
             v = spec.fn(Args(values, labels))
         except (TypeError, ValueError, KeyError, IndexError) as err:
-            v = Verdict(FAIL, f"cannot evaluate {call.name}: {err}")
+            v = Verdict(FAIL, f"cannot evaluate {call.name}: {err}")  # masked below
         source = kernel_lines(call.params, values, self.measurements, self._secret_texts,
                               checks_revealed())
         return Verdict(v.status, self.mask(v.measured), self.mask(v.expected),
@@ -487,11 +499,12 @@ class LessonRunner:
                                                        f"measured {fmt(measured)}"),
                         fmt(measured))
             return CheckResult(self.lesson.id, where, label, v, t.line)
-        try:
-            output = run_try_command(self.render(t.command), run_memlab=self.run_memlab)
+        try:  # run as written (a {$ref} to a secret is the secret, not the mask)
+            output = run_try_command(self._fill(t.command), run_memlab=self.run_memlab)
         except MemlabError as err:
             return CheckResult(self.lesson.id, where, label,
-                               Verdict(FAIL, f"the command did not run: {err}"), t.line)
+                               Verdict(FAIL, self.mask(f"the command did not run: {err}")),
+                               t.line)
         line = _in_output(output, measured)
         v = Verdict(PASS if line else FAIL,
                     self.mask(f"the command printed: {line.strip()}" if line else
@@ -505,11 +518,7 @@ class LessonRunner:
         """Lesson text and verdicts as shown: every secret value this lesson knows
         (lesson_masker) replaced by memlab.secrets.MASK, unless --reveal.  Only the known
         values: prose is not one NAME=value string, and must keep its other words."""
-        if checks_revealed() or not text:
-            return text
-        for value in sorted(self._secret_texts, key=len, reverse=True):
-            text = text.replace(value, MASK)
-        return text
+        return mask_values(text, self._secret_texts)
 
     # ----------------------------------------------------------- whole lesson
     def run_all(self) -> list[CheckResult]:
@@ -531,21 +540,44 @@ class LessonRunner:
 
 
 def unavailable_results(lesson: Lesson, why: str) -> list[CheckResult]:
-    """The checks of a lesson that cannot run here, each skipped with the reason."""
-    v = Verdict(SKIP, f"lesson unavailable: {why}")
-    out = [CheckResult(lesson.id, f"step {s.index + 1}", c.label, v, c.line)
+    """The checks of a lesson that cannot run here, each skipped with the reason (its
+    labels masked as LessonRunner.mask masks them)."""
+    mask = lesson_mask(lesson)
+    v = Verdict(SKIP, mask(f"lesson unavailable: {why}"))
+    out = [CheckResult(lesson.id, f"step {s.index + 1}", mask(c.label), v, c.line)
            for s in lesson.steps for c in s.checks]
-    out += [CheckResult(lesson.id, f"quiz {q.index + 1}", f"quiz: {q.question.strip()[:60]}",
-                        v, q.line) for q in lesson.quizzes]
+    out += [CheckResult(lesson.id, f"quiz {q.index + 1}",
+                        mask(f"quiz: {q.question.strip()[:60]}"), v, q.line)
+            for q in lesson.quizzes]
     return out
+
+
+def mask_values(text: str, secrets: list[str]) -> str:
+    """TEXT with every one of SECRETS replaced by memlab.secrets.MASK (longest first),
+    unless --reveal."""
+    if checks_revealed() or not text:
+        return text
+    for value in sorted(secrets, key=len, reverse=True):
+        if value:
+            text = text.replace(value, MASK)
+    return text
+
+
+def lesson_mask(lesson: Lesson) -> Callable[[str], str]:
+    """The masking a LessonRunner applies, for text shown before (or without) one: a
+    lesson's title, goal, summary, the labels of a lesson that cannot run."""
+    secrets = [v.decode("utf-8", "replace") for v in lesson_masker(lesson).values]
+    return lambda text: mask_values(text, secrets)
 
 
 def lesson_masker(lesson: Lesson) -> Masker:
     """Every secret value the lesson itself writes down (a secret-looking NAME=value it
-    launches with, a Secret's data in its manifests): masked in everything the lesson
-    shows, as memlab's views mask them (memlab.secrets)."""
+    launches with, a Secret's data in its manifests -- inline, in `objects`, or a file
+    named by `file`): masked in everything the lesson shows, as memlab's views mask them
+    (memlab.secrets)."""
     entries: list[bytes] = []
     values: list[bytes] = []
+    k8s = False
 
     def walk(value: Any, key: str = "") -> None:
         if isinstance(value, dict):
@@ -558,34 +590,99 @@ def lesson_masker(lesson: Lesson) -> Masker:
                 walk(v, key)
         elif isinstance(value, str) and "=" in value and " " not in value.split("=")[0]:
             entries.append(value.encode())
-        if isinstance(value, str) and key in ("manifest",):
-            values.extend(_secret_manifest_values(value))
+        if isinstance(value, str) and (key == "manifest" or k8s and key in ("objects", "file")):
+            text = value if "\n" in value or key == "manifest" else \
+                _manifest_file_text(lesson, value)
+            values.extend(_secret_manifest_values(text))
 
     for step in lesson.steps:
         for call in step.actions:
+            k8s = call.do.startswith("k8s_")  # the actions that read manifests
             walk(call.params)
     return Masker.build(entries, values=values)
 
 
+def _manifest_file_text(lesson: Lesson, name: str) -> str:
+    """A manifest a lesson names by file (next to the lesson, then memlab's examples), read
+    as the k8s actions read it; "" when it cannot be read (the action says why)."""
+    try:
+        return read_manifest(RunContext(lesson_dir=lesson.path.parent), {"file": name})
+    except MemlabError:
+        return ""
+
+
 _SECRET_DATA_RE = re.compile(r"^\s+[\w.-]+:\s*[\"']?([^\"'\n]{4,})[\"']?\s*$", re.M)
+_FLOW_PAIR_RE = re.compile(r"[{,]\s*[\"']?[\w.-]+[\"']?\s*:\s*[\"']?([^\"',{}\n]+?)[\"']?\s*(?=[,}])")
+
+
+def _secret_values_of(doc: Any) -> list[tuple[str, Any]]:
+    """(field, value) under stringData/data of every `kind: Secret` mapping in a parsed
+    document (a List's items too)."""
+    out: list[tuple[str, Any]] = []
+    if isinstance(doc, list):
+        for item in doc:
+            out.extend(_secret_values_of(item))
+    elif isinstance(doc, dict):
+        if doc.get("kind") == "Secret":
+            for field_name in ("data", "stringData"):
+                block = doc.get(field_name)
+                if isinstance(block, dict):
+                    out.extend((field_name, v) for v in block.values())
+        for v in doc.values():
+            if isinstance(v, (dict, list)):
+                out.extend(_secret_values_of(v))
+    return out
 
 
 def _secret_manifest_values(text: str) -> list[bytes]:
-    """The values under stringData/data of a `kind: Secret` in a lesson's manifest."""
+    """The values under stringData/data of every Secret in a lesson's manifest text (YAML
+    in block or flow style, JSON, several documents); data decoded from base64 (its text
+    kept when it is not base64).  Text that does not parse is read line by line for
+    `key: value` pairs under stringData/data, so a broken manifest is masked rather than
+    shown."""
+    if not text.strip():
+        return []
+    try:
+        pairs = [p for doc, _, _ in parse_documents(text, "<lesson>")
+                 for p in _secret_values_of(doc)]
+    except MemlabError:
+        pairs = _secret_pairs_by_line(text)
     out: list[bytes] = []
-    for doc in text.split("\n---"):
-        if re.search(r"^kind:\s*Secret\s*$", doc, re.M):
-            parts = re.split(r"^(stringData|data):\s*$", doc, flags=re.M)
-            for kind, block in zip(parts[1::2], parts[2::2]):
-                body = re.split(r"^\S", block, maxsplit=1, flags=re.M)[0]
-                for m in _SECRET_DATA_RE.finditer(body):
-                    value = m.group(1).strip().encode()
-                    if kind == "data":
-                        try:
-                            value = base64.b64decode(value, validate=True)
-                        except ValueError:
-                            continue
-                    out.append(value)
+    for field_name, value in pairs:
+        if value is None or isinstance(value, (bool, dict, list)):
+            continue
+        raw = str(value).strip().encode()
+        if field_name == "data":
+            try:
+                raw = base64.b64decode(raw, validate=True) or raw
+            except ValueError:
+                pass  # not base64: the API server refuses it, memlab still masks it
+        out.append(raw)
+        if b"\n" in raw:  # a multi-line value (a key, a config file): each line too
+            out.extend(line.strip() for line in raw.splitlines() if line.strip())
+    return out
+
+
+def _secret_pairs_by_line(text: str) -> list[tuple[str, str]]:
+    """Malformed YAML: every `key: value` under a stringData/data key, block or flow
+    style, in any document that names a Secret."""
+    out: list[tuple[str, str]] = []
+    for doc in re.split(r"^---", text, flags=re.M):
+        if "Secret" not in doc:
+            continue
+        for m in re.finditer(r"^(\s*)(stringData|data)\s*:(.*)$", doc, re.M):
+            indent, field_name, rest = len(m.group(1)), m.group(2), m.group(3)
+            if rest.strip().startswith("{"):
+                flow = rest[:rest.find("}") + 1] if "}" in rest else rest + "}"
+                out += [(field_name, v.group(1)) for v in _FLOW_PAIR_RE.finditer(flow)]
+                continue
+            body = []
+            for line in doc[m.end():].split("\n")[1:]:
+                if line.strip() and len(line) - len(line.lstrip()) <= indent:
+                    break
+                body.append(line)
+            out += [(field_name, v.group(1).strip())
+                    for v in _SECRET_DATA_RE.finditer("\n".join(body))]
     return out
 
 
@@ -626,14 +723,67 @@ def run_try_command(command: str, timeout: float = 10.0,
     return "\n".join(lines)
 
 
+# The width /proc/PID/maps prints an address with (fs/proc/task_mmu.c show_vma_header_prefix:
+# "%08lx-%08lx"): a bare hex number shorter than this could as well be decimal.
+ADDRESS_DIGITS = 8
+_TOKEN_RE = re.compile(r"[0-9A-Za-z_]+", re.ASCII)
+_HEX_RE = re.compile(r"[0-9a-fA-F]+")
+def _hex_address(tok: str) -> bool:
+    return len(tok) >= ADDRESS_DIGITS and _HEX_RE.fullmatch(tok) is not None
+
+
+def _shows_number(line: str, n: int) -> bool:
+    """Does the line print n as a whole token, in a form that cannot be another number:
+    decimal (not one end of a hex range, no leading zero, not part of a fraction),
+    0x-hex, or bare hex where it is printed as hex (one end of a maps-style `start-end`
+    range, or an address-wide token with a hex letter or a leading zero, as the kernel's
+    %08lx prints it)?  One pass over the tokens: a megabyte line costs a megabyte."""
+    tokens = list(_TOKEN_RE.finditer(line))
+    for i, m in enumerate(tokens):
+        tok, (s, e) = m.group(), m.span()
+        if len(tok) > 66:  # no 64-bit number is this long (and int() limits its digits)
+            continue
+        before, before2 = line[s - 1:s] if s else "", line[s - 2:s - 1] if s > 1 else ""
+        after, after2 = line[e:e + 1], line[e + 1:e + 2]
+        if before == "." and before2.isdigit() or after == "." and after2.isdigit():
+            continue  # a fraction: 1.5 is not 5
+        if tok[:2].lower() == "0x" and len(tok) > 2 and _HEX_RE.fullmatch(tok[2:]):
+            if n >= 0 and int(tok, 16) == n:
+                return True
+            continue
+        in_range = _hex_address(tok) and (
+            before == "-" and i > 0 and tokens[i - 1].end() == s - 1
+            and _hex_address(tokens[i - 1].group())
+            or after == "-" and i + 1 < len(tokens) and tokens[i + 1].start() == e + 1
+            and _hex_address(tokens[i + 1].group()))
+        if tok.isdigit() and (tok == "0" or tok[0] != "0") and not in_range:
+            negative = before == "-" and not _TOKEN_RE.fullmatch(before2 or "-")
+            if (-int(tok) if negative else int(tok)) == n:
+                return True
+        if n >= 0 and _hex_address(tok) and int(tok, 16) == n \
+                and (in_range or tok[0] == "0" or not tok.isdigit()):
+            return True
+    return False
+
+
 def _in_output(output: str, measured: Any) -> str:
-    """The first line of output that shows the measured value (a number in hex or
-    decimal, as a word of its own; text as a substring), else ""."""
-    if isinstance(measured, bool) or measured is None:
+    """The line(s) of output that show the measured value, else "": a number as a whole
+    token in a form that means that number (_shows_number: "29" is not 41, "a" is not
+    10); text as a whole token (not inside a longer word), exactly."""
+    if isinstance(measured, bool) or measured is None or not output:
         return ""
     if isinstance(measured, int):
-        pat = re.compile(rf"(?<![0-9a-fA-Fx])(?:0x)?0*{measured:x}(?![0-9a-fA-F])|"
-                         rf"(?<![\w]){measured}(?!\w)", re.IGNORECASE)
-        return next((line for line in output.splitlines() if pat.search(line)), "")
-    text = str(measured)
-    return next((line for line in output.splitlines() if text and text in line), "")
+        return next((line for line in output.splitlines() if _shows_number(line, measured)),
+                    "")
+    text = str(measured).strip()
+    if not text:
+        return ""
+    word = "[0-9A-Za-z_]"
+    pattern = (f"(?<!{word})" if re.match(word, text, re.ASCII) else "") + re.escape(text) + \
+        (f"(?!{word})" if re.match(word, text[-1], re.ASCII) else "")
+    m = re.search(pattern, output, re.ASCII)
+    if m is None:
+        return ""
+    first = output.rfind("\n", 0, m.start()) + 1
+    last = output.find("\n", m.end())
+    return output[first:] if last < 0 else output[first:last]
