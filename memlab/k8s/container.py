@@ -14,14 +14,19 @@ import json
 import os
 import time
 
-from memlab.errors import LaunchError, MemlabError
+from memlab.errors import LaunchError, MemlabError, NoSuchProcess
 from memlab.k8s import bundle as oci
 from memlab.k8s import rootfs
 from memlab.k8s.runtime import Runtime, container_id
 from memlab.launch import Launched, launch
+from memlab.procfs.stat import read_stat
 from memlab.safefs import Dir, check_name
 
 PID_FILE = "pid"
+# runc's init process names itself while it sets the container up
+# (libcontainer/nsenter/nsexec.c: prctl(PR_SET_NAME, "runc:[2:INIT]")); the pid file is
+# written then, before it execs the container's program (libcontainer/standard_init_linux.go)
+RUNC_INIT_COMM = "runc:["
 
 
 class ContainerRun:
@@ -58,6 +63,7 @@ class ContainerRun:
                     text = f.read().strip()
                 if text:
                     self.host_pid = int(text)
+                    self._wait_for_exec(deadline)
                     return self
             except (FileNotFoundError, ValueError):
                 pass
@@ -70,6 +76,20 @@ class ContainerRun:
                                   f"{(lines or ['no message'])[-1].strip()[-400:]}")
             if time.monotonic() > deadline:
                 raise LaunchError(f"container {self.name}: not started within {timeout}s")
+            time.sleep(0.002)
+
+    def _wait_for_exec(self, deadline: float) -> None:
+        """Until the pid holds the container's program, not runc's init: before that its
+        /proc/PID/environ is runc's (_LIBCONTAINER_*), not the env kubelet computed."""
+        while True:
+            try:
+                if not read_stat(self.host_pid).comm.startswith(RUNC_INIT_COMM):
+                    return
+            except NoSuchProcess:
+                return  # an init container that already finished
+            if time.monotonic() > deadline:
+                raise LaunchError(f"container {self.name}: runc's init did not exec the "
+                                  "container's program in time")
             time.sleep(0.002)
 
     def wait(self, timeout: float | None = None) -> int | None:

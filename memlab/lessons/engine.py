@@ -27,7 +27,7 @@ from memlab import launch as launcher
 from memlab.errors import MemlabError, UsageError
 from memlab.k8s.manifests import parse_documents
 from memlab.lessons.actions import ACTIONS, ActionResult, RunContext, Skipped
-from memlab.lessons.actions.k8s import _manifest as read_manifest
+from memlab.lessons.actions.k8s import read_manifest
 from memlab.lessons.checks import (CHECKS, FAIL, PASS, SKIP, Args, Verdict, describe_ref,
                                    fmt, revealed as checks_revealed)
 from memlab.lessons.evidence import kernel_lines

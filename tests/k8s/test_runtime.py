@@ -93,6 +93,19 @@ def test_article_env_pod_runs_the_sample(pods, tmp_path):
     assert report["pid"] == 1  # sleeper is PID 1 of its own PID namespace
 
 
+def test_a_started_pod_pid_already_runs_the_containers_program(pods, tmp_path):
+    """runc writes its pid file before its init execs the program: start() returns only
+    after that execve, so the env read at once is kubelet's, never runc init's."""
+    for i in range(3):
+        pr = pods(str(EX / "env-pod.yaml"), str(EX / "my-configmap.yaml"),
+                  pod_dir=tmp_path / f"pod{i}")
+        environ = read_proc_file(pr.pid, "environ").split(b"\0")
+        assert not [e for e in environ if e.startswith(b"_LIBCONTAINER_")], environ
+        assert b"MY_ENV_VARIABLE=my-value" in environ
+        assert read_proc_file(pr.pid, "comm") == b"sleeper\n"
+        pr.stop()
+
+
 CM = """apiVersion: v1
 kind: ConfigMap
 metadata: {name: app-config}

@@ -43,7 +43,7 @@ def _starts_pod(p: dict[str, Any], lesson_dir: Path) -> list[str]:
     if p.get("exec"):
         return [argv_text([p["exec"], *p.get("exec_args", ())])]
     try:
-        text = _manifest(RunContext(lesson_dir=lesson_dir), p)
+        text = read_manifest(RunContext(lesson_dir=lesson_dir), p)
         pod = next(o for o in load_text(text) if o.kind == "Pod")
         c = pod.container()
         argv = list(c.get("command") or []) + list(c.get("args") or [])
@@ -51,7 +51,7 @@ def _starts_pod(p: dict[str, Any], lesson_dir: Path) -> list[str]:
         return [f"the Pod's container command (the manifest does not load: {err})"]
     return [argv_text(argv) if argv else "memlab's sleeper sample (no command given)"]
 
-def _manifest(ctx: RunContext, p: dict[str, Any], key: str = "manifest") -> str:
+def read_manifest(ctx: RunContext, p: dict[str, Any], key: str = "manifest") -> str:
     """Inline YAML (`manifest = '''...'''`) or a file (`file = "x.yaml"`), looked up next
     to the lesson, then in memlab's k8s examples (the article's manifests,
     docs/article.md)."""
@@ -77,7 +77,7 @@ def _k8s_validate(ctx: RunContext, p: dict[str, Any], save: str | None) -> Actio
     """Validate manifests as the API server would; measure each object (Secret data
     decoded, as stored) and the errors, in Kubernetes' own words.  `fill = {key, bytes}`
     adds a value of that many bytes to the first object's data (size limits)."""
-    text = _manifest(ctx, p)
+    text = read_manifest(ctx, p)
     try:
         objs = load_text(text, "<lesson manifest>")
     except MemlabError as err:  # malformed YAML / structure: that is the measurement
@@ -200,13 +200,13 @@ def _k8s_run(ctx: RunContext, p: dict[str, Any], save: str | None) -> ActionResu
     (AtomicWriter), compute its env, execve its process with it.  `objects` are more
     manifests (inline YAML or file names).  `runtime = true`: in the container runtime
     (runc) when memlab is root and runc is here, else simulated, and the note says so."""
-    objects = [_manifest(ctx, {"file": o} if "\n" not in str(o) else {"manifest": o})
+    objects = [read_manifest(ctx, {"file": o} if "\n" not in str(o) else {"manifest": o})
                for o in p.get("objects", [])]
     name = save or "pod"
     old = ctx.objects.pop(name, None)
     if old is not None:  # the step is run again: the old pod makes way, as on restart
         old.stop()
-    pod = run(_manifest(ctx, p), objects, pod_dir=ctx.workdir / f"pod-{name}",
+    pod = run(read_manifest(ctx, p), objects, pod_dir=ctx.workdir / f"pod-{name}",
               exec_sample=p.get("exec"), exec_args=[str(a) for a in p.get("exec_args", [])],
               runtime=bool(p.get("runtime", False)))
     ctx.exits.callback(pod.stop)
@@ -225,7 +225,7 @@ def _k8s_apply(ctx: RunContext, p: dict[str, Any], save: str | None) -> ActionRe
     pod = ctx.objects.get(str(p["pod"]))
     if pod is None:
         raise UsageError(f"no pod saved as {p['pod']!r}")
-    results = pod.apply(_manifest(ctx, p))
+    results = pod.apply(read_manifest(ctx, p))
     facts = _pod_facts(pod)
     facts["results"] = [{"object": r.object, "action": r.action, "volume": r.volume,
                          "event": r.event, "env_drift": r.env_drift or {}} for r in results]
