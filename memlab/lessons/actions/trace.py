@@ -91,6 +91,11 @@ def _trace(ctx: RunContext, p: dict[str, Any], save: str | None) -> ActionResult
         "top_left": top_left,
         "vm_before": _kib(before, "VmSize"), "vm_after": _kib(after, "VmSize"),
         "rss_before": _kib(before, "VmRSS"), "rss_after": _kib(after, "VmRSS"),
+        # the /proc/PID/status lines as the kernel printed them (fs/proc/task_mmu.c
+        # task_mem), shown beside a verdict on the growth
+        "status_lines": {when: {k: f"{k}:\t{s.get(k, '').strip()}" for k in ("VmSize", "VmRSS")}
+                         for when, s in (("before", before), ("after", after))},
+        "pid": proc.pid,
     }
     facts["vm_growth"] = facts["vm_after"] - facts["vm_before"]
     facts["rss_growth"] = facts["rss_after"] - facts["rss_before"]
