@@ -161,8 +161,15 @@ def _watcher_said(meas: Mapping[str, Any]) -> str | None:
     lines = [x for x in meas.get("lines") or [] if isinstance(x, str)]
     if not lines or _inotify_events(lines):
         return None
-    last = lines[-1]
-    return "the watcher printed: " + (last if len(last) <= 160 else last[:157] + "...")
+    try:
+        obj = json.loads(lines[-1])
+    except ValueError:
+        return None
+    if not isinstance(obj, dict):
+        return None
+    # its own keys, in its order, without the long path and the sample's name
+    shown = {k: v for k, v in obj.items() if k not in ("file", "sample", "mode", "pid")}
+    return "the watcher printed: " + json.dumps(shown, separators=(",", ":"))
 
 
 def _traced(meas: Mapping[str, Any], head: str) -> list[str]:
