@@ -208,8 +208,10 @@ class LessonRunner:
                 cur = cur[int(part)]
             else:
                 have = ", ".join(map(str, cur)) if isinstance(cur, dict) else fmt(cur)
+                where = str(describe_ref("$" + ".".join(walked), self.measurements,
+                                         self.made_by)).lstrip("\0")
                 raise _Unresolved(Verdict(
-                    FAIL, f"{'.'.join(walked)} has no {part!r} (it has: {have[:200]})"))
+                    FAIL, f"{where} has no {part!r} (it has: {have[:200]})"))
             walked.append(part)
             i += 1
         if isinstance(cur, Skipped):

@@ -241,3 +241,13 @@ def test_a_real_watch_shows_the_inotify_events_the_kernel_sent():
     assert re.search(r"DELETE_SELF is one of them\n\s+inotify event: wd=\d+ "
                      r"mask=IN_DELETE_SELF name=", out), out
     assert not [ln for ln in out.splitlines() if INTERNAL.search(ln)]
+
+
+def test_a_missing_measurement_is_named_by_its_source_not_its_path(lesson_dir):
+    from tests.lessons.conftest import GOOD
+    path = lesson_dir("m.toml", GOOD.replace('value = "$p.env.entries"',
+                                             'value = "$p.proc_environ.values.NOPE"'))
+    rc, out, _ = run_cli("lesson", "run", str(path), "--check", "--yes")
+    assert rc != 0
+    assert re.search(r"measured: /proc/\d+/environ has no 'NOPE' \(it has: A\)", out), out
+    assert not INTERNAL.search(out) and "p.proc_environ" not in out
