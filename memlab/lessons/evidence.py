@@ -8,7 +8,9 @@ xxd-style line), the /proc/PID/environ entry.  Built from what the actions measu
 
 from __future__ import annotations
 
+import errno as errno_mod
 import json
+import os
 import re
 from typing import Any, Iterable, Mapping
 
@@ -185,6 +187,21 @@ def _traced(meas: Mapping[str, Any], head: str) -> list[str]:
     return [f"traced pid {pid}: {x}" for x in lines]
 
 
+_CHANNEL_PATH = {"environ": "/proc/{pid}/environ", "mem": "/proc/{pid}/mem",
+                 "cmdline": "/proc/{pid}/cmdline"}
+
+
+def _refused(cell: Any, path: str, uid: Any) -> str | None:
+    """What the kernel answered a reader that was refused: the errno of the open, with
+    its text (fs/proc/base.c mem_open/environ_open -> proc_mem_open -> mm_access)."""
+    if not isinstance(cell, Mapping) or not isinstance(cell.get("errno"), str):
+        return None
+    name = cell["errno"]
+    num = getattr(errno_mod, name, None)
+    text = f" ({os.strerror(num)})" if isinstance(num, int) else ""
+    return f"open {path} as uid {uid}: -1 {name}{text}"
+
+
 def kernel_lines(params: Mapping[str, Any], values: Mapping[str, Any],
                  measurements: Mapping[str, Any], secrets: Iterable[str] = (),
                  reveal: bool = False) -> tuple[str, ...]:
@@ -256,6 +273,13 @@ def kernel_lines(params: Mapping[str, Any], values: Mapping[str, Any],
                     line = (meas["status_lines"].get(when) or {}).get(key)
                     if line:
                         add(f"/proc/{pid}/status {when}: {line.expandtabs(8)}")
+            if head in _CHANNEL_PATH and "observer_uid" in meas:  # other_user
+                add(_refused(meas.get(head), _CHANNEL_PATH[head].format(
+                    pid=meas.get("target_pid", "PID")), meas.get("observer_uid")))
+            if head == "other_uid" and isinstance(meas.get("file"), Mapping):  # core_dump
+                cell = meas.get("other_uid")
+                add(_refused(cell, meas["file"].get("name", "the core"),
+                             cell.get("uid") if isinstance(cell, Mapping) else "?"))
             if head in ("stack", "heap") and isinstance(meas.get(head), Mapping):
                 add(f"/proc/{pid}/maps: {maps_line(meas[head])}")
             value = values.get(key) if not isinstance(raw, list) else None

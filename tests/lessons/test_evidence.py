@@ -251,3 +251,15 @@ def test_a_missing_measurement_is_named_by_its_source_not_its_path(lesson_dir):
     assert rc != 0
     assert re.search(r"measured: /proc/\d+/environ has no 'NOPE' \(it has: A\)", out), out
     assert not INTERNAL.search(out) and "p.proc_environ" not in out
+
+
+def test_a_refused_reader_shows_the_kernels_errno_and_its_text():
+    other = {"observer_uid": 65534, "target_pid": 1, "target_uid": 0,
+             "environ": {"ok": False, "errno": "EACCES"}, "mem": {"ok": True, "errno": None}}
+    assert kernel_lines({"v": "$o.environ.errno"}, {"v": "EACCES"}, {"o": other}) == \
+        ("open /proc/1/environ as uid 65534: -1 EACCES (Permission denied)",)
+    assert kernel_lines({"v": "$o.mem.ok"}, {"v": True}, {"o": other}) == ()
+    core = {"file": {"name": "core", "ls": "-rw------- 0 0 450560 core"},
+            "other_uid": {"uid": 65534, "errno": "EACCES"}}
+    assert kernel_lines({"v": "$c.other_uid.errno"}, {"v": "EACCES"}, {"c": core}) == \
+        ("open core as uid 65534: -1 EACCES (Permission denied)",)
