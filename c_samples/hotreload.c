@@ -20,7 +20,7 @@
  *   {"event":"start","sample":"hotreload","pid":N,"mode":"dir|watch-file|hold-fd",
  *    "file":"...","file_value":"...","env":"NAME","env_value":"...","watch":"..."}
  *   {"event":"reload","seq":N,"trigger":"..data",...same value keys...}
- *   {"event":"inotify","name":"..data","mask":["MOVED_TO"]}      (--events/--watch-file)
+ *   {"event":"inotify","wd":1,"name":"..data","mask":["MOVED_TO"]} (--events/--watch-file)
  *   {"event":"watch-gone"}                                     (after IN_IGNORED)
  * A value is null when the file cannot be read / the variable is unset.  Values are
  * bytes written as-is except '"', '\\' and control bytes (escaped as \u00XX).
@@ -89,7 +89,7 @@ static const struct { unsigned bit; const char *name; } mask_names[] = {
 
 static void print_event(const struct inotify_event *ev)
 {
-    fputs("{\"event\":\"inotify\",\"name\":", stdout);
+    printf("{\"event\":\"inotify\",\"wd\":%d,\"name\":", ev->wd);
     if (ev->len)
         put_json_string(ev->name, strlen(ev->name));
     else

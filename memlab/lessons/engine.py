@@ -28,8 +28,8 @@ from memlab.errors import MemlabError, UsageError
 from memlab.k8s.manifests import parse_documents
 from memlab.lessons.actions import ACTIONS, ActionResult, RunContext, Skipped
 from memlab.lessons.actions.k8s import read_manifest
-from memlab.lessons.checks import (CHECKS, FAIL, PASS, SKIP, Args, Verdict, describe_ref,
-                                   fmt, revealed as checks_revealed)
+from memlab.lessons.checks import (CHECKS, FAIL, PASS, SKIP, Args, Verdict, describe_check,
+                                   describe_ref, fmt, revealed as checks_revealed)
 from memlab.lessons.evidence import kernel_lines
 from memlab.lessons.lessonfile import (  # noqa: F401  (re-exported for front ends)
     REF_RE, Catalog, CheckCall, Lesson, LessonFileError, Quiz, Step, TryIt, discover,
@@ -148,6 +148,7 @@ class LessonRunner:
         self.steps = lesson.steps
         self.index = 0
         self.measurements: dict[str, Any] = {}
+        self.made_by: dict[str, str] = {}  # save name -> the action that measured it
         self.outcomes: dict[int, StepOutcome] = {}
         self.quiz_results: dict[int, CheckResult] = {}
         self.available, self.why_unavailable = lesson.availability()
@@ -212,8 +213,10 @@ class LessonRunner:
                 cur = cur[int(part)]
             else:
                 have = ", ".join(map(str, cur)) if isinstance(cur, dict) else fmt(cur)
+                where = str(describe_ref("$" + ".".join(walked), self.measurements,
+                                         self.made_by)).lstrip("\0")
                 raise _Unresolved(Verdict(
-                    FAIL, f"{'.'.join(walked)} has no {part!r} (it has: {have[:200]})"))
+                    FAIL, f"{where} has no {part!r} (it has: {have[:200]})"))
             walked.append(part)
             i += 1
         if isinstance(cur, Skipped):
@@ -283,6 +286,7 @@ class LessonRunner:
                 return out
             if call.save:
                 self.measurements[call.save] = result.value
+                self.made_by[call.save] = call.do
             if result.note:
                 out.notes.append(self.mask(result.note))
         return out
@@ -292,13 +296,18 @@ class LessonRunner:
             if call.save:
                 self.measurements[call.save] = marker
 
+    def say(self, call: CheckCall) -> str:
+        """The check in words (its `say`, else built from its measurements' sources)."""
+        return describe_check(call.name, call.params, call.say, self.measurements,
+                              self.made_by)
+
     def evaluate(self, call: CheckCall) -> Verdict:
         spec = CHECKS[call.name]
         try:
             values = {k: self.resolve(v) for k, v in call.params.items()}
         except _Unresolved as err:
             return err.verdict
-        labels = {k: describe_ref(v, self.measurements) for k, v in call.params.items()}
+        labels = {k: describe_ref(v, self.measurements, self.made_by) for k, v in call.params.items()}
         try:
             v = spec.fn(Args(values, labels))
         except (TypeError, ValueError, KeyError, IndexError) as err:
@@ -311,7 +320,7 @@ class LessonRunner:
     def run_checks(self, step: Step | int | None = None) -> list[CheckResult]:
         step = self._step(step)
         out = self.outcomes.setdefault(step.index, StepOutcome(step))
-        results = [CheckResult(self.lesson.id, f"step {step.index + 1}", self.mask(c.label),
+        results = [CheckResult(self.lesson.id, f"step {step.index + 1}", self.mask(self.say(c)),
                                self.evaluate(c), c.line) for c in step.checks]
         if step.predict is not None:
             results.append(self.check_quiz(step.predict))
@@ -379,7 +388,7 @@ class LessonRunner:
                 i = [c for c, _ in quiz.when].index(chosen)
                 check, v = quiz.when[i][1], per_choice[i]
                 expected = chosen
-                evidence = f"{check.label}: {v.measured}"
+                evidence = f"{self.say(check)}: {v.measured}"
                 if quiz.answer is not None and not answers_match(quiz.answer, chosen,
                                                                  quiz.choices):
                     verdicts.append(Verdict(
@@ -395,7 +404,8 @@ class LessonRunner:
                 verdicts.append(err.verdict)
             else:
                 expected = measured if expected is None else expected
-                src = str(describe_ref(quiz.answer_from, self.measurements)).lstrip("\0")
+                src = str(describe_ref(quiz.answer_from, self.measurements,
+                                           self.made_by)).lstrip("\0")
                 source = tuple(self.mask(line) for line in kernel_lines(
                     {"a": quiz.answer_from}, {"a": measured}, self.measurements,
                     self._secret_texts, checks_revealed()))

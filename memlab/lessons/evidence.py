@@ -8,6 +8,9 @@ xxd-style line), the /proc/PID/environ entry.  Built from what the actions measu
 
 from __future__ import annotations
 
+import errno as errno_mod
+import json
+import os
 import re
 from typing import Any, Iterable, Mapping
 
@@ -17,6 +20,22 @@ from memlab.secrets import display_value
 _REF = re.compile(r"^\$([A-Za-z_][\w-]*)((?:\.[^.\s]+)*)$")
 MAX_LINES = 4  # per check: the lines nearest the verdict, not a dump
 HEX_WIDTH = 16  # bytes per hex line, as xxd prints them
+
+
+# what a watcher (wait_output) or the syscall tracer (trace) measured: heads whose
+# evidence is the inotify events / the traced calls
+_WATCH_HEADS = frozenset({"seen", "trigger", "found", "file_value", "path_value",
+                          "elapsed", "lines", "alive"})
+_TRACE_HEADS = frozenset({"brk", "brk_result", "mmap", "mmap_result", "mmap_length",
+                          "mapping_start", "names", "count"})
+
+
+def _longest(container: Mapping[str, Any], parts: list[str]) -> str:
+    """"/etc/app/settings.conf" is one key although a reference splits it at the dot."""
+    for j in range(len(parts), 0, -1):
+        if ".".join(parts[:j]) in container:
+            return ".".join(parts[:j])
+    return ".".join(parts)
 
 
 def maps_line(r: Mapping[str, Any]) -> str:
@@ -104,6 +123,85 @@ def _environ_block(pid: Any, environ: Mapping[str, Any], reveal: bool) -> str:
     return f"/proc/{pid}/environ: " + "\\0".join(shown)
 
 
+def inotify_line(event: Mapping[str, Any]) -> str:
+    """One inotify event as read(2) returns it (struct inotify_event in
+    include/uapi/linux/inotify.h): wd, the mask bits by their IN_ names, the name."""
+    wd = event.get("wd")
+    mask = "|".join(f"IN_{m}" for m in event.get("mask") or []) or "0"
+    name = event.get("name")
+    return (f"inotify event: wd={wd if isinstance(wd, int) else '?'} mask={mask} "
+            f"name={name if name else '(the watched file itself)'}")
+
+
+def _inotify_events(lines: Any) -> list[Mapping[str, Any]]:
+    out = []
+    for raw in lines if isinstance(lines, list) else []:
+        try:
+            obj = json.loads(raw)
+        except (TypeError, ValueError):
+            continue
+        if isinstance(obj, dict) and obj.get("event") == "inotify":
+            out.append(obj)
+    return out
+
+
+def _watch_events(meas: Mapping[str, Any], literals: list[str]) -> list[str]:
+    """The inotify events behind a watcher's measurement: those with a mask bit the check
+    names (DELETE_SELF), else those naming the reload's trigger (..data), else the last."""
+    events = _inotify_events(meas.get("lines"))
+    if not events:
+        return []
+    named = [e for e in events if set(literals) & set(e.get("mask") or [])]
+    trigger = meas.get("trigger")
+    by_name = [e for e in events if trigger and e.get("name") == trigger]
+    chosen = named or by_name or events[-MAX_LINES:]
+    return [inotify_line(e) for e in chosen]
+
+
+def _watcher_said(meas: Mapping[str, Any]) -> str | None:
+    """A watcher that prints no inotify events (it reloads on them): its own line."""
+    lines = [x for x in meas.get("lines") or [] if isinstance(x, str)]
+    if not lines or _inotify_events(lines):
+        return None
+    try:
+        obj = json.loads(lines[-1])
+    except ValueError:
+        return None
+    if not isinstance(obj, dict):
+        return None
+    # its own keys, in its order, without the long path and the sample's name
+    shown = {k: v for k, v in obj.items() if k not in ("file", "sample", "mode", "pid")}
+    return "the watcher printed: " + json.dumps(shown, separators=(",", ":"))
+
+
+def _traced(meas: Mapping[str, Any], head: str) -> list[str]:
+    """The traced calls as strace prints them (memlab.trace.decode.call_text)."""
+    lines = [x for x in meas.get("lines") or [] if isinstance(x, str)]
+    want = head.split("_")[0]
+    if want in ("brk", "mmap"):
+        lines = [x for x in lines if x.startswith(want + "(")]
+    pid = meas.get("pid", "PID")
+    if not lines:
+        return [f"traced pid {pid}: no {want if want in ('brk', 'mmap') else 'brk or mmap'}"
+                " call"]
+    return [f"traced pid {pid}: {x}" for x in lines]
+
+
+_CHANNEL_PATH = {"environ": "/proc/{pid}/environ", "mem": "/proc/{pid}/mem",
+                 "cmdline": "/proc/{pid}/cmdline"}
+
+
+def _refused(cell: Any, path: str, uid: Any) -> str | None:
+    """What the kernel answered a reader that was refused: the errno of the open, with
+    its text (fs/proc/base.c mem_open/environ_open -> proc_mem_open -> mm_access)."""
+    if not isinstance(cell, Mapping) or not isinstance(cell.get("errno"), str):
+        return None
+    name = cell["errno"]
+    num = getattr(errno_mod, name, None)
+    text = f" ({os.strerror(num)})" if isinstance(num, int) else ""
+    return f"open {path} as uid {uid}: -1 {name}{text}"
+
+
 def kernel_lines(params: Mapping[str, Any], values: Mapping[str, Any],
                  measurements: Mapping[str, Any], secrets: Iterable[str] = (),
                  reveal: bool = False) -> tuple[str, ...]:
@@ -121,6 +219,8 @@ def kernel_lines(params: Mapping[str, Any], values: Mapping[str, Any],
         return [raw] if isinstance(raw, str) else \
             [r for r in raw if isinstance(r, str)] if isinstance(raw, list) else []
 
+    # literal words a check compares with ("DELETE_SELF"): which events to show
+    literals = [v for v in params.values() if isinstance(v, str) and not v.startswith("$")]
     for key, raw in params.items():
         for ref in refs(raw):
             m = _REF.match(ref)
@@ -144,6 +244,42 @@ def kernel_lines(params: Mapping[str, Any], values: Mapping[str, Any],
                     add(_environ_entry(pid, environ, parts[2], reveal))
                 elif len(parts) == 2 and parts[1] in ("raw", "entries"):
                     add(_environ_block(pid, environ, reveal))
+            if head in ("line", "fstype", "options", "source", "root") \
+                    and isinstance(meas.get("line"), str) and "mount_point" in meas:
+                add(f"/proc/{pid}/mountinfo: {meas['line']}")
+            if head in _WATCH_HEADS and isinstance(meas.get("lines"), list):
+                for line in _watch_events(meas, literals):
+                    add(line)
+                add(_watcher_said(meas))
+            if head in _TRACE_HEADS and isinstance(meas.get("calls"), list):
+                for line in _traced(meas, head):
+                    add(line)
+            if head == "file_modes" and isinstance(meas.get("file_modes"), Mapping):
+                path = _longest(meas["file_modes"], parts[1:])
+                info = meas["file_modes"].get(path)
+                if isinstance(info, Mapping) and isinstance(info.get("ls"), str):
+                    add(f"ls -ln {path}: {info['ls']}")
+            if head == "file" and isinstance(meas.get("file"), Mapping) \
+                    and isinstance(meas["file"].get("ls"), str):
+                add(f"ls -ln {meas['file'].get('name', 'core')}: {meas['file']['ls']}")
+            if head in ("hits", "copies", "in_env_block") and \
+                    isinstance(meas.get("hit_lines"), list):
+                for line in meas["hit_lines"]:
+                    add(f"core file at {line}")
+            if head in ("rss_growth", "vm_growth") and \
+                    isinstance(meas.get("status_lines"), Mapping):
+                key = "VmRSS" if head == "rss_growth" else "VmSize"
+                for when in ("before", "after"):
+                    line = (meas["status_lines"].get(when) or {}).get(key)
+                    if line:
+                        add(f"/proc/{pid}/status {when}: {line.expandtabs(8)}")
+            if head in _CHANNEL_PATH and "observer_uid" in meas:  # other_user
+                add(_refused(meas.get(head), _CHANNEL_PATH[head].format(
+                    pid=meas.get("target_pid", "PID")), meas.get("observer_uid")))
+            if head == "other_uid" and isinstance(meas.get("file"), Mapping):  # core_dump
+                cell = meas.get("other_uid")
+                add(_refused(cell, meas["file"].get("name", "the core"),
+                             cell.get("uid") if isinstance(cell, Mapping) else "?"))
             if head in ("stack", "heap") and isinstance(meas.get(head), Mapping):
                 add(f"/proc/{pid}/maps: {maps_line(meas[head])}")
             value = values.get(key) if not isinstance(raw, list) else None

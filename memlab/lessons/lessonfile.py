@@ -22,7 +22,7 @@ from memlab import requirements
 from memlab.errors import UsageError
 from memlab.inputfile import LESSON, InputFileError, read_input_text
 from memlab.lessons.actions import ACTIONS, PROGRAM_PARAMS, param_value
-from memlab.lessons.checks import CHECKS, describe_ref
+from memlab.lessons.checks import CHECKS, describe_check
 
 CONTENT_DIR = Path(__file__).resolve().parent / "content"
 LANGUAGES = ("en", "ko")  # en: content/*.toml; ko: content/ko/*.toml, where translated
@@ -82,14 +82,7 @@ class CheckCall:
 
     @property
     def label(self) -> str:
-        if self.say:
-            return self.say
-        def plain(v: Any) -> str:
-            if isinstance(v, list):
-                return "[" + ", ".join(plain(x) for x in v) + "]"
-            return str(v).lstrip("\0")
-        shown = ", ".join(f"{k}={plain(describe_ref(v))}" for k, v in self.params.items())
-        return f"{self.name}({shown})"
+        return describe_check(self.name, self.params, self.say)
 
 
 @dataclass(frozen=True)

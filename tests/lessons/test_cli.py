@@ -118,7 +118,7 @@ def test_a_failing_check_makes_the_exit_code_non_zero(lesson_dir):
     path = lesson_dir("f.toml", GOOD.replace("answer = 1", "answer = 5"))
     rc, out, _ = run_cli("lesson", "run", str(path), "--check", "--yes")
     assert rc == 1 and summary(out) == (1, 1, 0)
-    assert re.search(r"^FAIL  f quiz 1: .*\n\s+measured: the env block in memory count = 1; "
+    assert re.search(r"^FAIL  f quiz 1: .*\n\s+measured: the env block in memory \(count\) = 1; "
                      r"quiz 1: the answer key says 5 \(expected answer 1\)", out, re.M), out
 
 
@@ -173,7 +173,7 @@ def test_run_json_gives_every_verdict_with_its_measured_value(lesson_dir):
     data = json.loads(out)
     assert rc == 0 and data["summary"] == "2 passed, 0 failed"
     assert [r["status"] for r in data["results"]] == ["pass", "pass"]
-    assert data["results"][1]["measured"] == "the env block in memory count = 1"
+    assert data["results"][1]["measured"] == "the env block in memory (count) = 1"
 
 
 def test_list_fits_80_columns(monkeypatch):

@@ -33,6 +33,7 @@ def _heap(ctx: RunContext, p: dict[str, Any], save: str | None) -> ActionResult:
         "explanation": h.explanation, "kind": emap.info.kind if emap.info else None,
         "reported_end": int(report["end"], 16) if report.get("end") else None,
         "regions": [r for r in _region_facts(snap)],
+        "pid": proc.pid,  # start_brk and brk are /proc/PID/stat fields 47 and 48
     }
     return ActionResult(facts, h.explanation)
 def _region_facts(snap) -> list[dict[str, Any]]:

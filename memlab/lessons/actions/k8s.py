@@ -173,7 +173,10 @@ def _file_modes(run: Any) -> dict[str, dict[str, Any]]:
             if stat.S_ISREG(st.st_mode):
                 out[f"{m.mount_path.rstrip('/')}/{name}"] = {
                     "mode": f"{stat.S_IMODE(st.st_mode):04o}", "uid": st.st_uid,
-                    "gid": st.st_gid}
+                    "gid": st.st_gid,
+                    # as `ls -ln` prints it: the mode bits, links, owner, group, size
+                    "ls": f"{stat.filemode(st.st_mode)} {st.st_nlink} {st.st_uid} "
+                          f"{st.st_gid} {st.st_size} {name}"}
     return out
 
 

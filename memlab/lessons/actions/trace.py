@@ -37,6 +37,13 @@ def _kib(status: dict[str, str], key: str) -> int:
     return int(status.get(key, "0 kB").split()[0]) * 1024
 
 
+def _status_line(status: dict[str, str], key: str) -> str:
+    """"VmRSS:\t    1744 kB": the number 8 wide, as fs/proc/task_mmu.c task_mem prints it
+    (seq_put_decimal_ull_width(m, " kB", ..., 8) after the tab)."""
+    num, _, unit = status.get(key, "0 kB").strip().partition(" ")
+    return f"{key}:\t{num:>8} {unit or 'kB'}"
+
+
 def fill_top(proc: Any) -> int:
     """malloc from the sample's heap until the top chunk has TOP_KEEP bytes left; each
     block must come from the top (where the top began), else the arithmetic is wrong and
@@ -91,6 +98,11 @@ def _trace(ctx: RunContext, p: dict[str, Any], save: str | None) -> ActionResult
         "top_left": top_left,
         "vm_before": _kib(before, "VmSize"), "vm_after": _kib(after, "VmSize"),
         "rss_before": _kib(before, "VmRSS"), "rss_after": _kib(after, "VmRSS"),
+        # the /proc/PID/status lines as the kernel printed them (fs/proc/task_mmu.c
+        # task_mem), shown beside a verdict on the growth
+        "status_lines": {when: {k: _status_line(s, k) for k in ("VmSize", "VmRSS")}
+                         for when, s in (("before", before), ("after", after))},
+        "pid": proc.pid,
     }
     facts["vm_growth"] = facts["vm_after"] - facts["vm_before"]
     facts["rss_growth"] = facts["rss_after"] - facts["rss_before"]
