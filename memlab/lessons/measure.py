@@ -7,6 +7,8 @@ writer sees in FORMAT.md ("env.start", "initstack.sp", "stack.end", ...).
 
 from __future__ import annotations
 
+import os
+import stat
 from typing import Any, Iterable
 
 from memlab.model import EnvEntry, Region, Snapshot
@@ -16,6 +18,14 @@ def region_fact(r: Region) -> dict[str, Any]:
     return {"start": r.start, "end": r.end, "size": r.size, "perms": r.perms,
             "offset": r.offset, "inode": r.inode, "path": r.path, "kind": r.kind,
             "dev": r.dev, "deleted": r.deleted}
+
+
+def file_facts(st: os.stat_result, name: str) -> dict[str, Any]:
+    """A file's mode ("0400"), owner and group, and its line as `ls -ln` prints it (mode
+    bits, links, uid, gid, size, name): how the lessons show who may read a file."""
+    return {"mode": f"{stat.S_IMODE(st.st_mode):04o}", "uid": st.st_uid, "gid": st.st_gid,
+            "ls": f"{stat.filemode(st.st_mode)} {st.st_nlink} {st.st_uid} {st.st_gid} "
+                  f"{st.st_size} {name}"}
 
 
 def env_facts(entries: Iterable[EnvEntry]) -> dict[str, Any]:

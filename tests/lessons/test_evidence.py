@@ -259,7 +259,7 @@ def test_a_refused_reader_shows_the_kernels_errno_and_its_text():
     assert kernel_lines({"v": "$o.environ.errno"}, {"v": "EACCES"}, {"o": other}) == \
         ("open /proc/1/environ as uid 65534: -1 EACCES (Permission denied)",)
     assert kernel_lines({"v": "$o.mem.ok"}, {"v": True}, {"o": other}) == ()
-    core = {"file": {"name": "core", "ls": "-rw------- 0 0 450560 core"},
+    core = {"file": {"name": "core", "ls": "-rw------- 1 0 0 450560 core"},
             "other_uid": {"uid": 65534, "errno": "EACCES"}}
     assert kernel_lines({"v": "$c.other_uid.errno"}, {"v": "EACCES"}, {"c": core}) == \
         ("open core as uid 65534: -1 EACCES (Permission denied)",)

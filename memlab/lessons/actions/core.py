@@ -16,7 +16,6 @@ import os
 import resource
 import secrets as _random
 import signal
-import stat
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +29,7 @@ from memlab.exposure.search import search
 from memlab.lessons.actions.exposure import NOBODY_UID
 from memlab.lessons.actions.registry import (ActionResult, Bound, RunContext, Skipped, action,
                                              bounded)
+from memlab.lessons.measure import file_facts
 from memlab.procfs.coredump import read_core_pattern
 from memlab.procfs.status import real_uid
 from memlab.samples import resolve_target
@@ -110,11 +110,8 @@ def _core_dump(ctx: RunContext, p: dict[str, Any], save: str | None) -> ActionRe
 
 def _examine(facts: dict[str, Any], path: str, name: bytes, secret: bytes) -> None:
     st = os.stat(path, follow_symlinks=False)
-    mode = stat.S_IMODE(st.st_mode)
-    facts["file"] = {"name": os.path.basename(path), "size": st.st_size, "uid": st.st_uid,
-                     "gid": st.st_gid, "mode": f"{mode:04o}", "readers": readers(st),
-                     "ls": f"{stat.filemode(st.st_mode)} {st.st_uid} {st.st_gid} "
-                           f"{st.st_size} {os.path.basename(path)}"}
+    facts["file"] = {"name": os.path.basename(path), "size": st.st_size,
+                     "readers": readers(st), **file_facts(st, os.path.basename(path))}
     with CoreFile(path) as core:
         snap = snapshot_from_core(core)
         want = name + b"=" + secret

@@ -22,7 +22,7 @@ from memlab.procfs._io import read_proc_file
 from memlab.procfs.mountinfo import parse_mountinfo
 from memlab.lessons.actions.registry import (ActionResult, Bound, RunContext, Skipped, action,
                                              argv_text, bounded)
-from memlab.lessons.measure import env_facts
+from memlab.lessons.measure import env_facts, file_facts
 from memlab.model import EnvEntry
 
 # what a learner needs for the container runtime's own evidence (runc exec, the pod's
@@ -171,12 +171,7 @@ def _file_modes(run: Any) -> dict[str, dict[str, Any]]:
             except OSError:
                 continue
             if stat.S_ISREG(st.st_mode):
-                out[f"{m.mount_path.rstrip('/')}/{name}"] = {
-                    "mode": f"{stat.S_IMODE(st.st_mode):04o}", "uid": st.st_uid,
-                    "gid": st.st_gid,
-                    # as `ls -ln` prints it: the mode bits, links, owner, group, size
-                    "ls": f"{stat.filemode(st.st_mode)} {st.st_nlink} {st.st_uid} "
-                          f"{st.st_gid} {st.st_size} {name}"}
+                out[f"{m.mount_path.rstrip('/')}/{name}"] = file_facts(st, name)
     return out
 
 
