@@ -224,17 +224,25 @@ _WORDS = {"names": "(names)", "entries": "(entries)", "count": "(count)", "raw":
           "mapped_path": "(its path on the node)", "-1": "(last)", "0": "(first)",
           "env_drift": "", "on_restart": "in a restarted container",
           "running": "in the running container", "verdict": "", "values": ""}
-_REF = re.compile(r"^\$([A-Za-z_][\w-]*)((?:\.[^.\s]+)*)$")
+# a lesson's reference to a measurement: "$name.path.to.value"
+REF_RE = re.compile(r"^\$([A-Za-z_][\w-]*)((?:\.[^.\s]+)*)$")
 
 
-def _longest_key(container: Any, parts: list[str]) -> tuple[str, list[str]]:
-    """The key a dotted path starts with: "/etc/app/settings.conf" is ONE key although
-    the reference splits it at its dot (the engine's resolve takes the longest too)."""
+def key_length(container: Any, parts: list[str]) -> int:
+    """How many of PARTS make the longest key CONTAINER has: a key may itself contain
+    dots ("/etc/app/settings.conf", "key.p12") although a reference splits it there.
+    0 when none does."""
     if isinstance(container, Mapping):
         for j in range(len(parts), 0, -1):
             if ".".join(parts[:j]) in container:
-                return ".".join(parts[:j]), parts[j:]
-    return (parts[0], parts[1:]) if parts else ("", [])
+                return j
+    return 0
+
+
+def _longest_key(container: Any, parts: list[str]) -> tuple[str, list[str]]:
+    """The key a dotted path starts with (key_length), else its first part."""
+    n = key_length(container, parts) or min(1, len(parts))
+    return ".".join(parts[:n]), parts[n:]
 
 
 def _keys(container: Any, parts: list[str]) -> list[str]:
@@ -277,7 +285,7 @@ def describe_ref(value: Any, measurements: Mapping[str, Any] | None = None,
         return [describe_ref(v, measurements, made_by) for v in value]
     if not isinstance(value, str):
         return value
-    m = _REF.match(value)
+    m = REF_RE.match(value)
     if not m:
         return value
     root, parts = m.group(1), [p for p in m.group(2).split(".") if p]

@@ -29,7 +29,8 @@ from memlab.k8s.manifests import parse_documents
 from memlab.lessons.actions import ACTIONS, ActionResult, RunContext, Skipped
 from memlab.lessons.actions.k8s import read_manifest
 from memlab.lessons.checks import (CHECKS, FAIL, PASS, SKIP, Args, Verdict, describe_check,
-                                   describe_ref, fmt, revealed as checks_revealed)
+                                   describe_ref, fmt, key_length,
+                                   revealed as checks_revealed)
 from memlab.lessons.evidence import kernel_lines
 from memlab.lessons.lessonfile import (  # noqa: F401  (re-exported for front ends)
     REF_RE, Catalog, CheckCall, Lesson, LessonFileError, Quiz, Step, TryIt, discover,
@@ -200,12 +201,11 @@ class LessonRunner:
             if isinstance(cur, (Skipped, ActionFailed)):
                 break
             part = path[i]
-            # A key may itself contain dots ("key.p12"): take the longest one that exists.
-            key = next((".".join(path[i:j]) for j in range(len(path), i, -1)
-                        if isinstance(cur, dict) and ".".join(path[i:j]) in cur), None)
-            if key is not None:
+            n = key_length(cur, path[i:])
+            if n:  # a key may itself contain dots ("key.p12"): the longest that exists
+                key = ".".join(path[i:i + n])
                 cur = cur[key]
-                i += key.count(".") + 1
+                i += n
                 walked.append(key)
                 continue
             if isinstance(cur, (list, tuple)) and re.fullmatch(r"-?\d+", part) \

@@ -11,13 +11,12 @@ from __future__ import annotations
 import errno as errno_mod
 import json
 import os
-import re
 from typing import Any, Iterable, Mapping
 
 from memlab.kernel.abi import STAT_ADDRESS_FIELDS
+from memlab.lessons.checks import REF_RE, key_length
 from memlab.secrets import display_value
 
-_REF = re.compile(r"^\$([A-Za-z_][\w-]*)((?:\.[^.\s]+)*)$")
 MAX_LINES = 4  # per check: the lines nearest the verdict, not a dump
 HEX_WIDTH = 16  # bytes per hex line, as xxd prints them
 
@@ -28,14 +27,6 @@ _WATCH_HEADS = frozenset({"seen", "trigger", "found", "file_value", "path_value"
                           "elapsed", "lines", "alive"})
 _TRACE_HEADS = frozenset({"brk", "brk_result", "mmap", "mmap_result", "mmap_length",
                           "mapping_start", "names", "count"})
-
-
-def _longest(container: Mapping[str, Any], parts: list[str]) -> str:
-    """"/etc/app/settings.conf" is one key although a reference splits it at the dot."""
-    for j in range(len(parts), 0, -1):
-        if ".".join(parts[:j]) in container:
-            return ".".join(parts[:j])
-    return ".".join(parts)
 
 
 def maps_line(r: Mapping[str, Any]) -> str:
@@ -223,7 +214,7 @@ def kernel_lines(params: Mapping[str, Any], values: Mapping[str, Any],
     literals = [v for v in params.values() if isinstance(v, str) and not v.startswith("$")]
     for key, raw in params.items():
         for ref in refs(raw):
-            m = _REF.match(ref)
+            m = REF_RE.match(ref)
             if not m:
                 continue
             root, parts = m.group(1), [p for p in m.group(2).split(".") if p]
@@ -255,7 +246,8 @@ def kernel_lines(params: Mapping[str, Any], values: Mapping[str, Any],
                 for line in _traced(meas, head):
                     add(line)
             if head == "file_modes" and isinstance(meas.get("file_modes"), Mapping):
-                path = _longest(meas["file_modes"], parts[1:])
+                rest = parts[1:]
+                path = ".".join(rest[:key_length(meas["file_modes"], rest) or len(rest)])
                 info = meas["file_modes"].get(path)
                 if isinstance(info, Mapping) and isinstance(info.get("ls"), str):
                     add(f"ls -ln {path}: {info['ls']}")

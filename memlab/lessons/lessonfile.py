@@ -22,7 +22,7 @@ from memlab import requirements
 from memlab.errors import UsageError
 from memlab.inputfile import LESSON, InputFileError, read_input_text
 from memlab.lessons.actions import ACTIONS, PROGRAM_PARAMS, param_value
-from memlab.lessons.checks import CHECKS, describe_check
+from memlab.lessons.checks import CHECKS, REF_RE, describe_check
 
 CONTENT_DIR = Path(__file__).resolve().parent / "content"
 LANGUAGES = ("en", "ko")  # en: content/*.toml; ko: content/ko/*.toml, where translated
@@ -37,7 +37,6 @@ def default_lang(environ: dict[str, str] | None = None) -> str:
         if value:
             return "ko" if value.lower().startswith("ko") else "en"
     return "en"
-REF_RE = re.compile(r"^\$([A-Za-z_][\w-]*)((?:\.[^.\s]+)*)$")
 _TEMPLATE_RE = re.compile(r"\{(\$[A-Za-z_][\w-]*(?:\.[^.\s{}:]+)*)\}")
 _LESSON_KEYS = {"id", "title", "goal", "minutes", "order", "chapters", "corrects", "summary"}
 _STEP_KEYS = {"title", "text", "after", "action", "check", "needs_root", "highlight",
