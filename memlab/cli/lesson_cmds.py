@@ -130,7 +130,7 @@ def _result_line(r: Any) -> str:
     detail = printable(f"measured: {v.measured}" if v.status != "skip" else v.measured)
     if v.status == "fail" and v.expected:
         detail += f" (expected {printable(v.expected)})"
-    for source in getattr(v, "source", ()):  # the kernel's own line, beside the verdict
+    for source in v.source:  # the kernel's own lines, beside the verdict
         detail += f"\n          {printable(source)}"
     return f"{line}\n        {detail}"
 
