@@ -12,6 +12,7 @@ from memlab.lessons.lessonfile import CONTENT_DIR, default_lang, discover, load_
 from tests.lessons.test_cli import run_cli, summary
 
 TRANSLATED = sorted((CONTENT_DIR / "ko").glob("*.toml"))
+ENGLISH = sorted(CONTENT_DIR.glob("*.toml"))
 HANGUL = re.compile(r"[\uac00-\ud7a3]")
 
 
@@ -31,6 +32,35 @@ def shape(lesson):
                    (s.try_it.command, s.try_it.answer_from) if s.try_it else None)
                   for s in lesson.steps),
             tuple(quiz(q) for q in lesson.quizzes))
+
+
+def untwinned(content_dir, lang="ko"):
+    """The lesson files of content_dir without a twin in content_dir/lang, and the other
+    way round: a translation whose English lesson is gone (or was renamed)."""
+    en = {p.name for p in content_dir.glob("*.toml")}
+    tr = {p.name for p in (content_dir / lang).glob("*.toml")}
+    return sorted(f"{n}: no {lang}/{n}" for n in en - tr) + \
+        sorted(f"{lang}/{n}: no English {n}" for n in tr - en)
+
+
+def test_every_english_lesson_has_a_korean_twin_and_back():
+    assert ENGLISH and untwinned(CONTENT_DIR) == []
+
+
+def test_a_missing_twin_is_named(tmp_path):
+    (tmp_path / "ko").mkdir()
+    for name in ("01-a.toml", "02-b.toml"):
+        (tmp_path / name).write_text("")
+    (tmp_path / "ko" / "01-a.toml").write_text("")
+    (tmp_path / "ko" / "09-gone.toml").write_text("")
+    assert untwinned(tmp_path) == ["02-b.toml: no ko/02-b.toml", "ko/09-gone.toml: no English 09-gone.toml"]
+
+
+@pytest.mark.parametrize("path", ENGLISH, ids=lambda p: p.stem)
+def test_english_lesson_and_its_korean_twin_have_one_structure(path):
+    twin = CONTENT_DIR / "ko" / path.name
+    assert twin.is_file(), f"{path.name} has no Korean twin: memlab/lessons/content/ko/{path.name}"
+    assert shape(load_lesson(twin)) == shape(load_lesson(path)), path.name
 
 
 def test_there_is_a_korean_lesson():
