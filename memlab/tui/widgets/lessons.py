@@ -31,7 +31,7 @@ from memlab.tui.widgets.virtual import VirtualTable
 
 HELP = ("Lessons walk you through the article, running memlab and checking what it "
         "measured.  Enter opens the selected lesson beside the views: n next, b back, "
-        "enter run the step, escape close.")
+        "enter run the step (a prediction is asked first; a try-it after), escape close.")
 
 # A step's `highlight` ("view" or "view:target") -> the view that shows that part of the
 # process, and the table (and the columns, by heading) where `target` names a row.
