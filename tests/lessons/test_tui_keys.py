@@ -31,6 +31,13 @@ async def keyboard_walk(size: tuple[int, int]) -> None:
             for _ in pane.runner.steps:
                 await pilot.press("enter")  # run: its results scroll into view
                 await settle(app, pilot)
+                if pane.asking == "predict":  # asked first; the answer runs the step
+                    await pilot.press("a", "enter")
+                    await settle(app, pilot)
+                if pane.asking == "try":  # escape skips it
+                    await pilot.press("escape")
+                    await settle(app, pilot)
+                assert pane.runner.index in pane.runner.outcomes
                 if body.max_scroll_y > 0:
                     assert body.scroll_y == body.max_scroll_y, (body.scroll_y,
                                                                 body.max_scroll_y)

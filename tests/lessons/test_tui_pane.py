@@ -17,6 +17,25 @@ from tests.helpers import gone, wait_until_async
 from tests.tui.conftest import settle
 
 
+async def answer_what_the_step_asks(pane: LessonPane, pilot) -> None:
+    """A prediction: the answer key's letter; a try-it: what the command shows (the
+    runner's own measurement, in hex as /proc/PID/maps prints it) or, if no number,
+    escape skips it."""
+    step = pane.runner.current
+    if pane.asking == "predict":
+        letter = chr(97 + step.predict.choices.index(step.predict.answer))
+        await pilot.press(letter, "enter")
+        await settle(pane.app, pilot)
+    if pane.asking == "try":
+        value = pane.runner.resolve(step.try_it.answer_from)
+        if isinstance(value, int) and not isinstance(value, bool):
+            await pilot.press(*f"{value:x}", "enter")
+        else:
+            await pilot.press("escape")
+        await settle(pane.app, pilot)
+    assert pane.asking is None
+
+
 async def walk_where_env_lives() -> None:
     source = LiveSource()
     source.launch(LaunchRequest("sleeper", tuple(demo_env()), no_aslr=True))
@@ -39,8 +58,9 @@ async def walk_where_env_lives() -> None:
             verdicts = []
             for i, step in enumerate(runner.steps):
                 assert runner.index == i
-                await pilot.press("enter")  # run the step
+                await pilot.press("enter")  # run the step (a prediction is asked first)
                 await settle(app, pilot)
+                await answer_what_the_step_asks(pane, pilot)
                 out = runner.outcomes[i]
                 assert out.error is None, out.error
                 verdicts += [r.status for r in out.results]
@@ -103,7 +123,14 @@ async def run_every_lesson_in_the_pane() -> dict[str, list[str]]:
                 pane = view.open_lesson(lesson.id)
                 await settle(app, pilot)
                 for _ in pane.runner.steps:
-                    await pilot.press("enter", "n")
+                    await pilot.press("enter")
+                    await settle(app, pilot, rounds=1)
+                    if pane.asking == "predict":  # any choice: the step runs
+                        await pilot.press("a", "enter")
+                        await settle(app, pilot, rounds=1)
+                    if pane.asking == "try":
+                        await pilot.press("escape")
+                    await pilot.press("n")
                     await settle(app, pilot, rounds=1)
                 assert pane.runner.at_quiz
                 statuses[lesson.id] = [r.status for o in pane.runner.outcomes.values()

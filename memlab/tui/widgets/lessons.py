@@ -4,9 +4,13 @@ Teaches: the whole course, step by step, next to the views it talks about.  The 
 drives one memlab.lessons.engine.LessonRunner (the same engine as `memlab lesson run`):
 n/b move between steps, enter runs the step's actions and checks and shows each verdict
 with the value memlab measured, then the app attaches to the process the step launched
-and switches to the view the step is about (its `highlight`).  The quiz page takes
-answers in an input and checks them against the measurement.  Actions launch processes,
-so they run on the event-loop thread (PR_SET_PDEATHSIG is tied to the forking thread).
+and switches to the view the step is about (its `highlight`).  As in `memlab lesson run`
+(memlab/cli/lesson_cmds.py): a step with a prediction asks it first and runs only once
+the learner answered, then shows the prediction beside the measurement; a step with a
+try-it asks what the command showed in the learner's other terminal (one retry, escape
+skips).  The quiz page takes answers in an input and checks them against the
+measurement.  Actions launch processes, so they run on the event-loop thread
+(PR_SET_PDEATHSIG is tied to the forking thread).
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ from textual.containers import Vertical, VerticalScroll
 from textual.css.query import NoMatches
 from textual.widgets import DataTable, Input, Static
 
-from memlab.lessons.engine import LessonRunner, discover
+from memlab.lessons.engine import LessonRunner, QuizAnswer, discover
 from memlab.lessons.lessonfile import default_lang
 from memlab.render.safe import printable
 from memlab.tui.views import ViewSpec
@@ -27,7 +31,7 @@ from memlab.tui.widgets.virtual import VirtualTable
 
 HELP = ("Lessons walk you through the article, running memlab and checking what it "
         "measured.  Enter opens the selected lesson beside the views: n next, b back, "
-        "enter run the step, escape close.")
+        "enter run the step (a prediction is asked first; a try-it after), escape close.")
 
 # A step's `highlight` ("view" or "view:target") -> the view that shows that part of the
 # process, and the table (and the columns, by heading) where `target` names a row.
@@ -36,6 +40,19 @@ HIGHLIGHT_ROWS = {"map": ("#regions", ("path", "kind")), "stack": ("#stack-table
                   "env": ("#env-entries", ("name",))}
 
 STATUS_STYLE = {"pass": "bold green", "fail": "bold red", "skip": "bold yellow"}
+PREDICT_HINT = "type a letter, then enter · escape: not now"
+TRY_HINT = "type what it showed, then enter · escape (or n) skips it"
+
+
+def _choice_text(quiz, given: str) -> str:
+    """What the learner picked, in the choice's words ("b" -> "b) some padding")."""
+    g = given.strip()
+    n = len(quiz.choices)
+    if n and len(g) == 1 and g.isascii() and g.isalpha() and ord(g.lower()) - 97 < n:
+        return f"{g.lower()}) {quiz.choices[ord(g.lower()) - 97]}"
+    if n and g.isascii() and g.isdigit() and 1 <= int(g) <= n:
+        return f"{chr(96 + int(g))}) {quiz.choices[int(g) - 1]}"
+    return g or "(nothing)"
 
 
 def _verdict_text(status: str, label: str, measured: str, expected: str = "",
@@ -73,13 +90,17 @@ class LessonPane(Vertical, can_focus=True):
     def __init__(self, lesson, **kw) -> None:
         super().__init__(**kw)
         self.lesson = lesson
-        self.runner = LessonRunner(lesson)
+        # the learner runs a try-it command; memlab judges what they typed (check_try)
+        self.runner = LessonRunner(lesson, run_commands=False)
         self.quiz_index = 0
         self.highlighted: tuple[str, str, int] | None = None  # (view, target, row) shown
         self._highlight_timer = None
         self._highlight_tries = 0
         self.transcript: list[str] = []  # what the pane showed, as plain text (tests)
-        self.tries = 0  # wrong answers to the current quiz (one retry)
+        self.tries = 0  # wrong answers to the current quiz or try-it (one retry)
+        self.asking: str | None = None  # "predict" / "try": the answer box is for a step
+        self.predictions: dict[int, tuple[str, QuizAnswer]] = {}  # step -> (typed, judged)
+        self.try_log: dict[int, Text] = {}  # step -> the try-it exchange so far
 
     def compose(self) -> ComposeResult:
         yield Static(id="lesson-head")
@@ -131,11 +152,15 @@ class LessonPane(Vertical, can_focus=True):
             self._show_quiz()
             return
         answer.display = False
+        self.asking = None
         step = r.current
         body = Text(step.title + "\n", style="bold")
         body.append(printable(" ".join(r.render(step.text).split())))  # has measurements
         out = r.outcomes.get(r.index)
-        if out is None and step.actions:
+        if out is None and step.predict is not None:
+            body.append("\n\n[enter] asks for your prediction, then runs this step",
+                        style="dim")
+        elif out is None and step.actions:
             body.append("\n\n[enter] runs this step", style="dim")
         self._put("lesson-step", body)
         self._show_outcome()
@@ -148,20 +173,64 @@ class LessonPane(Vertical, can_focus=True):
                 t.append(f"→ {printable(note)}\n", style="cyan")
             if out.skipped:
                 t.append(f"SKIP  {printable(out.skipped)}\n", style="bold yellow")
+            step = out.step
+            predicted = self.predictions.get(step.index)
             for res in out.results:
+                if predicted is not None and res.where.endswith("prediction"):
+                    continue  # shown beside the learner's prediction
                 t.append_text(_verdict_text(res.status, res.label, res.verdict.measured,
                                             res.verdict.expected, res.verdict.source))
                 t.append("\n")
+            if predicted is not None and step.predict is not None:
+                t.append_text(self._prediction_text(step.predict, *predicted))
             if out.after:
                 t.append(printable(" ".join(out.after.split())), style="italic")
-            step = out.step
             if step.try_it is not None:
                 t.append("\nTry it yourself, in another terminal:\n", style="bold")
                 t.append(f"  $ {printable(self.runner.try_command(step))}\n")
                 t.append(printable(" ".join(self.runner.mask(step.try_it.question).split())))
+                if step.index in self.try_log:
+                    t.append("\n")
+                    t.append_text(self.try_log[step.index])
+                if self.asking == "try":
+                    t.append(f"\n{TRY_HINT}", style="dim")
         self._put("lesson-verdicts", t)
         if out is not None:
             self._reveal_latest()
+
+    def _prediction_text(self, quiz, given: str, ans: QuizAnswer) -> Text:
+        """The learner's prediction beside what memlab measured, and the evidence."""
+        mask = self.runner.mask
+        t = Text("your prediction: ", style="bold")
+        t.append(printable(mask(_choice_text(quiz, given))))
+        t.append(" — measured: ", style="bold")
+        t.append(printable(ans.expected) + "\n")
+        t.append("right" if ans.correct else "not quite",
+                 style="bold green" if ans.correct else "bold red")
+        if not ans.correct and ans.why_wrong:
+            t.append(f": {printable(ans.why_wrong)}")
+        t.append("\n")
+        if ans.evidence is not None:
+            ev = ans.evidence.verdict
+            t.append_text(_verdict_text(ans.evidence.status, "evidence", ev.measured,
+                                        ev.expected, ev.source))
+            t.append("\n")
+        if quiz.explain:
+            t.append(printable(" ".join(mask(quiz.explain).split())) + "\n", style="italic")
+        return t
+
+    def _open_answer(self, placeholder: str) -> None:
+        answer = self.query_one("#lesson-answer", Input)
+        answer.placeholder = placeholder
+        answer.value = ""
+        answer.display = True
+        answer.focus()  # typed letters answer; they never reach the pane's or app's keys
+
+    def _close_answer(self) -> None:
+        self.asking = None
+        self.tries = 0
+        self.query_one("#lesson-answer", Input).display = False
+        self.focus()
 
     def _show_quiz(self) -> None:
         quizzes = self.lesson.quizzes
@@ -187,6 +256,7 @@ class LessonPane(Vertical, can_focus=True):
             self.tries = 0
         else:
             self.runner.next()
+            self.tries = 0
         self.show_current()
         if self.runner.at_quiz:
             self.query_one("#lesson-answer", Input).focus()
@@ -196,6 +266,7 @@ class LessonPane(Vertical, can_focus=True):
             self.quiz_index -= 1
         else:
             self.runner.back()
+            self.tries = 0
         self.show_current()
         self.focus()
 
@@ -204,12 +275,108 @@ class LessonPane(Vertical, can_focus=True):
         launch processes), then point the views at what the step talks about."""
         if self.runner.at_quiz:
             return
+        step = self.runner.current
+        if step.predict is not None:  # predict first: nothing measured yet
+            self._ask_prediction(step)
+            return
+        self._run(step)
+
+    def _ask_prediction(self, step) -> None:
+        q = step.predict
+        mask = self.runner.mask
+        t = Text("Predict first, before memlab measures:\n", style="bold")
+        t.append(printable(" ".join(mask(q.question).split())))
+        for i, choice in enumerate(q.choices):
+            t.append(f"\n  {chr(97 + i)}) {printable(mask(choice))}")
+        t.append(f"\n{PREDICT_HINT}", style="dim")
+        self._put("lesson-verdicts", t)
+        self.asking = "predict"
+        self._open_answer("your prediction (a letter), then enter")
+        self._reveal_latest()
+
+    def _run(self, step, predicted: str | None = None) -> None:
+        """Run the step (its actions, then its checks), judge the prediction against
+        what was measured, follow the views, then ask the try-it."""
         before = set(self.runner.ctx.processes.values())
         self.runner.run_step()
+        self.predictions.pop(step.index, None)
+        self.try_log.pop(step.index, None)
+        if predicted is not None and step.predict is not None:
+            self.predictions[step.index] = (predicted,
+                                            self.runner.answer_quiz(step.predict, predicted))
         self._show_outcome()
         self._follow(before)
+        if step.try_it is not None and self.runner.current is step:
+            self._ask_try(step)
+
+    def _ask_try(self, step) -> None:
+        ahead = self.runner.check_try(step, "")  # nothing to compare with: say why
+        if ahead.status == "skip":
+            self.try_log[step.index] = Text(f"SKIP  {printable(ahead.verdict.measured)}",
+                                            style="bold yellow")
+            self._show_outcome()
+            return
+        self.asking = "try"
+        self.tries = 0
+        self._open_answer("what did the command show? then enter")
+        self._show_outcome()
+
+    def _end_try(self, step, log: Text, *, skipped: bool = False) -> None:
+        if not skipped and step.try_it.explain:
+            log.append("\n" + printable(" ".join(self.runner.mask(step.try_it.explain)
+                                                 .split())), style="italic")
+        self._close_answer()
+        self._show_outcome()
+
+    def _answer_try(self, given: str) -> None:
+        step = self.runner.current
+        log = self.try_log.setdefault(step.index, Text())
+        if log.plain:
+            log.append("\n")
+        if given.strip().lower() == "n":  # skip it, like escape, and go on
+            self._skip_try()
+            self.action_next_step()
+            return
+        result = self.runner.check_try(step, given)
+        typed = printable(self.runner.mask(given.strip() or "(nothing)"))
+        if result.status == "pass":
+            log.append("right", style="bold green")
+            log.append(f": {printable(result.verdict.measured)}")
+            self._end_try(step, log)
+            return
+        log.append(f"{typed}: not quite", style="bold red")
+        log.append(": that is not what the command prints for this process; look again "
+                   "at the line it printed")
+        if self.tries == 0:
+            self.tries = 1
+            log.append(" (one more try)", style="dim")
+            self._show_outcome()
+            self.query_one("#lesson-answer", Input).focus()
+            return
+        ran = self.runner.check_try(step, None)  # memlab runs the command itself
+        log.append("\nmemlab ran it: ")
+        log.append(ran.status.upper(), style=STATUS_STYLE.get(ran.status, "bold"))
+        log.append(f" {printable(ran.verdict.measured)}")
+        self._end_try(step, log)
+
+    def _skip_try(self) -> None:
+        step = self.runner.current
+        log = self.try_log.setdefault(step.index, Text())
+        if log.plain and not log.plain.endswith("\n"):
+            log.append("\n")
+        log.append("skipped", style="dim")
+        self._end_try(step, log, skipped=True)
 
     def action_close_lesson(self) -> None:
+        """Escape: skips the try-it or puts the prediction off (the step is not run);
+        otherwise closes the lesson."""
+        if self.asking == "try":
+            self._skip_try()
+            return
+        if self.asking == "predict":
+            self._close_answer()
+            self.show_current()
+            return
         self.app.close_side_pane()
 
     def _follow(self, before: set) -> None:
@@ -273,7 +440,24 @@ class LessonPane(Vertical, can_focus=True):
         memlab measured and gets one retry; then the evidence is shown and the next
         question asked.  Focus stays in the answer box until the last question (typing
         `b`, `a` or `d` answers, never moves the lesson or the app)."""
-        if event.input.id != "lesson-answer" or not self.runner.at_quiz:
+        if event.input.id != "lesson-answer":
+            return
+        if self.asking == "predict" and not self.runner.at_quiz:
+            event.stop()
+            given = event.value
+            if not given.strip():  # a blank is no prediction: the box stays open
+                return
+            event.input.value = ""
+            self._close_answer()
+            self._run(self.runner.current, given)
+            return
+        if self.asking == "try" and not self.runner.at_quiz:
+            event.stop()
+            given = event.value
+            event.input.value = ""
+            self._answer_try(given)
+            return
+        if not self.runner.at_quiz:
             return
         event.stop()
         quizzes = self.lesson.quizzes
