@@ -65,7 +65,10 @@ class Scrollback(Tmux):
 
 @pytest.fixture
 def lesson():
-    t = Scrollback(f"env NO_COLOR=1 {MEMLAB} lesson run where-env-lives")
+    # the pane outlives memlab: without it the session ends with the lesson, and a
+    # capture that comes a moment late sees an empty screen
+    t = Scrollback(f"env NO_COLOR=1 {MEMLAB} lesson run where-env-lives;"
+                   " echo \"[memlab exited: $?]\"; sleep 600")
     yield t
     t.kill()
 
@@ -101,6 +104,7 @@ def test_a_learner_walks_where_env_lives(lesson):
     t.wait_for("right: [stack]")
     t.wait_count("your answer >", 3)
     t.keys("8", "Enter")
-    screen = t.wait_for("right: 8", "── What you measured")
+    # the lesson ends; the pane stays (see the fixture), so the end cannot be missed
+    screen = t.wait_for("right: 8", "── What you measured", "[memlab exited: 0]")
     assert "FAIL" not in screen and "hunter2" not in screen
     assert "$p." not in screen  # engine syntax never reaches the learner
