@@ -137,13 +137,15 @@ def _result_line(r: Any) -> str:
 
 # --------------------------------------------------------------------------- list
 def cmd_list(args: argparse.Namespace) -> int:
-    from memlab.lessons.engine import discover
+    from memlab.lessons.engine import discover, lesson_mask
 
     cat = discover(args.dir, builtin=not args.no_builtin, lang=_lang(args))
     rows = []
     for n, lesson in enumerate(cat.lessons, 1):
         ok, why = lesson.availability()
-        rows.append({"number": n, "id": lesson.id, "title": lesson.title, "goal": lesson.goal,
+        mask = lesson_mask(lesson)  # a title or goal may quote a secret too
+        rows.append({"number": n, "id": lesson.id, "title": mask(lesson.title),
+                     "goal": mask(lesson.goal),
                      "minutes": lesson.minutes, "steps": len(lesson.steps),
                      "checks": lesson.check_count, "chapters": list(lesson.chapters),
                      "available": ok, "why_unavailable": why or None,

@@ -498,7 +498,7 @@ class LessonRunner:
         command run by memlab itself: its output must show the measured value."""
         t = step.try_it
         where = f"step {step.index + 1} try it"
-        label = self.mask(f"try it: {self.render(t.command)}")
+        label = self.mask(f"$ {self.render(t.command)}")  # "step N try it: $ cmd"
         try:
             measured = self.resolve(t.answer_from)
         except _Unresolved as err:

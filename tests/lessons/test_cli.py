@@ -176,6 +176,19 @@ def test_run_json_gives_every_verdict_with_its_measured_value(lesson_dir):
     assert data["results"][1]["measured"] == "the env block in memory (count) = 1"
 
 
+def test_list_masks_a_secret_the_lesson_quotes_in_its_title_and_goal(lesson_dir):
+    leaky = GOOD.replace('env = ["A=1"]', 'env = ["A=1", "DB_PASSWORD=hunter2"]') \
+        .replace('expected = ["A=1"]', 'expected = ["A=1", "DB_PASSWORD=hunter2"]') \
+        .replace("A tiny lesson", "Where hunter2 lives").replace("Check that", "Find hunter2:")
+    lesson_dir("leaky.toml", leaky)
+    for argv in ((), ("--json",)):
+        rc, out, err = run_cli("lesson", "list", "--no-builtin", "--dir",
+                               str(lesson_dir.dir), *argv)
+        assert rc == 0, err
+        assert "Where *** lives" in out and "Find ***:" in out
+        assert "hunter2" not in out + err
+
+
 def test_list_fits_80_columns(monkeypatch):
     """Each lesson's heading line (id, title, minutes, checks) ran to 100+ columns and
     the goal was filled to 88."""

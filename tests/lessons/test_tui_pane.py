@@ -66,6 +66,8 @@ async def walk_where_env_lives() -> None:
                 verdicts += [r.status for r in out.results]
                 shown = app.query_one("#lesson-verdicts").render().plain
                 assert "PASS" in shown and "FAIL" not in shown, shown
+                # the step ran: its text no longer offers to run it
+                assert "[enter]" not in app.query_one("#lesson-step").render().plain
                 if step.highlight:  # the view the step talks about is on screen
                     want, _, target = step.highlight.partition(":")
                     assert app.query_one("#views", TabbedContent).active == want

@@ -304,7 +304,7 @@ class LessonPane(Vertical, can_focus=True):
         if predicted is not None and step.predict is not None:
             self.predictions[step.index] = (predicted,
                                             self.runner.answer_quiz(step.predict, predicted))
-        self._show_outcome()
+        self.show_current()  # the step's text, now with its measurements, and no "[enter]"
         self._follow(before)
         if step.try_it is not None and self.runner.current is step:
             self._ask_try(step)
