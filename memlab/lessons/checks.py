@@ -684,5 +684,7 @@ def _matches(a: Args) -> Verdict:
     if len(s) > MAX_SUBJECT:
         return verdict(False, f"{a.label('value')} is {len(s)} characters; `matches` looks "
                        f"at most {MAX_SUBJECT}", f"matches /{pattern}/")
-    return verdict(re.search(pattern, s) is not None, f"{a.label('value')} = {s!r}",
+    # shown as show() shows it: the value of a secret-looking name masked, like the
+    # kernel's line beside it
+    return verdict(re.search(pattern, s) is not None, a.show("value", s),
                    f"matches /{pattern}/")

@@ -498,7 +498,7 @@ class LessonRunner:
         command run by memlab itself: its output must show the measured value."""
         t = step.try_it
         where = f"step {step.index + 1} try it"
-        label = self.mask(f"$ {self.render(t.command)}")  # "step N try it: $ cmd"
+        label = self.mask(fmt(f"$ {self.render(t.command)}"))  # "step N try it: $ cmd"
         try:
             measured = self.resolve(t.answer_from)
         except _Unresolved as err:
@@ -517,7 +517,7 @@ class LessonRunner:
                                t.line)
         line = _in_output(output, measured)
         v = Verdict(PASS if line else FAIL,
-                    self.mask(f"the command printed: {line.strip()}" if line else
+                    self.mask(f"the command printed: {fmt(line.strip())}" if line else
                               f"the command's output ({len(output)} bytes) never shows "
                               f"{fmt(measured)}"),
                     self.mask(f"{fmt(measured)} in its output"))

@@ -77,3 +77,22 @@ def test_secret_values_masked_unless_revealed():
         assert "hunter2" in fmt(["DB_PASSWORD=hunter2"])
     finally:
         set_reveal(False)
+
+
+@pytest.mark.parametrize("name, params", [
+    ("matches", {"value": "XXXXXXXXXXX", "pattern": "^X+$"}),
+    ("equals", {"value": "XXXXXXXXXXX", "expected": "XXXXXXXXXXX"}),
+])
+def test_a_secret_looking_names_value_is_masked_in_the_verdict(name, params):
+    """A measurement whose source ends in a secret-looking name (DB_PASSWORD) shows its
+    value masked, as the kernel's line beside it does, whatever the check."""
+    labels = {k: "\0/proc/1/environ: DB_PASSWORD" if k == "value" else v
+              for k, v in params.items()}
+    v = CHECKS[name].fn(Args(params, labels))
+    assert v.status == PASS
+    assert "DB_PASSWORD = ***" in v.measured and "XXX" not in v.measured, v.measured
+    set_reveal(True)
+    try:
+        assert "XXXXXXXXXXX" in CHECKS[name].fn(Args(params, labels)).measured
+    finally:
+        set_reveal(False)

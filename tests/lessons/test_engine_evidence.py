@@ -305,3 +305,21 @@ def test_notes_action_errors_and_try_it_never_print_a_secret(lesson_dir):
     assert re.search(r"^FAIL  leaky step 2: the step's action runs\n.*refused", out, re.M), out
     rc, out, _ = run_cli("lesson", "run", path, "--check", "--yes", "--reveal")
     assert "sekrit-9931" in out  # the test can fail
+
+
+def test_try_it_output_masks_a_secret_the_lesson_never_named(lesson_dir):
+    """What a try-it command printed is judged as memlab's views judge text: a
+    secret-looking NAME=value is masked even when the lesson does not know the value."""
+    from tests.lessons.conftest import GOOD
+
+    text = GOOD.replace('[[step.check]]', '''[step.try]
+command = "echo API_TOKEN=tok-unknown-777 count={$p.env.count}"
+question = "What count did it print?"
+answer_from = "$p.env.count"
+[[step.check]]''', 1)
+    path = str(lesson_dir("printer.toml", text))
+    rc, out, err = run_cli("lesson", "run", path, "--check", "--yes")
+    assert rc == 0, out + err
+    assert re.search(r"^PASS  printer step 1 try it: .*\n.*printed: API_TOKEN=\*\*\*", out,
+                     re.M), out
+    assert "tok-unknown-777" not in out + err, out
