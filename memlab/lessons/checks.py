@@ -52,9 +52,11 @@ class Args:
     """A check's parameters: resolved values by name, and the text the lesson wrote
     for each (so `$p.env.start` can be shown next to its value)."""
 
-    def __init__(self, values: Mapping[str, Any], labels: Mapping[str, Any]):
+    def __init__(self, values: Mapping[str, Any], labels: Mapping[str, Any],
+                 lang: str = "en"):
         self._values = dict(values)
         self._labels = dict(labels)
+        self.lang = lang  # the words of the verdict (memlab.lessons.words)
 
     def __getitem__(self, name: str) -> Any:
         return self._values[name]
@@ -93,7 +95,8 @@ class Args:
 
     def labels(self, name: str) -> list[str]:
         raw = self._labels.get(name, [])
-        return [describe_ref(r).lstrip("\0") if isinstance(r, str) else fmt(r) for r in raw]
+        return [describe_ref(r, lang=self.lang).lstrip("\0") if isinstance(r, str) else fmt(r)
+                for r in raw]
 
 
 @dataclass(frozen=True)
@@ -380,7 +383,8 @@ def _equals(a: Args) -> Verdict:
 def _differs(a: Args) -> Verdict:
     """value != other: something changed (or two runs disagree)."""
     v, o = a["value"], a["other"]
-    return verdict(v != o, f"{a.show('value')}; {a.show('other')}", "different values")
+    return verdict(v != o, f"{a.show('value')}; {a.show('other')}",
+                   word(a.lang, "want_different"))
 
 
 _OPS: dict[str, Callable[[Any, Any], bool]] = {
@@ -406,7 +410,7 @@ def _between(a: Args) -> Verdict:
     """low <= value < high."""
     v, lo, hi = _num(a["value"]), _num(a["low"]), _num(a["high"])
     return verdict(lo <= v < hi, f"{a.label('value')} = {fmt(v)}",
-                   f"in [{fmt(lo)}, {fmt(hi)})")
+                   word(a.lang, "want_between", low=fmt(lo), high=fmt(hi)))
 
 
 @check("in_region", ["address", "regions", "region"])
@@ -414,9 +418,10 @@ def _in_region(a: Args) -> Verdict:
     """address lies inside the mapping whose path (or kind) is `region`, e.g. "[stack]"."""
     addr, name = _num(a["address"]), a["region"]
     r = _region_at(a["regions"], addr)
-    where = _region_label(r) if r else "no mapping (unmapped)"
+    where = _region_label(r) if r else word(a.lang, "no_mapping")
     ok = r is not None and name in (r.get("path"), r.get("kind"))
-    return verdict(ok, f"{a.label('address')} = {fmt(addr)} is in {where}", f"inside {name}")
+    return verdict(ok, word(a.lang, "in_region", label=a.label("address"), address=fmt(addr),
+                            where=where), word(a.lang, "want_inside", region=name))
 
 
 @check("same_region", ["a", "b", "regions"])
@@ -424,30 +429,33 @@ def _same_region(a: Args) -> Verdict:
     """Two addresses lie in the same mapping (one line of /proc/PID/maps)."""
     x, y = _num(a["a"]), _num(a["b"])
     rx, ry = _region_at(a["regions"], x), _region_at(a["regions"], y)
-    lx = _region_label(rx) if rx else "unmapped"
-    ly = _region_label(ry) if ry else "unmapped"
+    lx = _region_label(rx) if rx else word(a.lang, "unmapped")
+    ly = _region_label(ry) if ry else word(a.lang, "unmapped")
     return verdict(rx is not None and rx is ry,
-                   f"{a.label('a')} = {fmt(x)} in {lx}; {a.label('b')} = {fmt(y)} in {ly}",
-                   "the same mapping")
+                   word(a.lang, "same_region", a=a.label("a"), x=fmt(x), where_a=lx,
+                        b=a.label("b"), y=fmt(y), where_b=ly),
+                   word(a.lang, "want_same_mapping"))
 
 
 @check("contains", ["container", "item"])
 def _contains(a: Args) -> Verdict:
     """item is in container (a list, a dict's keys, a string or bytes)."""
     c, i = a["container"], a["item"]
-    return verdict(_has(c, i), _membership(a, c, i), f"contains {fmt(i)}")
+    return verdict(_has(c, i), _membership(a, c, i), word(a.lang, "want_contains", item=fmt(i)))
 
 
 def _membership(a: Args, c: Any, i: Any) -> str:
     found = _has(c, i)
     if isinstance(c, (str, bytes, bytearray)):
         hay = c if isinstance(c, str) else c.decode("latin-1")
-        where = f" at byte {hay.find(str(i))}" if found else ""
-        return (f"{a.label('container')} ({len(hay)} bytes) "
-                f"{'holds' if found else 'does not hold'} {str(i)!r}{where}")
+        if found:
+            return word(a.lang, "holds_at", label=a.label("container"), n=len(hay),
+                        item=repr(str(i)), at=hay.find(str(i)))
+        return word(a.lang, "not_holds", label=a.label("container"), n=len(hay),
+                    item=repr(str(i)))
     if isinstance(c, (list, tuple, dict)) and len(c) > 8:
-        return (f"{a.label('container')} has {len(c)} items; {fmt(i)} "
-                f"{'is' if found else 'is not'} one of them")
+        return word(a.lang, "one_of" if found else "not_one_of", label=a.label("container"),
+                    n=len(c), item=fmt(i))
     return f"{a.show('container', c)}"
 
 
@@ -455,7 +463,8 @@ def _membership(a: Args, c: Any, i: Any) -> str:
 def _lacks(a: Args) -> Verdict:
     """item is NOT in container."""
     c, i = a["container"], a["item"]
-    return verdict(not _has(c, i), _membership(a, c, i), f"does not contain {fmt(i)}")
+    return verdict(not _has(c, i), _membership(a, c, i),
+                   word(a.lang, "want_lacks", item=fmt(i)))
 
 
 @check("length", ["value", "expected"])
@@ -476,8 +485,9 @@ def _ordered(a: Args) -> Verdict:
     bad = [f"{pairs[i][0]} >= {pairs[i + 1][0]}" for i in range(len(pairs) - 1)
            if not pairs[i][1] < pairs[i + 1][1]]
     shown = " < ".join(f"{lab}={fmt(v)}" for lab, v in pairs)
-    return verdict(not bad, shown if not bad else f"{shown}; out of order: {', '.join(bad)}",
-                   "strictly increasing")
+    return verdict(not bad, shown if not bad else word(a.lang, "out_of_order", shown=shown,
+                                                       bad=", ".join(bad)),
+                   word(a.lang, "want_increasing"))
 
 
 @check("distinct", ["values"], ["at_least", "at_most"])
@@ -489,7 +499,8 @@ def _distinct(a: Args) -> Verdict:
     ok = (lo is None or n >= _num(lo)) and (hi is None or n <= _num(hi))
     want = " and ".join(x for x in (f">= {lo}" if lo is not None else "",
                                     f"<= {hi}" if hi is not None else "") if x)
-    return verdict(ok, f"{n} distinct of {len(vals)}: {fmt(vals)}", f"{want} distinct")
+    return verdict(ok, word(a.lang, "distinct_of", n=n, total=len(vals), values=fmt(vals)),
+                   word(a.lang, "want_distinct", want=want))
 
 
 @check("page_aligned", ["value"])
@@ -497,7 +508,7 @@ def _page_aligned(a: Args) -> Verdict:
     """value is a multiple of the page size (4096)."""
     v = _num(a["value"])
     return verdict(v % PAGE_SIZE == 0, f"{a.label('value')} = {fmt(v)} (mod 4096 = {v % PAGE_SIZE})",
-                   "a multiple of 4096")
+                   word(a.lang, "want_page"))
 
 
 @check("page_align_of", ["value", "of"])
@@ -505,8 +516,9 @@ def _page_align_of(a: Args) -> Verdict:
     """value == PAGE_ALIGN(of): the next page boundary at or above `of`."""
     v, o = _num(a["value"]), _num(a["of"])
     aligned = page_up(o)
-    return verdict(v == aligned, f"{a.label('value')} = {fmt(v)}, PAGE_ALIGN({a.label('of')}) "
-                   f"= {fmt(aligned)} (difference {fmt(v - aligned)})", fmt(aligned))
+    return verdict(v == aligned, word(a.lang, "page_align_diff", label=a.label("value"),
+                                      value=fmt(v), of=a.label("of"), aligned=fmt(aligned),
+                                      diff=fmt(v - aligned)), fmt(aligned))
 
 
 # --------------------------------------------------------------------------- regexes

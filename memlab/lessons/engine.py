@@ -313,7 +313,7 @@ class LessonRunner:
         labels = {k: describe_ref(v, self.measurements, self.made_by, self.lang)
                   for k, v in call.params.items()}
         try:
-            v = spec.fn(Args(values, labels))
+            v = spec.fn(Args(values, labels, self.lang))
         except (TypeError, ValueError, KeyError, IndexError) as err:
             v = Verdict(FAIL, f"cannot evaluate {call.name}: {err}")  # masked below
         source = kernel_lines(call.params, values, self.measurements, self._secret_texts,
