@@ -317,7 +317,7 @@ class LessonRunner:
         except (TypeError, ValueError, KeyError, IndexError) as err:
             v = Verdict(FAIL, f"cannot evaluate {call.name}: {err}")  # masked below
         source = kernel_lines(call.params, values, self.measurements, self._secret_texts,
-                              checks_revealed())
+                              checks_revealed(), self.lang)
         return Verdict(v.status, self.mask(v.measured), self.mask(v.expected),
                        tuple(self.mask(line) for line in source))
 
@@ -414,7 +414,7 @@ class LessonRunner:
                                        self.made_by, self.lang)).lstrip("\0")
                 source = tuple(self.mask(line) for line in kernel_lines(
                     {"a": quiz.answer_from}, {"a": measured}, self.measurements,
-                    self._secret_texts, checks_revealed()))
+                    self._secret_texts, checks_revealed(), self.lang))
                 if quiz.answer is None:
                     verdicts.append(Verdict(PASS, f"{src} = {fmt(measured)}",
                                             word(self.lang, "measured_is_answer"), source))

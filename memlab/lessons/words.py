@@ -134,6 +134,21 @@ _EN = {
     "want_distinct": "{want} distinct",
     "want_page": "a multiple of 4096",
     "want_between": "in [{low}, {high})",
+    # the label in front of a kernel line shown beside a verdict (memlab.lessons.evidence);
+    # the kernel's line itself is never translated
+    "ev_stat_field": "/proc/{pid}/stat field {n} ({name}): {value}",
+    "ev_memory": "memory of PID {pid}: {line}",
+    "ev_traced": "traced pid {pid}: {line}",
+    "ev_traced_none": "traced pid {pid}: no {want} call",
+    "ev_brk_or_mmap": "brk or mmap",
+    "ev_watcher": "the watcher printed: {line}",
+    "ev_inotify": "inotify event: wd={wd} mask={mask} name={name}",
+    "ev_watched_self": "(the watched file itself)",
+    "ev_core_at": "core file at {line}",
+    "ev_open_as": "open {path} as uid {uid}: {line}",
+    "ev_status": "/proc/{pid}/status {when}: {line}",
+    "ev_before": "before",
+    "ev_after": "after",
 }
 
 _KO = {
@@ -246,6 +261,19 @@ _KO = {
     "want_distinct": "서로 다른 값 {want}개",
     "want_page": "4096의 배수",
     "want_between": "[{low}, {high}) 범위",
+    "ev_stat_field": "/proc/{pid}/stat {n}번째 필드 ({name}): {value}",
+    "ev_memory": "PID {pid}의 메모리: {line}",
+    "ev_traced": "추적한 pid {pid}: {line}",
+    "ev_traced_none": "추적한 pid {pid}: {want} 호출 없음",
+    "ev_brk_or_mmap": "brk나 mmap",
+    "ev_watcher": "감시 프로그램의 출력: {line}",
+    "ev_inotify": "inotify 이벤트: wd={wd} mask={mask} name={name}",
+    "ev_watched_self": "(감시 중인 파일 자체)",
+    "ev_core_at": "코어 파일 속 {line}",
+    "ev_open_as": "uid {uid}로 open {path}: {line}",
+    "ev_status": "/proc/{pid}/status {when}: {line}",
+    "ev_before": "이전",
+    "ev_after": "이후",
 }
 
 WORDS: dict[str, dict[str, str]] = {"en": _EN, "ko": _KO}
