@@ -216,7 +216,7 @@ _KO = {
     "never_shows": "명령의 출력({n}바이트) 어디에도 {measured} 값이 없습니다",
     "in_its_output": "출력에 {measured} 값이 나옴",
     "did_not_run": "명령이 실행되지 않았습니다: {err}",
-    "to_be_right": "{choice}이(가) 정답이려면 '{check}'여야 합니다. memlab 측정값: {measured}",
+    "to_be_right": "{choice}이(가) 정답이려면 '{check}' 조건이 맞아야 합니다. memlab 측정값: {measured}",
     "because": "{choice}, 근거: {evidence}",
     "evidence_picks": "측정 근거가 정답을 고름",
     "measured_is_answer": "측정값이 곧 정답",
