@@ -18,6 +18,7 @@ from typing import Any
 
 from memlab.cli._output import add_json_flag, add_reveal_flag, print_json
 from memlab.errors import EXIT_FAILURE, EXIT_OK
+from memlab.lessons.words import word
 from memlab.render.safe import printable, printable_lines
 
 LIST_EPILOG = """\
@@ -124,12 +125,15 @@ def _para(text: str, indent: str = "  ") -> str:
     return "\n\n".join(out)
 
 
-def _result_line(r: Any) -> str:
+def _result_line(r: Any, lang: str = "en") -> str:
+    """One check's verdict: the PASS/FAIL/SKIP tag and "step N" stay English (CI and
+    scripts read them, docs/cli.md); memlab's words around the measurement are LANG's."""
     v = r.verdict
     line = f"{_tag(v.status)} {printable(f'{r.lesson} {r.where}: {r.label}')}"
-    detail = printable(f"measured: {v.measured}" if v.status != "skip" else v.measured)
+    detail = printable(word(lang, "measured", measured=v.measured) if v.status != "skip"
+                       else v.measured)
     if v.status == "fail" and v.expected:
-        detail += f" (expected {printable(v.expected)})"
+        detail += " " + printable(word(lang, "expected", expected=v.expected))
     for source in v.source:  # the kernel's own lines, beside the verdict
         detail += f"\n          {printable(source)}"
     return f"{line}\n        {detail}"
@@ -155,16 +159,18 @@ def cmd_list(args: argparse.Namespace) -> int:
         print_json({"schema": "memlab.lessons/1", "lessons": rows, "errors": errors})
         return EXIT_OK if not errors else EXIT_FAILURE
     width = max(shutil.get_terminal_size().columns, 60)  # COLUMNS, else 80
-    for row in rows:
-        state = "ready" if row["available"] else "unavailable"
+    for row, lesson in zip(rows, cat.lessons):
+        lang = lesson.lang
+        state = word(lang, "ready" if row["available"] else "unavailable")
         print(f"{row['number']:>2}. {printable(row['id']):<22} [{state}] "
-              f"~{row['minutes']} min, {row['checks']} checks")
+              + word(lang, "list_meta", minutes=row["minutes"], checks=row["checks"]))
         print(textwrap.fill(printable(row["title"]), width=width, initial_indent="    ",
                             subsequent_indent="    "))
-        print(textwrap.fill(printable(f"goal: {row['goal']}"), width=width,
+        print(textwrap.fill(printable(word(lang, "list_goal", goal=row["goal"])), width=width,
                             initial_indent="    ", subsequent_indent="          "))
         if not row["available"]:
-            print(f"    why unavailable: {printable(row['why_unavailable'])}")
+            print("    " + word(lang, "why_unavailable",
+                              why=printable(row["why_unavailable"])))
     for err in cat.errors:
         print(f"{_tag('error')} {printable(str(err))}", file=sys.stderr)
     return EXIT_OK if not errors else EXIT_FAILURE
@@ -256,8 +262,9 @@ def _run_check(lessons: list, errors: list, as_json: bool) -> int:
         if not ok:
             results = unavailable_results(lesson, why)
             if not as_json:
-                print(f"{_tag('skip')} {printable(lesson.id)}: unavailable "
-                      f"({len(results)} checks skipped): {printable(why)}")
+                print(f"{_tag('skip')} {printable(lesson.id)}: "
+                      + word(lesson.lang, "unavailable_skipped", n=len(results),
+                             why=printable(why)))
         else:
             with LessonRunner(lesson, allow_programs=True,  # confirmed above
                               run_memlab=_memlab_in_process) as runner:
@@ -267,7 +274,7 @@ def _run_check(lessons: list, errors: list, as_json: bool) -> int:
                     results.extend(out.results)
                     if not as_json:
                         for r in out.results:
-                            print(_result_line(r))
+                            print(_result_line(r, lesson.lang))
                         if out.skipped and not out.results:
                             print(f"{_tag('skip')} {printable(lesson.id)} step "
                                   f"{step.index + 1}: {printable(out.skipped)}")
@@ -275,7 +282,7 @@ def _run_check(lessons: list, errors: list, as_json: bool) -> int:
                     r = runner.check_quiz(quiz)
                     results.append(r)
                     if not as_json:
-                        print(_result_line(r))
+                        print(_result_line(r, lesson.lang))
         for r in results:
             counts[r.status] += 1
             everything.append(r.to_dict())
@@ -315,7 +322,8 @@ def _ask(prompt: str) -> str:
 def _show_step(runner: Any, out: Any) -> None:
     step = out.step
     total = len(runner.steps)
-    print(f"\n── Step {step.index + 1}/{total}: {printable(runner.mask(step.title))}")
+    print("\n" + word(runner.lang, "step_head", n=step.index + 1, total=total,
+                      title=printable(runner.mask(step.title))))
     print(_para(runner.render(step.text)))  # with measurements, masked
     for note in out.notes:
         print(f"  → {printable(note)}")
@@ -323,7 +331,7 @@ def _show_step(runner: Any, out: Any) -> None:
         print(f"  {_tag('skip')} {printable(out.skipped)}")
     for r in out.results:
         if not r.where.endswith("prediction"):  # shown beside the learner's prediction
-            print("  " + _result_line(r).replace("\n", "\n  "))
+            print("  " + _result_line(r, runner.lang).replace("\n", "\n  "))
     if out.after:
         print(_para(out.after))
 
@@ -338,16 +346,17 @@ def _ask_quiz(runner: Any, quiz: Any, pause: bool, *, retry: bool = True) -> Any
         return None
     tries = 2 if retry else 1
     ans = None
+    lang = runner.lang
     for attempt in range(tries):
-        given = _ask("  your answer > ")
+        given = _ask(word(lang, "your_answer"))
         ans = runner.answer_quiz(quiz, given)
         if ans.correct:
-            print(f"  {_colour('pass', 'right')}: {printable(ans.expected)}")
+            print(f"  {_colour('pass', word(lang, 'right'))}: {printable(ans.expected)}")
             break
-        print(f"  {_colour('fail', 'not quite')}" + (
+        print(f"  {_colour('fail', word(lang, 'not_quite'))}" + (
             f": {printable(ans.why_wrong)}" if ans.why_wrong else ""))
         if attempt + 1 < tries:
-            print("  one more try.")
+            print(word(lang, "one_more_try"))
     return ans
 
 
@@ -356,9 +365,9 @@ def _show_answer(runner: Any, quiz: Any, ans: Any) -> bool:
     evidence failed."""
     if ans is None or not ans.correct:
         ans = runner.answer_quiz(quiz, "")
-        print(f"  answer: {printable(ans.expected)}")
+        print("  " + word(runner.lang, "answer", answer=printable(ans.expected)))
     if ans.evidence is not None:
-        print(f"  evidence: {_tag(ans.evidence.status)} "
+        print(f"  {word(runner.lang, 'evidence')} {_tag(ans.evidence.status)} "
               f"{printable(ans.evidence.verdict.measured)}")
     if quiz.explain:
         print(_para(runner.mask(quiz.explain), "    "))
@@ -369,7 +378,8 @@ def _ask_try(runner: Any, step: Any, pause: bool) -> bool:
     """A try-it step: the command for the learner's other terminal, what it showed, one
     retry; True if memlab's own measurement failed."""
     t = step.try_it
-    print("\n  Try it yourself, in another terminal:")
+    lang = runner.lang
+    print("\n  " + word(lang, "try_head"))
     print(f"    $ {printable(runner.try_command(step))}")
     print(_para(runner.mask(t.question)))
     result = None
@@ -379,16 +389,18 @@ def _ask_try(runner: Any, step: Any, pause: bool) -> bool:
             print(f"  {_tag('skip')} {printable(ahead.verdict.measured)}")
             return False
         for attempt in range(2):
-            given = _ask("  what did it show? > ")
+            given = _ask(word(lang, "try_prompt"))
             result = runner.check_try(step, given)
             if result.status == "pass":
-                print(f"  {_colour('pass', 'right')}: {printable(result.verdict.measured)}")
+                print(f"  {_colour('pass', word(lang, 'right'))}: "
+                      f"{printable(result.verdict.measured)}")
                 break
-            print(f"  {_colour('fail', 'not quite')}: look again at what the command printed"
-                  + (" (one more try)" if attempt == 0 else ""))
+            print(f"  {_colour('fail', word(lang, 'not_quite'))}: {word(lang, 'look_again')}"
+                  + (word(lang, "one_more_paren") if attempt == 0 else ""))
     if result is None or result.status != "pass":
         result = runner.check_try(step, None)
-        print(f"  memlab ran it: {_tag(result.status)} {printable(result.verdict.measured)}")
+        print(f"  {word(lang, 'memlab_ran')} {_tag(result.status)} "
+              f"{printable(result.verdict.measured)}")
     if t.explain:
         print(_para(runner.mask(t.explain), "    "))
     return result.status == "fail" and not pause
@@ -398,11 +410,13 @@ def _run_interactive(lesson: Any, pause: bool) -> int:
     from memlab.lessons.engine import LessonRunner, lesson_mask
 
     mask = lesson_mask(lesson)  # the lesson's own words are masked like its verdicts
-    print(f"═══ {printable(mask(lesson.title))}  (~{lesson.minutes} min)")
-    print(_para(mask(f"Goal: {lesson.goal}")))
+    lang = lesson.lang  # memlab's words around the lesson (memlab.lessons.words)
+    print(f"═══ {printable(mask(lesson.title))}  "
+          f"({word(lang, 'minutes', n=lesson.minutes)})")
+    print(_para(mask(word(lang, "goal", goal=lesson.goal))))
     ok, why = lesson.availability()
     if not ok:
-        print(f"{_tag('skip')} this lesson cannot run here: {printable(why)}")
+        print(f"{_tag('skip')} {word(lang, 'cannot_run', why=printable(why))}")
         return EXIT_OK
     failed = False
     with LessonRunner(lesson, allow_programs=True, run_commands=False) as runner:
@@ -413,21 +427,22 @@ def _run_interactive(lesson: Any, pause: bool) -> int:
             fresh = out is None  # asked once; going back shows the step again
             if fresh:
                 if step.predict is not None:
-                    print(f"\n── Step {step.index + 1}/{len(runner.steps)}: "
-                          f"{printable(runner.mask(step.title))}: predict first")
+                    head = word(lang, "step_head", n=step.index + 1, total=len(runner.steps),
+                                title=printable(runner.mask(step.title)))
+                    print("\n" + word(lang, "predict_first", head=head))
                     predicted = _ask_quiz(runner, step.predict, pause, retry=False)
                 out = runner.run_step()
                 failed |= any(r.status == "fail" for r in out.results)
             _show_step(runner, out)
             if fresh and step.predict is not None and (predicted is not None or not pause):
-                print("  your prediction, against the measurement:")
+                print(word(lang, "prediction_vs"))
                 failed |= _show_answer(runner, step.predict, predicted)
             if fresh and step.try_it is not None:
                 failed |= _ask_try(runner, step, pause)
             if not pause:
                 runner.next()
                 continue
-            key = _ask("\n[Enter] next · b back · r run again · q quit > ").strip().lower()
+            key = _ask("\n" + word(lang, "nav_prompt")).strip().lower()
             if key == "q":
                 return EXIT_FAILURE if failed else EXIT_OK
             if key == "b":
@@ -436,11 +451,11 @@ def _run_interactive(lesson: Any, pause: bool) -> int:
                 runner.outcomes.pop(runner.index, None)
             else:
                 runner.next()
-        print("\n── Quiz")
+        print("\n" + word(lang, "quiz_head"))
         for quiz in lesson.quizzes:
             ans = _ask_quiz(runner, quiz, pause)
             failed |= _show_answer(runner, quiz, ans)
     if lesson.summary:
-        print("\n── What you measured")
+        print("\n" + word(lang, "summary_head"))
         print(_para(mask(lesson.summary)))
     return EXIT_FAILURE if failed else EXIT_OK

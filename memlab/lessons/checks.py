@@ -20,6 +20,8 @@ from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Mapping
 
 from memlab.kernel.abi import PAGE_SIZE, page_up
+from memlab.lessons.words import (ACTIONS, CHANNEL, PATH_WORDS, PHRASES, SOURCES, WHO,
+                                  table, word)
 from memlab.secrets import Masker, display_value, looks_secret_name
 
 PASS, FAIL, SKIP = "pass", "fail", "skip"
@@ -50,9 +52,11 @@ class Args:
     """A check's parameters: resolved values by name, and the text the lesson wrote
     for each (so `$p.env.start` can be shown next to its value)."""
 
-    def __init__(self, values: Mapping[str, Any], labels: Mapping[str, Any]):
+    def __init__(self, values: Mapping[str, Any], labels: Mapping[str, Any],
+                 lang: str = "en"):
         self._values = dict(values)
         self._labels = dict(labels)
+        self.lang = lang  # the words of the verdict (memlab.lessons.words)
 
     def __getitem__(self, name: str) -> Any:
         return self._values[name]
@@ -91,7 +95,8 @@ class Args:
 
     def labels(self, name: str) -> list[str]:
         raw = self._labels.get(name, [])
-        return [describe_ref(r).lstrip("\0") if isinstance(r, str) else fmt(r) for r in raw]
+        return [describe_ref(r, lang=self.lang).lstrip("\0") if isinstance(r, str) else fmt(r)
+                for r in raw]
 
 
 @dataclass(frozen=True)
@@ -131,99 +136,8 @@ def revealed() -> bool:
     return _reveal
 
 
-# Where a measurement comes from, in the words of the kernel's files: "$p.stat.env_start"
-# is shown as "/proc/PID/stat env_start", never as the lesson file's reference syntax.
-# A measurement's source depends on the action that made it (the engine passes
-# `made_by`: save name -> action); the table below is the fallback for a process
-# (launch, snapshot) and for callers that do not know the action.
-_SOURCES = {
-    "stat": "/proc/{pid}/stat", "proc_environ": "/proc/{pid}/environ",
-    "regions": "/proc/{pid}/maps", "stack": "/proc/{pid}/maps [stack]",
-    "heap": "/proc/{pid}/maps [heap]", "auxv": "/proc/{pid}/auxv",
-    "env": "the env block in memory", "initstack": "the initial stack in memory",
-    "report": "the program's own report", "exe_regions": "/proc/{pid}/maps",
-}
-_PROCESS = {**_SOURCES,
-            "pid": "the pid of process {save}",
-            "passed_env": "the env list memlab passed to execve",
-            "region_paths": "/proc/{pid}/maps (names)",
-            "exe_contiguous": "/proc/{pid}/maps: the executable's lines follow each other",
-            "exe_file_backed": "/proc/{pid}/maps: every line of the executable has an inode",
-            "exe_high": "/proc/{pid}/maps: the end of the executable",
-            "*": "process {save}: {head}"}
-_POD = {"files": "pod {save}: {key}",
-        "file_modes": "stat of {key} in pod {save}:",
-        "mounts": "pod {save}: mount {key}",
-        "node_paths": "pod {save}: {key} on the node",
-        "data_targets": "pod {save}: readlink {key}/..data",
-        "links": "pod {save}: readlink {key}/{tail}",
-        "pid": "container pid of pod {save}",
-        "proc_environ": "/proc/{pid}/environ",
-        "env": "kubelet's env for the container:",
-        "results": "pod {save}: after the apply",
-        "*": "pod {save}: {head}"}
-# who reads in the exposure demo (memlab.exposure rows) and through which channel
-_WHO = {"same_uid": "same uid", "other_uid": "another uid", "root": "root",
-        "same_uid_nodump": "same uid, not dumpable"}
-_CHANNEL = {"environ": "/proc/PID/environ", "mem": "/proc/PID/mem", "file": "the 0400 file",
-            "cmdline": "/proc/PID/cmdline"}
-_ACTIONS: dict[str, dict[str, str]] = {
-    "launch": _PROCESS, "snapshot": _PROCESS, "k8s_run": _POD, "k8s_apply": _POD,
-    "k8s_state": _POD,
-    "k8s_validate": {"objects": "object {key} as the API server stores it:",
-                     "error": "the API server's error", "ok": "the API server accepts it",
-                     "errors": "the API server's errors", "*": "validation: {head}"},
-    "other_user": {"environ": "another uid reading /proc/{target_pid}/environ:",
-                   "mem": "another uid reading /proc/{target_pid}/mem:",
-                   "observer_uid": "the reader's uid",
-                   "target_uid": "the owner uid of PID {target_pid}",
-                   "*": "another uid: {head}"},
-    "observe": {"uid": "the reader's uid", "*": "uid {uid} reading /proc/PID/{head}:"},
-    "search": {"count": "the search in memory (hits)", "kinds": "the search in memory: "
-               "where the hits lie", "regions": "the search in memory: the mappings hit",
-               "*": "the search in memory: {head}"},
-    "command": {"*": "the program's reply: {head}"},
-    "poke": {"*": "the write into memory: {head}"},
-    "heap": {"end": "&_end (ELF symbol + load bias)", "start_brk": "/proc/{pid}/stat start_brk",
-             "brk": "/proc/{pid}/stat brk", "reported_end": "the program's own &_end",
-             "first_alloc": "the first malloc's address",
-             "randomisation": "start_brk - PAGE_ALIGN(&_end)",
-             "regions": "/proc/{pid}/maps", "exe_low": "/proc/{pid}/maps: the executable's "
-             "start", "exe_high": "/proc/{pid}/maps: the executable's end",
-             "below_binary": "the heap below the executable",
-             "explanation": "memlab's reading of the heap", "*": "the heap: {head}"},
-    "aslr": {"*": "{runs} runs: {head}"},
-    "trace": {"reply": "the program's reply:", "brk_result": "what the traced brk returned",
-              "mmap_result": "what the traced mmap returned",
-              "mmap_length": "the traced mmap's length", "names": "the traced syscalls (names)",
-              "count": "the traced syscalls (count)", "brk": "the traced brk calls",
-              "mmap": "the traced mmap calls", "lines": "the traced syscalls",
-              "mapping_start": "/proc/{pid}/maps: the new mapping's start",
-              "rss_growth": "/proc/{pid}/status VmRSS growth (bytes)",
-              "vm_growth": "/proc/{pid}/status VmSize growth (bytes)",
-              "*": "the syscall trace: {head}"},
-    "wait_output": {"trigger": "the watcher's reload trigger (the inotify name)",
-                    "seen": "the events the watcher printed",
-                    "elapsed": "seconds until the watcher's event",
-                    "file_value": "the value the watcher read", "env_value":
-                    "the watcher's getenv", "path_value": "the watcher's fresh open()",
-                    "alive": "the watcher still runs", "found": "the watcher's event came",
-                    "lines": "the watcher's output", "*": "the watcher's output: {head}"},
-    "core_dump": {"file": "the core file:", "hits": "the core file: mappings that hold "
-                  "the secret", "hit_lines": "the core file: lines that hold the secret",
-                  "written": "core file written ({crash})", "copies": "copies of the secret "
-                  "in the core", "in_env_block": "the core holds the env block",
-                  "other_uid": "another uid reading the core file:",
-                  "left_behind": "the core files left behind",
-                  "*": "the crash ({crash}): {head}"},
-}
-# path words: a lesson's field names stay (they are the kernel's, like env_start); the
-# structure around them reads as words
-_WORDS = {"names": "(names)", "entries": "(entries)", "count": "(count)", "raw": "(raw)",
-          "listing": "(ls)", "host_dir": "(its directory on the node)",
-          "mapped_path": "(its path on the node)", "-1": "(last)", "0": "(first)",
-          "env_drift": "", "on_restart": "in a restarted container",
-          "running": "in the running container", "verdict": "", "values": ""}
+# Where a measurement comes from and what a check asks, in words: the tables live in
+# memlab.lessons.words, one per language (describe_ref / describe_check take `lang`).
 # a lesson's reference to a measurement: "$name.path.to.value"
 REF_RE = re.compile(r"^\$([A-Za-z_][\w-]*)((?:\.[^.\s]+)*)$")
 
@@ -255,14 +169,15 @@ def _keys(container: Any, parts: list[str]) -> list[str]:
     return out
 
 
-def _words(parts: list[str]) -> str:
+def _words(parts: list[str], lang: str = "en") -> str:
+    words = table(PATH_WORDS, lang)
     out: list[str] = []
     for part in parts:
-        if part.lstrip("-").isdigit() and part not in _WORDS:
+        if part.lstrip("-").isdigit() and part not in words:
             out.append(f"[{part}]")
-        elif part in _WORDS:
-            if _WORDS[part]:
-                out.append(_WORDS[part])
+        elif part in words:
+            if words[part]:
+                out.append(words[part])
         else:
             out.append(part)
     return " ".join(out)
@@ -277,12 +192,13 @@ def _join(src: str, rest: str) -> str:
 
 
 def describe_ref(value: Any, measurements: Mapping[str, Any] | None = None,
-                 made_by: Mapping[str, str] | None = None) -> Any:
+                 made_by: Mapping[str, str] | None = None, lang: str = "en") -> Any:
     """A "$name.path" parameter as the learner should read it (a \\0 in front marks it
     as a measurement for Args.show), also inside a list; anything else unchanged.
-    `made_by` (save name -> action) picks the words for what that action measured."""
+    `made_by` (save name -> action) picks the words for what that action measured;
+    `lang` the language of those words (memlab.lessons.words)."""
     if isinstance(value, list):
-        return [describe_ref(v, measurements, made_by) for v in value]
+        return [describe_ref(v, measurements, made_by, lang) for v in value]
     if not isinstance(value, str):
         return value
     m = REF_RE.match(value)
@@ -294,24 +210,33 @@ def describe_ref(value: Any, measurements: Mapping[str, Any] | None = None,
     pid = meas.get("pid") if isinstance(meas.get("pid"), int) else "PID"
     action = (made_by or {}).get(root)
     if not parts:
-        return "\0" + f"what {action or 'memlab'} measured ({root})"
+        return "\0" + word(lang, "what_measured", who=action or "memlab", root=root)
     head = parts[0]
     own = meas.get("_sources")
     if isinstance(own, Mapping) and isinstance(own.get(head), str):
         # an action that names its own sources (k8s_exec: "`env` via runc exec:")
-        return "\0" + _join(own[head], _words(parts[1:]))
-    table = _ACTIONS.get(action or "", _SOURCES)
+        return "\0" + _join(own[head], _words(parts[1:], lang))
+    if isinstance(own, Mapping) and isinstance(own.get(head), (list, tuple)) \
+            and len(own[head]) == 2 and isinstance(own[head][1], Mapping):
+        # the same, in memlab.lessons.words: [word, its fields] (a field naming a word
+        # itself, "how": "how_runc", is that word)
+        name, fields = own[head]
+        fields = {k: word(lang, v) if isinstance(v, str) and v.startswith("how_") else v
+                  for k, v in fields.items()}
+        return "\0" + _join(word(lang, name, **fields), _words(parts[1:], lang))
+    tmpls = table(ACTIONS, lang).get(action or "", table(SOURCES, lang))
     if action == "exposure" and head == "rows" and len(parts) >= 3:
         who, channel = parts[1], parts[2]
-        src = (f"exposure demo, {_WHO.get(who, who.replace('_', ' '))}: "
-               f"{_CHANNEL.get(channel, channel)}")
-        return "\0" + _join(src, _words(parts[3:]))
+        src = word(lang, "exposure", who=table(WHO, lang).get(who, who.replace("_", " ")),
+                   channel=table(CHANNEL, lang).get(channel, channel))
+        return "\0" + _join(src, _words(parts[3:], lang))
     if action in ("k8s_run", "k8s_apply") and head == "results" and len(parts) >= 5 \
             and parts[2] == "env_drift":
-        return "\0" + f"pod {root}: {parts[3]} " + _words(parts[4:])
-    tmpl = table.get(head) or table.get("*")
+        return "\0" + word(lang, "pod_drift", save=root, key=parts[3],
+                            rest=_words(parts[4:], lang))
+    tmpl = tmpls.get(head) or tmpls.get("*")
     if tmpl is None:  # no action known: the path as words
-        return "\0" + _join(root, _words(parts))
+        return "\0" + _join(root, _words(parts, lang))
     key, rest = _longest_key(meas.get(head), parts[1:]) if "{key}" in tmpl \
         else ("", parts[1:])
     rest = _keys(meas.get(head) if not key else (meas.get(head) or {}).get(key), rest)
@@ -320,31 +245,20 @@ def describe_ref(value: Any, measurements: Mapping[str, Any] | None = None,
         tail, rest = "/".join(rest), []
     dumpable = meas.get("dumpable")
     fields = {"pid": pid, "save": root, "head": head, "key": key, "tail": tail,
-              "crash": f"dumpable {'unchanged' if dumpable is None else dumpable}, "
-                       f"RLIMIT_CORE {meas.get('rlimit_core', '?')}",
-              "runs": meas.get("runs", "the"), "uid": meas.get("uid", "?"),
+              "crash": word(lang, "crash", dumpable=word(lang, "unchanged")
+                            if dumpable is None else dumpable,
+                            rlimit=meas.get("rlimit_core", "?")),
+              "runs": meas.get("runs", word(lang, "runs_the")), "uid": meas.get("uid", "?"),
               "target_pid": meas.get("target_pid", "PID")}
     src = tmpl.format(**fields)
     if head == "stat" and len(rest) == 1:  # a field of the kernel's line: "stat env_start"
         return "\0" + f"{src} {rest[0]}"
-    return "\0" + _join(src, _words(rest))
-
-
-# A check in words, for a quiz's "because" when the lesson gave no `say`
-_PHRASES = {
-    "equals": "{value} is {expected}", "differs": "{value} differs from {other}",
-    "compare": "{left} {op} {right}", "between": "{value} lies in [{low}, {high})",
-    "in_region": "{address} lies in {region}", "same_region": "{a} and {b} share one mapping",
-    "contains": "{container} holds {item}", "lacks": "{container} does not hold {item}",
-    "length": "{value} has {expected} items", "ordered": "{values} in increasing order",
-    "distinct": "{values} take distinct values", "page_aligned": "{value} is page-aligned",
-    "page_align_of": "{value} is PAGE_ALIGN({of})", "matches": "{value} matches /{pattern}/",
-}
+    return "\0" + _join(src, _words(rest, lang))
 
 
 def describe_check(name: str, params: Mapping[str, Any], say: str | None = None,
                    measurements: Mapping[str, Any] | None = None,
-                   made_by: Mapping[str, str] | None = None) -> str:
+                   made_by: Mapping[str, str] | None = None, lang: str = "en") -> str:
     """What a check asks, in words: its `say`, else a sentence built from its
     measurements' sources and literals ("pod v: /etc/config/LOG_LEVEL is DEBUG"),
     never the call syntax name(param=...)."""
@@ -352,7 +266,7 @@ def describe_check(name: str, params: Mapping[str, Any], say: str | None = None,
         return say
 
     def plain(v: Any) -> str:
-        d = describe_ref(v, measurements, made_by)
+        d = describe_ref(v, measurements, made_by, lang)
         if isinstance(d, list):
             return "[" + ", ".join(plain(x) for x in v) + "]"
         if isinstance(d, str) and d.startswith("\0"):
@@ -363,10 +277,11 @@ def describe_check(name: str, params: Mapping[str, Any], say: str | None = None,
     value, expected = params.get("value"), params.get("expected")
     if name == "equals" and isinstance(value, list) and isinstance(expected, list) \
             and len(value) == len(expected):  # pairwise: "a is x, b is y"
-        return ", ".join(f"{plain(v)} is {plain(e)}" for v, e in zip(value, expected))
+        return ", ".join(word(lang, "pairwise_is", value=plain(v), expected=plain(e))
+                         for v, e in zip(value, expected))
     if name == "ordered" and isinstance(params.get("values"), list):
         shown["values"] = " < ".join(plain(v) for v in params["values"])
-    phrase = _PHRASES.get(name)
+    phrase = table(PHRASES, lang).get(name)
     try:
         return phrase.format(**shown) if phrase else \
             f"{name}: " + "; ".join(shown.values())
@@ -468,7 +383,8 @@ def _equals(a: Args) -> Verdict:
 def _differs(a: Args) -> Verdict:
     """value != other: something changed (or two runs disagree)."""
     v, o = a["value"], a["other"]
-    return verdict(v != o, f"{a.show('value')}; {a.show('other')}", "different values")
+    return verdict(v != o, f"{a.show('value')}; {a.show('other')}",
+                   word(a.lang, "want_different"))
 
 
 _OPS: dict[str, Callable[[Any, Any], bool]] = {
@@ -494,7 +410,7 @@ def _between(a: Args) -> Verdict:
     """low <= value < high."""
     v, lo, hi = _num(a["value"]), _num(a["low"]), _num(a["high"])
     return verdict(lo <= v < hi, f"{a.label('value')} = {fmt(v)}",
-                   f"in [{fmt(lo)}, {fmt(hi)})")
+                   word(a.lang, "want_between", low=fmt(lo), high=fmt(hi)))
 
 
 @check("in_region", ["address", "regions", "region"])
@@ -502,9 +418,10 @@ def _in_region(a: Args) -> Verdict:
     """address lies inside the mapping whose path (or kind) is `region`, e.g. "[stack]"."""
     addr, name = _num(a["address"]), a["region"]
     r = _region_at(a["regions"], addr)
-    where = _region_label(r) if r else "no mapping (unmapped)"
+    where = _region_label(r) if r else word(a.lang, "no_mapping")
     ok = r is not None and name in (r.get("path"), r.get("kind"))
-    return verdict(ok, f"{a.label('address')} = {fmt(addr)} is in {where}", f"inside {name}")
+    return verdict(ok, word(a.lang, "in_region", label=a.label("address"), address=fmt(addr),
+                            where=where), word(a.lang, "want_inside", region=name))
 
 
 @check("same_region", ["a", "b", "regions"])
@@ -512,30 +429,33 @@ def _same_region(a: Args) -> Verdict:
     """Two addresses lie in the same mapping (one line of /proc/PID/maps)."""
     x, y = _num(a["a"]), _num(a["b"])
     rx, ry = _region_at(a["regions"], x), _region_at(a["regions"], y)
-    lx = _region_label(rx) if rx else "unmapped"
-    ly = _region_label(ry) if ry else "unmapped"
+    lx = _region_label(rx) if rx else word(a.lang, "unmapped")
+    ly = _region_label(ry) if ry else word(a.lang, "unmapped")
     return verdict(rx is not None and rx is ry,
-                   f"{a.label('a')} = {fmt(x)} in {lx}; {a.label('b')} = {fmt(y)} in {ly}",
-                   "the same mapping")
+                   word(a.lang, "same_region", a=a.label("a"), x=fmt(x), where_a=lx,
+                        b=a.label("b"), y=fmt(y), where_b=ly),
+                   word(a.lang, "want_same_mapping"))
 
 
 @check("contains", ["container", "item"])
 def _contains(a: Args) -> Verdict:
     """item is in container (a list, a dict's keys, a string or bytes)."""
     c, i = a["container"], a["item"]
-    return verdict(_has(c, i), _membership(a, c, i), f"contains {fmt(i)}")
+    return verdict(_has(c, i), _membership(a, c, i), word(a.lang, "want_contains", item=fmt(i)))
 
 
 def _membership(a: Args, c: Any, i: Any) -> str:
     found = _has(c, i)
     if isinstance(c, (str, bytes, bytearray)):
         hay = c if isinstance(c, str) else c.decode("latin-1")
-        where = f" at byte {hay.find(str(i))}" if found else ""
-        return (f"{a.label('container')} ({len(hay)} bytes) "
-                f"{'holds' if found else 'does not hold'} {str(i)!r}{where}")
+        if found:
+            return word(a.lang, "holds_at", label=a.label("container"), n=len(hay),
+                        item=repr(str(i)), at=hay.find(str(i)))
+        return word(a.lang, "not_holds", label=a.label("container"), n=len(hay),
+                    item=repr(str(i)))
     if isinstance(c, (list, tuple, dict)) and len(c) > 8:
-        return (f"{a.label('container')} has {len(c)} items; {fmt(i)} "
-                f"{'is' if found else 'is not'} one of them")
+        return word(a.lang, "one_of" if found else "not_one_of", label=a.label("container"),
+                    n=len(c), item=fmt(i))
     return f"{a.show('container', c)}"
 
 
@@ -543,7 +463,8 @@ def _membership(a: Args, c: Any, i: Any) -> str:
 def _lacks(a: Args) -> Verdict:
     """item is NOT in container."""
     c, i = a["container"], a["item"]
-    return verdict(not _has(c, i), _membership(a, c, i), f"does not contain {fmt(i)}")
+    return verdict(not _has(c, i), _membership(a, c, i),
+                   word(a.lang, "want_lacks", item=fmt(i)))
 
 
 @check("length", ["value", "expected"])
@@ -564,8 +485,9 @@ def _ordered(a: Args) -> Verdict:
     bad = [f"{pairs[i][0]} >= {pairs[i + 1][0]}" for i in range(len(pairs) - 1)
            if not pairs[i][1] < pairs[i + 1][1]]
     shown = " < ".join(f"{lab}={fmt(v)}" for lab, v in pairs)
-    return verdict(not bad, shown if not bad else f"{shown}; out of order: {', '.join(bad)}",
-                   "strictly increasing")
+    return verdict(not bad, shown if not bad else word(a.lang, "out_of_order", shown=shown,
+                                                       bad=", ".join(bad)),
+                   word(a.lang, "want_increasing"))
 
 
 @check("distinct", ["values"], ["at_least", "at_most"])
@@ -577,7 +499,8 @@ def _distinct(a: Args) -> Verdict:
     ok = (lo is None or n >= _num(lo)) and (hi is None or n <= _num(hi))
     want = " and ".join(x for x in (f">= {lo}" if lo is not None else "",
                                     f"<= {hi}" if hi is not None else "") if x)
-    return verdict(ok, f"{n} distinct of {len(vals)}: {fmt(vals)}", f"{want} distinct")
+    return verdict(ok, word(a.lang, "distinct_of", n=n, total=len(vals), values=fmt(vals)),
+                   word(a.lang, "want_distinct", want=want))
 
 
 @check("page_aligned", ["value"])
@@ -585,7 +508,7 @@ def _page_aligned(a: Args) -> Verdict:
     """value is a multiple of the page size (4096)."""
     v = _num(a["value"])
     return verdict(v % PAGE_SIZE == 0, f"{a.label('value')} = {fmt(v)} (mod 4096 = {v % PAGE_SIZE})",
-                   "a multiple of 4096")
+                   word(a.lang, "want_page"))
 
 
 @check("page_align_of", ["value", "of"])
@@ -593,8 +516,9 @@ def _page_align_of(a: Args) -> Verdict:
     """value == PAGE_ALIGN(of): the next page boundary at or above `of`."""
     v, o = _num(a["value"]), _num(a["of"])
     aligned = page_up(o)
-    return verdict(v == aligned, f"{a.label('value')} = {fmt(v)}, PAGE_ALIGN({a.label('of')}) "
-                   f"= {fmt(aligned)} (difference {fmt(v - aligned)})", fmt(aligned))
+    return verdict(v == aligned, word(a.lang, "page_align_diff", label=a.label("value"),
+                                      value=fmt(v), of=a.label("of"), aligned=fmt(aligned),
+                                      diff=fmt(v - aligned)), fmt(aligned))
 
 
 # --------------------------------------------------------------------------- regexes

@@ -35,6 +35,7 @@ from memlab.lessons.evidence import kernel_lines
 from memlab.lessons.lessonfile import (  # noqa: F401  (re-exported for front ends)
     REF_RE, Catalog, CheckCall, Lesson, LessonFileError, Quiz, Step, TryIt, discover,
     load_lesson)
+from memlab.lessons.words import word
 from memlab.processes import ascii_decimal
 from memlab.secrets import MASK, Masker, looks_secret
 
@@ -156,6 +157,7 @@ class LessonRunner:
         self.ctx = RunContext(lesson_dir=lesson.path.parent)
         self.run_commands = run_commands
         self.run_memlab = run_memlab
+        self.lang = lesson.lang  # memlab's words around the lesson (memlab.lessons.words)
         self.masker = lesson_masker(lesson)
         self._secret_texts = [v.decode("utf-8", "replace") for v in self.masker.values]
 
@@ -214,7 +216,7 @@ class LessonRunner:
             else:
                 have = ", ".join(map(str, cur)) if isinstance(cur, dict) else fmt(cur)
                 where = str(describe_ref("$" + ".".join(walked), self.measurements,
-                                         self.made_by)).lstrip("\0")
+                                         self.made_by, self.lang)).lstrip("\0")
                 raise _Unresolved(Verdict(
                     FAIL, f"{where} has no {part!r} (it has: {have[:200]})"))
             walked.append(part)
@@ -256,7 +258,8 @@ class LessonRunner:
         out = StepOutcome(step)
         self.outcomes[step.index] = out
         if not self.available:
-            out.skipped = self.mask(f"lesson unavailable: {self.why_unavailable}")
+            out.skipped = self.mask(word(self.lang, "lesson_unavailable",
+                                         why=self.why_unavailable))
             self._mark(step, Skipped(out.skipped))
             return out
         if step.needs_root and not is_root():
@@ -299,7 +302,7 @@ class LessonRunner:
     def say(self, call: CheckCall) -> str:
         """The check in words (its `say`, else built from its measurements' sources)."""
         return describe_check(call.name, call.params, call.say, self.measurements,
-                              self.made_by)
+                              self.made_by, self.lang)
 
     def evaluate(self, call: CheckCall) -> Verdict:
         spec = CHECKS[call.name]
@@ -307,13 +310,14 @@ class LessonRunner:
             values = {k: self.resolve(v) for k, v in call.params.items()}
         except _Unresolved as err:
             return err.verdict
-        labels = {k: describe_ref(v, self.measurements, self.made_by) for k, v in call.params.items()}
+        labels = {k: describe_ref(v, self.measurements, self.made_by, self.lang)
+                  for k, v in call.params.items()}
         try:
-            v = spec.fn(Args(values, labels))
+            v = spec.fn(Args(values, labels, self.lang))
         except (TypeError, ValueError, KeyError, IndexError) as err:
             v = Verdict(FAIL, f"cannot evaluate {call.name}: {err}")  # masked below
         source = kernel_lines(call.params, values, self.measurements, self._secret_texts,
-                              checks_revealed())
+                              checks_revealed(), self.lang)
         return Verdict(v.status, self.mask(v.measured), self.mask(v.expected),
                        tuple(self.mask(line) for line in source))
 
@@ -328,7 +332,7 @@ class LessonRunner:
             results.append(self.check_try(step))
         if out.error:  # an action that failed never passes silently
             results.append(CheckResult(self.lesson.id, f"step {step.index + 1}",
-                                       "the step's action runs",
+                                       word(self.lang, "step_runs"),
                                        Verdict(FAIL, out.error, "no error"), step.line))
         out.results = results
         out.after = self.render(step.after)
@@ -377,7 +381,8 @@ class LessonRunner:
         evidence picks the right choice (or IS the answer); the file's `answer` must agree,
         and every other choice must be rejected."""
         first = quiz.question.strip().splitlines()[0] if quiz.question.strip() else ""
-        label = first if quiz.where.startswith("step") else f"quiz: {first}"
+        label = first if quiz.where.startswith("step") else \
+            word(self.lang, "quiz_label", question=first)
         verdicts: list[Verdict] = []
         expected: Any = None
         if quiz.when:
@@ -395,8 +400,9 @@ class LessonRunner:
                         FAIL, f"{quiz.label}: the answer key says {quiz.answer!r} but the "
                         f"evidence says {chosen!r} ({evidence})", f"answer {chosen!r}"))
                 else:
-                    verdicts.append(Verdict(PASS, f"{chosen!r}, because {evidence}",
-                                            "the evidence picks the answer", v.source))
+                    verdicts.append(Verdict(
+                        PASS, word(self.lang, "because", choice=repr(chosen), evidence=evidence),
+                        word(self.lang, "evidence_picks"), v.source))
         if quiz.answer_from is not None:
             try:
                 measured = self.resolve(quiz.answer_from)
@@ -405,13 +411,13 @@ class LessonRunner:
             else:
                 expected = measured if expected is None else expected
                 src = str(describe_ref(quiz.answer_from, self.measurements,
-                                           self.made_by)).lstrip("\0")
+                                       self.made_by, self.lang)).lstrip("\0")
                 source = tuple(self.mask(line) for line in kernel_lines(
                     {"a": quiz.answer_from}, {"a": measured}, self.measurements,
-                    self._secret_texts, checks_revealed()))
+                    self._secret_texts, checks_revealed(), self.lang))
                 if quiz.answer is None:
                     verdicts.append(Verdict(PASS, f"{src} = {fmt(measured)}",
-                                            "the measured value is the answer", source))
+                                            word(self.lang, "measured_is_answer"), source))
                 else:
                     ok = answers_match(quiz.answer, measured, quiz.choices)
                     verdicts.append(Verdict(
@@ -419,7 +425,7 @@ class LessonRunner:
                         f"{src} = {fmt(measured)}" + ("" if ok else
                                                       f"; {quiz.label}: the answer key says "
                                                       f"{quiz.answer!r}"),
-                        f"answer {fmt(measured)}", source))
+                        word(self.lang, "answer_expected", answer=fmt(measured)), source))
         if quiz.check is not None:
             verdicts.append(self.evaluate(quiz.check))
         if expected is not None and all(v.status == PASS for v in verdicts):
@@ -465,7 +471,7 @@ class LessonRunner:
             expected = quiz.answer
         shown = fmt(expected) if not isinstance(expected, str) else expected
         if expected is None:
-            return QuizAnswer(False, "(not measured)", evidence)
+            return QuizAnswer(False, word(self.lang, "not_measured"), evidence)
         return QuizAnswer(answers_match(given, expected, quiz.choices), self.mask(shown),
                           evidence, self.why_wrong(quiz, given))
 
@@ -484,8 +490,10 @@ class LessonRunner:
             if _normal(c) == _normal(choice):
                 v = self.evaluate(check)
                 if v.status == FAIL:
-                    return self.mask(f"for {c!r} to be right, {check.label}; memlab "
-                                     f"measured: {v.measured}")
+                    return self.mask(word(self.lang, "to_be_right", choice=repr(c),
+                                          check=describe_check(check.name, check.params,
+                                                               check.say, lang=self.lang),
+                                          measured=v.measured))
         return ""
 
     # ----------------------------------------------------------- try it yourself
@@ -505,22 +513,24 @@ class LessonRunner:
             return CheckResult(self.lesson.id, where, label, err.verdict, t.line)
         if given is not None:
             ok = answers_match(given, measured) or _in_output(given, measured)
-            v = Verdict(PASS if ok else FAIL, self.mask(f"you typed {given.strip()!r}; memlab "
-                                                       f"measured {fmt(measured)}"),
+            v = Verdict(PASS if ok else FAIL,
+                        self.mask(word(self.lang, "you_typed", given=repr(given.strip()),
+                                       measured=fmt(measured))),
                         fmt(measured))
             return CheckResult(self.lesson.id, where, label, v, t.line)
         try:  # run as written (a {$ref} to a secret is the secret, not the mask)
             output = run_try_command(self._fill(t.command), run_memlab=self.run_memlab)
         except MemlabError as err:
             return CheckResult(self.lesson.id, where, label,
-                               Verdict(FAIL, self.mask(f"the command did not run: {err}")),
+                               Verdict(FAIL, self.mask(word(self.lang, "did_not_run",
+                                                            err=err))),
                                t.line)
         line = _in_output(output, measured)
         v = Verdict(PASS if line else FAIL,
-                    self.mask(f"the command printed: {fmt(line.strip())}" if line else
-                              f"the command's output ({len(output)} bytes) never shows "
-                              f"{fmt(measured)}"),
-                    self.mask(f"{fmt(measured)} in its output"))
+                    self.mask(word(self.lang, "command_printed", line=fmt(line.strip())) if line
+                              else word(self.lang, "never_shows", n=len(output),
+                                        measured=fmt(measured))),
+                    self.mask(word(self.lang, "in_its_output", measured=fmt(measured))))
         return CheckResult(self.lesson.id, where, label, v, t.line)
 
     # ----------------------------------------------------------- masking
@@ -553,11 +563,12 @@ def unavailable_results(lesson: Lesson, why: str) -> list[CheckResult]:
     """The checks of a lesson that cannot run here, each skipped with the reason (its
     labels masked as LessonRunner.mask masks them)."""
     mask = lesson_mask(lesson)
-    v = Verdict(SKIP, mask(f"lesson unavailable: {why}"))
+    v = Verdict(SKIP, mask(word(lesson.lang, "lesson_unavailable", why=why)))
     out = [CheckResult(lesson.id, f"step {s.index + 1}", mask(c.label), v, c.line)
            for s in lesson.steps for c in s.checks]
     out += [CheckResult(lesson.id, f"quiz {q.index + 1}",
-                        mask(f"quiz: {q.question.strip()[:60]}"), v, q.line)
+                        mask(word(lesson.lang, "quiz_label", question=q.question.strip()[:60])),
+                        v, q.line)
             for q in lesson.quizzes]
     return out
 

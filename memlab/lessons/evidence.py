@@ -15,6 +15,7 @@ from typing import Any, Iterable, Mapping
 
 from memlab.kernel.abi import STAT_ADDRESS_FIELDS
 from memlab.lessons.checks import REF_RE, key_length
+from memlab.lessons.words import word
 from memlab.secrets import display_value
 
 MAX_LINES = 4  # per check: the lines nearest the verdict, not a dump
@@ -114,14 +115,14 @@ def _environ_block(pid: Any, environ: Mapping[str, Any], reveal: bool) -> str:
     return f"/proc/{pid}/environ: " + "\\0".join(shown)
 
 
-def inotify_line(event: Mapping[str, Any]) -> str:
+def inotify_line(event: Mapping[str, Any], lang: str = "en") -> str:
     """One inotify event as read(2) returns it (struct inotify_event in
     include/uapi/linux/inotify.h): wd, the mask bits by their IN_ names, the name."""
     wd = event.get("wd")
     mask = "|".join(f"IN_{m}" for m in event.get("mask") or []) or "0"
     name = event.get("name")
-    return (f"inotify event: wd={wd if isinstance(wd, int) else '?'} mask={mask} "
-            f"name={name if name else '(the watched file itself)'}")
+    return word(lang, "ev_inotify", wd=wd if isinstance(wd, int) else "?", mask=mask,
+                name=name if name else word(lang, "ev_watched_self"))
 
 
 def _inotify_events(lines: Any) -> list[Mapping[str, Any]]:
@@ -136,7 +137,7 @@ def _inotify_events(lines: Any) -> list[Mapping[str, Any]]:
     return out
 
 
-def _watch_events(meas: Mapping[str, Any], literals: list[str]) -> list[str]:
+def _watch_events(meas: Mapping[str, Any], literals: list[str], lang: str) -> list[str]:
     """The inotify events behind a watcher's measurement: those with a mask bit the check
     names (DELETE_SELF), else those naming the reload's trigger (..data), else the last."""
     events = _inotify_events(meas.get("lines"))
@@ -146,10 +147,10 @@ def _watch_events(meas: Mapping[str, Any], literals: list[str]) -> list[str]:
     trigger = meas.get("trigger")
     by_name = [e for e in events if trigger and e.get("name") == trigger]
     chosen = named or by_name or events[-MAX_LINES:]
-    return [inotify_line(e) for e in chosen]
+    return [inotify_line(e, lang) for e in chosen]
 
 
-def _watcher_said(meas: Mapping[str, Any]) -> str | None:
+def _watcher_said(meas: Mapping[str, Any], lang: str) -> str | None:
     """A watcher that prints no inotify events (it reloads on them): its own line."""
     lines = [x for x in meas.get("lines") or [] if isinstance(x, str)]
     if not lines or _inotify_events(lines):
@@ -162,10 +163,10 @@ def _watcher_said(meas: Mapping[str, Any]) -> str | None:
         return None
     # its own keys, in its order, without the long path and the sample's name
     shown = {k: v for k, v in obj.items() if k not in ("file", "sample", "mode", "pid")}
-    return "the watcher printed: " + json.dumps(shown, separators=(",", ":"))
+    return word(lang, "ev_watcher", line=json.dumps(shown, separators=(",", ":")))
 
 
-def _traced(meas: Mapping[str, Any], head: str) -> list[str]:
+def _traced(meas: Mapping[str, Any], head: str, lang: str) -> list[str]:
     """The traced calls as strace prints them (memlab.trace.decode.call_text)."""
     lines = [x for x in meas.get("lines") or [] if isinstance(x, str)]
     want = head.split("_")[0]
@@ -173,16 +174,16 @@ def _traced(meas: Mapping[str, Any], head: str) -> list[str]:
         lines = [x for x in lines if x.startswith(want + "(")]
     pid = meas.get("pid", "PID")
     if not lines:
-        return [f"traced pid {pid}: no {want if want in ('brk', 'mmap') else 'brk or mmap'}"
-                " call"]
-    return [f"traced pid {pid}: {x}" for x in lines]
+        return [word(lang, "ev_traced_none", pid=pid, want=want if want in ("brk", "mmap")
+                     else word(lang, "ev_brk_or_mmap"))]
+    return [word(lang, "ev_traced", pid=pid, line=x) for x in lines]
 
 
 _CHANNEL_PATH = {"environ": "/proc/{pid}/environ", "mem": "/proc/{pid}/mem",
                  "cmdline": "/proc/{pid}/cmdline"}
 
 
-def _refused(cell: Any, path: str, uid: Any) -> str | None:
+def _refused(cell: Any, path: str, uid: Any, lang: str) -> str | None:
     """What the kernel answered a reader that was refused: the errno of the open, with
     its text (fs/proc/base.c mem_open/environ_open -> proc_mem_open -> mm_access)."""
     if not isinstance(cell, Mapping) or not isinstance(cell.get("errno"), str):
@@ -190,15 +191,16 @@ def _refused(cell: Any, path: str, uid: Any) -> str | None:
     name = cell["errno"]
     num = getattr(errno_mod, name, None)
     text = f" ({os.strerror(num)})" if isinstance(num, int) else ""
-    return f"open {path} as uid {uid}: -1 {name}{text}"
+    return word(lang, "ev_open_as", path=path, uid=uid, line=f"-1 {name}{text}")
 
 
 def kernel_lines(params: Mapping[str, Any], values: Mapping[str, Any],
                  measurements: Mapping[str, Any], secrets: Iterable[str] = (),
-                 reveal: bool = False) -> tuple[str, ...]:
+                 reveal: bool = False, lang: str = "en") -> tuple[str, ...]:
     """What the kernel printed for each "$name.path" parameter of a check (its resolved
     value in `values`): the stat field, the maps line holding the address, the bytes
-    there, the environ entry.  Nothing for literals or for values with no such source."""
+    there, the environ entry.  Nothing for literals or for values with no such source.
+    `lang`: the words of the label in front of a line (memlab.lessons.words)."""
     secrets = list(secrets)
     lines: list[str] = []
 
@@ -227,8 +229,8 @@ def kernel_lines(params: Mapping[str, Any], values: Mapping[str, Any],
                 stat = meas.get("stat") or {}
                 v = stat.get(parts[1])
                 if isinstance(v, int):
-                    add(f"/proc/{pid}/stat field {STAT_ADDRESS_FIELDS[parts[1]]} "
-                        f"({parts[1]}): {v}")
+                    add(word(lang, "ev_stat_field", pid=pid, n=STAT_ADDRESS_FIELDS[parts[1]],
+                             name=parts[1], value=v))
             if head == "proc_environ" and isinstance(meas.get("proc_environ"), Mapping):
                 environ = meas["proc_environ"]
                 if len(parts) == 3 and parts[1] == "values":
@@ -239,11 +241,11 @@ def kernel_lines(params: Mapping[str, Any], values: Mapping[str, Any],
                     and isinstance(meas.get("line"), str) and "mount_point" in meas:
                 add(f"/proc/{pid}/mountinfo: {meas['line']}")
             if head in _WATCH_HEADS and isinstance(meas.get("lines"), list):
-                for line in _watch_events(meas, literals):
+                for line in _watch_events(meas, literals, lang):
                     add(line)
-                add(_watcher_said(meas))
+                add(_watcher_said(meas, lang))
             if head in _TRACE_HEADS and isinstance(meas.get("calls"), list):
-                for line in _traced(meas, head):
+                for line in _traced(meas, head, lang):
                     add(line)
             if head == "file_modes" and isinstance(meas.get("file_modes"), Mapping):
                 rest = parts[1:]
@@ -257,21 +259,22 @@ def kernel_lines(params: Mapping[str, Any], values: Mapping[str, Any],
             if head in ("hits", "copies", "in_env_block") and \
                     isinstance(meas.get("hit_lines"), list):
                 for line in meas["hit_lines"]:
-                    add(f"core file at {line}")
+                    add(word(lang, "ev_core_at", line=line))
             if head in ("rss_growth", "vm_growth") and \
                     isinstance(meas.get("status_lines"), Mapping):
                 key = "VmRSS" if head == "rss_growth" else "VmSize"
                 for when in ("before", "after"):
                     line = (meas["status_lines"].get(when) or {}).get(key)
                     if line:
-                        add(f"/proc/{pid}/status {when}: {line.expandtabs(8)}")
+                        add(word(lang, "ev_status", pid=pid, when=word(lang, f"ev_{when}"),
+                                 line=line.expandtabs(8)))
             if head in _CHANNEL_PATH and "observer_uid" in meas:  # other_user
                 add(_refused(meas.get(head), _CHANNEL_PATH[head].format(
-                    pid=meas.get("target_pid", "PID")), meas.get("observer_uid")))
+                    pid=meas.get("target_pid", "PID")), meas.get("observer_uid"), lang))
             if head == "other_uid" and isinstance(meas.get("file"), Mapping):  # core_dump
                 cell = meas.get("other_uid")
                 add(_refused(cell, meas["file"].get("name", "the core"),
-                             cell.get("uid") if isinstance(cell, Mapping) else "?"))
+                             cell.get("uid") if isinstance(cell, Mapping) else "?", lang))
             if head in ("stack", "heap") and isinstance(meas.get(head), Mapping):
                 add(f"/proc/{pid}/maps: {maps_line(meas[head])}")
             value = values.get(key) if not isinstance(raw, list) else None
@@ -287,11 +290,11 @@ def kernel_lines(params: Mapping[str, Any], values: Mapping[str, Any],
                 if isinstance(init, Mapping) and value == init.get("at_random_address") \
                         and isinstance(init.get("at_random"), str):
                     # the 16 bytes execve put there (fs/binfmt_elf.c create_elf_tables)
-                    add(f"memory of PID {pid}: "
-                        f"{hex_line(value, bytes.fromhex(init['at_random']))}")
+                    add(word(lang, "ev_memory", pid=pid,
+                             line=hex_line(value, bytes.fromhex(init["at_random"]))))
                 env = meas.get("env")
                 if isinstance(env, Mapping):
                     line = _env_bytes(env, value, secrets, reveal)
                     if line:
-                        add(f"memory of PID {pid}: {line}")
+                        add(word(lang, "ev_memory", pid=pid, line=line))
     return tuple(lines[:MAX_LINES])

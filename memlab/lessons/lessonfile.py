@@ -148,6 +148,13 @@ class Lesson:
     requires: tuple[str, ...] = field(default=())  # outside memlab (memlab.requirements)
 
     @property
+    def lang(self) -> str:
+        """The lesson's language: "ko" for a built-in translation (content/ko/NAME.toml),
+        else "en".  memlab's own words around the lesson follow it (memlab.lessons.words)."""
+        parent = self.path.parent.resolve()
+        return next((lang for lang in LANGUAGES[1:] if parent == CONTENT_DIR / lang), "en")
+
+    @property
     def trusted(self) -> bool:
         """memlab's own lessons (memlab/lessons/content) run what they run; a lesson file
         from anywhere else is code from whoever wrote it (see `programs`).  The directory

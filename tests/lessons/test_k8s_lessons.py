@@ -40,9 +40,12 @@ def test_exec_vs_proc_in_runc_as_root(lang, monkeypatch):
     rc, out = _check("exec-vs-proc", "--lang", lang)
     assert rc == 0 and summary(out)[1:] == (0, 0), out
     # the runtime's own copy, through runc exec, and the learner's try-it ran for real
-    assert "`env` via runc exec: LOG_LEVEL = info" in out, out
+    # in memlab's words of the lesson's language (memlab.lessons.words)
+    via, printed = {"en": ("`env` via runc exec:", "measured: the command printed:"),
+                    "ko": ("runc exec로 실행한 `env`:", "측정값: 명령의 출력:")}[lang]
+    assert f"{via} LOG_LEVEL = info" in out, out
     assert re.search(r"^PASS  exec-vs-proc step 3 try it: .*memlab k8s exec --pod \S+ -- env"
-                     r"\n\s+measured: the command printed: LOG_LEVEL=info$", out, re.M), out
+                     rf"\n\s+{printed} LOG_LEVEL=info$", out, re.M), out
     assert "simulated" not in out
     assert not [s for s in SECRETS if s in out] and not REF.search(out), out
 
@@ -82,7 +85,8 @@ def test_simulated_as_nobody_says_so_and_skips_one_check(lesson, lang, monkeypat
     rc, out = _as_nobody(lesson, lang)
     passed, failed, skipped = summary(out)
     assert rc == 0 and failed == 0 and skipped == 1 and passed >= 14, out
-    assert "via simulated exec (a new host process with the pod's env)" in out, out
+    assert {"en": "via simulated exec (a new host process with the pod's env)",
+            "ko": "시뮬레이션 exec(파드의 env를 받은 새 호스트 프로세스)로 실행한"}[lang] in out, out
     [why] = re.findall(r"^SKIP  .*\n\s+(.*)$", out, re.M)
     assert "root" in why and "runc" in why, why
     assert not [s for s in SECRETS if s in out], out

@@ -83,6 +83,11 @@ def test_korean_lesson_passes_check(path):
     rc, out, _ = run_cli("lesson", "run", path.stem.split("-", 1)[1], "--lang", "ko", "--check")
     assert rc == 0 and summary(out)[1] == 0, out
     assert HANGUL.search(out) and "hunter2" not in out
+    # memlab's own words around the lesson are Korean too (memlab.lessons.words)
+    from tests.lessons.test_words import english_phrases
+
+    assert not [p for p in english_phrases() if p in out], out[-3000:]
+    assert "measured:" not in out and "측정값:" in out
 
 
 def test_the_language_comes_from_the_locale():

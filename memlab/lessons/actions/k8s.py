@@ -138,10 +138,9 @@ def _pod_facts(run: Any) -> dict[str, Any]:
         "tree": {name: [e["path"] for e in t] for name, t in trees.items()},
         "links": {name: {e["path"]: e["target"] for e in t if e.get("type") == "symlink"}
                   for name, t in trees.items()},
+        # how the learner reads `env` (kubelet's list, not the env block in memory):
+        # the pod actions' table in memlab.lessons.words, in the lesson's language
         "mounts": mounts, "warnings": list(run.warnings),
-        # how the learner reads these (memlab.lessons.checks.describe_ref): `env` is
-        # kubelet's list, not the env block in memory
-        "_sources": {"env": "kubelet's env for the container:"},
     }
 
 
@@ -306,11 +305,12 @@ def _k8s_exec(ctx: RunContext, p: dict[str, Any], save: str | None) -> ActionRes
         out = r.stdout.decode("utf-8", "backslashreplace").rstrip("\n")
         err = r.stderr.decode("utf-8", "backslashreplace").strip()
         code: int | None = r.returncode
-        how = "runc exec"
+        how, how_word = "runc exec", "how_runc"
         via_runtime: Any = None
     else:
         out, err, code = _simulated_exec(pod, argv)
         how = "simulated exec (a new host process with the pod's env)"
+        how_word = "how_simulated"  # memlab.lessons.words
         via_runtime = Skipped(f"{pod.simulated}: `memlab k8s exec` needs the pod in the "
                               f"container runtime: {NEEDS_RUNTIME}")
     lines = out.split("\n") if out else []
@@ -325,11 +325,9 @@ def _k8s_exec(ctx: RunContext, p: dict[str, Any], save: str | None) -> ActionRes
         "via_runtime": via_runtime if via_runtime is not None else {
             "env": env, "env_lines": env_lines, "output": out},
         # how the learner reads these measurements (memlab.lessons.checks.describe_ref)
-        "_sources": {"env": f"`{argv_text(argv)}` via {how}:",
-                     "output": f"`{argv_text(argv)}` via {how}: output",
-                     "errno": f"`{argv_text(argv)}` via {how}: errno",
-                     "exit_code": f"`{argv_text(argv)}` via {how}: exit code",
-                     "ok": f"`{argv_text(argv)}` via {how}: exit 0"},
+        # in words of the lesson's language: [memlab.lessons.words key, its fields]
+        "_sources": {k: [f"exec_{k}", {"cmd": argv_text(argv), "how": how_word}]
+                     for k in ("env", "output", "errno", "exit_code", "ok")},
     }
     return ActionResult(facts, f"{argv_text(argv)} via {how}: exit {code}"
                         + (f" ({err.splitlines()[-1]})" if err and code else ""))
@@ -353,8 +351,9 @@ def _k8s_mountinfo(ctx: RunContext, p: dict[str, Any], save: str | None) -> Acti
             e = entries[0]
             line = raw.decode("utf-8", "backslashreplace")
             return ActionResult({**e.to_dict(), "line": line, "pid": pod.pid,
-                                 "_sources": {"line": f"/proc/{pod.pid}/mountinfo line",
-                                              "fstype": f"/proc/{pod.pid}/mountinfo "
-                                                        f"{path} fstype"}},
+                                 "_sources": {  # memlab.lessons.words
+                                     "line": ["mountinfo_line", {"pid": pod.pid}],
+                                     "fstype": ["mountinfo_fstype",
+                                                {"pid": pod.pid, "path": path}]}},
                                 f"/proc/{pod.pid}/mountinfo: {line}")
     raise MemlabError(f"no mount at {path} in /proc/{pod.pid}/mountinfo")

@@ -24,14 +24,13 @@ from textual.widgets import DataTable, Input, Static
 
 from memlab.lessons.engine import LessonRunner, QuizAnswer, discover
 from memlab.lessons.lessonfile import default_lang
+from memlab.lessons.words import word
 from memlab.render.safe import printable
 from memlab.tui.views import ViewSpec
 from memlab.tui.widgets.base import SnapshotView
 from memlab.tui.widgets.virtual import VirtualTable
 
-HELP = ("Lessons walk you through the article, running memlab and checking what it "
-        "measured.  Enter opens the selected lesson beside the views: n next, b back, "
-        "enter run the step (a prediction is asked first; a try-it after), escape close.")
+HELP = word("en", "tui_help")  # the Lessons view shows it in the lessons' language
 
 # A step's `highlight` ("view" or "view:target") -> the view that shows that part of the
 # process, and the table (and the columns, by heading) where `target` names a row.
@@ -40,11 +39,11 @@ HIGHLIGHT_ROWS = {"map": ("#regions", ("path", "kind")), "stack": ("#stack-table
                   "env": ("#env-entries", ("name",))}
 
 STATUS_STYLE = {"pass": "bold green", "fail": "bold red", "skip": "bold yellow"}
-PREDICT_HINT = "type a letter, then enter · escape: not now"
-TRY_HINT = "type what it showed, then enter · escape (or n) skips it"
+PREDICT_HINT = word("en", "tui_predict_hint")  # in the pane: the lesson's language
+TRY_HINT = word("en", "tui_try_hint")
 
 
-def _choice_text(quiz, given: str) -> str:
+def _choice_text(quiz, given: str, lang: str = "en") -> str:
     """What the learner picked, in the choice's words ("b" -> "b) some padding")."""
     g = given.strip()
     n = len(quiz.choices)
@@ -52,18 +51,18 @@ def _choice_text(quiz, given: str) -> str:
         return f"{g.lower()}) {quiz.choices[ord(g.lower()) - 97]}"
     if n and g.isascii() and g.isdigit() and 1 <= int(g) <= n:
         return f"{chr(96 + int(g))}) {quiz.choices[int(g) - 1]}"
-    return g or "(nothing)"
+    return g or word(lang, "tui_nothing")
 
 
 def _verdict_text(status: str, label: str, measured: str, expected: str = "",
-                  source: tuple[str, ...] = ()) -> Text:
+                  source: tuple[str, ...] = (), lang: str = "en") -> Text:
     """What a check measured is read from a process (env values, paths): escaped.
     `source`: the kernel's own lines behind it (a maps line, a stat field, bytes)."""
     t = Text(f"{status.upper():<5}", style=STATUS_STYLE.get(status, "bold"))
     t.append(f" {label}\n")
     t.append(f"      {printable(measured)}", style="dim" if status != "fail" else "red")
     if status == "fail" and expected:
-        t.append(f" (expected {printable(expected)})", style="red")
+        t.append(" " + word(lang, "expected", expected=printable(expected)), style="red")
     for line in source:
         t.append(f"\n        {printable(line)}", style="cyan")
     return t
@@ -92,6 +91,7 @@ class LessonPane(Vertical, can_focus=True):
         self.lesson = lesson
         # the learner runs a try-it command; memlab judges what they typed (check_try)
         self.runner = LessonRunner(lesson, run_commands=False)
+        self.lang = lesson.lang  # memlab's words around the lesson (memlab.lessons.words)
         self.quiz_index = 0
         self.highlighted: tuple[str, str, int] | None = None  # (view, target, row) shown
         self._highlight_timer = None
@@ -107,7 +107,7 @@ class LessonPane(Vertical, can_focus=True):
         with VerticalScroll(id="lesson-body"):
             yield Static(id="lesson-step")
             yield Static(id="lesson-verdicts")
-        yield Input(placeholder="your answer, then enter", id="lesson-answer")
+        yield Input(placeholder=word(self.lang, "tui_answer_placeholder"), id="lesson-answer")
 
     def on_mount(self) -> None:
         self.show_current()
@@ -139,11 +139,15 @@ class LessonPane(Vertical, can_focus=True):
     def show_current(self) -> None:
         r = self.runner
         head = Text(self.lesson.title, style="bold")
-        where = "quiz" if r.at_quiz else f"step {r.index + 1}/{len(r.steps)}"
-        head.append(f"  ({where}, ~{self.lesson.minutes} min)\n", style="dim")
-        head.append(f"Goal: {self.lesson.goal}", style="italic")
+        lang = self.lang
+        where = word(lang, "tui_where_quiz") if r.at_quiz else \
+            word(lang, "tui_where_step", n=r.index + 1, total=len(r.steps))
+        head.append(f"  ({where}, {word(lang, 'minutes', n=self.lesson.minutes)})\n",
+                    style="dim")
+        head.append(word(lang, "goal", goal=self.lesson.goal), style="italic")
         if not r.available:
-            head.append(f"\nunavailable here: {r.why_unavailable}", style="bold yellow")
+            head.append("\n" + word(lang, "tui_unavailable_here", why=r.why_unavailable),
+                        style="bold yellow")
         self._put("lesson-head", head)
         answer = self.query_one("#lesson-answer", Input)
         if r.at_quiz:
@@ -158,10 +162,9 @@ class LessonPane(Vertical, can_focus=True):
         body.append(printable(" ".join(r.render(step.text).split())))  # has measurements
         out = r.outcomes.get(r.index)
         if out is None and step.predict is not None:
-            body.append("\n\n[enter] asks for your prediction, then runs this step",
-                        style="dim")
+            body.append("\n\n" + word(self.lang, "tui_enter_predicts"), style="dim")
         elif out is None and step.actions:
-            body.append("\n\n[enter] runs this step", style="dim")
+            body.append("\n\n" + word(self.lang, "tui_enter_runs"), style="dim")
         self._put("lesson-step", body)
         self._show_outcome()
 
@@ -179,21 +182,22 @@ class LessonPane(Vertical, can_focus=True):
                 if predicted is not None and res.where.endswith("prediction"):
                     continue  # shown beside the learner's prediction
                 t.append_text(_verdict_text(res.status, res.label, res.verdict.measured,
-                                            res.verdict.expected, res.verdict.source))
+                                            res.verdict.expected, res.verdict.source,
+                                            self.lang))
                 t.append("\n")
             if predicted is not None and step.predict is not None:
                 t.append_text(self._prediction_text(step.predict, *predicted))
             if out.after:
                 t.append(printable(" ".join(out.after.split())), style="italic")
             if step.try_it is not None:
-                t.append("\nTry it yourself, in another terminal:\n", style="bold")
+                t.append(f"\n{word(self.lang, 'tui_try_head')}\n", style="bold")
                 t.append(f"  $ {printable(self.runner.try_command(step))}\n")
                 t.append(printable(" ".join(self.runner.mask(step.try_it.question).split())))
                 if step.index in self.try_log:
                     t.append("\n")
                     t.append_text(self.try_log[step.index])
                 if self.asking == "try":
-                    t.append(f"\n{TRY_HINT}", style="dim")
+                    t.append("\n" + word(self.lang, "tui_try_hint"), style="dim")
         self._put("lesson-verdicts", t)
         if out is not None:
             self._reveal_latest()
@@ -201,19 +205,20 @@ class LessonPane(Vertical, can_focus=True):
     def _prediction_text(self, quiz, given: str, ans: QuizAnswer) -> Text:
         """The learner's prediction beside what memlab measured, and the evidence."""
         mask = self.runner.mask
-        t = Text("your prediction: ", style="bold")
-        t.append(printable(mask(_choice_text(quiz, given))))
-        t.append(" — measured: ", style="bold")
+        lang = self.lang
+        t = Text(word(lang, "tui_your_prediction"), style="bold")
+        t.append(printable(mask(_choice_text(quiz, given, lang))))
+        t.append(word(lang, "tui_measured_dash"), style="bold")
         t.append(printable(ans.expected) + "\n")
-        t.append("right" if ans.correct else "not quite",
+        t.append(word(lang, "right") if ans.correct else word(lang, "not_quite"),
                  style="bold green" if ans.correct else "bold red")
         if not ans.correct and ans.why_wrong:
             t.append(f": {printable(ans.why_wrong)}")
         t.append("\n")
         if ans.evidence is not None:
             ev = ans.evidence.verdict
-            t.append_text(_verdict_text(ans.evidence.status, "evidence", ev.measured,
-                                        ev.expected, ev.source))
+            t.append_text(_verdict_text(ans.evidence.status, word(lang, "tui_evidence"),
+                                        ev.measured, ev.expected, ev.source, lang))
             t.append("\n")
         if quiz.explain:
             t.append(printable(" ".join(mask(quiz.explain).split())) + "\n", style="italic")
@@ -235,7 +240,7 @@ class LessonPane(Vertical, can_focus=True):
     def _show_quiz(self) -> None:
         quizzes = self.lesson.quizzes
         if self.quiz_index >= len(quizzes):
-            t = Text("Lesson complete.\n", style="bold green")
+            t = Text(word(self.lang, "tui_complete") + "\n", style="bold green")
             t.append(" ".join(self.lesson.summary.split()))
             self._put("lesson-step", t)
             answer = self.query_one("#lesson-answer", Input)
@@ -243,7 +248,8 @@ class LessonPane(Vertical, can_focus=True):
             self.focus()
             return
         q = quizzes[self.quiz_index]
-        t = Text(f"Quiz {self.quiz_index + 1}/{len(quizzes)}\n", style="bold")
+        t = Text(word(self.lang, "tui_quiz_head", n=self.quiz_index + 1, total=len(quizzes))
+                 + "\n", style="bold")
         t.append(printable(self.runner.mask(q.question)))
         for i, choice in enumerate(q.choices):
             t.append(f"\n  {chr(97 + i)}) {printable(self.runner.mask(choice))}")
@@ -284,14 +290,14 @@ class LessonPane(Vertical, can_focus=True):
     def _ask_prediction(self, step) -> None:
         q = step.predict
         mask = self.runner.mask
-        t = Text("Predict first, before memlab measures:\n", style="bold")
+        t = Text(word(self.lang, "tui_predict_head") + "\n", style="bold")
         t.append(printable(" ".join(mask(q.question).split())))
         for i, choice in enumerate(q.choices):
             t.append(f"\n  {chr(97 + i)}) {printable(mask(choice))}")
-        t.append(f"\n{PREDICT_HINT}", style="dim")
+        t.append("\n" + word(self.lang, "tui_predict_hint"), style="dim")
         self._put("lesson-verdicts", t)
         self.asking = "predict"
-        self._open_answer("your prediction (a letter), then enter")
+        self._open_answer(word(self.lang, "tui_predict_placeholder"))
         self._reveal_latest()
 
     def _run(self, step, predicted: str | None = None) -> None:
@@ -318,7 +324,7 @@ class LessonPane(Vertical, can_focus=True):
             return
         self.asking = "try"
         self.tries = 0
-        self._open_answer("what did the command show? then enter")
+        self._open_answer(word(self.lang, "tui_try_placeholder"))
         self._show_outcome()
 
     def _end_try(self, step, log: Text, *, skipped: bool = False) -> None:
@@ -338,23 +344,22 @@ class LessonPane(Vertical, can_focus=True):
             self.action_next_step()
             return
         result = self.runner.check_try(step, given)
-        typed = printable(self.runner.mask(given.strip() or "(nothing)"))
+        typed = printable(self.runner.mask(given.strip() or word(self.lang, "tui_nothing")))
         if result.status == "pass":
-            log.append("right", style="bold green")
+            log.append(word(self.lang, "right"), style="bold green")
             log.append(f": {printable(result.verdict.measured)}")
             self._end_try(step, log)
             return
-        log.append(f"{typed}: not quite", style="bold red")
-        log.append(": that is not what the command prints for this process; look again "
-                   "at the line it printed")
+        log.append(f"{typed}: {word(self.lang, 'not_quite')}", style="bold red")
+        log.append(word(self.lang, "tui_try_wrong"))
         if self.tries == 0:
             self.tries = 1
-            log.append(" (one more try)", style="dim")
+            log.append(word(self.lang, "one_more_paren"), style="dim")
             self._show_outcome()
             self.query_one("#lesson-answer", Input).focus()
             return
         ran = self.runner.check_try(step, None)  # memlab runs the command itself
-        log.append("\nmemlab ran it: ")
+        log.append(f"\n{word(self.lang, 'memlab_ran')} ")
         log.append(ran.status.upper(), style=STATUS_STYLE.get(ran.status, "bold"))
         log.append(f" {printable(ran.verdict.measured)}")
         self._end_try(step, log)
@@ -364,7 +369,7 @@ class LessonPane(Vertical, can_focus=True):
         log = self.try_log.setdefault(step.index, Text())
         if log.plain and not log.plain.endswith("\n"):
             log.append("\n")
-        log.append("skipped", style="dim")
+        log.append(word(self.lang, "tui_skipped"), style="dim")
         self._end_try(step, log, skipped=True)
 
     def action_close_lesson(self) -> None:
@@ -470,22 +475,22 @@ class LessonPane(Vertical, can_focus=True):
         t = Text()
         if not ans.correct and self.tries == 0:
             self.tries = 1
-            t.append(f"{printable(event.value.strip() or '(nothing)')}: not quite",
-                     style="bold red")
+            t.append(f"{printable(event.value.strip() or word(self.lang, 'tui_nothing'))}: "
+                     f"{word(self.lang, 'not_quite')}", style="bold red")
             if ans.why_wrong:
                 t.append(f": {printable(ans.why_wrong)}")
-            t.append("\none more try.", style="dim")
+            t.append("\n" + word(self.lang, "tui_one_more_try"), style="dim")
             self._put("lesson-verdicts", t)
             shown.refresh()
             self._reveal_latest()
             event.input.focus()
             return
-        t.append("right" if ans.correct else "not quite",
+        t.append(word(self.lang, "right") if ans.correct else word(self.lang, "not_quite"),
                  style="bold green" if ans.correct else "bold red")
-        t.append(f": the answer is {printable(ans.expected)}\n")
+        t.append(word(self.lang, "tui_answer_is", answer=printable(ans.expected)) + "\n")
         if ans.evidence is not None:
-            t.append_text(_verdict_text(ans.evidence.status, "evidence",
-                                        ans.evidence.verdict.measured))
+            t.append_text(_verdict_text(ans.evidence.status, word(self.lang, "tui_evidence"),
+                                        ans.evidence.verdict.measured, lang=self.lang))
         if q.explain:
             t.append("\n" + printable(" ".join(self.runner.mask(q.explain).split())),
                      style="italic")
@@ -507,19 +512,23 @@ class LessonsView(SnapshotView):
     """
 
     def compose(self) -> ComposeResult:
-        yield Static(Text(HELP), id="lessons-help")
+        # `memlab tui --lang`, else LC_ALL/LC_MESSAGES/LANG: ko shows the Korean lessons,
+        # and memlab's words around them in Korean (memlab.lessons.words)
+        self.lang = getattr(self.app, "lang", None) or default_lang()
+        yield Static(Text(word(self.lang, "tui_help")), id="lessons-help")
         table = DataTable(id="lessons-table", cursor_type="row")
-        table.add_columns("#", "lesson", "min", "here")
+        table.add_columns("#", *(word(self.lang, k) for k in
+                                 ("tui_col_lesson", "tui_col_min", "tui_col_here")))
         yield table
 
     def on_mount(self) -> None:
-        # `memlab tui --lang`, else LC_ALL/LC_MESSAGES/LANG: ko shows the Korean lessons
-        self.catalog = discover(lang=getattr(self.app, "lang", None) or default_lang())
+        self.catalog = discover(lang=self.lang)
         table = self.query_one("#lessons-table", DataTable)
         for n, lesson in enumerate(self.catalog.lessons, 1):
             ok, why = lesson.availability()
             table.add_row(str(n), Text(lesson.title), str(lesson.minutes),
-                          Text("ready" if ok else f"unavailable: {why}",
+                          Text(word(self.lang, "tui_ready") if ok else
+                               word(self.lang, "tui_unavailable_why", why=why),
                                style="green" if ok else "yellow"), key=lesson.id)
         for err in self.catalog.errors:
             table.add_row("!", Text(printable(str(err)), style="red"), "", "")
