@@ -338,7 +338,8 @@ def _show_step(runner: Any, out: Any) -> None:
 
 def _ask_quiz(runner: Any, quiz: Any, pause: bool, *, retry: bool = True) -> Any:
     """Ask a quiz (or a prediction): a wrong answer gets the measurement that rules it
-    out and, with retry, one more try.  Returns the last QuizAnswer (None: not asked)."""
+    out and, with retry, one more try.  Returns the last QuizAnswer (None: not asked); a
+    prediction (retry=False) returns what the learner typed, judged after the step ran."""
     print(_para(runner.mask(quiz.question)))
     for i, choice in enumerate(quiz.choices):
         print(f"    {chr(97 + i)}) {printable(runner.mask(choice))}")
@@ -349,6 +350,8 @@ def _ask_quiz(runner: Any, quiz: Any, pause: bool, *, retry: bool = True) -> Any
     lang = runner.lang
     for attempt in range(tries):
         given = _ask(word(lang, "your_answer"))
+        if not retry:  # a prediction: judged after the step measured (_judge_prediction)
+            return given
         ans = runner.answer_quiz(quiz, given)
         if ans.correct:
             print(f"  {_colour('pass', word(lang, 'right'))}: {printable(ans.expected)}")
@@ -357,6 +360,20 @@ def _ask_quiz(runner: Any, quiz: Any, pause: bool, *, retry: bool = True) -> Any
             f": {printable(ans.why_wrong)}" if ans.why_wrong else ""))
         if attempt + 1 < tries:
             print(word(lang, "one_more_try"))
+    return ans
+
+
+def _judge_prediction(runner: Any, quiz: Any, given: str | None) -> Any:
+    """The learner's prediction judged against what the step just measured (None: not
+    asked): right, or not quite with the measurement that rules it out."""
+    if given is None:
+        return None
+    ans = runner.answer_quiz(quiz, given)
+    if ans.correct:
+        print(f"  {_colour('pass', word(runner.lang, 'right'))}: {printable(ans.expected)}")
+    else:
+        print(f"  {_colour('fail', word(runner.lang, 'not_quite'))}" + (
+            f": {printable(ans.why_wrong)}" if ans.why_wrong else ""))
     return ans
 
 
@@ -436,7 +453,8 @@ def _run_interactive(lesson: Any, pause: bool) -> int:
             _show_step(runner, out)
             if fresh and step.predict is not None and (predicted is not None or not pause):
                 print(word(lang, "prediction_vs"))
-                failed |= _show_answer(runner, step.predict, predicted)
+                failed |= _show_answer(runner, step.predict,
+                                       _judge_prediction(runner, step.predict, predicted))
             if fresh and step.try_it is not None:
                 failed |= _ask_try(runner, step, pause)
             if not pause:

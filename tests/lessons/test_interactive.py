@@ -81,7 +81,10 @@ def test_interactive_lesson_pauses_goes_back_and_checks_quiz_answers():
         t.expect("── Step 3/4")
         t.expect("your answer >")  # the prediction, before memlab measures
         t.send("b")
-        t.expect("not quite: for 'some alignment padding' to be right")
+        # judged after the step measured: its verdicts come first, then the prediction
+        after = t.expect("not quite: for 'some alignment padding' to be right")
+        assert "your prediction, against the measurement:" in after.split("your answer >")[-1]
+        assert "nothing measured" not in after
         t.expect(PROMPT)
         t.send("")
         t.expect("── Step 4/4")
